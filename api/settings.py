@@ -1,0 +1,93 @@
+"""The one settings object, read once from the environment by the composition roots.
+
+Packages below `api` never read the environment: `create_app(settings)` and the worker root
+turn these values into keyword arguments and small frozen config objects.
+Every field here is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - the placeholder we refuse
+DEV_MUX_WEBHOOK_SECRET = "dev-only-mux-webhook-secret"  # noqa: S105
+
+Environment = Literal["development", "test", "production"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    """Process configuration. Environment variable names are the field aliases."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    env: Environment = Field("development", alias="COLLAB_ENV")
+    data_dir: Path = Field(Path("./var"), alias="COLLAB_DATA_DIR")
+    host: str = Field("127.0.0.1", alias="COLLAB_HOST")
+    port: int = Field(8000, alias="COLLAB_PORT", ge=0, le=65535)
+    public_url: str | None = Field(None, alias="COLLAB_PUBLIC_URL")
+    log_level: str = Field("INFO", alias="COLLAB_LOG_LEVEL")
+    shutdown_timeout: float = Field(10.0, alias="COLLAB_SHUTDOWN_TIMEOUT", gt=0)
+
+    # Services. Unset means the embedded default under data_dir.
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    storage_url: str | None = Field(None, alias="STORAGE_URL")
+    s3_endpoint_url: str | None = Field(None, alias="S3_ENDPOINT_URL")
+
+    # Auth.
+    jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
+    access_token_ttl: int = Field(900, alias="ACCESS_TOKEN_TTL_SECONDS", gt=0)
+    refresh_token_ttl: int = Field(7 * 24 * 3600, alias="REFRESH_TOKEN_TTL_SECONDS", gt=0)
+    registration_open: bool = Field(True, alias="REGISTRATION_OPEN")
+    cookie_secure: bool = Field(True, alias="COOKIE_SECURE")
+
+    # Mux signed playback.
+    mux_signing_key_id: str | None = Field(None, alias="MUX_SIGNING_KEY_ID")
+    mux_signing_private_key: str | None = Field(None, alias="MUX_SIGNING_PRIVATE_KEY")
+    mux_token_ttl: int = Field(6 * 3600, alias="MUX_TOKEN_TTL_SECONDS", gt=0)
+    mux_webhook_secret: str = Field(DEV_MUX_WEBHOOK_SECRET, alias="MUX_WEBHOOK_SECRET")
+
+    # Transcription.
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+
+    # Rate limits (the seed's numbers): requests per window, per client.
+    rate_limits_enabled: bool = Field(True, alias="RATE_LIMITS_ENABLED")
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'collab.db').resolve()}"
+
+    @property
+    def effective_storage_url(self) -> str:
+        if self.storage_url:
+            return self.storage_url
+        return (self.data_dir / "objects").resolve().as_uri()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if not self.production:
+            return self
+        if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+            raise SettingsError(
+                "JWT_SECRET must be set to a random value of at least 32 characters "
+                "when COLLAB_ENV=production"
+            )
+        if self.mux_webhook_secret == DEV_MUX_WEBHOOK_SECRET:
+            raise SettingsError("MUX_WEBHOOK_SECRET must be set when COLLAB_ENV=production")
+        if not self.cookie_secure:
+            raise SettingsError("COOKIE_SECURE cannot be false when COLLAB_ENV=production")
+        return self

@@ -1,0 +1,89 @@
+"""Session-wide fixtures: the real services on loopback.
+
+PostgreSQL and Redis are the ones every machine here runs (see ../shared/services.md); tests
+talk to them over real connections. When one is unreachable the test is skipped with the URL
+it tried, except under CI (CI=true) where it fails: a CI run never silently skips a service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DATABASE_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, default_port: int) -> None:
+    """Skip (locally) or fail (CI=true) when a service this test needs is unreachable."""
+    if _reachable(url, default_port):
+        return
+    message = f"{name} is not reachable at {url}; start it as ../shared/services.md says"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    require_service("PostgreSQL", POSTGRES_ADMIN_URL, 5432)
+    import asyncpg
+
+    admin_dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"collab_test_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    require_service("Redis", REDIS_TEST_URL, 6379)
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A unique key prefix per test, so tests sharing one Redis never see each other."""
+    return f"test:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[object]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
