@@ -60,6 +60,18 @@ class Settings(BaseSettings):
 
     # Rate limits (the seed's numbers): requests per window, per client.
     rate_limits_enabled: bool = Field(True, alias="RATE_LIMITS_ENABLED")
+    rate_limit_auth: str = Field("5/900", alias="RATE_LIMIT_AUTH", pattern=r"^\d+/\d+$")
+    rate_limit_notes: str = Field("100/900", alias="RATE_LIMIT_NOTES", pattern=r"^\d+/\d+$")
+    rate_limit_audio: str = Field("10/3600", alias="RATE_LIMIT_AUDIO", pattern=r"^\d+/\d+$")
+
+    # Password hashing (argon2id; RFC 9106 "second recommended" defaults).
+    password_time_cost: int = Field(3, alias="PASSWORD_HASH_TIME_COST", ge=1)
+    password_memory_kib: int = Field(65536, alias="PASSWORD_HASH_MEMORY_KIB", ge=8)
+    password_parallelism: int = Field(4, alias="PASSWORD_HASH_PARALLELISM", ge=1)
+
+    # Web process.
+    auto_migrate: bool | None = Field(None, alias="COLLAB_AUTO_MIGRATE")
+    frontend_dir: Path | None = Field(None, alias="COLLAB_FRONTEND_DIR")
 
     @property
     def production(self) -> bool:

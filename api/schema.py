@@ -1,0 +1,142 @@
+"""Wire models and request parsing: camelCase JSON in and out, every failure a named field.
+
+Bodies are parsed in pydantic's strict JSON mode (no "5" -> 5 coercion); query strings, which are
+text by nature, in lax mode. A body that is not JSON, or not sent as JSON, is a 400; a body that
+is JSON but does not fit the model is a 422 listing every failing field by its camelCase name.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+import uuid
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from api.errors import ApiError, FieldError, invalid
+
+MAX_BODY_BYTES = 1 << 20
+
+
+class CamelModel(BaseModel):
+    """Base for every request and response body: snake_case in Python, camelCase on the wire."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="ignore",
+        str_strip_whitespace=False,
+    )
+
+
+class Empty(CamelModel):
+    """A request without fields."""
+
+
+class Success(CamelModel):
+    success: bool = True
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    fields: list[FieldError] = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"]) or "body"
+        fields.append({"field": location, "message": error["msg"]})
+    return fields
+
+
+def _validation_failed(exc: ValidationError) -> ApiError:
+    fields = field_errors(exc)
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return ApiError(422, f"invalid fields: {names}", fields=fields)
+
+
+async def read_body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+async def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
+    """Parse the JSON body into `model`; an empty body counts as `{}` when `optional`."""
+    body = await read_body(request)
+    if not body.strip():
+        if optional:
+            return validate(model, {})
+        raise invalid("body", "a JSON object is required", status=400)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise ApiError(
+            415,
+            "send the body as application/json",
+            code="unsupported_media_type",
+            fields=[{"field": "content-type", "message": "must be application/json"}],
+        )
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise invalid("body", f"malformed JSON: {exc}", status=400) from exc
+    if not isinstance(data, dict):
+        raise invalid("body", "must be a JSON object", status=400)
+    try:
+        return model.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        raise _validation_failed(exc) from exc
+
+
+def validate(model: type[M], data: object) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_failed(exc) from exc
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation))
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    """Parse the query string; list fields accept repeated keys and comma-separated values."""
+    list_keys = set()
+    for name, info in model.model_fields.items():
+        if _is_list(info.annotation):
+            list_keys.update({name, info.alias or name})
+    data: dict[str, object] = {}
+    params = request.query_params
+    for key in params:
+        values = params.getlist(key)
+        if key in list_keys:
+            data[key] = [part for value in values for part in value.split(",") if part]
+        else:
+            data[key] = values[-1]
+    return validate(model, data)
+
+
+def path_uuid(request: Request, name: str) -> uuid.UUID:
+    raw = request.path_params.get(name, "")
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError as exc:
+        raise invalid(name, "must be a UUID") from exc
+
+
+def respond(model: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json", by_alias=True), status_code=status)

@@ -1,0 +1,88 @@
+"""Access tokens (HS256 JWT, short-lived) and opaque refresh tokens (stored only as a hash).
+
+Access claims follow the team contract: `sub` (user id), `name`, `email`, `role`,
+`type: "access"`, `exp`, `iat`, `jti`. Refresh tokens are 256 random bits; the database keeps
+their SHA-256, so a leaked table cannot be replayed. Rotation and reuse detection live in the
+storage repository; this module only mints and hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from api.errors import unauthorized
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokens:
+    secret: str
+    ttl_seconds: int = 900
+    leeway_seconds: int = 5
+
+    def issue(self, *, user_id: uuid.UUID, name: str, email: str, role: str) -> tuple[str, int]:
+        now = int(time.time())
+        expires_at = now + self.ttl_seconds
+        claims: dict[str, Any] = {
+            "sub": str(user_id),
+            "name": name,
+            "email": email,
+            "role": role,
+            "type": "access",
+            "iat": now,
+            "exp": expires_at,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires_at
+
+    def decode(self, token: str) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                leeway=self.leeway_seconds,
+                options={"require": ["sub", "exp", "iat", "type"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise unauthorized("access token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise unauthorized("invalid access token") from exc
+        if claims.get("type") != "access":
+            raise unauthorized("not an access token")
+        try:
+            user_id = uuid.UUID(str(claims["sub"]))
+        except ValueError as exc:
+            raise unauthorized("invalid access token") from exc
+        return AccessClaims(
+            user_id=user_id,
+            name=str(claims.get("name", "")),
+            email=str(claims.get("email", "")),
+            role=str(claims.get("role", "user")),
+            expires_at=int(claims["exp"]),
+        )
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
