@@ -1,0 +1,26 @@
+"""The job catalog: every job function that the arq worker and the in-process queue run.
+
+Each function takes the typed `JobContext` first, then plain arguments, and returns a small
+plain value (arq stores results in Redis).
+"""
+
+from __future__ import annotations
+
+from jobs.compaction import compact_all, compact_document
+from jobs.context import JobContext, JobFunction
+
+
+async def compact_document_job(ctx: JobContext, name: str) -> int:
+    """Compact one document's log; return the number of rows folded (0 if nothing to do)."""
+    result = await compact_document(ctx.documents, name)
+    return result.rows if result.compacted else 0
+
+
+async def compact_all_job(ctx: JobContext) -> int:
+    """Compact every document over the threshold; return how many were compacted."""
+    results = await compact_all(ctx.documents, min_updates=ctx.min_updates)
+    return sum(1 for result in results if result.compacted)
+
+
+JOBS: tuple[JobFunction, ...] = (compact_document_job, compact_all_job)
+"""Every job, registered by `__name__` with the arq worker."""
