@@ -1,3 +1,23 @@
-"""Background jobs (compaction, exports, search indexing, transcription) and the arq worker composition root."""
+"""Background jobs: update-log compaction (and later exports, search indexing, transcription).
 
-__all__: list[str] = []
+Job functions take a typed `JobContext` and plain arguments; `jobs.enqueue` sends them either to
+the arq worker (whose composition root is `jobs.worker`) or runs them in-process when no Redis is
+configured. Imports `collab` and `storage` only.
+"""
+
+from jobs.compaction import CompactionResult, compact_all, compact_document
+from jobs.context import JobContext
+from jobs.enqueue import ArqQueue, Every, InProcessQueue, JobQueue, JobQueueFull, open_job_queue
+
+__all__ = [
+    "ArqQueue",
+    "CompactionResult",
+    "Every",
+    "InProcessQueue",
+    "JobContext",
+    "JobQueue",
+    "JobQueueFull",
+    "compact_all",
+    "compact_document",
+    "open_job_queue",
+]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from memory_log import MemoryLog
 from pycrdt import Doc, Text
 
 from jobs.compaction import compact_all, compact_document, fold_updates
-from memory_log import MemoryLog
 
 NAME = "notes/00000000-0000-0000-0000-000000000001"
 
