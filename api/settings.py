@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, alias="REDIS_URL")
     storage_url: str | None = Field(None, alias="STORAGE_URL")
     s3_endpoint_url: str | None = Field(None, alias="S3_ENDPOINT_URL")
+    # Multi-node fan-out and jobs (used only when REDIS_URL is set).
+    redis_prefix: str = Field("collab:", alias="REDIS_PREFIX", min_length=1)
+    node_id: str | None = Field(None, alias="COLLAB_NODE_ID")  # unset: a random id per process
+    compaction_min_updates: int = Field(200, alias="COMPACTION_MIN_UPDATES", ge=1)
 
     # Auth.
     jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
