@@ -1,0 +1,158 @@
+"""The web composition root: `create_app(settings)` wires every package into one Starlette app.
+
+Nothing happens at import time. The lifespan is one `AsyncExitStack` entered in dependency order
+(database, Redis, object store, collab server) and therefore closed in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from api import health
+from api.errors import exception_handlers
+from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
+from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
+from api.passwords import PasswordPolicy, Passwords
+from api.playback import MuxSigner
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLimiter
+from api.schema import CamelModel
+from api.services import AuthConfig, Limits, Services
+from api.settings import Settings
+from api.tokens import AccessTokens
+from storage.db import connect, migrate
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend" / "dist"
+
+
+class ErrorDetail(CamelModel):
+    code: str
+    message: str
+    fields: list[dict[str, str]] | None = None
+
+
+class ErrorBody(CamelModel):
+    error: ErrorDetail
+
+
+def api_operations() -> list[Operation]:
+    """Every REST operation, in documentation order."""
+    return [*health.operations]
+
+
+def create_app(settings: Settings) -> Starlette:
+    operations = api_operations()
+    spec = build_openapi(
+        operations, title="Workshop collab", version="0.1.0", error_model=ErrorBody
+    )
+    metrics = Metrics()
+    routes: list[BaseRoute] = [op.route() for op in operations]
+    routes += [
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint(spec), methods=["GET"]),
+        Route("/api/docs", docs_endpoint(spec), methods=["GET"]),
+    ]
+    routes += _frontend_routes(settings.frontend_dir or DEFAULT_FRONTEND_DIR)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.services = await _start_services(settings, stack)
+            log.info("web process ready")
+            yield
+        log.info("web process stopped")
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.openapi = spec
+    app.state.settings = settings
+    return app
+
+
+def _should_migrate(settings: Settings) -> bool:
+    if settings.auto_migrate is not None:
+        return settings.auto_migrate
+    return settings.database_url is None  # the embedded SQLite default migrates itself
+
+
+async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services:
+    url = settings.effective_database_url
+    if _should_migrate(settings):
+        await migrate(url)
+    db = await stack.enter_async_context(connect(url))
+
+    redis: Redis[bytes] | None = None
+    limiter: RateLimiter = MemoryRateLimiter()
+    if settings.redis_url:
+        redis = Redis.from_url(settings.redis_url)
+        stack.push_async_callback(redis.aclose)  # type: ignore[attr-defined]
+        limiter = RedisRateLimiter(redis)
+
+    mux = None
+    if settings.mux_signing_key_id and settings.mux_signing_private_key:
+        mux = MuxSigner.from_base64_pem(
+            settings.mux_signing_key_id, settings.mux_signing_private_key, settings.mux_token_ttl
+        )
+    passwords = Passwords(
+        PasswordPolicy(
+            time_cost=settings.password_time_cost,
+            memory_kib=settings.password_memory_kib,
+            parallelism=settings.password_parallelism,
+        )
+    )
+    return Services(
+        db=db,
+        tokens=AccessTokens(settings.jwt_secret, settings.access_token_ttl),
+        passwords=passwords,
+        limiter=limiter,
+        limits=Limits(
+            auth=RateRule.parse("auth", settings.rate_limit_auth),
+            notes=RateRule.parse("notes", settings.rate_limit_notes),
+            audio=RateRule.parse("audio", settings.rate_limit_audio),
+            enabled=settings.rate_limits_enabled,
+        ),
+        auth=AuthConfig(
+            cookie_secure=settings.cookie_secure,
+            registration_open=settings.registration_open,
+            refresh_ttl_seconds=settings.refresh_token_ttl,
+        ),
+        mux=mux,
+        mux_webhook_secret=settings.mux_webhook_secret,
+        redis=redis,
+    )
+
+
+_PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>Workshop collab</title>
+</head><body><h1>Workshop collab server is running</h1>
+<p>The web frontend has not been built. Build it with <code>make frontend</code>
+(or <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>
+<p>API documentation: <a href="/api/docs">/api/docs</a>,
+<a href="/openapi.json">/openapi.json</a>; health: <a href="/api/health">/api/health</a>.</p>
+</body></html>"""
+
+
+async def _placeholder(request: Request) -> Response:
+    return HTMLResponse(_PLACEHOLDER)
+
+
+def _frontend_routes(directory: Path) -> Sequence[BaseRoute]:
+    if (directory / "index.html").is_file():
+        return [Mount("/", app=StaticFiles(directory=directory, html=True), name="frontend")]
+    return [Route("/", _placeholder, methods=["GET"])]

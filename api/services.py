@@ -1,0 +1,56 @@
+"""What route handlers get from the composition root: clients and plain config values.
+
+`create_app` builds one `Services` in its lifespan and stores it on `app.state.services`; handlers
+read it through `services(request)`. Nothing here reads `Settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.requests import Request
+
+from api.passwords import Passwords
+from api.playback import MuxSigner
+from api.ratelimit import RateLimiter, RateRule
+from api.tokens import AccessTokens
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    cookie_secure: bool = True
+    registration_open: bool = True
+    refresh_ttl_seconds: int = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    auth: RateRule
+    notes: RateRule
+    audio: RateRule
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class Services:
+    db: Database
+    tokens: AccessTokens
+    passwords: Passwords
+    limiter: RateLimiter
+    limits: Limits
+    auth: AuthConfig
+    mux: MuxSigner | None
+    mux_webhook_secret: str
+    redis: Redis[bytes] | None = None
+    objects: Any = None  # storage's ObjectStore (checked by the health route)
+    collab: Any = None  # collab.CollabServer once the collab core is wired
+
+
+def services(request: Request) -> Services:
+    found = getattr(request.app.state, "services", None)
+    if not isinstance(found, Services):
+        raise RuntimeError("the app's lifespan has not run: no services on app.state")
+    return found

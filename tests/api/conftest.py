@@ -1,0 +1,138 @@
+"""API test fixtures: the real app over ASGI, on SQLite and on PostgreSQL.
+
+`database_url` is module-scoped and parametrised, so every test module that uses `client` runs
+once per database; the schema is migrated once per module and emptied before each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+from starlette.applications import Starlette
+
+import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from api.app import create_app
+from api.settings import Settings
+from storage.db import connect, migrate
+
+JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+PASSWORD = "correct horse battery staple"
+BASE_URL = "https://testserver"
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "COLLAB_ENV": "test",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "STORAGE_URL": None,
+        "COLLAB_AUTO_MIGRATE": False,
+        "JWT_SECRET": JWT_SECRET,
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 64,
+        "PASSWORD_HASH_PARALLELISM": 1,
+        "RATE_LIMIT_AUTH": "1000/900",
+        "RATE_LIMIT_NOTES": "1000/900",
+        "COLLAB_FRONTEND_DIR": "/nonexistent-frontend-dist",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        path: Path = tmp_path_factory.mktemp("api-db") / "api.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    asyncio.run(migrate(url))
+    return url
+
+
+async def empty_database(url: str) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    async with connect(url) as db, db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            await conn.execute(sa.text(f"TRUNCATE {quoted} CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(sa.text(f'DELETE FROM "{name}"'))
+
+
+AppFactory = Callable[..., Starlette]
+
+
+@pytest.fixture
+async def app_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+    """Build and start apps with setting overrides; every started app is stopped afterwards."""
+    await empty_database(database_url)
+    stack: list[Any] = []
+
+    async def start(**overrides: Any) -> httpx.AsyncClient:
+        app = create_app(make_settings(database_url, **overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=BASE_URL, follow_redirects=False
+        )
+        stack.append(client)
+        client.app = app  # type: ignore[attr-defined]
+        return client
+
+    yield start
+    for item in reversed(stack):
+        if isinstance(item, httpx.AsyncClient):
+            await item.aclose()
+        else:
+            await item.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def client(app_factory: Callable[..., Any]) -> httpx.AsyncClient:
+    result = await app_factory()
+    assert isinstance(result, httpx.AsyncClient)
+    return result
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+async def register(
+    client: httpx.AsyncClient, *, email: str | None = None, name: str = "Test User"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/workbook/auth/register",
+        json={"email": email or unique_email(), "password": PASSWORD, "name": name},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    client.cookies.clear()  # tests choose bearer or cookie auth explicitly
+    return body
+
+
+async def set_role(database_url: str, user_id: str, role: str) -> None:
+    from storage.models import Role, User
+
+    async with connect(database_url) as db, db.engine.begin() as conn:
+        await conn.execute(
+            sa.update(User).where(User.id == uuid.UUID(user_id)).values(role=Role(role))  # type: ignore[arg-type]
+        )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,74 @@
+"""The app shell: health, metrics, OpenAPI, docs, frontend placeholder and the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from starlette.routing import Route
+
+SAFE_STATUS = {200, 201, 204}
+
+
+async def test_health_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["redis"]["status"] == "disabled"
+
+
+async def test_health_503_when_redis_is_down(app_factory: Any) -> None:
+    client = await app_factory(REDIS_URL="redis://127.0.0.1:1/0")
+    response = await client.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["checks"]["redis"]["status"] == "error"
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/api/health")
+    await client.get("/no/such/path")
+    text = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/api/health",status="200"}' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "http_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    app = client.app  # type: ignore[attr-defined]
+    undocumented = {"/metrics", "/openapi.json", "/api/docs", "/"}
+    for route in app.routes:
+        if not isinstance(route, Route) or route.path in undocumented:
+            continue
+        assert route.path in spec["paths"], route.path
+        for method in route.methods or set():
+            if method != "HEAD":
+                assert method.lower() in spec["paths"][route.path], (method, route.path)
+    assert spec["components"]["schemas"]["ErrorBody"]
+
+
+async def test_docs_page_lists_the_operations(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/docs")
+    assert response.status_code == 200
+    assert "/api/health" in response.text
+    assert "<script" not in response.text
+
+
+async def test_frontend_placeholder_says_how_to_build(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert "npm run build" in response.text
+
+
+async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    wrong = await client.delete("/api/health")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
