@@ -1,0 +1,168 @@
+"""The database handle: an async engine, its session factory, and Alembic migrations.
+
+SQLite runs with WAL, foreign keys and a busy timeout; its driver-level transaction handling is
+replaced by explicit ``BEGIN`` statements so that write transactions can take the write lock up
+front (``BEGIN IMMEDIATE``) instead of failing with ``SQLITE_BUSY`` when they upgrade a read
+lock under concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+Dialect = Literal["sqlite", "postgresql"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+_BEGIN_OPTION = "storage_sqlite_begin"
+
+
+class Database:
+    """An async engine plus a session factory; repositories take one of these."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> Dialect:
+        name = self.engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise RuntimeError(f"unsupported database dialect {name!r}")
+        return "sqlite" if name == "sqlite" else "postgresql"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; its transaction is rolled back on exit."""
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one write transaction: committed on success, rolled back on error.
+
+        On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so it queues on the busy
+        timeout for the write lock rather than failing later when it first writes.
+        """
+        async with self.sessions() as session, session.begin():
+            await session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+            yield session
+
+    async def check(self) -> None:
+        """Health probe: raises when the database does not answer ``SELECT 1``."""
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+
+def _sqlite_events(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level: transactions are begun by the "begin" hook below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """Build the async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo)
+        _sqlite_events(engine)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_async_engine(
+            url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+        )
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+@asynccontextmanager
+async def connect(url: str, *, echo: bool = False) -> AsyncIterator[Database]:
+    """Open a :class:`Database` for ``url``; the engine is disposed on exit."""
+    engine = create_engine(url, echo=echo)
+    try:
+        yield Database(engine)
+    finally:
+        await engine.dispose()
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at the migrations shipped inside this package."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+async def _run_alembic(url: str, action: str, revision: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_alembic_on, action, revision)
+            await conn.commit()
+    finally:
+        await engine.dispose()
+
+
+def _alembic_on(connection: sa.Connection, action: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    if action == "upgrade":
+        command.upgrade(config, revision)
+    else:
+        command.downgrade(config, revision)
+
+
+async def migrate(url: str, revision: str = "head") -> None:
+    """Run Alembic ``upgrade`` to ``revision`` on the database at ``url``."""
+    log.info("migrating database to %s", revision)
+    await _run_alembic(url, "upgrade", revision)
+
+
+async def downgrade(url: str, revision: str = "base") -> None:
+    """Run Alembic ``downgrade`` to ``revision`` (``base`` drops every table)."""
+    log.info("downgrading database to %s", revision)
+    await _run_alembic(url, "downgrade", revision)
+
+
+async def current_revision(conn: AsyncConnection) -> str | None:
+    """The Alembic revision the connected database is at (``None`` before the first)."""
+
+    def _read(sync_conn: sa.Connection) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        return MigrationContext.configure(sync_conn).get_current_revision()
+
+    return await conn.run_sync(_read)

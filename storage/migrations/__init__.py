@@ -1,0 +1,1 @@
+"""Alembic migrations for the storage schema (run through :func:`storage.db.migrate`)."""
