@@ -1,0 +1,213 @@
+// A stock yjs + y-websocket client that a pytest test drives over stdin/stdout JSON lines.
+//
+// Each stdin line is a command {"id": n, "cmd": "...", ...args}; each reply is one stdout line
+// {"id": n, "ok": true, "result": ...} or {"id": n, "ok": false, "error": "..."}. Lines without
+// an id are events the test may read: {"event": "close", "code": 4401, "reason": "..."} is sent
+// for every close event the WebSocket reports (the server's close code, never a local close).
+//
+// The provider is the unmodified WebsocketProvider; the only wrapper is a WebSocket subclass
+// that counts the bytes of the frames it sends and receives, so a test can check that a
+// reconnect sends only the difference and not the whole document.
+import * as readline from 'node:readline'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+
+const stats = { bytesSent: 0, framesSent: 0, bytesReceived: 0, framesReceived: 0 }
+
+class CountingWebSocket extends WebSocket {
+  constructor (url, protocols) {
+    super(url, protocols)
+    this.on('message', (data) => {
+      stats.framesReceived += 1
+      stats.bytesReceived += data.byteLength ?? data.length
+    })
+  }
+
+  send (data, ...rest) {
+    stats.framesSent += 1
+    stats.bytesSent += data.byteLength ?? data.length
+    return super.send(data, ...rest)
+  }
+}
+
+let doc = null
+let provider = null
+let textName = 'content'
+const closes = []
+const waiters = new Set()
+
+const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
+const text = () => doc.getText(textName)
+
+// Re-check every pending wait whenever something it could depend on changes.
+const poke = () => {
+  for (const waiter of [...waiters]) {
+    let value
+    try {
+      value = waiter.check()
+    } catch (err) {
+      waiters.delete(waiter)
+      clearTimeout(waiter.timer)
+      waiter.reject(err)
+      continue
+    }
+    if (value !== undefined) {
+      waiters.delete(waiter)
+      clearTimeout(waiter.timer)
+      waiter.resolve(value)
+    }
+  }
+}
+
+// Resolve with check()'s value once it is not undefined; reject after timeoutMs.
+const waitFor = (check, timeoutMs, what) => new Promise((resolve, reject) => {
+  const started = Date.now()
+  const waiter = {
+    check: () => {
+      const value = check()
+      return value === undefined ? undefined : { value, elapsedMs: Date.now() - started }
+    },
+    resolve,
+    reject
+  }
+  waiter.timer = setTimeout(() => {
+    waiters.delete(waiter)
+    reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`))
+  }, timeoutMs)
+  waiters.add(waiter)
+  poke()
+})
+
+const remoteStates = () => {
+  const out = {}
+  for (const [clientId, state] of provider.awareness.getStates()) {
+    if (clientId !== doc.clientID) out[clientId] = state
+  }
+  return out
+}
+
+const commands = {
+  connect ({ url, room, token, awareness, text: name }) {
+    if (provider !== null) throw new Error('already connected')
+    textName = name ?? textName
+    doc = new Y.Doc()
+    doc.on('update', poke)
+    provider = new WebsocketProvider(url, room, doc, {
+      WebSocketPolyfill: CountingWebSocket,
+      params: token == null ? {} : { token },
+      disableBc: true,
+      maxBackoffTime: 500
+    })
+    provider.on('sync', poke)
+    provider.on('status', poke)
+    provider.awareness.on('change', poke)
+    provider.on('connection-close', (event) => {
+      if (event != null) {
+        const close = { code: event.code, reason: event.reason }
+        closes.push(close)
+        emit({ event: 'close', ...close })
+      }
+      poke()
+    })
+    if (awareness != null) provider.awareness.setLocalState(awareness)
+    return { clientId: doc.clientID }
+  },
+  insert ({ text: value, index }) {
+    text().insert(index ?? text().length, value)
+    return text().length
+  },
+  delete ({ index, length }) {
+    text().delete(index, length)
+    return text().length
+  },
+  getText () {
+    return text().toString()
+  },
+  stateSize () {
+    return Y.encodeStateAsUpdate(doc).byteLength
+  },
+  setAwareness ({ state }) {
+    provider.awareness.setLocalState(state)
+    return null
+  },
+  getAwareness () {
+    return remoteStates()
+  },
+  // Wait until exactly `count` remote awareness states are present (0 = everyone left).
+  waitForAwareness ({ count, timeoutMs = 10000 }) {
+    return waitFor(() => {
+      const states = remoteStates()
+      return Object.keys(states).length === count ? states : undefined
+    }, timeoutMs, `${count} remote awareness states`)
+  },
+  // y-websocket's own "go offline": closes the socket and stops reconnecting.
+  disconnect () {
+    provider.disconnect()
+    return null
+  },
+  reconnect () {
+    provider.connect()
+    return null
+  },
+  waitForText ({ expected, timeoutMs = 10000 }) {
+    return waitFor(() => (text().toString() === expected ? expected : undefined),
+      timeoutMs, `text ${JSON.stringify(expected).slice(0, 80)}`)
+  },
+  waitForLength ({ length, timeoutMs = 10000 }) {
+    return waitFor(() => (text().length === length ? length : undefined),
+      timeoutMs, `text length ${length}`)
+  },
+  waitForSynced ({ timeoutMs = 10000 }) {
+    return waitFor(() => (provider.synced ? true : undefined), timeoutMs, 'synced')
+  },
+  // The first close event reported since the connection started (or the next one).
+  waitForClose ({ timeoutMs = 10000, after = 0 }) {
+    return waitFor(() => (closes.length > after ? closes[after] : undefined),
+      timeoutMs, 'a close event')
+  },
+  status () {
+    return {
+      connected: provider.wsconnected,
+      synced: provider.synced,
+      shouldConnect: provider.shouldConnect,
+      closes
+    }
+  },
+  stats () {
+    return { ...stats }
+  },
+  resetStats () {
+    for (const key of Object.keys(stats)) stats[key] = 0
+    return null
+  },
+  exit () {
+    if (provider !== null) provider.destroy()
+    setImmediate(() => process.exit(0))
+    return null
+  }
+}
+
+const rl = readline.createInterface({ input: process.stdin })
+rl.on('line', async (line) => {
+  if (line.trim() === '') return
+  let message
+  try {
+    message = JSON.parse(line)
+  } catch (err) {
+    emit({ ok: false, error: `bad json: ${err.message}` })
+    return
+  }
+  const { id, cmd, ...args } = message
+  try {
+    const handler = commands[cmd]
+    if (handler === undefined) throw new Error(`unknown command ${cmd}`)
+    const result = await handler(args)
+    emit({ id, ok: true, result: result === undefined ? null : result })
+  } catch (err) {
+    emit({ id, ok: false, error: String(err && err.message ? err.message : err) })
+  }
+})
+// The parent closing our stdin means the test is over.
+rl.on('close', () => process.exit(0))
+emit({ event: 'ready' })
