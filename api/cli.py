@@ -1,0 +1,190 @@
+"""The `collab` command: serve, db upgrade, user create, mux dev-key, worker.
+
+This and `api.app` are the only places that read `Settings`. A setting that is unsafe for
+`COLLAB_ENV=production` stops the command with exit status 2 and names the variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+DEFAULT_WS_MAX_SIZE = 16 * 1024 * 1024
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            _err(f"collab: configuration error: {where + ': ' if where else ''}{message}")
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    host = host or settings.host
+    port = settings.port if port is None else port
+    app = create_app(settings)
+    ws_max_size = int(getattr(settings, "collab_max_message_size", DEFAULT_WS_MAX_SIZE))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        ws="websockets",
+        ws_max_size=max(ws_max_size, DEFAULT_WS_MAX_SIZE),
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        proxy_headers=True,
+        log_config=None,
+    )
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
+    _out(f"collab: serving on http://{shown}:{port}/ (open this URL; Ctrl-C stops)")
+    uvicorn.Server(config).run()  # handles SIGINT/SIGTERM: drains, then lifespan shutdown
+    return 0
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from storage.db import migrate
+
+    asyncio.run(migrate(settings.effective_database_url))
+    _out("collab: database is at the latest migration")
+    return 0
+
+
+async def _create_user(settings: Settings, email: str, password: str, name: str, role: str) -> int:
+    from api.passwords import PasswordPolicy, Passwords
+    from storage.db import connect, migrate
+    from storage.models import Role
+    from storage.users import EmailTaken, UserRepository
+
+    if settings.database_url is None:
+        await migrate(settings.effective_database_url)
+    passwords = Passwords(
+        PasswordPolicy(
+            settings.password_time_cost,
+            settings.password_memory_kib,
+            settings.password_parallelism,
+        )
+    )
+    async with connect(settings.effective_database_url) as db:
+        try:
+            user = await UserRepository(db).create(
+                email=email,
+                name=name,
+                password_hash=await passwords.hash(password),
+                role=Role(role),
+            )
+        except EmailTaken:
+            _err(f"collab: a user with email {email} already exists")
+            return 1
+    _out(f"collab: created {role} {user.email} ({user.id})")
+    return 0
+
+
+def _mux_dev_key() -> int:
+    from api.playback import generate_dev_key
+
+    key = generate_dev_key()
+    _out("# Development Mux signing key. Put these lines in your environment:")
+    _out(f"MUX_SIGNING_KEY_ID={key.key_id}")
+    _out(f"MUX_SIGNING_PRIVATE_KEY={key.private_key_b64}")
+    _out("# Public key (verify tokens with it; a real Mux key's public half stays at Mux):")
+    _out(key.public_key_pem)
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    if importlib.util.find_spec("jobs.worker") is None:
+        _err("collab: the job worker (jobs/worker.py) is not part of this build")
+        return 1
+    if not settings.redis_url:
+        _err("collab: the worker needs REDIS_URL; without it the web process runs jobs in-process")
+        return EXIT_CONFIG
+    worker = importlib.import_module("jobs.worker")
+    worker.run(settings)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="collab", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web process")
+    serve.add_argument("--host", help="interface to bind (default COLLAB_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default COLLAB_PORT, 8000)")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply all migrations")
+
+    user = commands.add_parser("user", help="user accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser("create", help="create an account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["user", "premium", "admin"], default="user")
+
+    mux = commands.add_parser("mux", help="Mux signed playback")
+    mux_commands = mux.add_subparsers(dest="mux_command", required=True)
+    mux_commands.add_parser("dev-key", help="generate a local signing key pair")
+
+    commands.add_parser("worker", help="run the arq job worker (needs REDIS_URL)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "mux":
+        return _mux_dev_key()
+    settings = load_settings()
+    _configure_logging(settings.log_level)
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port)
+    if args.command == "db":
+        return _db_upgrade(settings)
+    if args.command == "user":
+        if len(args.password) < 8:
+            _err("collab: --password must be at least 8 characters")
+            return EXIT_CONFIG
+        return asyncio.run(_create_user(settings, args.email, args.password, args.name, args.role))
+    return _worker(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

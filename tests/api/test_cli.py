@@ -1,0 +1,115 @@
+"""The `collab` command: configuration refusal, dev key, db upgrade, user create, serve + SIGTERM."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from api.cli import main
+from api.playback import MuxSigner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_production_refuses_dev_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLLAB_ENV", "production")
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["db", "upgrade"])
+    assert exit_info.value.code == 2
+    assert "JWT_SECRET" in capsys.readouterr().err
+
+
+def test_mux_dev_key_prints_a_usable_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mux", "dev-key"]) == 0
+    out = capsys.readouterr().out
+    env = dict(line.split("=", 1) for line in out.splitlines() if line.startswith("MUX_SIGNING_"))
+    signer = MuxSigner.from_base64_pem(
+        env["MUX_SIGNING_KEY_ID"], env["MUX_SIGNING_PRIVATE_KEY"], 60
+    )
+    public_pem = out[out.index("-----BEGIN PUBLIC KEY-----") :].encode()
+    public = serialization.load_pem_public_key(public_pem)
+    token, _ = signer.sign("abc", "video")
+    assert jwt.decode(token, public, algorithms=["RS256"], audience="v")["sub"] == "abc"  # type: ignore[arg-type]
+    assert base64.b64decode(env["MUX_SIGNING_PRIVATE_KEY"]).startswith(b"-----BEGIN")
+
+
+def test_db_upgrade_and_user_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "64")
+    monkeypatch.setenv("PASSWORD_HASH_TIME_COST", "1")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    args = [
+        "user",
+        "create",
+        "--email",
+        "Admin@Example.com",
+        "--password",
+        "long-enough-pw",
+        "--name",
+        "Admin",
+        "--role",
+        "admin",
+    ]
+    assert main(args) == 0
+    assert "created admin admin@example.com" in capsys.readouterr().out
+    assert main(args) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "COLLAB_DATA_DIR": str(tmp_path), "COLLAB_ENV": "development"}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status != 200:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.2)  # polling a subprocess that has no event to wait on
+        assert status == 200
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn drains, runs the lifespan shutdown, then re-raises the signal (exit -15).
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        output = proc.stdout.read() if proc.stdout else ""
+        assert "web process stopped" in output
+        assert f"http://127.0.0.1:{port}/" in output
+        assert (tmp_path / "collab.db").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
