@@ -1,4 +1,4 @@
-"""The `collab` command: configuration refusal, dev key, db upgrade, user create, serve + SIGTERM."""
+"""The `collab` command: config refusal, dev key, db upgrade, user create, serve + SIGTERM."""
 
 from __future__ import annotations
 
