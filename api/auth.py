@@ -97,7 +97,11 @@ def client_key(request: Request) -> str:
 
 async def _issue(svc: Services, user: User) -> tuple[str, str, int]:
     token, expires_at = svc.tokens.issue(
-        user_id=user.id, name=user.name, email=user.email, role=user.role.value
+        user_id=user.id,
+        name=user.name,
+        email=user.email,
+        role=user.role.value,
+        tier=user.subscription_tier.value,
     )
     refresh = new_refresh_token()
     await TokenRepository(svc.db).create(
@@ -216,7 +220,11 @@ async def refresh(request: Request) -> Response:
     if user is None:
         raise unauthorized("account no longer exists")
     token, expires_at = svc.tokens.issue(
-        user_id=user.id, name=user.name, email=user.email, role=user.role.value
+        user_id=user.id,
+        name=user.name,
+        email=user.email,
+        role=user.role.value,
+        tier=user.subscription_tier.value,
     )
     response = respond(TokenPair(token=token, refresh_token=replacement, expires_at=expires_at))
     _set_cookies(response, svc, token, replacement)

@@ -51,9 +51,19 @@ class Principal:
     email: str
     role: str
     via_cookie: bool
+    tier: str = "free"
 
     def can(self, permission: Permission) -> bool:
         return self.role in PERMISSIONS[permission]
+
+    @property
+    def premium(self) -> bool:
+        """May use premium content: a premium or admin role, or a premium subscription."""
+        return self.can("content.premium") or self.tier == "premium"
+
+    @property
+    def admin(self) -> bool:
+        return self.can("admin.access")
 
 
 def bearer_token(request: Request) -> str | None:
@@ -85,6 +95,7 @@ def optional_principal(request: Request, tokens: AccessTokens) -> Principal | No
         email=claims.email,
         role=claims.role,
         via_cookie=via_cookie,
+        tier=claims.tier,
     )
     if via_cookie and request.method not in SAFE_METHODS:
         check_csrf(request)

@@ -28,6 +28,7 @@ class AccessClaims:
     name: str
     email: str
     role: str
+    tier: str
     expires_at: int
 
 
@@ -37,7 +38,9 @@ class AccessTokens:
     ttl_seconds: int = 900
     leeway_seconds: int = 5
 
-    def issue(self, *, user_id: uuid.UUID, name: str, email: str, role: str) -> tuple[str, int]:
+    def issue(
+        self, *, user_id: uuid.UUID, name: str, email: str, role: str, tier: str = "free"
+    ) -> tuple[str, int]:
         now = int(time.time())
         expires_at = now + self.ttl_seconds
         claims: dict[str, Any] = {
@@ -45,6 +48,7 @@ class AccessTokens:
             "name": name,
             "email": email,
             "role": role,
+            "tier": tier,
             "type": "access",
             "iat": now,
             "exp": expires_at,
@@ -76,6 +80,7 @@ class AccessTokens:
             name=str(claims.get("name", "")),
             email=str(claims.get("email", "")),
             role=str(claims.get("role", "user")),
+            tier=str(claims.get("tier", "free")),
             expires_at=int(claims["exp"]),
         )
 

@@ -136,3 +136,17 @@ async def set_role(database_url: str, user_id: str, role: str) -> None:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def user_with_role(
+    client: httpx.AsyncClient, database_url: str, role: str, *, name: str = "Role User"
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Register, change the role in the database, refresh to get a token carrying it."""
+    user = await register(client, name=name)
+    await set_role(database_url, user["user"]["id"], role)
+    refreshed = await client.post(
+        "/api/workbook/auth/refresh", json={"refreshToken": user["refreshToken"]}
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    client.cookies.clear()
+    return bearer(refreshed.json()["token"]), user
