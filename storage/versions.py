@@ -1,0 +1,163 @@
+"""Note versions: named and automatic checkpoints of a note's Yjs document.
+
+Each version stores the full encoded document state (`Doc.get_update()`), not a pycrdt
+`Snapshot`: snapshots need `Doc(skip_gc=True)` and restoring one of a garbage-collected document
+crashed (HAZARDS.md). A state is self-contained, so a version stays readable after the update
+log is compacted. Listing never loads the state bytes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel, col, delete, select
+
+from storage.db import Database
+from storage.types import UTCDateTime, utcnow
+
+__all__ = ["NoteVersion", "VersionInfo", "VersionRepository"]
+
+
+class NoteVersion(SQLModel, table=True):
+    """One stored version of a note's document."""
+
+    __tablename__ = "note_versions"
+    __table_args__ = (sa.Index("ix_note_versions_note_id_created_at", "note_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    note_id: uuid.UUID = Field(
+        sa_type=sa.Uuid,
+        foreign_key="notes.id",
+        ondelete="CASCADE",
+        nullable=False,
+    )
+    name: str | None = Field(default=None, sa_type=sa.String(255), nullable=True)
+    auto: bool = Field(default=False, nullable=False)
+    created_by: uuid.UUID | None = Field(
+        default=None,
+        sa_type=sa.Uuid,
+        foreign_key="users.id",
+        ondelete="SET NULL",
+        nullable=True,
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    size: int = Field(default=0, nullable=False)
+    state: bytes = Field(sa_type=sa.LargeBinary, nullable=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """A version without its state bytes (what lists show)."""
+
+    id: uuid.UUID
+    note_id: uuid.UUID
+    name: str | None
+    auto: bool
+    created_by: uuid.UUID | None
+    created_at: datetime
+    size: int
+
+
+_INFO_COLUMNS = (
+    col(NoteVersion.id),
+    col(NoteVersion.note_id),
+    col(NoteVersion.name),
+    col(NoteVersion.auto),
+    col(NoteVersion.created_by),
+    col(NoteVersion.created_at),
+    col(NoteVersion.size),
+)
+
+
+def _info(row: Any) -> VersionInfo:  # a NoteVersion or a row of _INFO_COLUMNS
+    return VersionInfo(
+        id=row.id,
+        note_id=row.note_id,
+        name=row.name,
+        auto=row.auto,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        size=row.size,
+    )
+
+
+class VersionRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self,
+        note_id: uuid.UUID,
+        state: bytes,
+        *,
+        name: str | None = None,
+        auto: bool = False,
+        created_by: uuid.UUID | None = None,
+        created_at: datetime | None = None,
+    ) -> VersionInfo:
+        version = NoteVersion(
+            note_id=note_id,
+            name=name,
+            auto=auto,
+            created_by=created_by,
+            created_at=created_at or utcnow(),
+            size=len(state),
+            state=state,
+        )
+        async with self._db.write() as session:
+            session.add(version)
+        return _info(version)
+
+    async def list(self, note_id: uuid.UUID, *, limit: int = 100) -> list[VersionInfo]:
+        """Newest first."""
+        query = (
+            sa.select(*_INFO_COLUMNS)
+            .where(col(NoteVersion.note_id) == note_id)
+            .order_by(col(NoteVersion.created_at).desc(), col(NoteVersion.id))
+            .limit(limit)
+        )
+        async with self._db.read() as session:
+            rows = (await session.execute(query)).all()
+        return [_info(row) for row in rows]
+
+    async def get(
+        self, note_id: uuid.UUID, version_id: uuid.UUID
+    ) -> tuple[VersionInfo, bytes] | None:
+        """The version and its state, or None when it does not exist for this note."""
+        async with self._db.read() as session:
+            version = await session.get(NoteVersion, version_id)
+        if version is None or version.note_id != note_id:
+            return None
+        return _info(version), version.state
+
+    async def latest(self, note_id: uuid.UUID, *, auto: bool | None = None) -> VersionInfo | None:
+        """The newest version (only automatic or only named ones when `auto` is given)."""
+        query = sa.select(*_INFO_COLUMNS).where(col(NoteVersion.note_id) == note_id)
+        if auto is not None:
+            query = query.where(col(NoteVersion.auto) == auto)
+        query = query.order_by(col(NoteVersion.created_at).desc()).limit(1)
+        async with self._db.read() as session:
+            row = (await session.execute(query)).first()
+        return _info(row) if row is not None else None
+
+    async def prune_auto(self, note_id: uuid.UUID, *, keep: int) -> int:
+        """Delete all but the newest `keep` automatic versions; named ones are never pruned."""
+        async with self._db.write() as session:
+            keep_ids = (
+                select(col(NoteVersion.id))
+                .where(col(NoteVersion.note_id) == note_id, col(NoteVersion.auto))
+                .order_by(col(NoteVersion.created_at).desc())
+                .limit(keep)
+            )
+            result = await session.execute(
+                delete(NoteVersion).where(
+                    col(NoteVersion.note_id) == note_id,
+                    col(NoteVersion.auto),
+                    col(NoteVersion.id).not_in(keep_ids),
+                )
+            )
+        return int(getattr(result, "rowcount", 0) or 0)

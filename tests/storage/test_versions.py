@@ -1,0 +1,102 @@
+"""Note versions on SQLite and PostgreSQL: full Yjs states in, the same document out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pycrdt import Doc
+
+from collab.markdown import to_markdown, write_markdown
+from storage.db import Database
+from storage.models import Note
+from storage.types import utcnow
+from storage.users import UserRepository
+from storage.versions import VersionRepository
+
+
+async def make_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    user = await UserRepository(db).create(
+        email=f"v-{uuid.uuid4().hex[:8]}@example.com", name="Ada", password_hash="x"
+    )
+    note = Note(owner_id=user.id, title="Versions")
+    async with db.write() as session:
+        session.add(note)
+    return note.id, user.id
+
+
+def state_of(markdown: str) -> bytes:
+    doc: Doc[Any] = Doc()
+    write_markdown(doc, markdown)
+    return doc.get_update()
+
+
+async def test_create_list_get_round_trips_the_document(database: Database) -> None:
+    note_id, user_id = await make_note(database)
+    repo = VersionRepository(database)
+    state = state_of("# Draft é 👩‍💻\n\n- one\n")
+    t0 = utcnow()
+
+    named = await repo.create(note_id, state, name="First draft", created_by=user_id, created_at=t0)
+    auto = await repo.create(
+        note_id, state_of("x"), auto=True, created_at=t0 + timedelta(seconds=1)
+    )
+
+    listed = await repo.list(note_id)
+    assert [v.id for v in listed] == [auto.id, named.id]  # newest first
+    assert listed[1].name == "First draft" and not listed[1].auto
+    assert listed[1].created_by == user_id and listed[1].size == len(state)
+
+    found = await repo.get(note_id, named.id)
+    assert found is not None
+    info, stored = found
+    assert info == named
+    doc: Doc[Any] = Doc()
+    doc.apply_update(stored)
+    assert to_markdown(doc) == "# Draft é 👩‍💻\n\n- one\n"
+
+
+async def test_get_is_scoped_to_the_note(database: Database) -> None:
+    note_a, _ = await make_note(database)
+    note_b, _ = await make_note(database)
+    repo = VersionRepository(database)
+    version = await repo.create(note_a, state_of("a"))
+
+    assert await repo.get(note_b, version.id) is None
+    assert await repo.get(note_a, uuid.uuid4()) is None
+    assert await repo.list(note_b) == []
+
+
+async def test_latest_and_prune_keep_named_versions(database: Database) -> None:
+    note_id, _ = await make_note(database)
+    repo = VersionRepository(database)
+    t0 = utcnow()
+    named = await repo.create(note_id, state_of("n"), name="keep me", created_at=t0)
+    autos = [
+        await repo.create(
+            note_id, state_of(str(i)), auto=True, created_at=t0 + timedelta(minutes=i + 1)
+        )
+        for i in range(5)
+    ]
+
+    latest_auto = await repo.latest(note_id, auto=True)
+    assert latest_auto is not None and latest_auto.id == autos[-1].id
+    latest_named = await repo.latest(note_id, auto=False)
+    assert latest_named is not None and latest_named.id == named.id
+
+    assert await repo.prune_auto(note_id, keep=2) == 3
+    remaining = {v.id for v in await repo.list(note_id)}
+    assert remaining == {named.id, autos[-1].id, autos[-2].id}
+
+
+async def test_versions_go_with_their_note(database: Database) -> None:
+    note_id, _ = await make_note(database)
+    repo = VersionRepository(database)
+    await repo.create(note_id, state_of("gone"))
+
+    async with database.write() as session:
+        await session.execute(sa.delete(Note).where(Note.id == note_id))  # type: ignore[arg-type]
+
+    assert await repo.list(note_id) == []
