@@ -1,0 +1,239 @@
+/**
+ * One note's live document: a Y.Doc kept in IndexedDB (y-indexeddb) and synced with the server
+ * over y-websocket at `/collab/notes/<id>?token=<access JWT>`.
+ *
+ * The connection follows the browser's online/offline events (Chromium keeps an open WebSocket
+ * alive when only the network emulation goes offline), refreshes an expired access token before
+ * it reconnects, and on close code 4401 refreshes and retries. Local edits made while not synced
+ * are counted and shown as "n changes pending" (the count survives a reload).
+ */
+import * as Y from 'yjs'
+import { IndexeddbPersistence, clearDocument } from 'y-indexeddb'
+import { WebsocketProvider } from 'y-websocket'
+import { freshToken, OfflineError, refresh, SignedOutError } from './session'
+
+export type SyncKind = 'loading' | 'saved' | 'syncing' | 'offline' | 'error'
+
+export interface SyncState {
+  kind: SyncKind
+  pending: number
+  /** Set for permanent failures: the reason shown to the user. */
+  message?: string
+  /** True once the server refused edits for good (access revoked, note deleted). */
+  locked?: boolean
+}
+
+const OPENED_KEY = 'collab.openedNotes'
+const PERMANENT: Record<number, string> = {
+  4403: 'You no longer have access to this note.',
+  4404: 'This note does not exist.',
+  4410: 'This note was deleted.',
+  4413: 'This note is too large to sync.',
+}
+
+function socketBase(): string {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+  return `${scheme}://${location.host}/collab`
+}
+
+function rememberOpened(name: string): void {
+  const opened = new Set<string>(JSON.parse(localStorage.getItem(OPENED_KEY) ?? '[]'))
+  opened.add(name)
+  localStorage.setItem(OPENED_KEY, JSON.stringify([...opened]))
+}
+
+/** Drop every locally kept note document (on sign-out). */
+export async function forgetLocalDocuments(): Promise<void> {
+  const opened: string[] = JSON.parse(localStorage.getItem(OPENED_KEY) ?? '[]')
+  await Promise.all(opened.map((name) => clearDocument(name).catch(() => undefined)))
+  localStorage.removeItem(OPENED_KEY)
+  for (const key of Object.keys(localStorage)) {
+    if (key.startsWith('collab.pending.')) localStorage.removeItem(key)
+  }
+}
+
+export class NoteConnection {
+  readonly doc = new Y.Doc()
+  readonly name: string
+  readonly provider: WebsocketProvider
+  readonly persistence: IndexeddbPersistence
+  private state: SyncState = { kind: 'loading', pending: 0 }
+  private readonly pendingKey: string
+  private destroyed = false
+  private unauthorizedStreak = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private flushTimer: ReturnType<typeof setInterval> | undefined
+  private readonly listeners = new Set<(state: SyncState) => void>()
+
+  constructor(
+    noteId: string,
+    private readonly onSignedOut: (message: string) => void,
+  ) {
+    this.name = `notes/${noteId}`
+    this.pendingKey = `collab.pending.${noteId}`
+    this.state.pending = Number(localStorage.getItem(this.pendingKey) ?? 0) || 0
+    rememberOpened(this.name)
+    this.persistence = new IndexeddbPersistence(this.name, this.doc)
+    this.provider = new WebsocketProvider(socketBase(), this.name, this.doc, {
+      connect: false,
+      disableBc: true,
+      params: {},
+      shouldReconnect: (event) => !(event.code >= 4400 && event.code < 4500),
+    })
+    this.provider.on('status', () => this.recompute())
+    this.provider.on('sync', (synced: boolean) => {
+      if (synced) {
+        this.unauthorizedStreak = 0
+        this.setPending(0)
+      }
+      this.recompute()
+    })
+    this.provider.on('closed', (event: { code: number; reason: string }) => this.onClosed(event.code))
+    this.doc.on('update', this.onUpdate)
+    window.addEventListener('online', this.onOnline)
+    window.addEventListener('offline', this.onOffline)
+  }
+
+  /** Wait for the local copy, then connect. Resolves once the editor can render. */
+  async start(): Promise<void> {
+    await Promise.race([this.persistence.whenSynced, new Promise((r) => setTimeout(r, 1500))])
+    this.recompute()
+    void this.connect()
+  }
+
+  get current(): SyncState {
+    return this.state
+  }
+
+  get awareness() {
+    return this.provider.awareness
+  }
+
+  subscribe(fn: (state: SyncState) => void): () => void {
+    this.listeners.add(fn)
+    fn(this.state)
+    return () => this.listeners.delete(fn)
+  }
+
+  private readonly onUpdate = (_update: Uint8Array, origin: unknown): void => {
+    if (origin === this.provider || origin === this.persistence) return
+    if (!(this.provider.wsconnected && this.provider.synced)) {
+      this.setPending(this.state.pending + 1)
+    } else {
+      this.watchFlush()
+    }
+    this.recompute()
+  }
+
+  private readonly onOnline = (): void => {
+    void this.connect()
+  }
+
+  private readonly onOffline = (): void => {
+    clearTimeout(this.retryTimer)
+    this.provider.disconnect()
+    this.recompute()
+  }
+
+  /** Get a valid token (refreshing an expired one first), then open the socket. */
+  async connect(): Promise<void> {
+    clearTimeout(this.retryTimer)
+    if (this.destroyed || this.state.locked) return
+    if (!navigator.onLine) {
+      this.recompute()
+      return
+    }
+    try {
+      const token = await freshToken(20)
+      if (this.destroyed) return
+      this.provider.params = { token }
+      this.provider.connect()
+    } catch (err) {
+      if (err instanceof SignedOutError) {
+        this.onSignedOut(err.message)
+        return
+      }
+      if (err instanceof OfflineError) {
+        this.retryTimer = setTimeout(() => void this.connect(), 3000)
+      }
+    }
+    this.recompute()
+  }
+
+  private onClosed(code: number): void {
+    if (this.destroyed) return
+    if (code === 4401) {
+      // The access token expired (or was revoked): refresh it and reconnect, with a brake.
+      this.unauthorizedStreak += 1
+      if (this.unauthorizedStreak > 3) {
+        this.lock('The server keeps refusing this session. Please sign in again.')
+        return
+      }
+      refresh()
+        .then(() => this.connect())
+        .catch((err) => {
+          if (err instanceof SignedOutError) this.onSignedOut(err.message)
+          else this.retryTimer = setTimeout(() => void this.connect(), 3000)
+        })
+      return
+    }
+    const message = PERMANENT[code]
+    if (message) this.lock(message)
+    else this.retryTimer = setTimeout(() => void this.connect(), 2000)
+  }
+
+  private lock(message: string): void {
+    this.provider.disconnect()
+    this.state = { ...this.state, kind: 'error', message, locked: true }
+    this.emit()
+  }
+
+  private setPending(count: number): void {
+    this.state = { ...this.state, pending: count }
+    if (count > 0) localStorage.setItem(this.pendingKey, String(count))
+    else localStorage.removeItem(this.pendingKey)
+  }
+
+  /** While online, show "syncing" until the socket's send buffer has drained. */
+  private watchFlush(): void {
+    if (this.flushTimer) return
+    this.flushTimer = setInterval(() => {
+      const ws = this.provider.ws
+      if (!ws || ws.bufferedAmount === 0) {
+        clearInterval(this.flushTimer)
+        this.flushTimer = undefined
+        this.recompute()
+      }
+    }, 150)
+  }
+
+  private recompute(): void {
+    if (this.state.locked) return this.emit()
+    const p = this.provider
+    let kind: SyncKind
+    if (!navigator.onLine || (!p.wsconnected && !p.wsconnecting && !p.shouldConnect)) kind = 'offline'
+    else if (p.wsconnected && p.synced && !this.flushTimer) kind = 'saved'
+    else if (p.wsconnected || p.wsconnecting) kind = 'syncing'
+    else kind = 'offline'
+    if (kind === 'offline' && this.state.kind === 'loading' && !navigator.onLine) kind = 'offline'
+    this.state = { ...this.state, kind }
+    this.emit()
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn(this.state)
+  }
+
+  destroy(): void {
+    this.destroyed = true
+    clearTimeout(this.retryTimer)
+    clearInterval(this.flushTimer)
+    window.removeEventListener('online', this.onOnline)
+    window.removeEventListener('offline', this.onOffline)
+    this.doc.off('update', this.onUpdate)
+    this.listeners.clear()
+    this.provider.destroy()
+    void this.persistence.destroy()
+    this.doc.destroy()
+  }
+}

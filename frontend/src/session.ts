@@ -1,0 +1,179 @@
+/**
+ * The signed-in user: the access token lives in memory only; the refresh token is kept in
+ * localStorage so a reload (or a page opened offline) can resume the session. Refreshes are
+ * serialised across tabs with the Web Locks API, because the server rotates refresh tokens and
+ * treats a reused one as theft (it revokes the whole family).
+ */
+
+export interface User {
+  id: string
+  email: string
+  name: string
+  role?: string
+}
+
+export interface AuthResponse {
+  success?: boolean
+  user: User
+  token: string
+  refreshToken?: string
+}
+
+const REFRESH_KEY = 'collab.refreshToken'
+const USER_KEY = 'collab.user'
+const AUTH = '/api/workbook/auth'
+
+/** The network is unreachable (as opposed to the server refusing us). */
+export class OfflineError extends Error {}
+
+/** The server refused the credentials: the user must sign in again. */
+export class SignedOutError extends Error {}
+
+let accessToken: string | null = null
+let currentUser: User | null = readCachedUser()
+const listeners = new Set<() => void>()
+
+function readCachedUser(): User | null {
+  try {
+    const raw = localStorage.getItem(USER_KEY)
+    return raw ? (JSON.parse(raw) as User) : null
+  } catch {
+    return null
+  }
+}
+
+export function user(): User | null {
+  return currentUser
+}
+
+export function token(): string | null {
+  return accessToken
+}
+
+export function hasStoredSession(): boolean {
+  return localStorage.getItem(REFRESH_KEY) !== null && currentUser !== null
+}
+
+export function onSessionChange(fn: () => void): () => void {
+  listeners.add(fn)
+  return () => listeners.delete(fn)
+}
+
+function notify(): void {
+  for (const fn of listeners) fn()
+}
+
+/** Seconds until the access token expires (negative when expired, -Infinity without one). */
+export function tokenSecondsLeft(): number {
+  if (!accessToken) return -Infinity
+  try {
+    const payload = JSON.parse(atob(accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
+    return typeof payload.exp === 'number' ? payload.exp - Date.now() / 1000 : Infinity
+  } catch {
+    return Infinity
+  }
+}
+
+export function accept(response: AuthResponse): void {
+  accessToken = response.token
+  currentUser = response.user
+  localStorage.setItem(USER_KEY, JSON.stringify(response.user))
+  if (response.refreshToken) localStorage.setItem(REFRESH_KEY, response.refreshToken)
+  notify()
+}
+
+export function clear(): void {
+  accessToken = null
+  currentUser = null
+  localStorage.removeItem(REFRESH_KEY)
+  localStorage.removeItem(USER_KEY)
+  notify()
+}
+
+async function postAuth(path: string, body: unknown): Promise<Response> {
+  try {
+    return await fetch(`${AUTH}/${path}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(body),
+    })
+  } catch {
+    throw new OfflineError('The server cannot be reached')
+  }
+}
+
+let inflight: Promise<string> | null = null
+
+/**
+ * Exchange the stored refresh token for a new access token (and a rotated refresh token).
+ * Concurrent callers share one request; other tabs wait on a lock and then use the token the
+ * first tab stored.
+ */
+export function refresh(): Promise<string> {
+  if (!inflight) {
+    inflight = withLock(doRefresh).finally(() => {
+      inflight = null
+    })
+  }
+  return inflight
+}
+
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks
+  if (!locks) return fn()
+  return locks.request('collab-refresh', () => fn()) as Promise<T>
+}
+
+async function doRefresh(): Promise<string> {
+  const stored = localStorage.getItem(REFRESH_KEY)
+  const response = await postAuth('refresh', stored ? { refreshToken: stored } : {})
+  if (response.status === 401 || response.status === 403 || response.status === 400) {
+    clear()
+    throw new SignedOutError('Your session has ended. Please sign in again.')
+  }
+  if (!response.ok) throw new OfflineError(`Refresh failed (${response.status})`)
+  const body = (await response.json()) as Partial<AuthResponse> & { accessToken?: string }
+  const fresh = body.token ?? body.accessToken
+  if (!fresh) throw new OfflineError('Refresh response carried no token')
+  accessToken = fresh
+  if (body.user) {
+    currentUser = body.user
+    localStorage.setItem(USER_KEY, JSON.stringify(body.user))
+  }
+  if (body.refreshToken) localStorage.setItem(REFRESH_KEY, body.refreshToken)
+  notify()
+  return fresh
+}
+
+/** A valid access token, refreshed first when it expires within `margin` seconds. */
+export async function freshToken(margin = 30): Promise<string> {
+  if (accessToken && tokenSecondsLeft() > margin) return accessToken
+  return refresh()
+}
+
+export async function login(email: string, password: string): Promise<Response> {
+  return postAuth('login', { email, password })
+}
+
+export async function register(name: string, email: string, password: string): Promise<Response> {
+  return postAuth('register', { name, email, password })
+}
+
+export async function logout(): Promise<void> {
+  const stored = localStorage.getItem(REFRESH_KEY)
+  try {
+    await fetch(`${AUTH}/logout`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {
+        'Content-Type': 'application/json',
+        ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}),
+      },
+      body: JSON.stringify(stored ? { refreshToken: stored } : {}),
+    })
+  } catch {
+    // Signing out locally still works offline; the refresh token expires on its own.
+  }
+  clear()
+}
