@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import auth, health, modules
+from api import auth, health, lessons, modules, mux
 from api.errors import exception_handlers
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
@@ -49,7 +49,13 @@ class ErrorBody(CamelModel):
 
 def api_operations() -> list[Operation]:
     """Every REST operation, in documentation order."""
-    return [*auth.operations, *modules.operations, *health.operations]
+    return [
+        *auth.operations,
+        *modules.operations,
+        *lessons.operations,
+        *mux.operations,
+        *health.operations,
+    ]
 
 
 def create_app(settings: Settings) -> Starlette:

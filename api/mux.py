@@ -1,0 +1,110 @@
+"""`/api/mux/*`: signed playback tokens for lessons the caller may watch, and Mux webhooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Literal
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.errors import ApiError, forbidden, not_found
+from api.lessons import PLAYBACK_ID_PATTERN
+from api.modules import is_locked_for
+from api.openapi import Operation
+from api.playback import WebhookSignatureError, verify_webhook
+from api.schema import CamelModel, parse_body, read_body, respond
+from api.security import require
+from api.services import services
+from storage.lessons import LessonRepository
+
+log = logging.getLogger(__name__)
+
+
+class PlaybackTokenRequest(CamelModel):
+    playback_id: str = Field(pattern=PLAYBACK_ID_PATTERN)
+    type: Literal["video", "thumbnail", "storyboard", "gif"] = "video"
+
+
+class PlaybackToken(CamelModel):
+    token: str
+    expires_at: int
+
+
+class WebhookAck(CamelModel):
+    received: bool = True
+    type: str | None = None
+
+
+async def playback_token(request: Request) -> Response:
+    svc = services(request)
+    principal = require(request, svc.tokens, "workbook.read")
+    body = await parse_body(request, PlaybackTokenRequest)
+    if svc.mux is None:
+        raise ApiError(
+            503,
+            "Mux signing is not configured: set MUX_SIGNING_KEY_ID and MUX_SIGNING_PRIVATE_KEY "
+            "(`collab mux dev-key` makes a development key)",
+            code="mux_not_configured",
+        )
+    modules = await LessonRepository(svc.db).modules_for_playback_id(body.playback_id)
+    if not modules:
+        raise not_found("playback id")
+    if all(is_locked_for(principal, module) for module in modules):
+        raise forbidden("this video belongs to a module that is locked for your account")
+    token, expires_at = svc.mux.sign(body.playback_id, body.type)
+    return respond(PlaybackToken(token=token, expires_at=expires_at))
+
+
+async def webhook(request: Request) -> Response:
+    svc = services(request)
+    body = await read_body(request)
+    try:
+        verify_webhook(request.headers.get("mux-signature"), body, svc.mux_webhook_secret)
+    except WebhookSignatureError as exc:
+        status = 400 if exc.malformed else 401
+        raise ApiError(
+            status,
+            str(exc),
+            code="invalid_signature",
+            fields=[{"field": "mux-signature", "message": str(exc)}],
+        ) from exc
+    try:
+        event = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "webhook body is not JSON", code="bad_request") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        raise ApiError(
+            400,
+            "webhook body must be an object with a string type",
+            fields=[{"field": "type", "message": "required string"}],
+        )
+    log.info("mux webhook %s received", event["type"])
+    return respond(WebhookAck(type=event["type"]))
+
+
+operations = [
+    Operation(
+        "POST",
+        "/api/mux/playback-token",
+        playback_token,
+        "Sign a Mux playback token (RS256; kid header and claim; aud v|t|s|g)",
+        "mux",
+        body=PlaybackTokenRequest,
+        response=PlaybackToken,
+        permission="workbook.read",
+        errors=(404, 503),
+    ),
+    Operation(
+        "POST",
+        "/api/mux/webhooks",
+        webhook,
+        "Mux webhook receiver (mux-signature HMAC-SHA256, 300 s tolerance)",
+        "mux",
+        response=WebhookAck,
+        auth="none",
+        errors=(400, 401),
+    ),
+]
