@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import auth, health, lessons, modules, mux
+from api import auth, health, lessons, modules, mux, progress
 from api.errors import exception_handlers
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
@@ -53,6 +53,7 @@ def api_operations() -> list[Operation]:
         *auth.operations,
         *modules.operations,
         *lessons.operations,
+        *progress.operations,
         *mux.operations,
         *health.operations,
     ]
