@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from storage.db import Database
+from storage.models import Permission
+from storage.modules import ModuleRepository
+from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict
+from storage.users import UserRepository
+
+
+async def _users(database: Database, *names: str) -> list[uuid.UUID]:
+    repo = UserRepository(database)
+    return [
+        (await repo.create(email=f"{n}@example.com", name=n, password_hash="h")).id for n in names
+    ]
+
+
+async def test_access_follows_ownership_and_shares(database: Database) -> None:
+    owner, writer, reader, stranger = await _users(database, "o", "w", "r", "s")
+    notes = NoteRepository(database)
+    note = await notes.create(owner, title="Plan")
+    assert await notes.share(note.id, writer, Permission.WRITE) is not None
+    assert await notes.share(note.id, reader, Permission.WRITE) is not None
+    assert await notes.share(note.id, reader, Permission.READ) is not None  # downgrade
+    assert await notes.access(note.id, owner) is Access.OWNER
+    assert await notes.access(note.id, writer) is Access.WRITE
+    assert await notes.access(note.id, reader) is Access.READ
+    assert await notes.access(note.id, stranger) is None
+    assert await notes.access(uuid.uuid4(), owner) is None
+    assert [s.user_id for s in await notes.shares(note.id)] == [writer, reader]
+    assert await notes.unshare(note.id, writer) is True
+    assert await notes.unshare(note.id, writer) is False
+    assert await notes.access(note.id, writer) is None
+    with pytest.raises(UnknownReference):
+        await notes.share(note.id, uuid.uuid4(), Permission.READ)
+
+
+async def test_soft_delete_hides_the_note_and_drops_shares(database: Database) -> None:
+    owner, reader = await _users(database, "o", "r")
+    notes = NoteRepository(database)
+    note = await notes.create(owner, title="Gone soon", content_text="ephemeral words")
+    await notes.share(note.id, reader, Permission.READ)
+    assert await notes.delete(note.id) is True
+    assert await notes.delete(note.id) is False
+    assert await notes.get(note.id) is None
+    tombstone = await notes.get(note.id, include_deleted=True)
+    assert tombstone is not None and tombstone.deleted_at is not None
+    assert await notes.access(note.id, owner) is None
+    assert await notes.shares(note.id) == []
+    assert await notes.search(owner, "ephemeral") == ([], 0)
+    assert await notes.share(note.id, reader, Permission.READ) is None
+    assert await notes.purge(note.id) is True
+    assert await notes.get(note.id, include_deleted=True) is None
+
+
+async def test_update_bumps_version_and_checks_expected_version(database: Database) -> None:
+    (owner,) = await _users(database, "o")
+    module = await ModuleRepository(database).create(title="M")
+    notes = NoteRepository(database)
+    note = await notes.create(owner, title="v1", tags=["a"], folder="inbox")
+    updated = await notes.update(
+        note.id,
+        {"title": "v2", "tags": ["b", "c"], "module_id": module.id, "folder": None},
+        expected_version=1,
+    )
+    assert updated is not None and updated.version == 2 and updated.tags == ["b", "c"]
+    assert updated.folder is None and updated.module_id == module.id
+    with pytest.raises(VersionConflict) as caught:
+        await notes.update(note.id, {"title": "stale"}, expected_version=1)
+    assert caught.value.current == 2
+    with pytest.raises(ValueError, match="owner_id"):
+        await notes.update(note.id, {"owner_id": owner})
+    with pytest.raises(UnknownReference):
+        await notes.update(note.id, {"module_id": uuid.uuid4()})
+    reloaded = await notes.get(note.id)
+    assert reloaded is not None and reloaded.title == "v2" and reloaded.version == 2
+    assert await notes.update(uuid.uuid4(), {"title": "x"}) is None
+
+
+async def test_search_ranks_highlights_and_filters(database: Database) -> None:
+    owner, friend = await _users(database, "o", "f")
+    notes = NoteRepository(database)
+    a = await notes.create(
+        owner,
+        title="Clipper maintenance",
+        tags=["tools"],
+        content_text="Oil the blades daily & <b>never</b> skip the clipper oil.",
+    )
+    b = await notes.create(
+        owner,
+        title="Pricing",
+        tags=["business", "tools"],
+        content_text="Raise prices when the clipper work is fully booked.",
+    )
+    c = await notes.create(friend, title="Friend's clipper notes", content_text="clipper tips")
+    await notes.create(friend, title="Private clipper secrets", content_text="clipper")
+    await notes.share(c.id, owner, Permission.READ)
+
+    hits, total = await notes.search(owner, "clipper")
+    assert total == 3
+    assert {h.note.id for h in hits} == {a.id, b.id, c.id}
+    assert hits[-1].note.id == b.id  # title matches outrank a body-only match
+    by_id = {h.note.id: h for h in hits}
+    assert by_id[c.id].access is Access.READ and by_id[a.id].access is Access.OWNER
+    snippet = by_id[a.id].snippet
+    assert snippet is not None and "<mark>clipper</mark>" in snippet.lower()
+    assert "&amp;" in snippet and "<b>" not in snippet  # escaped (or tag-stripped by PG)
+
+    hits, total = await notes.search(owner, "clip")  # the last word is a prefix
+    assert total == 3
+    hits, total = await notes.search(owner, "clipper", tags=["tools", "business"])
+    assert (total, [h.note.id for h in hits]) == (1, [b.id])
+    hits, total = await notes.search(owner, tags=["tools"])
+    assert total == 2 and all(h.snippet is None for h in hits)
+    hits, total = await notes.search(owner, "blades oil")
+    assert (total, [h.note.id for h in hits]) == (1, [a.id])
+    hits, total = await notes.search(owner, "business")  # tags are searchable text
+    assert (total, [h.note.id for h in hits]) == (1, [b.id])
+    hits, total = await notes.search(owner, "clipper", limit=1, offset=2)
+    assert total == 3 and len(hits) == 1
+
+
+async def test_content_text_updates_reach_search_and_listing_is_recent_first(
+    database: Database,
+) -> None:
+    (owner,) = await _users(database, "o")
+    notes = NoteRepository(database)
+    first = await notes.create(owner, title="First", folder="work")
+    second = await notes.create(owner, title="Second")
+    assert await notes.search(owner, "freshly") == ([], 0)
+    assert await notes.set_content_text(first.id, "freshly typed words") is True
+    hits, total = await notes.search(owner, "freshly typ")
+    assert (total, [h.note.id for h in hits]) == (1, [first.id])
+    hits, total = await notes.search(owner)
+    assert total == 2 and [h.note.id for h in hits] == [first.id, second.id]
+    hits, total = await notes.search(owner, folder="work")
+    assert [h.note.id for h in hits] == [first.id]
+    assert await notes.folders(owner) == ["work"]
+    assert await notes.set_content_text(uuid.uuid4(), "x") is False
