@@ -1,0 +1,179 @@
+"""Notes metadata and shares: visibility (404), read-only (403), owner-only actions, live hooks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from collab.errors import CloseCode
+from tests.api.conftest import bearer, register
+
+
+class FakeCollab:
+    """Records what the REST layer asks the live collab server to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    async def close_document(self, *args: Any, **kwargs: Any) -> int:
+        self.calls.append(("close_document", args, kwargs))
+        return 0
+
+    async def close_user(self, *args: Any, **kwargs: Any) -> int:
+        self.calls.append(("close_user", args, kwargs))
+        return 0
+
+    async def set_read_only(self, *args: Any, **kwargs: Any) -> int:
+        self.calls.append(("set_read_only", args, kwargs))
+        return 0
+
+
+@pytest.fixture
+def live(client: httpx.AsyncClient) -> FakeCollab:
+    fake = FakeCollab()
+    client.app.state.services.collab = fake  # type: ignore[attr-defined]
+    return fake
+
+
+async def _user(client: httpx.AsyncClient, name: str) -> tuple[dict[str, str], dict[str, Any]]:
+    body = await register(client, name=name)
+    return bearer(body["token"]), body["user"]
+
+
+async def test_create_list_search_and_get(client: httpx.AsyncClient) -> None:
+    owner, _ = await _user(client, "Owner")
+    created = await client.post(
+        "/api/workbook/notes",
+        json={
+            "title": "Pricing ideas",
+            "content": "raise the fade price",
+            "tags": ["money", "money"],
+            "isPrivate": True,
+        },
+        headers=owner,
+    )
+    assert created.status_code == 201, created.text
+    note = created.json()["note"]
+    assert note["tags"] == ["money"]
+    assert note["access"] == "owner"
+    assert note["document"] == f"notes/{note['id']}"
+    await client.post(
+        "/api/workbook/notes", json={"title": "Other", "tags": ["misc"]}, headers=owner
+    )
+
+    listed = (await client.get("/api/workbook/notes", headers=owner)).json()
+    assert listed["total"] == 2
+    tagged = (await client.get("/api/workbook/notes?tags=money", headers=owner)).json()
+    assert [n["title"] for n in tagged["notes"]] == ["Pricing ideas"]
+    found = (await client.get("/api/workbook/notes?search=fade", headers=owner)).json()
+    assert [n["id"] for n in found["notes"]] == [note["id"]]
+    one = await client.get(f"/api/workbook/notes/{note['id']}", headers=owner)
+    assert one.json()["note"]["title"] == "Pricing ideas"
+
+
+async def test_validation_names_fields(client: httpx.AsyncClient) -> None:
+    owner, _ = await _user(client, "Owner")
+    bad = await client.post(
+        "/api/workbook/notes",
+        json={"title": "", "tags": ["x" * 51] + ["t"] * 10, "isPrivate": "no", "moduleId": "nope"},
+        headers=owner,
+    )
+    assert bad.status_code == 422
+    fields = {f["field"].split(".")[0] for f in bad.json()["error"]["fields"]}
+    assert fields == {"title", "tags", "isPrivate", "moduleId"}
+    unknown_module = await client.post(
+        "/api/workbook/notes", json={"title": "x", "moduleId": str(uuid.uuid4())}, headers=owner
+    )
+    assert unknown_module.status_code == 422
+    assert (await client.get("/api/workbook/notes", headers=owner)).json()["total"] == 0
+    not_json = await client.post(
+        "/api/workbook/notes",
+        content=b"title=x",
+        headers={**owner, "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert not_json.status_code == 415
+
+
+async def test_shares_visibility_and_permissions(
+    client: httpx.AsyncClient, live: FakeCollab
+) -> None:
+    owner, _ = await _user(client, "Owner")
+    reader, reader_user = await _user(client, "Reader")
+    writer, writer_user = await _user(client, "Writer")
+    stranger, _ = await _user(client, "Stranger")
+    note_id = (
+        await client.post("/api/workbook/notes", json={"title": "Shared"}, headers=owner)
+    ).json()["note"]["id"]
+    url = f"/api/workbook/notes/{note_id}"
+
+    assert (await client.get(url, headers=reader)).status_code == 404
+    for email, permission in ((reader_user["email"], "read"), (writer_user["email"], "write")):
+        shared = await client.post(
+            f"{url}/shares", json={"email": email, "permission": permission}, headers=owner
+        )
+        assert shared.status_code == 201, shared.text
+        assert shared.json()["share"]["permission"] == permission
+    assert (
+        "set_read_only",
+        (f"notes/{note_id}", reader_user["id"]),
+        {"read_only": True},
+    ) in live.calls
+
+    assert (await client.get(url, headers=reader)).json()["note"]["access"] == "read"
+    read_write = await client.patch(url, json={"title": "Hijack"}, headers=reader)
+    assert read_write.status_code == 403
+    renamed = await client.patch(url, json={"title": "Renamed"}, headers=writer)
+    assert renamed.status_code == 200
+    assert renamed.json()["note"]["version"] == 2
+    private = await client.patch(url, json={"isPrivate": False}, headers=writer)
+    assert private.status_code == 403
+    stale = await client.patch(url, json={"title": "x", "version": 1}, headers=owner)
+    assert stale.status_code == 409
+    assert (await client.delete(url, headers=writer)).status_code == 403
+
+    # Strangers learn nothing: same 404 as for a note that does not exist.
+    assert (await client.get(url, headers=stranger)).status_code == 404
+    assert (await client.patch(url, json={"title": "x"}, headers=stranger)).status_code == 404
+    assert (
+        await client.get(f"/api/workbook/notes/{uuid.uuid4()}", headers=stranger)
+    ).status_code == 404
+    assert (await client.get(f"{url}/shares", headers=reader)).status_code == 403
+    shares = (await client.get(f"{url}/shares", headers=owner)).json()["shares"]
+    assert {s["userId"] for s in shares} == {reader_user["id"], writer_user["id"]}
+
+    nobody = await client.post(f"{url}/shares", json={"email": "nobody@example.com"}, headers=owner)
+    assert nobody.status_code == 404
+    revoked = await client.delete(f"{url}/shares/{reader_user['id']}", headers=owner)
+    assert revoked.status_code == 200
+    assert (
+        "close_user",
+        (f"notes/{note_id}", reader_user["id"]),
+        {"code": CloseCode.FORBIDDEN},
+    ) in live.calls
+    assert (await client.get(url, headers=reader)).status_code == 404
+    assert (
+        await client.delete(f"{url}/shares/{reader_user['id']}", headers=owner)
+    ).status_code == 404
+
+    assert (await client.delete(url, headers=owner)).status_code == 200
+    assert (
+        "close_document",
+        (f"notes/{note_id}",),
+        {"code": CloseCode.DOCUMENT_DELETED},
+    ) in live.calls
+    assert (await client.get(url, headers=owner)).status_code == 404
+    assert (await client.get(url, headers=writer)).status_code == 404
+
+
+async def test_notes_rate_limit_per_user(app_factory: Any) -> None:
+    client = await app_factory(RATE_LIMIT_NOTES="3/900")
+    first, _ = await _user(client, "A")
+    second, _ = await _user(client, "B")
+    statuses = [
+        (await client.get("/api/workbook/notes", headers=first)).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    assert (await client.get("/api/workbook/notes", headers=second)).status_code == 200
