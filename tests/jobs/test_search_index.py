@@ -1,0 +1,147 @@
+"""Search in step with live edits: a word typed through the collab front door is found by search."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from collab.config import CollabConfig
+from collab.markdown import write_markdown
+from collab.richtext import write_plain_text
+from collab.server import CollabServer
+from jobs.search_index import SearchIndexer, note_id_of
+from storage.db import Database, connect, migrate
+from storage.notes import NoteRepository
+from storage.users import UserRepository
+
+
+class RecordingSink:
+    """The real repository, plus an event per write so tests wait without sleeping."""
+
+    def __init__(self, inner: NoteRepository) -> None:
+        self.inner = inner
+        self.writes: list[tuple[uuid.UUID, str]] = []
+        self._changed = asyncio.Event()
+
+    async def set_content_text(self, note_id: uuid.UUID, text: str) -> bool:
+        stored = await self.inner.set_content_text(note_id, text)
+        self.writes.append((note_id, text))
+        self._changed.set()
+        return stored
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("jobs_pg_url"))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'index.db'}"
+    asyncio.run(migrate(url))
+    return url
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    async with connect(database_url) as db:
+        yield db
+
+
+async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    user = await UserRepository(db).create(
+        email=f"s-{uuid.uuid4().hex[:8]}@example.com", name="Sam", password_hash="x"
+    )
+    note = await NoteRepository(db).create(user.id, title="Live note")
+    return user.id, note.id
+
+
+def server_with(indexer: SearchIndexer, **config: Any) -> CollabServer:
+    server = CollabServer(CollabConfig(**config), [indexer], metrics_registry=CollectorRegistry())
+    indexer.bind(server)
+    return server
+
+
+async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
+    notes = NoteRepository(database)
+    user_id, note_id = await new_note(database)
+    sink = RecordingSink(notes)
+    word = f"zebra{uuid.uuid4().hex[:6]}"
+    indexer = SearchIndexer(sink, debounce=0.05, max_delay=0.5)
+
+    async with server_with(indexer, unload_delay=60) as server:
+        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
+            session.transact(lambda doc: write_markdown(doc, "# Café 👩‍💻 notes\n\n- ünïcode"))
+        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
+            session.transact(lambda doc: write_plain_text(doc, f"typed {word} just now"))
+
+        await sink.wait_for(lambda: any(word in text for _, text in sink.writes))
+        hits, total = await notes.search(user_id, word)
+
+    assert total == 1 and hits[0].note.id == note_id
+    stored = await notes.get(note_id)
+    assert stored is not None
+    assert stored.content_text == f"Café 👩‍💻 notes\nünïcode\ntyped {word} just now"
+    # Both edits fell inside one debounce window or two; never more writes than edits.
+    assert 1 <= len(sink.writes) <= 2
+
+
+async def test_pending_text_is_written_when_the_document_unloads(database: Database) -> None:
+    notes = NoteRepository(database)
+    user_id, note_id = await new_note(database)
+    sink = RecordingSink(notes)
+    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+
+    async with server_with(indexer, unload_delay=0.01) as server:
+        async with server.open_direct(f"notes/{note_id}") as session:
+            session.transact(lambda doc: write_plain_text(doc, "unload flushes me"))
+        await sink.wait_for(lambda: bool(sink.writes))
+        assert not server.is_loaded(f"notes/{note_id}")
+
+    hits, _ = await notes.search(user_id, "flushes")
+    assert [hit.note.id for hit in hits] == [note_id]
+
+
+async def test_shutdown_writes_what_is_still_pending(database: Database) -> None:
+    notes = NoteRepository(database)
+    _, note_id = await new_note(database)
+    sink = RecordingSink(notes)
+    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+
+    async with server_with(indexer, unload_delay=3600) as server:
+        async with server.open_direct(f"notes/{note_id}") as session:
+            session.transact(lambda doc: write_plain_text(doc, "still pending at shutdown"))
+        assert sink.writes == []
+
+    assert sink.writes == [(note_id, "still pending at shutdown")]
+
+
+async def test_other_documents_are_ignored(database: Database) -> None:
+    sink = RecordingSink(NoteRepository(database))
+    indexer = SearchIndexer(sink, debounce=0, max_delay=0)
+    server = server_with(indexer, unload_delay=0.01)
+    async with server, server.open_direct(f"sessions/{uuid.uuid4()}") as session:
+        session.transact(lambda doc: write_plain_text(doc, "room state"))
+    # Shutdown flushes everything pending, so a tracked document would have been written.
+    assert sink.writes == []
+    assert indexer.indexed == 0
+
+
+def test_note_id_of() -> None:
+    note_id = uuid.uuid4()
+    assert note_id_of(f"notes/{note_id}") == note_id
+    assert note_id_of("notes/not-a-uuid") is None
+    assert note_id_of(f"sessions/{note_id}") is None
+    with pytest.raises(ValueError, match="debounce"):
+        SearchIndexer(
+            RecordingSink(NoteRepository.__new__(NoteRepository)), debounce=2, max_delay=1
+        )
