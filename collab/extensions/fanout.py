@@ -1,0 +1,449 @@
+"""Cross-node fan-out of document updates and awareness through Redis Streams.
+
+Several collab nodes may host the same document. Each node publishes the changes of its own
+clients and applies the changes of the other nodes with origin ``Origin.PEER(node)`` (so
+persistence does not store them again: the originating node did, and fan-out does not echo them).
+
+Keys (``prefix`` defaults to ``collab:``)::
+
+    {prefix}doc:{name}        stream of updates       fields n=<node id>, u=<v1 update>
+                                                      or n, r=1 ("reload from the store")
+    {prefix}awareness:{name}  stream of awareness     fields n, a=<awareness update>
+    {prefix}node:{id}:wake    wakes this node's reader when its set of streams changes
+
+Why streams, not pub/sub: pub/sub is at-most-once, a node whose connection drops silently loses
+what was published meanwhile. A stream is read from the last id seen, so a node that comes back
+resumes exactly where it stopped. Streams are capped (``XADD MAXLEN ~ maxlen``, approximate
+trimming) and expire ``stream_ttl`` seconds after their last write.
+
+Guarantees and their limits:
+
+* Load race: the stream position is taken (Redis ``TIME``) *before* the document is read from
+  the database and the node reads from ``replay_window`` seconds earlier than that. An update
+  published by another node but not yet durable in the log (store debounce) is therefore still
+  replayed. Duplicates are harmless: Yjs updates are idempotent.
+* Redis outage: the node keeps serving its own clients. Outgoing updates are buffered (at most
+  ``outbox_limit``); when the buffer overflows, the oldest updates are dropped and the whole
+  document state (or a "reload" marker once unloaded) is published on return instead. Reading
+  resumes from the last id of each stream. If a stream was trimmed past that id (Redis 7
+  ``XINFO STREAM`` ``max-deleted-entry-id``), the node reloads the document from the durable
+  ``DocumentStore`` and replays the remaining stream (idempotent).
+* Awareness is ephemeral and sent at most once (not buffered during an outage). A client that
+  leaves a node is removed on every node (the removal is published like any awareness update).
+  If a whole node dies, its clients' states are no longer renewed: y-protocols clients drop
+  states not renewed for 30 s (``outdatedTimeout``), and the servers' own snapshots for joiners
+  skip states older than 30 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+import anyio
+from anyio.abc import TaskGroup
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from collab.hooks import (
+    AfterLoadDocument,
+    AwarenessChange,
+    BeforeUnloadDocument,
+    Change,
+    Extension,
+    LoadDocument,
+    Origin,
+)
+from collab.types import YDoc
+
+__all__ = ["PeerTarget", "RedisFanout", "UpdateSource"]
+
+log = logging.getLogger(__name__)
+
+_ERRORS = (RedisError, OSError)
+_Fields = dict[bytes | str, bytes | str]
+
+
+class PeerTarget(Protocol):
+    """Where updates and awareness from other nodes are applied (the ``CollabServer``)."""
+
+    async def apply_remote_update(self, name: str, update: bytes, origin: Origin) -> None:
+        """Apply ``update`` to the live document ``name`` (no-op when it is not loaded)."""
+
+    async def apply_remote_awareness(self, name: str, payload: bytes, origin: Origin) -> None:
+        """Relay an awareness update from another node to this node's clients of ``name``."""
+
+
+class UpdateSource(Protocol):
+    """The durable log, for catching up after a trimmed stream (``DocumentStore.load``)."""
+
+    async def load(self, name: str) -> list[bytes]:
+        """The snapshot then the logged updates of ``name``; ``[]`` if none."""
+        ...
+
+
+@dataclass(slots=True)
+class _Subscription:
+    name: str
+    doc_last: str  # last stream id read (or the start position)
+    awareness_last: str
+    doc: YDoc | None
+    uncertain: bool  # the start position was not taken from Redis: reload from the store
+
+
+@dataclass(slots=True)
+class _Outgoing:
+    name: str
+    key: str
+    fields: _Fields
+    maxlen: int
+
+
+def _id_at(ms: int) -> str:
+    return f"{max(ms, 0)}-0"
+
+
+def _id_key(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisFanout(Extension):
+    """The fan-out extension: an async context manager owning its Redis client and two tasks
+    (one reader for all documents' streams, one writer draining the outbox).
+
+    Args:
+        redis_url: ``redis://host:port/db``.
+        node_id: unique per process; entries written by this node are skipped when read.
+        key_prefix: prefix of every key (a test or deployment namespace).
+        store: the durable log to catch up from when a stream was trimmed past our position.
+        maxlen: approximate cap of each document stream.
+        replay_window: seconds of stream history replayed when a document loads (must exceed
+            the persistence store delay, ``store_max_debounce``).
+        outbox_limit: outgoing updates buffered while Redis is unreachable.
+        stream_ttl: seconds a stream lives after its last write.
+        block: seconds one ``XREAD`` blocks (also the reader's liveness interval).
+        retry_delay: first delay between reconnection attempts (doubles up to 5 s).
+
+    Call `attach(server)` before entering: the extension applies peers' changes through it.
+    """
+
+    priority = 1000  # before persistence: the stream position must precede the database read
+
+    def __init__(self, redis_url: str, node_id: str, *, key_prefix: str = "collab:",
+                 store: UpdateSource | None = None, maxlen: int = 10_000,
+                 replay_window: float = 60.0, outbox_limit: int = 10_000,
+                 stream_ttl: int = 24 * 3600, block: float = 5.0,
+                 retry_delay: float = 0.2) -> None:
+        self.node_id = node_id
+        self._url = redis_url
+        self._prefix = key_prefix
+        self._store = store
+        self._maxlen = maxlen
+        self._replay_ms = int(replay_window * 1000)
+        self._outbox_limit = outbox_limit
+        self._ttl = stream_ttl
+        self._block_ms = max(int(block * 1000), 1)
+        self._retry_delay = retry_delay
+        self._target: PeerTarget | None = None
+        self._redis: Redis[bytes] | None = None
+        self._group: TaskGroup | None = None
+        self._subs: dict[str, _Subscription] = {}
+        self._starting: dict[str, tuple[str, str, bool]] = {}
+        self._outbox: deque[_Outgoing] = deque()
+        self._resync: set[str] = set()
+        self._outbox_ready = anyio.Event()
+        self._outbox_empty = anyio.Event()
+        self._outbox_empty.set()
+        self._subs_changed = anyio.Event()
+        self._wake_key = f"{key_prefix}node:{node_id}:wake"
+        self._wake_last = "0-0"
+        self.connected = False
+        """Whether the last Redis command succeeded (for health checks and tests)."""
+        self.catch_ups = 0
+        """How many times a document was reloaded from the store after a trimmed stream."""
+
+    # -- wiring and lifecycle ----------------------------------------------------------------
+
+    def attach(self, target: PeerTarget) -> None:
+        """Set the server that peers' changes are applied to (call once, before entering)."""
+        self._target = target
+
+    def doc_key(self, name: str) -> str:
+        """The stream key of document ``name``."""
+        return f"{self._prefix}doc:{name}"
+
+    def awareness_key(self, name: str) -> str:
+        """The awareness stream key of document ``name``."""
+        return f"{self._prefix}awareness:{name}"
+
+    async def __aenter__(self) -> Self:
+        if self._target is None:
+            raise RuntimeError("RedisFanout.attach(server) must be called before it starts")
+        self._redis = Redis.from_url(self._url, socket_connect_timeout=2.0,
+                                     socket_keepalive=True, health_check_interval=30)
+        try:
+            self._wake_last = _id_at(await self._server_ms())
+            self.connected = True
+        except _ERRORS:
+            log.warning("redis unreachable at start; fan-out keeps retrying", exc_info=True)
+        group = anyio.create_task_group()
+        await group.__aenter__()
+        self._group = group
+        group.start_soon(self._read_loop)
+        group.start_soon(self._write_loop)
+        log.info("fan-out started node=%s", self.node_id)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> bool | None:
+        group, redis = self._group, self._redis
+        self._group = None
+        if group is None or redis is None:
+            return None
+        group.cancel_scope.cancel()  # the writer stops first: the final flush is ours alone
+        try:
+            return await group.__aexit__(exc_type, exc, tb)
+        finally:
+            with anyio.move_on_after(2.0):  # best effort: publish what is still buffered
+                try:
+                    await self._flush_outbox()
+                except _ERRORS:
+                    log.warning("fan-out stopped with %s entries unpublished", len(self._outbox))
+            await redis.aclose()  # type: ignore[attr-defined]  # types-redis predates 5.x
+            self._redis = None
+            log.info("fan-out stopped node=%s", self.node_id)
+
+    @property
+    def redis(self) -> Redis[bytes]:
+        """The client (only while entered)."""
+        if self._redis is None:
+            raise RuntimeError("RedisFanout is not running")
+        return self._redis
+
+    async def _server_ms(self) -> int:
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    async def on_load_document(self, event: LoadDocument) -> None:
+        """Take the stream positions before the document is read from the database."""
+        now: int | None = None
+        if self.connected:
+            with anyio.move_on_after(1.0):  # never hold a load hostage to a dead Redis
+                try:
+                    now = await self._server_ms()
+                except _ERRORS:
+                    self.connected = False
+        uncertain = now is None
+        if now is None:
+            now = int(time.time() * 1000)
+        self._starting[event.document] = (_id_at(now - self._replay_ms), _id_at(now), uncertain)
+
+    async def after_load_document(self, event: AfterLoadDocument) -> None:
+        """Start reading the document's streams from the positions taken at load."""
+        now = int(time.time() * 1000)
+        doc_last, awareness_last, uncertain = self._starting.pop(
+            event.document, (_id_at(now - self._replay_ms), _id_at(now), True))
+        self._subs[event.document] = _Subscription(
+            event.document, doc_last, awareness_last, event.doc, uncertain)
+        await self._wake_reader()
+
+    async def before_unload_document(self, event: BeforeUnloadDocument) -> None:
+        """Stop reading the document's streams."""
+        if self._subs.pop(event.document, None) is not None:
+            await self._wake_reader()
+
+    async def on_change(self, event: Change) -> None:
+        """Publish a change made on this node (changes from peers are not echoed)."""
+        if event.origin.kind == "peer":
+            return
+        self._queue(_Outgoing(event.document, self.doc_key(event.document),
+                              {"n": self.node_id, "u": event.update}, self._maxlen))
+
+    async def on_awareness_update(self, event: AwarenessChange) -> None:
+        """Publish awareness changes of this node's clients (at most once, never buffered)."""
+        if event.origin.kind == "peer" or not self.connected:
+            return
+        self._queue(_Outgoing(event.document, self.awareness_key(event.document),
+                              {"n": self.node_id, "a": event.payload}, 100))
+
+    # -- the writer --------------------------------------------------------------------------
+
+    def _queue(self, item: _Outgoing) -> None:
+        if len(self._outbox) >= self._outbox_limit:
+            dropped = self._outbox.popleft()
+            if "u" in dropped.fields:
+                self._resync.add(dropped.name)
+        self._outbox.append(item)
+        if self._outbox_empty.is_set():
+            self._outbox_empty = anyio.Event()
+        self._outbox_ready.set()
+
+    async def wait_published(self) -> None:
+        """Wait until every queued update and awareness change has been written to Redis."""
+        await self._outbox_empty.wait()
+
+    async def _write_loop(self) -> None:
+        delay = self._retry_delay
+        while True:
+            if not self._outbox and not self._resync:
+                self._outbox_ready = anyio.Event()
+                await self._outbox_ready.wait()
+            try:
+                await self._flush_outbox()
+                delay = self._retry_delay
+            except _ERRORS:
+                self.connected = False
+                log.warning("fan-out publish failed; %s updates buffered", len(self._outbox))
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _flush_outbox(self) -> None:
+        while self._resync:
+            await self._publish_resync(next(iter(self._resync)))
+        while self._outbox:
+            # Taken out while in flight: an overflow meanwhile drops only newer entries' peers.
+            batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
+            sent = False
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for item in batch:
+                    pipe.xadd(item.key, item.fields, maxlen=item.maxlen, approximate=True)
+                    pipe.expire(item.key, self._ttl)
+                await pipe.execute()
+                sent = True
+            finally:
+                if not sent:
+                    self._outbox.extendleft(reversed(batch))
+            self.connected = True
+        self._outbox_empty.set()
+
+    async def _publish_resync(self, name: str) -> None:
+        sub = self._subs.get(name)
+        fields: _Fields = {"n": self.node_id, "r": "1"}
+        if sub is not None and sub.doc is not None:
+            fields = {"n": self.node_id, "u": sub.doc.get_update()}
+        await self.redis.xadd(self.doc_key(name), fields, maxlen=self._maxlen, approximate=True)
+        self._resync.discard(name)
+
+    # -- the reader --------------------------------------------------------------------------
+
+    async def _wake_reader(self) -> None:
+        # The reader may be blocked in XREAD on the old set of streams: an entry on our own
+        # wake stream (published by the writer, no Redis I/O in the hook) re-issues it.
+        self._subs_changed.set()
+        self._queue(_Outgoing("", self._wake_key, {"n": self.node_id}, 10))
+
+    async def _read_loop(self) -> None:
+        while True:
+            if not self._subs:
+                self._subs_changed = anyio.Event()
+                await self._subs_changed.wait()
+                continue
+            streams: dict[str, str] = {self._wake_key: self._wake_last}
+            keys: dict[str, tuple[_Subscription, bool]] = {}
+            for sub in self._subs.values():
+                streams[self.doc_key(sub.name)] = sub.doc_last
+                streams[self.awareness_key(sub.name)] = sub.awareness_last
+                keys[self.doc_key(sub.name)] = (sub, True)
+                keys[self.awareness_key(sub.name)] = (sub, False)
+            try:
+                reply: Any = await self.redis.xread(streams, count=500, block=self._block_ms)
+                self.connected = True
+            except _ERRORS:
+                self.connected = False
+                log.warning("fan-out lost its redis connection; catching up when it returns")
+                await self._recover()
+                continue
+            for raw_key, entries in reply or []:
+                key = _text(raw_key)
+                if key == self._wake_key:
+                    self._wake_last = _text(entries[-1][0])
+                    continue
+                sub, is_doc = keys[key]
+                for raw_id, fields in entries:
+                    if self._subs.get(sub.name) is not sub:
+                        break  # unloaded (or reloaded) while we were reading
+                    await self._dispatch(sub, is_doc, fields)
+                    if is_doc:
+                        sub.doc_last = _text(raw_id)
+                    else:
+                        sub.awareness_last = _text(raw_id)
+
+    async def _dispatch(self, sub: _Subscription, is_doc: bool, fields: dict[bytes, bytes]) -> None:
+        node = _text(fields.get(b"n", b""))
+        target = self._target
+        if node == self.node_id or target is None:
+            return
+        origin = Origin.PEER(node)
+        try:
+            if not is_doc:
+                await target.apply_remote_awareness(sub.name, fields[b"a"], origin)
+            elif b"u" in fields:
+                await target.apply_remote_update(sub.name, fields[b"u"], origin)
+            elif b"r" in fields:
+                await self._catch_up(sub)
+        except Exception:
+            # One bad entry (malformed, or a document being rebuilt) never stops the reader.
+            log.exception("applying a peer entry failed document=%s node=%s", sub.name, node)
+
+    async def _recover(self) -> None:
+        """Wait for Redis to answer again, then catch up every document that may have lost
+        entries to trimming while we were away."""
+        delay = self._retry_delay
+        while True:
+            await anyio.sleep(delay)
+            try:
+                await self.redis.ping()
+                break
+            except _ERRORS:
+                delay = min(delay * 2, 5.0)
+        self.connected = True
+        log.info("fan-out reconnected to redis node=%s", self.node_id)
+        self._outbox_ready.set()
+        for sub in list(self._subs.values()):
+            try:
+                if sub.uncertain or await self._trimmed_past(sub):
+                    await self._catch_up(sub)
+            except _ERRORS:
+                self.connected = False
+                return  # the read loop will fail again and come back here
+
+    async def _trimmed_past(self, sub: _Subscription) -> bool:
+        """Whether entries after our position may have been trimmed away (conservative: a
+        false positive costs one idempotent reload). Redis 7.0 does not record trims in
+        ``max-deleted-entry-id`` (only XDEL), so compare with the first remaining entry."""
+        try:
+            info: dict[str, Any] = await self.redis.xinfo_stream(self.doc_key(sub.name))
+        except ResponseError:
+            return True  # the stream is gone (expired or deleted): we cannot tell what we missed
+        last = _id_key(sub.doc_last)
+        if _id_key(_text(info["last-generated-id"])) <= last:
+            return False  # nothing was written since our position
+        first = info.get("first-entry")
+        return first is None or _id_key(_text(first[0])) > last
+
+    async def _catch_up(self, sub: _Subscription) -> None:
+        """Apply the durable log (idempotent), then replay the whole remaining stream."""
+        target = self._target
+        if self._store is None or target is None:
+            log.warning("stream of %s was trimmed and no store is configured", sub.name)
+            return
+        origin = Origin.PEER(self.node_id)
+        for update in await self._store.load(sub.name):
+            await target.apply_remote_update(sub.name, update, origin)
+        sub.doc_last = "0-0"
+        sub.uncertain = False
+        self.catch_ups += 1
+        log.info("fan-out caught up document=%s from the store", sub.name)
+
