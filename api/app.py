@@ -112,7 +112,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     if settings.redis_url:
         redis = Redis.from_url(settings.redis_url)
         stack.push_async_callback(redis.aclose)  # type: ignore[attr-defined]
-        limiter = RedisRateLimiter(redis)
+        limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}ratelimit:")
 
     mux = None
     if settings.mux_signing_key_id and settings.mux_signing_private_key:
