@@ -1,0 +1,230 @@
+"""Object storage for audio, exports and recordings: a local folder or an S3 bucket.
+
+``open_object_store("file:///var/objects")`` or ``open_object_store("s3://bucket/prefix",
+endpoint_url=...)``. boto3 is synchronous, so every S3 call runs in a worker thread; the client
+itself is thread-safe. Keys are relative, ``/``-separated paths without ``..`` segments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import anyio.to_thread
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_T = TypeVar("_T")
+_MAX_KEY = 1024
+
+
+class ObjectNotFound(LookupError):
+    """No object is stored under this key."""
+
+
+class ObjectStore(Protocol):
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None: ...
+    async def get(self, key: str) -> bytes: ...
+    async def delete(self, key: str) -> None: ...
+    async def exists(self, key: str) -> bool: ...
+    async def url(self, key: str, expires_in: int = 3600) -> str | None: ...
+    async def check(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative object key, else raise ``ValueError``."""
+    parts = key.split("/")
+    if (
+        not key
+        or len(key) > _MAX_KEY
+        or key.startswith("/")
+        or "\\" in key
+        or "\x00" in key
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+async def _in_thread(func: Callable[[], _T]) -> _T:
+    return await anyio.to_thread.run_sync(func)
+
+
+class FileObjectStore:
+    """Objects as files under ``root`` (the embedded default)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*validate_key(key).split("/"))
+
+    def _put(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a reader never sees half an object.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(tmp).replace(path)
+        except Exception:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        await _in_thread(functools.partial(self._put, self._path(key), data))
+
+    async def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return await _in_thread(path.read_bytes)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        await _in_thread(functools.partial(path.unlink, missing_ok=True))
+
+    async def exists(self, key: str) -> bool:
+        return await _in_thread(self._path(key).is_file)
+
+    async def url(self, key: str, expires_in: int = 3600) -> str | None:
+        return None  # served through the API, not directly
+
+    async def check(self) -> None:
+        def probe() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+
+        await _in_thread(probe)
+
+    def close(self) -> None:
+        return None
+
+
+class S3ObjectStore:
+    """Objects in an S3 (or S3-compatible) bucket, optionally under a key prefix."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str = "") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+
+    def _key(self, key: str) -> str:
+        return self.prefix + validate_key(key)
+
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        await _in_thread(
+            functools.partial(
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=content_type,
+            )
+        )
+
+    async def get(self, key: str) -> bytes:
+        def read() -> bytes:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            with contextlib.closing(response["Body"]) as body:
+                return body.read()
+
+        try:
+            return await _in_thread(read)
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                raise ObjectNotFound(key) from exc
+            raise
+
+    async def delete(self, key: str) -> None:
+        await _in_thread(
+            functools.partial(self.client.delete_object, Bucket=self.bucket, Key=self._key(key))
+        )
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await _in_thread(
+                functools.partial(self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+            )
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    async def url(self, key: str, expires_in: int = 3600) -> str | None:
+        """A presigned GET URL valid for ``expires_in`` seconds."""
+        return await _in_thread(
+            functools.partial(
+                self.client.generate_presigned_url,
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                ExpiresIn=expires_in,
+            )
+        )
+
+    async def check(self) -> None:
+        await _in_thread(functools.partial(self.client.head_bucket, Bucket=self.bucket))
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (development and tests)."""
+        try:
+            await self.check()
+        except ClientError as exc:
+            if _code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
+                raise
+            await _in_thread(functools.partial(self.client.create_bucket, Bucket=self.bucket))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def open_object_store(
+    url: str, *, endpoint_url: str | None = None, region: str | None = None
+) -> FileObjectStore | S3ObjectStore:
+    """Build the store for ``file:///path`` or ``s3://bucket[/prefix]``.
+
+    Credentials for S3 come from boto3's usual chain (environment, profile, instance role).
+    A custom ``endpoint_url`` (MinIO, moto, ...) switches to path-style addressing.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return FileObjectStore(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise ValueError("s3 URL needs a bucket: s3://bucket[/prefix]")
+        config = Config(
+            signature_version="s3v4",
+            retries={"max_attempts": 3, "mode": "standard"},
+            s3={"addressing_style": "path"} if endpoint_url else None,
+        )
+        client: S3Client = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config
+        )
+        return S3ObjectStore(client, parts.netloc, unquote(parts.path))
+    raise ValueError(f"unsupported storage URL scheme {parts.scheme!r} (use file:// or s3://)")

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+from storage.objects import (
+    FileObjectStore,
+    ObjectNotFound,
+    S3ObjectStore,
+    open_object_store,
+)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["file", "s3"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[FileObjectStore | S3ObjectStore]:
+    if request.param == "file":
+        opened = open_object_store((tmp_path / "objects").as_uri())
+    else:
+        endpoint: str = request.getfixturevalue("moto_endpoint")
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        opened = open_object_store(
+            f"s3://bucket-{uuid.uuid4().hex[:8]}/audio", endpoint_url=endpoint
+        )
+        assert isinstance(opened, S3ObjectStore)
+        await opened.ensure_bucket()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+async def test_put_get_delete_round_trip(store: FileObjectStore | S3ObjectStore) -> None:
+    await store.check()
+    payload = bytes(range(256)) * 100
+    await store.put("users/u1/rec.webm", payload, "audio/webm")
+    assert await store.exists("users/u1/rec.webm")
+    assert await store.get("users/u1/rec.webm") == payload
+    await store.put("users/u1/rec.webm", b"replaced", "audio/webm")
+    assert await store.get("users/u1/rec.webm") == b"replaced"
+    await store.delete("users/u1/rec.webm")
+    await store.delete("users/u1/rec.webm")
+    assert not await store.exists("users/u1/rec.webm")
+    with pytest.raises(ObjectNotFound):
+        await store.get("users/u1/rec.webm")
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "a\\b", "./a", "x" * 2000])
+async def test_unsafe_keys_are_refused(store: FileObjectStore | S3ObjectStore, key: str) -> None:
+    with pytest.raises(ValueError, match="invalid object key"):
+        await store.put(key, b"x")
+
+
+async def test_s3_objects_live_under_the_prefix_and_presign(
+    store: FileObjectStore | S3ObjectStore,
+) -> None:
+    await store.put("exports/n.md", b"# hi", "text/markdown")
+    url = await store.url("exports/n.md", expires_in=60)
+    if isinstance(store, FileObjectStore):
+        assert url is None
+        assert (store.root / "exports" / "n.md").read_bytes() == b"# hi"
+        return
+    assert url is not None and "/audio/exports/n.md" in url
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url)
+    assert response.status_code == 200 and response.content == b"# hi"
+    listed = store.client.list_objects_v2(Bucket=store.bucket)
+    assert [o["Key"] for o in listed.get("Contents", [])] == ["audio/exports/n.md"]
+
+
+def test_unsupported_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="scheme"):
+        open_object_store("ftp://x")
+    with pytest.raises(ValueError, match="bucket"):
+        open_object_store("s3:///nobucket")
+
+
+async def test_check_fails_for_a_missing_bucket(
+    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = open_object_store("s3://does-not-exist", endpoint_url=moto_endpoint)
+    try:
+        with pytest.raises(Exception, match=r"404|Not Found"):
+            await store.check()
+    finally:
+        store.close()
