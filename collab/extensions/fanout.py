@@ -136,7 +136,7 @@ class RedisFanout(Extension):
     Call `attach(server)` before entering: the extension applies peers' changes through it.
     """
 
-    priority = 1000  # before persistence: the stream position must precede the database read
+    priority = 2000  # before persistence (1000): the stream position must precede the DB read
 
     def __init__(self, redis_url: str, node_id: str, *, key_prefix: str = "collab:",
                  store: UpdateSource | None = None, maxlen: int = 10_000,
