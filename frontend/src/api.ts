@@ -29,7 +29,11 @@ export interface Note {
   userId?: string
   ownerId?: string
   owner?: { id: string; name?: string; email?: string }
+  /** The caller's access: the server sends `access`; `permission` is tolerated too. */
+  access?: 'owner' | 'write' | 'read' | string
   permission?: 'owner' | 'write' | 'read' | string
+  version?: number
+  document?: string
   canEdit?: boolean
   shares?: Share[]
   createdAt?: string

@@ -114,7 +114,7 @@ export function toast(message: string, kind: 'info' | 'error' = 'info'): void {
   }
   const item = h('div', { class: `toast toast-${kind}` }, message)
   region.appendChild(item)
-  setTimeout(() => item.remove(), 4000)
+  setTimeout(() => item.remove(), 3000)
 }
 
 /** Initials for an avatar: "Ada Lovelace" -> "AL". */

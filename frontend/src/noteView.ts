@@ -15,7 +15,7 @@ import { OfflineError, user, type User } from './session'
 export type Access = 'owner' | 'write' | 'read'
 
 export function accessOf(note: Note, me: User | null): Access {
-  const declared = note.permission?.toLowerCase()
+  const declared = (note.access ?? note.permission)?.toLowerCase()
   if (declared === 'owner') return 'owner'
   if (declared === 'write' || declared === 'edit') return 'write'
   if (declared === 'read' || declared === 'view') return 'read'
@@ -64,7 +64,7 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   }
   const current: Note = note
   const me = user()
-  const access = accessOf(current, me)
+  let access = accessOf(current, me)
   const editable = access !== 'read'
 
   const connection = new NoteConnection(noteId, onSignedOut)
@@ -189,7 +189,7 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   // ---- editor ----
   const editorMount = h('div', { class: 'editor-mount', id: 'note-editor' })
   const banner = h('div', { class: 'banner', role: 'note', hidden: editable },
-    icon('lock'), editable ? '' : 'You can view this note. Only people with edit access can change it.')
+    icon('lock'), 'You can view this note. Only people with edit access can change it.')
   mount(
     container,
     h('article', { class: 'note', 'aria-labelledby': 'note-title' },
@@ -212,6 +212,38 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   const editor: Editor = createEditor(editorMount, connection, editable)
   container.querySelector('.toolbar-slot')?.replaceWith(createToolbar(editor))
   const unbindAvatars = bindAvatars(avatars, connection.awareness)
+  const readOnlyText = 'You can view this note. Only people with edit access can change it.'
+  const applyAccess = (next: Access) => {
+    access = next
+    const canEdit = next !== 'read' && !connection.current.locked
+    editor.setEditable(canEdit)
+    title.readOnly = !canEdit
+    tagInput.hidden = !canEdit
+    banner.hidden = canEdit
+    if (!canEdit && !connection.current.locked) banner.replaceChildren(icon('lock'), readOnlyText)
+    renderTags()
+  }
+  // A share can be changed while the note is open (the server downgrades the live connection
+  // at once): pick the new access up when the window regains focus and every 20 s.
+  const recheck = async () => {
+    try {
+      const fresh = unwrapNote(await notesApi.get(noteId))
+      const next = accessOf(fresh, me)
+      if (next !== access) {
+        applyAccess(next)
+        toast(next === 'read' ? 'You can now only view this note.' : 'You can edit this note now.')
+      }
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 404 || err.status === 403)) {
+        editor.setEditable(false)
+        banner.hidden = false
+        banner.replaceChildren(icon('lock'), 'You no longer have access to this note.')
+      }
+    }
+  }
+  const recheckTimer = setInterval(() => void recheck(), 20_000)
+  const onFocus = () => void recheck()
+  window.addEventListener('focus', onFocus)
   const unsubscribe = connection.subscribe((state) => {
     status.textContent = statusText(state)
     status.dataset.state = state.kind
@@ -227,6 +259,8 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
     destroy: () => {
       unsubscribe()
       unbindAvatars()
+      clearInterval(recheckTimer)
+      window.removeEventListener('focus', onFocus)
       document.removeEventListener('click', closeMenuOnOutside)
       void saveTitle()
       editor.destroy()

@@ -63,15 +63,25 @@ function notify(): void {
   for (const fn of listeners) fn()
 }
 
+function claims(): { exp?: number; iat?: number } {
+  try {
+    return JSON.parse(atob((accessToken ?? '').split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
+  } catch {
+    return {}
+  }
+}
+
 /** Seconds until the access token expires (negative when expired, -Infinity without one). */
 export function tokenSecondsLeft(): number {
   if (!accessToken) return -Infinity
-  try {
-    const payload = JSON.parse(atob(accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
-    return typeof payload.exp === 'number' ? payload.exp - Date.now() / 1000 : Infinity
-  } catch {
-    return Infinity
-  }
+  const { exp } = claims()
+  return typeof exp === 'number' ? exp - Date.now() / 1000 : Infinity
+}
+
+/** How early to refresh: 30 s, or a quarter of the token's lifetime when that is shorter. */
+function refreshMargin(requested: number): number {
+  const { exp, iat } = claims()
+  return typeof exp === 'number' && typeof iat === 'number' ? Math.min(requested, (exp - iat) / 4) : requested
 }
 
 export function accept(response: AuthResponse): void {
@@ -148,7 +158,7 @@ async function doRefresh(): Promise<string> {
 
 /** A valid access token, refreshed first when it expires within `margin` seconds. */
 export async function freshToken(margin = 30): Promise<string> {
-  if (accessToken && tokenSecondsLeft() > margin) return accessToken
+  if (accessToken && tokenSecondsLeft() > refreshMargin(margin)) return accessToken
   return refresh()
 }
 

@@ -1,0 +1,119 @@
+"""The browser tests' harness: a real `collab serve` on a free port, Debian's Chromium.
+
+The server runs from this checkout's `.venv` with embedded defaults under a temporary
+COLLAB_DATA_DIR (SQLite, in-process queue, files on disk) and serves the built frontend
+(`frontend/dist`, built by `make frontend`). Chromium is Debian's `/usr/bin/chromium`
+(installed by `make system-deps`); Playwright never downloads a browser here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "frontend" / "dist"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+
+
+def missing(message: str) -> None:
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+
+
+def start_server(tmp: Path, extra_env: dict[str, str]) -> Iterator[Server]:
+    if not (DIST / "index.html").exists():
+        missing(f"{DIST}/index.html is missing: build the page with `make frontend`")
+    collab = ROOT / ".venv" / "bin" / "collab"
+    executable = str(collab) if collab.exists() else shutil.which("collab")
+    if executable is None:
+        pytest.fail("the `collab` console script is not installed (run `make install`)")
+    port = _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "STORAGE_URL", "COLLAB_ENV"}
+    }
+    env.update(
+        {
+            "COLLAB_DATA_DIR": str(tmp / "data"),
+            "COLLAB_FRONTEND_DIR": str(DIST),
+            "JWT_SECRET": uuid.uuid4().hex * 2,
+            "RATE_LIMITS_ENABLED": "false",
+            "COOKIE_SECURE": "false",
+            "PASSWORD_HASH_TIME_COST": "1",
+            "PASSWORD_HASH_MEMORY_KIB": "8192",
+            "PASSWORD_HASH_PARALLELISM": "1",
+            "COLLAB_LOG_LEVEL": "INFO",
+            **extra_env,
+        }
+    )
+    log = tmp / "server.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [executable, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                tail = log.read_text()[-3000:]
+                pytest.fail(f"collab serve exited with {proc.returncode}:\n{tail}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"collab serve did not answer within 60 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)  # poll interval while waiting for the port, bounded by the deadline
+        yield Server(url=url, data_dir=tmp / "data", log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
