@@ -1,38 +1,25 @@
 """Cross-node fan-out of document updates and awareness through Redis Streams.
 
-Several collab nodes may host the same document. Each node publishes the changes of its own
-clients and applies the changes of the other nodes with origin ``Origin.PEER(node)`` (so
-persistence does not store them again: the originating node did, and fan-out does not echo them).
+Each node publishes its own clients' changes and applies other nodes' changes with origin
+``Origin.PEER(node)``: persistence does not store them again (the originating node did) and
+fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
 
-Keys (``prefix`` defaults to ``collab:``)::
+    {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
+    {prefix}awareness:{name}  awareness  n, a=<awareness update>
+    {prefix}node:{id}:wake    re-issues this node's XREAD when its set of streams changes
 
-    {prefix}doc:{name}        stream of updates       fields n=<node id>, u=<v1 update>
-                                                      or n, r=1 ("reload from the store")
-    {prefix}awareness:{name}  stream of awareness     fields n, a=<awareness update>
-    {prefix}node:{id}:wake    wakes this node's reader when its set of streams changes
+Streams, not pub/sub (at-most-once): a node that loses Redis resumes from its last id. Streams
+are capped (``XADD MAXLEN ~``) and expire ``stream_ttl`` seconds after their last write.
+Guarantees and limits (docs/multinode.md has the whole story):
 
-Why streams, not pub/sub: pub/sub is at-most-once, a node whose connection drops silently loses
-what was published meanwhile. A stream is read from the last id seen, so a node that comes back
-resumes exactly where it stopped. Streams are capped (``XADD MAXLEN ~ maxlen``, approximate
-trimming) and expire ``stream_ttl`` seconds after their last write.
-
-Guarantees and their limits:
-
-* Load race: the stream position is taken (Redis ``TIME``) *before* the document is read from
-  the database and the node reads from ``replay_window`` seconds earlier than that. An update
-  published by another node but not yet durable in the log (store debounce) is therefore still
-  replayed. Duplicates are harmless: Yjs updates are idempotent.
-* Redis outage: the node keeps serving its own clients. Outgoing updates are buffered (at most
-  ``outbox_limit``); when the buffer overflows, the oldest updates are dropped and the whole
-  document state (or a "reload" marker once unloaded) is published on return instead. Reading
-  resumes from the last id of each stream. If a stream was trimmed past that id (Redis 7
-  ``XINFO STREAM`` ``max-deleted-entry-id``), the node reloads the document from the durable
-  ``DocumentStore`` and replays the remaining stream (idempotent).
-* Awareness is ephemeral and sent at most once (not buffered during an outage). A client that
-  leaves a node is removed on every node (the removal is published like any awareness update).
-  If a whole node dies, its clients' states are no longer renewed: y-protocols clients drop
-  states not renewed for 30 s (``outdatedTimeout``), and the servers' own snapshots for joiners
-  skip states older than 30 s.
+* The stream position is taken (Redis ``TIME``) before the database read of a load, minus
+  ``replay_window``: updates not yet durable in the log are replayed (duplicates are harmless).
+* During an outage the node serves its clients, buffers ``outbox_limit`` outgoing updates (on
+  overflow it publishes the whole state on return) and resumes reading from its last ids; a
+  stream trimmed past them is caught up from the ``DocumentStore`` (idempotent).
+* Awareness is at most once. Removals cross nodes; the presence of a dead node's clients times
+  out on clients after y-protocols' 30 s ``outdatedTimeout`` (joiners never get it: server
+  snapshots skip states older than 30 s).
 """
 
 from __future__ import annotations
@@ -126,8 +113,9 @@ class RedisFanout(Extension):
         key_prefix: prefix of every key (a test or deployment namespace).
         store: the durable log to catch up from when a stream was trimmed past our position.
         maxlen: approximate cap of each document stream.
-        replay_window: seconds of stream history replayed when a document loads (must exceed
-            the persistence store delay, ``store_max_debounce``).
+        replay_window: seconds of stream history replayed when a document loads; must exceed
+            how long a peer takes to make an update durable (Persistence's group commit is
+            ~10 ms; the margin covers a store that is failing and retrying).
         outbox_limit: outgoing updates buffered while Redis is unreachable.
         stream_ttl: seconds a stream lives after its last write.
         block: seconds one ``XREAD`` blocks (also the reader's liveness interval).
