@@ -13,6 +13,7 @@ from storage.objects import (
     ObjectNotFound,
     S3ObjectStore,
     open_object_store,
+    validate_key,
 )
 
 
@@ -70,10 +71,18 @@ async def test_put_get_delete_round_trip(store: FileObjectStore | S3ObjectStore)
         await store.get("users/u1/rec.webm")
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "a\\b", "./a", "x" * 2000])
-async def test_unsafe_keys_are_refused(store: FileObjectStore | S3ObjectStore, key: str) -> None:
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "a\\b", "./a", "x" * 2000, "a\x00"])
+def test_unsafe_keys_are_refused(key: str) -> None:
     with pytest.raises(ValueError, match="invalid object key"):
-        await store.put(key, b"x")
+        validate_key(key)
+
+
+async def test_stores_validate_keys(store: FileObjectStore | S3ObjectStore) -> None:
+    with pytest.raises(ValueError, match="invalid object key"):
+        await store.put("../escape", b"x")
+    with pytest.raises(ValueError, match="invalid object key"):
+        await store.get("/etc/passwd")
+    assert validate_key("users/u1/rec.webm") == "users/u1/rec.webm"
 
 
 async def test_s3_objects_live_under_the_prefix_and_presign(

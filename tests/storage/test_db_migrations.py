@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+import storage
+from storage.db import connect, current_revision, downgrade, migrate
+from storage.modules import ModuleRepository
+from storage.search import rebuild_sqlite_fts
+
+HEAD = "0003"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/nested/dir/fresh.db"
+    create: Callable[[], str] = request.getfixturevalue("pg_database_factory")
+    return create()
+
+
+def _diff(conn: sa.Connection) -> list[object]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+
+    def include(obj: object, name: str | None, kind: str, reflected: bool, _: object) -> bool:
+        # Search structures exist only in the migrations, per database.
+        if kind == "table" and name is not None and "_fts" in name:
+            return False
+        if kind == "table" and name == "alembic_version":
+            return False
+        if kind == "column" and name == "search_vector":
+            return False
+        return not (
+            kind == "index"
+            and name in {"ix_modules_search_vector", "ix_notes_search_vector", "ix_notes_tags"}
+        )
+
+    context.opts["include_object"] = include
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+async def test_upgrade_matches_the_models_and_downgrade_to_base(empty_url: str) -> None:
+    await migrate(empty_url)
+    async with connect(empty_url) as db:
+        async with db.engine.connect() as conn:
+            assert await current_revision(conn) == HEAD
+            assert await conn.run_sync(_diff) == []
+        await db.check()
+    await migrate(empty_url)  # idempotent
+    await downgrade(empty_url, "base")
+    async with connect(empty_url) as db, db.engine.connect() as conn:
+        assert await current_revision(conn) is None
+        tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert set(tables) <= {"alembic_version"}
+    await migrate(empty_url)
+    async with connect(empty_url) as db:
+        module = await ModuleRepository(db).create(title="After a round trip")
+        assert (await ModuleRepository(db).search("round trip"))[1] == 1
+        assert module.id is not None
+
+
+async def test_sqlite_runs_wal_with_foreign_keys(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/a/b/wal.db"
+    await migrate(url)
+    assert (tmp_path / "a" / "b" / "wal.db").exists()
+    async with connect(url) as db, db.engine.connect() as conn:
+        assert db.dialect == "sqlite"
+        assert (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(sa.text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await conn.execute(sa.text("PRAGMA busy_timeout"))).scalar() == 10_000
+
+
+async def test_sqlite_fts_rebuild_restores_the_index(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/fts.db"
+    await migrate(url)
+    async with connect(url) as db:
+        repo = ModuleRepository(db)
+        await repo.create(title="Beard sculpting")
+        async with db.write() as session:
+            await session.execute(sa.text("DELETE FROM modules_fts"))
+        assert await repo.search("beard") == ([], 0)
+        async with db.write() as session:
+            await rebuild_sqlite_fts(session)
+        assert (await repo.search("beard"))[1] == 1
+
+
+async def test_a_failed_write_leaves_the_database_unchanged(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/tx.db"
+    await migrate(url)
+    async with connect(url) as db:
+        repo = ModuleRepository(db)
+        with pytest.raises(RuntimeError):
+            async with db.write() as session:
+                await session.execute(sa.text("UPDATE modules SET title = 'x'"))
+                session.add(storage.models.Module(title="never"))
+                await session.flush()
+                raise RuntimeError("boom")
+        assert await repo.search() == ([], 0)
+
+
+def test_unsupported_urls_are_refused() -> None:
+    from storage.db import create_engine
+
+    with pytest.raises(ValueError, match="unsupported"):
+        create_engine("mysql+aiomysql://x/y")
