@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from jobs.compaction import compact_all, compact_document
 from jobs.context import JobContext, JobFunction
+from jobs.enqueue import Every
 
 
 async def compact_document_job(ctx: JobContext, name: str) -> int:
@@ -24,3 +25,6 @@ async def compact_all_job(ctx: JobContext) -> int:
 
 JOBS: tuple[JobFunction, ...] = (compact_document_job, compact_all_job)
 """Every job, registered by `__name__` with the arq worker."""
+
+IN_PROCESS_SCHEDULE: tuple[Every, ...] = (Every(60.0, compact_all_job),)
+"""What the worker's cron does, for the in-process queue of the embedded default."""

@@ -25,6 +25,9 @@ Guarantees and limits (docs/multinode.md has the whole story):
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -47,7 +50,7 @@ from collab.hooks import (
 )
 from collab.types import YDoc
 
-__all__ = ["PeerTarget", "RedisFanout", "UpdateSource"]
+__all__ = ["PeerTarget", "RedisFanout", "UpdateSource", "default_node_id"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,11 @@ class _Outgoing:
     key: str
     fields: _Fields
     maxlen: int
+
+
+def default_node_id() -> str:
+    """A node id unique per process: ``<host>-<pid>-<random>``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 def _id_at(ms: int) -> str:
@@ -353,6 +361,8 @@ class RedisFanout(Extension):
                 log.warning("fan-out lost its redis connection; catching up when it returns")
                 await self._recover()
                 continue
+            for sub in [sub for sub in self._subs.values() if sub.uncertain]:
+                await self._catch_up(sub)  # loaded while Redis was down
             for raw_key, entries in reply or []:
                 key = _text(raw_key)
                 if key == self._wake_key:

@@ -304,3 +304,23 @@ async def test_unloaded_documents_are_no_longer_read(cluster: Cluster) -> None:
         await a.type(second, "seen")
         await b.host.wait_for(lambda: b.text(second) == "seen")
         assert b.text(first) == ""
+
+
+async def test_a_document_loaded_while_redis_is_down_is_caught_up(
+    cluster: Cluster, proxy: TcpProxy
+) -> None:
+    async with cluster as c:
+        a = await c.node()
+        proxy.cut()
+        b = await c.node(via_proxy=True)  # starts without Redis: keeps retrying
+        assert not b.fanout.connected
+        name = f"notes/{uuid.uuid4()}"
+        await a.load(name)
+        await a.type(name, "x")
+        await b.load(name)
+        await a.type(name, "y")
+        proxy.restore()
+        await b.host.wait_for(lambda: b.text(name) == "xy", timeout=20)
+        assert b.fanout.catch_ups == 1
+        await b.type(name, "z")
+        await a.host.wait_for(lambda: a.text(name) == "xyz", timeout=20)
