@@ -2,8 +2,18 @@
 // traffic is never cached here: documents live in IndexedDB (y-indexeddb).
 const CACHE = 'workbook-shell-v1'
 
+// Cache the shell and the hashed assets it references, so a reload with the network down works.
+async function cacheShell() {
+  const cache = await caches.open(CACHE)
+  const response = await fetch('/', { cache: 'no-store' })
+  const html = await response.clone().text()
+  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1])
+  await cache.put('/', response)
+  await cache.addAll(['/favicon.svg', ...assets])
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(['/', '/favicon.svg'])).then(() => self.skipWaiting()))
+  event.waitUntil(cacheShell().then(() => self.skipWaiting()))
 })
 
 self.addEventListener('activate', (event) => {

@@ -56,6 +56,16 @@ def share(page: Page, email: str, permission: str) -> None:
     expect(dialog).to_be_hidden()
 
 
+def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.url}/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="New note")).to_be_visible()
+    return page
+
+
 def open_note(page: Page, server: Server, note_id: str) -> None:
     page.goto(f"{server.url}/#/n/{note_id}")
     expect(page.locator("#sync-status")).to_have_attribute(
@@ -155,6 +165,38 @@ def test_offline_edits_converge_after_reconnect(
     assert doc_text(ada) == doc_text(grace)
 
 
+def test_page_reopens_and_edits_with_the_network_down(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    ctx = new_context()
+    ada, email = sign_up(ctx, server, "Ada Lovelace")
+    note_id = create_note(ada, "Field notes")
+    ada.keyboard.type("Written online.")
+    expect(ada.locator("#sync-status")).to_have_attribute(
+        "data-state", "saved", timeout=SYNC_TIMEOUT
+    )
+    # the service worker has cached the page itself
+    assert ada.evaluate("() => navigator.serviceWorker.ready.then(r => Boolean(r.active))")
+
+    ctx.set_offline(True)
+    ada.reload()
+    editor = ada.locator(".ProseMirror")
+    expect(editor).to_contain_text("Written online.")
+    expect(ada.locator("#sync-status")).to_have_attribute("data-state", "offline")
+    type_at_end(ada, " Written offline.")
+    expect(ada.locator("#sync-status")).to_contain_text("pending")
+
+    ctx.set_offline(False)
+    expect(ada.locator("#sync-status")).to_have_attribute(
+        "data-state", "saved", timeout=SYNC_TIMEOUT
+    )
+    again = sign_in(new_context(), server, email)
+    again.goto(f"{server.url}/#/n/{note_id}")
+    expect(again.locator(".ProseMirror")).to_contain_text(
+        "Written online. Written offline.", timeout=SYNC_TIMEOUT
+    )
+
+
 def test_a_reader_cannot_type(server: Server, new_context: Callable[..., BrowserContext]) -> None:
     ada, _ = sign_up(new_context(), server, "Ada Lovelace")
     reader, reader_email = sign_up(new_context(), server, "Rita Reader")
@@ -250,16 +292,6 @@ def test_export_downloads_a_file(
 
         extracted = " ".join(page.extract_text() for page in PdfReader(BytesIO(data)).pages)
         assert "Confirm the venue" in extracted
-
-
-def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
-    page = context.new_page()
-    page.goto(f"{server.url}/#/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="New note")).to_be_visible()
-    return page
 
 
 def _jwt_exp(authorization: str) -> float:
