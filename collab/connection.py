@@ -1,0 +1,431 @@
+"""One client connection: authentication, the read loop, the bounded send buffer, and THE error
+boundary of the collab package.
+
+Lifecycle (``Connection.run``): ``on_connect`` -> ``on_authenticate`` (within
+``auth_timeout``) -> admission (limits) -> acquire the document (single-flight load; nothing is
+sent before it finished) -> send sync step 1 and the awareness states -> read loop, with one
+writer task draining the bounded send buffer -> ``on_disconnect`` -> close frame.
+
+Every way a connection can end is mapped to a close code by ``errors.close_for``: typed collab
+errors to their row, an extension crash or any unexpected exception to 1011 with a generic
+reason (details only in the log), and a pycrdt panic to 1011 plus a rebuild of the document.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from collab.awareness import stamp_for
+from collab.config import CollabConfig
+from collab.document import Document
+from collab.errors import (
+    CloseCode,
+    CollabError,
+    ConnectionClosed,
+    DocumentPoisoned,
+    MessageTooBig,
+    NotFound,
+    RateLimited,
+    SlowConsumer,
+    Timeout,
+    TooManyConnections,
+    Unauthorized,
+    close_for,
+    is_panic,
+)
+from collab.hooks import (
+    Authenticate,
+    BeforeHandleMessage,
+    Connect,
+    Disconnect,
+    Extension,
+    Hooks,
+    Origin,
+    Principal,
+)
+from collab.metrics import CollabMetrics
+from collab.protocol import (
+    AwarenessUpdate,
+    Message,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    Update,
+    decode_awareness,
+    decode_message,
+    encode_sync_step2,
+)
+from collab.registry import Registry
+
+__all__ = ["Channel", "ConnectRequest", "Connection", "Gate", "ReadOnlyGuard"]
+
+log = logging.getLogger(__name__)
+_CLOSE_TIMEOUT = 5.0
+_DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_MESSAGE_TYPES: dict[type[object], str] = {
+    SyncStep1: "sync_step1",
+    SyncStep2: "sync_step2",
+    Update: "update",
+    AwarenessUpdate: "awareness",
+    QueryAwareness: "query_awareness",
+}
+
+
+class Channel(Protocol):
+    """A message-oriented transport (a WebSocket, or an in-memory pair in tests)."""
+
+    async def receive(self) -> bytes:
+        """The next binary message. Raises ``ConnectionClosed`` or ``UnsupportedData``."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Send one binary message. Raises ``ConnectionClosed``."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None:
+        """Send a close frame (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """What the transport knows about a new connection."""
+
+    kind: str
+    doc_id: str
+    token: str | None = None
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def document(self) -> str:
+        """The document name, ``"{kind}/{doc_id}"``."""
+        return f"{self.kind}/{self.doc_id}"
+
+
+class Gate(Protocol):
+    """Server-wide admission: limits across documents, shutdown, rebuild scheduling."""
+
+    def admit(self, connection: Connection) -> None:
+        """Raise ``ServerGoingAway`` or ``TooManyConnections``, or count the connection in."""
+
+    def discharge(self, connection: Connection) -> None:
+        """Count an admitted connection out."""
+
+    def schedule_rebuild(self, document: Document) -> None:
+        """Rebuild a poisoned document in the background."""
+
+
+class ReadOnlyGuard(Extension):
+    """Built-in, runs first: drops document updates from read-only connections.
+
+    Read-only connections still get sync step 2 for their step 1, and awareness both ways.
+    """
+
+    priority = 1_000_000
+
+    async def before_handle_message(self, event: BeforeHandleMessage) -> None:
+        """Set ``drop`` for ``Update`` and ``SyncStep2`` from a read-only connection."""
+        if event.read_only and isinstance(event.message, Update | SyncStep2):
+            event.drop = True
+
+
+class Connection:
+    """One WebSocket client of one document. Create per accepted socket and ``await run()``.
+
+    Args:
+        channel: the transport.
+        request: kind, id, credentials.
+        config, hooks, registry, metrics, gate: the server's collaborators.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        request: ConnectRequest,
+        *,
+        config: CollabConfig,
+        hooks: Hooks,
+        registry: Registry,
+        metrics: CollabMetrics,
+        gate: Gate,
+    ) -> None:
+        self.channel = channel
+        self.request = request
+        self.config = config
+        self.hooks = hooks
+        self.registry = registry
+        self.metrics = metrics
+        self.gate = gate
+        self.connection_id = uuid.uuid4().hex
+        self.name = request.document
+        self.read_only = False
+        self.document: Document | None = None
+        self._principal: Principal | None = None
+        self._admitted = False
+        self.finished = anyio.Event()  # set once the connection is closed and counted out
+        self._failure: BaseException | None = None
+        self._requested: tuple[int, str] | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._queued_bytes = 0
+        self._tokens = float(config.message_burst)
+        self._refilled = time.monotonic()
+        self._stamp: dict[str, str] | None = None
+        send, receive = anyio.create_memory_object_stream[bytes](config.send_queue_messages)
+        self._out: MemoryObjectSendStream[bytes] = send
+        self._out_reader: MemoryObjectReceiveStream[bytes] = receive
+
+    @property
+    def principal(self) -> Principal:
+        """The authenticated principal (only valid once authenticated)."""
+        assert self._principal is not None
+        return self._principal
+
+    @property
+    def user_id(self) -> str | None:
+        """The principal's user id, or None before authentication."""
+        return None if self._principal is None else self._principal.user_id
+
+    # -- outside control (non-blocking, idempotent) --------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame. A full buffer (messages or bytes) closes this connection with 1013."""
+        if self._requested is not None or self._failure is not None:
+            return
+        over_bytes = self._queued_bytes + len(frame) > self.config.send_queue_bytes
+        if over_bytes and self._queued_bytes > 0:
+            self._fail(SlowConsumer("send buffer bytes"))
+            return
+        try:
+            self._out.send_nowait(frame)
+        except anyio.WouldBlock:
+            self._fail(SlowConsumer("send buffer messages"))
+            return
+        self._queued_bytes += len(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the connection to close with ``code``; returns at once."""
+        if self._requested is None and self._failure is None:
+            self._requested = (code, reason)
+            if self._scope is not None:
+                self._scope.cancel()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None and self._requested is None:
+            self._failure = exc
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- the boundary -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve the connection until it ends, then close it with the mapped code."""
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            try:
+                await self._open()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._guard, self._write_loop)
+                    await self._guard(self._read_loop)
+                    tg.cancel_scope.cancel()
+            except Exception as exc:  # noqa: BLE001 - THE connection error boundary
+                self._fail(exc)
+            except BaseException as exc:  # the documented pycrdt panic boundary
+                if not is_panic(exc):
+                    raise
+                self._fail(exc)
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
+                await self._finish()
+        finally:
+            self.finished.set()
+
+    async def _guard(self, body: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await body()
+        except Exception as exc:  # noqa: BLE001 - THE connection error boundary
+            self._fail(exc)
+        except BaseException as exc:  # the documented pycrdt panic boundary
+            if not is_panic(exc):
+                raise
+            self._fail(exc)
+
+    async def _finish(self) -> None:
+        failure = self._failure
+        if self._requested is not None:
+            code, reason = self._requested
+        elif failure is None or isinstance(failure, ConnectionClosed):
+            code, reason = CloseCode.NORMAL, ""
+        else:
+            code, reason = close_for(failure)
+            if isinstance(failure, DocumentPoisoned) and self.document is not None:
+                self.gate.schedule_rebuild(self.document)
+            if not isinstance(failure, CollabError) or code == CloseCode.INTERNAL_ERROR:
+                log.error(
+                    "connection %s on %s failed",
+                    self.connection_id,
+                    self.name,
+                    exc_info=(type(failure), failure, failure.__traceback__),
+                )
+        log.info("connection %s on %s closed: %s", self.connection_id, self.name, int(code))
+        self.metrics.closes.labels(code=str(int(code)), reason=reason or "normal").inc()
+        self._out.close()
+        if self._admitted:
+            await self._leave(code)
+        if not isinstance(failure, ConnectionClosed):
+            try:
+                await self.channel.close(int(code), reason)
+            except Exception:
+                log.debug("close of %s failed", self.connection_id, exc_info=True)
+
+    async def _leave(self, code: int) -> None:
+        document = self.document
+        self.gate.discharge(self)
+        self.metrics.connections.dec()
+        self._admitted = False
+        if document is None:
+            return
+        document.connections.pop(self.connection_id, None)
+        removed = document.awareness.remove_owner(self.connection_id, time.monotonic())
+        document.queue_awareness(self.connection_id, removed)
+        event = Disconnect(self.name, self.connection_id, self._principal, code)
+        try:
+            await self.hooks.run(lambda ext: ext.on_disconnect(event))
+        except Exception:
+            log.exception("on_disconnect hook failed for %s", self.connection_id)
+        self.registry.release(document)
+
+    # -- opening ------------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        request = self.request
+        if request.kind not in self.config.kinds or not _DOC_ID.fullmatch(request.doc_id):
+            raise NotFound(self.name)
+        connect = Connect(
+            self.name, request.kind, request.doc_id, self.connection_id, request.headers
+        )
+        await self.hooks.run(lambda ext: ext.on_connect(connect))
+        auth = Authenticate(
+            document=self.name,
+            kind=request.kind,
+            doc_id=request.doc_id,
+            token=request.token,
+            cookies=request.cookies,
+            headers=request.headers,
+            connection_id=self.connection_id,
+        )
+        try:
+            with anyio.fail_after(self.config.auth_timeout):
+                await self.hooks.run(lambda ext: ext.on_authenticate(auth))
+        except TimeoutError:
+            raise Timeout("authentication") from None
+        if auth.principal is None:
+            if self.config.require_principal:
+                raise Unauthorized("no extension authenticated the connection")
+            auth.principal = Principal(user_id=f"anonymous:{self.connection_id}", name="Anonymous")
+        self._principal = auth.principal
+        self.read_only = auth.read_only
+        self._stamp = stamp_for(auth.principal.user_id, auth.principal.name)
+        self.gate.admit(self)
+        self._admitted = True
+        self.metrics.connections.inc()
+        document = self.document = await self.registry.acquire(self.name)
+        if len(document.connections) >= self.config.max_connections_per_document:
+            raise TooManyConnections(self.name)
+        await document.wait_ready()
+        document.connections[self.connection_id] = self
+        self.send(document.sync_step1())
+        awareness = document.awareness_snapshot_frame()
+        if awareness is not None:
+            self.send(awareness)
+        log.info(
+            "connection %s opened on %s (user %s%s)",
+            self.connection_id,
+            self.name,
+            auth.principal.user_id,
+            ", read-only" if self.read_only else "",
+        )
+
+    # -- loops --------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        async with self._out_reader:
+            async for frame in self._out_reader:
+                self._queued_bytes -= len(frame)
+                try:
+                    with anyio.fail_after(self.config.send_timeout):
+                        await self.channel.send(frame)
+                except TimeoutError:
+                    raise SlowConsumer("send timeout") from None
+                self.metrics.messages_out.inc()
+                self.metrics.bytes_out.inc(len(frame))
+
+    async def _read_loop(self) -> None:
+        idle = self.config.idle_timeout
+        while True:
+            try:
+                with anyio.fail_after(math.inf if idle is None else idle):
+                    frame = await self.channel.receive()
+            except TimeoutError:
+                raise Timeout("idle") from None
+            if len(frame) > self.config.max_message_size:
+                raise MessageTooBig(len(frame))
+            self._take_token()
+            message = decode_message(frame)
+            self.metrics.messages_in.labels(type=_MESSAGE_TYPES[type(message)]).inc()
+            self.metrics.bytes_in.inc(len(frame))
+            await self.handle(message)
+
+    def _take_token(self) -> None:
+        now = time.monotonic()
+        rate, burst = self.config.max_messages_per_second, self.config.message_burst
+        self._tokens = min(burst, self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens < 1:
+            raise RateLimited(self.connection_id)
+        self._tokens -= 1
+
+    async def handle(self, message: Message) -> None:
+        """Handle one decoded client message against the document.
+
+        Raises:
+            ProtocolViolation, DocumentTooLarge, DocumentPoisoned, Reject: the connection ends.
+        """
+        document = self.document
+        assert document is not None
+        await document.wait_ready()
+        event = BeforeHandleMessage(
+            self.name, self.connection_id, self.principal, self.read_only, message
+        )
+        await self.hooks.run(lambda ext: ext.before_handle_message(event))
+        if event.drop:
+            return
+        await document.wait_ready()  # a hook awaited: the Doc may have been poisoned meanwhile
+        if isinstance(message, SyncStep1):
+            self.send(encode_sync_step2(document.diff_since(message.state_vector)))
+        elif isinstance(message, Update | SyncStep2):
+            started = time.perf_counter()
+            diff = document.apply_update(message.update)
+            if diff is not None:
+                await document.commit(diff, Origin.CLIENT(self.connection_id))
+                self.metrics.fanout_latency.observe(time.perf_counter() - started)
+        elif isinstance(message, AwarenessUpdate):
+            entries = decode_awareness(message.payload)
+            relay = document.awareness.apply(
+                self.connection_id, self.principal.user_id, entries, self._stamp, time.monotonic()
+            )
+            document.queue_awareness(self.connection_id, relay)
+        else:
+            frame = document.awareness_snapshot_frame()
+            if frame is not None:
+                self.send(frame)

@@ -1,0 +1,347 @@
+"""``Document``: one live document: a pycrdt ``Doc``, its awareness states, its connections.
+
+The Document is the pycrdt error boundary. ``apply_update`` turns pycrdt's ``ValueError`` into
+``ProtocolViolation`` and a Rust panic (``pyo3_runtime.PanicException``, a ``BaseException``)
+into ``DocumentPoisoned``: after a panic the YDoc may abort the process or corrupt text on its
+next use, so it is never touched again and the server rebuilds it from the durable log.
+
+Fan-out encodes each applied diff once and queues the same bytes on every other connection
+(non-blocking: a full buffer closes that connection, never the room). Awareness relays are
+coalesced per document to one broadcast per ``awareness_interval`` (latest state wins), and
+``on_store_document`` is debounced; both run in the document's single background task.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import anyio
+from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
+
+from collab.awareness import AwarenessStates
+from collab.config import CollabConfig
+from collab.errors import DocumentPoisoned, DocumentTooLarge, ProtocolViolation, is_panic
+from collab.hooks import (
+    AfterStoreDocument,
+    AwarenessChange,
+    Change,
+    Hooks,
+    Origin,
+    Principal,
+    StoreDocument,
+)
+from collab.protocol import (
+    AwarenessEntry,
+    encode_awareness,
+    encode_awareness_entries,
+    encode_sync_step1,
+    encode_update,
+)
+from collab.types import YDoc
+
+__all__ = ["Document", "Recipient"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Recipient(Protocol):
+    """What a Document needs from a connection."""
+
+    @property
+    def connection_id(self) -> str: ...
+
+    @property
+    def principal(self) -> Principal: ...
+
+    def send(self, frame: bytes) -> None:
+        """Queue ``frame`` without blocking; a full buffer closes the connection."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the connection (non-blocking, idempotent)."""
+
+
+class Document:
+    """A loaded document. Created and owned by the server's registry.
+
+    Args:
+        name: ``"{kind}/{id}"``.
+        config: the server configuration (limits, intervals).
+        hooks: the server's extension hooks.
+    """
+
+    def __init__(self, name: str, config: CollabConfig, hooks: Hooks) -> None:
+        self.name = name
+        self.config = config
+        self.hooks = hooks
+        self.awareness = AwarenessStates(
+            max_clients_per_owner=config.awareness_clients_per_connection
+        )
+        self.connections: dict[str, Recipient] = {}
+        self.leases = 0  # connections and direct sessions using it (unload at 0)
+        self.released_at = 0.0  # when leases last dropped to 0
+        self.size = 0
+        self.poisoned = False
+        self._doc: YDoc | None = None
+        self._subscription: Subscription | None = None
+        self._diffs: list[bytes] = []
+        self._ready = anyio.Event()
+        self._wake = anyio.Event()
+        self._dirty_since: float | None = None
+        self._last_change = 0.0
+        self._pending_awareness: dict[int, tuple[str, AwarenessEntry]] = {}
+        self._last_awareness = -math.inf
+        self._store_lock = anyio.Lock()
+
+    # -- the YDoc and its observer ------------------------------------------------------------
+
+    def new_doc(self) -> YDoc:
+        """A fresh, unobserved YDoc for loading (the loader fills it, then ``attach``es it)."""
+        return Doc(skip_gc=self.config.skip_gc)
+
+    def attach(self, doc: YDoc) -> None:
+        """Make ``doc`` (already loaded) the live YDoc and start observing its updates."""
+        self.detach()
+        self._doc = doc
+        self._subscription = doc.observe(self._on_transaction)
+        self.size = len(doc.get_update())
+        self.poisoned = False
+        self._ready.set()
+
+    def detach(self) -> None:
+        """Remove the observer (a YDoc observer that is never removed leaks the whole YDoc)."""
+        doc, subscription = self._doc, self._subscription
+        self._doc, self._subscription = None, None
+        if doc is not None and subscription is not None and not self.poisoned:
+            doc.unobserve(subscription)
+
+    @property
+    def doc(self) -> YDoc:
+        """The live Doc. Raises ``DocumentPoisoned`` while it is being rebuilt."""
+        if self._doc is None or self.poisoned:
+            raise DocumentPoisoned(self.name)
+        return self._doc
+
+    @property
+    def observed(self) -> bool:
+        """Whether an observer is attached (false after unload)."""
+        return self._subscription is not None
+
+    async def wait_ready(self) -> None:
+        """Wait until the YDoc is usable (loaded, or rebuilt after a panic)."""
+        await self._ready.wait()
+
+    def _on_transaction(self, event: TransactionEvent) -> None:
+        update = event.update
+        if update != b"\x00\x00":  # an empty update (no insert, no delete)
+            self._diffs.append(update)
+
+    def _poison(self) -> None:
+        self.poisoned = True
+        self._ready = anyio.Event()
+        # The poisoned YDoc is dropped without calling into it again (not even unobserve):
+        # dropping the last reference frees it together with its observer.
+        self._doc, self._subscription = None, None
+
+    # -- mutations (synchronous: no await between apply and queueing the broadcast) ----------
+
+    def apply_update(self, update: bytes) -> bytes | None:
+        """Apply a y-protocols update.
+
+        Returns:
+            the diff it actually made (to broadcast and store), or None if it changed nothing
+            (already known, or parked by yrs until its dependencies arrive).
+
+        Raises:
+            DocumentTooLarge: the document would grow over ``max_document_size``.
+            ProtocolViolation: pycrdt could not decode the update.
+            DocumentPoisoned: pycrdt panicked; the YDoc is dropped and must be rebuilt.
+        """
+        doc = self.doc
+        if self.size + len(update) > self.config.max_document_size:
+            raise DocumentTooLarge(self.name)
+        self._diffs.clear()
+        try:
+            doc.apply_update(update)
+        except ValueError as exc:
+            raise ProtocolViolation("invalid update") from exc
+        except BaseException as exc:  # the documented pycrdt panic boundary
+            if is_panic(exc):
+                self._poison()
+                raise DocumentPoisoned(self.name) from None
+            raise
+        return self._take_diff()
+
+    def transact(self, fn: Callable[[YDoc], T], origin: Origin) -> tuple[T, bytes | None]:
+        """Run ``fn(doc)`` in one transaction (server-side edit).
+
+        Returns:
+            ``(fn's result, the diff or None)``.
+        """
+        doc = self.doc
+        self._diffs.clear()
+        try:
+            with doc.transaction(origin=origin):
+                result = fn(doc)
+        except BaseException as exc:  # the documented pycrdt panic boundary
+            if is_panic(exc):
+                self._poison()
+                raise DocumentPoisoned(self.name) from None
+            raise
+        return result, self._take_diff()
+
+    def _take_diff(self) -> bytes | None:
+        diffs, self._diffs = self._diffs, []
+        if not diffs:
+            return None
+        # One transaction gives one event; nested transactions could give more.
+        diff = diffs[0] if len(diffs) == 1 else merge_updates(*diffs)
+        self.size += len(diff)
+        now = time.monotonic()
+        if self._dirty_since is None:
+            self._dirty_since = now
+        self._last_change = now
+        self._wake.set()
+        return diff
+
+    def sync_step1(self) -> bytes:
+        """The server's sync step 1 frame (its state vector)."""
+        return encode_sync_step1(self.doc.get_state())
+
+    def diff_since(self, state_vector: bytes) -> bytes:
+        """The update a peer with ``state_vector`` is missing.
+
+        Raises:
+            ProtocolViolation: the state vector cannot be decoded.
+        """
+        try:
+            return self.doc.get_update(state_vector)
+        except ValueError as exc:
+            raise ProtocolViolation("invalid state vector") from exc
+
+    async def commit(self, diff: bytes, origin: Origin) -> None:
+        """Broadcast ``diff`` to every connection but the origin's, then run ``on_change``."""
+        exclude = origin.id if origin.kind == "client" else None
+        self.broadcast(encode_update(diff), exclude=exclude)
+        await self.hooks.run(lambda ext: ext.on_change(Change(self.name, diff, origin)))
+
+    def broadcast(self, frame: bytes, *, exclude: str | None = None) -> None:
+        """Queue the same ``frame`` bytes on every connection except ``exclude``."""
+        for connection_id, recipient in list(self.connections.items()):
+            if connection_id != exclude:
+                recipient.send(frame)
+
+    # -- awareness ----------------------------------------------------------------------------
+
+    def queue_awareness(self, owner: str, entries: list[AwarenessEntry]) -> None:
+        """Queue awareness entries for the next coalesced broadcast (latest wins)."""
+        for entry in entries:
+            self._pending_awareness[entry.client_id] = (owner, entry)
+        if entries:
+            self._wake.set()
+
+    def awareness_snapshot_frame(self) -> bytes | None:
+        """The frame with every live awareness state, or None when there is none."""
+        entries = self.awareness.snapshot(time.monotonic())
+        return encode_awareness(encode_awareness_entries(entries)) if entries else None
+
+    async def flush_awareness(self) -> None:
+        """Broadcast the queued awareness entries now; each owner gets the others' only."""
+        pending, self._pending_awareness = self._pending_awareness, {}
+        self._last_awareness = time.monotonic()
+        if not pending:
+            return
+        by_owner: dict[str, list[AwarenessEntry]] = {}
+        for owner, entry in pending.values():
+            by_owner.setdefault(owner, []).append(entry)
+        everything = [entry for _, entry in pending.values()]
+        frame_all = encode_awareness(encode_awareness_entries(everything))
+        for connection_id, recipient in list(self.connections.items()):
+            own = by_owner.get(connection_id)
+            if own is None:
+                recipient.send(frame_all)
+            elif len(own) < len(everything):
+                others = [e for o, e in pending.values() if o != connection_id]
+                recipient.send(encode_awareness(encode_awareness_entries(others)))
+        for owner, entries in by_owner.items():
+            origin = (
+                Origin.PEER(owner.removeprefix("peer:"))
+                if owner.startswith("peer:")
+                else Origin.CLIENT(owner)
+            )
+            event = AwarenessChange(
+                self.name,
+                encode_awareness_entries(entries),
+                origin,
+                tuple(e.client_id for e in entries if e.state is None),
+            )
+            await self._emit_awareness(event)
+
+    async def _emit_awareness(self, event: AwarenessChange) -> None:
+        await self.hooks.run(lambda ext: ext.on_awareness_update(event))
+
+    # -- debounced store ----------------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """Whether changes happened since the last successful store."""
+        return self._dirty_since is not None
+
+    async def store(self) -> None:
+        """Run ``on_store_document`` then ``after_store_document`` now (serialised).
+
+        Raises:
+            Exception: a store hook failed; the document stays dirty and in memory.
+        """
+        async with self._store_lock:
+            if self._dirty_since is None or self.poisoned or self._doc is None:
+                return
+            since, self._dirty_since = self._dirty_since, None
+            try:
+                event = StoreDocument(self.name, self._doc)
+                await self.hooks.run(lambda ext: ext.on_store_document(event))
+            except Exception:
+                self._dirty_since = since if self._dirty_since is None else self._dirty_since
+                raise
+            done = AfterStoreDocument(self.name)
+            await self.hooks.run(lambda ext: ext.after_store_document(done))
+
+    async def run(self) -> None:
+        """The document's background task: coalesced awareness and debounced stores."""
+        cfg = self.config
+        while True:
+            now = time.monotonic()
+            due: list[float] = []
+            if self._pending_awareness:
+                due.append(self._last_awareness + cfg.awareness_interval)
+            if self._dirty_since is not None:
+                due.append(
+                    min(
+                        self._last_change + cfg.store_debounce,
+                        self._dirty_since + cfg.store_max_debounce,
+                    )
+                )
+            wait = (min(due) - now) if due else math.inf
+            if wait > 0:
+                self._wake = anyio.Event()
+                with anyio.move_on_after(wait):
+                    await self._wake.wait()
+                continue
+            if self._pending_awareness and self._last_awareness + cfg.awareness_interval <= now:
+                try:
+                    await self.flush_awareness()
+                except Exception:
+                    log.exception("awareness hook failed for document %s", self.name)
+            if self._dirty_since is not None and now >= min(
+                self._last_change + cfg.store_debounce,
+                self._dirty_since + cfg.store_max_debounce,
+            ):
+                try:
+                    await self.store()
+                except Exception:
+                    log.exception("store failed for document %s; kept in memory", self.name)
+                    self._dirty_since = self._last_change = time.monotonic()

@@ -1,0 +1,322 @@
+"""``CollabServer``: the collab front door and its lifecycle.
+
+``CollabServer(config, extensions)`` is cheap (no I/O). ``async with server:`` enters the
+extensions that are async context managers (in list order) and starts the task group that runs
+document tasks. Leaving it shuts down in order, idempotently:
+
+1. stop admitting (new sockets are accepted and closed with 1001);
+2. close open connections with ``shutdown_close_code`` (1001, or 1012 for a restart);
+3. wait up to ``shutdown_timeout`` for them to finish;
+4. store and unload every document (flushes the debounced stores);
+5. cancel the task group, then exit the extensions in reverse order (persistence flushes its
+   group-commit queue last).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from types import TracebackType
+
+import anyio
+from anyio.abc import TaskGroup
+from prometheus_client import CollectorRegistry
+
+from collab.config import CollabConfig
+from collab.connection import Channel, Connection, ConnectRequest, ReadOnlyGuard
+from collab.direct import DirectSession
+from collab.document import Document
+from collab.errors import (
+    CloseCode,
+    DocumentPoisoned,
+    ServerGoingAway,
+    TooManyConnections,
+    default_reason,
+)
+from collab.hooks import Extension, Hooks, Origin
+from collab.metrics import CollabMetrics
+from collab.protocol import decode_awareness
+from collab.registry import Registry
+
+__all__ = ["CollabServer"]
+
+log = logging.getLogger(__name__)
+
+
+class CollabServer:
+    """Hosts collab documents for WebSocket clients and in-process sessions.
+
+    Args:
+        config: limits and delays (``CollabConfig()`` when omitted).
+        extensions: hooks, run in ``priority`` order; async context managers among them are
+            entered with the server.
+        metrics_registry: the Prometheus registry (the process default when omitted).
+    """
+
+    def __init__(
+        self,
+        config: CollabConfig | None = None,
+        extensions: Sequence[Extension] = (),
+        *,
+        metrics_registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.config = config or CollabConfig()
+        self.extensions = tuple(extensions)
+        self.hooks = Hooks([ReadOnlyGuard(), *self.extensions])
+        self.metrics = CollabMetrics.for_registry(metrics_registry)
+        self.registry = Registry(self.config, self.hooks, self.metrics)
+        self.connections: dict[str, Connection] = {}
+        self._per_user: Counter[str] = Counter()
+        self._accepting = False
+        self._stack: AsyncExitStack | None = None
+        self._tg: TaskGroup | None = None
+        self._closing = False
+        self._closed = anyio.Event()
+        self._drained = anyio.Event()
+        self._drained.set()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> CollabServer:
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            for extension in self.extensions:
+                if isinstance(extension, AbstractAsyncContextManager):
+                    await stack.enter_async_context(extension)
+            self._tg = await stack.enter_async_context(anyio.create_task_group())
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        self.registry.start(self._tg)
+        self._accepting = True
+        log.info("collab server started with %d extensions", len(self.extensions))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.close()
+        finally:
+            # Cancelled only here: the caller's own code runs inside this task group's scope
+            # (it was entered by __aenter__), so cancelling it earlier would cancel the caller.
+            if self._tg is not None:
+                self._tg.cancel_scope.cancel()
+            stack, self._stack = self._stack, None
+            if stack is not None:
+                await stack.aclose()  # the task group, then the extensions in reverse order
+
+    async def close(self) -> None:
+        """Close connections and store every document (steps 1-4 of the module docstring).
+
+        Idempotent: a second call awaits the first. Leaving ``async with`` calls it, then stops
+        the task group and exits the extensions.
+        """
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self._accepting = False
+        cfg = self.config
+        try:
+            for connection in list(self.connections.values()):
+                connection.close(cfg.shutdown_close_code, default_reason(cfg.shutdown_close_code))
+            with anyio.move_on_after(cfg.shutdown_timeout):
+                await self._drained.wait()
+            with anyio.move_on_after(cfg.shutdown_timeout):
+                await self.registry.unload_all()
+            if self.registry.documents:
+                log.error("shutdown: %d documents not stored", len(self.registry.documents))
+            self.registry.start(None)
+        finally:
+            self._closed.set()
+            log.info("collab server stopped")
+
+    # -- connections --------------------------------------------------------------------------
+
+    async def serve(self, channel: Channel, request: ConnectRequest) -> None:
+        """Serve one accepted WebSocket until it closes (the ASGI adapter calls this)."""
+        connection = Connection(
+            channel,
+            request,
+            config=self.config,
+            hooks=self.hooks,
+            registry=self.registry,
+            metrics=self.metrics,
+            gate=self,
+        )
+        await connection.run()
+
+    def admit(self, connection: Connection) -> None:
+        """Count ``connection`` in (the Gate of ``Connection``)."""
+        if not self._accepting:
+            raise ServerGoingAway("shutting down")
+        user = connection.user_id or ""
+        if self._per_user[user] >= self.config.max_connections_per_user:
+            raise TooManyConnections(f"user {user}")
+        self._per_user[user] += 1
+        self.connections[connection.connection_id] = connection
+        self._drained = anyio.Event()
+
+    def discharge(self, connection: Connection) -> None:
+        """Count ``connection`` out."""
+        if self.connections.pop(connection.connection_id, None) is None:
+            return
+        user = connection.user_id or ""
+        self._per_user[user] -= 1
+        if self._per_user[user] <= 0:
+            del self._per_user[user]
+        if not self.connections:
+            self._drained.set()
+
+    def schedule_rebuild(self, document: Document) -> None:
+        """Rebuild a poisoned document in the background."""
+        if self._tg is not None and not self._closing:
+            self._tg.start_soon(self.registry.rebuild, document)
+
+    def _live(self, name: str) -> list[Connection]:
+        document = self.registry.documents.get(name)
+        if document is None:
+            return []
+        return [c for c in document.connections.values() if isinstance(c, Connection)]
+
+    async def close_document(
+        self, name: str, code: CloseCode = CloseCode.DOCUMENT_DELETED, reason: str | None = None
+    ) -> int:
+        """Close every connection of ``name`` with ``code`` (for example after a delete).
+
+        Returns:
+            how many connections were asked to close. Waits (bounded) until they are gone.
+        """
+        targets = self._live(name)
+        for connection in targets:
+            connection.close(code, reason or default_reason(code))
+        await self._wait_gone(targets)
+        return len(targets)
+
+    async def close_user(
+        self,
+        name: str,
+        user_id: str,
+        code: CloseCode = CloseCode.FORBIDDEN,
+        reason: str | None = None,
+    ) -> int:
+        """Close the connections of ``user_id`` on ``name`` (access revoked).
+
+        Returns:
+            how many connections were asked to close.
+        """
+        targets = [c for c in self._live(name) if c.user_id == user_id]
+        for connection in targets:
+            connection.close(code, reason or default_reason(code))
+        await self._wait_gone(targets)
+        return len(targets)
+
+    async def set_read_only(self, name: str, user_id: str, *, read_only: bool = True) -> int:
+        """Downgrade (or upgrade) the live connections of ``user_id`` on ``name``.
+
+        Returns:
+            how many connections changed. Takes effect from their next message.
+        """
+        targets = [c for c in self._live(name) if c.user_id == user_id]
+        for connection in targets:
+            connection.read_only = read_only
+        return len(targets)
+
+    async def _wait_gone(self, targets: list[Connection]) -> None:
+        with anyio.move_on_after(self.config.shutdown_timeout):
+            for connection in targets:
+                await connection.finished.wait()
+
+    # -- in-process access --------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def open_direct(self, name: str, actor: str = "server") -> AsyncIterator[DirectSession]:
+        """Edit a live document in-process, through the same hooks as a client.
+
+        Usage::
+
+            async with server.open_direct("notes/<id>", actor="api") as session:
+                session.transact(lambda doc: ...)
+
+        Changes are broadcast at once; ``on_change`` runs for them when the block exits (or on
+        ``await session.flush()``), with origin ``Origin.SERVER(actor)``.
+
+        Raises:
+            ServerGoingAway: the server is shutting down.
+        """
+        if not self._accepting:
+            raise ServerGoingAway("shutting down")
+        document = await self.registry.acquire(name)
+        try:
+            await document.wait_ready()
+            session = DirectSession(document, Origin.SERVER(actor))
+            try:
+                yield session
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await session.flush()
+        finally:
+            self.registry.release(document)
+
+    def is_loaded(self, name: str) -> bool:
+        """Whether ``name`` is loaded in this process."""
+        return name in self.registry.documents
+
+    async def apply_remote_update(self, name: str, update: bytes, origin: Origin) -> None:
+        """Apply an update received from another node (fan-out) to a loaded document.
+
+        Broadcasts it to the local connections and runs ``on_change`` with ``origin`` (use
+        ``Origin.PEER(node_id)``: persistence and fan-out skip PEER changes). If the document
+        is being loaded, waits for the load first.
+
+        Nothing happens when the document is not loaded here (the sending node stored the
+        update; a later load reads it from the store).
+
+        Raises:
+            ProtocolViolation: the update cannot be decoded.
+            DocumentPoisoned: pycrdt panicked (the document is being rebuilt).
+        """
+        if name not in self.registry.documents and not self.registry.is_loading(name):
+            return
+        document = await self.registry.acquire(name)
+        try:
+            await document.wait_ready()
+            try:
+                diff = document.apply_update(update)
+            except DocumentPoisoned:
+                self.schedule_rebuild(document)
+                raise
+            if diff is not None:
+                await document.commit(diff, origin)
+        finally:
+            self.registry.release(document)
+
+    async def apply_remote_awareness(self, name: str, payload: bytes, origin: Origin) -> None:
+        """Relay an awareness update received from another node to the local connections.
+
+        ``payload`` is what ``on_awareness_update`` gave the other node (already stamped).
+        Nothing happens when the document is not loaded here.
+
+        Raises:
+            ProtocolViolation: the payload cannot be decoded.
+        """
+        document = self.registry.documents.get(name)
+        if document is None:
+            return
+        owner = f"peer:{origin.id}"
+        now = time.monotonic()
+        relay = []
+        for entry in decode_awareness(payload):
+            user = entry.state.get("user") if entry.state is not None else None
+            user_id = user.get("id") if isinstance(user, dict) else None
+            relay += document.awareness.apply(owner, str(user_id or owner), [entry], None, now)
+        document.queue_awareness(owner, relay)
