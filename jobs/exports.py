@@ -13,32 +13,40 @@ fonts (Latin-1).
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
-from fpdf import FPDF
-from fpdf.fonts import CoreFont, TTFFont
+import anyio
 from pycrdt import Doc
 
 from collab.markdown import to_markdown
-from collab.richtext import Node, Text, read_tree, to_json, to_plain_text
+from collab.richtext import Node, read_tree, to_json, to_plain_text
+from collab.server import CollabServer
+from jobs.note_content import UpdateLog, read_note_tree
+from jobs.pdf import PdfFonts, find_pdf_fonts, render_pdf
+from storage.objects import ObjectNotFound
 
 __all__ = [
     "EXPORT_FORMATS",
+    "ExportContext",
     "ExportFile",
     "ExportFormat",
     "ExportMeta",
-    "PdfFonts",
     "export_json",
     "export_markdown",
     "export_note",
+    "export_note_job",
     "export_pdf",
-    "find_pdf_fonts",
+    "read_export",
+    "run_export",
+    "start_export",
 ]
+
+log = logging.getLogger(__name__)
 
 ExportFormat = Literal["md", "json", "pdf"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("md", "json", "pdf")
@@ -47,8 +55,6 @@ _MEDIA_TYPES = {
     "json": "application/json",
     "pdf": "application/pdf",
 }
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
-_JOINERS = re.compile("[\u200d\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,20 @@ class ExportMeta:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     author: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExportMeta:
+        def when(value: Any) -> datetime | None:
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+        return cls(
+            note_id=str(data["id"]),
+            title=str(data["title"]),
+            tags=tuple(str(tag) for tag in data.get("tags") or ()),
+            created_at=when(data.get("createdAt")),
+            updated_at=when(data.get("updatedAt")),
+            author=data.get("author"),
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -115,208 +135,6 @@ def export_json(source: Doc[Any] | Node, meta: ExportMeta) -> bytes:
     return json.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
-class PdfFonts:
-    """TrueType files for the PDF: body styles ("", "B", "I", "BI") and a monospace face."""
-
-    body: Mapping[str, Path]
-    mono: Path | None = None
-
-
-def find_pdf_fonts(dirs: Iterable[Path] = FONT_DIRS) -> PdfFonts | None:
-    """Locate DejaVu Sans (+ Mono) in `dirs`; None when no regular face is installed."""
-    names = {
-        "": "DejaVuSans.ttf",
-        "B": "DejaVuSans-Bold.ttf",
-        "I": "DejaVuSans-Oblique.ttf",
-        "BI": "DejaVuSans-BoldOblique.ttf",
-    }
-    for folder in dirs:
-        if (folder / names[""]).is_file():
-            body = {
-                style: folder / name for style, name in names.items() if (folder / name).is_file()
-            }
-            mono = folder / "DejaVuSansMono.ttf"
-            return PdfFonts(body, mono if mono.is_file() else None)
-    return None
-
-
-class _Writer:
-    """Renders the rich-text tree onto an `FPDF` page flow."""
-
-    LINE = 6.0
-
-    def __init__(self, fonts: PdfFonts | None, meta: ExportMeta) -> None:
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_auto_page_break(auto=True, margin=15)
-        self.pdf.set_title(meta.title)
-        self.pdf.set_creator("workbook notes export")
-        self.styles: set[str] = {""}
-        if fonts is None:
-            self.body, self.mono = "helvetica", "courier"
-            self.styles = {"", "B", "I", "BI"}
-            self.supported: Callable[[str], bool] = _latin1
-        else:
-            self.body, self.mono = "body", "mono"
-            for style, path in fonts.body.items():
-                self.pdf.add_font("body", style=style, fname=path)
-                self.styles.add(style)
-            if fonts.mono is not None:
-                self.pdf.add_font("mono", fname=fonts.mono)
-            else:
-                self.mono = "body"
-            glyphs = _cmap(self.pdf.fonts["body"])
-            if fonts.mono is not None:  # the same text may be set in either face
-                glyphs &= _cmap(self.pdf.fonts["mono"])
-            self.supported = lambda char: ord(char) in glyphs
-        self.bullet = "•" if self.supported("•") else "-"
-        self.pdf.add_page()
-
-    def font(self, style: str = "", size: float = 11, *, mono: bool = False) -> None:
-        if mono:
-            self.pdf.set_font(self.mono, size=size)
-            return
-        while style not in self.styles:  # a missing oblique face falls back to upright
-            style = style.replace("I", "") if "I" in style else ""
-        self.pdf.set_font(self.body, style=style, size=size)
-
-    def clean(self, text: str) -> str:
-        out: list[str] = []
-        joined = False
-        for char in text:
-            if _JOINERS.fullmatch(char):
-                joined = joined or char == "\u200d"
-                continue
-            if self.supported(char) or char in "\n\t":
-                out.append(char)
-            elif not (joined and out and out[-1] == "\ufffd"):
-                out.append("\ufffd" if self.supported("\ufffd") else "?")
-            joined = False
-        return "".join(out)
-
-    def render(self, tree: Node, meta: ExportMeta) -> bytes:
-        self.font("B", 20)
-        self.pdf.multi_cell(0, 10, self.clean(meta.title), new_x="LMARGIN", new_y="NEXT")
-        if meta.tags:
-            self.font("", 9)
-            self.pdf.set_text_color(110)
-            self.pdf.multi_cell(
-                0,
-                5,
-                self.clean(" · ".join(f"#{t}" for t in meta.tags)),
-                new_x="LMARGIN",
-                new_y="NEXT",
-            )
-            self.pdf.set_text_color(0)
-        self.pdf.ln(3)
-        for block in tree.content:
-            if isinstance(block, Node):
-                self.block(block, self.pdf.l_margin)
-        return bytes(self.pdf.output())
-
-    def block(self, node: Node, indent: float) -> None:
-        pdf = self.pdf
-        pdf.set_left_margin(indent)
-        pdf.set_x(indent)
-        kind = node.type
-        if kind == "heading":
-            level = node.attrs.get("level", 1)
-            size = {1: 18, 2: 15, 3: 13}.get(level if isinstance(level, int) else 1, 12)
-            pdf.ln(2)
-            self.inline(node.content, base="B", size=size, height=size * 0.5)
-            pdf.ln(size * 0.5 + 1)
-        elif kind == "codeBlock":
-            code = "".join(c.text for c in node.content if isinstance(c, Text))
-            self.font(size=9.5, mono=True)
-            pdf.set_fill_color(243, 244, 246)
-            pdf.multi_cell(0, 5, self.clean(code), fill=True, new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(2)
-        elif kind == "horizontalRule":
-            y = pdf.get_y() + 2
-            pdf.set_draw_color(180)
-            pdf.line(indent, y, pdf.w - pdf.r_margin, y)
-            pdf.ln(5)
-        elif kind == "blockquote":
-            pdf.set_text_color(90)
-            top = pdf.get_y()
-            for child in node.content:
-                if isinstance(child, Node):
-                    self.block(child, indent + 6)
-            pdf.set_draw_color(200)
-            pdf.line(indent + 2, top, indent + 2, pdf.get_y() - 2)
-            pdf.set_text_color(0)
-        elif kind in ("bulletList", "orderedList"):
-            start = node.attrs.get("start", 1)
-            number = start if isinstance(start, int) else 1
-            for item in node.content:
-                marker = f"{number}." if kind == "orderedList" else self.bullet
-                number += 1
-                pdf.set_left_margin(indent)
-                pdf.set_x(indent)
-                self.font()
-                pdf.cell(7, self.LINE, marker)
-                children = item.content if isinstance(item, Node) else (item,)
-                for i, child in enumerate(children):
-                    if isinstance(child, Node) and i == 0:
-                        self.inline_block(child, indent + 7)
-                    elif isinstance(child, Node):
-                        self.block(child, indent + 7)
-        elif kind == "paragraph" or not any(
-            isinstance(c, Node) and c.type != "hardBreak" for c in node.content
-        ):
-            self.inline(node.content)
-            pdf.ln(self.LINE + 2)
-        else:
-            for child in node.content:
-                if isinstance(child, Node):
-                    self.block(child, indent)
-        pdf.set_left_margin(indent)
-
-    def inline_block(self, node: Node, indent: float) -> None:
-        # The first block of a list item continues on the marker's line.
-        self.pdf.set_left_margin(indent)
-        if node.type == "paragraph":
-            self.inline(node.content)
-            self.pdf.ln(self.LINE + 1)
-        else:
-            self.pdf.ln(self.LINE)
-            self.block(node, indent)
-
-    def inline(
-        self,
-        content: tuple[Node | Text, ...],
-        *,
-        base: str = "",
-        size: float = 11,
-        height: float = LINE,
-    ) -> None:
-        for child in content:
-            if isinstance(child, Node):
-                if child.type == "hardBreak":
-                    self.pdf.ln(height)
-                continue
-            names = {mark.type for mark in child.marks}
-            style = base + ("B" if "bold" in names and "B" not in base else "")
-            style += "I" if "italic" in names else ""
-            link = next(
-                (str(m.attrs.get("href") or "") for m in child.marks if m.type == "link"), ""
-            )
-            self.font(style, size, mono="code" in names)
-            if link:
-                self.pdf.set_text_color(29, 78, 216)
-            self.pdf.write(height, self.clean(child.text), link=link)
-            if link:
-                self.pdf.set_text_color(0)
-
-
-def _cmap(font: CoreFont | TTFFont) -> set[int]:
-    return set(font.cmap) if isinstance(font, TTFFont) else set(range(256))
-
-
-def _latin1(char: str) -> bool:
-    return ord(char) < 256
-
-
 def export_pdf(
     source: Doc[Any] | Node,
     meta: ExportMeta,
@@ -330,7 +148,7 @@ def export_pdf(
             uses the PDF core fonts (Latin-1 only).
     """
     chosen = find_pdf_fonts() if fonts == "default" else fonts
-    return _Writer(chosen, meta).render(_tree(source), meta)
+    return render_pdf(_tree(source), meta.title, meta.tags, fonts=chosen)
 
 
 def export_note(source: Doc[Any] | Node, meta: ExportMeta, fmt: ExportFormat) -> ExportFile:
@@ -348,3 +166,107 @@ def export_note(source: Doc[Any] | Node, meta: ExportMeta, fmt: ExportFormat) ->
 def _slug(title: str) -> str:
     slug = re.sub(r"[^\w\-]+", "-", title, flags=re.UNICODE).strip("-_").lower()
     return slug[:80] or "note"
+
+
+# -- large exports as jobs ------------------------------------------------------------------
+
+
+class ExportObjects(Protocol):
+    """Where export files and their manifests are kept (`storage.ObjectStore`)."""
+
+    async def put(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None: ...
+    async def get(self, key: str) -> bytes: ...
+
+
+class ExportContext(Protocol):
+    """What `export_note_job` needs from the job context."""
+
+    @property
+    def documents(self) -> UpdateLog: ...
+    @property
+    def objects(self) -> ExportObjects: ...
+
+
+def export_key(note_id: str, export_id: str, suffix: str) -> str:
+    """The object key of an export's manifest (`.json`) or file (`.md`, `.pdf`, ...)."""
+    return f"exports/{note_id}/{export_id}{suffix}"
+
+
+async def start_export(objects: ExportObjects, meta: ExportMeta, fmt: ExportFormat) -> str:
+    """Record a pending export (its manifest); return its id, for `run_export` and polling."""
+    export_id = uuid.uuid4().hex
+    manifest = {
+        "exportId": export_id,
+        "noteId": meta.note_id,
+        "format": fmt,
+        "status": "pending",
+        "createdAt": datetime.now(UTC).isoformat(),
+        "meta": meta.as_json(),
+    }
+    await _save(objects, manifest)
+    return export_id
+
+
+async def read_export(
+    objects: ExportObjects, note_id: str, export_id: str
+) -> dict[str, Any] | None:
+    """The manifest of an export (`status`: pending, done or failed), None if unknown."""
+    try:
+        data = await objects.get(export_key(note_id, export_id, ".json"))
+    except ObjectNotFound:
+        return None
+    manifest = json.loads(data)
+    return manifest if isinstance(manifest, dict) else None
+
+
+async def run_export(
+    documents: UpdateLog,
+    objects: ExportObjects,
+    note_id: str,
+    export_id: str,
+    *,
+    server: CollabServer | None = None,
+) -> str:
+    """Render a pending export, store the file, mark the manifest done (or failed).
+
+    Reads the live document when `server` has it loaded, else the durable log. The rendering
+    runs in a worker thread. Returns the final status ("missing" for an unknown export).
+    """
+    manifest = await read_export(objects, note_id, export_id)
+    if manifest is None:
+        return "missing"
+    if manifest.get("status") != "pending":
+        return str(manifest.get("status"))
+    fmt: ExportFormat = manifest["format"]
+    try:
+        meta = ExportMeta.from_json(manifest["meta"])
+        tree = await read_note_tree(server, documents, note_id)
+        exported = await anyio.to_thread.run_sync(export_note, tree, meta, fmt)
+        key = export_key(note_id, export_id, f".{fmt}")
+        await objects.put(key, exported.data, exported.media_type)
+    except Exception:
+        log.exception("export %s of note %s failed", export_id, note_id)
+        manifest["status"] = "failed"
+    else:
+        manifest.update(
+            status="done",
+            key=key,
+            filename=exported.filename,
+            mediaType=exported.media_type,
+            size=len(exported.data),
+        )
+    manifest["finishedAt"] = datetime.now(UTC).isoformat()
+    await _save(objects, manifest)
+    return str(manifest["status"])
+
+
+async def _save(objects: ExportObjects, manifest: dict[str, Any]) -> None:
+    key = export_key(manifest["noteId"], manifest["exportId"], ".json")
+    await objects.put(key, json.dumps(manifest).encode(), "application/json")
+
+
+async def export_note_job(ctx: ExportContext, note_id: str, export_id: str) -> str:
+    """The worker job: `run_export` from the durable log (register in `jobs.catalog`)."""
+    return await run_export(ctx.documents, ctx.objects, note_id, export_id)

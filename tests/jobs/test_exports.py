@@ -12,6 +12,7 @@ import pytest
 from pycrdt import Doc
 from pypdf import PdfReader
 
+from collab.extensions.persistence import MemoryStore
 from collab.markdown import parse_markdown, write_markdown
 from collab.richtext import to_json
 from jobs.exports import (
@@ -20,8 +21,12 @@ from jobs.exports import (
     export_markdown,
     export_note,
     export_pdf,
-    find_pdf_fonts,
+    read_export,
+    run_export,
+    start_export,
 )
+from jobs.pdf import find_pdf_fonts
+from storage.objects import FileObjectStore
 
 BODY = """# Workshop notes é
 
@@ -141,3 +146,36 @@ def test_export_note_names_the_file(doc: Doc[Any], fmt: Any, media_type: str) ->
     assert exported.media_type == media_type
     assert exported.filename == f"résumé-día-1.{fmt}"
     assert exported.data
+
+
+async def test_export_job_stores_the_file_and_marks_the_manifest(
+    doc: Doc[Any], tmp_path: Path
+) -> None:
+    objects = FileObjectStore(tmp_path / "objects")
+    log = MemoryStore()
+    await log.append([(f"notes/{META.note_id}", doc.get_update())])
+
+    export_id = await start_export(objects, META, "pdf")
+    pending = await read_export(objects, META.note_id, export_id)
+    assert pending is not None and pending["status"] == "pending"
+
+    assert await run_export(log, objects, META.note_id, export_id) == "done"
+    done = await read_export(objects, META.note_id, export_id)
+    assert done is not None
+    assert done["status"] == "done" and done["filename"] == "résumé-día-1.pdf"
+    assert "step two" in pdf_text(await objects.get(done["key"]))
+    # Running it again (a retried job) changes nothing.
+    assert await run_export(log, objects, META.note_id, export_id) == "done"
+
+
+async def test_export_job_failure_and_unknown_ids(tmp_path: Path) -> None:
+    objects = FileObjectStore(tmp_path / "objects")
+    log = MemoryStore()
+    await log.append([(f"notes/{META.note_id}", b"not a yjs update")])
+
+    export_id = await start_export(objects, META, "md")
+    assert await run_export(log, objects, META.note_id, export_id) == "failed"
+    failed = await read_export(objects, META.note_id, export_id)
+    assert failed is not None and failed["status"] == "failed"
+    assert await read_export(objects, META.note_id, "0" * 32) is None
+    assert await run_export(log, objects, META.note_id, "0" * 32) == "missing"
