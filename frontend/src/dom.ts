@@ -132,6 +132,27 @@ export function colorFor(id: string): string {
   return palette[Math.abs(hash) % palette.length]
 }
 
+// The server's palette (collab/awareness.py color_for): sha256(user id)[0] % 12.
+const SERVER_PALETTE = [
+  '#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0',
+  '#f032e6', '#bcf60c', '#008080', '#9a6324', '#800000', '#000075',
+]
+
+/** The colour the server stamps for `id`, so our own avatar matches what others see. */
+export async function serverColor(id: string): Promise<string> {
+  if (!crypto?.subtle) return colorFor(id)
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(id)))
+  return SERVER_PALETTE[digest[0] % SERVER_PALETTE.length]
+}
+
+/** Black or white, whichever reads better on `color` (a #rrggbb value). */
+export function textOn(color: string): string {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color)
+  if (!m) return '#fff'
+  const [r, g, b] = m.slice(1).map((x) => parseInt(x, 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? '#1c2033' : '#fff'
+}
+
 export function relativeTime(iso: string | undefined): string {
   if (!iso) return ''
   const then = new Date(iso).getTime()

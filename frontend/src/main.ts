@@ -2,7 +2,7 @@
 import './styles.css'
 import { renderAuth } from './authView'
 import { forgetLocalDocuments } from './collab'
-import { h, icon, initials, colorFor, mount, toast } from './dom'
+import { h, icon, initials, colorFor, mount, serverColor, textOn, toast } from './dom'
 import { createNote, reload, renderSidebar, setActive } from './listView'
 import { renderNote, type NoteView } from './noteView'
 import { hasStoredSession, logout, OfflineError, refresh, SignedOutError, token, user } from './session'
@@ -31,6 +31,13 @@ function buildShell(): { sidebar: HTMLElement; main: HTMLElement } {
   const sidebar = h('div', { class: 'sidebar-body' })
   const main = h('main', { class: 'main', id: 'main' })
   const name = me?.name || me?.email || 'Me'
+  const selfAvatar = h('span', { class: 'avatar avatar-sm', style: { backgroundColor: colorFor(me?.id ?? '') }, title: name, 'aria-hidden': 'true' }, initials(name))
+  if (me) {
+    void serverColor(me.id).then((color) => {
+      selfAvatar.style.backgroundColor = color
+      selfAvatar.style.color = textOn(color)
+    })
+  }
   mount(
     root,
     h('a', { href: '#main', class: 'skip-link' }, 'Skip to the note'),
@@ -47,7 +54,7 @@ function buildShell(): { sidebar: HTMLElement; main: HTMLElement } {
           h(
             'div',
             { class: 'account' },
-            h('span', { class: 'avatar avatar-sm', style: { backgroundColor: colorFor(me?.id ?? '') }, title: name, 'aria-hidden': 'true' }, initials(name)),
+            selfAvatar,
             h('span', { class: 'visually-hidden' }, `Signed in as ${name}`),
             h(
               'button',

@@ -8,7 +8,7 @@ import { exportNote, type ExportFormat } from './exporter'
 import { bindAvatars } from './presence'
 import { openShareDialog } from './share'
 import { openVersionsDialog, versionsAvailable } from './versions'
-import { colorFor, h, icon, mount, toast } from './dom'
+import { colorFor, h, icon, mount, serverColor, toast } from './dom'
 import { cachedNote, patchNote, reload } from './listView'
 import { OfflineError, user, type User } from './session'
 
@@ -68,9 +68,9 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   const editable = access !== 'read'
 
   const connection = new NoteConnection(noteId, onSignedOut)
-  connection.awareness.setLocalStateField('user', {
-    id: me?.id, name: me?.name || me?.email || 'Me', color: colorFor(me?.id ?? 'me'),
-  })
+  const localUser = { id: me?.id, name: me?.name || me?.email || 'Me', color: colorFor(me?.id ?? 'me') }
+  connection.awareness.setLocalStateField('user', localUser)
+  if (me) void serverColor(me.id).then((color) => connection.awareness.setLocalStateField('user', { ...localUser, color }))
 
   // ---- header ----
   const title = h('input', {

@@ -6,7 +6,7 @@
 import { Extension } from '@tiptap/core'
 import { yCursorPlugin } from '@tiptap/y-tiptap'
 import type { Awareness } from 'y-protocols/awareness'
-import { colorFor, h, initials, mount } from './dom'
+import { colorFor, h, initials, mount, textOn } from './dom'
 
 export interface AwarenessUser {
   id?: string
@@ -35,7 +35,7 @@ export function collaboratorCarets(awareness: Awareness) {
             const color = cssColor(user, clientId)
             const caret = h('span', { class: 'remote-caret', style: { borderColor: color } })
             caret.setAttribute('data-user', user.name ?? 'Someone')
-            const label = h('span', { class: 'remote-caret-label', style: { backgroundColor: color } }, user.name ?? 'Someone')
+            const label = h('span', { class: 'remote-caret-label', style: { backgroundColor: color, color: textOn(color) } }, user.name ?? 'Someone')
             caret.append('\u2060', label, '\u2060')
             return caret
           },
@@ -88,7 +88,7 @@ export function bindAvatars(el: HTMLElement, awareness: Awareness): () => void {
           'span',
           {
             class: `avatar${p.self ? ' avatar-self' : ''}`,
-            style: { backgroundColor: p.color },
+            style: { backgroundColor: p.color, color: textOn(p.color) },
             title: p.self ? `${p.name} (you)` : p.name,
             dataset: { userName: p.name },
           },
