@@ -7,9 +7,10 @@ import time. This package imports no sibling package.
 
 from storage.db import Database, connect, downgrade, migrate
 from storage.documents import DocumentLog
+from storage.errors import UnknownReference
 from storage.lessons import LessonOutline, LessonRepository
 from storage.modules import ModuleRepository
-from storage.notes import Access, NoteHit, NoteRepository, UnknownReference, VersionConflict
+from storage.notes import Access, NoteHit, NoteRepository, VersionConflict
 from storage.objects import (
     FileObjectStore,
     ObjectNotFound,
@@ -18,6 +19,8 @@ from storage.objects import (
     open_object_store,
 )
 from storage.progress import ProgressRepository, ProgressSave
+from storage.recordings import RecordingRepository
+from storage.sessions import LiveSessionRepository
 from storage.tokens import Rotation, TokenInvalid, TokenRejected, TokenRepository, TokenReuse
 from storage.users import EmailTaken, UserRepository
 from storage.versions import NoteVersion, VersionInfo, VersionRepository
@@ -30,6 +33,7 @@ __all__ = [
     "FileObjectStore",
     "LessonOutline",
     "LessonRepository",
+    "LiveSessionRepository",
     "ModuleRepository",
     "NoteHit",
     "NoteRepository",
@@ -38,6 +42,7 @@ __all__ = [
     "ObjectStore",
     "ProgressRepository",
     "ProgressSave",
+    "RecordingRepository",
     "Rotation",
     "S3ObjectStore",
     "TokenInvalid",

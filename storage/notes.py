@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from storage.db import Database
+from storage.errors import UnknownReference as UnknownReference  # re-exported
 from storage.models import Note, NoteShare, Permission
 from storage.search import MARK_END, MARK_START, fts5_match, highlight, pg_tsquery, terms
 from storage.types import utcnow
@@ -51,10 +52,6 @@ class VersionConflict(Exception):
     def __init__(self, current: int) -> None:
         super().__init__(f"note is at version {current}")
         self.current = current
-
-
-class UnknownReference(LookupError):
-    """A referenced row (module or user) does not exist."""
 
 
 @dataclass(frozen=True, slots=True)

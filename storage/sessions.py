@@ -1,0 +1,204 @@
+"""Live workshop sessions and their participants (the durable side of a room).
+
+A session's host is stored as a ``host`` participant when the session is created, so "what
+role does this user have here" is one lookup: :meth:`LiveSessionRepository.role_of`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from storage.db import Database
+from storage.models import LiveSession, ParticipantRole, SessionParticipant, SessionStatus
+from storage.types import utcnow
+
+_PARTICIPANTS: sa.Table = SessionParticipant.__table__  # type: ignore[attr-defined]
+_UPDATABLE = frozenset({"title", "description", "scheduled_start", "scheduled_end", "settings"})
+
+
+class LiveSessionRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def create(
+        self,
+        host_id: uuid.UUID,
+        *,
+        title: str,
+        scheduled_start: datetime,
+        scheduled_end: datetime,
+        description: str | None = None,
+        settings: Mapping[str, object] | None = None,
+    ) -> LiveSession:
+        if scheduled_end < scheduled_start:
+            raise ValueError("scheduled_end is before scheduled_start")
+        live = LiveSession(
+            host_id=host_id,
+            title=title,
+            description=description,
+            scheduled_start=scheduled_start,
+            scheduled_end=scheduled_end,
+            settings=dict(settings or {}),
+        )
+        async with self._db.write() as session:
+            session.add(live)
+            await session.flush()
+            session.add(
+                SessionParticipant(session_id=live.id, user_id=host_id, role=ParticipantRole.HOST)
+            )
+        return live
+
+    async def get(self, session_id: uuid.UUID) -> LiveSession | None:
+        async with self._db.read() as session:
+            return await session.get(LiveSession, session_id)
+
+    async def update(
+        self, session_id: uuid.UUID, changes: Mapping[str, object]
+    ) -> LiveSession | None:
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+        async with self._db.write() as session:
+            live = await session.get(LiveSession, session_id)
+            if live is None:
+                return None
+            for field, value in changes.items():
+                setattr(live, field, value)
+            live.updated_at = utcnow()
+        return live
+
+    async def set_status(self, session_id: uuid.UUID, status: SessionStatus) -> LiveSession | None:
+        """Move to ``status``; going live stamps ``actual_start`` once, ending ``actual_end``."""
+        async with self._db.write() as session:
+            live = await session.get(LiveSession, session_id)
+            if live is None:
+                return None
+            now = utcnow()
+            live.status = status
+            if status is SessionStatus.LIVE and live.actual_start is None:
+                live.actual_start = now
+            if status in (SessionStatus.ENDED, SessionStatus.CANCELLED) and live.actual_end is None:
+                live.actual_end = now
+            live.updated_at = now
+        return live
+
+    async def delete(self, session_id: uuid.UUID) -> bool:
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.delete(LiveSession).where(col(LiveSession.id) == session_id)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def list_sessions(
+        self,
+        *,
+        statuses: tuple[SessionStatus, ...] = (),
+        host_id: uuid.UUID | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[LiveSession], int]:
+        filters: list[sa.ColumnElement[bool]] = []
+        if statuses:
+            filters.append(col(LiveSession.status).in_(statuses))
+        if host_id is not None:
+            filters.append(col(LiveSession.host_id) == host_id)
+        async with self._db.read() as session:
+            total = await session.scalar(
+                select(sa.func.count()).select_from(LiveSession).where(*filters)
+            )
+            result = await session.scalars(
+                select(LiveSession)
+                .where(*filters)
+                .order_by(col(LiveSession.scheduled_start), col(LiveSession.id))
+                .limit(limit)
+                .offset(offset)
+            )
+            return list(result), int(total or 0)
+
+    async def join(
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: ParticipantRole = ParticipantRole.PARTICIPANT,
+    ) -> SessionParticipant | None:
+        """Record that the user joined (again); the stored role is kept on re-join.
+
+        ``None`` when the session or user does not exist.
+        """
+        now = utcnow()
+        try:
+            async with self._db.write() as session:
+                participant = (
+                    await session.scalars(
+                        select(SessionParticipant).where(
+                            col(SessionParticipant.session_id) == session_id,
+                            col(SessionParticipant.user_id) == user_id,
+                        )
+                    )
+                ).first()
+                if participant is None:
+                    participant = SessionParticipant(
+                        session_id=session_id, user_id=user_id, role=role
+                    )
+                    session.add(participant)
+                participant.joined_at = now
+                participant.left_at = None
+        except IntegrityError:
+            return None
+        return participant
+
+    async def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.update(_PARTICIPANTS)
+                .where(_PARTICIPANTS.c.session_id == session_id, _PARTICIPANTS.c.user_id == user_id)
+                .values(left_at=utcnow())
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def set_role(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, role: ParticipantRole
+    ) -> bool:
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.update(_PARTICIPANTS)
+                .where(_PARTICIPANTS.c.session_id == session_id, _PARTICIPANTS.c.user_id == user_id)
+                .values(role=role)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def record_engagement(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, data: Mapping[str, object]
+    ) -> bool:
+        """Replace the participant's engagement data (counts of polls, questions, ...)."""
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.update(_PARTICIPANTS)
+                .where(_PARTICIPANTS.c.session_id == session_id, _PARTICIPANTS.c.user_id == user_id)
+                .values(engagement_data=dict(data))
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> ParticipantRole | None:
+        async with self._db.read() as session:
+            role = await session.scalar(
+                sa.select(_PARTICIPANTS.c.role).where(
+                    _PARTICIPANTS.c.session_id == session_id, _PARTICIPANTS.c.user_id == user_id
+                )
+            )
+        return None if role is None else ParticipantRole(role)
+
+    async def participants(self, session_id: uuid.UUID) -> list[SessionParticipant]:
+        async with self._db.read() as session:
+            result = await session.scalars(
+                select(SessionParticipant)
+                .where(col(SessionParticipant.session_id) == session_id)
+                .order_by(col(SessionParticipant.joined_at), col(SessionParticipant.id))
+            )
+            return list(result)
