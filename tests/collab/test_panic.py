@@ -1,0 +1,70 @@
+"""A crafted update that panics yrs (testdata/yrs-panic-update.json) closes only the sender
+(1011); the poisoned Doc is rebuilt from the store and the other clients converge with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from collab import MemoryStore, Persistence
+from collab.document import Document
+from collab.errors import CloseCode, DocumentPoisoned
+from collab.hooks import Hooks
+from collab.protocol import encode_update
+from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
+
+DATA = json.loads(Path("/work/shared/testdata/yrs-panic-update.json").read_text())
+PREFIX = [bytes.fromhex(h) for h in DATA["prefix"]]
+BAD = bytes.fromhex(DATA["bad"])
+
+
+def test_document_turns_the_panic_into_document_poisoned() -> None:
+    document = Document("notes/x", FAST, Hooks([]))
+    document.attach(document.new_doc())
+    for update in PREFIX:
+        document.apply_update(update)
+    with pytest.raises(DocumentPoisoned):
+        document.apply_update(BAD)
+    assert document.poisoned
+    assert not document.observed
+    with pytest.raises(DocumentPoisoned):
+        _ = document.doc  # never touched again
+
+
+@pytest.mark.parametrize("persist", [True, False], ids=["store", "no-store"])
+async def test_panic_closes_sender_and_others_converge(persist: bool) -> None:
+    store = MemoryStore()
+    extensions = [Persistence(store, flush_interval=0.002)] if persist else []
+    async with running(extensions=extensions) as h:
+        name = doc_name()
+        evil = await h.connect(name, "user-evil")
+        good_conn = await h.connect(name, "user-good")
+        good = SyncedClient(good_conn.send)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, good_conn, good)
+            await good.start()
+            with anyio.fail_after(5):
+                await good.synced.wait()
+            for update in PREFIX:
+                await evil.send(encode_update(update))
+            expected = "xxxyxyxyyxxyxyxyyxyxxyxyxyyxxy"
+            await wait_for(lambda: str(good.text).startswith(expected))
+            before = str(good.text)
+            await evil.send(encode_update(BAD))
+            assert await evil.wait_closed() == CloseCode.INTERNAL_ERROR
+            document = h.server.registry.documents[name]
+            await wait_for(lambda: not document.poisoned)
+            # The survivor keeps editing; a newcomer sees everything, without the bad update.
+            good.text += "!"
+            await good.push()
+            late_conn = await h.connect(name, "user-late")
+            late = SyncedClient(late_conn.send)
+            tg.start_soon(pump, late_conn, late)
+            await late.start()
+            await wait_for(lambda: str(late.text) == before + "!")
+            assert str(document.doc.get("t", type=type(good.text))) == before + "!"
+            await good_conn.leave()
+            await late_conn.leave()
