@@ -3,7 +3,8 @@
 Every write goes through the collab front door (`CollabServer.open_direct`), so it runs the
 same hooks as a client edit (persistence, fan-out, search indexing) and connected editors see it
 through normal sync. Reads use the live document when this process has it loaded, else the
-durable update log (no load into the registry for a one-off read).
+durable update log (no load into the registry for a one-off read). A process without a collab
+server edits the log directly (`edit_note`).
 
 Restoring a version is a new edit: the version's tree replaces the live content (old children
 deleted, new ones appended), so the history is kept and nothing is lost.
@@ -23,10 +24,12 @@ from collab.server import CollabServer
 
 __all__ = [
     "ContentFormat",
+    "NoteLog",
     "UpdateLog",
     "current_state",
     "doc_from_updates",
     "document_name",
+    "edit_note",
     "note_text",
     "read_note_tree",
     "restore_state",
@@ -42,6 +45,14 @@ class UpdateLog(Protocol):
 
     async def load(self, name: str) -> list[bytes]:
         """The snapshot (if any) then the logged updates, oldest first; [] if none."""
+        ...
+
+
+class NoteLog(UpdateLog, Protocol):
+    """The durable log, read and append (`storage.DocumentLog`)."""
+
+    async def append(self, entries: Sequence[tuple[str, bytes]]) -> None:
+        """Append `(name, update)` entries in one transaction."""
         ...
 
 
@@ -90,8 +101,37 @@ async def current_state(
     return await _read(server, log, note_id, lambda doc: doc.get_update())
 
 
+async def edit_note(
+    server: CollabServer | None,
+    log: NoteLog,
+    note_id: uuid.UUID | str,
+    edit: Callable[[Doc[Any]], None],
+    *,
+    actor: str = "api",
+) -> None:
+    """Apply `edit(doc)` to the note's document as one transaction.
+
+    With a collab server: through `open_direct` (hooks run, live clients get it). Without one
+    (a process that hosts no documents): on a Doc rebuilt from the log, appending the diff to
+    the log, where the next load picks it up.
+    """
+    name = document_name(note_id)
+    if server is not None:
+        async with server.open_direct(name, actor=actor) as session:
+            session.transact(edit)
+        return
+    doc = doc_from_updates(await log.load(name))
+    before = doc.get_state()
+    with doc.transaction():
+        edit(doc)
+    diff = doc.get_update(before)
+    if diff != b"\x00\x00":
+        await log.append([(name, diff)])
+
+
 async def seed_note_content(
-    server: CollabServer,
+    server: CollabServer | None,
+    log: NoteLog,
     note_id: uuid.UUID | str,
     content: str,
     *,
@@ -105,15 +145,21 @@ async def seed_note_content(
     """
     if not content:
         return
-    async with server.open_direct(document_name(note_id), actor=actor) as session:
-        if fmt == "markdown":
-            session.transact(lambda doc: write_markdown(doc, content))
-        else:
-            session.transact(lambda doc: write_plain_text(doc, content))
+    if fmt == "markdown":
+        await edit_note(server, log, note_id, lambda doc: write_markdown(doc, content), actor=actor)
+    else:
+        await edit_note(
+            server, log, note_id, lambda doc: write_plain_text(doc, content), actor=actor
+        )
 
 
 async def restore_state(
-    server: CollabServer, note_id: uuid.UUID | str, state: bytes, *, actor: str = "api"
+    server: CollabServer | None,
+    log: NoteLog,
+    note_id: uuid.UUID | str,
+    state: bytes,
+    *,
+    actor: str = "api",
 ) -> Node:
     """Make the note's content equal to the document encoded in `state`, as one new edit.
 
@@ -121,6 +167,5 @@ async def restore_state(
         The restored tree.
     """
     tree = read_tree(doc_from_updates([state]))
-    async with server.open_direct(document_name(note_id), actor=actor) as session:
-        session.transact(lambda doc: replace_content(doc, tree))
+    await edit_note(server, log, note_id, lambda doc: replace_content(doc, tree), actor=actor)
     return tree

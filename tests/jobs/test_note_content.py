@@ -80,7 +80,7 @@ async def test_seed_is_durable_and_readable_live_and_from_the_log(database: Data
     expected = "Día 1 👩‍💻\nWe met at the café.\nünïcode\n漢字"
 
     async with make_server(database, unload_delay=3600) as server:
-        await seed_note_content(server, note_id, SEED)
+        await seed_note_content(server, log, note_id, SEED)
         assert server.is_loaded(document_name(note_id))
         assert await note_text(server, log, note_id) == expected
 
@@ -92,10 +92,30 @@ async def test_seed_is_durable_and_readable_live_and_from_the_log(database: Data
 
 async def test_plain_text_seed_keeps_lines(database: Database) -> None:
     note_id = await new_note(database)
+    log = DocumentLog(database)
     async with make_server(database, unload_delay=3600) as server:
-        await seed_note_content(server, note_id, "# not a heading\nline 2", fmt="text")
-        text = await note_text(server, DocumentLog(database), note_id)
+        await seed_note_content(server, log, note_id, "# not a heading\nline 2", fmt="text")
+        text = await note_text(server, log, note_id)
     assert text == "# not a heading\nline 2"
+
+
+async def test_without_a_collab_server_edits_go_to_the_log(database: Database) -> None:
+    note_id = await new_note(database)
+    log = DocumentLog(database)
+    versions = VersionRepository(database)
+
+    await seed_note_content(None, log, note_id, "offline é 👩‍💻")
+    saved = await versions.create(note_id, await current_state(None, log, note_id))
+    await seed_note_content(None, log, note_id, "more")
+    assert await note_text(None, log, note_id) == "offline é 👩‍💻\nmore"
+    await restore_state(None, log, note_id, (await versions.get(note_id, saved.id) or (0, b""))[1])
+    assert len(await log.load(document_name(note_id))) == 3
+
+    # A server that loads the document afterwards sees the restored content.
+    server = make_server(database, unload_delay=3600)
+    async with server, server.open_direct(document_name(note_id)):
+        assert server.is_loaded(document_name(note_id))
+        assert await note_text(server, log, note_id) == "offline é 👩‍💻"
 
 
 async def test_restore_is_a_new_edit_and_keeps_history(database: Database) -> None:
@@ -104,7 +124,7 @@ async def test_restore_is_a_new_edit_and_keeps_history(database: Database) -> No
     versions = VersionRepository(database)
 
     async with make_server(database, unload_delay=3600) as server:
-        await seed_note_content(server, note_id, "first draft é")
+        await seed_note_content(server, log, note_id, "first draft é")
         saved = await versions.create(note_id, await current_state(server, log, note_id))
         async with server.open_direct(document_name(note_id)) as session:
             session.transact(lambda doc: write_plain_text(doc, "later edit 👍"))
@@ -113,7 +133,7 @@ async def test_restore_is_a_new_edit_and_keeps_history(database: Database) -> No
 
         found = await versions.get(note_id, saved.id)
         assert found is not None
-        await restore_state(server, note_id, found[1])
+        await restore_state(server, log, note_id, found[1])
         assert await note_text(server, log, note_id) == "first draft é"
 
     # The restore is one more update on top: the pre-restore state is still contained in it.
