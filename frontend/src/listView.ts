@@ -43,6 +43,11 @@ function snippetNode(snippet: string): HTMLElement {
   return span
 }
 
+/** Folder names seen so far (for the folder field's suggestions). */
+export function knownFolders(): string[] {
+  return [...state.folders].sort()
+}
+
 export function cachedNote(id: string): Note | undefined {
   const cached: Note[] = JSON.parse(localStorage.getItem(CACHE_KEY) ?? '[]')
   return state.notes.find((n) => n.id === id) ?? cached.find((n) => n.id === id)
@@ -63,6 +68,7 @@ export function patchNote(note: Note): void {
   const index = state.notes.findIndex((n) => n.id === note.id)
   if (index >= 0) state.notes[index] = { ...state.notes[index], ...note }
   for (const tag of note.tags ?? []) state.allTags.add(tag)
+  if (note.folder) state.folders.add(note.folder)
   render()
 }
 
@@ -223,7 +229,14 @@ export async function createNote(): Promise<Note | null> {
   }
 }
 
+let refreshTimer: ReturnType<typeof setInterval> | undefined
+
 export function renderSidebar(container: HTMLElement, onCreate: () => void): void {
+  // keep titles, order and snippets current while others edit: on focus and every 30 s
+  clearInterval(refreshTimer)
+  refreshTimer = setInterval(() => {
+    if (document.visibilityState === 'visible' && navigator.onLine && listEl?.isConnected) void reload()
+  }, 30_000)
   const search = h('input', {
     id: 'note-search', type: 'search', class: 'input search-input', placeholder: 'Search notes',
     autocomplete: 'off', value: state.search, 'aria-controls': 'notes-list',

@@ -9,7 +9,7 @@ import { bindAvatars } from './presence'
 import { openShareDialog } from './share'
 import { openVersionsDialog, versionsAvailable } from './versions'
 import { colorFor, h, icon, mount, serverColor, toast } from './dom'
-import { cachedNote, patchNote, reload } from './listView'
+import { cachedNote, knownFolders, patchNote, reload } from './listView'
 import { OfflineError, user, type User } from './session'
 
 export type Access = 'owner' | 'write' | 'read'
@@ -186,6 +186,31 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   current.tags ??= []
   renderTags()
 
+  // ---- folder (owner only) ----
+  const folderInput = h('input', {
+    id: 'folder-input', class: 'tag-input folder-input', placeholder: 'No folder', maxlength: '255',
+    value: current.folder ?? '', list: 'folder-options', 'aria-label': 'Folder',
+  })
+  const folderOptions = h('datalist', { id: 'folder-options' }, knownFolders().map((f) => h('option', { value: f })))
+  folderInput.addEventListener('change', async () => {
+    const folder = folderInput.value.trim() || null
+    if (folder === (current.folder ?? null)) return
+    try {
+      await notesApi.update(noteId, { folder })
+      current.folder = folder
+      patchNote({ ...current })
+    } catch (err) {
+      folderInput.value = current.folder ?? ''
+      toast((err as Error).message, 'error')
+    }
+  })
+  folderInput.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') { ev.preventDefault(); folderInput.blur() }
+  })
+  const folderField = access === 'owner'
+    ? h('div', { class: 'tags folder-field' }, icon('folder'), folderInput, folderOptions)
+    : current.folder ? h('div', { class: 'tags folder-field' }, icon('folder'), h('span', { class: 'chip' }, current.folder)) : null
+
   // ---- editor ----
   const editorMount = h('div', { class: 'editor-mount', id: 'note-editor' })
   const banner = h('div', { class: 'banner', role: 'note', hidden: editable },
@@ -199,7 +224,7 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
           title,
           actions),
         h('div', { class: 'note-header-row note-subrow' },
-          h('div', { class: 'tags' }, icon('tag'), tagList, tagInput),
+          h('div', { class: 'meta-fields' }, folderField, h('div', { class: 'tags' }, icon('tag'), tagList, tagInput)),
           h('div', { class: 'presence' }, status, avatars)),
       ),
       banner,
