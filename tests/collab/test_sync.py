@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 
 from collab.protocol import SyncStep1, SyncStep2
-
 from tests.collab._kit import Harness, SyncedClient, doc_name, pump, running, wait_for
 
 
