@@ -1,5 +1,6 @@
 /** Sign in / create account. */
 import { errorFrom } from './api'
+import { forgetLocalDocuments } from './collab'
 import { h, mount } from './dom'
 import { accept, login, register, OfflineError, type AuthResponse } from './session'
 
@@ -62,7 +63,13 @@ export function renderAuth(root: HTMLElement, mode: 'login' | 'register', onDone
             }
             return
           }
-          accept((await response.json()) as AuthResponse)
+          const session = (await response.json()) as AuthResponse
+          const previous = localStorage.getItem('collab.lastUserId')
+          if (previous && previous !== session.user.id) {
+            // another person used this browser: drop their offline copies first
+            await forgetLocalDocuments()
+          }
+          accept(session)
           onDone()
         } catch (err) {
           formError.textContent = err instanceof OfflineError ? 'You are offline. Connect to sign in.' : (err as Error).message

@@ -47,6 +47,7 @@ export async function forgetLocalDocuments(): Promise<void> {
   const opened: string[] = JSON.parse(localStorage.getItem(OPENED_KEY) ?? '[]')
   await Promise.all(opened.map((name) => clearDocument(name).catch(() => undefined)))
   localStorage.removeItem(OPENED_KEY)
+  localStorage.removeItem('collab.notesCache')
   for (const key of Object.keys(localStorage)) {
     if (key.startsWith('collab.pending.')) localStorage.removeItem(key)
   }

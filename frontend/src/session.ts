@@ -88,6 +88,7 @@ export function accept(response: AuthResponse): void {
   accessToken = response.token
   currentUser = response.user
   localStorage.setItem(USER_KEY, JSON.stringify(response.user))
+  localStorage.setItem('collab.lastUserId', response.user.id)
   if (response.refreshToken) localStorage.setItem(REFRESH_KEY, response.refreshToken)
   notify()
 }
