@@ -1,0 +1,58 @@
+"""A client that never reads is closed with 1013 once its bounded buffer is full; the room
+carries on at full speed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import anyio
+
+from collab.errors import CloseCode
+from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
+
+
+async def test_stalled_client_is_closed_and_room_continues() -> None:
+    config = replace(FAST, send_queue_messages=16, send_timeout=60)
+    async with running(config) as h:
+        name = doc_name()
+        stalled = await h.connect(name, "user-stall", stall=True)
+        writer_conn = await h.connect(name, "user-w")
+        reader_conn = await h.connect(name, "user-r")
+        writer, reader = SyncedClient(writer_conn.send), SyncedClient(reader_conn.send)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, writer_conn, writer)
+            tg.start_soon(pump, reader_conn, reader)
+            await writer.start()
+            for i in range(100):
+                writer.text += str(i % 10)
+                await writer.push()
+            assert await stalled.wait_closed() == CloseCode.TRY_AGAIN_LATER
+            await wait_for(lambda: len(str(reader.text)) == 100)
+            assert str(reader.text) == str(writer.text)
+            await writer_conn.leave()
+            await reader_conn.leave()
+
+
+async def test_byte_budget_overflow_is_1013_but_one_big_message_passes() -> None:
+    config = replace(FAST, send_queue_bytes=2000, send_timeout=60)
+    async with running(config) as h:
+        name = doc_name()
+        stalled = await h.connect(name, "user-stall", stall=True)
+        writer_conn = await h.connect(name, "user-w")
+        writer = SyncedClient(writer_conn.send)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, writer_conn, writer)
+            await writer.start()
+            writer.text += "x" * 5000  # one message above the byte budget: sent alone
+            await writer.push()
+            writer.text += "y" * 100
+            await writer.push()
+            assert await stalled.wait_closed() == CloseCode.TRY_AGAIN_LATER
+            await writer_conn.leave()
+
+
+async def test_send_timeout_is_1013() -> None:
+    config = replace(FAST, send_timeout=0.05)
+    async with running(config) as h:
+        stalled = await h.connect(doc_name(), "user-stall", stall=True)
+        assert await stalled.wait_closed() == CloseCode.TRY_AGAIN_LATER
