@@ -1,0 +1,79 @@
+"""Multi-node fixtures: real `collab serve` processes sharing one PostgreSQL and one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.interop.backends import JWT_SECRET
+from tests.interop.serverprocess import ServerProcess, free_port
+
+NodeFactory = Callable[[str], ServerProcess]
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def multinode_pg_url(postgres_url: str) -> Iterator[str]:
+    """An empty database of our own (the first node migrates it), dropped at the end."""
+    name = f"multinode_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def nodes(
+    tmp_path: Path, multinode_pg_url: str, redis_url: str, redis_prefix: str
+) -> Iterator[NodeFactory]:
+    """`make(node_id)` starts one `collab serve` on a free port; all are stopped afterwards."""
+    made: list[ServerProcess] = []
+
+    def make(node_id: str) -> ServerProcess:
+        port = free_port()
+        data_dir = tmp_path / node_id
+        data_dir.mkdir()
+        env = {
+            "COLLAB_ENV": "test",
+            "COLLAB_DATA_DIR": str(data_dir),
+            "COLLAB_NODE_ID": node_id,
+            "COLLAB_AUTO_MIGRATE": "true" if not made else "false",
+            "DATABASE_URL": multinode_pg_url,
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": redis_prefix,
+            "JWT_SECRET": JWT_SECRET,
+            "RATE_LIMITS_ENABLED": "false",
+            "COOKIE_SECURE": "false",
+            "PASSWORD_HASH_TIME_COST": "1",
+            "PASSWORD_HASH_MEMORY_KIB": "1024",
+            "PASSWORD_HASH_PARALLELISM": "1",
+        }
+        collab = Path(sys.executable).with_name("collab")
+        process = ServerProcess(
+            [str(collab), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, port=port, log_path=tmp_path / f"{node_id}.log",
+        )
+        made.append(process)
+        process.start()
+        return process
+
+    try:
+        yield make
+    finally:
+        for process in made:
+            if process.running:
+                process.terminate()
