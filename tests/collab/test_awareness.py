@@ -1,0 +1,141 @@
+"""Awareness: identity stamping, ownership, removal on disconnect (y-websocket #122),
+monotonic clocks across reconnects, coalescing of presence storms, query-awareness."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import anyio
+
+from collab.awareness import AwarenessStates, color_for, stamp_for
+from collab.protocol import (
+    AwarenessEntry,
+    AwarenessUpdate,
+    SyncStep1,
+    decode_awareness,
+    encode_awareness,
+    encode_awareness_entries,
+)
+from tests.collab._kit import FAST, MemoryClient, doc_name, running
+
+ALICE = stamp_for("alice", "Alice")
+
+
+def aw(*entries: AwarenessEntry) -> bytes:
+    return encode_awareness(encode_awareness_entries(list(entries)))
+
+
+def test_stamp_overrides_what_the_client_claims() -> None:
+    states = AwarenessStates()
+    relay = states.apply("c1", "alice", [AwarenessEntry(1, 1, {"user": {"name": "Bob"},
+                                                               "cursor": 3})], ALICE, 0.0)
+    assert relay == [AwarenessEntry(1, 1, {"user": ALICE, "cursor": 3})]
+    assert color_for("alice") == ALICE["color"] and ALICE["color"].startswith("#")
+
+
+def test_another_users_client_id_is_not_taken_over() -> None:
+    states = AwarenessStates()
+    states.apply("c1", "alice", [AwarenessEntry(1, 1, {})], ALICE, 0.0)
+    bob = stamp_for("bob", "Bob")
+    assert states.apply("c2", "bob", [AwarenessEntry(1, 9, None)], bob, 0.0) == []
+    assert states.apply("c2", "bob", [AwarenessEntry(1, 9, {"x": 1})], bob, 0.0) == []
+    assert states.owner_of(1) == "c1"
+
+
+def test_reconnect_with_old_clock_is_relayed_above_the_removal_clock() -> None:
+    states = AwarenessStates()
+    states.apply("c1", "alice", [AwarenessEntry(1, 5, {})], ALICE, 0.0)
+    [removal] = states.remove_owner("c1", 1.0)
+    assert removal == AwarenessEntry(1, 6, None)
+    # the same browser tab reconnects with its unchanged clock 5: peers hold 6 for it
+    [again] = states.apply("c2", "alice", [AwarenessEntry(1, 5, {"a": 1})], ALICE, 2.0)
+    assert again.clock == 7 and again.state is not None
+    [later] = states.apply("c2", "alice", [AwarenessEntry(1, 6, {"a": 2})], ALICE, 3.0)
+    assert later.clock == 8  # stays monotonic for peers
+
+
+def test_stale_and_duplicate_clocks_are_ignored_and_per_owner_limit() -> None:
+    states = AwarenessStates(max_clients_per_owner=2)
+    assert states.apply("c1", "u", [AwarenessEntry(1, 3, {})], None, 0.0)
+    assert states.apply("c1", "u", [AwarenessEntry(1, 3, {"x": 1})], None, 0.0) == []
+    assert states.apply("c1", "u", [AwarenessEntry(1, 2, {})], None, 0.0) == []
+    assert states.apply("c1", "u", [AwarenessEntry(2, 1, {})], None, 0.0)
+    assert states.apply("c1", "u", [AwarenessEntry(3, 1, {})], None, 0.0) == []  # over limit
+    assert len(states) == 2
+    assert len(states.snapshot(now=100.0)) == 0  # not renewed for 30 s: stale
+
+
+async def _awareness(client: MemoryClient) -> list[AwarenessEntry]:
+    while True:
+        message = await client.recv_message()
+        if isinstance(message, AwarenessUpdate):
+            return decode_awareness(message.payload)
+
+
+async def test_presence_is_stamped_relayed_and_removed_on_disconnect() -> None:
+    async with running() as h:
+        name = doc_name()
+        a = await h.connect(name, "user-alice")
+        b = await h.connect(name, "user-bob")
+        assert isinstance(await a.recv_message(), SyncStep1)
+        assert isinstance(await b.recv_message(), SyncStep1)
+        await a.send(aw(AwarenessEntry(11, 1, {"user": {"id": "bob", "name": "Bob"}})))
+        [seen] = await _awareness(b)
+        assert seen.state == {"user": stamp_for("alice", "User alice")}
+        await a.leave()
+        [gone] = await _awareness(b)
+        assert gone == AwarenessEntry(11, 2, None)
+        # alice's tab reconnects with the same client id and clock: bob must accept it
+        a2 = await h.connect(name, "user-alice")
+        assert isinstance(await a2.recv_message(), SyncStep1)
+        await a2.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
+        [back] = await _awareness(b)
+        assert back.clock > gone.clock and back.state is not None
+        # query-awareness returns the live states; the owner never receives its own entries
+        await b.send(b"\x03")
+        assert [e.client_id for e in await _awareness(b)] == [11]
+        await b.send(aw(AwarenessEntry(22, 1, {})))
+        [bobs] = await _awareness(a2)
+        assert bobs.client_id == 22
+        await a2.leave()
+        await b.leave()
+
+
+async def test_joiner_receives_existing_presence() -> None:
+    async with running() as h:
+        name = doc_name()
+        a = await h.connect(name, "user-alice")
+        await a.recv()
+        await a.send(aw(AwarenessEntry(11, 1, {"cursor": 4})))
+        await a.send(b"\x03")  # round trip: the server handled the update first
+        await _awareness(a)
+        b = await h.connect(name, "user-bob")
+        assert isinstance(await b.recv_message(), SyncStep1)
+        [entry] = await _awareness(b)
+        assert entry.client_id == 11 and entry.state is not None
+        assert entry.state["cursor"] == 4
+        await a.leave()
+        await b.leave()
+
+
+async def test_presence_storm_is_coalesced_latest_wins() -> None:
+    config = replace(FAST, awareness_interval=0.2, max_messages_per_second=10_000,
+                     message_burst=10_000)
+    async with running(config) as h:
+        name = doc_name()
+        a, b = await h.connect(name, "user-alice"), await h.connect(name, "user-bob")
+        await a.recv()
+        await b.recv()
+        for clock in range(1, 301):
+            await a.send(aw(AwarenessEntry(11, clock, {"cursor": clock})))
+        received: list[AwarenessEntry] = []
+        frames = 0
+        with anyio.fail_after(5):
+            while not received or received[-1].state != {"cursor": 300,
+                                                         "user": stamp_for("alice",
+                                                                           "User alice")}:
+                received += await _awareness(b)
+                frames += 1
+        assert frames < 30  # 300 updates, coalesced into a few broadcasts
+        await a.leave()
+        await b.leave()
