@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api import auth, health, lessons, modules, mux, notes, progress, shares
+from api import auth, health, lessons, modules, mux, note_content, notes, progress, shares
 from api.errors import exception_handlers
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
@@ -55,6 +55,7 @@ def api_operations() -> list[Operation]:
         *lessons.operations,
         *progress.operations,
         *notes.operations,
+        *note_content.operations,
         *shares.operations,
         *mux.operations,
         *health.operations,

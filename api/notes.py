@@ -23,6 +23,9 @@ from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, 
 from api.security import Permission, Principal, require
 from api.services import Services, services
 from collab.errors import CloseCode
+from collab.server import CollabServer
+from jobs.note_content import note_text, seed_note_content
+from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict
 
@@ -42,7 +45,9 @@ class NoteQuery(CamelModel):
 
 class NoteCreate(CamelModel):
     title: str = Field(min_length=1, max_length=255)
-    content: str = Field("", max_length=10_000, description="initial plain text (search index)")
+    content: str = Field(
+        "", max_length=10_000, description="initial content (Markdown or plain text)"
+    )
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     is_private: bool = True
     module_id: uuid.UUID | None = None
@@ -70,6 +75,7 @@ class NoteOut(CamelModel):
     access: AccessName
     document: str
     snippet: str | None = None
+    content: str | None = Field(None, description="current plain text (single-note reads)")
     created_at: datetime
     updated_at: datetime
 
@@ -167,13 +173,20 @@ async def create_note(request: Request) -> Response:
         )
     except UnknownReference as exc:
         raise invalid("moduleId", "no such module") from exc
+    await seed_note_content(_live(svc), DocumentLog(svc.db), note.id, body.content)
     return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
+
+
+def _live(svc: Services) -> CollabServer | None:
+    return svc.collab if isinstance(svc.collab, CollabServer) else None
 
 
 async def get_note(request: Request) -> Response:
     svc, principal = await notes_guard(request, "workbook.read")
     note, access = await visible_note(svc, principal, path_uuid(request, "id"))
-    return respond(NoteEnvelope(note=NoteOut.of(note, access)))
+    out = NoteOut.of(note, access)
+    out.content = await note_text(_live(svc), DocumentLog(svc.db), note.id)
+    return respond(NoteEnvelope(note=out))
 
 
 async def update_note(request: Request) -> Response:

@@ -1,0 +1,196 @@
+"""Note content over REST: seeding on create, current text, versions and restore, exports."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pycrdt import Doc
+from pypdf import PdfReader
+
+from collab.markdown import to_markdown
+from jobs.note_content import seed_note_content
+from storage.documents import DocumentLog
+from storage.objects import FileObjectStore
+from tests.api.conftest import bearer, register
+
+SEED = "# Plan é 👩‍💻\n\nWe **meet** at the café.\n\n- first 漢字"
+SEED_TEXT = "Plan é 👩‍💻\nWe meet at the café.\nfirst 漢字"
+
+
+async def _user(client: httpx.AsyncClient, name: str) -> tuple[dict[str, str], dict[str, Any]]:
+    body = await register(client, name=name)
+    return bearer(body["token"]), body["user"]
+
+
+async def _note(client: httpx.AsyncClient, headers: dict[str, str], **extra: Any) -> str:
+    created = await client.post(
+        "/api/workbook/notes",
+        json={"title": "Día 1 plan", "content": SEED, **extra},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    note_id: str = created.json()["note"]["id"]
+    return note_id
+
+
+async def _append(client: httpx.AsyncClient, note_id: str, text: str) -> None:
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    collab = svc.collab if hasattr(svc.collab, "open_direct") else None
+    await seed_note_content(collab, DocumentLog(svc.db), note_id, text, fmt="text")
+
+
+async def _share(
+    client: httpx.AsyncClient, owner: dict[str, str], note_id: str, email: str, permission: str
+) -> None:
+    shared = await client.post(
+        f"/api/workbook/notes/{note_id}/shares",
+        json={"email": email, "permission": permission},
+        headers=owner,
+    )
+    assert shared.status_code in (200, 201), shared.text
+
+
+async def test_create_seeds_the_document_and_get_returns_its_text(
+    client: httpx.AsyncClient,
+) -> None:
+    owner, _ = await _user(client, "Owner")
+    note_id = await _note(client, owner)
+
+    one = (await client.get(f"/api/workbook/notes/{note_id}", headers=owner)).json()
+    assert one["note"]["content"] == SEED_TEXT
+    content = (await client.get(f"/api/workbook/notes/{note_id}/content", headers=owner)).json()
+    assert content["content"]["text"] == SEED_TEXT
+    assert content["content"]["markdown"] == SEED + "\n"
+    assert content["content"]["json"]["content"][0] == {
+        "type": "heading",
+        "attrs": {"level": 1},
+        "content": [{"type": "text", "text": "Plan é 👩‍💻"}],
+    }
+
+
+async def test_named_version_read_and_restore(client: httpx.AsyncClient) -> None:
+    owner, _ = await _user(client, "Owner")
+    note_id = await _note(client, owner)
+    base = f"/api/workbook/notes/{note_id}/versions"
+
+    created = await client.post(base, json={"name": "Before the workshop"}, headers=owner)
+    assert created.status_code == 201, created.text
+    version = created.json()["version"]
+    assert version["name"] == "Before the workshop" and version["auto"] is False
+
+    await _append(client, note_id, "added later ü")
+    text = (await client.get(f"/api/workbook/notes/{note_id}", headers=owner)).json()
+    assert text["note"]["content"] == SEED_TEXT + "\nadded later ü"
+
+    listed = (await client.get(base, headers=owner)).json()["versions"]
+    assert [v["id"] for v in listed] == [version["id"]]
+    assert set(listed[0]) >= {"id", "name", "auto", "createdAt", "createdBy"}
+
+    detail = (await client.get(f"{base}/{version['id']}", headers=owner)).json()
+    assert detail["content"]["text"] == SEED_TEXT
+    assert detail["content"]["markdown"] == SEED + "\n"
+    doc: Doc[Any] = Doc()
+    doc.apply_update(base64.b64decode(detail["version"]["state"]))
+    assert to_markdown(doc) == SEED + "\n"
+
+    restored = await client.post(f"{base}/{version['id']}/restore", headers=owner)
+    assert restored.status_code == 200, restored.text
+    backup = restored.json()["backup"]
+    assert backup["auto"] is True and backup["name"] == "Before restoring Before the workshop"
+    text = (await client.get(f"/api/workbook/notes/{note_id}", headers=owner)).json()
+    assert text["note"]["content"] == SEED_TEXT
+
+    # Nothing is lost: the pre-restore content is a version of its own.
+    kept = (await client.get(f"{base}/{backup['id']}", headers=owner)).json()
+    assert kept["content"]["text"] == SEED_TEXT + "\nadded later ü"
+    assert len((await client.get(base, headers=owner)).json()["versions"]) == 2
+
+
+async def test_version_access_rules_and_validation(client: httpx.AsyncClient) -> None:
+    owner, _ = await _user(client, "Owner")
+    reader, reader_user = await _user(client, "Reader")
+    stranger, _ = await _user(client, "Stranger")
+    note_id = await _note(client, owner)
+    base = f"/api/workbook/notes/{note_id}/versions"
+    version = (await client.post(base, json={"name": "v1"}, headers=owner)).json()["version"]
+    await _share(client, owner, note_id, reader_user["email"], "read")
+
+    assert (await client.get(base, headers=reader)).status_code == 200
+    assert (await client.get(f"{base}/{version['id']}", headers=reader)).status_code == 200
+    denied = await client.post(base, json={"name": "mine"}, headers=reader)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+    restore = await client.post(f"{base}/{version['id']}/restore", headers=reader)
+    assert restore.status_code == 403
+
+    for path in (base, f"{base}/{version['id']}", f"/api/workbook/notes/{note_id}/export"):
+        hidden = await client.get(path, headers=stranger)
+        assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "not_found"
+    missing = await client.get(f"{base}/00000000-0000-4000-8000-000000000000", headers=owner)
+    assert missing.status_code == 404
+
+    bad = await client.post(base, json={}, headers=owner)
+    assert bad.status_code == 422
+    assert [f["field"] for f in bad.json()["error"]["fields"]] == ["name"]
+
+
+async def test_inline_exports_download_each_format(client: httpx.AsyncClient) -> None:
+    owner, _ = await _user(client, "Owner")
+    note_id = await _note(client, owner, tags=["workshop"])
+    url = f"/api/workbook/notes/{note_id}/export"
+
+    md = await client.get(url, params={"format": "md"}, headers=owner)
+    assert md.status_code == 200
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert "filename*=UTF-8''d%C3%ADa-1-plan.md" in md.headers["content-disposition"]
+    assert md.text.endswith(SEED + "\n") and 'title: "Día 1 plan"' in md.text
+
+    data = json.loads((await client.get(url, params={"format": "json"}, headers=owner)).content)
+    assert data["note"]["title"] == "Día 1 plan" and data["note"]["tags"] == ["workshop"]
+    assert data["note"]["author"] == "Owner" and data["text"] == SEED_TEXT
+
+    pdf = await client.get(url, params={"format": "pdf"}, headers=owner)
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "We meet at the café." in text and "Día 1 plan" in text
+
+    bad = await client.get(url, params={"format": "docx"}, headers=owner)
+    assert bad.status_code == 422
+    assert [f["field"] for f in bad.json()["error"]["fields"]] == ["format"]
+
+
+async def test_background_export_is_polled_then_downloaded(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    if svc.objects is None:
+        svc.objects = FileObjectStore(tmp_path / "objects")
+    owner, _ = await _user(client, "Owner")
+    reader, reader_user = await _user(client, "Reader")
+    note_id = await _note(client, owner)
+    await _share(client, owner, note_id, reader_user["email"], "read")
+
+    started = await client.get(
+        f"/api/workbook/notes/{note_id}/export",
+        params={"format": "pdf", "async": "true"},
+        headers=owner,
+    )
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert job["status"] == "pending" and job["statusUrl"].endswith(job["exportId"])
+
+    # The ASGI transport returns once the response's background task has run.
+    status = (await client.get(job["statusUrl"], headers=reader)).json()
+    assert status["status"] == "done", status
+    download = await client.get(status["downloadUrl"], headers=reader)
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    assert "café" in PdfReader(io.BytesIO(download.content)).pages[0].extract_text()
+
+    unknown = await client.get(f"/api/workbook/notes/{note_id}/exports/{'0' * 32}", headers=owner)
+    assert unknown.status_code == 404
+    bogus = await client.get(f"/api/workbook/notes/{note_id}/exports/..%2F..%2Fx", headers=owner)
+    assert bogus.status_code == 404
