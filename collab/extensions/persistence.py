@@ -117,6 +117,7 @@ class Persistence(Extension):
         self._failing = False
         self._wake = anyio.Event()
         self._progress = anyio.Event()
+        self._urgent = anyio.Event()
         self._tg: TaskGroup | None = None
 
     @property
@@ -200,6 +201,7 @@ class Persistence(Extension):
                 if self._failing:
                     raise StoreUnavailable("store append failed")
             return
+        self._urgent.set()  # skip the rest of the group-commit window
         self._wake.set()
         while self._written < target:
             progress = self._progress
@@ -212,7 +214,9 @@ class Persistence(Extension):
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            await anyio.sleep(self.flush_interval)  # the group-commit window
+            with anyio.move_on_after(self.flush_interval):  # the group-commit window
+                await self._urgent.wait()
+            self._urgent = anyio.Event()
             while self._pending:
                 await self._write_batch()
                 if self._failing:
