@@ -41,7 +41,7 @@ export function collaboratorCarets(awareness: Awareness) {
           },
           selectionBuilder: (user: AwarenessUser, clientId: number) => ({
             class: 'remote-selection',
-            style: `background-color: ${withAlpha(cssColor(user, clientId), '33')}`,
+            style: `background-color: ${withAlpha(cssColor(user, clientId), '55')}`,
           }),
         }),
       ]

@@ -103,30 +103,46 @@ def test_two_people_see_each_others_text_and_cursor(
     ada.get_by_role("button", name="Heading 1").click()
     ada.keyboard.press("End")
     ada.keyboard.press("Enter")
-    ada.keyboard.type("Premium tiers sell best when the booking flow shows the value first.")
+    ada.keyboard.type("Premium tiers sell best when the booking flow shows the ")
+    ada.keyboard.press("Control+b")
+    ada.keyboard.type("value first")
+    ada.keyboard.press("Control+b")
+    ada.keyboard.type(".")
+    ada.keyboard.press("Enter")
+    ada.keyboard.type("- Anchor with the annual plan")
+    ada.keyboard.press("Enter")
+    ada.keyboard.type("Offer a deposit for workshop seats")
+    ada.keyboard.press("Enter")
+    ada.keyboard.type("Follow up within 24 hours")
     share(ada, grace_email, "write")
 
     open_note(grace, server, note_id)
     expect(grace.locator(".ProseMirror h1")).to_have_text("Pricing strategy")
-    type_at_end(grace, " Grace adds: test the annual plan.")
-    expect(ada.locator(".ProseMirror")).to_contain_text(
-        "Grace adds: test the annual plan.", timeout=SYNC_TIMEOUT
+    expect(grace.locator(".ProseMirror li")).to_have_count(3)
+    expect(grace.locator(".ProseMirror strong")).to_have_text("value first")
+    grace.locator(".ProseMirror li").last.click()
+    grace.keyboard.press("End")
+    grace.keyboard.type(" (Grace tests this on Friday)")
+    expect(ada.locator(".ProseMirror li").last).to_contain_text(
+        "Follow up within 24 hours (Grace tests this on Friday)", timeout=SYNC_TIMEOUT
     )
+    grace.keyboard.press("ArrowLeft")
+    grace.keyboard.press("Shift+Control+ArrowLeft")  # Grace selects "Friday"
 
-    # Ada selects a word; each sees the other's caret labelled with the server-stamped name
+    # Ada puts her caret in the first paragraph; each sees the other's, labelled by name
     ada.locator(".ProseMirror p").first.click()
-    ada.keyboard.press("Home")
-    ada.keyboard.press("Shift+Control+ArrowRight")
+    ada.keyboard.press("End")
     expect(ada.locator('.remote-caret[data-user="Grace Hopper"]')).to_be_visible(
         timeout=SYNC_TIMEOUT
     )
+    expect(ada.locator(".remote-selection").first).to_be_visible(timeout=SYNC_TIMEOUT)
     expect(grace.locator('.remote-caret[data-user="Ada Lovelace"]')).to_be_visible(
         timeout=SYNC_TIMEOUT
     )
-    expect(grace.locator(".remote-selection").first).to_be_visible(timeout=SYNC_TIMEOUT)
     expect(ada.locator("#here-now")).to_have_attribute("aria-label", re.compile("Grace Hopper"))
     expect(grace.locator("#here-now")).to_have_attribute("aria-label", re.compile("Ada Lovelace"))
     assert doc_text(ada) == doc_text(grace)
+    expect(ada.locator(".toast")).to_have_count(0)
     ada.screenshot(path=str(artifacts / "editor-two-cursors.png"))
 
 
