@@ -12,15 +12,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from api import auth, health, lessons, modules, mux, note_content, notes, progress, shares
 from api.errors import exception_handlers
+from api.live import LiveSockets, build_collab, live_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
 from api.passwords import PasswordPolicy, Passwords
@@ -30,7 +32,12 @@ from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
 from api.settings import Settings
 from api.tokens import AccessTokens
+from collab.extensions.fanout import default_node_id
+from jobs import JobContext, open_job_queue
+from jobs.catalog import IN_PROCESS_SCHEDULE
+from jobs.worker import queue_name
 from storage.db import connect, migrate
+from storage.documents import DocumentLog
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     routes: list[BaseRoute] = [op.route() for op in operations]
     routes += [
+        WebSocketRoute("/collab/{kind}/{doc_id}", LiveSockets()),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_endpoint(spec), methods=["GET"]),
         Route("/api/docs", docs_endpoint(spec), methods=["GET"]),
@@ -79,7 +87,9 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.services = await _start_services(settings, stack)
+            services = await _start_services(settings, stack)
+            await _start_live(settings, services, stack, metrics)
+            app.state.services = services
             log.info("web process ready")
             yield
         log.info("web process stopped")
@@ -147,6 +157,35 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         mux_webhook_secret=settings.mux_webhook_secret,
         redis=redis,
     )
+
+
+async def _start_live(
+    settings: Settings, services: Services, stack: AsyncExitStack, metrics: Metrics
+) -> None:
+    """The job queue, then the collab server (it may enqueue; it closes first on the way out)."""
+    documents = DocumentLog(services.db)
+    queue = open_job_queue(
+        JobContext(documents=documents, min_updates=settings.compaction_min_updates),
+        redis_url=settings.redis_url,
+        queue_name=queue_name(settings),
+        periodic=IN_PROCESS_SCHEDULE,
+    )
+    try:
+        services.jobs = await stack.enter_async_context(queue)
+    except (RedisError, OSError) as exc:
+        # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
+        log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
+    server = build_collab(
+        database=services.db,
+        tokens=services.tokens,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        node_id=settings.node_id or default_node_id(),
+        shutdown_timeout=settings.shutdown_timeout,
+        metrics_registry=metrics.registry,
+    )
+    services.collab = await stack.enter_async_context(server)
+    services.live_routes = live_routes(server)
 
 
 _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>Workshop collab</title>

@@ -6,16 +6,19 @@ read it through `services(request)`. Nothing here reads `Settings`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
+from starlette.routing import BaseRoute
 
 from api.passwords import Passwords
 from api.playback import MuxSigner
 from api.ratelimit import RateLimiter, RateRule
 from api.tokens import AccessTokens
+from collab import CollabServer
+from jobs import JobQueue
 from storage.db import Database
 
 
@@ -46,10 +49,12 @@ class Services:
     mux_webhook_secret: str
     redis: Redis[bytes] | None = None
     objects: Any = None  # storage's ObjectStore (checked by the health route)
-    collab: Any = None  # collab.CollabServer once the collab core is wired
+    collab: CollabServer | None = None
+    jobs: JobQueue | None = None
+    live_routes: list[BaseRoute] = field(default_factory=list)
 
 
-def services(request: Request) -> Services:
+def services(request: HTTPConnection) -> Services:
     found = getattr(request.app.state, "services", None)
     if not isinstance(found, Services):
         raise RuntimeError("the app's lifespan has not run: no services on app.state")

@@ -75,30 +75,57 @@ async def empty_database(url: str) -> None:
 AppFactory = Callable[..., Starlette]
 
 
+class RunningApp:
+    """Runs an app's lifespan in its own task: anyio scopes must exit where they were entered."""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self._ready = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        async with self.app.router.lifespan_context(self.app):
+            self._ready.set()
+            await self._stop.wait()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        ready = asyncio.create_task(self._ready.wait())
+        async with asyncio.timeout(60):
+            await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not self._ready.is_set():
+            ready.cancel()
+            await self._task  # raises the startup error
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            async with asyncio.timeout(60):
+                await self._task
+
+
 @pytest.fixture
 async def app_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
     """Build and start apps with setting overrides; every started app is stopped afterwards."""
     await empty_database(database_url)
-    stack: list[Any] = []
+    running: list[tuple[RunningApp, httpx.AsyncClient]] = []
 
     async def start(**overrides: Any) -> httpx.AsyncClient:
         app = create_app(make_settings(database_url, **overrides))
-        lifespan = app.router.lifespan_context(app)
-        await lifespan.__aenter__()
-        stack.append(lifespan)
+        runner = RunningApp(app)
+        await runner.start()
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url=BASE_URL, follow_redirects=False
         )
-        stack.append(client)
+        running.append((runner, client))
         client.app = app  # type: ignore[attr-defined]
         return client
 
     yield start
-    for item in reversed(stack):
-        if isinstance(item, httpx.AsyncClient):
-            await item.aclose()
-        else:
-            await item.__aexit__(None, None, None)
+    for runner, client in reversed(running):
+        await client.aclose()
+        await runner.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,130 @@
+"""The live side of the web process: the collab server, its notes authorization and its socket.
+
+`NotesAuth` decides who may open `notes/<id>`: the owner and `write` shares edit, `read` shares
+get a read-only connection, anyone else is refused with 4403; an unknown note is 4404 and a
+deleted one 4410. Credentials are the access JWT (`?token=`) or the browser's `collab_access`
+cookie; a cookie-authenticated socket must come from our own origin (cross-site WebSocket
+hijacking would otherwise ride on the cookie).
+
+The server is built in the lifespan (it needs the database), so the WebSocket route is a small
+ASGI app that dispatches to the routes the lifespan published on `app.state.services`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+from api.errors import ApiError
+from api.security import ACCESS_COOKIE
+from api.tokens import AccessTokens
+from collab import Authenticate, CloseCode, CollabConfig, CollabServer, Extension, Persistence
+from collab import Principal as CollabPrincipal
+from collab.asgi import routes as collab_routes
+from collab.errors import Reject
+from collab.extensions.fanout import RedisFanout
+from jobs.search_index import SearchIndexer
+from storage.db import Database
+from storage.documents import DocumentLog
+from storage.notes import Access, NoteRepository
+
+log = logging.getLogger(__name__)
+
+
+class NotesAuth(Extension):
+    """Authenticates `notes/*` connections and sets their read-only flag from the share."""
+
+    priority = 500
+
+    def __init__(self, tokens: AccessTokens, database: Database) -> None:
+        self._tokens = tokens
+        self._notes = NoteRepository(database)
+
+    async def on_authenticate(self, event: Authenticate) -> None:
+        if event.kind != "notes":
+            return  # other kinds (rooms' sessions) have their own extension
+        token = event.token
+        if not token:
+            token = event.cookies.get(ACCESS_COOKIE)
+            if token and not _same_origin(event.headers):
+                raise Reject(CloseCode.FORBIDDEN, "cross-origin cookie authentication")
+        if not token:
+            raise Reject(CloseCode.UNAUTHORIZED, "missing token")
+        try:
+            claims = self._tokens.decode(token)
+        except ApiError as exc:
+            raise Reject(CloseCode.UNAUTHORIZED, exc.message) from exc
+        try:
+            note_id = uuid.UUID(event.doc_id)
+        except ValueError as exc:
+            raise Reject(CloseCode.NOT_FOUND, "no such note") from exc
+        access = await self._notes.access(note_id, claims.user_id)
+        if access is None:
+            note = await self._notes.get(note_id, include_deleted=True)
+            if note is None:
+                raise Reject(CloseCode.NOT_FOUND, "no such note")
+            if note.deleted_at is not None:
+                raise Reject(CloseCode.DOCUMENT_DELETED, "note deleted")
+            raise Reject(CloseCode.FORBIDDEN, "no access to this note")
+        event.principal = CollabPrincipal(user_id=str(claims.user_id), name=claims.name)
+        event.read_only = access is Access.READ
+
+
+def _same_origin(headers: Mapping[str, str]) -> bool:
+    origin = headers.get("origin")
+    if not origin:
+        return True  # not a browser: no ambient-cookie risk
+    return urlsplit(origin).netloc == headers.get("host")
+
+
+def build_collab(
+    *,
+    database: Database,
+    tokens: AccessTokens,
+    redis_url: str | None,
+    redis_prefix: str,
+    node_id: str,
+    shutdown_timeout: float,
+    metrics_registry: CollectorRegistry,
+) -> CollabServer:
+    """The collab server with auth, durable log, search indexing and (with Redis) fan-out."""
+    documents = DocumentLog(database)
+    indexer = SearchIndexer(NoteRepository(database))
+    extensions: list[Extension] = [Persistence(documents), NotesAuth(tokens, database), indexer]
+    fanout = None
+    if redis_url:
+        fanout = RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
+        extensions.append(fanout)
+    server = CollabServer(
+        CollabConfig(shutdown_timeout=shutdown_timeout),
+        extensions,
+        metrics_registry=metrics_registry,
+    )
+    indexer.bind(server)
+    if fanout is not None:
+        fanout.attach(server)
+    return server
+
+
+def live_routes(server: CollabServer) -> list[BaseRoute]:
+    return list(collab_routes(server))
+
+
+class LiveSockets:
+    """ASGI app for the WebSocket paths: dispatches to the routes the lifespan published."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        services = getattr(scope["app"].state, "services", None)
+        routes: Sequence[BaseRoute] = getattr(services, "live_routes", ())
+        for route in routes:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                await route.handle({**scope, **child}, receive, send)
+                return
+        await send({"type": "websocket.close", "code": int(CloseCode.NOT_FOUND)})
