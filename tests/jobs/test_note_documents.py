@@ -1,4 +1,4 @@
-"""Seeding, reading, restoring and automatic versions of note documents, on a real database."""
+"""jobs.note_content: seeding, reading, restoring and automatic versions of note documents."""
 
 from __future__ import annotations
 
