@@ -74,7 +74,7 @@ def open_note(page: Page, server: Server, note_id: str) -> None:
 
 
 def type_at_end(page: Page, text: str) -> None:
-    editor = page.locator(".ProseMirror")
+    editor = page.locator("#note-editor .ProseMirror")
     editor.click()
     page.keyboard.press("Control+End")
     page.keyboard.type(text)
@@ -83,7 +83,7 @@ def type_at_end(page: Page, text: str) -> None:
 def doc_text(page: Page) -> str:
     """The document's text without the collaborators' caret labels."""
     return str(
-        page.locator(".ProseMirror").evaluate(
+        page.locator("#note-editor .ProseMirror").evaluate(
             """el => {
                 const copy = el.cloneNode(true)
                 copy.querySelectorAll('.remote-caret').forEach(c => c.remove())
@@ -117,20 +117,20 @@ def test_two_people_see_each_others_text_and_cursor(
     share(ada, grace_email, "write")
 
     open_note(grace, server, note_id)
-    expect(grace.locator(".ProseMirror h1")).to_have_text("Pricing strategy")
-    expect(grace.locator(".ProseMirror li")).to_have_count(3)
-    expect(grace.locator(".ProseMirror strong")).to_have_text("value first")
-    grace.locator(".ProseMirror li").last.click()
+    expect(grace.locator("#note-editor .ProseMirror h1")).to_have_text("Pricing strategy")
+    expect(grace.locator("#note-editor .ProseMirror li")).to_have_count(3)
+    expect(grace.locator("#note-editor .ProseMirror strong")).to_have_text("value first")
+    grace.locator("#note-editor .ProseMirror li").last.click()
     grace.keyboard.press("End")
     grace.keyboard.type(" (Grace tests this on Friday)")
-    expect(ada.locator(".ProseMirror li").last).to_contain_text(
+    expect(ada.locator("#note-editor .ProseMirror li").last).to_contain_text(
         "Follow up within 24 hours (Grace tests this on Friday)", timeout=SYNC_TIMEOUT
     )
     grace.keyboard.press("ArrowLeft")
     grace.keyboard.press("Shift+Control+ArrowLeft")  # Grace selects "Friday"
 
     # Ada puts her caret in the first paragraph; each sees the other's, labelled by name
-    ada.locator(".ProseMirror p").first.click()
+    ada.locator("#note-editor .ProseMirror p").first.click()
     ada.keyboard.press("End")
     expect(ada.locator('.remote-caret[data-user="Grace Hopper"]')).to_be_visible(
         timeout=SYNC_TIMEOUT
@@ -156,7 +156,9 @@ def test_offline_edits_converge_after_reconnect(
     ada.keyboard.type("Shared line.")
     share(ada, grace_email, "write")
     open_note(grace, server, note_id)
-    expect(grace.locator(".ProseMirror")).to_contain_text("Shared line.", timeout=SYNC_TIMEOUT)
+    expect(grace.locator("#note-editor .ProseMirror")).to_contain_text(
+        "Shared line.", timeout=SYNC_TIMEOUT
+    )
 
     grace_ctx.set_offline(True)
     status = grace.locator("#sync-status")
@@ -167,15 +169,15 @@ def test_offline_edits_converge_after_reconnect(
     expect(ada.locator("#sync-status")).to_have_attribute(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
-    expect(grace.locator(".ProseMirror")).not_to_contain_text("Ada in the room.")
+    expect(grace.locator("#note-editor .ProseMirror")).not_to_contain_text("Ada in the room.")
 
     grace_ctx.set_offline(False)
     expect(status).to_have_attribute("data-state", "saved", timeout=SYNC_TIMEOUT)
     for page in (ada, grace):
-        expect(page.locator(".ProseMirror")).to_contain_text(
+        expect(page.locator("#note-editor .ProseMirror")).to_contain_text(
             "Grace on the train.", timeout=SYNC_TIMEOUT
         )
-        expect(page.locator(".ProseMirror")).to_contain_text(
+        expect(page.locator("#note-editor .ProseMirror")).to_contain_text(
             "Ada in the room.", timeout=SYNC_TIMEOUT
         )
     assert doc_text(ada) == doc_text(grace)
@@ -196,7 +198,7 @@ def test_page_reopens_and_edits_with_the_network_down(
 
     ctx.set_offline(True)
     ada.reload()
-    editor = ada.locator(".ProseMirror")
+    editor = ada.locator("#note-editor .ProseMirror")
     expect(editor).to_contain_text("Written online.")
     expect(ada.locator("#sync-status")).to_have_attribute("data-state", "offline")
     type_at_end(ada, " Written offline.")
@@ -208,7 +210,7 @@ def test_page_reopens_and_edits_with_the_network_down(
     )
     again = sign_in(new_context(), server, email)
     again.goto(f"{server.url}/#/n/{note_id}")
-    expect(again.locator(".ProseMirror")).to_contain_text(
+    expect(again.locator("#note-editor .ProseMirror")).to_contain_text(
         "Written online. Written offline.", timeout=SYNC_TIMEOUT
     )
 
@@ -221,7 +223,7 @@ def test_a_reader_cannot_type(server: Server, new_context: Callable[..., Browser
     share(ada, reader_email, "read")
 
     open_note(reader, server, note_id)
-    editor = reader.locator(".ProseMirror")
+    editor = reader.locator("#note-editor .ProseMirror")
     expect(editor).to_contain_text("Only Ada writes here.", timeout=SYNC_TIMEOUT)
     expect(editor).to_have_attribute("contenteditable", "false")
     expect(reader.get_by_role("note")).to_contain_text("You can view this note")
@@ -266,7 +268,7 @@ def test_a_note_is_found_by_a_word_typed_seconds_ago(
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("Search me")
     results.first.click()
-    expect(ada.locator(".ProseMirror")).to_contain_text(word, timeout=SYNC_TIMEOUT)
+    expect(ada.locator("#note-editor .ProseMirror")).to_contain_text(word, timeout=SYNC_TIMEOUT)
 
 
 @pytest.mark.parametrize(("label", "suffix"), [("Markdown", ".md"), ("PDF", ".pdf")])
@@ -362,7 +364,7 @@ def test_expired_token_is_refreshed_before_reconnecting(
     # a fresh browser (nothing in IndexedDB) gets the offline edit from the server
     again = sign_in(new_context(), server, email)
     again.goto(f"{server.url}/#/n/{note_id}")
-    expect(again.locator(".ProseMirror")).to_contain_text(
+    expect(again.locator("#note-editor .ProseMirror")).to_contain_text(
         "Inside the tunnel.", timeout=SYNC_TIMEOUT
     )
 
@@ -381,3 +383,41 @@ def test_phone_width_list_then_note_then_back(
     expect(page.locator("#notes-list")).to_contain_text("On the go")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390
+
+
+def test_named_version_preview_and_restore_keeps_history(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    ada, _ = sign_up(new_context(), server, "Ada Lovelace")
+    create_note(ada, "Drafts")
+    ada.keyboard.type("First draft.")
+    status = ada.locator("#sync-status")
+    expect(status).to_have_attribute("data-state", "saved", timeout=SYNC_TIMEOUT)
+
+    ada.get_by_role("button", name="History").click()
+    dialog = ada.get_by_role("dialog", name="Version history")
+    dialog.get_by_label("Name the current version").fill("Before the workshop")
+    dialog.get_by_role("button", name="Save version").click()
+    versions = dialog.get_by_role("option")
+    expect(versions.filter(has_text="Before the workshop")).to_have_count(1)
+    dialog.get_by_role("button", name="Close", exact=True).click()
+
+    type_at_end(ada, " Second draft.")
+    expect(status).to_have_attribute("data-state", "saved", timeout=SYNC_TIMEOUT)
+    ada.get_by_role("button", name="History").click()
+    versions.filter(has_text="Before the workshop").click()
+    preview = dialog.locator(".version-preview")
+    expect(preview).to_contain_text("First draft.")
+    expect(preview).not_to_contain_text("Second draft.")
+    dialog.get_by_role("button", name="Restore this version").click()
+    expect(dialog).to_be_hidden()
+
+    editor = ada.locator("#note-editor .ProseMirror")
+    expect(editor).not_to_contain_text("Second draft.", timeout=SYNC_TIMEOUT)
+    expect(editor).to_contain_text("First draft.")
+    # restoring was a new edit: the text it replaced is an automatic version
+    ada.get_by_role("button", name="History").click()
+    backup = versions.filter(has_text="Before restoring").first
+    expect(backup).to_contain_text("auto")
+    backup.click()
+    expect(preview).to_contain_text("Second draft.")
