@@ -65,7 +65,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         port=port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        ws="websockets",
+        ws="websockets-sansio",
         ws_max_size=max(ws_max_size, DEFAULT_WS_MAX_SIZE),
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout),

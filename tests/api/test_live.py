@@ -1,0 +1,131 @@
+"""The live notes socket through the real app on uvicorn: who may open `notes/<id>` and how
+REST changes (delete, revoke) reach connected editors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from api.app import create_app
+from collab.protocol import SyncStep1, decode_message
+from tests.api.conftest import empty_database, make_settings, register
+
+
+@pytest.fixture
+async def live(database_url: str) -> AsyncIterator[dict[str, Any]]:
+    await empty_database(database_url)
+    app = create_app(make_settings(database_url, COOKIE_SECURE=False))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(30):
+        while not server.started:  # uvicorn exposes no event for this
+            assert not task.done(), "server failed to start"
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
+    server.should_exit = True
+    async with asyncio.timeout(30):
+        await task
+
+
+async def _first_frame(ws: ClientConnection) -> object:
+    async with asyncio.timeout(10):
+        frame = await ws.recv()
+    assert isinstance(frame, bytes)
+    return decode_message(frame)
+
+
+async def _close_code(url: str, **kwargs: Any) -> int | None:
+    async with websockets.connect(url, **kwargs) as ws:
+        async with asyncio.timeout(10):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_note_socket_access(live: dict[str, Any]) -> None:
+    client: httpx.AsyncClient = live["client"]
+    owner = await register(client, name="Owner")
+    reader = await register(client, name="Reader")
+    stranger = await register(client, name="Stranger")
+    auth = {"Authorization": f"Bearer {owner['token']}"}
+    note = (await client.post("/api/workbook/notes", json={"title": "Live"}, headers=auth)).json()
+    note_id = note["note"]["id"]
+    await client.post(
+        f"/api/workbook/notes/{note_id}/shares",
+        json={"email": reader["user"]["email"], "permission": "read"},
+        headers=auth,
+    )
+    url = f"{live['ws']}/{note_id}"
+
+    async with websockets.connect(f"{url}?token={owner['token']}") as ws:
+        assert isinstance(await _first_frame(ws), SyncStep1)
+    async with websockets.connect(f"{url}?token={reader['token']}") as ws:
+        assert isinstance(await _first_frame(ws), SyncStep1)
+    assert await _close_code(f"{url}?token={stranger['token']}") == 4403
+    assert await _close_code(url) == 4401
+    assert await _close_code(f"{url}?token=garbage") == 4401
+    unknown = f"{live['ws']}/00000000-0000-4000-8000-000000000000?token={owner['token']}"
+    assert await _close_code(unknown) == 4404
+
+    # Cookie auth works from our own origin and is refused cross-site.
+    cookie = {"Cookie": f"collab_access={owner['token']}"}
+    host = url.split("/")[2]
+    async with websockets.connect(
+        url, additional_headers={**cookie, "Origin": f"http://{host}"}
+    ) as ws:
+        assert isinstance(await _first_frame(ws), SyncStep1)
+    evil = {**cookie, "Origin": "https://evil.example"}
+    assert await _close_code(url, additional_headers=evil) == 4403
+
+
+async def test_delete_and_revoke_reach_live_editors(live: dict[str, Any]) -> None:
+    client: httpx.AsyncClient = live["client"]
+    owner = await register(client, name="Owner")
+    writer = await register(client, name="Writer")
+    auth = {"Authorization": f"Bearer {owner['token']}"}
+    note_id = (
+        await client.post("/api/workbook/notes", json={"title": "Doomed"}, headers=auth)
+    ).json()["note"]["id"]
+    await client.post(
+        f"/api/workbook/notes/{note_id}/shares",
+        json={"email": writer["user"]["email"], "permission": "write"},
+        headers=auth,
+    )
+    url = f"{live['ws']}/{note_id}"
+
+    async with websockets.connect(f"{url}?token={writer['token']}") as ws:
+        await _first_frame(ws)
+        revoked = await client.delete(
+            f"/api/workbook/notes/{note_id}/shares/{writer['user']['id']}", headers=auth
+        )
+        assert revoked.status_code == 200
+        async with asyncio.timeout(10):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+    async with websockets.connect(f"{url}?token={owner['token']}") as ws:
+        await _first_frame(ws)
+        assert (
+            await client.delete(f"/api/workbook/notes/{note_id}", headers=auth)
+        ).status_code == 200
+        async with asyncio.timeout(10):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
+    assert await _close_code(f"{url}?token={owner['token']}") == 4410
