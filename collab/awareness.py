@@ -116,7 +116,11 @@ class AwarenessStates:
             state = entry.state
             if state is not None and stamp is not None:
                 state = {**state, "user": dict(stamp)}
-            out = entry.clock if current is None else max(entry.clock, current.out_clock + 1)
+            # y-protocols ignores clock 0 from a client it does not know (its initial ``{}``
+            # state), so a first state is relayed with clock >= 1: presence shows at once.
+            out = (
+                max(entry.clock, 1) if current is None else max(entry.clock, current.out_clock + 1)
+            )
             self._clients[entry.client_id] = _Client(owner, user, entry.clock, out, state, now)
             relay.append(AwarenessEntry(entry.client_id, out, state))
         return relay
