@@ -185,7 +185,8 @@ class RedisFanout(Extension):
         if self._target is None:
             raise RuntimeError("RedisFanout.attach(server) must be called before it starts")
         self._redis = Redis.from_url(self._url, socket_connect_timeout=2.0,
-                                     socket_keepalive=True, health_check_interval=30)
+                                     socket_keepalive=True, health_check_interval=30,
+                                     client_name=f"collab-fanout:{self.node_id}")
         try:
             self._wake_last = _id_at(await self._server_ms())
             self.connected = True

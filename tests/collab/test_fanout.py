@@ -324,3 +324,29 @@ async def test_a_document_loaded_while_redis_is_down_is_caught_up(
         assert b.fanout.catch_ups == 1
         await b.type(name, "z")
         await a.host.wait_for(lambda: a.text(name) == "xyz", timeout=20)
+
+
+async def test_client_kill_of_a_nodes_connections_loses_nothing(
+    cluster: Cluster, redis_url: str
+) -> None:
+    async with cluster as c:
+        a, b = await c.node(), await c.node()
+        name = f"notes/{uuid.uuid4()}"
+        await a.load(name)
+        await b.load(name)
+        await a.type(name, "1")
+        await b.host.wait_for(lambda: b.text(name) == "1")
+        admin: Redis[bytes] = Redis.from_url(redis_url)
+        try:
+            clients = await admin.client_list()
+            ids = [cl["id"] for cl in clients if cl["name"] == f"collab-fanout:{b.fanout.node_id}"]
+            assert ids  # the blocked reader's connection at least
+            for client_id in ids:
+                await admin.execute_command("CLIENT", "KILL", "ID", client_id)
+        finally:
+            await admin.aclose()  # type: ignore[attr-defined]
+        await a.type(name, "2")
+        await b.type(name, "3")
+        await b.host.wait_for(lambda: len(b.text(name)) == 3)
+        await a.host.wait_for(lambda: len(a.text(name)) == 3)
+        assert a.text(name) == b.text(name)
