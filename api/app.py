@@ -38,6 +38,7 @@ from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.worker import queue_name
 from storage.db import connect, migrate
 from storage.documents import DocumentLog
+from storage.objects import open_object_store
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,11 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         stack.push_async_callback(redis.aclose)  # type: ignore[attr-defined]
         limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}ratelimit:")
 
+    objects = open_object_store(
+        settings.effective_storage_url, endpoint_url=settings.s3_endpoint_url
+    )
+    stack.callback(objects.close)
+
     mux = None
     if settings.mux_signing_key_id and settings.mux_signing_private_key:
         mux = MuxSigner.from_base64_pem(
@@ -156,6 +162,7 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
         mux=mux,
         mux_webhook_secret=settings.mux_webhook_secret,
         redis=redis,
+        objects=objects,
     )
 
 

@@ -7,7 +7,6 @@ read it through `services(request)`. Nothing here reads `Settings`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
@@ -20,6 +19,7 @@ from api.tokens import AccessTokens
 from collab import CollabServer
 from jobs import JobQueue
 from storage.db import Database
+from storage.objects import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,8 @@ class Services:
     auth: AuthConfig
     mux: MuxSigner | None
     mux_webhook_secret: str
+    objects: ObjectStore
     redis: Redis[bytes] | None = None
-    objects: Any = None  # storage's ObjectStore (checked by the health route)
     collab: CollabServer | None = None
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)

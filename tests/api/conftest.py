@@ -106,12 +106,15 @@ class RunningApp:
 
 
 @pytest.fixture
-async def app_factory(database_url: str) -> AsyncIterator[Callable[..., Any]]:
+async def app_factory(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., Any]]:
     """Build and start apps with setting overrides; every started app is stopped afterwards."""
     await empty_database(database_url)
     running: list[tuple[RunningApp, httpx.AsyncClient]] = []
 
     async def start(**overrides: Any) -> httpx.AsyncClient:
+        overrides.setdefault("COLLAB_DATA_DIR", str(tmp_path / "data"))
         app = create_app(make_settings(database_url, **overrides))
         runner = RunningApp(app)
         await runner.start()

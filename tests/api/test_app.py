@@ -17,6 +17,14 @@ async def test_health_ok(client: httpx.AsyncClient) -> None:
     assert body["status"] == "healthy"
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["redis"]["status"] == "disabled"
+    assert body["checks"]["objectStorage"]["status"] == "ok"
+
+
+async def test_health_503_when_object_storage_is_broken(app_factory: Any) -> None:
+    client = await app_factory(STORAGE_URL="file:///dev/null/objects")
+    response = await client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["objectStorage"]["status"] == "error"
 
 
 async def test_health_503_when_redis_is_down(app_factory: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +20,11 @@ from tests.api.conftest import empty_database, make_settings, register
 
 
 @pytest.fixture
-async def live(database_url: str) -> AsyncIterator[dict[str, Any]]:
+async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     await empty_database(database_url)
-    app = create_app(make_settings(database_url, COOKIE_SECURE=False))
+    app = create_app(
+        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
+    )
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
     )
