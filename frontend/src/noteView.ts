@@ -93,7 +93,12 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   }
   title.addEventListener('change', () => void saveTitle())
   title.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter') { ev.preventDefault(); editor.commands.focus('start') }
+    if (ev.key === 'Enter') {
+      ev.preventDefault()
+      // TipTap's focus command focuses on the next frame; focus now so no keystroke is lost
+      editor.commands.focus('start')
+      editor.view.focus()
+    }
   })
 
   const status = h('span', { class: 'sync-status', role: 'status', 'aria-live': 'polite', id: 'sync-status' })
