@@ -25,8 +25,8 @@ __all__ = ["parse_markdown", "to_markdown", "write_markdown"]
 # Outermost first: a link wraps emphasis, code is innermost (nothing nests inside it).
 _MARK_ORDER = {"link": 0, "bold": 1, "italic": 2, "strike": 3, "code": 4}
 _DELIMS = {"bold": "**", "italic": "_", "strike": "~~"}
-_ESCAPE = re.compile(r"([\\`*\[\]<]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|~~)")
-_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+[.)]|={3,}|-{3,})(?=\s|$)")
+_ESCAPE = re.compile(r"([\\`*\[\]<~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=#?\w+;))")
+_LINE_START = re.compile(r"^(\s*\d*)(>|[#+-](?=\s|$)|(?<=\d)[.)](?=\s|$)|[-=]+\s*$)")
 
 
 def to_markdown(source: Doc[Any] | Node) -> str:
@@ -151,7 +151,9 @@ def _close(stack: list[Mark], keep: int) -> str:
 
 
 def _code(text: str) -> str:
-    fence = "``" if "`" in text else "`"
+    # The fence is one backtick longer than the longest run inside (CommonMark 6.1).
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
 from collab.markdown import parse_markdown, to_markdown, write_markdown
 from collab.richtext import (
+    Inline,
     Mark,
     Node,
     Text,
@@ -246,3 +249,61 @@ def test_tree_from_json_round_trips_and_names_bad_fields() -> None:
         tree_from_json({"type": "doc", "content": [{"type": "text", "text": 3}]})
     with pytest.raises(ValueError, match="root"):
         tree_from_json({"type": "paragraph"})
+
+
+_ALPHABET = st.sampled_from(list("abé漢👩*_`[]()#>-+=!1.)\\<&~ "))
+_MARKS = [
+    Mark("bold"),
+    Mark("italic"),
+    Mark("strike"),
+    Mark("code"),
+    Mark("link", {"href": "https://x.y/a"}),
+]
+
+
+def _marked_chars(content: tuple[Inline, ...]) -> list[tuple[str, frozenset[str]]]:
+    """Characters with their mark names (none on whitespace), outer whitespace trimmed."""
+    out = [
+        (char, frozenset() if char.isspace() else frozenset(m.type for m in run.marks))
+        for run in content
+        if isinstance(run, Text)
+        for char in run.text
+    ]
+    while out and out[0][0].isspace():
+        out.pop(0)
+    while out and out[-1][0].isspace():
+        out.pop()
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(_ALPHABET, min_size=1, max_size=20), min_size=1, max_size=3))
+def test_property_plain_text_survives_markdown(paragraphs: list[str]) -> None:
+    # Markdown collapses nothing inside a line but trims line edges; compare trimmed lines.
+    lines = [" ".join(p.split()) for p in paragraphs if p.split()]
+    tree = Node("doc", {}, tuple(Node("paragraph", {}, (Text(line),)) for line in lines))
+    back = parse_markdown(to_markdown(tree))
+    assert [to_plain_text(Node("doc", {}, (block,))) for block in back.content] == lines
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(_ALPHABET.filter(lambda c: c != " "), min_size=1, max_size=8),
+            st.sets(st.sampled_from(range(len(_MARKS))), max_size=3),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_property_marked_words_survive_markdown(runs: list[tuple[str, set[int]]]) -> None:
+    content = tuple(
+        Text((" " if i else "") + word, tuple(_MARKS[m] for m in sorted(marks)))
+        for i, (word, marks) in enumerate(runs)
+    )
+    back = parse_markdown(to_markdown(Node("doc", {}, (Node("paragraph", {}, content),))))
+    assert len(back.content) == 1
+    block = back.content[0]
+    assert isinstance(block, Node)
+    assert _marked_chars(block.content) == _marked_chars(content)
