@@ -6,6 +6,7 @@ Nothing happens at import time. The lifespan is one `AsyncExitStack` entered in 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -178,6 +179,9 @@ async def _start_live(
         periodic=IN_PROCESS_SCHEDULE,
     )
     try:
+        if services.redis is not None:
+            async with asyncio.timeout(5):
+                await services.redis.ping()  # fail fast: arq would retry for seconds
         services.jobs = await stack.enter_async_context(queue)
     except (RedisError, OSError) as exc:
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
