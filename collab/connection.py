@@ -18,14 +18,14 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from collab.awareness import stamp_for
+from collab.channel import Channel, ConnectRequest
 from collab.config import CollabConfig
 from collab.document import Document
 from collab.errors import (
@@ -67,7 +67,7 @@ from collab.protocol import (
 )
 from collab.registry import Registry
 
-__all__ = ["Channel", "ConnectRequest", "Connection", "Gate", "ReadOnlyGuard"]
+__all__ = ["Channel", "ConnectRequest", "Connection", "Gate", "ReadOnlyGuard"]  # re-exports
 
 log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT = 5.0
@@ -79,38 +79,6 @@ _MESSAGE_TYPES: dict[type[object], str] = {
     AwarenessUpdate: "awareness",
     QueryAwareness: "query_awareness",
 }
-
-
-class Channel(Protocol):
-    """A message-oriented transport (a WebSocket, or an in-memory pair in tests)."""
-
-    async def receive(self) -> bytes:
-        """The next binary message. Raises ``ConnectionClosed`` or ``UnsupportedData``."""
-        ...
-
-    async def send(self, data: bytes) -> None:
-        """Send one binary message. Raises ``ConnectionClosed``."""
-        ...
-
-    async def close(self, code: int, reason: str) -> None:
-        """Send a close frame (idempotent)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectRequest:
-    """What the transport knows about a new connection."""
-
-    kind: str
-    doc_id: str
-    token: str | None = None
-    cookies: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def document(self) -> str:
-        """The document name, ``"{kind}/{doc_id}"``."""
-        return f"{self.kind}/{self.doc_id}"
 
 
 class Gate(Protocol):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import anyio
 import uvicorn
+from prometheus_client import CollectorRegistry
 from pycrdt import Doc, Text
 from starlette.applications import Starlette
 
@@ -139,11 +140,10 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running(config: CollabConfig = FAST, extensions: Sequence[Extension] = (),
-                  auth: bool = True) -> AsyncIterator[Harness]:
-    from prometheus_client import CollectorRegistry
-
+                  auth: bool = True,
+                  registry: CollectorRegistry | None = None) -> AsyncIterator[Harness]:
     exts = [TokenAuth(), *extensions] if auth else list(extensions)
-    server = CollabServer(config, exts, metrics_registry=CollectorRegistry())
+    server = CollabServer(config, exts, metrics_registry=registry or CollectorRegistry())
     async with server, anyio.create_task_group() as tg:
         yield Harness(server, tg)
         await server.close()
