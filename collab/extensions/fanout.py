@@ -304,6 +304,9 @@ class RedisFanout(Extension):
                 log.warning("fan-out publish failed; %s updates buffered", len(self._outbox))
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:
+                log.exception("fan-out writer failed node=%s; retrying", self.node_id)
+                await anyio.sleep(1.0)
 
     async def _flush_outbox(self) -> None:
         while self._resync:
@@ -343,41 +346,50 @@ class RedisFanout(Extension):
 
     async def _read_loop(self) -> None:
         while True:
-            if not self._subs:
-                self._subs_changed = anyio.Event()
-                await self._subs_changed.wait()
-                continue
-            streams: dict[str, str] = {self._wake_key: self._wake_last}
-            keys: dict[str, tuple[_Subscription, bool]] = {}
-            for sub in self._subs.values():
-                streams[self.doc_key(sub.name)] = sub.doc_last
-                streams[self.awareness_key(sub.name)] = sub.awareness_last
-                keys[self.doc_key(sub.name)] = (sub, True)
-                keys[self.awareness_key(sub.name)] = (sub, False)
             try:
-                reply: Any = await self.redis.xread(streams, count=500, block=self._block_ms)
-                self.connected = True
-            except _ERRORS:
-                self.connected = False
-                log.warning("fan-out lost its redis connection; catching up when it returns")
-                await self._recover()
-                continue
+                await self._read_once()
+            except Exception:
+                # A bug or a failing store must not take the server down with the reader.
+                log.exception("fan-out reader failed node=%s; retrying", self.node_id)
+                await anyio.sleep(1.0)
+
+    async def _read_once(self) -> None:
+        if not self._subs:
+            self._subs_changed = anyio.Event()
+            await self._subs_changed.wait()
+            return
+        if self.connected:  # loaded while Redis was down: its start position is a guess
             for sub in [sub for sub in self._subs.values() if sub.uncertain]:
-                await self._catch_up(sub)  # loaded while Redis was down
-            for raw_key, entries in reply or []:
-                key = _text(raw_key)
-                if key == self._wake_key:
-                    self._wake_last = _text(entries[-1][0])
-                    continue
-                sub, is_doc = keys[key]
-                for raw_id, fields in entries:
-                    if self._subs.get(sub.name) is not sub:
-                        break  # unloaded (or reloaded) while we were reading
-                    await self._dispatch(sub, is_doc, fields)
-                    if is_doc:
-                        sub.doc_last = _text(raw_id)
-                    else:
-                        sub.awareness_last = _text(raw_id)
+                await self._catch_up(sub)
+        streams: dict[str, str] = {self._wake_key: self._wake_last}
+        keys: dict[str, tuple[_Subscription, bool]] = {}
+        for sub in self._subs.values():
+            streams[self.doc_key(sub.name)] = sub.doc_last
+            streams[self.awareness_key(sub.name)] = sub.awareness_last
+            keys[self.doc_key(sub.name)] = (sub, True)
+            keys[self.awareness_key(sub.name)] = (sub, False)
+        try:
+            reply: Any = await self.redis.xread(streams, count=500, block=self._block_ms)
+            self.connected = True
+        except _ERRORS:
+            self.connected = False
+            log.warning("fan-out lost its redis connection; catching up when it returns")
+            await self._recover()
+            return
+        for raw_key, entries in reply or []:
+            key = _text(raw_key)
+            if key == self._wake_key:
+                self._wake_last = _text(entries[-1][0])
+                continue
+            sub, is_doc = keys[key]
+            for raw_id, fields in entries:
+                if self._subs.get(sub.name) is not sub:
+                    break  # unloaded (or reloaded) while we were reading
+                await self._dispatch(sub, is_doc, fields)
+                if is_doc:
+                    sub.doc_last = _text(raw_id)
+                else:
+                    sub.awareness_last = _text(raw_id)
 
     async def _dispatch(self, sub: _Subscription, is_doc: bool, fields: dict[bytes, bytes]) -> None:
         node = _text(fields.get(b"n", b""))
@@ -439,8 +451,13 @@ class RedisFanout(Extension):
             log.warning("stream of %s was trimmed and no store is configured", sub.name)
             return
         origin = Origin.PEER(self.node_id)
-        for update in await self._store.load(sub.name):
-            await target.apply_remote_update(sub.name, update, origin)
+        try:
+            for update in await self._store.load(sub.name):
+                await target.apply_remote_update(sub.name, update, origin)
+        except Exception:
+            sub.uncertain = True  # retried after the next read
+            log.exception("fan-out catch-up of %s failed; will retry", sub.name)
+            return
         sub.doc_last = "0-0"
         sub.uncertain = False
         self.catch_ups += 1

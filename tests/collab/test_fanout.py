@@ -105,8 +105,11 @@ class MemoryStore:
     """What the originating node persisted (the durable log)."""
 
     updates: dict[str, list[bytes]] = field(default_factory=dict)
+    failing: bool = False
 
     async def load(self, name: str) -> list[bytes]:
+        if self.failing:
+            raise OSError("database unreachable")
         return list(self.updates.get(name, []))
 
 
@@ -350,3 +353,28 @@ async def test_client_kill_of_a_nodes_connections_loses_nothing(
         await b.host.wait_for(lambda: len(b.text(name)) == 3)
         await a.host.wait_for(lambda: len(a.text(name)) == 3)
         assert a.text(name) == b.text(name)
+
+
+async def test_a_failing_store_or_a_malformed_entry_never_stops_the_reader(
+    cluster: Cluster, proxy: TcpProxy, redis_url: str
+) -> None:
+    async with cluster as c:
+        a = await c.node()
+        proxy.cut()
+        b = await c.node(via_proxy=True)
+        name = f"notes/{uuid.uuid4()}"
+        await a.load(name)
+        await b.load(name)  # uncertain: will want a catch-up from the store
+        c.store.failing = True
+        proxy.restore()
+        admin: Redis[bytes] = Redis.from_url(redis_url)
+        try:
+            await admin.xadd(a.fanout.doc_key(name), {"n": "evil", "u": b"\xff\x00garbage"})
+        finally:
+            await admin.aclose()  # type: ignore[attr-defined]
+        await a.type(name, "ok")
+        await b.host.wait_for(lambda: b.text(name) == "ok", timeout=20)
+        assert b.fanout.catch_ups == 0
+        c.store.failing = False
+        await a.type(name, "!")  # the next read retries the catch-up
+        await b.host.wait_for(lambda: b.text(name) == "ok!" and b.fanout.catch_ups == 1, 20)
