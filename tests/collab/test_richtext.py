@@ -7,6 +7,7 @@ zero-width joiner, accents, CJK): pycrdt text positions are UTF-8 byte offsets (
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 from pathlib import Path
@@ -307,3 +308,46 @@ def test_property_marked_words_survive_markdown(runs: list[tuple[str, set[int]]]
     block = back.content[0]
     assert isinstance(block, Node)
     assert _marked_chars(block.content) == _marked_chars(content)
+
+
+def _random_tree(rng: random.Random) -> Node:
+    pieces = ["é", "ü", "👩‍💻", "🎉", "漢字", "a", "bc", " ", "ß", "\u0301", "𝄞"]
+
+    def runs() -> tuple[Inline, ...]:
+        out: list[Inline] = []
+        for _ in range(rng.randint(1, 5)):
+            if rng.random() < 0.15:
+                out.append(Node("hardBreak"))
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+            out.append(Text(text, tuple(m for m in _MARKS if rng.random() < 0.3)))
+        return tuple(out)
+
+    blocks: list[Node] = []
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.choice(["paragraph", "heading", "bulletList", "codeBlock"])
+        if kind == "bulletList":
+            item = Node("listItem", {}, (Node("paragraph", {}, runs()),))
+            blocks.append(Node("bulletList", {}, (item,)))
+        elif kind == "codeBlock":
+            blocks.append(
+                Node("codeBlock", {}, (Text("".join(rng.choice(pieces) for _ in range(5))),))
+            )
+        else:
+            attrs = {"level": rng.randint(1, 3)} if kind == "heading" else {}
+            blocks.append(Node(kind, attrs, runs()))
+    return Node("doc", {}, tuple(blocks))
+
+
+@pytest.mark.interop
+def test_random_multibyte_trees_decode_identically_in_yjs() -> None:
+    rng = random.Random(20261123)
+    docs: list[Doc[Any]] = []
+    for _ in range(60):
+        doc: Doc[Any] = Doc()
+        write_tree(doc, _random_tree(rng))
+        write_plain_text(doc, "tail 👩‍💻 é")  # a second transaction after multi-byte text
+        docs.append(doc)
+
+    decoded = yjs({"updates": [doc.get_update().hex() for doc in docs]})["docs"]
+
+    assert decoded == [to_json(doc) for doc in docs]

@@ -68,6 +68,15 @@ const buildNode = (json) => {
 }
 
 const input = await readStdin()
+if (input.updates !== undefined) {
+  const docs = input.updates.map((hex) => {
+    const each = new Y.Doc()
+    Y.applyUpdate(each, Buffer.from(hex, 'hex'))
+    return { type: 'doc', content: each.getXmlFragment('default').toArray().flatMap(dumpNode) }
+  })
+  process.stdout.write(JSON.stringify({ docs }))
+  process.exit(0)
+}
 const doc = new Y.Doc()
 const fragment = doc.getXmlFragment('default')
 if (input.update !== undefined) {
