@@ -101,7 +101,11 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
     }
   })
 
-  const status = h('span', { class: 'sync-status', role: 'status', 'aria-live': 'polite', id: 'sync-status' })
+  // The pill changes on every keystroke (saved/syncing), so it is not a live region; the
+  // announcer below speaks only when going offline, failing, or coming back.
+  const status = h('span', { class: 'sync-status', id: 'sync-status', 'aria-live': 'off' })
+  const announcer = h('span', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' })
+  let lastKind = ''
   const avatars = h('div', { class: 'avatars', role: 'group', id: 'here-now' })
 
   const exportMenu = h('div', { class: 'menu', role: 'menu', hidden: true, id: 'export-menu' })
@@ -230,7 +234,7 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
           actions),
         h('div', { class: 'note-header-row note-subrow' },
           h('div', { class: 'meta-fields' }, folderField, h('div', { class: 'tags' }, icon('tag'), tagList, tagInput)),
-          h('div', { class: 'presence' }, status, avatars)),
+          h('div', { class: 'presence' }, status, announcer, avatars)),
       ),
       banner,
       h('div', { class: 'editor-shell' }, h('div', { class: 'toolbar-slot' }), editorMount),
@@ -277,6 +281,11 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   const unsubscribe = connection.subscribe((state) => {
     status.textContent = statusText(state)
     status.dataset.state = state.kind
+    if (state.kind !== lastKind) {
+      if (state.kind === 'offline' || state.kind === 'error') announcer.textContent = statusText(state)
+      else if (state.kind === 'saved' && lastKind === 'offline') announcer.textContent = 'Back online, all changes synced'
+      lastKind = state.kind
+    }
     status.dataset.pending = String(state.pending)
     if (state.locked) {
       editor.setEditable(false)

@@ -421,3 +421,25 @@ def test_named_version_preview_and_restore_keeps_history(
     expect(backup).to_contain_text("auto")
     backup.click()
     expect(preview).to_contain_text("Second draft.")
+
+
+def test_revoking_a_share_stops_the_open_editor(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    ada, _ = sign_up(new_context(), server, "Ada Lovelace")
+    grace, grace_email = sign_up(new_context(), server, "Grace Hopper")
+    note_id = create_note(ada, "Private plans")
+    ada.keyboard.type("Shared for now.")
+    share(ada, grace_email, "write")
+    open_note(grace, server, note_id)
+
+    ada.get_by_role("button", name="Share").click()
+    dialog = ada.get_by_role("dialog")
+    dialog.get_by_role("button", name=re.compile("Remove access for Grace Hopper")).click()
+    expect(dialog.locator(".share-row")).to_have_count(0)
+
+    expect(grace.locator("#sync-status")).to_have_attribute(
+        "data-state", "error", timeout=SYNC_TIMEOUT
+    )
+    expect(grace.locator("#sync-status")).to_contain_text("no longer have access")
+    expect(grace.locator("#note-editor .ProseMirror")).to_have_attribute("contenteditable", "false")
