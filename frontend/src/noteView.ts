@@ -106,6 +106,7 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
   const status = h('span', { class: 'sync-status', id: 'sync-status', 'aria-live': 'off' })
   const announcer = h('span', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' })
   let lastKind = ''
+  let wasOffline = false
   const avatars = h('div', { class: 'avatars', role: 'group', id: 'here-now' })
 
   const exportMenu = h('div', { class: 'menu', role: 'menu', hidden: true, id: 'export-menu' })
@@ -282,8 +283,13 @@ export async function renderNote(container: HTMLElement, noteId: string, onSigne
     status.textContent = statusText(state)
     status.dataset.state = state.kind
     if (state.kind !== lastKind) {
-      if (state.kind === 'offline' || state.kind === 'error') announcer.textContent = statusText(state)
-      else if (state.kind === 'saved' && lastKind === 'offline') announcer.textContent = 'Back online, all changes synced'
+      if (state.kind === 'offline' || state.kind === 'error') {
+        announcer.textContent = statusText(state)
+        wasOffline = state.kind === 'offline'
+      } else if (state.kind === 'saved' && wasOffline) {
+        announcer.textContent = 'Back online, all changes synced'
+        wasOffline = false
+      }
       lastKind = state.kind
     }
     status.dataset.pending = String(state.pending)
