@@ -245,7 +245,13 @@ class Connection:
                     self.name,
                     exc_info=(type(failure), failure, failure.__traceback__),
                 )
-        log.info("connection %s on %s closed: %s", self.connection_id, self.name, int(code))
+        log.info(
+            "connection %s on %s closed: %s (%s)",
+            self.connection_id,
+            self.name,
+            int(code),
+            "requested" if self._requested else type(failure).__name__ if failure else "left",
+        )
         self.metrics.closes.labels(code=str(int(code)), reason=reason or "normal").inc()
         self._out.close()
         if self._admitted:

@@ -56,3 +56,25 @@ async def test_send_timeout_is_1013() -> None:
     async with running(config) as h:
         stalled = await h.connect(doc_name(), "user-stall", stall=True)
         assert await stalled.wait_closed() == CloseCode.TRY_AGAIN_LATER
+
+
+async def test_dead_socket_during_broadcast_closes_only_that_connection() -> None:
+    async with running() as h:
+        name = doc_name()
+        dead = await h.connect(name, "user-dead")
+        await dead.recv()
+        await dead.from_server.aclose()  # the socket died: sends to it now fail
+        writer_conn, reader_conn = await h.connect(name, "user-w"), await h.connect(name, "user-r")
+        writer, reader = SyncedClient(writer_conn.send), SyncedClient(reader_conn.send)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, writer_conn, writer)
+            tg.start_soon(pump, reader_conn, reader)
+            await writer.start()
+            writer.text += "still fine"
+            await writer.push()
+            await wait_for(lambda: str(reader.text) == "still fine")
+            document = h.server.registry.documents[name]
+            await wait_for(lambda: len(document.connections) == 2)
+            assert document.observed
+            await writer_conn.leave()
+            await reader_conn.leave()
