@@ -5,7 +5,7 @@ Each node publishes its own clients' changes and applies other nodes' changes wi
 fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
 
     {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
-    {prefix}awareness:{name}  awareness  n, a=<awareness update>
+    {prefix}awareness:{name}  awareness  n, a=<awareness update> | n, q=1 (who is here?)
     {prefix}node:{id}:wake    re-issues this node's XREAD when its set of streams changes
 
 Streams, not pub/sub (at-most-once): a node that loses Redis resumes from its last id. Streams
@@ -19,7 +19,8 @@ Guarantees and limits (docs/multinode.md has the whole story):
   stream trimmed past them is caught up from the ``DocumentStore`` (idempotent).
 * Awareness is at most once. Removals cross nodes; the presence of a dead node's clients times
   out on clients after y-protocols' 30 s ``outdatedTimeout`` (joiners never get it: server
-  snapshots skip states older than 30 s).
+  snapshots skip states older than 30 s). A node loading a document asks the others for their
+  clients' current states (a ``q`` entry) instead of waiting for the 15 s renewals.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from collab.hooks import (
     LoadDocument,
     Origin,
 )
+from collab.protocol import AwarenessEntry, decode_awareness, encode_awareness_entries
 from collab.types import YDoc
 
 __all__ = ["PeerTarget", "RedisFanout", "UpdateSource", "default_node_id"]
@@ -153,6 +155,7 @@ class RedisFanout(Extension):
         self._redis: Redis[bytes] | None = None
         self._group: TaskGroup | None = None
         self._subs: dict[str, _Subscription] = {}
+        self._local_awareness: dict[str, dict[int, AwarenessEntry]] = {}  # our clients' states
         self._starting: dict[str, tuple[str, str, bool]] = {}
         self._outbox: deque[_Outgoing] = deque()
         self._resync: set[str] = set()
@@ -254,9 +257,14 @@ class RedisFanout(Extension):
         self._subs[event.document] = _Subscription(
             event.document, doc_last, awareness_last, event.doc, uncertain)
         await self._wake_reader()
+        # Ask the other nodes for their clients' presence: they would otherwise only show up
+        # here when those clients renew it (every 15 s).
+        self._queue(_Outgoing(event.document, self.awareness_key(event.document),
+                              {"n": self.node_id, "q": "1"}, 100))
 
     async def before_unload_document(self, event: BeforeUnloadDocument) -> None:
         """Stop reading the document's streams."""
+        self._local_awareness.pop(event.document, None)
         if self._subs.pop(event.document, None) is not None:
             await self._wake_reader()
 
@@ -269,7 +277,15 @@ class RedisFanout(Extension):
 
     async def on_awareness_update(self, event: AwarenessChange) -> None:
         """Publish awareness changes of this node's clients (at most once, never buffered)."""
-        if event.origin.kind == "peer" or not self.connected:
+        if event.origin.kind == "peer":
+            return
+        states = self._local_awareness.setdefault(event.document, {})
+        for entry in decode_awareness(event.payload):
+            if entry.state is None:
+                states.pop(entry.client_id, None)
+            else:
+                states[entry.client_id] = entry
+        if not self.connected:
             return
         self._queue(_Outgoing(event.document, self.awareness_key(event.document),
                               {"n": self.node_id, "a": event.payload}, 100))
@@ -398,7 +414,9 @@ class RedisFanout(Extension):
             return
         origin = Origin.PEER(node)
         try:
-            if not is_doc:
+            if not is_doc and b"q" in fields:
+                self._answer_awareness_query(sub.name)
+            elif not is_doc:
                 await target.apply_remote_awareness(sub.name, fields[b"a"], origin)
             elif b"u" in fields:
                 await target.apply_remote_update(sub.name, fields[b"u"], origin)
@@ -407,6 +425,13 @@ class RedisFanout(Extension):
         except Exception:
             # One bad entry (malformed, or a document being rebuilt) never stops the reader.
             log.exception("applying a peer entry failed document=%s node=%s", sub.name, node)
+
+    def _answer_awareness_query(self, name: str) -> None:
+        states = self._local_awareness.get(name)
+        if states:
+            payload = encode_awareness_entries(list(states.values()))
+            self._queue(_Outgoing(name, self.awareness_key(name),
+                                  {"n": self.node_id, "a": payload}, 100))
 
     async def _recover(self) -> None:
         """Wait for Redis to answer again, then catch up every document that may have lost

@@ -24,6 +24,7 @@ from collab.hooks import (
     LoadDocument,
     Origin,
 )
+from collab.protocol import AwarenessEntry, encode_awareness_entries
 
 pytestmark = pytest.mark.redis
 
@@ -199,6 +200,10 @@ async def test_two_nodes_converge_and_skip_their_own_entries(cluster: Cluster) -
         assert "hello " in a.text(name) and "world" in a.text(name)
 
 
+def presence(client_id: int, clock: int, state: dict[str, object] | None) -> bytes:
+    return encode_awareness_entries([AwarenessEntry(client_id, clock, state)])
+
+
 async def test_awareness_crosses_nodes_and_peer_changes_are_not_echoed(
     cluster: Cluster, redis_url: str
 ) -> None:
@@ -207,18 +212,40 @@ async def test_awareness_crosses_nodes_and_peer_changes_are_not_echoed(
         name = f"notes/{uuid.uuid4()}"
         await a.load(name)
         await b.load(name)
-        await a.fanout.on_awareness_update(AwarenessChange(name, b"presence", Origin.CLIENT("c")))
+        payload = presence(7, 1, {"cursor": 1})
+        await a.fanout.on_awareness_update(AwarenessChange(name, payload, Origin.CLIENT("c")))
         await b.host.wait_for(lambda: bool(b.host.awareness))
-        assert b.host.awareness == [(name, b"presence", Origin.PEER(a.fanout.node_id))]
+        assert b.host.awareness == [(name, payload, Origin.PEER(a.fanout.node_id))]
         # what arrived from a peer is never published again
         await b.fanout.on_change(Change(name, b"\x00\x00", Origin.PEER(a.fanout.node_id)))
-        await b.fanout.on_awareness_update(AwarenessChange(name, b"x", Origin.PEER("n")))
+        await b.fanout.on_awareness_update(AwarenessChange(name, payload, Origin.PEER("n")))
+        await b.fanout.wait_published()
         client: Redis[bytes] = Redis.from_url(redis_url)
         try:
             assert await client.xlen(a.fanout.doc_key(name)) == 0
-            assert await client.xlen(a.fanout.awareness_key(name)) == 1
+            entries = [fields for _, fields in await client.xrange(a.fanout.awareness_key(name))]
+            by_b = [f for f in entries if f[b"n"] == b.fanout.node_id.encode()]
+            assert by_b and all(b"a" not in f for f in by_b)  # b only asked (q), never echoed
+            assert {f[b"a"] for f in entries if b"a" in f} == {payload}
         finally:
             await client.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_node_loading_later_asks_for_the_presence_already_there(
+    cluster: Cluster,
+) -> None:
+    async with cluster as c:
+        a, b = await c.node(), await c.node()
+        name = f"notes/{uuid.uuid4()}"
+        await a.load(name)
+        here = presence(7, 3, {"cursor": 1})
+        gone = presence(8, 1, {"cursor": 2})
+        for payload in (here, gone, presence(8, 2, None)):  # 8 arrived, then left
+            await a.fanout.on_awareness_update(AwarenessChange(name, payload, Origin.CLIENT("c")))
+        await a.fanout.wait_published()
+        await b.load(name)  # no renewal from a's clients needed: b asks on load
+        await b.host.wait_for(lambda: len(b.host.awareness) == 1)
+        assert b.host.awareness[0][1] == here
 
 
 async def test_update_published_before_load_but_not_yet_stored_is_replayed(
