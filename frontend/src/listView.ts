@@ -197,7 +197,9 @@ function render(): void {
             'span',
             { class: 'note-meta' },
             relativeTime(note.updatedAt),
-            note.isPrivate === false ? ' · shared' : '',
+            note.access === 'read' ? ' · shared with you, view only'
+              : note.access === 'write' ? ' · shared with you'
+                : note.isPrivate === false ? ' · shared' : '',
             (note.tags ?? []).slice(0, 3).map((t) => h('span', { class: 'chip chip-xs' }, t)),
           ),
         ),
