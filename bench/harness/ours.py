@@ -1,0 +1,118 @@
+"""Our server's REST API as the suite uses it: users registered, notes created and shared, and
+real access tokens handed to the clients. Nothing here bypasses auth."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.pool import BenchError
+
+#: Connections one user holds at most in a scenario (the server's default per-user cap is 100).
+CONNECTIONS_PER_USER = 50
+REST_THREADS = 8
+
+
+@dataclass
+class User:
+    id: str
+    token: str
+    load: int = 0  # connections handed out with this user's token
+
+
+@dataclass
+class OurApi:
+    base: str
+    users: list[User] = field(default_factory=list)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            parts = urlsplit(self.base)
+            conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+            self._local.conn = conn
+        return conn
+
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = json.dumps(body).encode() if body is not None else None
+        for attempt in range(2):
+            conn = self._conn()
+            try:
+                conn.request(method, path, payload, headers)
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self._local.conn = None
+                if attempt:
+                    raise
+        if response.status >= 400:
+            raise BenchError(f"{method} {path}: {response.status} {data[:300]!r}")
+        return json.loads(data) if data else None
+
+    def register(self) -> User:
+        email = f"bench-{secrets.token_hex(6)}@example.com"
+        body = {"email": email, "password": secrets.token_urlsafe(16), "name": "Bench user"}
+        out = self.request("POST", "/api/workbook/auth/register", body)
+        user = User(id=out["user"]["id"], token=out["token"])
+        self.users.append(user)
+        return user
+
+    def create_note(self, owner: User) -> str:
+        body = {"title": "Benchmark note", "content": "", "tags": [], "isPrivate": True}
+        out = self.request("POST", "/api/workbook/notes", body, token=owner.token)
+        return str(out["note"]["id"])
+
+    def share(self, note_id: str, owner: User, user: User) -> None:
+        body = {"userId": user.id, "permission": "write"}
+        self.request("POST", f"/api/workbook/notes/{note_id}/shares", body, token=owner.token)
+
+    def _ensure_users(self, count: int) -> None:
+        missing = count - len(self.users)
+        if missing > 0:
+            with ThreadPoolExecutor(min(REST_THREADS, missing)) as ex:
+                list(ex.map(lambda _i: self.register(), range(missing)))
+
+    def rooms(self, count: int, per_room: int) -> list[list[dict[str, Any]]]:
+        """`count` new notes with `per_room` client specs each, tokens spread over users so no
+        user holds more than CONNECTIONS_PER_USER connections; notes are shared (write) with
+        every non-owner user whose token a client of the note uses."""
+        for u in self.users:
+            u.load = 0
+        total = count * per_room
+        self._ensure_users(max(1, math.ceil(total / CONNECTIONS_PER_USER)))
+        plan: list[tuple[User, list[User]]] = []
+        cursor = 0
+        for _ in range(count):
+            members = []
+            for _ in range(per_room):
+                while self.users[cursor % len(self.users)].load >= CONNECTIONS_PER_USER:
+                    cursor += 1
+                user = self.users[cursor % len(self.users)]
+                user.load += 1
+                members.append(user)
+                if user.load >= CONNECTIONS_PER_USER:
+                    cursor += 1
+            plan.append((members[0], members))
+
+        def make(entry: tuple[User, list[User]]) -> list[dict[str, Any]]:
+            owner, members = entry
+            note = self.create_note(owner)
+            for other in {m.id: m for m in members if m.id != owner.id}.values():
+                self.share(note, owner, other)
+            return [{"room": f"notes/{note}", "token": m.token} for m in members]
+
+        with ThreadPoolExecutor(REST_THREADS) as ex:
+            return list(ex.map(make, plan))
