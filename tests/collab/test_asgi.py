@@ -5,10 +5,11 @@ from __future__ import annotations
 import anyio
 import pytest
 from prometheus_client import CollectorRegistry
+from pycrdt import Doc, Text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from collab import CollabServer
+from collab import CollabServer, MemoryStore, Persistence
 from collab.errors import CloseCode
 from collab.protocol import SyncStep1, SyncStep2, Update, decode_message, encode_update
 from tests.collab._kit import FAST, SyncedClient, TokenAuth, doc_name, uvicorn_app, wait_for
@@ -59,11 +60,37 @@ async def test_sync_over_a_real_socket_and_close_codes() -> None:
 
 async def test_step2_is_answered_over_socket() -> None:
     server = CollabServer(FAST, [TokenAuth()], metrics_registry=CollectorRegistry())
-    async with server, uvicorn_app(server) as base:
-        async with connect(f"{base}/collab/{doc_name()}?token=user-a") as ws:
-            assert isinstance(decode_message(await ws.recv()), SyncStep1)  # type: ignore[arg-type]
-            await ws.send(bytes([0, 0, 1, 0]))
-            assert isinstance(decode_message(await ws.recv()), SyncStep2)  # type: ignore[arg-type]
-            await ws.send(encode_update(b"\x00\x00"))  # an empty update is fine, and not echoed
-            await ws.send(bytes([0, 0, 1, 0]))
-            assert not isinstance(decode_message(await ws.recv()), Update)  # type: ignore[arg-type]
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{doc_name()}?token=user-a") as ws,
+    ):
+        assert isinstance(decode_message(await ws.recv()), SyncStep1)  # type: ignore[arg-type]
+        await ws.send(bytes([0, 0, 1, 0]))
+        assert isinstance(decode_message(await ws.recv()), SyncStep2)  # type: ignore[arg-type]
+        await ws.send(encode_update(b"\x00\x00"))  # an empty update is fine, and not echoed
+        await ws.send(bytes([0, 0, 1, 0]))
+        assert not isinstance(decode_message(await ws.recv()), Update)  # type: ignore[arg-type]
+
+
+async def test_shutdown_closes_real_sockets_with_1001_and_the_room_state_is_stored() -> None:
+    store = MemoryStore()
+    server = CollabServer(FAST, [TokenAuth(), Persistence(store)],
+                          metrics_registry=CollectorRegistry())
+    name = doc_name()
+    doc: Doc = Doc()
+    doc["t"] = Text("kept")
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{name}?token=user-a") as ws,
+    ):
+        await ws.recv()
+        await ws.send(encode_update(doc.get_update()))
+        await ws.send(bytes([0, 0, 1, 0]))
+        await ws.recv()  # the step 2 answer: the update was applied
+        await server.close()
+        with pytest.raises(ConnectionClosed) as info, anyio.fail_after(5):
+            await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.GOING_AWAY
+    assert len(store.entries[name]) == 1
