@@ -30,7 +30,6 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -40,6 +39,7 @@ from anyio.abc import TaskGroup
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from collab.extensions.outbox import Outgoing, StreamOutbox
 from collab.hooks import (
     AfterLoadDocument,
     AwarenessChange,
@@ -57,7 +57,6 @@ __all__ = ["PeerTarget", "RedisFanout", "UpdateSource", "default_node_id"]
 log = logging.getLogger(__name__)
 
 _ERRORS = (RedisError, OSError)
-_Fields = dict[bytes | str, bytes | str]
 
 
 class PeerTarget(Protocol):
@@ -85,14 +84,6 @@ class _Subscription:
     awareness_last: str
     doc: YDoc | None
     uncertain: bool  # the start position was not taken from Redis: reload from the store
-
-
-@dataclass(slots=True)
-class _Outgoing:
-    name: str
-    key: str
-    fields: _Fields
-    maxlen: int
 
 
 def default_node_id() -> str:
@@ -147,21 +138,16 @@ class RedisFanout(Extension):
         self._store = store
         self._maxlen = maxlen
         self._replay_ms = int(replay_window * 1000)
-        self._outbox_limit = outbox_limit
-        self._ttl = stream_ttl
         self._block_ms = max(int(block * 1000), 1)
         self._retry_delay = retry_delay
+        self._outbox = StreamOutbox(limit=outbox_limit, ttl=stream_ttl, retry_delay=retry_delay,
+                                    resync=self._resync_entry)
         self._target: PeerTarget | None = None
         self._redis: Redis[bytes] | None = None
         self._group: TaskGroup | None = None
         self._subs: dict[str, _Subscription] = {}
         self._local_awareness: dict[str, dict[int, AwarenessEntry]] = {}  # our clients' states
         self._starting: dict[str, tuple[str, str, bool]] = {}
-        self._outbox: deque[_Outgoing] = deque()
-        self._resync: set[str] = set()
-        self._outbox_ready = anyio.Event()
-        self._outbox_empty = anyio.Event()
-        self._outbox_empty.set()
         self._subs_changed = anyio.Event()
         self._wake_key = f"{key_prefix}node:{node_id}:wake"
         self._wake_last = "0-0"
@@ -199,7 +185,7 @@ class RedisFanout(Extension):
         await group.__aenter__()
         self._group = group
         group.start_soon(self._read_loop)
-        group.start_soon(self._write_loop)
+        group.start_soon(self._outbox.run, self._redis)
         log.info("fan-out started node=%s", self.node_id)
         return self
 
@@ -215,7 +201,7 @@ class RedisFanout(Extension):
         finally:
             with anyio.move_on_after(2.0):  # best effort: publish what is still buffered
                 try:
-                    await self._flush_outbox()
+                    await self._outbox.flush(redis)
                 except _ERRORS:
                     log.warning("fan-out stopped with %s entries unpublished", len(self._outbox))
             await redis.aclose()  # type: ignore[attr-defined]  # types-redis predates 5.x
@@ -259,7 +245,7 @@ class RedisFanout(Extension):
         await self._wake_reader()
         # Ask the other nodes for their clients' presence: they would otherwise only show up
         # here when those clients renew it (every 15 s).
-        self._queue(_Outgoing(event.document, self.awareness_key(event.document),
+        self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
                               {"n": self.node_id, "q": "1"}, 100))
 
     async def before_unload_document(self, event: BeforeUnloadDocument) -> None:
@@ -272,8 +258,8 @@ class RedisFanout(Extension):
         """Publish a change made on this node (changes from peers are not echoed)."""
         if event.origin.kind == "peer":
             return
-        self._queue(_Outgoing(event.document, self.doc_key(event.document),
-                              {"n": self.node_id, "u": event.update}, self._maxlen))
+        self._outbox.put(Outgoing(event.document, self.doc_key(event.document),
+                              {"n": self.node_id, "u": event.update}, self._maxlen, True))
 
     async def on_awareness_update(self, event: AwarenessChange) -> None:
         """Publish awareness changes of this node's clients (at most once, never buffered)."""
@@ -287,70 +273,23 @@ class RedisFanout(Extension):
                 states[entry.client_id] = entry
         if not self.connected:
             return
-        self._queue(_Outgoing(event.document, self.awareness_key(event.document),
+        self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
                               {"n": self.node_id, "a": event.payload}, 100))
 
     # -- the writer --------------------------------------------------------------------------
 
-    def _queue(self, item: _Outgoing) -> None:
-        if len(self._outbox) >= self._outbox_limit:
-            dropped = self._outbox.popleft()
-            if "u" in dropped.fields:
-                self._resync.add(dropped.name)
-        self._outbox.append(item)
-        if self._outbox_empty.is_set():
-            self._outbox_empty = anyio.Event()
-        self._outbox_ready.set()
-
     async def wait_published(self) -> None:
         """Wait until every queued update and awareness change has been written to Redis."""
-        await self._outbox_empty.wait()
+        await self._outbox.wait_empty()
 
-    async def _write_loop(self) -> None:
-        delay = self._retry_delay
-        while True:
-            if not self._outbox and not self._resync:
-                self._outbox_ready = anyio.Event()
-                await self._outbox_ready.wait()
-            try:
-                await self._flush_outbox()
-                delay = self._retry_delay
-            except _ERRORS:
-                self.connected = False
-                log.warning("fan-out publish failed; %s updates buffered", len(self._outbox))
-                await anyio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:
-                log.exception("fan-out writer failed node=%s; retrying", self.node_id)
-                await anyio.sleep(1.0)
-
-    async def _flush_outbox(self) -> None:
-        while self._resync:
-            await self._publish_resync(next(iter(self._resync)))
-        while self._outbox:
-            # Taken out while in flight: an overflow meanwhile drops only newer entries' peers.
-            batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 256))]
-            sent = False
-            try:
-                pipe = self.redis.pipeline(transaction=False)
-                for item in batch:
-                    pipe.xadd(item.key, item.fields, maxlen=item.maxlen, approximate=True)
-                    pipe.expire(item.key, self._ttl)
-                await pipe.execute()
-                sent = True
-            finally:
-                if not sent:
-                    self._outbox.extendleft(reversed(batch))
-            self.connected = True
-        self._outbox_empty.set()
-
-    async def _publish_resync(self, name: str) -> None:
+    def _resync_entry(self, name: str) -> Outgoing:
+        # Updates of `name` were dropped from the full outbox: publish the whole state instead
+        # (or, once unloaded here, tell peers to reload it from the durable log).
         sub = self._subs.get(name)
-        fields: _Fields = {"n": self.node_id, "r": "1"}
+        fields: dict[bytes | str, bytes | str] = {"n": self.node_id, "r": "1"}
         if sub is not None and sub.doc is not None:
             fields = {"n": self.node_id, "u": sub.doc.get_update()}
-        await self.redis.xadd(self.doc_key(name), fields, maxlen=self._maxlen, approximate=True)
-        self._resync.discard(name)
+        return Outgoing(name, self.doc_key(name), fields, self._maxlen)
 
     # -- the reader --------------------------------------------------------------------------
 
@@ -358,7 +297,7 @@ class RedisFanout(Extension):
         # The reader may be blocked in XREAD on the old set of streams: an entry on our own
         # wake stream (published by the writer, no Redis I/O in the hook) re-issues it.
         self._subs_changed.set()
-        self._queue(_Outgoing("", self._wake_key, {"n": self.node_id}, 10))
+        self._outbox.put(Outgoing("", self._wake_key, {"n": self.node_id}, 10))
 
     async def _read_loop(self) -> None:
         while True:
@@ -430,7 +369,7 @@ class RedisFanout(Extension):
         states = self._local_awareness.get(name)
         if states:
             payload = encode_awareness_entries(list(states.values()))
-            self._queue(_Outgoing(name, self.awareness_key(name),
+            self._outbox.put(Outgoing(name, self.awareness_key(name),
                                   {"n": self.node_id, "a": payload}, 100))
 
     async def _recover(self) -> None:
@@ -446,7 +385,7 @@ class RedisFanout(Extension):
                 delay = min(delay * 2, 5.0)
         self.connected = True
         log.info("fan-out reconnected to redis node=%s", self.node_id)
-        self._outbox_ready.set()
+        self._outbox.kick()
         for sub in list(self._subs.values()):
             try:
                 if sub.uncertain or await self._trimmed_past(sub):

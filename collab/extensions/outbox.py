@@ -1,0 +1,145 @@
+"""``StreamOutbox``: the bounded, retrying publisher behind ``RedisFanout``.
+
+Hooks must never wait for Redis, so they only ``put`` entries here; one writer task drains the
+queue in pipelined batches (``XADD MAXLEN ~`` plus ``EXPIRE`` per entry), preserving order, and
+retries with exponential backoff while Redis is unreachable. The queue is bounded: on overflow
+the oldest entry is dropped and, if it was a document update, the document is marked for a
+*resync*: before anything else is published again, the ``resync`` callback supplies one entry
+that supersedes every dropped update (the document's whole state), so peers still converge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+__all__ = ["Fields", "Outgoing", "StreamOutbox"]
+
+log = logging.getLogger(__name__)
+
+Fields = dict[bytes | str, bytes | str]
+"""The fields of one stream entry."""
+
+_BATCH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One stream entry to publish.
+
+    Attributes:
+        name: the document it belongs to ("" for control entries).
+        key: the stream key.
+        fields: the entry.
+        maxlen: approximate cap of the stream.
+        droppable_update: a document update: dropping it requires a resync of ``name``.
+    """
+
+    name: str
+    key: str
+    fields: Fields
+    maxlen: int
+    droppable_update: bool = False
+
+
+class StreamOutbox:
+    """A FIFO of stream entries, published by `run` (one writer task).
+
+    Args:
+        limit: entries kept while Redis is unreachable.
+        ttl: seconds each written stream lives after its last write.
+        retry_delay: first delay after a failed write (doubled up to 5 s).
+        resync: ``resync(name)`` returns the entry that replaces the dropped updates of
+            ``name`` (called on the writer task before the queue is published again).
+    """
+
+    def __init__(self, *, limit: int, ttl: int, retry_delay: float,
+                 resync: Callable[[str], Outgoing]) -> None:
+        self._entries: deque[Outgoing] = deque()
+        self._limit = limit
+        self._ttl = ttl
+        self._retry_delay = retry_delay
+        self._resync_entry = resync
+        self._resync: set[str] = set()
+        self._ready = anyio.Event()
+        self._empty = anyio.Event()
+        self._empty.set()
+        self.healthy = True
+        """False after a failed write, True again after the next successful one."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, item: Outgoing) -> None:
+        """Queue ``item`` (never blocks; drops the oldest entry when full)."""
+        if len(self._entries) >= self._limit:
+            dropped = self._entries.popleft()
+            if dropped.droppable_update:
+                self._resync.add(dropped.name)
+        self._entries.append(item)
+        if self._empty.is_set():
+            self._empty = anyio.Event()
+        self._ready.set()
+
+    def kick(self) -> None:
+        """Wake the writer (for example after Redis came back)."""
+        self._ready.set()
+
+    async def wait_empty(self) -> None:
+        """Wait until everything queued so far has been written."""
+        await self._empty.wait()
+
+    async def run(self, redis: Redis[bytes]) -> None:
+        """The writer task: publish forever, retrying while Redis fails."""
+        delay = self._retry_delay
+        while True:
+            if not self._entries and not self._resync:
+                self._ready = anyio.Event()
+                await self._ready.wait()
+            try:
+                await self.flush(redis)
+                delay = self._retry_delay
+            except (RedisError, OSError):
+                self.healthy = False
+                log.warning("fan-out publish failed; %s entries buffered", len(self._entries))
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                log.exception("fan-out writer failed; retrying")
+                await anyio.sleep(1.0)
+
+    async def flush(self, redis: Redis[bytes]) -> None:
+        """Publish everything queued now (resyncs first).
+
+        Raises:
+            RedisError | OSError: Redis failed; unpublished entries stay queued, in order.
+        """
+        while self._resync:
+            name = next(iter(self._resync))
+            await self._write(redis, [self._resync_entry(name)])
+            self._resync.discard(name)
+        while self._entries:
+            # Taken out while in flight so that an overflow meanwhile cannot drop them.
+            batch = [self._entries.popleft() for _ in range(min(len(self._entries), _BATCH))]
+            sent = False
+            try:
+                await self._write(redis, batch)
+                sent = True
+            finally:
+                if not sent:
+                    self._entries.extendleft(reversed(batch))
+        self._empty.set()
+
+    async def _write(self, redis: Redis[bytes], batch: list[Outgoing]) -> None:
+        pipe = redis.pipeline(transaction=False)
+        for item in batch:
+            pipe.xadd(item.key, item.fields, maxlen=item.maxlen, approximate=True)
+            pipe.expire(item.key, self._ttl)
+        await pipe.execute()
+        self.healthy = True
