@@ -7,21 +7,31 @@ import hashlib
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import SQLModel
 
-from api.app import api_operations
+from api.app import api_operations, create_app
 from api.openapi import Operation
 from api.playback import DevKey, generate_dev_key
 from storage.db import Database
-from tests.api.conftest import bearer, register, user_with_role
+from tests.api.conftest import (
+    BASE_URL,
+    RunningApp,
+    bearer,
+    empty_database,
+    make_settings,
+    register,
+    user_with_role,
+)
 
 OPERATIONS = api_operations()
 
@@ -78,13 +88,31 @@ def dev_key() -> DevKey:
     return generate_dev_key()
 
 
-@pytest.fixture
-async def world(app_factory: Any, database_url: str, dev_key: DevKey) -> dict[str, Any]:
-    client = await app_factory(
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(
+    database_url: str, dev_key: DevKey, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Any]]:
+    """One running app per database for every operation's examples (setup is the slow part)."""
+    await empty_database(database_url)
+    settings_ = make_settings(
+        database_url,
         MUX_SIGNING_KEY_ID=dev_key.key_id,
         MUX_SIGNING_PRIVATE_KEY=dev_key.private_key_b64,
         RATE_LIMITS_ENABLED=False,
+        COLLAB_DATA_DIR=str(tmp_path_factory.mktemp("fuzz-data")),
     )
+    app = create_app(settings_)
+    runner = RunningApp(app)
+    await runner.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    try:
+        yield await _populate(client, database_url, app)
+    finally:
+        await client.aclose()
+        await runner.stop()
+
+
+async def _populate(client: httpx.AsyncClient, database_url: str, app: Any) -> dict[str, Any]:
     admin, _ = await user_with_role(client, database_url, "admin")
     user_body = await register(client)
     other = await register(client)
@@ -104,7 +132,7 @@ async def world(app_factory: Any, database_url: str, dev_key: DevKey) -> dict[st
     )
     return {
         "client": client,
-        "db": client.app.state.services.db,  # type: ignore[attr-defined]
+        "db": app.state.services.db,
         "auth": {"admin": admin, "user": bearer(user_body["token"]), "none": {}},
         "ids": {
             "moduleId": module_id,
@@ -120,9 +148,9 @@ def _path(op: Operation, ids: dict[str, str], choice: list[Any]) -> str:
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         kind = choice.pop(0) if choice else "real"
-        if kind == "real":
+        if kind == "real" and name in ids:
             return ids[name]
-        if kind == "random":
+        if kind in ("random", "real"):
             return str(uuid.uuid4())
         return quote(str(kind), safe="") or "x"
 
@@ -130,6 +158,7 @@ def _path(op: Operation, ids: dict[str, str], choice: list[Any]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: f"{op.method} {op.path}")
 @settings(
     max_examples=15,
