@@ -97,4 +97,4 @@ class DirectSession:
             await self._changed(Change(self.document.name, diff, self.origin))
 
     async def _changed(self, event: Change) -> None:
-        await self.document.hooks.run(lambda ext: ext.on_change(event))
+        await self.document.hooks.notify(lambda ext: ext.on_change(event))

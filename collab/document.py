@@ -227,7 +227,7 @@ class Document:
         """Broadcast ``diff`` to every connection but the origin's, then run ``on_change``."""
         exclude = origin.id if origin.kind == "client" else None
         self.broadcast(encode_update(diff), exclude=exclude)
-        await self.hooks.run(lambda ext: ext.on_change(Change(self.name, diff, origin)))
+        await self.hooks.notify(lambda ext: ext.on_change(Change(self.name, diff, origin)))
 
     def broadcast(self, frame: bytes, *, exclude: str | None = None) -> None:
         """Queue the same ``frame`` bytes on every connection except ``exclude``."""
@@ -282,7 +282,7 @@ class Document:
             await self._emit_awareness(event)
 
     async def _emit_awareness(self, event: AwarenessChange) -> None:
-        await self.hooks.run(lambda ext: ext.on_awareness_update(event))
+        await self.hooks.notify(lambda ext: ext.on_awareness_update(event))
 
     # -- debounced store ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ manager; ``CollabServer`` enters it in its exit stack, in list order, and exits 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -41,6 +42,9 @@ __all__ = [
     "StopHooks",
     "StoreDocument",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 class StopHooks(Exception):
@@ -267,3 +271,23 @@ class Hooks:
         with contextlib.suppress(StopHooks):
             for extension in self.extensions:
                 await call(extension)
+
+    async def notify(self, call: Callable[[Extension], Awaitable[None]]) -> None:
+        """Like ``run``, for after-the-fact notifications (``on_change``): a crashing extension
+        does not keep the later ones from hearing about the change (persistence and fan-out
+        still get it); the first failure is re-raised once every extension ran.
+
+        Raises:
+            Exception: the first extension failure (already logged).
+        """
+        first: Exception | None = None
+        for extension in self.extensions:
+            try:
+                await call(extension)
+            except StopHooks:
+                break
+            except Exception as exc:
+                log.error("extension %s failed", type(extension).__name__, exc_info=exc)
+                first = first or exc
+        if first is not None:
+            raise first

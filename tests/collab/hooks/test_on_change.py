@@ -36,3 +36,22 @@ async def test_on_change_once_per_new_update_with_client_origin() -> None:
         replay.apply_update(event.update)
         assert str(replay.get("t", type=Text)) == "hi"
         await client.leave()
+
+
+class Crash(Extension):
+    priority = 500
+
+    async def on_change(self, event: Change) -> None:
+        raise RuntimeError("indexer bug")
+
+
+async def test_a_crashing_extension_does_not_hide_the_change_from_the_others() -> None:
+    changes = Changes()
+    doc: Doc = Doc()
+    doc["t"] = Text("hi")
+    async with running(extensions=[Crash(), changes]) as h:
+        client = await h.connect(doc_name())
+        await client.recv()
+        await client.send(encode_update(doc.get_update()))
+        assert await client.wait_closed() == 1011  # the connection's boundary reports it
+        assert len(changes.events) == 1  # but the lower-priority extension still got it
