@@ -74,6 +74,12 @@ class Registry:
         """Whether ``name`` is being loaded right now."""
         return name in self._loading
 
+    def is_live(self, name: str) -> bool:
+        """Whether ``name`` is loaded (or loading) and not being unloaded."""
+        if name in self._unloading:
+            return False
+        return name in self.documents or name in self._loading
+
     async def acquire(self, name: str) -> Document:
         """Return the loaded document ``name`` with a lease taken; load it if needed.
 

@@ -285,8 +285,8 @@ class CollabServer:
             ProtocolViolation: the update cannot be decoded.
             DocumentPoisoned: pycrdt panicked (the document is being rebuilt).
         """
-        if name not in self.registry.documents and not self.registry.is_loading(name):
-            return
+        if not self.registry.is_live(name):
+            return  # not here, or unloading: a later load reads the store
         document = await self.registry.acquire(name)
         try:
             await document.wait_ready()
