@@ -27,7 +27,7 @@ from api.live import LiveSockets, build_collab, live_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
 from api.passwords import PasswordPolicy, Passwords
-from api.playback import MuxSigner
+from api.playback import MuxSigner, SigningKeyError
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLimiter
 from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
         operations, title="Workshop collab", version="0.1.0", error_model=ErrorBody
     )
     metrics = Metrics()
+    mux = mux_signer(settings)
     routes: list[BaseRoute] = [op.route() for op in operations]
     routes += [
         WebSocketRoute("/collab/{kind}/{doc_id}", LiveSockets()),
@@ -89,7 +90,7 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            services = await _start_services(settings, stack)
+            services = await _start_services(settings, stack, mux)
             await _start_live(settings, services, stack, metrics)
             app.state.services = services
             log.info("web process ready")
@@ -114,7 +115,19 @@ def _should_migrate(settings: Settings) -> bool:
     return settings.database_url is None  # the embedded SQLite default migrates itself
 
 
-async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services:
+def mux_signer(settings: Settings) -> MuxSigner | None:
+    """The Mux signing key, checked when the app is built (a bad key stops startup early)."""
+    key_id, key = settings.mux_signing_key_id, settings.mux_signing_private_key
+    if not key_id and not key:
+        return None
+    if not key_id or not key:
+        raise SigningKeyError("set MUX_SIGNING_KEY_ID and MUX_SIGNING_PRIVATE_KEY together")
+    return MuxSigner.from_base64_pem(key_id, key, settings.mux_token_ttl)
+
+
+async def _start_services(
+    settings: Settings, stack: AsyncExitStack, mux: MuxSigner | None
+) -> Services:
     url = settings.effective_database_url
     if _should_migrate(settings):
         await migrate(url)
@@ -132,11 +145,6 @@ async def _start_services(settings: Settings, stack: AsyncExitStack) -> Services
     )
     stack.callback(objects.close)
 
-    mux = None
-    if settings.mux_signing_key_id and settings.mux_signing_private_key:
-        mux = MuxSigner.from_base64_pem(
-            settings.mux_signing_key_id, settings.mux_signing_private_key, settings.mux_token_ttl
-        )
     passwords = Passwords(
         PasswordPolicy(
             time_cost=settings.password_time_cost,

@@ -54,10 +54,15 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.playback import SigningKeyError
 
     host = host or settings.host
     port = settings.port if port is None else port
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SigningKeyError as exc:
+        _err(f"collab: configuration error: {exc}")
+        return EXIT_CONFIG
     ws_max_size = int(getattr(settings, "collab_max_message_size", DEFAULT_WS_MAX_SIZE))
     config = uvicorn.Config(
         app,

@@ -44,6 +44,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'http_requests_total{method="GET",route="/api/health",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
     assert "http_request_duration_seconds_bucket" in text
+    assert "collab_connections" in text  # the collab server reports into the same registry
 
 
 async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:

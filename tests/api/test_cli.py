@@ -113,3 +113,13 @@ def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_refuses_a_bad_mux_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MUX_SIGNING_KEY_ID", "key")
+    monkeypatch.setenv("MUX_SIGNING_PRIVATE_KEY", "bm90IGEga2V5")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "MUX_SIGNING_PRIVATE_KEY" in capsys.readouterr().err
