@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gc
 import resource
+import weakref
 from dataclasses import replace
 
 import anyio
 
 from collab import Extension, LoadDocument
 from collab.document import Document
-from collab.hooks import AfterUnloadDocument
+from collab.hooks import AfterLoadDocument, AfterUnloadDocument
 from collab.protocol import SyncStep1, SyncStep2, encode_update
+from collab.types import YDoc
 from tests.collab._kit import FAST, doc_name, running, wait_for
 
 
@@ -68,6 +70,10 @@ async def test_500_concurrent_connects_load_once_and_nobody_syncs_early() -> Non
 class Unloads(Extension):
     def __init__(self) -> None:
         self.unloaded: list[str] = []
+        self.docs: list[weakref.ref[YDoc]] = []
+
+    async def after_load_document(self, event: AfterLoadDocument) -> None:
+        self.docs.append(weakref.ref(event.doc))
 
     async def after_unload_document(self, event: AfterUnloadDocument) -> None:
         self.unloaded.append(event.document)
@@ -81,10 +87,16 @@ async def test_unload_after_last_client_removes_observer() -> None:
         await a.recv()
         document: Document = h.server.registry.documents[name]
         assert document.observed
+        doc_ref = weakref.ref(document.doc)
+        document_ref = weakref.ref(document)
         await a.leave()
         await wait_for(lambda: unloads.unloaded == [name])
         assert name not in h.server.registry.documents
         assert not document.observed
+        del document
+        gc.collect()
+        assert document_ref() is None  # nothing (no observer callback) keeps it alive
+        assert doc_ref() is None
 
 
 async def test_reconnect_within_grace_keeps_the_document() -> None:
@@ -128,4 +140,5 @@ async def test_memory_flat_over_2000_short_lived_documents() -> None:
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert not h.server.registry.documents
         assert h.server.registry.loads == 2000
+        assert sum(ref() is not None for ref in unloads.docs) == 0  # every Doc was freed
         assert (after - before) < 50_000  # KiB: loose, a leak of ~126 KiB/doc would be 190 MB
