@@ -161,3 +161,28 @@ async def test_401_for_missing_or_bad_tokens(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/workbook/auth/me", headers=bearer(expired))
     assert response.status_code == 401
     assert "expired" in response.json()["error"]["message"]
+
+
+async def test_cookie_authenticated_writes_need_the_csrf_header(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post(
+        "/api/workbook/auth/register",
+        json={"email": unique_email(), "password": PASSWORD, "name": "Browser"},
+    )
+    assert (await client.get("/api/workbook/notes")).status_code == 200  # safe: no header needed
+    forged = await client.post("/api/workbook/notes", json={"title": "CSRF"})
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "csrf_failed"
+    wrong = await client.post(
+        "/api/workbook/notes", json={"title": "CSRF"}, headers={"X-CSRF-Token": "guess"}
+    )
+    assert wrong.status_code == 403
+    ok = await client.post(
+        "/api/workbook/notes",
+        json={"title": "Mine"},
+        headers={"X-CSRF-Token": client.cookies["collab_csrf"]},
+    )
+    assert ok.status_code == 201
+    listed = (await client.get("/api/workbook/notes")).json()
+    assert [n["title"] for n in listed["notes"]] == ["Mine"]
