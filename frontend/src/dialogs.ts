@@ -57,7 +57,7 @@ export function askForLink(previous: string): Promise<string | null> {
   return new Promise((resolve) => {
     let answer: string | null = null
     const modal = openModal(previous ? 'Edit link' : 'Add link', { onClose: () => resolve(answer) })
-    const input = h('input', { id: 'link-url', type: 'url', class: 'input', value: previous, placeholder: 'https://example.com', autocomplete: 'url' })
+    const input = h('input', { id: 'link-url', type: 'text', inputmode: 'url', spellcheck: 'false', class: 'input', value: previous, placeholder: 'https://example.com', autocomplete: 'url' })
     const form = h(
       'form',
       {

@@ -71,10 +71,16 @@ const TOOLS: (Tool | 'sep')[] = [
 
 async function editLink(editor: Editor): Promise<void> {
   const previous = (editor.getAttributes('link').href as string | undefined) ?? ''
+  // The dialog takes focus and the browser moves the DOM selection; remember the range now.
+  const { from, to } = editor.state.selection
   const href = await askForLink(previous)
-  if (href === null) return
-  if (href === '') editor.chain().focus().extendMarkRange('link').unsetLink().run()
-  else editor.chain().focus().extendMarkRange('link').setLink({ href }).run()
+  const chain = () => editor.chain().focus().setTextSelection({ from, to }).extendMarkRange('link')
+  if (href === null) editor.chain().focus().setTextSelection({ from, to }).run()
+  else if (href === '') chain().unsetLink().run()
+  else if (from === to && !previous) {
+    // nothing selected: insert the address itself as the link text
+    editor.chain().focus().setTextSelection(from).insertContent({ type: 'text', text: href, marks: [{ type: 'link', attrs: { href } }] }).run()
+  } else chain().setLink({ href }).run()
 }
 
 /** Build the toolbar for `editor`; buttons reflect the active marks and nodes. */

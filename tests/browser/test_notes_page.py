@@ -285,7 +285,12 @@ def test_export_downloads_a_file(
     ada.get_by_role("button", name="Heading 2").click()
     ada.keyboard.press("End")
     ada.keyboard.press("Enter")
-    ada.keyboard.type("Confirm the venue")
+    ada.keyboard.type("Confirm the venue, see docs")
+    ada.keyboard.press("Shift+Control+ArrowLeft")
+    ada.keyboard.press("Control+k")
+    ada.get_by_label("Link address").fill("example.com/docs")
+    ada.get_by_label("Link address").press("Enter")
+    expect(ada.locator("#note-editor a")).to_have_attribute("href", "https://example.com/docs")
     expect(ada.locator("#sync-status")).to_have_attribute(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
@@ -301,7 +306,7 @@ def test_export_downloads_a_file(
     if suffix == ".md":
         text = data.decode()
         assert "## Booking checklist" in text
-        assert "Confirm the venue" in text
+        assert "Confirm the venue, see [docs](https://example.com/docs)" in text
     else:
         assert data.startswith(b"%PDF")
         from io import BytesIO
