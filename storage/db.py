@@ -8,12 +8,15 @@ lock under concurrency.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio.to_thread
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -34,6 +37,8 @@ Dialect = Literal["sqlite", "postgresql"]
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _SQLITE_BUSY_TIMEOUT_MS = 10_000
 _BEGIN_OPTION = "storage_sqlite_begin"
+_LOCK = 0x636F6C6C6162  # "collab": the migration advisory lock key
+_MIGRATION_LOCK = threading.Lock()
 
 
 class Database:
@@ -130,10 +135,22 @@ async def _run_alembic(url: str, action: str, revision: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
+            # Several processes may migrate at start-up: serialise them (SQLite: the write lock
+            # taken by BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock).
+            conn = await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            if conn.dialect.name == "postgresql":
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
             await conn.run_sync(_alembic_on, action, revision)
             await conn.commit()
     finally:
         await engine.dispose()
+
+
+def _run_alembic_blocking(url: str, action: str, revision: str) -> None:
+    # Alembic's `context`/`op` are process-wide proxies, so two migrations interleaving on one
+    # event loop would run each other's operations: one at a time per process, on its own loop.
+    with _MIGRATION_LOCK:
+        asyncio.run(_run_alembic(url, action, revision))
 
 
 def _alembic_on(connection: sa.Connection, action: str, revision: str) -> None:
@@ -148,13 +165,13 @@ def _alembic_on(connection: sa.Connection, action: str, revision: str) -> None:
 async def migrate(url: str, revision: str = "head") -> None:
     """Run Alembic ``upgrade`` to ``revision`` on the database at ``url``."""
     log.info("migrating database to %s", revision)
-    await _run_alembic(url, "upgrade", revision)
+    await anyio.to_thread.run_sync(_run_alembic_blocking, url, "upgrade", revision)
 
 
 async def downgrade(url: str, revision: str = "base") -> None:
     """Run Alembic ``downgrade`` to ``revision`` (``base`` drops every table)."""
     log.info("downgrading database to %s", revision)
-    await _run_alembic(url, "downgrade", revision)
+    await anyio.to_thread.run_sync(_run_alembic_blocking, url, "downgrade", revision)
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:

@@ -109,3 +109,11 @@ def test_unsupported_urls_are_refused() -> None:
 
     with pytest.raises(ValueError, match="unsupported"):
         create_engine("mysql+aiomysql://x/y")
+
+
+async def test_concurrent_migrations_are_serialised(empty_url: str) -> None:
+    import asyncio
+
+    await asyncio.gather(migrate(empty_url), migrate(empty_url), migrate(empty_url))
+    async with connect(empty_url) as db, db.engine.connect() as conn:
+        assert await current_revision(conn) == HEAD
