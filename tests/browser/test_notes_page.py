@@ -448,3 +448,28 @@ def test_revoking_a_share_stops_the_open_editor(
     )
     expect(grace.locator("#sync-status")).to_contain_text("no longer have access")
     expect(grace.locator("#note-editor .ProseMirror")).to_have_attribute("contenteditable", "false")
+
+
+def test_large_export_runs_as_a_job_the_page_polls(
+    server: Server, new_context: Callable[..., BrowserContext], tmp_path: Path
+) -> None:
+    ada, _ = sign_up(new_context(), server, "Ada Lovelace")
+    create_note(ada, "Big handout")
+    ada.keyboard.type("Everything from the two days.")
+    expect(ada.locator("#sync-status")).to_have_attribute(
+        "data-state", "saved", timeout=SYNC_TIMEOUT
+    )
+    # ask the server for its background path (what it does by itself for very long notes)
+    ada.route(
+        re.compile(r".*/export\?format=pdf$"),
+        lambda route: route.continue_(url=f"{route.request.url}&async=true"),
+    )
+    statuses: list[int] = []
+    ada.on("response", lambda r: statuses.append(r.status) if "/export" in r.url else None)
+    ada.get_by_role("button", name="Export").click()
+    with ada.expect_download() as info:
+        ada.get_by_role("menuitem", name=re.compile("PDF")).click()
+    target = tmp_path / "big.pdf"
+    info.value.save_as(target)
+    assert 202 in statuses
+    assert target.read_bytes().startswith(b"%PDF")
