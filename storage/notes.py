@@ -34,6 +34,8 @@ _SHARES: sa.Table = NoteShare.__table__  # type: ignore[attr-defined]
 _FTS = sa.table("notes_fts", sa.column("rowid"))
 _BM25_WEIGHTS = (10.0, 4.0, 8.0)  # title, content_text, tags
 _UPDATABLE = frozenset({"title", "tags", "is_private", "module_id", "folder"})
+# Only this much extracted text is indexed: a PostgreSQL tsvector is limited to 1 MB.
+MAX_CONTENT_TEXT = 100_000
 _HEADLINE = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=20, MinWords=8, MaxFragments=2, "
     'FragmentDelimiter=" … "'
@@ -86,7 +88,7 @@ class NoteRepository:
             is_private=is_private,
             module_id=module_id,
             folder=folder,
-            content_text=content_text,
+            content_text=content_text[:MAX_CONTENT_TEXT],
         )
         try:
             async with self._db.write() as session:
@@ -129,12 +131,15 @@ class NoteRepository:
         return note
 
     async def set_content_text(self, note_id: uuid.UUID, text: str) -> bool:
-        """Store the extracted text (search index input); ``False`` if missing or deleted."""
+        """Store the extracted text (search input, first :data:`MAX_CONTENT_TEXT` characters).
+
+        ``False`` if the note is missing or deleted.
+        """
         async with self._db.write() as session:
             result = await session.execute(
                 sa.update(_NOTES)
                 .where(_NOTES.c.id == note_id, _NOTES.c.deleted_at.is_(None))
-                .values(content_text=text, updated_at=utcnow())
+                .values(content_text=text[:MAX_CONTENT_TEXT], updated_at=utcnow())
             )
         return bool(getattr(result, "rowcount", 0))
 

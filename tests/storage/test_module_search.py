@@ -91,3 +91,10 @@ async def test_update_rejects_unknown_fields(database: Database) -> None:
     assert updated is not None and updated.is_locked and updated.duration_minutes == 45
     reloaded = await repo.get(seeded["fade"].id)
     assert reloaded is not None and reloaded.is_locked
+
+
+async def test_stop_words_only_query_does_not_fail(database: Database) -> None:
+    repo = ModuleRepository(database)
+    await _seed(repo)
+    found, total = await repo.search("the")
+    assert total == len(found) and total <= 3

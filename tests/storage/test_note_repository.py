@@ -7,7 +7,13 @@ import pytest
 from storage.db import Database
 from storage.models import Permission
 from storage.modules import ModuleRepository
-from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict
+from storage.notes import (
+    MAX_CONTENT_TEXT,
+    Access,
+    NoteRepository,
+    UnknownReference,
+    VersionConflict,
+)
 from storage.users import UserRepository
 
 
@@ -140,3 +146,22 @@ async def test_content_text_updates_reach_search_and_listing_is_recent_first(
     assert [h.note.id for h in hits] == [first.id]
     assert await notes.folders(owner) == ["work"]
     assert await notes.set_content_text(uuid.uuid4(), "x") is False
+
+
+async def test_stop_words_only_note_query_does_not_fail(database: Database) -> None:
+    (owner,) = await _users(database, "o")
+    notes = NoteRepository(database)
+    await notes.create(owner, title="The plan", content_text="the and of")
+    hits, total = await notes.search(owner, "the")
+    assert total == len(hits) and total <= 1
+
+
+async def test_huge_text_is_truncated_for_the_index(database: Database) -> None:
+    (owner,) = await _users(database, "o")
+    notes = NoteRepository(database)
+    note = await notes.create(owner, title="Big")
+    words = " ".join(f"word{i}" for i in range(60_000))  # ~530k characters
+    assert await notes.set_content_text(note.id, words + " needle") is True
+    stored = await notes.get(note.id)
+    assert stored is not None and len(stored.content_text) == MAX_CONTENT_TEXT
+    assert (await notes.search(owner, "word5"))[1] == 1
