@@ -93,10 +93,33 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
         raise invalid("body", f"malformed JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):
         raise invalid("body", "must be a JSON object", status=400)
+    _refuse_nul(data)
     try:
         return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         raise _validation_failed(exc) from exc
+
+
+def _nul_fields(value: object, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path or "body"] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
+    return []
+
+
+def _refuse_nul(data: object) -> None:
+    # PostgreSQL text cannot hold U+0000; refuse it up front instead of failing in the driver.
+    found = _nul_fields(data, "")
+    if found:
+        message = "must not contain NUL (U+0000) characters"
+        raise ApiError(
+            422,
+            f"invalid fields: {', '.join(found)}",
+            fields=[{"field": field, "message": message} for field in found],
+        )
 
 
 def validate(model: type[M], data: object) -> M:
@@ -127,6 +150,7 @@ def parse_query(request: Request, model: type[M]) -> M:
             data[key] = [part for value in values for part in value.split(",") if part]
         else:
             data[key] = values[-1]
+    _refuse_nul(data)
     return validate(model, data)
 
 

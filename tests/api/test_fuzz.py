@@ -40,7 +40,8 @@ json_values = st.recursive(
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False)
-    | st.text(max_size=300),
+    | st.text(max_size=300)
+    | st.sampled_from(["a\x00b", "\ud800", "x" * 256, "2026-01-01T00:00:00Z", "not-a-uuid"]),
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
     ),

@@ -88,6 +88,11 @@ async def test_validation_names_fields(client: httpx.AsyncClient) -> None:
         "/api/workbook/notes", json={"title": "x", "moduleId": str(uuid.uuid4())}, headers=owner
     )
     assert unknown_module.status_code == 422
+    nul = await client.post(
+        "/api/workbook/notes", json={"title": "a\x00b", "tags": ["ok", "b\x00"]}, headers=owner
+    )
+    assert nul.status_code == 422  # PostgreSQL text cannot hold U+0000: refused up front
+    assert {f["field"] for f in nul.json()["error"]["fields"]} == {"title", "tags.1"}
     assert (await client.get("/api/workbook/notes", headers=owner)).json()["total"] == 0
     not_json = await client.post(
         "/api/workbook/notes",
