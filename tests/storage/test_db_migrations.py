@@ -117,3 +117,10 @@ async def test_concurrent_migrations_are_serialised(empty_url: str) -> None:
     await asyncio.gather(migrate(empty_url), migrate(empty_url), migrate(empty_url))
     async with connect(empty_url) as db, db.engine.connect() as conn:
         assert await current_revision(conn) == HEAD
+
+
+async def test_check_raises_when_the_database_is_unreachable() -> None:
+    async with connect("postgresql+asyncpg://postgres@127.0.0.1:1/nothing") as db:
+        assert db.dialect == "postgresql"
+        with pytest.raises(OSError):
+            await db.check()
