@@ -12,7 +12,8 @@ duplicated or reordered saves never lose data on either database:
   later arrival wins, which keeps exact duplicates idempotent);
 - every field is optional: an absent field leaves the stored value alone.
 
-A save without ``client_timestamp`` is stamped with the server's receive time. A client
+A save without ``client_timestamp`` is stamped with the server's receive time; one without a
+time zone is taken as UTC. A client
 timestamp more than :data:`MAX_CLOCK_SKEW` in the future is clamped to now + that skew, so one
 client with a wrong clock cannot pin the position forever.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -100,7 +101,10 @@ class ProgressRepository:
         save: ProgressSave,
     ) -> _T | None:
         now = utcnow()
-        stamp = min(save.client_timestamp or now, now + MAX_CLOCK_SKEW)
+        sent = save.client_timestamp
+        if sent is not None and sent.tzinfo is None:
+            sent = sent.replace(tzinfo=UTC)  # a timestamp without a zone is taken as UTC
+        stamp = min(sent or now, now + MAX_CLOCK_SKEW)
         values: dict[str, Any] = {
             "user_id": user_id,
             target: target_id,

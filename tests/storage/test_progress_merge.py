@@ -140,3 +140,16 @@ async def test_module_progress_upsert(database: Database, ids: tuple[uuid.UUID, 
     assert touched.completed_at == done.completed_at and touched.time_spent_minutes == 35
     listed = await repo.list_modules(user_id)
     assert [p.module_id for p in listed] == [module_id]
+
+
+async def test_naive_client_timestamp_is_utc(
+    database: Database, ids: tuple[uuid.UUID, ...]
+) -> None:
+    user_id, _, lesson_id, _ = ids
+    repo = ProgressRepository(database)
+    saved = await repo.save_lesson(
+        user_id, lesson_id, ProgressSave(7, None, None, datetime(2026, 1, 1, 12, 0, 0))
+    )
+    assert saved is not None and saved.position_client_ts is not None
+    assert saved.position_client_ts.utcoffset() == timedelta(0)
+    assert saved.position_client_ts.hour == 12
