@@ -8,6 +8,7 @@ is JSON but does not fit the model is a 422 listing every failing field by its c
 from __future__ import annotations
 
 import json
+import math
 import typing
 import uuid
 from typing import Any, TypeVar
@@ -72,6 +73,17 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 async def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
     """Parse the JSON body into `model`; an empty body counts as `{}` when `optional`."""
     body = await read_body(request)
@@ -88,7 +100,7 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
             fields=[{"field": "content-type", "message": "must be application/json"}],
         )
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise invalid("body", f"malformed JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):
@@ -104,7 +116,10 @@ def _nul_fields(value: object, path: str) -> list[str]:
     if isinstance(value, str):
         return [path or "body"] if "\x00" in value else []
     if isinstance(value, dict):
-        return [f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else k)]
+        found = [f"{path}.{k}" if path else str(k) for k in value if "\x00" in str(k)]
+        return found + [
+            f for k, v in value.items() for f in _nul_fields(v, f"{path}.{k}" if path else k)
+        ]
     if isinstance(value, list):
         return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
     return []

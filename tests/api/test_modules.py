@@ -79,6 +79,11 @@ async def test_admin_update_and_delete(client: httpx.AsyncClient, admin: dict[st
     assert patched.status_code == 200
     assert patched.json()["module"]["title"] == "Final"
     assert patched.json()["module"]["order"] == 7
+    for raw in (b'{"content": {"a": NaN}}', b'{"order": 1e400}', b'{"content": {"k\\u0000": 1}}'):
+        bad = await client.patch(
+            url, content=raw, headers={**admin, "content-type": "application/json"}
+        )
+        assert bad.status_code in (400, 422), raw  # was a 500 from the JSON column
     null = await client.patch(url, json={"title": None}, headers=admin)
     assert null.status_code == 422
     assert (await client.get(url, headers=admin)).json()["module"]["title"] == "Final"
