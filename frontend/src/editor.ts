@@ -70,6 +70,9 @@ const TOOLS: (Tool | 'sep')[] = [
 ]
 
 async function editLink(editor: Editor): Promise<void> {
+  // A keyboard selection made just before Ctrl+K may not have reached the editor state yet
+  // (ProseMirror reads it on the next 'selectionchange'): read the DOM selection now.
+  ;(editor.view as unknown as { domObserver?: { flush?: () => void } }).domObserver?.flush?.()
   const previous = (editor.getAttributes('link').href as string | undefined) ?? ''
   // The dialog takes focus and the browser moves the DOM selection; remember the range now.
   const { from, to } = editor.state.selection
