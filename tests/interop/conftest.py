@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from backends import JWT_SECRET, RestBackend
+from backends import JWT_SECRET, RestBackend, User
 from nodeclients import RawClient, YjsClient
 from serverprocess import REPO, ServerProcess, free_port
 
@@ -137,3 +138,21 @@ async def raw() -> AsyncIterator[Callable[[str], Awaitable[RawClient]]]:
     finally:
         for client in clients:
             await client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A fresh note and its owner; `name` is the collab document name `notes/<id>`."""
+
+    owner: User
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"notes/{self.id}"
+
+
+@pytest.fixture
+async def note(backend: RestBackend, request: pytest.FixtureRequest) -> Note:
+    owner = await backend.user(f"Owner {request.node.name[:40]}")
+    return Note(owner=owner, id=await backend.note(owner))

@@ -207,6 +207,19 @@ class YjsClient(NodeProcess):
         )
         return dict(result["value"]), float(result["elapsedMs"])
 
+    async def wait_for_awareness_field(
+        self, field: str, value: Any, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Wait until a remote state has `field == value`; return all remote states."""
+        result = await self.call(
+            "waitForAwarenessField",
+            field=field,
+            value=value,
+            timeoutMs=int(timeout * 1000),
+            timeout=timeout + 5,
+        )
+        return dict(result["value"])
+
     async def wait_for_close(self, timeout: float = 10.0) -> tuple[int, str]:
         result = await self.call(
             "waitForClose", timeoutMs=int(timeout * 1000), timeout=timeout + 5

@@ -141,6 +141,15 @@ const commands = {
       return Object.keys(states).length === count ? states : undefined
     }, timeoutMs, `${count} remote awareness states`)
   },
+  // Wait until some remote awareness state has state[field] deep-equal to value.
+  waitForAwarenessField ({ field, value, timeoutMs = 10000 }) {
+    const wanted = JSON.stringify(value)
+    return waitFor(() => {
+      const states = remoteStates()
+      const hit = Object.values(states).some((s) => JSON.stringify(s[field]) === wanted)
+      return hit ? states : undefined
+    }, timeoutMs, `a remote awareness state with ${field}=${wanted}`)
+  },
   // y-websocket's own "go offline": closes the socket and stops reconnecting.
   disconnect () {
     provider.disconnect()

@@ -1,0 +1,125 @@
+"""Stock yjs + y-websocket clients editing one note through the server: convergence,
+late joiners, offline edits with a difference-only resync, read-only shares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+import pytest
+from backends import RestBackend
+from conftest import Note
+from nodeclients import YjsClient
+from serverprocess import ServerProcess
+
+pytestmark = pytest.mark.interop
+
+Clients = Callable[[str], Awaitable[YjsClient]]
+
+
+async def connected(
+    yjs: Clients, label: str, server: ServerProcess, note: Note, token: str
+) -> YjsClient:
+    client = await yjs(label)
+    await client.connect(server.ws_url, note.name, token)
+    await client.synced()
+    return client
+
+
+async def test_concurrent_edits_from_three_clients_converge(
+    server: ServerProcess, note: Note, yjs: Clients
+) -> None:
+    clients = [await connected(yjs, f"c{i}", server, note, note.owner.token) for i in range(3)]
+
+    async def type_into(client: YjsClient, mark: str) -> None:
+        for n in range(20):
+            await client.insert(mark, index=0 if n % 2 else None)
+
+    await asyncio.gather(*(type_into(c, m) for c, m in zip(clients, "abc", strict=True)))
+    for client in clients:
+        await client.wait_for_length(60)
+    texts = [await c.text() for c in clients]
+    assert texts[0] == texts[1] == texts[2]
+    assert Counter(texts[0]) == {"a": 20, "b": 20, "c": 20}
+
+
+async def test_late_joiner_gets_the_full_state(
+    server: ServerProcess, note: Note, yjs: Clients
+) -> None:
+    writer = await connected(yjs, "writer", server, note, note.owner.token)
+    for word in ("one ", "two ", "three ", "four "):
+        await writer.insert(word)
+    await writer.delete(0, 4)  # deletions are part of the state too
+    await writer.insert("héllo 👋 ", 0)  # multi-byte characters survive the round trip
+    expected = await writer.text()
+
+    joiner = await connected(yjs, "joiner", server, note, note.owner.token)
+    assert await joiner.text() == expected
+
+    # And after everybody left (the document may unload and load again from the store).
+    await writer.close()
+    await joiner.close()
+    again = await connected(yjs, "again", server, note, note.owner.token)
+    assert await again.text() == expected
+
+
+async def test_offline_edits_on_both_sides_converge_sending_only_the_difference(
+    server: ServerProcess, note: Note, yjs: Clients
+) -> None:
+    a = await connected(yjs, "a", server, note, note.owner.token)
+    b = await connected(yjs, "b", server, note, note.owner.token)
+    base = "".join(f"line {i:05d} of a long shared note\n" for i in range(8000))  # ~270 kB
+    await a.insert(base)
+    await b.wait_for_length(len(base), timeout=20)
+    state_size = await b.state_size()
+    assert state_size > 200_000
+
+    await a.call("disconnect")
+    await b.call("disconnect")
+    await a.insert("[a offline]", index=0)
+    await b.insert("[b offline]")
+    await a.delete(20, 10)
+    for client in (a, b):
+        await client.call("resetStats")
+        await client.call("reconnect")
+    final_length = len(base) + len("[a offline]") + len("[b offline]") - 10
+    await a.wait_for_length(final_length)
+    await b.wait_for_length(final_length)
+    assert await a.text() == await b.text()
+    assert (await a.text()).startswith("[a offline]")
+    assert (await b.text()).endswith("[b offline]")
+
+    # The resync is state-vector based: each side sends and receives only what the other
+    # lacks, not the ~270 kB document.
+    for client in (a, b):
+        stats = await client.stats()
+        assert stats["bytesSent"] < state_size / 50, stats
+        assert stats["bytesReceived"] < state_size / 50, stats
+
+
+async def test_read_only_share_cannot_change_the_document(
+    server: ServerProcess, note: Note, backend: RestBackend, yjs: Clients
+) -> None:
+    reader_user = await backend.user("Reader")
+    await backend.share(note.id, note.owner, reader_user, "read")
+    owner = await connected(yjs, "owner", server, note, note.owner.token)
+    await owner.insert("written by the owner")
+    reader = await connected(yjs, "reader", server, note, reader_user.token)
+    await reader.wait_for_text("written by the owner")  # read-only still receives sync
+
+    await reader.insert("EVIL ", 0)
+    # Fence: the server handles one connection's messages in order, so once the owner sees the
+    # reader's next awareness state, the reader's update was either relayed before it or dropped.
+    await reader.set_awareness({"fence": 1})
+    await owner.wait_for_awareness_field("fence", 1)
+    assert await owner.text() == "written by the owner"
+
+    # Nor did it reach the server's copy: a new client gets the owner's text only.
+    fresh = await connected(yjs, "fresh", server, note, note.owner.token)
+    assert await fresh.text() == "written by the owner"
+    # The owner keeps writing; the reader keeps receiving.
+    await owner.insert("!")
+    await fresh.wait_for_text("written by the owner!")
+    # (the reader's local doc still holds its own refused edit)
+    await reader.wait_for_text("EVIL written by the owner!")
