@@ -25,7 +25,7 @@ from api import auth, health, lessons, modules, mux, note_content, notes, progre
 from api.errors import exception_handlers
 from api.live import LiveSockets, build_collab, live_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
-from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint
+from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
 from api.passwords import PasswordPolicy, Passwords
 from api.playback import MuxSigner, SigningKeyError
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLimiter
@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
     )
     metrics = Metrics()
     mux = mux_signer(settings)
-    routes: list[BaseRoute] = [op.route() for op in operations]
+    routes: list[BaseRoute] = list(routes_for(operations))
     routes += [
         WebSocketRoute("/collab/{kind}/{doc_id}", LiveSockets()),
         Route("/metrics", metrics_endpoint, methods=["GET"]),

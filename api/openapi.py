@@ -58,13 +58,29 @@ class Operation:
     def path_params(self) -> list[str]:
         return _PATH_PARAM.findall(self.path)
 
-    def route(self) -> Route:
-        return Route(self.path, self.handler, methods=[self.method], name=self.operation_id)
-
     @property
     def operation_id(self) -> str:
         words = re.sub(r"[{}]", "", self.path).strip("/").replace("-", "_").split("/")
         return f"{self.method.lower()}_{'_'.join(words)}"
+
+
+def routes_for(operations: Sequence[Operation]) -> list[Route]:
+    """One Starlette route per path, dispatching on the method (so 405s list every method)."""
+    by_path: dict[str, dict[str, Handler]] = {}
+    for op in operations:
+        by_path.setdefault(op.path, {})[op.method] = op.handler
+    routes: list[Route] = []
+    for path, handlers in by_path.items():
+        routes.append(Route(path, _dispatch(dict(handlers)), methods=list(handlers)))
+    return routes
+
+
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return endpoint
 
 
 def _models(operations: Sequence[Operation]) -> list[type[BaseModel]]:

@@ -81,3 +81,6 @@ async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncCl
     wrong = await client.delete("/api/health")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
+    put = await client.put("/api/workbook/notes/00000000-0000-4000-8000-000000000000")
+    assert put.status_code == 405
+    assert set(put.headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}
