@@ -21,7 +21,6 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
-DEFAULT_WS_MAX_SIZE = 16 * 1024 * 1024
 
 
 def _out(text: str) -> None:
@@ -55,6 +54,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from api.app import create_app
     from api.playback import SigningKeyError
+    from collab import CollabConfig
 
     host = host or settings.host
     port = settings.port if port is None else port
@@ -63,7 +63,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     except SigningKeyError as exc:
         _err(f"collab: configuration error: {exc}")
         return EXIT_CONFIG
-    ws_max_size = int(getattr(settings, "collab_max_message_size", DEFAULT_WS_MAX_SIZE))
+    # Frames the collab server accepts must get through uvicorn first (1009 is collab's call).
+    ws_max_size = CollabConfig().max_message_size
     config = uvicorn.Config(
         app,
         host=host,
@@ -71,14 +72,15 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         ws="websockets-sansio",
-        ws_max_size=max(ws_max_size, DEFAULT_WS_MAX_SIZE),
+        ws_max_size=ws_max_size,
         lifespan="on",
         timeout_graceful_shutdown=int(settings.shutdown_timeout),
         proxy_headers=True,
         log_config=None,
     )
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
-    _out(f"collab: serving on http://{shown}:{port}/ (open this URL; Ctrl-C stops)")
+    url = settings.public_url or f"http://{shown}:{port}/"
+    _out(f"collab: serving on {url} (open this URL; Ctrl-C stops)")
     uvicorn.Server(config).run()  # handles SIGINT/SIGTERM: drains, then lifespan shutdown
     return 0
 
