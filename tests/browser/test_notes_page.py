@@ -473,3 +473,33 @@ def test_large_export_runs_as_a_job_the_page_polls(
     info.value.save_as(target)
     assert 202 in statuses
     assert target.read_bytes().startswith(b"%PDF")
+
+
+def test_downgrading_a_share_makes_the_open_editor_read_only(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    ada, _ = sign_up(new_context(), server, "Ada Lovelace")
+    grace, grace_email = sign_up(new_context(), server, "Grace Hopper")
+    note_id = create_note(ada, "Agenda")
+    ada.keyboard.type("Agenda draft.")
+    share(ada, grace_email, "write")
+    open_note(grace, server, note_id)
+    grace_editor = grace.locator("#note-editor .ProseMirror")
+    expect(grace_editor).to_have_attribute("contenteditable", "true")
+
+    ada.get_by_role("button", name="Share").click()
+    dialog = ada.get_by_role("dialog")
+    dialog.get_by_label("Permission for Grace Hopper").select_option("read")
+    expect(ada.locator(".toast", has_text="Grace Hopper can now view")).to_be_visible()
+    dialog.get_by_role("button", name="Done").click()
+
+    # the page re-reads its access when it regains focus (and every 20 s)
+    grace.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    expect(grace_editor).to_have_attribute("contenteditable", "false")
+    expect(grace.get_by_role("note")).to_contain_text("You can view this note")
+    # and the server has already made that connection read-only: typing reaches nobody
+    grace_editor.click()
+    grace.keyboard.type("Sneaky edit")
+    type_at_end(ada, " Final.")
+    expect(grace_editor).to_contain_text("Agenda draft. Final.", timeout=SYNC_TIMEOUT)
+    assert "Sneaky edit" not in doc_text(ada)
