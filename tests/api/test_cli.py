@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -81,7 +80,12 @@ def _free_port() -> int:
 
 def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "COLLAB_DATA_DIR": str(tmp_path), "COLLAB_ENV": "development"}
+    env = {
+        **os.environ,
+        "COLLAB_DATA_DIR": str(tmp_path),
+        "COLLAB_ENV": "development",
+        "COLLAB_LOG_LEVEL": "INFO",
+    }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     proc = subprocess.Popen(
@@ -93,19 +97,20 @@ def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and status != 200:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                time.sleep(0.2)  # polling a subprocess that has no event to wait on
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:  # blocks on the child's output; pytest-timeout bounds it
+            seen.append(line)
+            if "Uvicorn running on" in line:
+                break
+        else:
+            pytest.fail("server exited before listening:\n" + "".join(seen))
+        status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=10).status_code
         assert status == 200
         proc.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the lifespan shutdown, then re-raises the signal (exit -15).
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-        output = proc.stdout.read() if proc.stdout else ""
+        output = "".join(seen) + proc.stdout.read()
         assert "web process stopped" in output
         assert f"http://127.0.0.1:{port}/" in output
         assert (tmp_path / "collab.db").exists()

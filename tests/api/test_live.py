@@ -4,6 +4,7 @@ REST changes (delete, revoke) reach connected editors."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,17 +30,20 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any
         app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:  # uvicorn exposes no event for this
-            assert not task.done(), "server failed to start"
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    # A socket listening before the server starts: early connections wait in the backlog until
+    # uvicorn accepts them after its lifespan startup, so no readiness polling is needed.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        assert (await client.get("/api/health")).status_code == 200
         yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
     server.should_exit = True
     async with asyncio.timeout(30):
         await task
+    sock.close()
 
 
 async def _first_frame(ws: ClientConnection) -> object:
