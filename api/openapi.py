@@ -224,7 +224,12 @@ def render_docs(spec: dict[str, Any]) -> str:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.2em .6em;"
         "border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
         f"<h1>{title} API</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
-        'Errors are <code>{"error": {"code", "message", "fields"}}</code>.</p>'
+        'Errors are <code>{"error": {"code", "message", "fields"}}</code>. '
+        "Auth: <code>Authorization: Bearer &lt;access JWT&gt;</code>, or the browser cookies set "
+        "by login (unsafe methods then need <code>X-CSRF-Token</code> = the "
+        "<code>collab_csrf</code> cookie).</p><p>Live documents (not in OpenAPI): WebSocket "
+        "<code>/collab/notes/{noteId}?token=&lt;access JWT&gt;</code>, the standard y-websocket "
+        "protocol; close codes 4401 unauthorized, 4403 forbidden, 4404 unknown, 4410 deleted.</p>"
         "<table><tr><th>method</th><th>path</th><th>summary</th><th>permission</th>"
         "<th>parameters</th><th>body</th><th>responses</th></tr>"
         + "".join(rows)
