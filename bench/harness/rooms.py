@@ -41,7 +41,8 @@ def _require_all_synced(replies: list[dict[str, Any]]) -> None:
 def fanout(ctx: Context) -> list[Row]:
     """Every client edits `rate` times a second for `duration` s; every peer measures each edit."""
     p = ctx.params
-    groups = ctx.server.rooms(p["rooms"], p["clients"])
+    # Every participant is a different user, as in a real workshop room.
+    groups = ctx.server.rooms(p["rooms"], p["clients"], per_user=1)
     _require_all_synced(_open(ctx, flatten(groups)))
     start_at = ctx.start_at()
     with ctx.phase("edit") as stats:
@@ -101,7 +102,7 @@ def storm(ctx: Context) -> list[Row]:
 def presence(ctx: Context) -> list[Row]:
     """Every participant updates its awareness `rate` times a second for `duration` s."""
     p = ctx.params
-    groups = ctx.server.rooms(1, p["clients"])
+    groups = ctx.server.rooms(1, p["clients"], per_user=1)
     _require_all_synced(_open(ctx, flatten(groups)))
     start_at = ctx.start_at()
     with ctx.phase("presence") as stats:
@@ -122,6 +123,9 @@ def presence(ctx: Context) -> list[Row]:
     ctx.pool.all({"cmd": "close"}, timeout=30)
     hist = merge_histograms(r["histogram"] for r in drains)
     missing = sum(r["missing"] for r in drains)
+    if missing:
+        detail = [d for r in drains for d in r["detail"]]
+        print(f"bench:   presence states never seen (client, sender, seen, final): {detail}")
     observed = sum(r["observed"] for r in drains)
     return [
         *latency_rows(hist, "presence latency"),

@@ -52,10 +52,13 @@ class Running:
     def pids(self) -> list[int]:
         return children_of(self.proc.pid) if self.proc.poll() is None else []
 
-    def rooms(self, count: int, per_room: int) -> list[list[dict[str, Any]]]:
-        """Client specs ({room, token, sid}) for `count` new rooms of `per_room` clients each."""
+    def rooms(
+        self, count: int, per_room: int, per_user: int | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """Client specs ({room, token, sid}) for `count` new rooms of `per_room` clients each;
+        on our server, no user holds more than `per_user` of the connections."""
         if self.api is not None:
-            groups = self.api.rooms(count, per_room)
+            groups = self.api.rooms(count, per_room, per_user)
         else:
             groups = []
             for _ in range(count):
@@ -76,7 +79,7 @@ class ServerKind:
     column: str = ""
 
     @contextlib.contextmanager
-    def start(self, log_dir: Path) -> Iterator[Running]:
+    def start(self, log_dir: Path, *, smoke: bool = False) -> Iterator[Running]:
         raise NotImplementedError
 
 
@@ -108,7 +111,7 @@ class NodeAnchor(ServerKind):
         self.name, self.column, self.script, self.client = name, column, script, client
 
     @contextlib.contextmanager
-    def start(self, log_dir: Path) -> Iterator[Running]:
+    def start(self, log_dir: Path, *, smoke: bool = False) -> Iterator[Running]:
         port = free_port()
         with (log_dir / f"{self.name}.log").open("ab") as log:
             proc = subprocess.Popen(
@@ -154,11 +157,14 @@ class Ours(ServerKind):
         return env
 
     @contextlib.contextmanager
-    def start(self, log_dir: Path) -> Iterator[Running]:
+    def start(self, log_dir: Path, *, smoke: bool = False) -> Iterator[Running]:
         port = free_port()
         data_dir = log_dir / f"{self.name}-data-{secrets.token_hex(3)}"
         data_dir.mkdir(parents=True)
         env = self._env(data_dir, port)
+        if smoke:
+            # Smoke runs measure nothing: cheap password hashing keeps their registrations fast.
+            env.update(PASSWORD_HASH_TIME_COST="1", PASSWORD_HASH_MEMORY_KIB="1024")
         with contextlib.ExitStack() as stack:
             if self.services:
                 env["DATABASE_URL"] = stack.enter_context(_bench_database())

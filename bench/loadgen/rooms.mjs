@@ -145,18 +145,24 @@ export async function aware ({ startAt, durationMs, rate }) {
 /** Waits until every client sees the last cursor of every other client in its room. */
 export async function awdrain ({ finals, timeoutMs }) {
   let missing = 0
+  const detail = []
   await Promise.all(clients.map(async (c) => {
     const want = Object.entries(finals[c.spec.room] ?? {}).filter(([sid]) => Number(sid) !== c.sid)
     const done = () => want.every(([sid, seq]) => (c.awSeen.get(Number(sid)) ?? -1) >= seq)
     try {
       await c.waitFor(done, timeoutMs, 'awareness')
     } catch {
-      missing += want.filter(([sid, seq]) => (c.awSeen.get(Number(sid)) ?? -1) < seq).length
+      for (const [sid, seq] of want) {
+        const seen = c.awSeen.get(Number(sid)) ?? -1
+        if (seen >= seq) continue
+        missing++
+        if (detail.length < 10) detail.push({ at: c.sid, from: Number(sid), seen, final: seq })
+      }
     }
     c.awRecording = false
   }))
   const observed = clients.reduce((n, c) => n + c.awObserved, 0)
-  return { histogram: awHist.toJSON(), observed, missing }
+  return { histogram: awHist.toJSON(), observed, missing, detail }
 }
 
 /** Destroys every client (each provider closes its socket). */
