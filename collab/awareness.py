@@ -146,15 +146,20 @@ class AwarenessStates:
         client = self._clients.get(client_id)
         return client.owner if client is not None and client.state is not None else None
 
-    def snapshot(self, now: float, max_age: float = 30.0) -> list[AwarenessEntry]:
+    def snapshot(
+        self, now: float, max_age: float = 30.0, *, local_only: bool = False
+    ) -> list[AwarenessEntry]:
         """Every live state updated within ``max_age`` seconds (for a joiner or a query).
 
         y-protocols clients drop states not renewed for 30 s, so older ones are stale.
+        ``local_only`` leaves out the states relayed from other nodes.
         """
         return [
             AwarenessEntry(client_id, c.out_clock, c.state)
             for client_id, c in self._clients.items()
-            if c.state is not None and now - c.updated <= max_age
+            if c.state is not None
+            and now - c.updated <= max_age
+            and not (local_only and c.owner.startswith("peer:"))
         ]
 
     def _owned_count(self, owner: str) -> int:

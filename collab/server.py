@@ -38,7 +38,7 @@ from collab.errors import (
 )
 from collab.hooks import Extension, Hooks, Origin
 from collab.metrics import CollabMetrics
-from collab.protocol import decode_awareness
+from collab.protocol import decode_awareness, encode_awareness_entries
 from collab.registry import Registry
 
 __all__ = ["CollabServer"]
@@ -320,3 +320,13 @@ class CollabServer:
             user_id = user.get("id") if isinstance(user, dict) else None
             relay += document.awareness.apply(owner, str(user_id or owner), [entry], None, now)
         document.queue_awareness(owner, relay)
+
+    def local_awareness(self, name: str) -> bytes | None:
+        """The awareness states of this node's own connections to ``name``, encoded as a
+        y-protocols awareness update (what a peer node asks for when it loads the document),
+        or None when there is none or the document is not loaded here."""
+        document = self.registry.documents.get(name)
+        if document is None:
+            return None
+        entries = document.awareness.snapshot(time.monotonic(), local_only=True)
+        return encode_awareness_entries(entries) if entries else None

@@ -139,3 +139,22 @@ async def test_presence_storm_is_coalesced_latest_wins() -> None:
         assert frames < 30  # 300 updates, coalesced into a few broadcasts
         await a.leave()
         await b.leave()
+
+
+async def test_local_awareness_leaves_out_peer_states() -> None:
+    from collab import Origin
+
+    async with running() as h:
+        name = doc_name()
+        a = await h.connect(name, "user-alice")
+        await a.recv()
+        await a.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
+        await a.send(b"\x03")
+        await _awareness(a)  # handled
+        peer = encode_awareness_entries([AwarenessEntry(99, 4, {"user": {"id": "zed"}})])
+        await h.server.apply_remote_awareness(name, peer, Origin.PEER("node-2"))
+        payload = h.server.local_awareness(name)
+        assert payload is not None
+        assert [e.client_id for e in decode_awareness(payload)] == [11]
+        assert h.server.local_awareness("notes/unknown") is None
+        await a.leave()
