@@ -49,7 +49,6 @@ from collab.hooks import (
     BeforeHandleMessage,
     Connect,
     Disconnect,
-    Extension,
     Hooks,
     Origin,
     Principal,
@@ -68,10 +67,11 @@ from collab.protocol import (
 )
 from collab.registry import Registry
 
-__all__ = ["Channel", "ConnectRequest", "Connection", "Gate", "ReadOnlyGuard"]  # re-exports
+__all__ = ["Channel", "ConnectRequest", "Connection", "Gate"]
 
 log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT = 5.0
+_KNOWN_CODES = frozenset(int(code) for code in CloseCode)
 _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _MESSAGE_TYPES: dict[type[object], str] = {
     SyncStep1: "sync_step1",
@@ -93,20 +93,6 @@ class Gate(Protocol):
 
     def schedule_rebuild(self, document: Document) -> None:
         """Rebuild a poisoned document in the background."""
-
-
-class ReadOnlyGuard(Extension):
-    """Built-in, runs first: drops document updates from read-only connections.
-
-    Read-only connections still get sync step 2 for their step 1, and awareness both ways.
-    """
-
-    priority = 1_000_000
-
-    async def before_handle_message(self, event: BeforeHandleMessage) -> None:
-        """Set ``drop`` for ``Update`` and ``SyncStep2`` from a read-only connection."""
-        if event.read_only and isinstance(event.message, Update | SyncStep2):
-            event.drop = True
 
 
 class Connection:
@@ -253,7 +239,9 @@ class Connection:
             int(code),
             "requested" if self._requested else type(failure).__name__ if failure else "left",
         )
-        self.metrics.closes.labels(code=str(int(code)), reason=reason or "normal").inc()
+        # The label is the code's name, never the free-form reason (bounded cardinality).
+        label = CloseCode(code).name.lower() if code in _KNOWN_CODES else "other"
+        self.metrics.closes.labels(code=str(int(code)), reason=label).inc()
         self._out.close()
         if self._admitted:
             await self._leave(code)
@@ -403,7 +391,11 @@ class Connection:
             started = time.perf_counter()
             diff = document.apply_update(message.update)
             if diff is not None:
-                await document.commit(diff, Origin.CLIENT(self.connection_id))
+                # Applied and broadcast already: persistence and fan-out must hear about it even
+                # if this connection is being closed right now (bounded, so it cannot hang).
+                with anyio.CancelScope(shield=True) as scope:
+                    scope.deadline = anyio.current_time() + self.config.send_timeout
+                    await document.commit(diff, Origin.CLIENT(self.connection_id))
                 self.metrics.fanout_latency.observe(time.perf_counter() - started)
         elif isinstance(message, AwarenessUpdate):
             entries = decode_awareness(message.payload)

@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from prometheus_client import CollectorRegistry
 
 from collab.config import CollabConfig
-from collab.connection import Channel, Connection, ConnectRequest, ReadOnlyGuard
+from collab.connection import Channel, Connection, ConnectRequest
 from collab.direct import DirectSession
 from collab.document import Document
 from collab.errors import (
@@ -36,6 +36,7 @@ from collab.errors import (
     TooManyConnections,
     default_reason,
 )
+from collab.extensions.readonly import ReadOnlyGuard
 from collab.hooks import Extension, Hooks, Origin
 from collab.metrics import CollabMetrics
 from collab.protocol import decode_awareness, encode_awareness_entries

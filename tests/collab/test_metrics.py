@@ -37,7 +37,7 @@ async def test_metrics_follow_the_traffic() -> None:
         await wait_for(lambda: registry.get_sample_value("collab_connections") == 0)
         assert registry.get_sample_value("collab_messages_in_total", {"type": "update"}) == 1
         assert registry.get_sample_value("collab_closes_total",
-                                         {"code": "1002", "reason": "protocol error"}) == 1
+                                         {"code": "1002", "reason": "protocol_error"}) == 1
         assert (registry.get_sample_value("collab_messages_out_total") or 0) >= 1
         assert (registry.get_sample_value("collab_fanout_seconds_count") or 0) == 1
         await wait_for(lambda: (registry.get_sample_value("collab_store_seconds_count")
