@@ -58,7 +58,8 @@ class RestBackend:
         self.http = http
 
     async def user(self, name: str) -> User:
-        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+        local = "".join(c for c in name.lower() if c.isalnum())[:20] or "user"
+        email = f"{local}-{uuid.uuid4().hex[:8]}@example.com"
         response = await self.http.post(
             "/api/workbook/auth/register",
             json={"email": email, "password": "correct horse battery staple", "name": name},

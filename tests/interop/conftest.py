@@ -19,11 +19,7 @@ import httpx
 import pytest
 from backends import JWT_SECRET, RestBackend, User
 from nodeclients import RawClient, YjsClient
-from serverprocess import REPO, ServerProcess, free_port
-
-# Until `collab serve` has the notes REST routes and the collab endpoint, the interop suite runs
-# against `_harness.py` (a Starlette app on the same collab package); flip to the real CLI here.
-USE_REAL_SERVER = False
+from serverprocess import ServerProcess, free_port
 
 ServerFactory = Callable[..., ServerProcess]
 
@@ -46,10 +42,8 @@ def _server_env(data_dir: Path, **extra: str | None) -> dict[str, str]:
 
 
 def _argv(port: int) -> list[str]:
-    if USE_REAL_SERVER:
-        collab = Path(sys.executable).with_name("collab")
-        return [str(collab), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return [sys.executable, str(REPO / "tests/interop/_harness.py"), "--port", str(port)]
+    collab = Path(sys.executable).with_name("collab")  # the console script of this venv
+    return [str(collab), "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
 def _make_server(

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
+import httpx
 import pytest
 from backends import RestBackend, mint_token
 from conftest import Note, ServerFactory
@@ -128,6 +129,16 @@ async def test_1013_for_a_client_that_stops_reading(
         await stuck.close()
 
 
+async def _slow_consumer_closes(http: httpx.AsyncClient) -> float:
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    total = 0.0
+    for line in response.text.splitlines():
+        if line.startswith("collab_closes_total{") and 'code="1013"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 async def _flood_past(
     stuck: StalledClient, server: ServerProcess, note: Note, raw: Raws, yjs: Clients
 ) -> None:
@@ -137,35 +148,40 @@ async def _flood_past(
     observer = await yjs("observer")
     await observer.connect(server.ws_url, note.name, note.owner.token)
     await observer.synced()
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=10) as http:
+        closes_before = await _slow_consumer_closes(http)
 
-    # Large awareness states (never stored, so the note stays small), under the per-connection
-    # message rate. The server relays at most one awareness frame per 50 ms, ~20 MiB/s here:
-    # the stuck client's 16 MiB send buffer (plus ~4 MiB of kernel buffers) overflows in ~1 s.
-    flood = asyncio.create_task(
-        flooder.call("floodAwareness", count=80, size=1024 * 1024, intervalMs=25, timeout=60)
-    )
-    # The room is not slowed down by the stuck client: edits still reach the observer.
-    writer = await yjs("writer")
-    await writer.connect(server.ws_url, note.name, note.owner.token)
-    await writer.synced()
-    await writer.insert("still flowing")
-    await observer.wait_for_text("still flowing", timeout=15)
-    await flood
+        # Large awareness states (never stored, so the note stays small), under the
+        # per-connection message rate. The server relays at most one awareness frame per 50 ms,
+        # ~20 MiB/s here: the stuck client's 16 MiB send buffer (plus ~4 MiB of kernel buffers)
+        # overflows in about a second.
+        flood = asyncio.create_task(
+            flooder.call("floodAwareness", count=80, size=1024 * 1024, intervalMs=25, timeout=60)
+        )
+        # The room is not slowed down by the stuck client: edits still reach the observer.
+        writer = await yjs("writer")
+        await writer.connect(server.ws_url, note.name, note.owner.token)
+        await writer.synced()
+        await writer.insert("still flowing")
+        await observer.wait_for_text("still flowing", timeout=15)
 
-    # Reading again, it finds what was already in flight and then the close frame.
-    async with asyncio.timeout(30):
-        assert await stuck.drain() == 1013
+        # The close frame sits behind what is already in flight, and the server gives up on
+        # delivering it after a few seconds: read again as soon as the server has decided
+        # (its close counter), as a slow but live client would.
+        async with asyncio.timeout(20):
+            while await _slow_consumer_closes(http) == closes_before:
+                await asyncio.sleep(0.05)
+        async with asyncio.timeout(30):
+            assert await stuck.drain() == 1013
+        await flood
 
 
 async def test_1001_when_the_server_shuts_down(
     server_factory: ServerFactory, yjs: Clients
 ) -> None:
     own = server_factory("shutdown")
-    import httpx
-    from backends import RestBackend as Rest
-
     async with httpx.AsyncClient(base_url=own.http_url, timeout=20) as http:
-        backend = Rest(http)
+        backend = RestBackend(http)
         owner = await backend.user("Owner")
         note = Note(owner=owner, id=await backend.note(owner))
     client = await yjs("editor")
@@ -174,6 +190,7 @@ async def test_1001_when_the_server_shuts_down(
     await client.insert("before shutdown")
     await asyncio.to_thread(own.terminate)
     code, _ = await client.wait_for_close()
+    print("close code on shutdown:", code)
     assert code in (1001, 1012)
     # A transient code: the stock client keeps trying to reconnect.
     assert (await client.status())["shouldConnect"] is True
