@@ -88,6 +88,7 @@ class SearchIndexer(Extension):
         self._group: TaskGroup | None = None
         self.indexed = 0
         """Texts written so far (for tests and metrics)."""
+        self._written = anyio.Event()
 
     def bind(self, server: CollabServer) -> None:
         """Read live documents through `server` (the one this extension is registered with)."""
@@ -134,6 +135,10 @@ class SearchIndexer(Extension):
         if note_id is None or self._dirty.pop(event.document, None) is None:
             return
         await self._write(event.document, note_id, to_plain_text(event.doc))
+
+    async def next_write(self) -> None:
+        """Wait until the next text is written (lets callers wait on an event, not a timer)."""
+        await self._written.wait()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -183,5 +188,7 @@ class SearchIndexer(Extension):
             log.exception("search index: storing the text of %s failed", name)
             return False
         self.indexed += 1
+        self._written.set()
+        self._written = anyio.Event()
         log.debug("search index: %s indexed (%d chars)", name, len(text))
         return True

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
+import socket
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import uvicorn
 from pycrdt import Doc
 from pypdf import PdfReader
 
+from api.app import create_app
 from collab.markdown import to_markdown
 from jobs.note_content import seed_note_content
+from jobs.search_index import SearchIndexer
 from storage.documents import DocumentLog
 from storage.objects import FileObjectStore
-from tests.api.conftest import bearer, register
+from tests.api.conftest import bearer, empty_database, make_settings, register
 
 SEED = "# Plan é 👩‍💻\n\nWe **meet** at the café.\n\n- first 漢字"
 SEED_TEXT = "Plan é 👩‍💻\nWe meet at the café.\nfirst 漢字"
@@ -194,3 +201,131 @@ async def test_background_export_is_polled_then_downloaded(
     assert unknown.status_code == 404
     bogus = await client.get(f"/api/workbook/notes/{note_id}/exports/..%2F..%2Fx", headers=owner)
     assert bogus.status_code == 404
+
+
+class NoteEditor:
+    """A stock yjs + y-websocket client (tests/api/ynote_client.mjs) editing one note."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.events: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, ws_url: str, note_id: str, token: str) -> NoteEditor:
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(Path(__file__).with_name("ynote_client.mjs")),
+            ws_url,
+            f"notes/{note_id}",
+            token,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        return cls(proc)
+
+    async def wait_text(self, expected: str, timeout: float = 15) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self.proc.stdout.readline()
+                assert line, f"the client exited; events: {self.events[-3:]}"
+                event: dict[str, Any] = json.loads(line)
+                self.events.append(event)
+                if event.get("text") == expected:
+                    return event
+
+    async def append(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps({"cmd": "append", "text": text}) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
+@pytest.fixture
+async def served(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The real app on uvicorn (port 0), with its live collab server and search indexer."""
+    await empty_database(database_url)
+    app = create_app(
+        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
+        )
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        assert (await client.get("/api/health")).status_code == 200
+        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab", "app": app}
+    server.should_exit = True
+    async with asyncio.timeout(30):
+        await task
+    sock.close()
+
+
+@pytest.mark.interop
+async def test_live_yjs_editor_sees_seed_and_restore_and_search_finds_typed_words(
+    served: dict[str, Any],
+) -> None:
+    client: httpx.AsyncClient = served["client"]
+    body = await register(client, name="Owner")
+    owner = bearer(body["token"])
+    note_id = await _note(client, owner)
+    base = f"/api/workbook/notes/{note_id}"
+    version = (await client.post(f"{base}/versions", json={"name": "seed"}, headers=owner)).json()
+    indexer = next(
+        ext
+        for ext in served["app"].state.services.collab.extensions
+        if isinstance(ext, SearchIndexer)
+    )
+
+    editor = await NoteEditor.open(served["ws"], note_id, body["token"])
+    try:
+        # The server-built seed (emoji, accents, CJK) syncs into a stock Yjs client intact.
+        await editor.wait_text(SEED_TEXT)
+
+        # A word typed in the client is found by search a moment later (debounced indexing).
+        await editor.append("zebracrossing 👍 typed live")
+        async with asyncio.timeout(20):
+            while True:
+                written = asyncio.ensure_future(indexer.next_write())
+                found = (
+                    await client.get(
+                        "/api/workbook/notes", params={"search": "zebracrossing"}, headers=owner
+                    )
+                ).json()
+                if found["total"] == 1:
+                    written.cancel()
+                    break
+                await written
+        assert found["notes"][0]["id"] == note_id
+
+        # Restoring is a new edit that reaches the connected editor through normal sync.
+        restored = await client.post(
+            f"{base}/versions/{version['version']['id']}/restore", headers=owner
+        )
+        assert restored.status_code == 200, restored.text
+        await editor.wait_text(SEED_TEXT)
+
+        # The client keeps editing on top of server-built content; the server applies it.
+        await editor.append("after restore ü")
+        await editor.wait_text(SEED_TEXT + "\nafter restore ü")
+        async with asyncio.timeout(20):
+            while True:
+                written = asyncio.ensure_future(indexer.next_write())
+                note = (await client.get(base, headers=owner)).json()["note"]
+                if note["content"] == SEED_TEXT + "\nafter restore ü":
+                    written.cancel()
+                    break
+                await written
+    finally:
+        await editor.close()
