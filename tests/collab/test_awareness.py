@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import anyio
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collab.awareness import AwarenessStates, color_for, stamp_for
 from collab.protocol import (
@@ -158,3 +160,35 @@ async def test_local_awareness_leaves_out_peer_states() -> None:
         assert [e.client_id for e in decode_awareness(payload)] == [11]
         assert h.server.local_awareness("notes/unknown") is None
         await a.leave()
+
+
+awareness_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["c1", "c2", "c3"]),  # connection
+        st.sampled_from(["alice", "bob"]),  # its user
+        st.integers(1, 3),  # client id
+        st.integers(0, 6),  # clock the client claims
+        st.booleans(),  # removal?
+        st.booleans(),  # or: the connection ends
+    ),
+    max_size=40,
+)
+
+
+@given(awareness_ops)
+def test_relayed_clocks_only_ever_increase(
+    ops: list[tuple[str, str, int, int, bool, bool]],
+) -> None:
+    """What peers see (relays) is a y-protocols-acceptable sequence per client id: a state or a
+    removal is only relayed with a clock above the last one relayed for that id."""
+    states = AwarenessStates()
+    last: dict[int, int] = {}
+    for step, (owner, user, client_id, clock, removal, ends) in enumerate(ops):
+        if ends:
+            relayed = states.remove_owner(owner, float(step))
+        else:
+            entry = AwarenessEntry(client_id, clock, None if removal else {"n": step})
+            relayed = states.apply(owner, user, [entry], None, float(step))
+        for entry in relayed:
+            assert entry.clock > last.get(entry.client_id, 0)
+            last[entry.client_id] = entry.clock
