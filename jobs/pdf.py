@@ -81,14 +81,18 @@ class _Writer:
             self.supported = lambda char: ord(char) in glyphs
         self.bullet = "•" if self.supported("•") else "-"
         self.pdf.add_page()
+        self.margin = self.pdf.l_margin
 
-    def font(self, style: str = "", size: float = 11, *, mono: bool = False) -> None:
+    def font(
+        self, style: str = "", size: float = 11, *, mono: bool = False, strike: bool = False
+    ) -> None:
+        decoration = "S" if strike else ""  # a drawn line, not a font face
         if mono:
-            self.pdf.set_font(self.mono, size=size)
+            self.pdf.set_font(self.mono, style=decoration, size=size)
             return
         while style not in self.styles:  # a missing oblique face falls back to upright
             style = style.replace("I", "") if "I" in style else ""
-        self.pdf.set_font(self.body, style=style, size=size)
+        self.pdf.set_font(self.body, style=style + decoration, size=size)
 
     def clean(self, text: str) -> str:
         out: list[str] = []
@@ -139,8 +143,10 @@ class _Writer:
             code = "".join(c.text for c in node.content if isinstance(c, Text))
             self.font(size=9.5, mono=True)
             pdf.set_fill_color(243, 244, 246)
-            pdf.multi_cell(0, 5, self.clean(code), fill=True, new_x="LMARGIN", new_y="NEXT")
-            pdf.ln(2)
+            pdf.multi_cell(
+                0, 5, self.clean(code), fill=True, new_x="LMARGIN", new_y="NEXT", padding=(2, 3)
+            )
+            pdf.ln(3)
         elif kind == "horizontalRule":
             y = pdf.get_y() + 2
             pdf.set_draw_color(180)
@@ -155,6 +161,7 @@ class _Writer:
             pdf.set_draw_color(200)
             pdf.line(indent + 2, top, indent + 2, pdf.get_y() - 2)
             pdf.set_text_color(0)
+            pdf.ln(1)
         elif kind in ("bulletList", "orderedList"):
             start = node.attrs.get("start", 1)
             number = start if isinstance(start, int) else 1
@@ -171,6 +178,8 @@ class _Writer:
                         self.inline_block(child, indent + 7)
                     elif isinstance(child, Node):
                         self.block(child, indent + 7)
+            if indent <= self.margin:  # space after a top-level list, not after nested ones
+                pdf.ln(2)
         elif kind == "paragraph" or not any(
             isinstance(c, Node) and c.type != "hardBreak" for c in node.content
         ):
@@ -211,7 +220,7 @@ class _Writer:
             link = next(
                 (str(m.attrs.get("href") or "") for m in child.marks if m.type == "link"), ""
             )
-            self.font(style, size, mono="code" in names)
+            self.font(style, size, mono="code" in names, strike="strike" in names)
             if link:
                 self.pdf.set_text_color(29, 78, 216)
             self.pdf.write(height, self.clean(child.text), link=link)
