@@ -218,10 +218,16 @@ class Document:
         Raises:
             ProtocolViolation: the state vector cannot be decoded.
         """
+        doc = self.doc
         try:
-            return self.doc.get_update(state_vector)
+            return doc.get_update(state_vector)
         except ValueError as exc:
             raise ProtocolViolation("invalid state vector") from exc
+        except BaseException as exc:  # the documented pycrdt panic boundary
+            if is_panic(exc):
+                self._poison()
+                raise DocumentPoisoned(self.name) from None
+            raise
 
     async def commit(self, diff: bytes, origin: Origin) -> None:
         """Broadcast ``diff`` to every connection but the origin's, then run ``on_change``."""

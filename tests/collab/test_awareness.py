@@ -192,3 +192,13 @@ def test_relayed_clocks_only_ever_increase(
         for entry in relayed:
             assert entry.clock > last.get(entry.client_id, 0)
             last[entry.client_id] = entry.clock
+
+
+async def test_server_has_no_awareness_state_of_its_own() -> None:
+    async with running() as h:
+        client = await h.connect(doc_name())
+        assert isinstance(await client.recv_message(), SyncStep1)  # and no awareness frame
+        await client.send(b"\x03")  # query: nothing to answer
+        await client.send(bytes([0, 0, 1, 0]))
+        assert not isinstance(await client.recv_message(), AwarenessUpdate)
+        await client.leave()
