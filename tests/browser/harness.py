@@ -12,13 +12,12 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,28 +86,20 @@ def start_server(tmp: Path, extra_env: dict[str, str]) -> Iterator[Server]:
     )
     log = tmp / "server.log"
     url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [executable, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=tmp,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = subprocess.Popen(
+        [executable, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    listening = threading.Event()
+    pump = threading.Thread(target=_pump, args=(proc, log, listening), daemon=True)
+    pump.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text()[-3000:]
-                pytest.fail(f"collab serve exited with {proc.returncode}:\n{tail}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"collab serve did not answer within 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)  # poll interval while waiting for the port, bounded by the deadline
+        # the child's own log line says when it listens; the pump also sets the event on exit
+        if not listening.wait(timeout=60) or proc.poll() is not None:
+            pytest.fail(f"collab serve is not listening:\n{log.read_text()[-3000:]}")
         yield Server(url=url, data_dir=tmp / "data", log=log)
     finally:
         proc.terminate()
@@ -117,3 +108,16 @@ def start_server(tmp: Path, extra_env: dict[str, str]) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        pump.join(timeout=5)
+
+
+def _pump(proc: subprocess.Popen[bytes], log: Path, listening: threading.Event) -> None:
+    """Copy the server's output to its log file; flag the moment it listens (or exits)."""
+    assert proc.stdout is not None
+    with log.open("wb") as out:
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            if b"Uvicorn running on" in line:
+                listening.set()
+    listening.set()
