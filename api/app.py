@@ -33,6 +33,7 @@ from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
 from api.settings import Settings
 from api.tokens import AccessTokens
+from collab import CollabConfig
 from collab.extensions.fanout import default_node_id
 from jobs import JobContext, open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
@@ -200,7 +201,8 @@ async def _start_live(
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         node_id=settings.node_id or default_node_id(),
-        shutdown_timeout=settings.shutdown_timeout,
+        config=collab_config(settings),
+        persist_interval=settings.collab_persist_interval,
         metrics_registry=metrics.registry,
     )
     services.collab = await stack.enter_async_context(server)
@@ -224,3 +226,19 @@ def _frontend_routes(directory: Path) -> Sequence[BaseRoute]:
     if (directory / "index.html").is_file():
         return [Mount("/", app=StaticFiles(directory=directory, html=True), name="frontend")]
     return [Route("/", _placeholder, methods=["GET"])]
+
+
+def collab_config(settings: Settings) -> CollabConfig:
+    """The collab server's limits and delays, from the environment (README table)."""
+    return CollabConfig(
+        max_message_size=settings.collab_max_message_size,
+        max_document_size=settings.collab_max_document_size,
+        max_connections_per_document=settings.collab_max_connections_per_document,
+        max_connections_per_user=settings.collab_max_connections_per_user,
+        max_messages_per_second=settings.collab_max_messages_per_second,
+        message_burst=settings.collab_message_burst,
+        send_queue_messages=settings.collab_send_queue_messages,
+        send_queue_bytes=settings.collab_send_queue_bytes,
+        unload_delay=settings.collab_unload_delay,
+        shutdown_timeout=settings.shutdown_timeout,
+    )

@@ -54,7 +54,6 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from api.app import create_app
     from api.playback import SigningKeyError
-    from collab import CollabConfig
 
     host = host or settings.host
     port = settings.port if port is None else port
@@ -63,8 +62,9 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     except SigningKeyError as exc:
         _err(f"collab: configuration error: {exc}")
         return EXIT_CONFIG
-    # Frames the collab server accepts must get through uvicorn first (1009 is collab's call).
-    ws_max_size = CollabConfig().max_message_size
+    # Frames the collab server accepts must get through uvicorn first; a little headroom so
+    # the 1009 for an oversized frame is collab's (logged and counted), not uvicorn's.
+    ws_max_size = settings.collab_max_message_size + 2**20
     config = uvicorn.Config(
         app,
         host=host,

@@ -90,19 +90,24 @@ def build_collab(
     redis_url: str | None,
     redis_prefix: str,
     node_id: str,
-    shutdown_timeout: float,
+    config: CollabConfig,
+    persist_interval: float,
     metrics_registry: CollectorRegistry,
 ) -> CollabServer:
     """The collab server with auth, durable log, search indexing and (with Redis) fan-out."""
     documents = DocumentLog(database)
     indexer = SearchIndexer(NoteRepository(database))
-    extensions: list[Extension] = [Persistence(documents), NotesAuth(tokens, database), indexer]
+    extensions: list[Extension] = [
+        Persistence(documents, flush_interval=persist_interval),
+        NotesAuth(tokens, database),
+        indexer,
+    ]
     fanout = None
     if redis_url:
         fanout = RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
         extensions.append(fanout)
     server = CollabServer(
-        CollabConfig(shutdown_timeout=shutdown_timeout),
+        config,
         extensions,
         metrics_registry=metrics_registry,
     )

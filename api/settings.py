@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     node_id: str | None = Field(None, alias="COLLAB_NODE_ID")  # unset: a random id per process
     compaction_min_updates: int = Field(200, alias="COMPACTION_MIN_UPDATES", ge=1)
 
+    # Live documents (collab). Sizes in bytes, durations in seconds.
+    collab_max_message_size: int = Field(16 * 2**20, alias="COLLAB_MAX_MESSAGE_BYTES", ge=1024)
+    collab_max_document_size: int = Field(64 * 2**20, alias="COLLAB_MAX_DOCUMENT_BYTES", ge=1024)
+    collab_max_connections_per_document: int = Field(
+        1000, alias="COLLAB_MAX_CONNECTIONS_PER_DOCUMENT", ge=1
+    )
+    collab_max_connections_per_user: int = Field(100, alias="COLLAB_MAX_CONNECTIONS_PER_USER", ge=1)
+    collab_max_messages_per_second: float = Field(
+        100.0, alias="COLLAB_MAX_MESSAGES_PER_SECOND", gt=0
+    )
+    collab_message_burst: int = Field(500, alias="COLLAB_MESSAGE_BURST", ge=1)
+    collab_send_queue_messages: int = Field(1024, alias="COLLAB_SEND_QUEUE_MESSAGES", ge=1)
+    collab_send_queue_bytes: int = Field(16 * 2**20, alias="COLLAB_SEND_QUEUE_BYTES", ge=1024)
+    collab_unload_delay: float = Field(5.0, alias="COLLAB_UNLOAD_DELAY", ge=0)
+    collab_persist_interval: float = Field(0.01, alias="COLLAB_PERSIST_INTERVAL", gt=0, le=1.0)
+
     # Auth.
     jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
     access_token_ttl: int = Field(900, alias="ACCESS_TOKEN_TTL_SECONDS", gt=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
 from api.app import create_app
@@ -20,12 +22,8 @@ from collab.protocol import SyncStep1, decode_message
 from tests.api.conftest import empty_database, make_settings, register
 
 
-@pytest.fixture
-async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    await empty_database(database_url)
-    app = create_app(
-        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
-    )
+@asynccontextmanager
+async def _running(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
     )
@@ -44,6 +42,16 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any
     async with asyncio.timeout(30):
         await task
     sock.close()
+
+
+@pytest.fixture
+async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    await empty_database(database_url)
+    app = create_app(
+        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
+    )
+    async with _running(app) as running:
+        yield running
 
 
 async def _first_frame(ws: ClientConnection) -> object:
@@ -136,3 +144,30 @@ async def test_delete_and_revoke_reach_live_editors(live: dict[str, Any]) -> Non
                     await ws.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4410
     assert await _close_code(f"{url}?token={owner['token']}") == 4410
+
+
+async def test_collab_limits_come_from_the_environment(database_url: str, tmp_path: Path) -> None:
+    """COLLAB_MAX_MESSAGE_BYTES reaches the live server: a bigger frame closes with 1009."""
+    await empty_database(database_url)
+    settings = make_settings(
+        database_url,
+        COOKIE_SECURE=False,
+        COLLAB_DATA_DIR=str(tmp_path),
+        COLLAB_MAX_MESSAGE_BYTES="4096",
+    )
+    async with _running(create_app(settings)) as running:
+        client: httpx.AsyncClient = running["client"]
+        owner = await register(client, name="Owner")
+        auth = {"Authorization": f"Bearer {owner['token']}"}
+        created = await client.post("/api/workbook/notes", json={"title": "Big"}, headers=auth)
+        url = f"{running['ws']}/{created.json()['note']['id']}?token={owner['token']}"
+        async with websockets.connect(url, max_size=None) as ws:
+            assert isinstance(await _first_frame(ws), SyncStep1)
+            # A well-formed update message (type 0, sync type 2) whose payload is too big.
+            await ws.send(bytes([0, 2]) + b"\x00" * 8192)
+            async with asyncio.timeout(10):
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    while True:
+                        await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009
