@@ -1,3 +1,6 @@
-"""Live workshop rooms: participants, roles, chat, polls, Q&A, raised hands and media signaling, built on collab documents and the media relay."""
+"""Live workshop rooms: participants, roles, chat, polls, Q&A, raised hands and signaling.
+
+Built on collab documents and the media relay. Not built yet: it follows the notes work.
+"""
 
 __all__: list[str] = []
