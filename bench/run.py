@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,8 +82,8 @@ SCENARIOS = [
         "large-doc",
         "4. Large document: the B4 automerge-paper trace",
         documents.large_document,
-        {"txns": None, "fresh_clients": 5, "window": 1000, "batch": 1},
-        {"txns": 1500, "fresh_clients": 1, "window": 200, "batch": 1},
+        {"txns": None, "fresh_clients": 5, "window": 5000, "batch": 500},
+        {"txns": 1500, "fresh_clients": 1, "window": 500, "batch": 50},
     ),
     Scenario(
         "offline",
@@ -255,6 +256,8 @@ def failures(results: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so every started server and worker is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny parameters; checks, no timings")
     parser.add_argument(

@@ -12,6 +12,22 @@ function traceSlice (path, txns) {
   return { trace, n, expect: textAfter(trace, n) }
 }
 
+/**
+ * The document after the first `n` transactions of the trace, as one encoded update. Built in a
+ * plain Y.Doc and applied to a client's doc in one go: a provider then uploads it with its
+ * normal sync (Hocuspocus's provider would otherwise queue and replay every edit made while
+ * it was not yet connected).
+ */
+function buildDoc (tr, n) {
+  const doc = new Y.Doc()
+  const text = doc.getText('bench')
+  text.insert(0, tr.startContent)
+  applyTxns(tr, text, 0, n)
+  const update = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  return update
+}
+
 function hasText (c, expect) {
   return () => c.text.length === expect.length && c.text.toString() === expect
 }
@@ -30,13 +46,13 @@ async function flushed (c, timeoutMs) {
  */
 export async function b4load ({ target, writer, verifier, fresh, trace, txns, timeoutMs }) {
   const { trace: tr, n, expect } = traceSlice(trace, txns)
+  let t = nowMs()
+  const built = buildDoc(tr, n)
+  const buildMs = nowMs() - t
+  const docBytes = built.length
   const w = new BenchClient(target, writer, { connect: false })
   keep([w])
-  let t = nowMs()
-  w.text.insert(0, tr.startContent)
-  applyTxns(tr, w.text, 0, n)
-  const buildMs = nowMs() - t
-  const docBytes = Y.encodeStateAsUpdate(w.doc).length
+  Y.applyUpdate(w.doc, built)
   t = nowMs()
   w.connect()
   await w.waitSynced(timeoutMs)
@@ -158,19 +174,19 @@ export async function churn ({ target, specs, concurrency, timeoutMs }) {
 }
 
 /**
- * Loaded idle documents: each spec's client builds the first `txns` transactions of the trace
- * locally (a note with real editing history), uploads it by syncing and stays connected.
+ * Loaded idle documents: each spec's client gets the first `txns` transactions of the trace
+ * (a note with real editing history), uploads it by syncing and stays connected.
  */
 export async function loaddocs ({ target, specs, trace, txns, concurrency, timeoutMs }) {
   const { trace: tr, n } = traceSlice(trace, txns)
+  const built = buildDoc(tr, n)
   let next = 0
   let failed = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < specs.length) {
       const c = new BenchClient(target, specs[next++], { connect: false })
       keep([c])
-      c.text.insert(0, tr.startContent)
-      applyTxns(tr, c.text, 0, n)
+      Y.applyUpdate(c.doc, built)
       c.connect()
       try {
         await c.waitSynced(timeoutMs)
