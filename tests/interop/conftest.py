@@ -1,6 +1,6 @@
 """Interop fixtures: the real server as a process on a free port, and real npm clients.
 
-* `server` — one `collab serve` for the whole module (embedded SQLite under a temp data dir);
+* `server` — one `collab serve` for the whole session (embedded SQLite under a temp data dir);
   tests isolate themselves by creating their own users and notes.
 * `server_factory` — servers a test owns (to SIGTERM, SIGKILL or restart them, or to run two
   nodes on one Redis); all of them are stopped at teardown.
@@ -61,7 +61,7 @@ def _make_server(
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp_path = tmp_path_factory.mktemp("interop-server")
     process = _make_server(tmp_path, "shared")
