@@ -36,9 +36,12 @@ def sign_up(context: BrowserContext, server: Server, name: str) -> tuple[Page, s
 
 
 def create_note(page: Page, title: str) -> str:
+    before = page.url
     page.get_by_role("button", name="New note").click()
+    expect(page).not_to_have_url(before)
     expect(page).to_have_url(re.compile(r"#/n/[0-9a-f-]+$"))
     title_box = page.get_by_label("Note title")
+    expect(title_box).to_have_value("Untitled note")  # the new note's view, not the last one
     title_box.fill(title)
     title_box.press("Enter")  # saves the title and moves into the document
     expect(page.locator("#notes-list")).to_contain_text(title)
