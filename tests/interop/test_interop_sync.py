@@ -11,7 +11,10 @@ import pytest
 from backends import RestBackend
 from conftest import Note
 from nodeclients import YjsClient
+from pycrdt import Text
 from serverprocess import ServerProcess
+
+from collab.client import CollabClient
 
 pytestmark = pytest.mark.interop
 
@@ -123,3 +126,31 @@ async def test_read_only_share_cannot_change_the_document(
     await fresh.wait_for_text("written by the owner!")
     # (the reader's local doc still holds its own refused edit)
     await reader.wait_for_text("EVIL written by the owner!")
+
+
+async def test_python_client_and_yjs_client_edit_together(
+    server: ServerProcess, note: Note, yjs: Clients
+) -> None:
+    js = await connected(yjs, "js", server, note, note.owner.token)
+    await js.insert("héllo from yjs 👋")
+    async with CollabClient(f"{server.ws_url}/collab", note.name, token=note.owner.token) as py:
+        async with asyncio.timeout(10):
+            await py.synced()
+        content = py.doc.get("content", type=Text)
+        assert str(content) == "héllo from yjs 👋"
+        # Append at the end; pycrdt positions are UTF-8 byte offsets (HAZARDS.md).
+        content.insert(len(str(content).encode()), ", and from pycrdt ✓")
+        await js.wait_for_text("héllo from yjs 👋, and from pycrdt ✓")
+
+        await js.insert("[js] ", 0)
+        await py.wait_for(lambda doc: str(doc.get("content", type=Text)).startswith("[js] "), 10)
+        assert str(content) == "[js] héllo from yjs 👋, and from pycrdt ✓"
+
+        # Offline on the Python side, edits on both, then the state-vector resync.
+        py.go_offline()
+        content.insert(len(str(content).encode()), " (py offline)")
+        await js.insert("(js meanwhile) ", 0)
+        py.go_online()
+        expected = "(js meanwhile) [js] héllo from yjs 👋, and from pycrdt ✓ (py offline)"
+        await js.wait_for_text(expected)
+        await py.wait_for(lambda doc: str(doc.get("content", type=Text)) == expected, 10)
