@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis
 
 from tests.interop.backends import JWT_SECRET
 from tests.interop.serverprocess import ServerProcess, free_port
@@ -77,3 +78,10 @@ def nodes(
         for process in made:
             if process.running:
                 process.terminate()
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = list(client.scan_iter(f"{redis_prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()

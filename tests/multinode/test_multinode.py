@@ -5,6 +5,7 @@ to the surviving node."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,12 @@ async def test_two_nodes_converge_and_a_killed_node_loses_nothing(
         owner = await backend.user("Owner")
         name = f"notes/{await backend.note(owner)}"
 
+    t0 = time.monotonic()
+    marks: list[str] = []
+
+    def mark(what: str) -> None:
+        marks.append(f"{time.monotonic() - t0:.2f}s {what}")
+
     a = CollabClient(f"{node1.ws_url}/collab", name, token=owner.token)
     b = CollabClient(f"{node2.ws_url}/collab", name, token=owner.token)
     async with a, b:
@@ -55,17 +62,28 @@ async def test_two_nodes_converge_and_a_killed_node_loses_nothing(
         for i in range(20, 30):
             append(b, f"b{i};")
             append(a, f"a{i};")
+        mark("killing node2")
         await asyncio.to_thread(node2.kill)
+        mark("killed node2")
         for i in range(30, 40):
             append(b, f"b{i};")  # offline on b: its node is gone
             append(a, f"a{i};")
+        # The same local document, now synced through node1. `b` stays open (it keeps trying
+        # node2 in the background) and is closed at the end, while it sleeps between attempts.
         moved = CollabClient(f"{node1.ws_url}/collab", name, token=owner.token, doc=b.doc)
-        await b.aclose()
         async with moved:
             async with asyncio.timeout(20):
                 await moved.synced()
-            await a.wait_for(lambda d: text(d).count(";") == 80, 20)
-            await moved.wait_for(lambda d: text(d).count(";") == 80, 20)
+            mark("moved synced")
+            try:
+                await a.wait_for(lambda d: text(d).count(";") == 80, 20)
+                await moved.wait_for(lambda d: text(d).count(";") == 80, 20)
+            except TimeoutError:
+                pytest.fail(
+                    f"no convergence:\na={text(a.doc)!r}\nmoved={text(moved.doc)!r}\n"
+                    f"a connected={a.connected} moved connected={moved.connected}\n{marks}\n"
+                    f"node1 log:\n{node1.log(40)}\nnode2 log:\n{node2.log(20)}"
+                )
             assert text(a.doc) == text(moved.doc)
             for i in range(40):
                 assert f"a{i};" in text(a.doc) and f"b{i};" in text(a.doc)
