@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +32,7 @@ from pycrdt import Awareness, Doc, Subscription, TransactionEvent
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from collab.errors import ProtocolViolation
+from collab.errors import CloseCode, ProtocolViolation
 from collab.protocol import (
     AwarenessUpdate,
     QueryAwareness,
@@ -63,7 +63,9 @@ class CollabClient:
         url: the collab endpoint, e.g. ``ws://127.0.0.1:8000/collab`` (as y-websocket's
             ``serverUrl``).
         name: the document name, e.g. ``notes/<uuid>``; the socket URL is ``{url}/{name}``.
-        token: an access token sent as ``?token=`` (never logged).
+        token: an access token sent as ``?token=`` (never logged), or an async callable
+            returning a fresh one, called before every connection attempt: with a callable,
+            4401 (expired token) is retried instead of being final.
         doc: the local document; a new ``Doc`` when omitted.
         reconnect: reconnect after a transient close or a network error.
         min_backoff: first reconnect delay in seconds, doubled per failed attempt.
@@ -80,7 +82,7 @@ class CollabClient:
         url: str,
         name: str,
         *,
-        token: str | None = None,
+        token: str | Callable[[], Awaitable[str]] | None = None,
         doc: Doc[Any] | None = None,
         reconnect: bool = True,
         min_backoff: float = 0.1,
@@ -110,10 +112,11 @@ class CollabClient:
         self._awareness_subscription: str | None = None
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def socket_url(self) -> str:
-        """The WebSocket URL, including ``?token=`` when a token is set."""
-        query = "" if self._token is None else "?" + urlencode({"token": self._token})
+    async def _socket_url(self) -> str:
+        token = self._token if self._token is None or isinstance(self._token, str) else (
+            await self._token()
+        )
+        query = "" if token is None else "?" + urlencode({"token": token})
         return f"{self.url}/{self.name}{query}"
 
     @property
@@ -144,11 +147,10 @@ class CollabClient:
                 self.awareness.remove_awareness_states([self.awareness.client_id], "closing")
                 payload = self.awareness.encode_awareness_update([self.awareness.client_id])
                 await ws.send(encode_awareness(payload))
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
         if self._doc_subscription is not None:
             self.doc.unobserve(self._doc_subscription)
             self._doc_subscription = None
@@ -196,14 +198,17 @@ class CollabClient:
         await self._stopped.wait()
         return self.close_code
 
-    def go_offline(self) -> None:
-        """Drop the connection and stay offline; local edits keep accumulating in ``doc``."""
+    async def go_offline(self) -> None:
+        """Drop the connection and stay offline; local edits keep accumulating in ``doc``.
+
+        Returns once the connection is gone. ``synced()`` raises ``ConnectionError`` until
+        ``go_online()``.
+        """
         self._online.clear()
-        self._synced.clear()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        self._ws = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])  # not `await task`: our own cancellation must propagate
 
     def go_online(self) -> None:
         """Reconnect after ``go_offline()``; the resync sends only what the server lacks."""
@@ -245,6 +250,8 @@ class CollabClient:
                     log.info("collab client %s: cannot connect: %s", self.name, type(exc).__name__)
                 except ProtocolViolation:
                     log.warning("collab client %s: malformed frame from the server", self.name)
+                except Exception:  # the background task's boundary: log, retry later
+                    log.exception("collab client %s: connection attempt failed", self.name)
                 finally:
                     self._ws = None
                     if self._synced.is_set():
@@ -253,7 +260,8 @@ class CollabClient:
                 if code is not None:
                     log.info("collab client %s: closed by the server with %s", self.name, code)
                     self.close_code = code
-                    if 4400 <= code < 4500:
+                    refreshable = code == CloseCode.UNAUTHORIZED and callable(self._token)
+                    if 4400 <= code < 4500 and not refreshable:
                         return
                 if not self.reconnect:
                     return
@@ -265,7 +273,8 @@ class CollabClient:
 
     async def _connect_once(self) -> int | None:
         """Run one connection until it closes; return the server's close code, if it sent one."""
-        async with connect(self.socket_url, max_size=self.max_message_size, open_timeout=10) as ws:
+        url = await self._socket_url()
+        async with connect(url, max_size=self.max_message_size, open_timeout=10) as ws:
             while not self._outbox.empty():  # stale frames from a previous connection
                 self._outbox.get_nowait()
             self._ws = ws

@@ -112,7 +112,7 @@ async def test_offline_edits_converge_after_reconnect(served: Served) -> None:
         a.doc.get("content", type=Text).insert(0, "base")
         await b.wait_for(has("base"), 10)
 
-        a.go_offline()
+        await a.go_offline()
         a.doc.get("content", type=Text).insert(0, "[a]")  # buffered locally
         b.doc.get("content", type=Text).insert(4, "[b]")  # made while a is away
         await a.wait_for(has("[a]base"), 10)  # the offline edit is local only...
@@ -156,3 +156,19 @@ async def test_refused_client_stops_with_the_close_code(served: Served) -> None:
             assert await client.closed() == CloseCode.UNAUTHORIZED
         with pytest.raises(ConnectionError):
             await client.synced()
+
+
+async def test_a_token_callable_is_refreshed_after_4401(served: Served) -> None:
+    name = "notes/55555555-5555-4555-8555-555555555555"
+    tokens = iter(["expired", "write:ada"])
+    issued: list[str] = []
+
+    async def fresh_token() -> str:
+        issued.append(next(tokens))
+        return issued[-1]
+
+    async with CollabClient(served.url, name, token=fresh_token, min_backoff=0.01) as client:
+        async with asyncio.timeout(10):
+            await client.synced()
+        assert issued == ["expired", "write:ada"]
+        assert client.close_code == CloseCode.UNAUTHORIZED  # the first attempt's

@@ -147,7 +147,7 @@ async def test_python_client_and_yjs_client_edit_together(
         assert str(content) == "[js] héllo from yjs 👋, and from pycrdt ✓"
 
         # Offline on the Python side, edits on both, then the state-vector resync.
-        py.go_offline()
+        await py.go_offline()
         content.insert(len(str(content).encode()), " (py offline)")
         await js.insert("(js meanwhile) ", 0)
         py.go_online()
