@@ -135,6 +135,9 @@ def test_two_people_see_each_others_text_and_cursor(
     # Ada puts her caret in the first paragraph; each sees the other's, labelled by name
     ada.locator("#note-editor .ProseMirror p").first.click()
     ada.keyboard.press("End")
+    expect(ada.get_by_role("button", name="Bulleted list")).to_have_attribute(
+        "aria-pressed", "false"
+    )
     expect(ada.locator('.remote-caret[data-user="Grace Hopper"]')).to_be_visible(
         timeout=SYNC_TIMEOUT
     )
