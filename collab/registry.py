@@ -138,7 +138,10 @@ class Registry:
 
         async def run() -> None:
             with scope:
-                await document.run()
+                try:
+                    await document.run()
+                except Exception:  # never take the server's task group down with one document
+                    log.exception("background task of %s failed", document.name)
 
         self._tg.start_soon(run)
 
@@ -163,7 +166,10 @@ class Registry:
         await anyio.sleep(self.config.unload_delay)
         idle_for = time.monotonic() - document.released_at
         if document.leases == 0 and idle_for >= self.config.unload_delay * 0.999:
-            await self.unload(document)
+            try:
+                await self.unload(document)
+            except Exception:  # never take the server's task group down with one document
+                log.exception("unloading %s failed", document.name)
 
     async def unload(self, document: Document) -> bool:
         """Store and unload ``document`` now if nobody uses it.
