@@ -249,8 +249,15 @@ class RedisFanout(Extension):
                               {"n": self.node_id, "q": "1"}, 100))
 
     async def before_unload_document(self, event: BeforeUnloadDocument) -> None:
-        """Stop reading the document's streams."""
-        self._local_awareness.pop(event.document, None)
+        """Stop reading the document's streams; announce the removal of any presence of ours
+        that was not removed yet (at shutdown the document may unload before its coalesced
+        awareness removals were relayed)."""
+        states = self._local_awareness.pop(event.document, None)
+        if states:
+            gone = [AwarenessEntry(e.client_id, e.clock + 1, None) for e in states.values()]
+            self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
+                                      {"n": self.node_id, "a": encode_awareness_entries(gone)},
+                                      100))
         if self._subs.pop(event.document, None) is not None:
             await self._wake_reader()
 

@@ -147,3 +147,24 @@ async def test_a_node_cut_from_redis_gets_every_update_when_it_returns(
             expected = {"offline-redis before during"}
             await wait_for(lambda: {str(on_a.text), str(on_b.text)} == expected, timeout=20)
     await cleanup(redis_url, redis_prefix)
+
+
+async def test_a_node_shutting_down_removes_its_clients_presence_elsewhere(
+    sqlite_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    name = f"notes/{uuid.uuid4()}"
+    async with node(sqlite_url, redis_url, redis_prefix) as b:
+        _, watcher = await b.client(name, "user-8")
+        async with node(sqlite_url, redis_url, redis_prefix) as a:
+            leaving, _ = await a.client(name, "user-7")
+            entry = AwarenessEntry(4343, 1, {"cursor": 1})
+            await leaving.send(encode_awareness(encode_awareness_entries([entry])))
+
+            def seen() -> list[AwarenessEntry]:
+                return [e for p in watcher.awareness for e in decode_awareness(p)
+                        if e.client_id == 4343]
+
+            await wait_for(lambda: any(e.state is not None for e in seen()))
+        # node a is gone (graceful shutdown): its client's presence is removed on node b
+        await wait_for(lambda: seen()[-1].state is None)
+    await cleanup(redis_url, redis_prefix)
