@@ -97,16 +97,17 @@ def _open_all(ctx: Context, specs: list[dict[str, Any]]) -> None:
 def memory(ctx: Context) -> list[Row]:
     """RSS per idle connection, per loaded idle document, and after many short-lived docs."""
     p = ctx.params
-    # Idle connections: one room, its document loaded by a first client.
-    (group,) = ctx.server.rooms(1, 1 + p["idle_connections"], per_user=50)
-    _open_all(ctx, group[:1])
+    # Idle connections: rooms of 10 idle clients, each document loaded by one more client
+    # before the baseline is taken.
+    groups = ctx.server.rooms(max(1, p["idle_connections"] // 10), 11)
+    _open_all(ctx, [g[0] for g in groups])
     before = ctx.settle()
-    _open_all(ctx, group[1:])
+    _open_all(ctx, [spec for g in groups for spec in g[1:]])
     after = ctx.settle()
-    per_connection = (after - before) / p["idle_connections"]
+    per_connection = (after - before) / sum(len(g) - 1 for g in groups)
     ctx.pool.all({"cmd": "close"}, timeout=60)
     # Loaded idle documents: each holds the first `doc_txns` transactions of the trace.
-    groups = ctx.server.rooms(p["documents"], 1, per_user=50)
+    groups = ctx.server.rooms(p["documents"], 1)
     before_docs = ctx.settle()
     parts = ctx.pool.split(flatten(groups))
     cmd = {

@@ -16,9 +16,7 @@ from urllib.parse import urlsplit
 
 from harness.pool import BenchError
 
-#: Connections one user holds at most where a scenario does not ask for one user per
-#: participant (the server's default cap is 100 per user): keeps the number of argon2
-#: registrations for the 500-client storms reasonable.
+#: Connections one user holds at most, across rooms (the server's default cap is 100).
 CONNECTIONS_PER_USER = int(os.environ.get("BENCH_CONNECTIONS_PER_USER", "10"))
 REST_THREADS = 8
 
@@ -28,7 +26,6 @@ class User:
     id: str
     email: str
     token: str
-    load: int = 0  # connections handed out with this user's token
 
 
 @dataclass
@@ -92,33 +89,20 @@ class OurApi:
     def rooms(
         self, count: int, per_room: int, per_user: int | None = None
     ) -> list[list[dict[str, Any]]]:
-        """`count` new notes with `per_room` client specs each, tokens spread over users so no
-        user holds more than `per_user` connections (default CONNECTIONS_PER_USER; 1 = every
-        participant is a different user); notes are shared (write) with every non-owner user
-        whose token a client of the note uses."""
+        """`count` new notes with `per_room` client specs each. Every client of a room is a
+        different user (as in a real room: no user has two connections to one document), and
+        users are reused across rooms so none holds more than `per_user` connections (default
+        CONNECTIONS_PER_USER). The owner (first member) shares the note (write) with the rest."""
         cap = per_user or CONNECTIONS_PER_USER
-        for u in self.users:
-            u.load = 0
         total = count * per_room
-        self._ensure_users(max(1, math.ceil(total / cap)))
-        plan: list[tuple[User, list[User]]] = []
-        cursor = 0
-        for _ in range(count):
-            members = []
-            for _ in range(per_room):
-                while self.users[cursor % len(self.users)].load >= cap:
-                    cursor += 1
-                user = self.users[cursor % len(self.users)]
-                user.load += 1
-                members.append(user)
-                if user.load >= cap:
-                    cursor += 1
-            plan.append((members[0], members))
+        self._ensure_users(max(per_room, math.ceil(total / cap), 1))
+        n = len(self.users)
+        plan = [[self.users[(r * per_room + j) % n] for j in range(per_room)] for r in range(count)]
 
-        def make(entry: tuple[User, list[User]]) -> list[dict[str, Any]]:
-            owner, members = entry
+        def make(members: list[User]) -> list[dict[str, Any]]:
+            owner = members[0]
             note = self.create_note(owner)
-            for other in {m.id: m for m in members if m.id != owner.id}.values():
+            for other in members[1:]:
                 self.share(note, owner, other)
             return [{"room": f"notes/{note}", "token": m.token} for m in members]
 

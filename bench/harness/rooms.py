@@ -41,8 +41,7 @@ def _require_all_synced(replies: list[dict[str, Any]]) -> None:
 def fanout(ctx: Context) -> list[Row]:
     """Every client edits `rate` times a second for `duration` s; every peer measures each edit."""
     p = ctx.params
-    # Every participant is a different user, as in a real workshop room.
-    groups = ctx.server.rooms(p["rooms"], p["clients"], per_user=1)
+    groups = ctx.server.rooms(p["rooms"], p["clients"])
     _require_all_synced(_open(ctx, flatten(groups)))
     start_at = ctx.start_at()
     with ctx.phase("edit") as stats:
@@ -102,7 +101,7 @@ def storm(ctx: Context) -> list[Row]:
 def presence(ctx: Context) -> list[Row]:
     """Every participant updates its awareness `rate` times a second for `duration` s."""
     p = ctx.params
-    groups = ctx.server.rooms(1, p["clients"], per_user=1)
+    groups = ctx.server.rooms(1, p["clients"])
     _require_all_synced(_open(ctx, flatten(groups)))
     start_at = ctx.start_at()
     with ctx.phase("presence") as stats:
