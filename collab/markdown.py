@@ -26,7 +26,7 @@ __all__ = ["parse_markdown", "to_markdown", "write_markdown"]
 _MARK_ORDER = {"link": 0, "bold": 1, "italic": 2, "strike": 3, "code": 4}
 _DELIMS = {"bold": "**", "italic": "_", "strike": "~~"}
 _ESCAPE = re.compile(r"([\\`*\[\]<~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|&(?=#?\w+;))")
-_LINE_START = re.compile(r"^(\s*\d*)(>|[#+-](?=\s|$)|(?<=\d)[.)](?=\s|$)|[-=]+\s*$)")
+_LINE_START = re.compile(r"^(\s*\d*)(>|#{1,6}(?=\s|$)|[+-](?=\s|$)|(?<=\d)[.)](?=\s|$)|[-=]+\s*$)")
 
 
 def to_markdown(source: Doc[Any] | Node) -> str:
