@@ -26,6 +26,18 @@ class User:
     token: str
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A fresh note and its owner; `name` is the collab document name `notes/<id>`."""
+
+    owner: User
+    id: str
+
+    @property
+    def name(self) -> str:
+        return f"notes/{self.id}"
+
+
 def mint_token(user: User, *, expires_in: int = 900, secret: str = JWT_SECRET) -> str:
     """An access JWT for `user` in the team's claim shape (negative `expires_in` = expired)."""
     now = int(time.time())

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from backends import JWT_SECRET, RestBackend, User
+from backends import JWT_SECRET, Note, RestBackend
 from nodeclients import RawClient, YjsClient
-from serverprocess import ServerProcess, free_port
-
-ServerFactory = Callable[..., ServerProcess]
+from serverprocess import ServerFactory, ServerProcess, free_port
 
 
 def _server_env(data_dir: Path, **extra: str | None) -> dict[str, str]:
@@ -132,18 +129,6 @@ async def raw() -> AsyncIterator[Callable[[str], Awaitable[RawClient]]]:
     finally:
         for client in clients:
             await client.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """A fresh note and its owner; `name` is the collab document name `notes/<id>`."""
-
-    owner: User
-    id: str
-
-    @property
-    def name(self) -> str:
-        return f"notes/{self.id}"
 
 
 @pytest.fixture

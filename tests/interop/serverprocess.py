@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,3 +123,7 @@ class ServerProcess:
         except FileNotFoundError:
             return "(no log)"
         return "\n".join(lines[-tail:])
+
+
+ServerFactory = Callable[..., ServerProcess]
+"""The `server_factory` fixture: `make(name, *, data_dir=, port=, start=True, **env)`."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from backends import RestBackend
-from conftest import Note
+from backends import Note, RestBackend
 from nodeclients import YjsClient
 from serverprocess import ServerProcess
 

@@ -10,10 +10,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from backends import RestBackend, mint_token
-from conftest import Note, ServerFactory
+from backends import Note, RestBackend, mint_token
 from nodeclients import RawClient, YjsClient
-from serverprocess import ServerProcess
+from serverprocess import ServerFactory, ServerProcess
 from stalledclient import StalledClient
 
 pytestmark = pytest.mark.interop

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from conftest import Note
+from backends import Note
 from nodeclients import YjsClient
 from serverprocess import ServerProcess
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from backends import RestBackend
-from conftest import Note, ServerFactory
+from backends import Note, RestBackend
 from nodeclients import YjsClient
+from serverprocess import ServerFactory
 
 pytestmark = [pytest.mark.interop, pytest.mark.redis, pytest.mark.postgres]
 

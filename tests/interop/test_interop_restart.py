@@ -9,10 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from backends import RestBackend
-from conftest import Note, ServerFactory
+from backends import Note, RestBackend
 from nodeclients import YjsClient
-from serverprocess import ServerProcess
+from serverprocess import ServerFactory, ServerProcess
 
 pytestmark = pytest.mark.interop
 

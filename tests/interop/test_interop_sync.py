@@ -8,8 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
-from backends import RestBackend
-from conftest import Note
+from backends import Note, RestBackend
 from nodeclients import YjsClient
 from pycrdt import Text
 from serverprocess import ServerProcess
