@@ -150,7 +150,7 @@ class NodeProcess:
 
 
 class YjsClient(NodeProcess):
-    """A stock `WebsocketProvider` on a `Y.Doc` whose text type is `content`."""
+    """A stock `WebsocketProvider` on a `Y.Doc`; it edits the `Y.Text` named at connect."""
 
     def __init__(self, *, label: str) -> None:
         super().__init__("client.mjs", label=label)
@@ -162,9 +162,15 @@ class YjsClient(NodeProcess):
         token: str | None,
         *,
         awareness: dict[str, Any] | None = None,
+        text: str = "content",
     ) -> int:
         result = await self.call(
-            "connect", url=f"{base_url}/collab", room=room, token=token, awareness=awareness
+            "connect",
+            url=f"{base_url}/collab",
+            room=room,
+            token=token,
+            awareness=awareness,
+            text=text,
         )
         return int(result["clientId"])
 

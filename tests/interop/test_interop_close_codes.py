@@ -4,8 +4,10 @@ it and observed by a real client's WebSocket close event."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.interop
 Clients = Callable[[str], Awaitable[YjsClient]]
 Raws = Callable[[str], Awaitable[RawClient]]
 
+DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared/testdata
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 16 * MiB  # CollabConfig.max_message_size (and uvicorn ws_max_size)
 
@@ -91,6 +94,33 @@ async def test_1002_for_a_malformed_message(server: ServerProcess, note: Note, r
     await client.call("sendHex", hex="00ff01")  # sync message of unknown type 255, truncated
     code, _ = await client.wait_for_close()
     assert code == 1002
+
+
+async def test_1011_for_an_update_that_panics_yrs_and_the_room_carries_on(
+    server: ServerProcess, note: Note, raw: Raws, yjs: Clients
+) -> None:
+    # HAZARDS.md: this update raises pyo3's PanicException inside pycrdt and poisons the Doc.
+    data = json.loads((DATA / "yrs-panic-update.json").read_text())
+    peer = await yjs("peer")
+    await peer.connect(server.ws_url, note.name, note.owner.token, text="t")
+    await peer.synced()
+    attacker = await raw("attacker")
+    await attacker.open(_socket_url(server, note, note.owner.token))
+    await attacker.call("syncStep1")
+    for update in data["prefix"]:
+        await attacker.call("sendSyncUpdate", hex=update)
+    await peer.wait_for_length(64)  # the valid prefix arrived (a 64-character text)
+    before = await peer.text()
+    await attacker.call("sendSyncUpdate", hex=data["bad"])
+    code, _ = await attacker.wait_for_close()
+    assert code == 1011
+
+    # Only the sender was closed; the document was rebuilt and keeps working for the others.
+    await peer.insert("!")
+    fresh = await yjs("fresh")
+    await fresh.connect(server.ws_url, note.name, note.owner.token, text="t")
+    await fresh.wait_for_text(before + "!")
+    assert (await peer.status())["connected"]
 
 
 async def test_1003_for_a_text_frame(server: ServerProcess, note: Note, raw: Raws) -> None:

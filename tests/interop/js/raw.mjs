@@ -72,6 +72,13 @@ const commands = {
   sendText ({ text }) {
     return send(Buffer.from(text, 'utf8'), { binary: false })
   },
+  // A sync update message (type 0, sync type 2) carrying the given update bytes.
+  sendSyncUpdate ({ hex }) {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, 0)
+    syncProtocol.writeUpdate(encoder, Buffer.from(hex, 'hex'))
+    return send(Buffer.from(encoding.toUint8Array(encoder)))
+  },
   sendUpdate ({ size }) {
     return send(Buffer.from(updateMessage(size)))
   },
