@@ -69,6 +69,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         process.terminate()
 
 
+# Small limits, set through the documented environment variables, so the limit close codes are
+# cheap to reach: 4429 (connections per user), 4413 (document size), 1013 (message rate).
+LIMITS = {
+    "COLLAB_MAX_CONNECTIONS_PER_USER": "3",
+    "COLLAB_MAX_DOCUMENT_BYTES": str(64 * 1024),
+    "COLLAB_MAX_MESSAGES_PER_SECOND": "20",
+    "COLLAB_MESSAGE_BURST": "40",
+}
+
+
+@pytest.fixture(scope="session")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    tmp_path = tmp_path_factory.mktemp("interop-limited")
+    process = _make_server(tmp_path, "limited", **LIMITS)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.terminate()
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     made: list[ServerProcess] = []
