@@ -57,6 +57,7 @@ __all__ = ["PeerTarget", "RedisFanout", "UpdateSource", "default_node_id"]
 log = logging.getLogger(__name__)
 
 _ERRORS = (RedisError, OSError)
+_MAX_SEQ = 2**64 - 1  # the largest sequence number of a stream id
 
 
 class PeerTarget(Protocol):
@@ -233,7 +234,9 @@ class RedisFanout(Extension):
         uncertain = now is None
         if now is None:
             now = int(time.time() * 1000)
-        self._starting[event.document] = (_id_at(now - self._replay_ms), _id_at(now), uncertain)
+        # Awareness is not replayed: start after every entry of this millisecond.
+        self._starting[event.document] = (_id_at(now - self._replay_ms), f"{now}-{_MAX_SEQ}",
+                                          uncertain)
 
     async def after_load_document(self, event: AfterLoadDocument) -> None:
         """Start reading the document's streams from the positions taken at load."""
