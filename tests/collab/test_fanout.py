@@ -94,7 +94,7 @@ class Host:
         self.awareness.append((name, payload, origin))
         self.changed.set()
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 15) -> None:
         with anyio.fail_after(timeout):
             while not predicate():
                 self.changed = anyio.Event()

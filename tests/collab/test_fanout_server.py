@@ -88,7 +88,7 @@ async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
             await on_a.push()
             on_b.text.insert(0, f"b{i} ")
             await on_b.push()
-        await wait_for(lambda: len(str(on_a.text)) == len(str(on_b.text)) == 30)
+        await wait_for(lambda: len(str(on_a.text)) == len(str(on_b.text)) == 30, timeout=15)
         assert str(on_a.text) == str(on_b.text)
         await a.harness.server.close()
         await b.harness.server.close()
@@ -117,11 +117,11 @@ async def test_awareness_crosses_nodes_and_leaving_removes_it(
             return [e for p in watcher.awareness for e in decode_awareness(p)
                     if e.client_id == 4242]
 
-        await wait_for(lambda: any(e.state is not None for e in seen()))
+        await wait_for(lambda: any(e.state is not None for e in seen()), timeout=15)
         state = next(e.state for e in seen() if e.state is not None)
         assert state["cursor"] == 3 and state["user"]["id"] == "7"  # stamped by node a
         await leaving.leave()
-        await wait_for(lambda: seen()[-1].state is None)
+        await wait_for(lambda: seen()[-1].state is None, timeout=15)
     await cleanup(redis_url, redis_prefix)
 
 
@@ -137,7 +137,7 @@ async def test_a_node_cut_from_redis_gets_every_update_when_it_returns(
             _, on_b = await b.client(name, "user-2")
             on_a.text.insert(0, "before ")
             await on_a.push()
-            await wait_for(lambda: str(on_b.text) == "before ")
+            await wait_for(lambda: str(on_b.text) == "before ", timeout=15)
             proxy.cut()
             on_a.text.insert(len("before "), "during")
             await on_a.push()
@@ -164,7 +164,7 @@ async def test_a_node_shutting_down_removes_its_clients_presence_elsewhere(
                 return [e for p in watcher.awareness for e in decode_awareness(p)
                         if e.client_id == 4343]
 
-            await wait_for(lambda: any(e.state is not None for e in seen()))
+            await wait_for(lambda: any(e.state is not None for e in seen()), timeout=15)
         # node a is gone (graceful shutdown): its client's presence is removed on node b
-        await wait_for(lambda: seen()[-1].state is None)
+        await wait_for(lambda: seen()[-1].state is None, timeout=15)
     await cleanup(redis_url, redis_prefix)
