@@ -29,10 +29,12 @@ from collab import Principal as CollabPrincipal
 from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
+from jobs.autoversions import AutoVersions
 from jobs.search_index import SearchIndexer
 from storage.db import Database
 from storage.documents import DocumentLog
 from storage.notes import Access, NoteRepository
+from storage.versions import VersionRepository
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +96,14 @@ def build_collab(
     persist_interval: float,
     metrics_registry: CollectorRegistry,
 ) -> CollabServer:
-    """The collab server with auth, durable log, search indexing and (with Redis) fan-out."""
+    """The collab server: auth, durable log, search indexing, automatic versions, fan-out."""
     documents = DocumentLog(database)
     indexer = SearchIndexer(NoteRepository(database))
     extensions: list[Extension] = [
         Persistence(documents, flush_interval=persist_interval),
         NotesAuth(tokens, database),
         indexer,
+        AutoVersions(VersionRepository(database)),
     ]
     fanout = None
     if redis_url:

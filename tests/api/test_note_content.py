@@ -329,3 +329,15 @@ async def test_live_yjs_editor_sees_seed_and_restore_and_search_finds_typed_word
                 await written
     finally:
         await editor.close()
+
+    # The app wires automatic versions: once the edited document unloads (its last editor
+    # left), an automatic version holds the text it was left with.
+    async with asyncio.timeout(30):
+        while True:
+            listed = (await client.get(f"{base}/versions", headers=owner)).json()["versions"]
+            autos = [v for v in listed if v["auto"] and not v["name"]]
+            if autos:
+                break
+            await asyncio.sleep(0.1)  # polling a REST read under a deadline; no event to await
+    shown = (await client.get(f"{base}/versions/{autos[0]['id']}", headers=owner)).json()
+    assert shown["content"]["text"] == SEED_TEXT + "\nafter restore ü"
