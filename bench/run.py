@@ -12,19 +12,21 @@ divided by the best anchor's. Exit status 1 when a scenario failed or did not co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,7 +183,8 @@ def run_scenario(
             pool = WorkerPool(args.workers, log_dir / f"{scenario.key}-{server.name}")
         sampler = Sampler(running.pids, pool.pids)
         ctx = Context(running, pool, sampler, params, args.smoke, args.trace)
-        rows = scenario.run(ctx)
+        with profiler(args, running, log_dir / f"{scenario.key}-{server.name}.pyspy.txt"):
+            rows = scenario.run(ctx)
         out: dict[str, Any] = {"rows": [dataclasses.asdict(r) for r in rows]}
     except Exception as exc:
         out = _error(exc, log_dir / f"{scenario.key}-{server.name}.error")
@@ -195,6 +198,42 @@ def run_scenario(
             ph.pop("samples", None)
     print(f"bench:   {scenario.key} on {server.name}: {time.monotonic() - t0:.1f}s", flush=True)
     return out
+
+
+@contextlib.contextmanager
+def profiler(args: argparse.Namespace, running: Any, out: Path) -> Iterator[None]:
+    """With --profile, py-spy samples our server (a Python process) for the whole scenario and
+    writes collapsed stacks (flamegraph input) next to the logs."""
+    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not args.profile or running.api is None or not Path(pyspy).exists():
+        yield
+        return
+    proc = subprocess.Popen(
+        [
+            pyspy,
+            "record",
+            "--pid",
+            str(running.proc.pid),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _error(exc: Exception, path: Path) -> dict[str, Any]:
@@ -281,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--from-json", type=Path, help="only re-render a saved results file")
     parser.add_argument("--log-dir", type=Path, help="server and load-generator logs")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy our server during each scenario (log dir)"
+    )
     args = parser.parse_args(argv)
 
     notes = BENCH_DIR / "NOTES.md"
