@@ -121,7 +121,7 @@ async def test_joiner_receives_existing_presence() -> None:
 
 
 async def test_presence_storm_is_coalesced_latest_wins() -> None:
-    config = replace(FAST, awareness_interval=0.2, max_messages_per_second=10_000,
+    config = replace(FAST, awareness_interval=0.5, max_messages_per_second=10_000,
                      message_burst=10_000)
     async with running(config) as h:
         name = doc_name()

@@ -100,7 +100,7 @@ async def test_unload_after_last_client_removes_observer() -> None:
 
 
 async def test_reconnect_within_grace_keeps_the_document() -> None:
-    config = replace(FAST, unload_delay=0.3)
+    config = replace(FAST, unload_delay=10)
     async with running(config) as h:
         name = doc_name()
         a = await h.connect(name)

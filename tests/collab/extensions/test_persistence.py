@@ -43,16 +43,31 @@ def text_of(updates: list[bytes]) -> str:
     return str(text)
 
 
+class GatedStore(MemoryStore):
+    """Holds every append until ``release`` is set (a slow database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = anyio.Event()
+
+    async def append(self, entries: Sequence[tuple[str, bytes]]) -> None:
+        await self.release.wait()
+        await super().append(entries)
+
+
 async def test_group_commit_one_append_for_many_documents() -> None:
-    store = MemoryStore()
-    async with running(FAST, [Persistence(store, flush_interval=0.05)]) as h:
+    store = GatedStore()
+    persistence = Persistence(store, flush_interval=0.005)
+    async with running(FAST, [persistence]) as h:
         names = [doc_name() for _ in range(20)]
         clients = [await h.connect(name) for name in names]
         for client, name in zip(clients, names, strict=True):
             await client.recv()
             await client.send(encode_update(update(name)))
+        await wait_for(lambda: persistence.backlog == 20)  # one append in flight, 19 queued
+        store.release.set()
         await wait_for(lambda: sum(len(v) for v in store.entries.values()) == 20)
-        assert store.batches <= 3  # 20 documents' updates, grouped
+        assert store.batches <= 2  # 20 documents' updates: the in-flight batch + one more
         for name in names:
             assert text_of(store.entries[name]) == name
         for client in clients:
