@@ -18,12 +18,12 @@ Clients = Callable[[str], Awaitable[YjsClient]]
 
 async def test_two_nodes_with_redis_converge(
     server_factory: ServerFactory,
-    postgres_url: str,
+    fresh_pg_url: str,
     redis_url: str,
     redis_prefix: str,
     yjs: Clients,
 ) -> None:
-    shared = {"DATABASE_URL": postgres_url, "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix}
+    shared = {"DATABASE_URL": fresh_pg_url, "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix}
     node1 = server_factory("node1", COLLAB_AUTO_MIGRATE="true", COLLAB_NODE_ID="node1", **shared)
     node2 = server_factory("node2", COLLAB_AUTO_MIGRATE="false", COLLAB_NODE_ID="node2", **shared)
     async with httpx.AsyncClient(base_url=node1.http_url, timeout=20) as http:

@@ -1,5 +1,6 @@
-"""The server process stops and starts again on the same data directory between edits:
-graceful SIGTERM (flush on exit) and SIGKILL with the clients still running."""
+"""The server process stops and starts again on the same data directory (and database) between
+edits: graceful SIGTERM (flush on exit) and SIGKILL with the clients still running; on the
+embedded SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ pytestmark = pytest.mark.interop
 Clients = Callable[[str], Awaitable[YjsClient]]
 
 
-@pytest.fixture
-async def own_server(server_factory: ServerFactory) -> ServerProcess:
-    return server_factory("restartable")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_server(
+    request: pytest.FixtureRequest, server_factory: ServerFactory
+) -> ServerProcess:
+    if request.param == "postgres":
+        database = request.getfixturevalue("fresh_pg_url")
+        return server_factory("restartable", DATABASE_URL=database, COLLAB_AUTO_MIGRATE="true")
+    return server_factory("restartable")  # embedded SQLite under the data dir
 
 
 @pytest.fixture
