@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from api.logredact import RedactSecrets
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())  # ?token=… in uvicorn's request lines
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:

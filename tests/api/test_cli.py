@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+import websockets
+import websockets.sync.client
 from cryptography.hazmat.primitives import serialization
 
 from api.cli import main
@@ -78,6 +80,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+LEAKY_TOKEN = "eyJsecret-looking-token-value"
+
+
 def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     env = {
@@ -107,11 +112,21 @@ def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
             pytest.fail("server exited before listening:\n" + "".join(seen))
         status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=10).status_code
         assert status == 200
+        # A token in the socket URL (how y-websocket clients authenticate) is never logged.
+        note = "00000000-0000-4000-8000-000000000000"
+        url = f"ws://127.0.0.1:{port}/collab/notes/{note}?token={LEAKY_TOKEN}"
+        with (
+            websockets.sync.client.connect(url, open_timeout=10) as ws,
+            pytest.raises(websockets.ConnectionClosed),
+        ):
+            ws.recv(timeout=10)
         proc.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the lifespan shutdown, then re-raises the signal (exit -15).
         assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
         output = "".join(seen) + proc.stdout.read()
         assert "web process stopped" in output
+        assert f"/collab/notes/{note}?token=[redacted]" in output
+        assert LEAKY_TOKEN not in output
         assert f"http://127.0.0.1:{port}/" in output
         assert (tmp_path / "collab.db").exists()
     finally:
