@@ -141,6 +141,15 @@ async def test_python_client_and_yjs_client_edit_together(
         content.insert(len(str(content).encode()), ", and from pycrdt ✓")
         await js.wait_for_text("héllo from yjs 👋, and from pycrdt ✓")
 
+        # Presence both ways, stamped by the server.
+        py.set_awareness({"bot": True})
+        (state,) = (await js.wait_for_awareness_field("bot", True)).values()
+        assert state["user"]["id"] == note.owner.id
+        await js.set_awareness({"cursor": 7})
+        await py.wait_for(
+            lambda _doc: any(s.get("cursor") == 7 for s in py.awareness.states.values()), 10
+        )
+
         await js.insert("[js] ", 0)
         await py.wait_for(lambda doc: str(doc.get("content", type=Text)).startswith("[js] "), 10)
         assert str(content) == "[js] héllo from yjs 👋, and from pycrdt ✓"
