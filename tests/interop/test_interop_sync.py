@@ -162,3 +162,20 @@ async def test_python_client_and_yjs_client_edit_together(
         expected = "(js meanwhile) [js] héllo from yjs 👋, and from pycrdt ✓ (py offline)"
         await js.wait_for_text(expected)
         await py.wait_for(lambda doc: str(doc.get("content", type=Text)) == expected, 10)
+
+
+async def test_a_long_offline_session_over_one_mebibyte_syncs(
+    server: ServerProcess, note: Note, yjs: Clients
+) -> None:
+    # The reconnect's sync step 2 carries everything made offline in one frame: the server's
+    # limit (16 MiB) is above the 1 MiB default of the websockets library on purpose.
+    traveller = await connected(yjs, "traveller", server, note, note.owner.token)
+    peer = await connected(yjs, "peer", server, note, note.owner.token)
+    await traveller.call("disconnect")
+    chunk = "offline paragraph with some words in it. " * 25  # ~1 kB
+    for _ in range(1500):
+        await traveller.insert(chunk)
+    assert await traveller.state_size() > 1024 * 1024
+    await traveller.call("reconnect")
+    await peer.wait_for_length(1500 * len(chunk), timeout=30)
+    assert (await traveller.status())["connected"]
