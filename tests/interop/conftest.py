@@ -63,7 +63,9 @@ def _make_server(
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp_path = tmp_path_factory.mktemp("interop-server")
-    process = _make_server(tmp_path, "shared")
+    # Documents unload as soon as their last client leaves, so "everybody left, somebody comes
+    # back" really goes through the store and the single-flight load.
+    process = _make_server(tmp_path, "shared", COLLAB_UNLOAD_DELAY="0")
     process.start()
     try:
         yield process

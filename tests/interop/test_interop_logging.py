@@ -13,11 +13,6 @@ from serverprocess import ServerProcess
 pytestmark = pytest.mark.interop
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn logs 'WebSocket /collab/...?token=<JWT> [accepted]' at INFO; "
-    "`collab serve` needs a log filter that redacts the query (reported to the api owner)",
-)
 async def test_tokens_never_reach_the_server_log(
     server: ServerProcess, note: Note, yjs: Callable[[str], Awaitable[YjsClient]]
 ) -> None:
