@@ -31,8 +31,10 @@ def short_token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope, not session: Playwright's sync API keeps an event loop marked running
+    # while it is started, which breaks every asyncio test that runs after it in the session.
     if not Path(CHROMIUM).exists():
         missing(f"Debian's Chromium is not installed at {CHROMIUM} (run `make system-deps`)")
     with sync_playwright() as pw:
