@@ -56,7 +56,7 @@ def mint_token(user: User, *, expires_in: int = 900, secret: str = JWT_SECRET) -
 
 class Backend(Protocol):
     async def user(self, name: str) -> User: ...
-    async def note(self, owner: User) -> str: ...
+    async def note(self, owner: User, content: str = "") -> str: ...
     async def share(
         self, note_id: str, owner: User, user: User, permission: Literal["read", "write"]
     ) -> None: ...
@@ -80,10 +80,10 @@ class RestBackend:
         body = response.json()
         return User(id=str(body["user"]["id"]), name=name, email=email, token=body["token"])
 
-    async def note(self, owner: User) -> str:
+    async def note(self, owner: User, content: str = "") -> str:
         response = await self.http.post(
             "/api/workbook/notes",
-            json={"title": "interop", "content": "", "tags": [], "isPrivate": True},
+            json={"title": "interop", "content": content, "tags": [], "isPrivate": True},
             headers=_bearer(owner),
         )
         assert response.status_code in (200, 201), response.text
@@ -98,6 +98,11 @@ class RestBackend:
             headers=_bearer(owner),
         )
         assert response.status_code in (200, 201), response.text
+
+    async def note_text(self, note_id: str, user: User) -> str:
+        response = await self.http.get(f"/api/workbook/notes/{note_id}", headers=_bearer(user))
+        assert response.status_code == 200, response.text
+        return str(response.json()["note"]["content"])
 
     async def delete_note(self, note_id: str, owner: User) -> None:
         response = await self.http.delete(

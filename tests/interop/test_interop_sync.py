@@ -179,3 +179,21 @@ async def test_a_long_offline_session_over_one_mebibyte_syncs(
     await traveller.call("reconnect")
     await peer.wait_for_length(1500 * len(chunk), timeout=30)
     assert (await traveller.status())["connected"]
+
+
+async def test_rest_content_and_editor_body_are_one_document(
+    server: ServerProcess, backend: RestBackend, yjs: Clients
+) -> None:
+    # REST seeds the editor's XmlFragment (no text offsets: emoji and accents stay valid for
+    # Yjs, HAZARDS.md); an edit in that fragment by a stock client is what REST reads back.
+    owner = await backend.user("Writer")
+    note = Note(owner=owner, id=await backend.note(owner, content="Héllo **wörld** 👋"))
+    editor = await connected(yjs, "editor", server, note, owner.token)
+    assert await editor.call("xmlText") == "Héllo wörld 👋"
+
+    await editor.call("xmlAppendParagraph", text="añadido ✓ 🎉")
+    witness = await connected(yjs, "witness", server, note, owner.token)
+    await witness.call("waitForXmlText", contains="añadido ✓ 🎉")
+    text = await backend.note_text(note.id, owner)
+    assert "Héllo wörld 👋" in text
+    assert "añadido ✓ 🎉" in text

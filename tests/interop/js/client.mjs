@@ -79,6 +79,14 @@ const waitFor = (check, timeoutMs, what) => new Promise((resolve, reject) => {
   poke()
 })
 
+const textOf = (node) => {
+  if (node instanceof Y.XmlText) {
+    return node.toDelta().map((op) => (typeof op.insert === 'string' ? op.insert : '')).join('')
+  }
+  return node.toArray().map(textOf).join('')
+}
+const xmlLines = () => doc.getXmlFragment('default').toArray().map(textOf)
+
 const remoteStates = () => {
   const out = {}
   for (const [clientId, state] of provider.awareness.getStates()) {
@@ -123,6 +131,25 @@ const commands = {
   },
   getText () {
     return text().toString()
+  },
+  // The editor's body (TipTap / y-prosemirror `XmlFragment` "default") as plain text: one line
+  // per top-level block, the inserts of every XmlText inside it (marks dropped).
+  xmlText () {
+    return xmlLines().join('\n')
+  },
+  // Append a paragraph the way y-prosemirror writes one: <paragraph><XmlText/></paragraph>.
+  xmlAppendParagraph ({ text: value }) {
+    const paragraph = new Y.XmlElement('paragraph')
+    const run = new Y.XmlText()
+    run.insert(0, value)
+    paragraph.insert(0, [run])
+    const fragment = doc.getXmlFragment('default')
+    fragment.insert(fragment.length, [paragraph])
+    return xmlLines().length
+  },
+  waitForXmlText ({ contains, timeoutMs = 10000 }) {
+    return waitFor(() => (xmlLines().join('\n').includes(contains) ? true : undefined),
+      timeoutMs, `xml text containing ${JSON.stringify(contains)}`)
   },
   stateSize () {
     return Y.encodeStateAsUpdate(doc).byteLength
