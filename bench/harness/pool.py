@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import queue
 import subprocess
 import threading
@@ -24,7 +25,12 @@ class _Worker:
         self.index = index
         self.log = (log_dir / f"loadgen-{index}.log").open("ab")
         self.proc = subprocess.Popen(
-            ["node", "--max-old-space-size=4096", str(BENCH_DIR / "loadgen" / "worker.mjs")],
+            [
+                "node",
+                "--max-old-space-size=4096",
+                *os.environ.get("BENCH_NODE_ARGS", "").split(),
+                str(BENCH_DIR / "loadgen" / "worker.mjs"),
+            ],
             cwd=BENCH_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@
 // convergence, close. Every peer measures the latency of every edit it receives.
 import crypto from 'node:crypto'
 import { BenchClient } from './clients.mjs'
-import { Histogram, boundary, marker, nowMs } from './measure.mjs'
+import { Histogram, nowMs } from './measure.mjs'
 
 /** The clients of the current phase, in the order the orchestrator listed them. */
 let clients = []
@@ -59,8 +59,7 @@ export async function edit ({ startAt, durationMs, rate }) {
     let next = startAt + Math.random() * interval
     while (next < end) {
       await sleepUntil(next)
-      c.text.insert(boundary(c.text), marker(c.sid, c.sent))
-      c.sent++
+      c.edit()
       next += interval
     }
   }))
