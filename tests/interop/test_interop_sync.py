@@ -197,3 +197,32 @@ async def test_rest_content_and_editor_body_are_one_document(
     text = await backend.note_text(note.id, owner)
     assert "Héllo wörld 👋" in text
     assert "añadido ✓ 🎉" in text
+
+
+async def test_restoring_a_version_is_a_server_edit_stock_clients_apply(
+    server: ServerProcess, backend: RestBackend, yjs: Clients
+) -> None:
+    # A server-side replace of multi-byte text (HAZARDS.md: UTF-8 offsets) must produce updates
+    # a connected Yjs client applies, and the client must keep editing afterwards.
+    owner = await backend.user("Restorer")
+    note = Note(owner=owner, id=await backend.note(owner, content="Ünïcødé 👋 first"))
+    editor = await connected(yjs, "editor", server, note, owner.token)
+    auth = {"Authorization": f"Bearer {owner.token}"}
+    created = await backend.http.post(
+        f"/api/workbook/notes/{note.id}/versions", json={"name": "v1"}, headers=auth
+    )
+    assert created.status_code == 201, created.text
+    version_id = created.json()["version"]["id"]
+
+    await editor.call("xmlAppendParagraph", text="second ✓")
+    witness = await connected(yjs, "witness", server, note, owner.token)
+    await witness.call("waitForXmlText", contains="second ✓")
+
+    restored = await backend.http.post(
+        f"/api/workbook/notes/{note.id}/versions/{version_id}/restore", headers=auth
+    )
+    assert restored.status_code == 200, restored.text
+    await editor.call("waitForXmlText", equals="Ünïcødé 👋 first")
+    await editor.call("xmlAppendParagraph", text="after restore 🎉")
+    fresh = await connected(yjs, "fresh", server, note, owner.token)
+    await fresh.call("waitForXmlText", equals="Ünïcødé 👋 first\nafter restore 🎉")

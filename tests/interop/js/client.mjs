@@ -147,9 +147,14 @@ const commands = {
     fragment.insert(fragment.length, [paragraph])
     return xmlLines().length
   },
-  waitForXmlText ({ contains, timeoutMs = 10000 }) {
-    return waitFor(() => (xmlLines().join('\n').includes(contains) ? true : undefined),
-      timeoutMs, `xml text containing ${JSON.stringify(contains)}`)
+  // Wait until the body text contains `contains` and/or equals `equals`.
+  waitForXmlText ({ contains, equals, timeoutMs = 10000 }) {
+    return waitFor(() => {
+      const value = xmlLines().join('\n')
+      const ok = (contains == null || value.includes(contains)) &&
+        (equals == null || value === equals)
+      return ok ? value : undefined
+    }, timeoutMs, `xml text ${JSON.stringify({ contains, equals })}`)
   },
   stateSize () {
     return Y.encodeStateAsUpdate(doc).byteLength
