@@ -281,6 +281,16 @@ def run_all(
     return out
 
 
+def merge(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`base` with every scenario/server result of `new` put in (a re-run of some cells)."""
+    for key, entry in new["scenarios"].items():
+        target = base["scenarios"].setdefault(key, {**entry, "servers": {}})
+        target["servers"].update(entry["servers"])
+    base["command"] += f"  # then, {new['started']}: {new['command']}"
+    base["finished"] = new["finished"]
+    return base
+
+
 def failures(results: dict[str, Any]) -> list[str]:
     bad = []
     for key, result in results["scenarios"].items():
@@ -319,6 +329,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--from-json", type=Path, help="only re-render a saved results file")
+    parser.add_argument(
+        "--merge-into",
+        type=Path,
+        help="a saved results file: this run's scenario/server results replace its ones "
+        "(the report then lists both runs' commands)",
+    )
     parser.add_argument("--log-dir", type=Path, help="server and load-generator logs")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy our server during each scenario (log dir)"
@@ -366,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{scenario.title}", flush=True)
         print("\n".join(report.scenario_table(results["servers"], entry)), flush=True)
     results["finished"] = now()
+    if args.merge_into:
+        results = merge(json.loads(args.merge_into.read_text()), results)
     (args.json or log_dir / "results.json").write_text(json.dumps(results, indent=1))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.render(results, None if args.smoke else notes))

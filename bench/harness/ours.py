@@ -19,6 +19,9 @@ from harness.pool import BenchError
 #: Connections one user holds at most, across rooms (the server's default cap is 100).
 CONNECTIONS_PER_USER = int(os.environ.get("BENCH_CONNECTIONS_PER_USER", "10"))
 REST_THREADS = 8
+#: BENCH_SAME_USER_ROOMS=1 puts all clients of a room on one user: reproduces the awareness
+#: bug described in bench/NOTES.md (same user, several connections to one document).
+SAME_USER_ROOMS = os.environ.get("BENCH_SAME_USER_ROOMS") == "1"
 
 
 @dataclass
@@ -98,11 +101,13 @@ class OurApi:
         self._ensure_users(max(per_room, math.ceil(total / cap), 1))
         n = len(self.users)
         plan = [[self.users[(r * per_room + j) % n] for j in range(per_room)] for r in range(count)]
+        if SAME_USER_ROOMS:  # every client of a room on the owner's token (tabs of one user)
+            plan = [[members[0]] * per_room for members in plan]
 
         def make(members: list[User]) -> list[dict[str, Any]]:
             owner = members[0]
             note = self.create_note(owner)
-            for other in members[1:]:
+            for other in {m.id: m for m in members[1:] if m.id != owner.id}.values():
                 self.share(note, owner, other)
             return [{"room": f"notes/{note}", "token": m.token} for m in members]
 
