@@ -187,6 +187,12 @@ const commands = {
     provider.disconnect()
     return null
   },
+  // Point the provider at another server (as a load balancer would after a node died); the
+  // next reconnect attempt goes there.
+  setServer ({ url }) {
+    provider.serverUrl = url
+    return provider.url.split('?')[0]
+  },
   reconnect () {
     provider.connect()
     return null
