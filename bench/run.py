@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     now = lambda: datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     results: dict[str, Any] = {
         "command": shlex.join(
-            ["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]
+            [".venv/bin/python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])]
         ),
         "started": now(),
         "commit": commit(),
