@@ -158,6 +158,8 @@ def commit() -> str:
             ["git", *args], cwd=REPO, capture_output=True, text=True
         ).stdout.strip()
 
+    if os.environ.get("BENCH_COMMIT"):  # a run from an exported snapshot of a commit
+        return os.environ["BENCH_COMMIT"]
     sha = git("rev-parse", "--short", "HEAD") or "?"
     return sha + (
         " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
