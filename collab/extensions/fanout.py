@@ -220,23 +220,35 @@ class RedisFanout(Extension):
         seconds, micros = await self.redis.time()
         return int(seconds) * 1000 + int(micros) // 1000
 
+    async def _last_id(self, key: str) -> str:
+        """The id of the stream's newest entry, or ``0-0`` for an empty or missing stream."""
+        newest: Any = await self.redis.xrevrange(key, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
     # -- hooks -------------------------------------------------------------------------------
 
     async def on_load_document(self, event: LoadDocument) -> None:
         """Take the stream positions before the document is read from the database."""
         now: int | None = None
+        awareness_last: str | None = None
         if self.connected:
             with anyio.move_on_after(1.0):  # never hold a load hostage to a dead Redis
                 try:
                     now = await self._server_ms()
+                    awareness_last = await self._last_id(self.awareness_key(event.document))
                 except _ERRORS:
                     self.connected = False
         uncertain = now is None
         if now is None:
             now = int(time.time() * 1000)
-        # Awareness is not replayed: start after every entry of this millisecond.
-        self._starting[event.document] = (_id_at(now - self._replay_ms), f"{now}-{_MAX_SEQ}",
-                                          uncertain)
+        # Awareness is not replayed: start after the stream's last entry. (A position taken
+        # from the clock would skip an answer to our presence query written in the same
+        # millisecond.)
+        self._starting[event.document] = (
+            _id_at(now - self._replay_ms),
+            awareness_last if awareness_last is not None else f"{now}-{_MAX_SEQ}",
+            uncertain,
+        )
 
     async def after_load_document(self, event: AfterLoadDocument) -> None:
         """Start reading the document's streams from the positions taken at load."""
