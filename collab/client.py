@@ -291,8 +291,12 @@ class CollabClient:
             finally:
                 for task in (sender, renewer):
                     task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-                        await task
+                # asyncio.wait, not `await task`: a cancellation of this task (aclose) arriving
+                # while we wait must propagate, not be swallowed along with the subtasks' own.
+                await asyncio.wait((sender, renewer))
+                for task in (sender, renewer):
+                    if not task.cancelled():
+                        task.exception()  # mark retrieved; ConnectionClosed is expected here
         received = ws.protocol.close_rcvd
         if received is None:
             return None
