@@ -7,14 +7,17 @@ once per database; the schema is migrated once per module and emptied before eac
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from sqlmodel import SQLModel
 from starlette.applications import Starlette
 
@@ -106,9 +109,7 @@ class RunningApp:
 
 
 @pytest.fixture
-async def app_factory(
-    database_url: str, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
+async def app_factory(database_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Build and start apps with setting overrides; every started app is stopped afterwards."""
     await empty_database(database_url)
     running: list[tuple[RunningApp, httpx.AsyncClient]] = []
@@ -180,3 +181,26 @@ async def user_with_role(
     assert refreshed.status_code == 200, refreshed.text
     client.cookies.clear()
     return bearer(refreshed.json()["token"]), user
+
+
+@asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    """The app on a real uvicorn (port 0): its httpx client and the notes socket base URL."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    # A socket listening before the server starts: early connections wait in the backlog until
+    # uvicorn accepts them after its lifespan startup, so no readiness polling is needed.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        assert (await client.get("/api/health")).status_code == 200
+        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
+    server.should_exit = True
+    async with asyncio.timeout(30):
+        await task
+    sock.close()

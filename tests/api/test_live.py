@@ -4,44 +4,18 @@ REST changes (delete, revoke) reach connected editors."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
-from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
 from api.app import create_app
 from collab.protocol import SyncStep1, decode_message
-from tests.api.conftest import empty_database, make_settings, register
-
-
-@asynccontextmanager
-async def _running(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
-    # A socket listening before the server starts: early connections wait in the backlog until
-    # uvicorn accepts them after its lifespan startup, so no readiness polling is needed.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        assert (await client.get("/api/health")).status_code == 200
-        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
-    server.should_exit = True
-    async with asyncio.timeout(30):
-        await task
-    sock.close()
+from tests.api.conftest import empty_database, make_settings, register, serve
 
 
 @pytest.fixture
@@ -50,7 +24,7 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any
     app = create_app(
         make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
     )
-    async with _running(app) as running:
+    async with serve(app) as running:
         yield running
 
 
@@ -155,7 +129,7 @@ async def test_collab_limits_come_from_the_environment(database_url: str, tmp_pa
         COLLAB_DATA_DIR=str(tmp_path),
         COLLAB_MAX_MESSAGE_BYTES="4096",
     )
-    async with _running(create_app(settings)) as running:
+    async with serve(create_app(settings)) as running:
         client: httpx.AsyncClient = running["client"]
         owner = await register(client, name="Owner")
         auth = {"Authorization": f"Bearer {owner['token']}"}

@@ -6,14 +6,12 @@ import asyncio
 import base64
 import io
 import json
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pycrdt import Doc
 from pypdf import PdfReader
 
@@ -23,7 +21,7 @@ from jobs.note_content import seed_note_content
 from jobs.search_index import SearchIndexer
 from storage.documents import DocumentLog
 from storage.objects import FileObjectStore
-from tests.api.conftest import bearer, empty_database, make_settings, register
+from tests.api.conftest import bearer, empty_database, make_settings, register, serve
 
 SEED = "# Plan é 👩‍💻\n\nWe **meet** at the café.\n\n- first 漢字"
 SEED_TEXT = "Plan é 👩‍💻\nWe meet at the café.\nfirst 漢字"
@@ -253,23 +251,9 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, A
     app = create_app(
         make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
-        )
-    )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        assert (await client.get("/api/health")).status_code == 200
-        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab", "app": app}
-    server.should_exit = True
-    async with asyncio.timeout(30):
-        await task
-    sock.close()
+    async with serve(app) as running:
+        base = running["ws"].removesuffix("/notes")
+        yield {"client": running["client"], "ws": base, "app": app}
 
 
 @pytest.mark.interop
