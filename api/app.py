@@ -21,7 +21,18 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from api import auth, health, lessons, modules, mux, note_content, notes, progress, shares
+from api import (
+    audio,
+    auth,
+    health,
+    lessons,
+    modules,
+    mux,
+    note_content,
+    notes,
+    progress,
+    shares,
+)
 from api.errors import exception_handlers
 from api.live import LiveSockets, build_collab, live_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
@@ -67,6 +78,7 @@ def api_operations() -> list[Operation]:
         *notes.operations,
         *note_content.operations,
         *shares.operations,
+        *audio.operations,
         *mux.operations,
         *health.operations,
     ]
@@ -173,6 +185,7 @@ async def _start_services(
         mux_webhook_secret=settings.mux_webhook_secret,
         redis=redis,
         objects=objects,
+        audio_max_bytes=settings.audio_max_bytes,
     )
 
 

@@ -52,6 +52,7 @@ class Operation:
     permission: str | None = None
     errors: tuple[int, ...] = ()
     body_optional: bool = False
+    body_media_type: str = "application/json"
     media_type: str = "application/json"
 
     @property
@@ -117,7 +118,7 @@ def build_openapi(
         if op.body is not None:
             item["requestBody"] = {
                 "required": not op.body_optional,
-                "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+                "content": {op.body_media_type: {"schema": refs[(op.body, "validation")]}},
             }
         paths.setdefault(_openapi_path(op.path), {})[op.method.lower()] = item
     return {

@@ -52,6 +52,7 @@ class Services:
     collab: CollabServer | None = None
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)
+    audio_max_bytes: int = 100 * 2**20
 
 
 def services(request: HTTPConnection) -> Services:
