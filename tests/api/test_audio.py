@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from storage.errors import UnknownReference
 from storage.recordings import RecordingRepository
@@ -187,11 +189,11 @@ async def test_upload_rate_limit_in_memory(app_factory: Callable[..., Any]) -> N
 async def test_upload_rate_limit_in_redis(
     app_factory: Callable[..., Any], redis_url: str, redis_prefix: str
 ) -> None:
-    settings = {"RATE_LIMIT_AUDIO": "2/3600", "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix}
-    client = await app_factory(**settings)
+    overrides = {"RATE_LIMIT_AUDIO": "2/3600", "REDIS_URL": redis_url, "REDIS_PREFIX": redis_prefix}
+    client = await app_factory(**overrides)
     me = bearer((await register(client))["token"])
     await _upload_until_limited(client, me)
-    other_node = await app_factory(**settings)  # a second web process shares the budget
+    other_node = await app_factory(**overrides)  # a second web process shares the budget
     assert (await upload(other_node, me)).status_code == 429
 
 
@@ -218,3 +220,41 @@ async def test_a_failed_row_write_leaves_no_object(
     assert stored_files(tmp_path) == []
     monkeypatch.undo()
     assert (await client.get(AUDIO, headers=me)).json()["total"] == 0
+
+
+names = st.text(max_size=30) | st.sampled_from(["a.mp3", "x.WAV", "blob", "..", "a\x00.ogg", ""])
+ctypes = st.text(max_size=30) | st.sampled_from(["audio/mpeg", "audio/webm;codecs=opus", ""])
+field_values = st.text(max_size=300) | st.sampled_from(["", "not-a-uuid", str(uuid.uuid4())])
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=names,
+    ctype=ctypes,
+    payload=st.binary(max_size=64),
+    fields=st.dictionaries(st.sampled_from(["title", "moduleId", "audio", "x"]), field_values),
+    raw=st.none() | st.binary(max_size=200),
+)
+async def test_random_multipart_never_fails_the_server(
+    client: httpx.AsyncClient,
+    name: str,
+    ctype: str,
+    payload: bytes,
+    fields: dict[str, str],
+    raw: bytes | None,
+) -> None:
+    me = bearer((await register(client))["token"])
+    if raw is not None:  # a body that is not valid multipart at all
+        headers = {**me, "content-type": "multipart/form-data; boundary=xyz"}
+        response = await client.post(AUDIO, content=raw, headers=headers)
+    else:
+        files = {"audio": (name, payload, ctype)} if ctype else {"audio": (name, payload)}
+        response = await client.post(AUDIO, files=files, data=fields, headers=me)
+    assert response.status_code < 500, response.text
+    if response.status_code != 201:
+        assert response.json()["error"]["code"]
