@@ -141,6 +141,7 @@ def memory(ctx: Context) -> list[Row]:
         Row("RSS peak during short-lived documents", "MiB", stats.server_rss_peak / MiB, "info"),
         Row("RSS after short-lived documents", "MiB", end / MiB, "info"),
         Row("RSS growth after short-lived documents", "MiB", (end - start) / MiB),
+        Row("time for all short-lived documents", "s", stats.seconds),
         Row("short-lived documents failed", "", float(failed)),
         Row("server CPU (short-lived documents)", "cores", stats.server_cpu),
     ]
