@@ -52,7 +52,7 @@ _FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file
 
 
 class AudioUpload(CamelModel):
-    """The multipart form (documented for OpenAPI; parsed by hand from the form data)."""
+    """The upload, sent as multipart/form-data fields (at most AUDIO_MAX_BYTES of audio)."""
 
     audio: bytes = Field(description="the recording: MP3, WAV, M4A, WebM or Ogg")
     title: str = Field(min_length=1, max_length=255)

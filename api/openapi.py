@@ -30,7 +30,7 @@ _ERROR_TEXT = {
     404: "Not found",
     409: "Conflict",
     413: "Body too large",
-    415: "Body is not JSON",
+    415: "Unsupported body media type (or, for uploads, file type)",
     422: "Validation failed; `error.fields` names each field",
     429: "Rate limited; see Retry-After",
     503: "Dependency unavailable",
@@ -207,7 +207,8 @@ def render_docs(spec: dict[str, Any]) -> str:
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             params = ", ".join(esc(p["name"]) for p in op.get("parameters", []))
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            content = op.get("requestBody", {}).get("content", {})
+            body: dict[str, Any] = next(iter(content.values()), {})
             body_name = esc(str(body.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1])
             codes = ", ".join(esc(code) for code in op["responses"])
             rows.append(
