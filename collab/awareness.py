@@ -96,6 +96,17 @@ class AwarenessStates:
             taken = current is not None and current.state is not None and current.user != user
             if claiming and taken:
                 continue  # someone else's live client id: never let one user clobber another
+            # The same user's *other live* connection: a y-websocket provider echoes every
+            # state it receives, so this is usually that echo, carrying a clock we already
+            # relayed. Only a strictly newer clock moves a live id; a reconnect after the old
+            # connection ended (state removed) claims it with its old clock (#122).
+            if (
+                claiming
+                and current is not None
+                and current.state is not None
+                and entry.clock <= current.out_clock
+            ):
+                continue
             if (
                 claiming
                 and entry.state is not None

@@ -56,6 +56,21 @@ def test_reconnect_with_old_clock_is_relayed_above_the_removal_clock() -> None:
     assert later.clock == 8  # stays monotonic for peers
 
 
+def test_same_users_other_tab_echo_does_not_replace_the_live_state() -> None:
+    """Two live tabs of one user: the y-websocket provider in tab 2 echoes tab 1's state back
+    (with the clock we relayed); the echo must not move the id or resurrect an old state."""
+    states = AwarenessStates()
+    states.apply("tab1", "alice", [AwarenessEntry(1, 1, {"cursor": 1})], ALICE, 0.0)
+    newer = states.apply("tab1", "alice", [AwarenessEntry(1, 2, {"cursor": 2})], ALICE, 0.1)
+    assert newer == [AwarenessEntry(1, 2, {"user": ALICE, "cursor": 2})]
+    # Tab 2 echoes what it received earlier (clock 1) and what it received last (clock 2).
+    assert states.apply("tab2", "alice", [AwarenessEntry(1, 1, {"cursor": 1})], ALICE, 0.2) == []
+    assert states.apply("tab2", "alice", [AwarenessEntry(1, 2, {"cursor": 2})], ALICE, 0.3) == []
+    # Tab 1 keeps owning its id: its next state is relayed.
+    later = states.apply("tab1", "alice", [AwarenessEntry(1, 3, {"cursor": 3})], ALICE, 0.4)
+    assert later == [AwarenessEntry(1, 3, {"user": ALICE, "cursor": 3})]
+
+
 def test_stale_and_duplicate_clocks_are_ignored_and_per_owner_limit() -> None:
     states = AwarenessStates(max_clients_per_owner=2)
     assert states.apply("c1", "u", [AwarenessEntry(1, 3, {})], None, 0.0)
