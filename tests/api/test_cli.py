@@ -119,6 +119,8 @@ def test_serve_runs_and_stops_on_sigterm(tmp_path: Path) -> None:
             websockets.sync.client.connect(url, open_timeout=10) as ws,
             pytest.raises(websockets.ConnectionClosed),
         ):
+            # The client offered permessage-deflate (websockets does by default): declined.
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
             ws.recv(timeout=10)
         proc.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the lifespan shutdown, then re-raises the signal (exit -15).
