@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test check pytest install system-deps node frontend clean
+.PHONY: serve test check pytest install system-deps node frontend bench bench-smoke clean
 
 serve: install frontend
 	$(BIN)/collab serve
@@ -50,6 +50,14 @@ frontend: frontend/dist/index.html
 
 frontend/dist/index.html: $(shell find frontend -path frontend/node_modules -prune -o -path frontend/dist -prune -o -type f -print 2>/dev/null)
 	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+# Side-by-side benchmarks with Hocuspocus and the y-websocket server (not part of `make test`,
+# which runs only the smoke version). `make bench` rewrites docs/benchmarks.md (~15 min).
+bench: install frontend
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-smoke: install
+	$(BIN)/python bench/run.py --smoke
 
 clean:
 	rm -rf $(VENV) node_modules frontend/node_modules frontend/dist
