@@ -220,10 +220,15 @@ class RedisFanout(Extension):
         seconds, micros = await self.redis.time()
         return int(seconds) * 1000 + int(micros) // 1000
 
-    async def _last_id(self, key: str) -> str:
-        """The id of the stream's newest entry, or ``0-0`` for an empty or missing stream."""
-        newest: Any = await self.redis.xrevrange(key, count=1)
-        return _text(newest[0][0]) if newest else "0-0"
+    async def _load_positions(self, awareness_key: str) -> tuple[int, str]:
+        """Redis's clock in ms and the awareness stream's newest id (``0-0`` when empty), in
+        one round trip: this runs on every document load."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.xrevrange(awareness_key, count=1)
+        (seconds, micros), newest = await pipe.execute()
+        now = int(seconds) * 1000 + int(micros) // 1000
+        return now, _text(newest[0][0]) if newest else "0-0"
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -234,8 +239,9 @@ class RedisFanout(Extension):
         if self.connected:
             with anyio.move_on_after(1.0):  # never hold a load hostage to a dead Redis
                 try:
-                    now = await self._server_ms()
-                    awareness_last = await self._last_id(self.awareness_key(event.document))
+                    now, awareness_last = await self._load_positions(
+                        self.awareness_key(event.document)
+                    )
                 except _ERRORS:
                     self.connected = False
         uncertain = now is None
