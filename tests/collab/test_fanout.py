@@ -215,7 +215,9 @@ async def test_awareness_crosses_nodes_and_peer_changes_are_not_echoed(
         payload = presence(7, 1, {"cursor": 1})
         await a.fanout.on_awareness_update(AwarenessChange(name, payload, Origin.CLIENT("c")))
         await b.host.wait_for(lambda: bool(b.host.awareness))
-        assert b.host.awareness == [(name, payload, Origin.PEER(a.fanout.node_id))]
+        # a publishes the state, and may send it once more answering b's presence query
+        # (b asked on load): the same entry twice is fine, anything else is not.
+        assert set(b.host.awareness) == {(name, payload, Origin.PEER(a.fanout.node_id))}
         # what arrived from a peer is never published again
         await b.fanout.on_change(Change(name, b"\x00\x00", Origin.PEER(a.fanout.node_id)))
         await b.fanout.on_awareness_update(AwarenessChange(name, payload, Origin.PEER("n")))
