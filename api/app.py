@@ -250,7 +250,6 @@ def collab_config(settings: Settings) -> CollabConfig:
         max_connections_per_user=settings.collab_max_connections_per_user,
         max_messages_per_second=settings.collab_max_messages_per_second,
         message_burst=settings.collab_message_burst,
-        send_queue_messages=settings.collab_send_queue_messages,
         send_queue_bytes=settings.collab_send_queue_bytes,
         unload_delay=settings.collab_unload_delay,
         shutdown_timeout=settings.shutdown_timeout,

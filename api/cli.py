@@ -57,6 +57,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from api.app import create_app
     from api.playback import SigningKeyError
+    from collab.transport import CollabWebSocketProtocol
 
     host = host or settings.host
     port = settings.port if port is None else port
@@ -74,7 +75,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         port=port,
         loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
-        ws="websockets-sansio",
+        ws=CollabWebSocketProtocol,  # uvicorn's sans-I/O protocol + direct collab frames
         ws_max_size=ws_max_size,
         # Yjs frames are small and already compact: per-message deflate cost ~14 % of the
         # server's CPU in the fan-out benchmark (browsers offer it) for little gain.

@@ -4,6 +4,10 @@ The socket is always accepted first and refused afterwards with a 44xx close cod
 y-websocket client that is refused during the handshake (HTTP 403) retries forever, while a
 4xxx close code tells it why. Credentials: ``?token=<access JWT>`` (what y-websocket's
 ``params`` option sends), cookies, and headers, all handed to ``on_authenticate``.
+
+Under ``collab.transport.CollabWebSocketProtocol`` (what ``collab serve`` runs) the endpoint
+claims the socket after the accept and frames bypass ASGI; under any other ASGI server it
+serves the Starlette ``WebSocket`` through a ``BufferedChannel``.
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from collab.connection import ConnectRequest
+from collab.channel import ConnectRequest
 from collab.errors import ConnectionClosed, UnsupportedData
 from collab.server import CollabServer
+from collab.transport import CLAIM_EXTENSION
 
 __all__ = ["StarletteChannel", "routes"]
 
 
 class StarletteChannel:
-    """A ``Channel`` over an accepted Starlette ``WebSocket`` (binary frames only)."""
+    """A ``StreamChannel`` over an accepted Starlette ``WebSocket`` (binary frames only)."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
@@ -62,6 +67,7 @@ def routes(server: CollabServer) -> list[BaseRoute]:
     """The collab WebSocket route for a Starlette app: ``/collab/{kind}/{doc_id}``."""
 
     async def endpoint(websocket: WebSocket) -> None:
+        claim = websocket.scope.get("extensions", {}).get(CLAIM_EXTENSION)
         await websocket.accept()
         request = ConnectRequest(
             kind=websocket.path_params["kind"],
@@ -70,6 +76,9 @@ def routes(server: CollabServer) -> list[BaseRoute]:
             cookies=dict(websocket.cookies),
             headers=dict(websocket.headers.items()),
         )
-        await server.serve(StarletteChannel(websocket), request)
+        if claim is not None:
+            await server.serve(claim["claim"](), request)
+        else:
+            await server.serve_stream(StarletteChannel(websocket), request)
 
     return [WebSocketRoute("/collab/{kind}/{doc_id}", endpoint)]

@@ -26,10 +26,10 @@ class CollabConfig:
         max_connections_per_user: per principal, across documents, on this node; 4429 above.
         max_messages_per_second: sustained per-connection message rate (token bucket).
         message_burst: bucket size; above the rate once the bucket is empty => 1013.
-        send_queue_messages: bounded outbound buffer, in messages.
-        send_queue_bytes: bounded outbound buffer, in bytes (a single message larger than
-            this is still sent when the buffer is empty).
-        send_timeout: one send taking longer than this is a slow consumer (1013).
+        send_queue_bytes: bounded outbound buffer per connection, in bytes: what the server
+            buffered plus the socket's write buffer (a single message larger than this is
+            still sent when the buffer is empty); over it => 1013.
+        send_timeout: a peer that takes no data for this long is a slow consumer (1013).
         auth_timeout: authentication must finish within this (4408).
         idle_timeout: close with 4408 after this long without any message; None disables it
             (liveness is then left to WebSocket pings of the ASGI server).
@@ -56,7 +56,6 @@ class CollabConfig:
     max_connections_per_user: int = 100
     max_messages_per_second: float = 100.0
     message_burst: int = 500
-    send_queue_messages: int = 1024
     send_queue_bytes: int = 16 * MiB
     send_timeout: float = 30.0
     auth_timeout: float = 10.0

@@ -1,10 +1,13 @@
-"""One client connection: authentication, the read loop, the bounded send buffer, and THE error
+"""One client connection: authentication, the read loop, the send budget, and THE error
 boundary of the collab package.
 
 Lifecycle (``Connection.run``): ``on_connect`` -> ``on_authenticate`` (within
 ``auth_timeout``) -> admission (limits) -> acquire the document (single-flight load; nothing is
-sent before it finished) -> send sync step 1 and the awareness states -> read loop, with one
-writer task draining the bounded send buffer -> ``on_disconnect`` -> close frame.
+sent before it finished) -> send sync step 1 and the awareness states -> read loop ->
+``on_disconnect`` -> close frame. Sending never blocks: frames go into the channel's buffer
+(``Channel.send``); more than ``send_queue_bytes`` buffered closes the connection with 1013,
+and the server's sweeper (``check``) closes one whose peer stopped reading for
+``send_timeout`` (1013) or sent nothing for ``idle_timeout`` (4408).
 
 Every way a connection can end is mapped to a close code by ``errors.close_for``: typed collab
 errors to their row, an extension crash or any unexpected exception to 1011 with a generic
@@ -13,17 +16,13 @@ reason (details only in the log), and a pycrdt panic to 1011 plus a rebuild of t
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from collab.awareness import stamp_for
 from collab.channel import Channel, ConnectRequest
@@ -132,13 +131,10 @@ class Connection:
         self._failure: BaseException | None = None
         self._requested: tuple[int, str] | None = None
         self._scope: anyio.CancelScope | None = None
-        self._queued_bytes = 0
         self._tokens = float(config.message_burst)
-        self._refilled = time.monotonic()
+        self._refilled = self._last_in = time.monotonic()
         self._stamp: dict[str, str] | None = None
-        send, receive = anyio.create_memory_object_stream[bytes](config.send_queue_messages)
-        self._out: MemoryObjectSendStream[bytes] = send
-        self._out_reader: MemoryObjectReceiveStream[bytes] = receive
+        self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
 
     @property
     def principal(self) -> Principal:
@@ -154,19 +150,34 @@ class Connection:
     # -- outside control (non-blocking, idempotent) --------------------------------------------
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame. A full buffer (messages or bytes) closes this connection with 1013."""
+        """Buffer a frame. Over ``send_queue_bytes`` buffered closes this connection with 1013
+        (a single larger frame still goes out when nothing else is buffered)."""
         if self._requested is not None or self._failure is not None:
             return
-        over_bytes = self._queued_bytes + len(frame) > self.config.send_queue_bytes
-        if over_bytes and self._queued_bytes > 0:
+        channel = self.channel
+        queued = channel.buffered
+        if queued and queued + len(frame) > self.config.send_queue_bytes:
             self._fail(SlowConsumer("send buffer bytes"))
             return
-        try:
-            self._out.send_nowait(frame)
-        except anyio.WouldBlock:
-            self._fail(SlowConsumer("send buffer messages"))
-            return
-        self._queued_bytes += len(frame)
+        channel.send(frame)
+        self._sent += 1
+        self._sent_bytes += len(frame)
+
+    def check(self, now: float) -> None:
+        """(the server's sweeper) Close a stalled or idle connection; publish send counters."""
+        self._publish()
+        stalled = self.channel.stalled_since
+        if stalled is not None and now - stalled > self.config.send_timeout:
+            self._fail(SlowConsumer("send timeout"))
+        idle = self.config.idle_timeout
+        if idle is not None and now - self._last_in > idle:
+            self._fail(Timeout("idle"))
+
+    def _publish(self) -> None:
+        if self._sent:
+            self.metrics.messages_out.inc(self._sent)
+            self.metrics.bytes_out.inc(self._sent_bytes)
+            self._sent = self._sent_bytes = 0
 
     def close(self, code: int, reason: str) -> None:
         """Ask the connection to close with ``code``; returns at once."""
@@ -174,6 +185,10 @@ class Connection:
             self._requested = (code, reason)
             if self._scope is not None:
                 self._scope.cancel()
+
+    def abort(self, exc: BaseException) -> None:
+        """End the connection because of ``exc`` (mapped to a close code like any failure)."""
+        self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
         if self._failure is None and self._requested is None:
@@ -189,10 +204,7 @@ class Connection:
             self._scope = scope
             try:
                 await self._open()
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._guard, self._write_loop)
-                    await self._guard(self._read_loop)
-                    tg.cancel_scope.cancel()
+                await self._read_loop()
             except Exception as exc:  # noqa: BLE001 - THE connection error boundary
                 self._fail(exc)
             except BaseException as exc:  # the documented pycrdt panic boundary
@@ -204,16 +216,6 @@ class Connection:
                 await self._finish()
         finally:
             self.finished.set()
-
-    async def _guard(self, body: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await body()
-        except Exception as exc:  # noqa: BLE001 - THE connection error boundary
-            self._fail(exc)
-        except BaseException as exc:  # the documented pycrdt panic boundary
-            if not is_panic(exc):
-                raise
-            self._fail(exc)
 
     async def _finish(self) -> None:
         failure = self._failure
@@ -242,7 +244,7 @@ class Connection:
         # The label is the code's name, never the free-form reason (bounded cardinality).
         label = CloseCode(code).name.lower() if code in _KNOWN_CODES else "other"
         self.metrics.closes.labels(code=str(int(code)), reason=label).inc()
-        self._out.close()
+        self._publish()
         if self._admitted:
             await self._leave(code)
         if not isinstance(failure, ConnectionClosed):
@@ -321,37 +323,9 @@ class Connection:
 
     # -- loops --------------------------------------------------------------------------------
 
-    async def _write_loop(self) -> None:
-        # One long-lived cancel scope whose deadline is armed only while sending: cheaper than
-        # a fresh fail_after per frame, and frames that queued up meanwhile go out as a batch.
-        timeout = self.config.send_timeout
-        reader = self._out_reader
-        async with reader:
-            with anyio.CancelScope() as scope:
-                async for frame in reader:
-                    batch = [frame]
-                    with contextlib.suppress(anyio.WouldBlock, anyio.EndOfStream):
-                        while len(batch) < 256:
-                            batch.append(reader.receive_nowait())
-                    size = sum(len(f) for f in batch)
-                    self._queued_bytes -= size
-                    for item in batch:
-                        scope.deadline = anyio.current_time() + timeout
-                        await self.channel.send(item)
-                    scope.deadline = math.inf
-                    self.metrics.messages_out.inc(len(batch))
-                    self.metrics.bytes_out.inc(size)
-            if scope.cancelled_caught:
-                raise SlowConsumer("send timeout")
-
     async def _read_loop(self) -> None:
-        idle = self.config.idle_timeout
         while True:
-            try:
-                with anyio.fail_after(math.inf if idle is None else idle):
-                    frame = await self.channel.receive()
-            except TimeoutError:
-                raise Timeout("idle") from None
+            frame = await self.channel.receive()
             if len(frame) > self.config.max_message_size:
                 raise MessageTooBig(len(frame))
             self._take_token()
@@ -364,7 +338,7 @@ class Connection:
         now = time.monotonic()
         rate, burst = self.config.max_messages_per_second, self.config.message_burst
         self._tokens = min(burst, self._tokens + (now - self._refilled) * rate)
-        self._refilled = now
+        self._refilled = self._last_in = now
         if self._tokens < 1:
             raise RateLimited(self.connection_id)
         self._tokens -= 1
@@ -377,14 +351,16 @@ class Connection:
         """
         document = self.document
         assert document is not None
-        await document.wait_ready()
+        if not document.ready:
+            await document.wait_ready()
         event = BeforeHandleMessage(
             self.name, self.connection_id, self.principal, self.read_only, message
         )
         await self.hooks.run(lambda ext: ext.before_handle_message(event))
         if event.drop:
             return
-        await document.wait_ready()  # a hook awaited: the Doc may have been poisoned meanwhile
+        if not document.ready:  # a hook awaited: the Doc may have been poisoned meanwhile
+            await document.wait_ready()
         if isinstance(message, SyncStep1):
             self.send(encode_sync_step2(document.diff_since(message.state_vector)))
         elif isinstance(message, Update | SyncStep2):

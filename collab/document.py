@@ -131,6 +131,11 @@ class Document:
         """Whether an observer is attached (false after unload)."""
         return self._subscription is not None
 
+    @property
+    def ready(self) -> bool:
+        """Whether the YDoc is usable now (``wait_ready`` would return at once)."""
+        return self._ready.is_set()
+
     async def wait_ready(self) -> None:
         """Wait until the YDoc is usable (loaded, or rebuilt after a panic)."""
         await self._ready.wait()

@@ -25,8 +25,9 @@ import anyio
 from anyio.abc import TaskGroup
 from prometheus_client import CollectorRegistry
 
+from collab.channel import BufferedChannel, Channel, ConnectRequest, StreamChannel
 from collab.config import CollabConfig
-from collab.connection import Channel, Connection, ConnectRequest
+from collab.connection import Connection
 from collab.direct import DirectSession
 from collab.document import Document
 from collab.errors import (
@@ -94,6 +95,7 @@ class CollabServer:
             raise
         self._stack = stack
         self.registry.start(self._tg)
+        self._tg.start_soon(self._sweep)
         self._accepting = True
         log.info("collab server started with %d extensions", len(self.extensions))
         return self
@@ -145,7 +147,20 @@ class CollabServer:
 
     async def serve(self, channel: Channel, request: ConnectRequest) -> None:
         """Serve one accepted WebSocket until it closes (the ASGI adapter calls this)."""
-        connection = Connection(
+        await self._connection(channel, request).run()
+
+    async def serve_stream(self, stream: StreamChannel, request: ConnectRequest) -> None:
+        """``serve`` for an await-per-message transport: a ``BufferedChannel`` and its pump
+        run beside the connection; a failed send ends the connection."""
+        channel = BufferedChannel(stream)
+        connection = self._connection(channel, request)
+        async with anyio.create_task_group() as tg:
+            await tg.start(channel.pump, connection.abort)
+            await connection.run()
+            tg.cancel_scope.cancel()
+
+    def _connection(self, channel: Channel, request: ConnectRequest) -> Connection:
+        return Connection(
             channel,
             request,
             config=self.config,
@@ -154,7 +169,16 @@ class CollabServer:
             metrics=self.metrics,
             gate=self,
         )
-        await connection.run()
+
+    async def _sweep(self) -> None:
+        """Close stalled and idle connections (``Connection.check``), a few times per limit."""
+        cfg = self.config
+        interval = min(1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4)
+        while True:
+            await anyio.sleep(interval)
+            now = time.monotonic()
+            for connection in list(self.connections.values()):
+                connection.check(now)
 
     def admit(self, connection: Connection) -> None:
         """Count ``connection`` in (the Gate of ``Connection``)."""

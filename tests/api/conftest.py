@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 import storage.models  # noqa: F401 - registers the tables on SQLModel.metadata
 from api.app import create_app
 from api.settings import Settings
+from collab.transport import CollabWebSocketProtocol
 from storage.db import connect, migrate
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
@@ -187,7 +188,8 @@ async def user_with_role(
 async def serve(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     """The app on a real uvicorn (port 0): its httpx client and the notes socket base URL."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="on", log_config=None, ws="websockets-sansio"
+        app, host="127.0.0.1", port=0, lifespan="on", log_config=None,
+        ws=CollabWebSocketProtocol,
     )
     server = uvicorn.Server(config)
     # A socket listening before the server starts: early connections wait in the backlog until

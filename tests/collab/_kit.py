@@ -31,6 +31,7 @@ from collab.protocol import (
     encode_sync_step2,
     encode_update,
 )
+from collab.transport import CollabWebSocketProtocol
 
 FAST = CollabConfig(unload_delay=0.05, store_debounce=0.02, store_max_debounce=0.1,
                     shutdown_timeout=2.0, awareness_interval=0.01)
@@ -134,7 +135,8 @@ class Harness:
         client = MemoryClient(to_server, from_server)
         channel = MemoryChannel(client, inbox, outbox, stall=stall)
         kind, doc_id = name.split("/", 1)
-        self.tg.start_soon(self.server.serve, channel, ConnectRequest(kind, doc_id, token=token))
+        self.tg.start_soon(self.server.serve_stream, channel,
+                           ConnectRequest(kind, doc_id, token=token))
         return client
 
 
@@ -203,9 +205,15 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_app(server: CollabServer) -> AsyncIterator[str]:
+async def uvicorn_app(server: CollabServer, ws: str = "direct") -> AsyncIterator[str]:
+    """``ws="direct"``: our protocol (what ``collab serve`` runs); ``"asgi"``: stock uvicorn,
+    every frame through ASGI (the ``BufferedChannel`` fallback)."""
     app = Starlette(routes=routes(server))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    impl: type[asyncio.Protocol] | str = (
+        CollabWebSocketProtocol if ws == "direct" else "websockets-sansio"
+    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                            ws=impl)
     userver = uvicorn.Server(config)
     task = asyncio.create_task(userver.serve())
     try:

@@ -1,4 +1,5 @@
-"""Over a real socket: uvicorn on port 0 and the ``websockets`` client."""
+"""Over a real socket: uvicorn on port 0 and the ``websockets`` client, once with our direct
+transport (what ``collab serve`` runs) and once with stock uvicorn (frames through ASGI)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from collab.protocol import SyncStep1, SyncStep2, Update, decode_message, encode
 from tests.collab._kit import FAST, SyncedClient, TokenAuth, doc_name, uvicorn_app, wait_for
 
 
+@pytest.fixture(params=["direct", "asgi"])
+def ws_impl(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 async def _closed_code(url: str, send: bytes | str | None = None) -> int | None:
     async with connect(url) as ws:
         if send is not None:
@@ -26,9 +32,9 @@ async def _closed_code(url: str, send: bytes | str | None = None) -> int | None:
         return info.value.rcvd.code if info.value.rcvd else None
 
 
-async def test_sync_over_a_real_socket_and_close_codes() -> None:
+async def test_sync_over_a_real_socket_and_close_codes(ws_impl: str) -> None:
     server = CollabServer(FAST, [TokenAuth()], metrics_registry=CollectorRegistry())
-    async with server, uvicorn_app(server) as base:
+    async with server, uvicorn_app(server, ws_impl) as base:
         name = doc_name()
         async with connect(f"{base}/collab/{name}?token=user-a") as a_ws, \
                 connect(f"{base}/collab/{name}?token=user-b") as b_ws:
@@ -58,11 +64,11 @@ async def test_sync_over_a_real_socket_and_close_codes() -> None:
                                   b"\x00\x09") == CloseCode.PROTOCOL_ERROR
 
 
-async def test_step2_is_answered_over_socket() -> None:
+async def test_step2_is_answered_over_socket(ws_impl: str) -> None:
     server = CollabServer(FAST, [TokenAuth()], metrics_registry=CollectorRegistry())
     async with (
         server,
-        uvicorn_app(server) as base,
+        uvicorn_app(server, ws_impl) as base,
         connect(f"{base}/collab/{doc_name()}?token=user-a") as ws,
     ):
         assert isinstance(decode_message(await ws.recv()), SyncStep1)  # type: ignore[arg-type]
@@ -73,7 +79,9 @@ async def test_step2_is_answered_over_socket() -> None:
         assert not isinstance(decode_message(await ws.recv()), Update)  # type: ignore[arg-type]
 
 
-async def test_shutdown_closes_real_sockets_with_1001_and_the_room_state_is_stored() -> None:
+async def test_shutdown_closes_real_sockets_with_1001_and_the_room_state_is_stored(
+    ws_impl: str,
+) -> None:
     store = MemoryStore()
     server = CollabServer(FAST, [TokenAuth(), Persistence(store)],
                           metrics_registry=CollectorRegistry())
@@ -82,7 +90,7 @@ async def test_shutdown_closes_real_sockets_with_1001_and_the_room_state_is_stor
     doc["t"] = Text("kept")
     async with (
         server,
-        uvicorn_app(server) as base,
+        uvicorn_app(server, ws_impl) as base,
         connect(f"{base}/collab/{name}?token=user-a") as ws,
     ):
         await ws.recv()

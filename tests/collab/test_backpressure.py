@@ -1,5 +1,6 @@
 """A client that never reads is closed with 1013 once its bounded buffer is full; the room
-carries on at full speed."""
+carries on at full speed. In memory (``BufferedChannel``) and over a real socket whose client
+stops reading (``DirectChannel``: the kernel buffers fill, then asyncio pauses writing)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_
 
 
 async def test_stalled_client_is_closed_and_room_continues() -> None:
-    config = replace(FAST, send_queue_messages=16, send_timeout=60)
+    config = replace(FAST, send_queue_bytes=600, send_timeout=60)
     async with running(config) as h:
         name = doc_name()
         stalled = await h.connect(name, "user-stall", stall=True)

@@ -19,6 +19,7 @@ from collab.asgi import routes
 from collab.client import CollabClient
 from collab.extensions.persistence import MemoryStore, Persistence
 from collab.hooks import Authenticate
+from collab.transport import CollabWebSocketProtocol
 
 
 class TokenIsIdentity(Extension):
@@ -59,7 +60,7 @@ async def served() -> AsyncIterator[Served]:
         Starlette(routes=routes(collab), lifespan=lifespan),
         log_config=None,
         lifespan="on",
-        ws="websockets-sansio",
+        ws=CollabWebSocketProtocol,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -43,7 +43,7 @@ async def test_cookie_auth_and_stop_hooks_skip_lower_priority() -> None:
         client = MemoryClient(to_server, from_server)
         request = ConnectRequest("notes", doc_name()[6:], None, {"collab_access": "cookie-token"},
                                  {"user-agent": "test"})
-        h.tg.start_soon(h.server.serve, MemoryChannel(client, inbox, outbox), request)
+        h.tg.start_soon(h.server.serve_stream, MemoryChannel(client, inbox, outbox), request)
         await client.recv()
         assert first.seen is not None and first.seen.headers["user-agent"] == "test"
         assert first.seen.token is None and first.seen.connection_id

@@ -1,0 +1,111 @@
+"""``collab.transport``: our frame encoding, corking, backpressure and uvicorn's shutdown on a
+real socket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import anyio
+import pytest
+from prometheus_client import CollectorRegistry
+from pycrdt import Doc, Text
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+
+from collab import CollabServer
+from collab.errors import CloseCode
+from collab.protocol import SyncStep1, SyncStep2, decode_message, encode_sync_step1, encode_update
+from collab.transport import DirectChannel, frame_header
+from tests.collab._kit import FAST, TokenAuth, doc_name, uvicorn_app, wait_for
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70_000])
+def test_frame_header_matches_websockets_serialization(length: int) -> None:
+    payload = bytes(length)
+    expected = Frame(Opcode.BINARY, payload).serialize(mask=False)
+    assert frame_header(length) + payload == expected
+
+
+def _server(config: object = FAST) -> tuple[CollabServer, CollectorRegistry]:
+    registry = CollectorRegistry()
+    return CollabServer(config, [TokenAuth()], metrics_registry=registry), registry  # type: ignore[arg-type]
+
+
+async def test_frames_of_every_length_class_arrive_intact_over_the_direct_channel() -> None:
+    server, _ = _server()
+    name = doc_name()
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{name}?token=user-a", max_size=None) as a,
+    ):
+        assert isinstance(decode_message(await a.recv()), SyncStep1)  # type: ignore[arg-type]
+        (connection,) = server.connections.values()
+        assert isinstance(connection.channel, DirectChannel)
+        doc: Doc = Doc()
+        text = doc.get("t", type=Text)
+        for size in (10, 200, 70_000):  # 7-bit, 16-bit and 64-bit payload lengths
+            text += "x" * size
+            await a.send(encode_update(doc.get_update()))
+        async with connect(f"{base}/collab/{name}?token=user-b", max_size=None) as b:
+            await b.recv()
+            await b.send(encode_sync_step1(Doc().get_state()))
+            while not isinstance(message := decode_message(await b.recv()), SyncStep2):  # type: ignore[arg-type]
+                pass
+            fresh: Doc = Doc()
+            fresh.apply_update(message.update)
+            assert str(fresh.get("t", type=Text)) == str(text)
+
+
+async def _stall_then_drain(config: object, reason: str) -> None:
+    """A client that stops reading while a writer pushes ~6 MB: the server closes it with
+    1013 (counted), the room carries on, and the client, reading again, gets the close."""
+    server, registry = _server(config)
+    name = doc_name()
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{name}?token=user-stall", max_size=None, max_queue=1) as stalled,
+        connect(f"{base}/collab/{name}?token=user-w", max_size=None) as writer,
+    ):
+        await writer.recv()
+        doc: Doc = Doc()
+        text = doc.get("t", type=Text)
+        closed = {"code": "1013", "reason": "try_again_later"}
+        for _ in range(60):
+            before = doc.get_state()
+            text += "y" * 100_000
+            await writer.send(encode_update(doc.get_update(before)))
+            if registry.get_sample_value("collab_closes_total", closed):
+                break
+        await wait_for(lambda: bool(registry.get_sample_value("collab_closes_total", closed)),
+                       10)
+        assert len(server.registry.documents[name].connections) == 1  # the writer stays
+        with pytest.raises(ConnectionClosed) as info, anyio.fail_after(10):
+            while True:
+                await stalled.recv()
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == CloseCode.TRY_AGAIN_LATER, reason
+
+
+async def test_a_client_that_stops_reading_is_closed_by_the_byte_budget() -> None:
+    await _stall_then_drain(replace(FAST, send_queue_bytes=1 << 20, send_timeout=60), "bytes")
+
+
+async def test_a_client_that_stops_reading_is_closed_by_the_send_timeout() -> None:
+    await _stall_then_drain(replace(FAST, send_queue_bytes=1 << 30, send_timeout=0.3), "timeout")
+
+
+async def test_uvicorn_shutdown_closes_claimed_sockets_with_1012() -> None:
+    server, _ = _server()
+    async with server:
+        async with uvicorn_app(server) as base:
+            ws = await connect(f"{base}/collab/{doc_name()}?token=user-a")
+            await ws.recv()
+            assert len(server.connections) == 1
+        # leaving uvicorn_app ran uvicorn's shutdown: every socket gets 1012 (service restart)
+        with pytest.raises(ConnectionClosed) as info, anyio.fail_after(5):
+            await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.SERVICE_RESTART
+        await wait_for(lambda: not server.connections)
