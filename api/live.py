@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
+import anyio
+import anyio.lowlevel
 from prometheus_client import CollectorRegistry
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
@@ -47,6 +49,7 @@ class NotesAuth(Extension):
     def __init__(self, tokens: AccessTokens, database: Database) -> None:
         self._tokens = tokens
         self._notes = NoteRepository(database)
+        self._access = AccessBatcher(self._notes)
 
     async def on_authenticate(self, event: Authenticate) -> None:
         if event.kind != "notes":
@@ -66,7 +69,7 @@ class NotesAuth(Extension):
             note_id = uuid.UUID(event.doc_id)
         except ValueError as exc:
             raise Reject(CloseCode.NOT_FOUND, "no such note") from exc
-        access = await self._notes.access(note_id, claims.user_id)
+        access = await self._access.access(note_id, claims.user_id)
         if access is None:
             note = await self._notes.get(note_id, include_deleted=True)
             if note is None:
@@ -76,6 +79,75 @@ class NotesAuth(Extension):
             raise Reject(CloseCode.FORBIDDEN, "no access to this note")
         event.principal = CollabPrincipal(user_id=str(claims.user_id), name=claims.name)
         event.read_only = access is Access.READ
+
+
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+class _Slot:
+    __slots__ = ("access", "done", "error")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.access: Access | None = None
+        self.error: Exception | None = None
+
+
+class AccessBatcher:
+    """Concurrent note-access checks share queries: a connect storm of 500 sockets makes a
+    handful of ``access_many`` queries instead of 500 (on SQLite they all queue behind one
+    connection thread). Nothing is cached: every answer comes from a query that started after
+    the check was asked for, so a revoked share is never admitted from memory.
+
+    One waiting check at a time runs a round (``_ROUND`` pairs, oldest first); the others wait
+    for the round to end, and one of those still unanswered runs the next. A cancelled round
+    puts its pairs back.
+    """
+
+    _ROUND = 250
+
+    def __init__(self, notes: NoteRepository) -> None:
+        self._notes = notes
+        self._pending: dict[Pair, _Slot] = {}
+        self._running = False
+        self._round_over = anyio.Event()
+
+    async def access(self, note_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
+        """``NoteRepository.access``, batched with the checks asked for meanwhile."""
+        key = (note_id, user_id)
+        slot = self._pending.setdefault(key, _Slot())
+        while not slot.done:
+            if self._running:
+                await self._round_over.wait()
+            else:
+                await self._round()
+        if slot.error is not None:
+            raise slot.error
+        return slot.access
+
+    async def _round(self) -> None:
+        self._running = True
+        try:
+            await anyio.lowlevel.checkpoint()  # checks asked for in this loop turn join it
+            batch = dict(list(self._pending.items())[: self._ROUND])
+            for key in batch:
+                del self._pending[key]
+            try:
+                results = await self._notes.access_many(list(batch))
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter of the round
+                for slot in batch.values():
+                    slot.error, slot.done = exc, True
+            except BaseException:  # cancelled: another waiter runs these pairs
+                for key, slot in batch.items():
+                    self._pending.setdefault(key, slot)
+                raise
+            else:
+                for key, slot in batch.items():
+                    slot.access, slot.done = results[key], True
+        finally:
+            self._running = False
+            over, self._round_over = self._round_over, anyio.Event()
+            over.set()
 
 
 def _same_origin(headers: Mapping[str, str]) -> bool:

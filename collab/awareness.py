@@ -23,7 +23,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from collab.protocol import AwarenessEntry
+from collab.protocol import AwarenessEntry, RawAwarenessEntry, encode_awareness_state
 
 __all__ = ["AwarenessStates", "color_for", "stamp_for"]
 
@@ -52,6 +52,7 @@ class _Client:
     out_clock: int  # last clock relayed to others
     state: dict[str, Any] | None  # None = removed (a tombstone that remembers out_clock)
     updated: float
+    raw: bytes  # the state's JSON as relayed (reused for every frame, compared for echoes)
 
 
 class AwarenessStates:
@@ -69,6 +70,20 @@ class AwarenessStates:
 
     def __len__(self) -> int:
         return sum(1 for c in self._clients.values() if c.state is not None)
+
+    def is_echo(self, owner: str, entry: RawAwarenessEntry) -> bool:
+        """Whether ``entry`` is a byte-identical copy of a live state we relayed, sent back by
+        another connection with a clock we already relayed: ``apply`` would drop it, and its
+        JSON is known to be valid, so it needs no parsing (y-websocket providers echo every
+        state they receive: n clients, n - 1 echoes of each change)."""
+        current = self._clients.get(entry.client_id)
+        return (
+            current is not None
+            and current.owner != owner
+            and current.state is not None
+            and entry.clock <= current.out_clock
+            and entry.raw == current.raw
+        )
 
     def apply(
         self,
@@ -127,13 +142,18 @@ class AwarenessStates:
             state = entry.state
             if state is not None and stamp is not None:
                 state = {**state, "user": dict(stamp)}
+                raw = encode_awareness_state(state)
+            else:
+                raw = entry.raw if entry.raw is not None else encode_awareness_state(state)
             # y-protocols ignores clock 0 from a client it does not know (its initial ``{}``
             # state), so a first state is relayed with clock >= 1: presence shows at once.
             out = (
                 max(entry.clock, 1) if current is None else max(entry.clock, current.out_clock + 1)
             )
-            self._clients[entry.client_id] = _Client(owner, user, entry.clock, out, state, now)
-            relay.append(AwarenessEntry(entry.client_id, out, state))
+            self._clients[entry.client_id] = _Client(
+                owner, user, entry.clock, out, state, now, raw
+            )
+            relay.append(AwarenessEntry(entry.client_id, out, state, raw))
         return relay
 
     def remove_owner(self, owner: str, now: float) -> list[AwarenessEntry]:
@@ -146,9 +166,10 @@ class AwarenessStates:
         for client_id, client in self._clients.items():
             if client.owner == owner and client.state is not None:
                 client.state = None
+                client.raw = b"null"
                 client.out_clock += 1
                 client.updated = now
-                removed.append(AwarenessEntry(client_id, client.out_clock, None))
+                removed.append(AwarenessEntry(client_id, client.out_clock, None, b"null"))
         self._prune(now)
         return removed
 
@@ -166,7 +187,7 @@ class AwarenessStates:
         ``local_only`` leaves out the states relayed from other nodes.
         """
         return [
-            AwarenessEntry(client_id, c.out_clock, c.state)
+            AwarenessEntry(client_id, c.out_clock, c.state, c.raw)
             for client_id, c in self._clients.items()
             if c.state is not None
             and now - c.updated <= max_age

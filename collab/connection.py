@@ -60,9 +60,10 @@ from collab.protocol import (
     SyncStep1,
     SyncStep2,
     Update,
-    decode_awareness,
     decode_message,
     encode_sync_step2,
+    parse_awareness_entry,
+    read_awareness,
 )
 from collab.registry import Registry
 
@@ -374,8 +375,13 @@ class Connection:
                     await document.commit(diff, Origin.CLIENT(self.connection_id))
                 self.metrics.fanout_latency.observe(time.perf_counter() - started)
         elif isinstance(message, AwarenessUpdate):
-            entries = decode_awareness(message.payload)
-            relay = document.awareness.apply(
+            awareness = document.awareness
+            entries = [
+                parse_awareness_entry(entry)
+                for entry in read_awareness(message.payload)
+                if not awareness.is_echo(self.connection_id, entry)
+            ]
+            relay = awareness.apply(
                 self.connection_id, self.principal.user_id, entries, self._stamp, time.monotonic()
             )
             document.queue_awareness(self.connection_id, relay)

@@ -24,7 +24,7 @@ y-websocket and is refused when sent by a client.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from collab.errors import ProtocolViolation
@@ -35,6 +35,7 @@ __all__ = [
     "AwarenessUpdate",
     "Message",
     "QueryAwareness",
+    "RawAwarenessEntry",
     "SyncStep1",
     "SyncStep2",
     "Update",
@@ -42,11 +43,14 @@ __all__ = [
     "decode_message",
     "encode_awareness",
     "encode_awareness_entries",
+    "encode_awareness_state",
     "encode_message",
     "encode_query_awareness",
     "encode_sync_step1",
     "encode_sync_step2",
     "encode_update",
+    "parse_awareness_entry",
+    "read_awareness",
     "read_var_uint",
     "write_var_uint",
 ]
@@ -98,11 +102,26 @@ Message = SyncStep1 | SyncStep2 | Update | AwarenessUpdate | QueryAwareness
 
 @dataclass(frozen=True, slots=True)
 class AwarenessEntry:
-    """One client's awareness state; ``state is None`` announces its removal."""
+    """One client's awareness state; ``state is None`` announces its removal.
+
+    ``raw``, when set, is the state's UTF-8 JSON exactly as it goes on the wire (decoded
+    entries keep what was received; ``encode_awareness_entries`` reuses it instead of
+    re-encoding ``state``).
+    """
 
     client_id: int
     clock: int
     state: dict[str, Any] | None
+    raw: bytes | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RawAwarenessEntry:
+    """An awareness entry whose JSON is not parsed yet (``parse_awareness_entry``)."""
+
+    client_id: int
+    clock: int
+    raw: bytes
 
 
 def write_var_uint(num: int) -> bytes:
@@ -126,6 +145,8 @@ def read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
     Raises:
         ProtocolViolation: truncated, or larger than 2**53 - 1.
     """
+    if pos < len(data) and data[pos] < 0x80:  # one byte: message types, small lengths
+        return data[pos], pos + 1
     num = 0
     shift = 0
     while True:
@@ -224,31 +245,49 @@ def encode_message(message: Message) -> bytes:
     return encode_query_awareness()
 
 
-def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
-    """Decode an awareness update into entries.
+def read_awareness(payload: bytes) -> list[RawAwarenessEntry]:
+    """Split an awareness update into entries without parsing their JSON.
+
+    Raises:
+        ProtocolViolation: malformed bytes or trailing bytes.
+    """
+    count, pos = read_var_uint(payload, 0)
+    entries: list[RawAwarenessEntry] = []
+    for _ in range(count):
+        client_id, pos = read_var_uint(payload, pos)
+        clock, pos = read_var_uint(payload, pos)
+        raw, pos = _read_var_bytes(payload, pos)
+        entries.append(RawAwarenessEntry(client_id, clock, raw))
+    _expect_end(payload, pos)
+    return entries
+
+
+def parse_awareness_entry(entry: RawAwarenessEntry) -> AwarenessEntry:
+    """Parse an entry's JSON state.
 
     A state must be a JSON object or ``null`` (removal); y-websocket clients always send
     objects, and identity stamping needs one.
 
     Raises:
+        ProtocolViolation: invalid UTF-8 or JSON, or a non-object state.
+    """
+    try:
+        state = _JSON.decode(entry.raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolViolation("awareness state is not JSON") from exc
+    if state is not None and not isinstance(state, dict):
+        raise ProtocolViolation("awareness state is not an object")
+    return AwarenessEntry(entry.client_id, entry.clock, state, entry.raw)
+
+
+def decode_awareness(payload: bytes) -> list[AwarenessEntry]:
+    """Decode an awareness update into entries (``read_awareness`` + parsing every state).
+
+    Raises:
         ProtocolViolation: malformed bytes, invalid UTF-8 or JSON, a non-object state, or
             trailing bytes.
     """
-    count, pos = read_var_uint(payload, 0)
-    entries: list[AwarenessEntry] = []
-    for _ in range(count):
-        client_id, pos = read_var_uint(payload, pos)
-        clock, pos = read_var_uint(payload, pos)
-        raw, pos = _read_var_bytes(payload, pos)
-        try:
-            state = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolViolation("awareness state is not JSON") from exc
-        if state is not None and not isinstance(state, dict):
-            raise ProtocolViolation("awareness state is not an object")
-        entries.append(AwarenessEntry(client_id, clock, state))
-    _expect_end(payload, pos)
-    return entries
+    return [parse_awareness_entry(entry) for entry in read_awareness(payload)]
 
 
 def _reject_constant(name: str) -> Any:
@@ -256,12 +295,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)  # json.loads(...) builds one per call
+
+
+def encode_awareness_state(state: dict[str, Any] | None) -> bytes:
+    """A state's compact UTF-8 JSON, as ``JSON.stringify`` writes it."""
+    return json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
 def encode_awareness_entries(entries: list[AwarenessEntry]) -> bytes:
     """Encode entries as an awareness update payload (inverse of ``decode_awareness``)."""
     out = [write_var_uint(len(entries))]
     for entry in entries:
-        text = json.dumps(entry.state, separators=(",", ":"), ensure_ascii=False)
+        raw = entry.raw if entry.raw is not None else encode_awareness_state(entry.state)
         out.append(write_var_uint(entry.client_id))
         out.append(write_var_uint(entry.clock))
-        out.append(_var_bytes(text.encode("utf-8")))
+        out.append(_var_bytes(raw))
     return b"".join(out)

@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collab.awareness import AwarenessStates, color_for, stamp_for
+from collab.errors import CloseCode
 from collab.protocol import (
     AwarenessEntry,
     AwarenessUpdate,
+    RawAwarenessEntry,
     SyncStep1,
     decode_awareness,
     encode_awareness,
@@ -80,6 +82,44 @@ def test_stale_and_duplicate_clocks_are_ignored_and_per_owner_limit() -> None:
     assert states.apply("c1", "u", [AwarenessEntry(3, 1, {})], None, 0.0) == []  # over limit
     assert len(states) == 2
     assert len(states.snapshot(now=100.0)) == 0  # not renewed for 30 s: stale
+
+
+def test_echo_is_recognised_only_for_the_exact_bytes_and_a_relayed_clock() -> None:
+    states = AwarenessStates()
+    [relayed] = states.apply("c1", "alice", [AwarenessEntry(1, 3, {"cursor": 1})], ALICE, 0.0)
+    assert relayed.raw is not None
+    assert encode_awareness_entries([relayed]) == encode_awareness_entries(
+        [AwarenessEntry(1, relayed.clock, relayed.state)]
+    )  # the cached JSON is what encoding the state gives
+    echo = RawAwarenessEntry(1, relayed.clock, relayed.raw)
+    assert states.is_echo("c2", echo)
+    assert not states.is_echo("c1", echo)  # the owner's own entries always go to ``apply``
+    assert not states.is_echo("c2", RawAwarenessEntry(1, relayed.clock + 1, relayed.raw))
+    assert not states.is_echo("c2", RawAwarenessEntry(1, relayed.clock, b'{"cursor":2}'))
+    assert not states.is_echo("c2", RawAwarenessEntry(2, 1, relayed.raw))
+    states.remove_owner("c1", 1.0)
+    assert not states.is_echo("c2", echo)
+
+
+async def test_an_echo_with_invalid_json_is_still_refused() -> None:
+    """Skipping the JSON of echoes must not let garbage through: only byte-identical copies
+    of what the server relayed are skipped; anything else is parsed (1002 when invalid)."""
+    async with running() as h:
+        name = doc_name()
+        a = await h.connect(name, "user-alice")
+        b = await h.connect(name, "user-bob")
+        assert isinstance(await a.recv_message(), SyncStep1)
+        assert isinstance(await b.recv_message(), SyncStep1)
+        await a.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
+        [seen] = await _awareness(b)
+        assert seen.raw is not None
+        await b.send(aw(AwarenessEntry(11, seen.clock, seen.state)))  # the echo: ignored
+        await b.send(b"\x03")
+        assert [e.client_id for e in await _awareness(b)] == [11]
+        bad = b"\x01\x01\x0b" + bytes([seen.clock]) + b"\x05{oops"
+        await b.send(encode_awareness(bad))
+        assert await b.wait_closed() == CloseCode.PROTOCOL_ERROR
+        await a.leave()
 
 
 async def _awareness(client: MemoryClient) -> list[AwarenessEntry]:

@@ -44,6 +44,29 @@ async def test_access_follows_ownership_and_shares(database: Database) -> None:
         await notes.share(note.id, uuid.uuid4(), Permission.READ)
 
 
+async def test_access_many_answers_every_pair_like_access(database: Database) -> None:
+    owner, writer, reader, stranger = await _users(database, "o", "w", "r", "s")
+    notes = NoteRepository(database)
+    first = await notes.create(owner, title="One")
+    second = await notes.create(writer, title="Two")
+    gone = await notes.create(owner, title="Gone")
+    await notes.share(first.id, writer, Permission.WRITE)
+    await notes.share(first.id, reader, Permission.READ)
+    await notes.share(second.id, reader, Permission.WRITE)
+    await notes.share(gone.id, reader, Permission.READ)
+    await notes.delete(gone.id)
+    pairs = [(n, u) for n in (first.id, second.id, gone.id, uuid.uuid4())
+             for u in (owner, writer, reader, stranger)]
+    many = await notes.access_many(pairs)
+    assert many == {pair: await notes.access(*pair) for pair in pairs}
+    assert many[(first.id, owner)] is Access.OWNER
+    assert many[(first.id, reader)] is Access.READ
+    assert many[(second.id, reader)] is Access.WRITE
+    assert many[(second.id, owner)] is None
+    assert many[(gone.id, owner)] is None
+    assert await notes.access_many([]) == {}
+
+
 async def test_soft_delete_hides_the_note_and_drops_shares(database: Database) -> None:
     owner, reader = await _users(database, "o", "r")
     notes = NoteRepository(database)
