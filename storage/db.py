@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_direct import SqliteDirect
+
 log = logging.getLogger(__name__)
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -42,11 +44,16 @@ _MIGRATION_LOCK = threading.Lock()
 
 
 class Database:
-    """An async engine plus a session factory; repositories take one of these."""
+    """An async engine plus a session factory; repositories take one of these.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``sqlite_direct`` is the fast path of a file-backed SQLite database (see
+    ``storage.sqlite_direct``), None otherwise.
+    """
+
+    def __init__(self, engine: AsyncEngine, sqlite_direct: SqliteDirect | None = None) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.sqlite_direct = sqlite_direct
 
     @property
     def dialect(self) -> Dialect:
@@ -114,13 +121,24 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
 
 
+def _sqlite_direct(url: str) -> SqliteDirect | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(str(parsed.database)).expanduser()
+    return SqliteDirect(path, busy_timeout_ms=_SQLITE_BUSY_TIMEOUT_MS)
+
+
 @asynccontextmanager
 async def connect(url: str, *, echo: bool = False) -> AsyncIterator[Database]:
     """Open a :class:`Database` for ``url``; the engine is disposed on exit."""
     engine = create_engine(url, echo=echo)
+    direct = _sqlite_direct(url)
     try:
-        yield Database(engine)
+        yield Database(engine, direct)
     finally:
+        if direct is not None:
+            await direct.close()
         await engine.dispose()
 
 

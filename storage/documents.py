@@ -8,9 +8,12 @@ above updates appended while the compaction ran, so id order alone would put it 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from storage.db import Database
 from storage.models import DocumentUpdate
@@ -18,6 +21,23 @@ from storage.types import utcnow
 
 _TABLE: sa.Table = DocumentUpdate.__table__  # type: ignore[attr-defined]
 _ORDER = (_TABLE.c.is_snapshot.desc(), _TABLE.c.id.asc())
+
+# The SQLite fast path (``Database.sqlite_direct``): the same statements compiled once for
+# SQLite (positional ``?`` parameters), values converted by the columns' own bind processors.
+_SQLITE = sqlite.dialect(paramstyle="qmark")
+_SQLITE_CREATED_AT = _TABLE.c.created_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
+_INSERT_COLUMNS = ("name", "data", "is_snapshot", "created_at")
+_SQLITE_INSERT = str(
+    sa.insert(_TABLE)
+    .values({column: sa.bindparam(column) for column in _INSERT_COLUMNS})
+    .compile(dialect=_SQLITE)
+)
+_SQLITE_LOAD = str(
+    sa.select(_TABLE.c.data)
+    .where(_TABLE.c.name == sa.bindparam("name"))
+    .order_by(*_ORDER)
+    .compile(dialect=_SQLITE)
+)
 
 
 class DocumentLog:
@@ -28,6 +48,13 @@ class DocumentLog:
 
     async def load(self, name: str) -> list[bytes]:
         """The snapshot (if any) then the logged updates, oldest first; ``[]`` if none."""
+        direct = self._db.sqlite_direct
+        if direct is not None:
+
+            def load(conn: sqlite3.Connection) -> list[bytes]:
+                return [bytes(row[0]) for row in conn.execute(_SQLITE_LOAD, (name,))]
+
+            return await direct.run(load)
         async with self._db.read() as session:
             result = await session.execute(
                 sa.select(_TABLE.c.data).where(_TABLE.c.name == name).order_by(*_ORDER)
@@ -39,6 +66,16 @@ class DocumentLog:
         if not entries:
             return
         now = utcnow()
+        direct = self._db.sqlite_direct
+        if direct is not None:
+            created: Any = _SQLITE_CREATED_AT(now) if _SQLITE_CREATED_AT is not None else now
+            values = [(name, data, 0, created) for name, data in entries]
+
+            def append(conn: sqlite3.Connection) -> None:
+                conn.executemany(_SQLITE_INSERT, values)
+
+            await direct.write(append)
+            return
         rows = [
             {"name": name, "data": data, "is_snapshot": False, "created_at": now}
             for name, data in entries

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import timedelta
 
 import pycrdt
+import pytest
+import sqlalchemy as sa
 
 from storage.db import Database
 from storage.documents import DocumentLog
+from storage.models import DocumentUpdate
+from storage.types import utcnow
 
 
 def _updates(count: int) -> tuple[list[bytes], str]:
@@ -76,3 +82,43 @@ async def test_documents_over_and_delete(database: Database) -> None:
     await log.delete("notes/big")
     assert await log.load("notes/big") == []
     assert await log.load("notes/small") == [b"u"]
+
+
+async def test_sqlite_fast_path_and_engine_path_read_each_others_rows(database: Database) -> None:
+    """On SQLite, append and load take `Database.sqlite_direct`; the engine's statements must
+    see exactly the same rows (values converted by the columns' own types) and vice versa."""
+    if database.sqlite_direct is None:
+        assert database.dialect == "postgresql"  # the fast path exists only for SQLite files
+        return
+    log = DocumentLog(database)
+    await log.append([("notes/fast", b"\x00\x01"), ("notes/fast", b"\x02")])
+    engine_only = DocumentLog(Database(database.engine))  # the same file, no fast path
+    assert await engine_only.load("notes/fast") == [b"\x00\x01", b"\x02"]
+    rows, last = await engine_only.read_log("notes/fast")
+    assert rows == [b"\x00\x01", b"\x02"] and last >= 2
+    async with database.read() as session:
+        created = (await session.execute(
+            sa.select(DocumentUpdate.created_at).where(DocumentUpdate.name == "notes/fast")
+        )).scalars().all()
+    assert all(c.tzinfo is not None and abs(c - utcnow()) < timedelta(minutes=1)
+               for c in created)
+    await engine_only.append([("notes/fast", b"\x03")])
+    assert await log.load("notes/fast") == [b"\x00\x01", b"\x02", b"\x03"]
+
+
+async def test_sqlite_fast_path_rolls_back_a_failed_transaction(database: Database) -> None:
+    direct = database.sqlite_direct
+    if direct is None:
+        return  # PostgreSQL: nothing to check
+    log = DocumentLog(database)
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO document_updates (name, data, is_snapshot, created_at) "
+                     "VALUES ('notes/half', x'00', 0, '2026-01-01 00:00:00.000000')")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await direct.write(half_then_fail)
+    assert await log.load("notes/half") == []
+    await log.append([("notes/half", b"ok")])  # the connection is usable again
+    assert await log.load("notes/half") == [b"ok"]
