@@ -2,6 +2,11 @@
 
 Nothing happens at import time. The lifespan is one `AsyncExitStack` entered in dependency order
 (database, Redis, object store, collab server) and therefore closed in reverse.
+
+The embedded default (SQLite, no Redis, local object store) must stay small: the clients of
+optional services (redis, arq, boto3, alembic, fpdf2) are imported only where a configured
+service needs them, never at import time here or in the modules imported here
+(tests/test_startup_imports.py checks that).
 """
 
 from __future__ import annotations
@@ -11,9 +16,8 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -48,10 +52,13 @@ from collab import CollabConfig
 from collab.extensions.fanout import default_node_id
 from jobs import JobContext, open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
-from jobs.worker import queue_name
+from jobs.enqueue import queue_name
 from storage.db import connect, migrate
 from storage.documents import DocumentLog
 from storage.objects import open_object_store
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +156,8 @@ async def _start_services(
     redis: Redis[bytes] | None = None
     limiter: RateLimiter = MemoryRateLimiter()
     if settings.redis_url:
+        from redis.asyncio import Redis  # only with Redis configured (module docstring)
+
         redis = Redis.from_url(settings.redis_url)
         stack.push_async_callback(redis.aclose)  # type: ignore[attr-defined]
         limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}ratelimit:")
@@ -194,6 +203,11 @@ async def _start_live(
 ) -> None:
     """The job queue, then the collab server (it may enqueue; it closes first on the way out)."""
     documents = DocumentLog(services.db)
+    unreachable: tuple[type[Exception], ...] = (OSError,)
+    if services.redis is not None:
+        from redis.exceptions import RedisError  # an `except` evaluates it: import it first
+
+        unreachable = (RedisError, OSError)
     queue = open_job_queue(
         JobContext(documents=documents, min_updates=settings.compaction_min_updates),
         redis_url=settings.redis_url,
@@ -205,7 +219,7 @@ async def _start_live(
             async with asyncio.timeout(5):
                 await services.redis.ping()  # fail fast: arq would retry for seconds
         services.jobs = await stack.enter_async_context(queue)
-    except (RedisError, OSError) as exc:
+    except unreachable as exc:
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
         log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
     server = build_collab(

@@ -10,11 +10,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Protocol
 
 from api.errors import ApiError
+
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set (see `api.app`)
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ read it through `services(request)`. Nothing here reads `Settings`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 
@@ -20,6 +20,9 @@ from collab import CollabServer
 from jobs import JobQueue
 from storage.db import Database
 from storage.objects import ObjectStore
+
+if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set (see `api.app`)
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True, slots=True)

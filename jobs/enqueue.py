@@ -4,6 +4,9 @@ Callers (REST handlers, rooms) receive a `JobQueue` or a bound ``enqueue`` calla
 import arq. With ``REDIS_URL`` set, jobs go to the arq worker process (`jobs.worker`); without
 it (the embedded default) the very same job functions run inside the web process with bounded
 concurrency, owned by the queue's task group.
+
+arq and redis are imported only when an `ArqQueue` is built: the embedded default never loads
+them.
 """
 
 from __future__ import annotations
@@ -13,18 +16,33 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from arq.connections import ArqRedis, RedisSettings, create_pool
 
 from jobs.context import JobArg, JobContext, JobFunction
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
 
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_NAME = "collab:jobs"
+
+
+class QueueSettings(Protocol):
+    """What `queue_name` reads from `api.settings.Settings` (jobs never import `api`)."""
+
+    @property
+    def redis_prefix(self) -> str: ...
+
+
+def queue_name(settings: QueueSettings) -> str:
+    """The arq queue name for these settings, shared by `api.app`'s `ArqQueue` and the worker
+    (`jobs.worker`); defined here so that the web process need not import the worker's arq."""
+    return f"{settings.redis_prefix}jobs"
 
 
 class JobQueueFull(RuntimeError):
@@ -169,11 +187,15 @@ class ArqQueue:
     """Sends jobs to the arq worker through Redis (an async context manager owning the pool)."""
 
     def __init__(self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE_NAME) -> None:
+        from arq.connections import RedisSettings  # only with Redis (see the module docstring)
+
         self._settings = RedisSettings.from_dsn(redis_url)
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
 
     async def __aenter__(self) -> Self:
+        from arq.connections import create_pool
+
         self._pool = await create_pool(self._settings, default_queue_name=self.queue_name)
         return self
 

@@ -7,7 +7,8 @@ that writes the file and a small status manifest to the object store, which the 
 The PDF embeds DejaVu (Debian `fonts-dejavu-core`) so accents and most scripts render;
 characters the font has no glyph for (emoji, CJK with DejaVu) are replaced by U+FFFD rather
 than crashing or silently vanishing. Without any TrueType font it falls back to the PDF core
-fonts (Latin-1).
+fonts (Latin-1). `jobs.pdf` (fpdf2, fontTools, Pillow: ~20 MiB) is imported on the first PDF
+export, not with this module: most processes never render one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 from pycrdt import Doc
@@ -27,8 +28,10 @@ from collab.markdown import to_markdown
 from collab.richtext import Node, read_tree, to_json, to_plain_text
 from collab.server import CollabServer
 from jobs.note_content import UpdateLog, read_note_tree
-from jobs.pdf import PdfFonts, find_pdf_fonts, render_pdf
 from storage.objects import ObjectNotFound
+
+if TYPE_CHECKING:  # imported by `export_pdf` at run time (see the module docstring)
+    from jobs.pdf import PdfFonts
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -147,6 +150,8 @@ def export_pdf(
         fonts: TrueType faces to embed; "default" looks for DejaVu (`find_pdf_fonts`), None
             uses the PDF core fonts (Latin-1 only).
     """
+    from jobs.pdf import find_pdf_fonts, render_pdf  # fpdf2 is heavy: only when rendering
+
     chosen = find_pdf_fonts() if fonts == "default" else fonts
     return render_pdf(_tree(source), meta.title, meta.tags, fonts=chosen)
 

@@ -23,7 +23,7 @@ from arq.worker import Function, Worker, func
 from api.settings import Settings
 from jobs.catalog import JOBS, compact_all_job
 from jobs.context import JobArg, JobContext, JobFunction
-from jobs.enqueue import DEFAULT_QUEUE_NAME
+from jobs.enqueue import DEFAULT_QUEUE_NAME, queue_name
 from storage.db import connect
 from storage.documents import DocumentLog
 
@@ -34,6 +34,19 @@ _CONTEXT = "collab_context"
 _STACK = "collab_stack"
 
 ArqContext = dict[str, Any]  # arq's own ctx type; confined to this module
+
+__all__ = [  # queue_name lives in jobs.enqueue (the web process needs it without arq)
+    "ArqContext",
+    "WorkerSettings",
+    "create_worker",
+    "cron_jobs",
+    "functions",
+    "job_context",
+    "on_shutdown",
+    "on_startup",
+    "queue_name",
+    "run",
+]
 
 
 def job_context(ctx: ArqContext) -> JobContext:
@@ -97,11 +110,6 @@ class WorkerSettings:
     on_startup = on_startup
     on_shutdown = on_shutdown
     queue_name = DEFAULT_QUEUE_NAME
-
-
-def queue_name(settings: Settings) -> str:
-    """The arq queue name for these settings (shared with `api.app`'s `ArqQueue`)."""
-    return f"{settings.redis_prefix}jobs"
 
 
 def create_worker(settings: Settings, **overrides: Any) -> Worker:

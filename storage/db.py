@@ -4,6 +4,10 @@ SQLite runs with WAL, foreign keys and a busy timeout; its driver-level transact
 replaced by explicit ``BEGIN`` statements so that write transactions can take the write lock up
 front (``BEGIN IMMEDIATE``) instead of failing with ``SQLITE_BUSY`` when they upgrade a read
 lock under concurrency.
+
+Alembic (with Mako: ~8 MiB resident) is imported only when a migration really runs: the
+embedded default calls `migrate` on every start, and a database already at `HEAD_REVISION` is
+recognised with one plain query of the ``alembic_version`` table.
 """
 
 from __future__ import annotations
@@ -14,12 +18,10 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -30,7 +32,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.pg_direct import PgDirect
 from storage.sqlite_direct import SqliteDirect
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +48,32 @@ _BEGIN_OPTION = "storage_sqlite_begin"
 _LOCK = 0x636F6C6C6162  # "collab": the migration advisory lock key
 _MIGRATION_LOCK = threading.Lock()
 
+HEAD_REVISION = "0003"
+"""The newest migration in ``storage/migrations/versions``: bump it with every new migration.
+
+`migrate` skips Alembic when the database is already there; a test compares this constant
+with Alembic's own head so that the two cannot drift apart.
+"""
+
 
 class Database:
     """An async engine plus a session factory; repositories take one of these.
 
     ``sqlite_direct`` is the fast path of a file-backed SQLite database (see
-    ``storage.sqlite_direct``), None otherwise.
+    ``storage.sqlite_direct``), ``pg_direct`` the group-commit connection of a PostgreSQL one
+    (``storage.pg_direct``); None otherwise (``connect`` sets them up).
     """
 
-    def __init__(self, engine: AsyncEngine, sqlite_direct: SqliteDirect | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sqlite_direct: SqliteDirect | None = None,
+        pg_direct: PgDirect | None = None,
+    ) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.sqlite_direct = sqlite_direct
+        self.pg_direct = pg_direct
 
     @property
     def dialect(self) -> Dialect:
@@ -134,16 +154,21 @@ async def connect(url: str, *, echo: bool = False) -> AsyncIterator[Database]:
     """Open a :class:`Database` for ``url``; the engine is disposed on exit."""
     engine = create_engine(url, echo=echo)
     direct = _sqlite_direct(url)
+    pg = PgDirect(url) if make_url(url).get_backend_name() == "postgresql" else None
     try:
-        yield Database(engine, direct)
+        yield Database(engine, direct, pg)
     finally:
         if direct is not None:
             await direct.close()
+        if pg is not None:
+            await pg.close()
         await engine.dispose()
 
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the migrations shipped inside this package."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
@@ -172,6 +197,8 @@ def _run_alembic_blocking(url: str, action: str, revision: str) -> None:
 
 
 def _alembic_on(connection: sa.Connection, action: str, revision: str) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     if action == "upgrade":
@@ -181,7 +208,15 @@ def _alembic_on(connection: sa.Connection, action: str, revision: str) -> None:
 
 
 async def migrate(url: str, revision: str = "head") -> None:
-    """Run Alembic ``upgrade`` to ``revision`` on the database at ``url``."""
+    """Run Alembic ``upgrade`` to ``revision`` on the database at ``url``.
+
+    An upgrade to the head returns at once, without importing Alembic, when the database is
+    already there (see `HEAD_REVISION`). That check reads without the migration lock: only
+    a database at the head skips, and an upgrade never moves one away from it.
+    """
+    if revision in ("head", HEAD_REVISION) and await _stored_revisions(url) == [HEAD_REVISION]:
+        log.debug("database already at revision %s", HEAD_REVISION)
+        return
     log.info("migrating database to %s", revision)
     await anyio.to_thread.run_sync(_run_alembic_blocking, url, "upgrade", revision)
 
@@ -190,6 +225,24 @@ async def downgrade(url: str, revision: str = "base") -> None:
     """Run Alembic ``downgrade`` to ``revision`` (``base`` drops every table)."""
     log.info("downgrading database to %s", revision)
     await anyio.to_thread.run_sync(_run_alembic_blocking, url, "downgrade", revision)
+
+
+async def _stored_revisions(url: str) -> list[str]:
+    """The rows of ``alembic_version`` (``[]`` before the first migration), read with plain
+    SQLAlchemy: Alembic's `MigrationContext` would import the whole of Alembic."""
+
+    def read(conn: sa.Connection) -> list[str]:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return []
+        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        return [str(version) for version in rows.scalars()]
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:

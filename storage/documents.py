@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from storage.db import Database
 from storage.models import DocumentUpdate
@@ -31,6 +32,12 @@ _SQLITE_INSERT = str(
     sa.insert(_TABLE)
     .values({column: sa.bindparam(column) for column in _INSERT_COLUMNS})
     .compile(dialect=_SQLITE)
+)
+_PG_INSERT = str(  # inline(): no RETURNING of the generated ids
+    sa.insert(_TABLE)
+    .inline()
+    .values({column: sa.bindparam(column) for column in _INSERT_COLUMNS})
+    .compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
 )
 _SQLITE_LOAD = str(
     sa.select(_TABLE.c.data)
@@ -75,6 +82,15 @@ class DocumentLog:
                 conn.executemany(_SQLITE_INSERT, values)
 
             await direct.write(append)
+            return
+        pg = self._db.pg_direct
+        if pg is not None:
+            records = [(name, data, False, now) for name, data in entries]
+
+            async def append_pg(conn: Any) -> None:
+                await conn.executemany(_PG_INSERT, records)
+
+            await pg.transaction(append_pg)
             return
         rows = [
             {"name": name, "data": data, "is_snapshot": False, "created_at": now}

@@ -3,6 +3,9 @@
 ``open_object_store("file:///var/objects")`` or ``open_object_store("s3://bucket/prefix",
 endpoint_url=...)``. boto3 is synchronous, so every S3 call runs in a worker thread; the client
 itself is thread-safe. Keys are relative, ``/``-separated paths without ``..`` segments.
+
+boto3 and botocore (~10 MiB resident, more once a client is built) are imported only when an S3
+store is opened: the embedded default keeps its objects on local disk and never needs them.
 """
 
 from __future__ import annotations
@@ -17,11 +20,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_s3 import S3Client
 
 _T = TypeVar("_T")
@@ -150,6 +151,8 @@ class S3ObjectStore:
             with contextlib.closing(response["Body"]) as body:
                 return body.read()
 
+        from botocore.exceptions import ClientError  # `except` evaluates it: import first
+
         try:
             return await _in_thread(read)
         except ClientError as exc:
@@ -163,6 +166,8 @@ class S3ObjectStore:
         )
 
     async def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
         try:
             await _in_thread(
                 functools.partial(self.client.head_object, Bucket=self.bucket, Key=self._key(key))
@@ -189,6 +194,8 @@ class S3ObjectStore:
 
     async def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (development and tests)."""
+        from botocore.exceptions import ClientError
+
         try:
             await self.check()
         except ClientError as exc:
@@ -218,6 +225,9 @@ def open_object_store(
     if parts.scheme == "s3":
         if not parts.netloc:
             raise ValueError("s3 URL needs a bucket: s3://bucket[/prefix]")
+        import boto3  # only now: boto3 is heavy (see the module docstring)
+        from botocore.config import Config
+
         config = Config(
             signature_version="s3v4",
             retries={"max_attempts": 3, "mode": "standard"},

@@ -21,6 +21,8 @@ Guarantees and limits (docs/multinode.md has the whole story):
   out on clients after y-protocols' 30 s ``outdatedTimeout`` (joiners never get it: server
   snapshots skip states older than 30 s). A node loading a document asks the others for their
   clients' current states (a ``q`` entry) instead of waiting for the 15 s renewals.
+
+redis is imported when a `RedisFanout` is built, not with this module: a single node never needs it.
 """
 
 from __future__ import annotations
@@ -32,12 +34,10 @@ import socket
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import anyio
 from anyio.abc import TaskGroup
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
 
 from collab.extensions.outbox import Outgoing, StreamOutbox
 from collab.hooks import (
@@ -52,11 +52,13 @@ from collab.hooks import (
 from collab.protocol import AwarenessEntry, decode_awareness, encode_awareness_entries
 from collab.types import YDoc
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 __all__ = ["PeerTarget", "RedisFanout", "UpdateSource", "default_node_id"]
 
 log = logging.getLogger(__name__)
 
-_ERRORS = (RedisError, OSError)
 _MAX_SEQ = 2**64 - 1  # the largest sequence number of a stream id
 
 
@@ -133,6 +135,9 @@ class RedisFanout(Extension):
                  replay_window: float = 60.0, outbox_limit: int = 10_000,
                  stream_ttl: int = 24 * 3600, block: float = 5.0,
                  retry_delay: float = 0.2) -> None:
+        from redis.exceptions import RedisError  # an `except` evaluates it: import it first
+
+        self._errors = (RedisError, OSError)  # what a lost connection raises
         self.node_id = node_id
         self._url = redis_url
         self._prefix = key_prefix
@@ -174,13 +179,15 @@ class RedisFanout(Extension):
     async def __aenter__(self) -> Self:
         if self._target is None:
             raise RuntimeError("RedisFanout.attach(server) must be called before it starts")
+        from redis.asyncio import Redis
+
         self._redis = Redis.from_url(self._url, socket_connect_timeout=2.0,
                                      socket_keepalive=True, health_check_interval=30,
                                      client_name=f"collab-fanout:{self.node_id}")
         try:
             self._wake_last = _id_at(await self._server_ms())
             self.connected = True
-        except _ERRORS:
+        except self._errors:
             log.warning("redis unreachable at start; fan-out keeps retrying", exc_info=True)
         group = anyio.create_task_group()
         await group.__aenter__()
@@ -203,7 +210,7 @@ class RedisFanout(Extension):
             with anyio.move_on_after(2.0):  # best effort: publish what is still buffered
                 try:
                     await self._outbox.flush(redis)
-                except _ERRORS:
+                except self._errors:
                     log.warning("fan-out stopped with %s entries unpublished", len(self._outbox))
             await redis.aclose()  # type: ignore[attr-defined]  # types-redis predates 5.x
             self._redis = None
@@ -242,7 +249,7 @@ class RedisFanout(Extension):
                     now, awareness_last = await self._load_positions(
                         self.awareness_key(event.document)
                     )
-                except _ERRORS:
+                except self._errors:
                     self.connected = False
         uncertain = now is None
         if now is None:
@@ -354,7 +361,7 @@ class RedisFanout(Extension):
         try:
             reply: Any = await self.redis.xread(streams, count=500, block=self._block_ms)
             self.connected = True
-        except _ERRORS:
+        except self._errors:
             self.connected = False
             log.warning("fan-out lost its redis connection; catching up when it returns")
             await self._recover()
@@ -409,7 +416,7 @@ class RedisFanout(Extension):
             try:
                 await self.redis.ping()
                 break
-            except _ERRORS:
+            except self._errors:
                 delay = min(delay * 2, 5.0)
         self.connected = True
         log.info("fan-out reconnected to redis node=%s", self.node_id)
@@ -418,7 +425,7 @@ class RedisFanout(Extension):
             try:
                 if sub.uncertain or await self._trimmed_past(sub):
                     await self._catch_up(sub)
-            except _ERRORS:
+            except self._errors:
                 self.connected = False
                 return  # the read loop will fail again and come back here
 
@@ -426,6 +433,8 @@ class RedisFanout(Extension):
         """Whether entries after our position may have been trimmed away (conservative: a
         false positive costs one idempotent reload). Redis 7.0 does not record trims in
         ``max-deleted-entry-id`` (only XDEL), so compare with the first remaining entry."""
+        from redis.exceptions import ResponseError
+
         try:
             info: dict[str, Any] = await self.redis.xinfo_stream(self.doc_key(sub.name))
         except ResponseError:

@@ -6,6 +6,7 @@ retries with exponential backoff while Redis is unreachable. The queue is bounde
 the oldest entry is dropped and, if it was a document update, the document is marked for a
 *resync*: before anything else is published again, the ``resync`` callback supplies one entry
 that supersedes every dropped update (the document's whole state), so peers still converge.
+redis is imported by `run`, not with the module (a process without Redis never loads it).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 __all__ = ["Fields", "Outgoing", "StreamOutbox"]
 
@@ -97,6 +100,8 @@ class StreamOutbox:
 
     async def run(self, redis: Redis[bytes]) -> None:
         """The writer task: publish forever, retrying while Redis fails."""
+        from redis.exceptions import RedisError  # an `except` evaluates it: import it first
+
         delay = self._retry_delay
         while True:
             if not self._entries and not self._resync:

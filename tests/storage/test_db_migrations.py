@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import storage
-from storage.db import connect, current_revision, downgrade, migrate
+from storage.db import HEAD_REVISION, alembic_config, connect, current_revision, downgrade, migrate
 from storage.modules import ModuleRepository
 from storage.search import rebuild_sqlite_fts
 
@@ -124,3 +124,36 @@ async def test_check_raises_when_the_database_is_unreachable() -> None:
         assert db.dialect == "postgresql"
         with pytest.raises(OSError):
             await db.check()
+
+
+def test_head_revision_is_alembics_only_head() -> None:
+    # `migrate` trusts HEAD_REVISION to skip Alembic: a new migration must bump it.
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD_REVISION]
+    assert HEAD == HEAD_REVISION
+
+
+async def test_an_older_database_still_migrates_to_the_head(empty_url: str) -> None:
+    await migrate(empty_url, "0001")
+    async with connect(empty_url) as db, db.engine.connect() as conn:
+        assert await current_revision(conn) == "0001"
+    await migrate(empty_url)
+    async with connect(empty_url) as db, db.engine.connect() as conn:
+        assert await current_revision(conn) == HEAD_REVISION
+        assert (await conn.execute(sa.text("SELECT count(*) FROM note_versions"))).scalar() == 0
+
+
+async def test_a_database_at_the_head_skips_alembic(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await migrate(empty_url)
+
+    def no_alembic(*args: object) -> None:
+        raise AssertionError("alembic ran on a database already at the head")
+
+    monkeypatch.setattr("storage.db._run_alembic_blocking", no_alembic)
+    await migrate(empty_url)
+    await migrate(empty_url, HEAD_REVISION)
+    with pytest.raises(AssertionError, match="alembic ran"):
+        await migrate(empty_url, "0002")  # any other target still goes through alembic

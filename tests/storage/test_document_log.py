@@ -84,12 +84,11 @@ async def test_documents_over_and_delete(database: Database) -> None:
     assert await log.load("notes/small") == [b"u"]
 
 
-async def test_sqlite_fast_path_and_engine_path_read_each_others_rows(database: Database) -> None:
-    """On SQLite, append and load take `Database.sqlite_direct`; the engine's statements must
-    see exactly the same rows (values converted by the columns' own types) and vice versa."""
-    if database.sqlite_direct is None:
-        assert database.dialect == "postgresql"  # the fast path exists only for SQLite files
-        return
+async def test_fast_paths_and_engine_path_read_each_others_rows(database: Database) -> None:
+    """Append (and on SQLite load) take `Database.sqlite_direct` / `pg_direct`; the engine's
+    statements must see exactly the same rows (values converted by the columns' own types)
+    and vice versa."""
+    assert (database.sqlite_direct is not None) != (database.pg_direct is not None)
     log = DocumentLog(database)
     await log.append([("notes/fast", b"\x00\x01"), ("notes/fast", b"\x02")])
     engine_only = DocumentLog(Database(database.engine))  # the same file, no fast path
@@ -122,3 +121,25 @@ async def test_sqlite_fast_path_rolls_back_a_failed_transaction(database: Databa
     assert await log.load("notes/half") == []
     await log.append([("notes/half", b"ok")])  # the connection is usable again
     assert await log.load("notes/half") == [b"ok"]
+
+
+async def test_postgres_fast_path_reconnects_after_losing_its_connection(
+    database: Database,
+) -> None:
+    pg = database.pg_direct
+    if pg is None:
+        return  # SQLite: nothing to check
+    log = DocumentLog(database)
+    await log.append([("notes/pg", b"1")])
+    async with database.engine.connect() as conn:  # kill the fast path's backend
+        await conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ))
+    try:  # fails on the dead connection, unless asyncpg already noticed it and reconnected
+        await log.append([("notes/pg", b"maybe")])
+        maybe = [b"maybe"]
+    except Exception:  # asyncpg's or an OSError: the batch was not written
+        maybe = []
+    await log.append([("notes/pg", b"2")])  # on a new connection either way
+    assert await log.load("notes/pg") == [b"1", *maybe, b"2"]
