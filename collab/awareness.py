@@ -111,6 +111,12 @@ class AwarenessStates:
             taken = current is not None and current.state is not None and current.user != user
             if claiming and taken:
                 continue  # someone else's live client id: never let one user clobber another
+            if claiming and current is not None and current.user != user:
+                # Someone else's removed id: client ids are random per browser tab, so this is
+                # a late echo of that user's last state (or of its removal), never a new one.
+                continue
+            if entry.state is None and (current is None or current.state is None):
+                continue  # removing what is not there: nothing to tell anyone
             # The same user's *other live* connection: a y-websocket provider echoes every
             # state it receives, so this is usually that echo, carrying a clock we already
             # relayed. Only a strictly newer clock moves a live id; a reconnect after the old
@@ -137,8 +143,6 @@ class AwarenessStates:
                 )
                 if not (newer or removal):
                     continue
-            if current is None and entry.state is None:
-                continue  # removing something we never had: nothing to tell anyone
             state = entry.state
             if state is not None and stamp is not None:
                 state = {**state, "user": dict(stamp)}

@@ -375,6 +375,8 @@ class Connection:
                     await document.commit(diff, Origin.CLIENT(self.connection_id))
                 self.metrics.fanout_latency.observe(time.perf_counter() - started)
         elif isinstance(message, AwarenessUpdate):
+            if document.was_relayed(message.payload):
+                return  # an echo of what this document sent (y-websocket providers echo)
             awareness = document.awareness
             entries = [
                 parse_awareness_entry(entry)

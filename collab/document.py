@@ -47,6 +47,7 @@ __all__ = ["Document", "Recipient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_RECENT_RELAYS = 16  # awareness payloads remembered to recognise echoes (``was_relayed``)
 
 
 class Recipient(Protocol):
@@ -95,6 +96,7 @@ class Document:
         self._last_change = 0.0
         self._pending_awareness: dict[int, tuple[str, AwarenessEntry]] = {}
         self._last_awareness = -math.inf
+        self._relayed: dict[bytes, None] = {}  # the last awareness payloads sent (oldest first)
         self._store_lock = anyio.Lock()
 
     # -- the YDoc and its observer ------------------------------------------------------------
@@ -258,7 +260,25 @@ class Document:
     def awareness_snapshot_frame(self) -> bytes | None:
         """The frame with every live awareness state, or None when there is none."""
         entries = self.awareness.snapshot(time.monotonic())
-        return encode_awareness(encode_awareness_entries(entries)) if entries else None
+        if not entries:
+            return None
+        return encode_awareness(self._relaying(encode_awareness_entries(entries)))
+
+    def was_relayed(self, payload: bytes) -> bool:
+        """Whether ``payload`` is byte for byte one of the last awareness updates this document
+        sent. A stock y-websocket provider sends every update it receives straight back (its
+        ``awareness.on('update')`` has no origin filter), so with n clients each relay comes
+        back up to n - 1 times; such an echo carries only states and clocks we sent, so it is
+        dropped whole, without reading its entries."""
+        return payload in self._relayed
+
+    def _relaying(self, payload: bytes) -> bytes:
+        relayed = self._relayed
+        relayed.pop(payload, None)
+        relayed[payload] = None
+        if len(relayed) > _RECENT_RELAYS:
+            del relayed[next(iter(relayed))]
+        return payload
 
     async def flush_awareness(self) -> None:
         """Broadcast the queued awareness entries now; each owner gets the others' only."""
@@ -270,14 +290,14 @@ class Document:
         for owner, entry in pending.values():
             by_owner.setdefault(owner, []).append(entry)
         everything = [entry for _, entry in pending.values()]
-        frame_all = encode_awareness(encode_awareness_entries(everything))
+        frame_all = encode_awareness(self._relaying(encode_awareness_entries(everything)))
         for connection_id, recipient in list(self.connections.items()):
             own = by_owner.get(connection_id)
             if own is None:
                 recipient.send(frame_all)
             elif len(own) < len(everything):
                 others = [e for o, e in pending.values() if o != connection_id]
-                recipient.send(encode_awareness(encode_awareness_entries(others)))
+                recipient.send(encode_awareness(self._relaying(encode_awareness_entries(others))))
         for owner, entries in by_owner.items():
             origin = (
                 Origin.PEER(owner.removeprefix("peer:"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +22,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from storage import note_access
 from storage.db import Database
 from storage.errors import UnknownReference as UnknownReference  # re-exported
 from storage.models import Note, NoteShare, Permission
+from storage.note_access import Access as Access  # re-exported
 from storage.search import MARK_END, MARK_START, fts5_match, highlight, pg_tsquery, terms
 from storage.types import utcnow
 
@@ -40,12 +41,6 @@ _HEADLINE = (
     f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=20, MinWords=8, MaxFragments=2, "
     'FragmentDelimiter=" … "'
 )
-
-
-class Access(StrEnum):
-    OWNER = "owner"
-    WRITE = "write"
-    READ = "read"
 
 
 class VersionConflict(Exception):
@@ -224,36 +219,7 @@ class NoteRepository:
         self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]
     ) -> dict[tuple[uuid.UUID, uuid.UUID], Access | None]:
         """``access`` for many ``(note_id, user_id)`` pairs in one query (a connect storm)."""
-        if not pairs:
-            return {}
-        note_ids = {note for note, _ in pairs}
-        user_ids = {user for _, user in pairs}
-        shared = sa.and_(_SHARES.c.note_id == _NOTES.c.id, _SHARES.c.user_id.in_(user_ids))
-        async with self._db.read() as session:
-            rows = (
-                await session.execute(
-                    sa.select(
-                        _NOTES.c.id, _NOTES.c.owner_id, _SHARES.c.user_id, _SHARES.c.permission
-                    )
-                    .select_from(_NOTES)
-                    .outerjoin(_SHARES, shared)
-                    .where(_NOTES.c.id.in_(note_ids), _NOTES.c.deleted_at.is_(None))
-                )
-            ).all()
-        owners: dict[uuid.UUID, uuid.UUID] = {}
-        shares: dict[tuple[uuid.UUID, uuid.UUID], Access] = {}
-        for row in rows:
-            owners[row.id] = row.owner_id
-            if row.user_id is not None:
-                shares[(row.id, row.user_id)] = Access(str(row.permission))
-        result: dict[tuple[uuid.UUID, uuid.UUID], Access | None] = {}
-        for note, user in pairs:
-            owner = owners.get(note)
-            if owner is None:
-                result[(note, user)] = None
-            else:
-                result[(note, user)] = Access.OWNER if owner == user else shares.get((note, user))
-        return result
+        return await note_access.access_many(self._db, pairs)
 
     async def folders(self, owner_id: uuid.UUID) -> list[str]:
         async with self._db.read() as session:

@@ -84,6 +84,22 @@ def test_stale_and_duplicate_clocks_are_ignored_and_per_owner_limit() -> None:
     assert len(states.snapshot(now=100.0)) == 0  # not renewed for 30 s: stale
 
 
+def test_late_echoes_of_a_departed_users_state_are_not_taken_over() -> None:
+    """After alice's tab left, bob's provider may still echo her last state (or her removal):
+    neither may resurrect her client id under bob's name, nor re-announce the removal."""
+    states = AwarenessStates()
+    [relayed] = states.apply("c1", "alice", [AwarenessEntry(11, 4, {"cursor": 1})], ALICE, 0.0)
+    [removal] = states.remove_owner("c1", 1.0)
+    bob = stamp_for("bob", "Bob")
+    assert states.apply("c2", "bob", [AwarenessEntry(11, relayed.clock, relayed.state)],
+                        bob, 2.0) == []
+    assert states.apply("c2", "bob", [AwarenessEntry(11, removal.clock, None)], bob, 2.0) == []
+    assert states.owner_of(11) is None
+    # alice herself reconnecting with her old clock still gets her id back (#122)
+    [back] = states.apply("c3", "alice", [AwarenessEntry(11, 4, {"cursor": 2})], ALICE, 3.0)
+    assert back.clock > removal.clock and states.owner_of(11) == "c3"
+
+
 def test_echo_is_recognised_only_for_the_exact_bytes_and_a_relayed_clock() -> None:
     states = AwarenessStates()
     [relayed] = states.apply("c1", "alice", [AwarenessEntry(1, 3, {"cursor": 1})], ALICE, 0.0)
@@ -257,3 +273,25 @@ async def test_server_has_no_awareness_state_of_its_own() -> None:
         await client.send(bytes([0, 0, 1, 0]))
         assert not isinstance(await client.recv_message(), AwarenessUpdate)
         await client.leave()
+
+
+async def test_an_echo_of_a_relayed_frame_is_dropped_whole() -> None:
+    async with running() as h:
+        name = doc_name()
+        a = await h.connect(name, "user-alice")
+        b = await h.connect(name, "user-bob")
+        assert isinstance(await a.recv_message(), SyncStep1)
+        assert isinstance(await b.recv_message(), SyncStep1)
+        await a.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
+        while not isinstance(message := await b.recv_message(), AwarenessUpdate):
+            pass
+        document = h.server.registry.documents[name]
+        assert document.was_relayed(message.payload)
+        await b.send(encode_awareness(message.payload))  # what a y-websocket provider does
+        await b.send(aw(AwarenessEntry(22, 1, {"cursor": 9})))  # then something new
+        [seen] = await _awareness(a)
+        assert seen.client_id == 22  # alice got bob's new state, and nothing of the echo
+        assert document.awareness.owner_of(11) is not None
+        assert not document.was_relayed(encode_awareness_entries([AwarenessEntry(11, 1, {})]))
+        await a.leave()
+        await b.leave()
