@@ -64,6 +64,7 @@ export class NoteConnection {
   private unauthorizedStreak = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private flushTimer: ReturnType<typeof setInterval> | undefined
+  private localUpdates = 0
   private readonly listeners = new Set<(state: SyncState) => void>()
 
   constructor(
@@ -118,6 +119,7 @@ export class NoteConnection {
 
   private readonly onUpdate = (_update: Uint8Array, origin: unknown): void => {
     if (origin === this.provider || origin === this.persistence) return
+    this.localUpdates += 1
     if (!(this.provider.wsconnected && this.provider.synced)) {
       this.setPending(this.state.pending + 1)
     } else {
@@ -195,17 +197,41 @@ export class NoteConnection {
     else localStorage.removeItem(this.pendingKey)
   }
 
-  /** While online, show "syncing" until the socket's send buffer has drained. */
+  /**
+   * While online, show "syncing" until the socket's send buffer has drained *and* the local
+   * copy (IndexedDB) holds every edit: "saved" must survive a reload with the network gone.
+   */
   private watchFlush(): void {
     if (this.flushTimer) return
     this.flushTimer = setInterval(() => {
       const ws = this.provider.ws
-      if (!ws || ws.bufferedAmount === 0) {
-        clearInterval(this.flushTimer)
+      if (ws && ws.bufferedAmount > 0) return
+      clearInterval(this.flushTimer)
+      const seen = this.localUpdates
+      void this.storedLocally().finally(() => {
         this.flushTimer = undefined
+        if (this.localUpdates !== seen && this.provider.wsconnected) this.watchFlush()
         this.recompute()
-      }
+      })
     }, 150)
+  }
+
+  /**
+   * Resolves once y-indexeddb has committed every update made so far: it writes each update in
+   * its own readwrite transaction on `updates`, and IndexedDB completes overlapping readwrite
+   * transactions in the order they were created, so an empty one created now completes last.
+   */
+  private storedLocally(): Promise<void> {
+    const db = this.persistence.db
+    if (!db) return Promise.resolve()
+    return new Promise((resolve) => {
+      try {
+        const tx = db.transaction(['updates'], 'readwrite')
+        tx.oncomplete = tx.onerror = tx.onabort = () => resolve()
+      } catch {
+        resolve() // the database is closing: nothing more will be stored
+      }
+    })
   }
 
   private recompute(): void {
