@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from harness.common import Context, MiB, Row, cost_rows, flatten, median
@@ -133,6 +134,10 @@ def memory(ctx: Context) -> list[Row]:
     with ctx.phase("churn") as stats:
         replies = ctx.pool.each([{**cmd, "specs": part} for part in parts], timeout=1800)
     failed = sum(r["failed"] for r in replies)
+    # "After they have come and gone": ours unloads a document `unload_delay` after its last
+    # client left, after storing it and running the unload hooks; wait until its gauge says
+    # none is loaded (the anchors drop a document with its last connection).
+    unloaded_after, left = _wait_unloaded(ctx, limit=300.0)
     end = ctx.settle(window=5.0, limit=90.0)
     return [
         Row("RSS per idle connection", "KiB", per_connection / 1024),
@@ -143,5 +148,22 @@ def memory(ctx: Context) -> list[Row]:
         Row("RSS growth after short-lived documents", "MiB", (end - start) / MiB),
         Row("time for all short-lived documents", "s", stats.seconds),
         Row("short-lived documents failed", "", float(failed)),
+        Row("time until all unloaded after the last closed", "s", unloaded_after, "info"),
+        Row("documents still loaded at the RSS reading", "", left, "info"),
         Row("server CPU (short-lived documents)", "cores", stats.server_cpu),
     ]
+
+
+def _wait_unloaded(ctx: Context, *, limit: float) -> tuple[float | None, float | None]:
+    """Seconds until our server has no document loaded (None for the anchors), and how many
+    were still loaded when `limit` ran out (0 when all were unloaded)."""
+    api = ctx.server.api
+    if api is None:
+        return None, None
+    started = time.monotonic()
+    while True:
+        loaded = api.documents_loaded()
+        waited = time.monotonic() - started
+        if loaded == 0 or waited >= limit or ctx.smoke:
+            return waited, float(loaded)
+        time.sleep(0.5)

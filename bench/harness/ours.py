@@ -9,6 +9,7 @@ import math
 import os
 import secrets
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,15 @@ class OurApi:
         if response.status >= 400:
             raise BenchError(f"{method} {path}: {response.status} {data[:300]!r}")
         return json.loads(data) if data else None
+
+    def documents_loaded(self) -> int:
+        """The server's `collab_documents_loaded` gauge (from `/metrics`)."""
+        with urllib.request.urlopen(f"{self.base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            if line.startswith("collab_documents_loaded "):
+                return int(float(line.split()[1]))
+        raise BenchError("/metrics has no collab_documents_loaded")
 
     def register(self) -> User:
         email = f"bench-{secrets.token_hex(6)}@example.com"
