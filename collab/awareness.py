@@ -108,12 +108,10 @@ class AwarenessStates:
         for entry in entries:
             current = self._clients.get(entry.client_id)
             claiming = current is None or current.owner != owner
-            taken = current is not None and current.state is not None and current.user != user
-            if claiming and taken:
-                continue  # someone else's live client id: never let one user clobber another
             if claiming and current is not None and current.user != user:
-                # Someone else's removed id: client ids are random per browser tab, so this is
-                # a late echo of that user's last state (or of its removal), never a new one.
+                # Someone else's client id, live or removed: never let one user clobber another
+                # (client ids are random per browser tab, so after that user left this is a
+                # late echo of their last state or of its removal, never a new one).
                 continue
             if entry.state is None and (current is None or current.state is None):
                 continue  # removing what is not there: nothing to tell anyone
