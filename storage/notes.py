@@ -200,20 +200,8 @@ class NoteRepository:
 
     async def access(self, note_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
         """What ``user_id`` may do with a live note: owner, write, read, or nothing."""
-        async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    sa.select(_NOTES.c.owner_id, _SHARES.c.permission)
-                    .select_from(_NOTES)
-                    .outerjoin(_SHARES, _share_of(user_id))
-                    .where(_NOTES.c.id == note_id, _NOTES.c.deleted_at.is_(None))
-                )
-            ).first()
-        if row is None:
-            return None
-        if row.owner_id == user_id:
-            return Access.OWNER
-        return None if row.permission is None else Access(str(row.permission))
+        pair = (note_id, user_id)
+        return (await note_access.access_many(self._db, [pair]))[pair]
 
     async def access_many(
         self, pairs: Collection[tuple[uuid.UUID, uuid.UUID]]
