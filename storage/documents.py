@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from storage.db import Database
 from storage.models import DocumentUpdate
+from storage.sqlite_direct import SQLITE_DIALECT
 from storage.types import utcnow
 
 _TABLE: sa.Table = DocumentUpdate.__table__  # type: ignore[attr-defined]
@@ -25,20 +25,15 @@ _ORDER = (_TABLE.c.is_snapshot.desc(), _TABLE.c.id.asc())
 
 # The SQLite fast path (``Database.sqlite_direct``): the same statements compiled once for
 # SQLite (positional ``?`` parameters), values converted by the columns' own bind processors.
-_SQLITE = sqlite.dialect(paramstyle="qmark")
+_SQLITE = SQLITE_DIALECT
 _SQLITE_CREATED_AT = _TABLE.c.created_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
-_INSERT_COLUMNS = ("name", "data", "is_snapshot", "created_at")
-_SQLITE_INSERT = str(
-    sa.insert(_TABLE)
-    .values({column: sa.bindparam(column) for column in _INSERT_COLUMNS})
-    .compile(dialect=_SQLITE)
-)
-_PG_INSERT = str(  # inline(): no RETURNING of the generated ids
+_INSERT = (  # inline(): no RETURNING of the generated ids
     sa.insert(_TABLE)
     .inline()
-    .values({column: sa.bindparam(column) for column in _INSERT_COLUMNS})
-    .compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+    .values({c: sa.bindparam(c) for c in ("name", "data", "is_snapshot", "created_at")})
 )
+_SQLITE_INSERT = str(_INSERT.compile(dialect=_SQLITE))
+_PG_INSERT = str(_INSERT.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
 _SQLITE_LOAD = str(
     sa.select(_TABLE.c.data)
     .where(_TABLE.c.name == sa.bindparam("name"))

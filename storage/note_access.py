@@ -17,10 +17,10 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 
 from storage.db import Database
 from storage.models import Note, NoteShare
+from storage.sqlite_direct import SQLITE_DIALECT
 
 __all__ = ["Access", "access_many"]
 
@@ -28,7 +28,7 @@ Pair = tuple[uuid.UUID, uuid.UUID]
 
 _NOTES: sa.Table = Note.__table__  # type: ignore[attr-defined]
 _SHARES: sa.Table = NoteShare.__table__  # type: ignore[attr-defined]
-_SQLITE = sqlite.dialect(paramstyle="qmark")
+_SQLITE = SQLITE_DIALECT
 _UUID_TYPE = _NOTES.c.id.type.dialect_impl(_SQLITE)
 _UUID_IN = _UUID_TYPE.bind_processor(_SQLITE)
 _UUID_OUT = _UUID_TYPE.result_processor(_SQLITE, None)

@@ -25,8 +25,13 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio
+from sqlalchemy.dialects import sqlite
 
-__all__ = ["SqliteDirect"]
+__all__ = ["SQLITE_DIALECT", "SqliteDirect"]
+
+SQLITE_DIALECT = sqlite.dialect(paramstyle="qmark")
+"""What repositories compile their fast-path statements for (``sqlite3``'s ``?`` style), and
+whose column processors convert the values."""
 
 T = TypeVar("T")
 
