@@ -20,7 +20,7 @@ from collab.protocol import (
     encode_awareness,
     encode_awareness_entries,
 )
-from tests.collab._kit import FAST, MemoryClient, doc_name, running
+from tests.collab._kit import FAST, Harness, MemoryClient, doc_name, running
 
 ALICE = stamp_for("alice", "Alice")
 
@@ -122,10 +122,7 @@ async def test_an_echo_with_invalid_json_is_still_refused() -> None:
     of what the server relayed are skipped; anything else is parsed (1002 when invalid)."""
     async with running() as h:
         name = doc_name()
-        a = await h.connect(name, "user-alice")
-        b = await h.connect(name, "user-bob")
-        assert isinstance(await a.recv_message(), SyncStep1)
-        assert isinstance(await b.recv_message(), SyncStep1)
+        a, b = await _alice_and_bob(h, name)
         await a.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
         [seen] = await _awareness(b)
         assert seen.raw is not None
@@ -138,6 +135,15 @@ async def test_an_echo_with_invalid_json_is_still_refused() -> None:
         await a.leave()
 
 
+async def _alice_and_bob(h: Harness, name: str) -> tuple[MemoryClient, MemoryClient]:
+    """Two users' connections to ``name``, both past the server's sync step 1."""
+    a = await h.connect(name, "user-alice")
+    b = await h.connect(name, "user-bob")
+    assert isinstance(await a.recv_message(), SyncStep1)
+    assert isinstance(await b.recv_message(), SyncStep1)
+    return a, b
+
+
 async def _awareness(client: MemoryClient) -> list[AwarenessEntry]:
     while True:
         message = await client.recv_message()
@@ -148,10 +154,7 @@ async def _awareness(client: MemoryClient) -> list[AwarenessEntry]:
 async def test_presence_is_stamped_relayed_and_removed_on_disconnect() -> None:
     async with running() as h:
         name = doc_name()
-        a = await h.connect(name, "user-alice")
-        b = await h.connect(name, "user-bob")
-        assert isinstance(await a.recv_message(), SyncStep1)
-        assert isinstance(await b.recv_message(), SyncStep1)
+        a, b = await _alice_and_bob(h, name)
         await a.send(aw(AwarenessEntry(11, 1, {"user": {"id": "bob", "name": "Bob"}})))
         [seen] = await _awareness(b)
         assert seen.state == {"user": stamp_for("alice", "User alice")}
@@ -278,10 +281,7 @@ async def test_server_has_no_awareness_state_of_its_own() -> None:
 async def test_an_echo_of_a_relayed_frame_is_dropped_whole() -> None:
     async with running() as h:
         name = doc_name()
-        a = await h.connect(name, "user-alice")
-        b = await h.connect(name, "user-bob")
-        assert isinstance(await a.recv_message(), SyncStep1)
-        assert isinstance(await b.recv_message(), SyncStep1)
+        a, b = await _alice_and_bob(h, name)
         await a.send(aw(AwarenessEntry(11, 1, {"cursor": 1})))
         while not isinstance(message := await b.recv_message(), AwarenessUpdate):
             pass
