@@ -63,8 +63,18 @@ export function setActive(id: string | null): void {
   })
 }
 
+/**
+ * A local change (create, rename, tags) is newer than any list request already in flight:
+ * drop their answers, or an empty list asked for before "New note" would replace the new note.
+ */
+function supersedeInflight(): void {
+  requestSeq += 1
+  state.loading = false
+}
+
 /** Update one note in the list after an edit elsewhere (rename, tags). */
 export function patchNote(note: Note): void {
+  supersedeInflight()
   const index = state.notes.findIndex((n) => n.id === note.id)
   if (index >= 0) state.notes[index] = { ...state.notes[index], ...note }
   for (const tag of note.tags ?? []) state.allTags.add(tag)
@@ -221,6 +231,7 @@ export async function createNote(): Promise<Note | null> {
       ...(state.folder ? { folder: state.folder } : {}),
     })
     const note = unwrapNote(body)
+    supersedeInflight()
     state.notes = [note, ...state.notes]
     state.total += 1
     render()
