@@ -119,6 +119,22 @@ def ensure_node_modules() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BENCH_DIR, check=True)
 
 
+def apply_params(overrides: list[str], *, smoke: bool) -> None:
+    """Apply ``--param scenario.name=int`` overrides to the scenario table (in place)."""
+    by_key = {s.key: s for s in SCENARIOS}
+    for item in overrides:
+        target, sep, value = item.partition("=")
+        key, dot, name = target.partition(".")
+        scenario = by_key.get(key)
+        params = (scenario.smoke if smoke else scenario.full) if scenario else None
+        if not sep or not dot or params is None or name not in params:
+            raise ValueError(f"--param {item!r}: expected SCENARIO.NAME=INT with a known name")
+        try:
+            params[name] = int(value)
+        except ValueError:
+            raise ValueError(f"--param {item!r}: {value!r} is not an integer") from None
+
+
 def machine_info(workers: int) -> dict[str, str]:
     def cmd(*args: str) -> str:
         try:
@@ -341,7 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="py-spy our server during each scenario (log dir)"
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="SCENARIO.NAME=INT",
+        help="override one parameter, e.g. memory.short_lived=2000 (profiling; the report "
+        "prints the parameters used)",
+    )
     args = parser.parse_args(argv)
+    try:
+        apply_params(args.param, smoke=args.smoke)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     notes = BENCH_DIR / "NOTES.md"
     if args.from_json:

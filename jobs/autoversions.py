@@ -26,12 +26,9 @@ log = logging.getLogger(__name__)
 class VersionSink(Protocol):
     """Where automatic versions go (implemented by `storage.VersionRepository`)."""
 
-    async def create(self, note_id: uuid.UUID, state: bytes, *, auto: bool = False) -> object:
-        """Store a version holding the full encoded document `state`."""
-        ...
-
-    async def prune_auto(self, note_id: uuid.UUID, *, keep: int) -> int:
-        """Delete all but the newest `keep` automatic versions."""
+    async def add_auto(self, note_id: uuid.UUID, state: bytes, *, keep: int) -> None:
+        """Store an automatic version holding the full encoded document `state` and delete
+        all but the newest `keep` automatic versions, in one transaction."""
         ...
 
 
@@ -83,8 +80,7 @@ class AutoVersions(Extension):
             return
         self._changed_since.pop(document, None)
         try:
-            await self._versions.create(note_id, doc.get_update(), auto=True)
-            await self._versions.prune_auto(note_id, keep=self._keep)
+            await self._versions.add_auto(note_id, doc.get_update(), keep=self._keep)
         except Exception:
             # Never fail the store (that would keep the document in memory for a checkpoint).
             log.exception("automatic version of %s failed", document)

@@ -12,6 +12,7 @@ share, nothing else.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,11 +29,20 @@ from storage.errors import UnknownReference as UnknownReference  # re-exported
 from storage.models import Note, NoteShare, Permission
 from storage.note_access import Access as Access  # re-exported
 from storage.search import MARK_END, MARK_START, fts5_match, highlight, pg_tsquery, terms
+from storage.sqlite_direct import SqliteStatement
 from storage.types import utcnow
 
 _NOTES: sa.Table = Note.__table__  # type: ignore[attr-defined]
 _SHARES: sa.Table = NoteShare.__table__  # type: ignore[attr-defined]
 _FTS = sa.table("notes_fts", sa.column("rowid"))
+_SET_CONTENT_TEXT = (
+    sa.update(_NOTES)
+    .where(_NOTES.c.id == sa.bindparam("note_id"), _NOTES.c.deleted_at.is_(None))
+    .values(content_text=sa.bindparam("text"), updated_at=sa.bindparam("now"))
+)
+_SQLITE_SET_CONTENT_TEXT = SqliteStatement(
+    _SET_CONTENT_TEXT, _NOTES, {"note_id": "id", "text": "content_text", "now": "updated_at"}
+)
 _BM25_WEIGHTS = (10.0, 4.0, 8.0)  # title, content_text, tags
 _UPDATABLE = frozenset({"title", "tags", "is_private", "module_id", "folder"})
 # Only this much extracted text is indexed: a PostgreSQL tsvector is limited to 1 MB.
@@ -128,14 +138,20 @@ class NoteRepository:
     async def set_content_text(self, note_id: uuid.UUID, text: str) -> bool:
         """Store the extracted text (search input, first :data:`MAX_CONTENT_TEXT` characters).
 
-        ``False`` if the note is missing or deleted.
+        ``False`` if the note is missing or deleted. Every document unload of an edited note
+        calls this: on SQLite it runs on the fast path (one thread hop, no session).
         """
+        values = {"note_id": note_id, "text": text[:MAX_CONTENT_TEXT], "now": utcnow()}
+        direct = self._db.sqlite_direct
+        if direct is not None:
+            params = _SQLITE_SET_CONTENT_TEXT.params(values)
+
+            def update(conn: sqlite3.Connection) -> int:
+                return conn.execute(_SQLITE_SET_CONTENT_TEXT.sql, params).rowcount
+
+            return bool(await direct.write(update))
         async with self._db.write() as session:
-            result = await session.execute(
-                sa.update(_NOTES)
-                .where(_NOTES.c.id == note_id, _NOTES.c.deleted_at.is_(None))
-                .values(content_text=text[:MAX_CONTENT_TEXT], updated_at=utcnow())
-            )
+            result = await session.execute(_SET_CONTENT_TEXT, values)
         return bool(getattr(result, "rowcount", 0))
 
     async def delete(self, note_id: uuid.UUID) -> bool:

@@ -8,15 +8,17 @@ log is compacted. Listing never loads the state bytes.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel, col, delete, select
+from sqlmodel import Field, SQLModel, col
 
 from storage.db import Database
+from storage.sqlite_direct import SqliteStatement
 from storage.types import UTCDateTime, utcnow
 
 __all__ = ["NoteVersion", "VersionInfo", "VersionRepository"]
@@ -85,6 +87,28 @@ def _info(row: Any) -> VersionInfo:  # a NoteVersion or a row of _INFO_COLUMNS
     )
 
 
+_TABLE: sa.Table = NoteVersion.__table__  # type: ignore[attr-defined]
+_INSERT = sa.insert(_TABLE).values(
+    {c: sa.bindparam(c) for c in ("id", "note_id", "auto", "created_at", "size", "state")}
+)
+_PRUNE = sa.delete(_TABLE).where(
+    _TABLE.c.note_id == sa.bindparam("note_id"),
+    _TABLE.c.auto.is_(True),
+    _TABLE.c.id.not_in(
+        sa.select(_TABLE.c.id)
+        .where(_TABLE.c.note_id == sa.bindparam("note_id"), _TABLE.c.auto.is_(True))
+        .order_by(_TABLE.c.created_at.desc())
+        .limit(sa.bindparam("keep", type_=sa.Integer))
+        .scalar_subquery()
+    ),
+)
+
+
+# The SQLite fast path of automatic versions: one write transaction on `sqlite_direct`.
+_SQLITE_INSERT = SqliteStatement(_INSERT, _TABLE)
+_SQLITE_PRUNE = SqliteStatement(_PRUNE, _TABLE)
+
+
 class VersionRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -144,20 +168,30 @@ class VersionRepository:
             row = (await session.execute(query)).first()
         return _info(row) if row is not None else None
 
-    async def prune_auto(self, note_id: uuid.UUID, *, keep: int) -> int:
-        """Delete all but the newest `keep` automatic versions; named ones are never pruned."""
+    async def add_auto(self, note_id: uuid.UUID, state: bytes, *, keep: int) -> None:
+        """Store an automatic version of ``state`` and prune to the newest ``keep`` automatic
+        versions, in one transaction (what a document does when it unloads: on SQLite one
+        thread hop on the fast path instead of two ORM sessions)."""
+        values: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "note_id": note_id,
+            "auto": True,
+            "created_at": utcnow(),
+            "size": len(state),
+            "state": state,
+            "keep": keep,
+        }
+        direct = self._db.sqlite_direct
+        if direct is not None:
+            insert = _SQLITE_INSERT.params(values)
+            prune = _SQLITE_PRUNE.params(values)
+
+            def add(conn: sqlite3.Connection) -> None:
+                conn.execute(_SQLITE_INSERT.sql, insert)
+                conn.execute(_SQLITE_PRUNE.sql, prune)
+
+            await direct.write(add)
+            return
         async with self._db.write() as session:
-            keep_ids = (
-                select(col(NoteVersion.id))
-                .where(col(NoteVersion.note_id) == note_id, col(NoteVersion.auto))
-                .order_by(col(NoteVersion.created_at).desc())
-                .limit(keep)
-            )
-            result = await session.execute(
-                delete(NoteVersion).where(
-                    col(NoteVersion.note_id) == note_id,
-                    col(NoteVersion.auto),
-                    col(NoteVersion.id).not_in(keep_ids),
-                )
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+            await session.execute(_INSERT, values)
+            await session.execute(_PRUNE, {"note_id": note_id, "keep": keep})

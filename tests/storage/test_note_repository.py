@@ -188,3 +188,28 @@ async def test_huge_text_is_truncated_for_the_index(database: Database) -> None:
     stored = await notes.get(note.id)
     assert stored is not None and len(stored.content_text) == MAX_CONTENT_TEXT
     assert (await notes.search(owner, "word5"))[1] == 1
+
+
+@pytest.mark.parametrize("path", ["fast", "engine"])
+async def test_content_text_on_the_fast_path_and_the_engine_path(
+    database: Database, path: str
+) -> None:
+    """`set_content_text` runs on SQLite's fast path when there is one; both paths must store
+    the same values (text, a fresh aware `updated_at`), keep deleted notes out, and reach the
+    full-text index."""
+    (owner,) = await _users(database, "o")
+    db = database if path == "fast" else Database(database.engine)
+    notes = NoteRepository(db)
+    note = await notes.create(owner, title="Indexed")
+    gone = await notes.create(owner, title="Gone")
+    assert await notes.delete(gone.id)
+    before = (await notes.get(note.id)).updated_at  # type: ignore[union-attr]
+    assert await notes.set_content_text(note.id, "kumquat café 👩‍💻") is True
+    assert await notes.set_content_text(gone.id, "never") is False
+    stored = await NoteRepository(database).get(note.id)
+    assert stored is not None and stored.content_text == "kumquat café 👩‍💻"
+    assert stored.updated_at.tzinfo is not None and stored.updated_at >= before
+    hits, total = await NoteRepository(database).search(owner, "kumqu")
+    assert total == 1 and hits[0].note.id == note.id
+    deleted = await NoteRepository(database).get(gone.id, include_deleted=True)
+    assert deleted is not None and deleted.content_text == ""

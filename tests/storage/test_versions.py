@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from pycrdt import Doc
 
@@ -69,7 +70,7 @@ async def test_get_is_scoped_to_the_note(database: Database) -> None:
     assert await repo.list(note_b) == []
 
 
-async def test_latest_and_prune_keep_named_versions(database: Database) -> None:
+async def test_latest_finds_automatic_and_named_versions(database: Database) -> None:
     note_id, _ = await make_note(database)
     repo = VersionRepository(database)
     t0 = utcnow()
@@ -86,9 +87,7 @@ async def test_latest_and_prune_keep_named_versions(database: Database) -> None:
     latest_named = await repo.latest(note_id, auto=False)
     assert latest_named is not None and latest_named.id == named.id
 
-    assert await repo.prune_auto(note_id, keep=2) == 3
-    remaining = {v.id for v in await repo.list(note_id)}
-    assert remaining == {named.id, autos[-1].id, autos[-2].id}
+    # pruning: test_add_auto_stores_and_prunes_in_one_step
 
 
 async def test_versions_go_with_their_note(database: Database) -> None:
@@ -100,3 +99,36 @@ async def test_versions_go_with_their_note(database: Database) -> None:
         await session.execute(sa.delete(Note).where(Note.id == note_id))  # type: ignore[arg-type]
 
     assert await repo.list(note_id) == []
+
+
+@pytest.mark.parametrize("path", ["fast", "engine"])
+async def test_add_auto_stores_and_prunes_in_one_step(database: Database, path: str) -> None:
+    """What a document's unload does: store an automatic version and keep the newest `keep`
+    automatic ones; named versions stay. SQLite's fast path and the engine path agree."""
+    note_id, _ = await make_note(database)
+    repo = VersionRepository(database if path == "fast" else Database(database.engine))
+    named = await repo.create(note_id, state_of("n"), name="keep me")
+    for i in range(4):
+        await repo.add_auto(note_id, state_of(f"auto {i} é"), keep=2)
+
+    reader = VersionRepository(database)
+    listed = await reader.list(note_id)
+    autos = [v for v in listed if v.auto]
+    assert {v.id for v in listed} - {v.id for v in autos} == {named.id}
+    assert len(autos) == 2
+    newest = await reader.get(note_id, autos[0].id)
+    assert newest is not None
+    info, state = newest
+    assert to_markdown(doc_from_state(state)) == "auto 3 é\n"
+    assert info.size == len(state) and info.created_by is None and info.name is None
+    assert info.created_at.tzinfo is not None and abs(info.created_at - utcnow()) < timedelta(
+        minutes=1
+    )
+    older = await reader.get(note_id, autos[1].id)
+    assert older is not None and to_markdown(doc_from_state(older[1])) == "auto 2 é\n"
+
+
+def doc_from_state(state: bytes) -> Doc[Any]:
+    doc: Doc[Any] = Doc()
+    doc.apply_update(state)
+    return doc
