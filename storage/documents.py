@@ -13,32 +13,26 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from storage.db import Database
+from storage.direct_sql import DirectStatement
 from storage.models import DocumentUpdate
-from storage.sqlite_direct import SQLITE_DIALECT
 from storage.types import utcnow
 
 _TABLE: sa.Table = DocumentUpdate.__table__  # type: ignore[attr-defined]
 _ORDER = (_TABLE.c.is_snapshot.desc(), _TABLE.c.id.asc())
 
-# The SQLite fast path (``Database.sqlite_direct``): the same statements compiled once for
-# SQLite (positional ``?`` parameters), values converted by the columns' own bind processors.
-_SQLITE = SQLITE_DIALECT
-_SQLITE_CREATED_AT = _TABLE.c.created_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
-_INSERT = (  # inline(): no RETURNING of the generated ids
+# The fast paths (``Database.sqlite_direct`` / ``pg_direct``): the same statements compiled
+# once per database, values converted by the columns' own bind processors.
+_INSERT = DirectStatement(
     sa.insert(_TABLE)
-    .inline()
-    .values({c: sa.bindparam(c) for c in ("name", "data", "is_snapshot", "created_at")})
+    .inline()  # no RETURNING of the generated ids
+    .values({c: sa.bindparam(c) for c in ("name", "data", "is_snapshot", "created_at")}),
+    _TABLE,
 )
-_SQLITE_INSERT = str(_INSERT.compile(dialect=_SQLITE))
-_PG_INSERT = str(_INSERT.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
-_SQLITE_LOAD = str(
-    sa.select(_TABLE.c.data)
-    .where(_TABLE.c.name == sa.bindparam("name"))
-    .order_by(*_ORDER)
-    .compile(dialect=_SQLITE)
+_LOAD = DirectStatement(
+    sa.select(_TABLE.c.data).where(_TABLE.c.name == sa.bindparam("name")).order_by(*_ORDER),
+    _TABLE,
 )
 
 
@@ -54,9 +48,16 @@ class DocumentLog:
         if direct is not None:
 
             def load(conn: sqlite3.Connection) -> list[bytes]:
-                return [bytes(row[0]) for row in conn.execute(_SQLITE_LOAD, (name,))]
+                return [bytes(row[0]) for row in conn.execute(_LOAD.sqlite_sql, (name,))]
 
             return await direct.run(load)
+        pg = self._db.pg_direct
+        if pg is not None:
+
+            async def load_pg(conn: Any) -> list[bytes]:
+                return [bytes(row[0]) for row in await conn.fetch(_LOAD.pg_sql, name)]
+
+            return await pg.run(load_pg)
         async with self._db.read() as session:
             result = await session.execute(
                 sa.select(_TABLE.c.data).where(_TABLE.c.name == name).order_by(*_ORDER)
@@ -70,20 +71,29 @@ class DocumentLog:
         now = utcnow()
         direct = self._db.sqlite_direct
         if direct is not None:
-            created: Any = _SQLITE_CREATED_AT(now) if _SQLITE_CREATED_AT is not None else now
-            values = [(name, data, 0, created) for name, data in entries]
+            values = [
+                _INSERT.sqlite_params(
+                    {"name": name, "data": data, "is_snapshot": False, "created_at": now}
+                )
+                for name, data in entries
+            ]
 
             def append(conn: sqlite3.Connection) -> None:
-                conn.executemany(_SQLITE_INSERT, values)
+                conn.executemany(_INSERT.sqlite_sql, values)
 
             await direct.write(append)
             return
         pg = self._db.pg_direct
         if pg is not None:
-            records = [(name, data, False, now) for name, data in entries]
+            records = [
+                _INSERT.pg_params(
+                    {"name": name, "data": data, "is_snapshot": False, "created_at": now}
+                )
+                for name, data in entries
+            ]
 
             async def append_pg(conn: Any) -> None:
-                await conn.executemany(_PG_INSERT, records)
+                await conn.executemany(_INSERT.pg_sql, records)
 
             await pg.transaction(append_pg)
             return

@@ -4,7 +4,8 @@ Every collab connection to ``notes/<id>`` asks this before it is admitted; a con
 it hundreds of times a second (the live layer batches concurrent checks into one call). On
 SQLite the query runs on ``Database.sqlite_direct`` (one thread hop instead of a session's
 many); its SQL is compiled from the same SQLAlchemy statement, once per shape, and values go
-through the columns' own SQLite processors. PostgreSQL uses the engine.
+through the columns' own SQLite processors. PostgreSQL runs the same statement on
+``Database.pg_direct`` (asyncpg takes UUIDs as they are).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.db import Database
+from storage.direct_sql import PG_DIALECT
 from storage.models import Note, NoteShare
 from storage.sqlite_direct import SQLITE_DIALECT
 
@@ -52,14 +54,17 @@ def _statement(note_ids: Any, user_ids: Any) -> sa.Select[Any]:
 
 
 @functools.lru_cache(maxsize=512)
-def _sqlite_sql(notes: int, users: int) -> tuple[str, tuple[tuple[str, int], ...]]:
-    """The SQLite SQL for that many notes and users, and which value each ``?`` takes."""
+def _direct_sql(pg: bool, notes: int, users: int) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """The SQLite (or asyncpg) SQL for that many notes and users, and which value each
+    positional parameter takes."""
     placeholder = uuid.UUID(int=0)
     statement = _statement(
         sa.bindparam("n", [placeholder] * notes, expanding=True),
         sa.bindparam("u", [placeholder] * users, expanding=True),
     )
-    compiled = statement.compile(dialect=_SQLITE, compile_kwargs={"render_postcompile": True})
+    compiled = statement.compile(
+        dialect=PG_DIALECT if pg else _SQLITE, compile_kwargs={"render_postcompile": True}
+    )
     order = tuple(
         (name[0], int(name.rsplit("_", 1)[1]) - 1) for name in compiled.positiontup or ()
     )
@@ -73,7 +78,7 @@ def _convert(value: Any, processor: Any) -> Any:
 async def _rows_sqlite(db: Database, note_ids: list[uuid.UUID], user_ids: list[uuid.UUID]
                        ) -> Sequence[tuple[Any, ...]]:
     assert db.sqlite_direct is not None
-    sql, order = _sqlite_sql(len(note_ids), len(user_ids))
+    sql, order = _direct_sql(False, len(note_ids), len(user_ids))
     values = {
         "n": [_convert(n, _UUID_IN) for n in note_ids],
         "u": [_convert(u, _UUID_IN) for u in user_ids],
@@ -95,6 +100,19 @@ async def _rows_sqlite(db: Database, note_ids: list[uuid.UUID], user_ids: list[u
     ]
 
 
+async def _rows_pg(db: Database, note_ids: list[uuid.UUID], user_ids: list[uuid.UUID]
+                   ) -> Sequence[tuple[Any, ...]]:
+    assert db.pg_direct is not None
+    sql, order = _direct_sql(True, len(note_ids), len(user_ids))
+    values = {"n": note_ids, "u": user_ids}
+    params = [values[kind][index] for kind, index in order]
+
+    async def query(conn: Any) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await conn.fetch(sql, *params)]
+
+    return await db.pg_direct.run(query)
+
+
 async def access_many(db: Database, pairs: Collection[Pair]) -> dict[Pair, Access | None]:
     """What each user may do with each live note: owner, write, read, or None (nothing, or
     no such live note)."""
@@ -105,6 +123,8 @@ async def access_many(db: Database, pairs: Collection[Pair]) -> dict[Pair, Acces
     rows: Sequence[tuple[Any, ...]]
     if db.sqlite_direct is not None:
         rows = await _rows_sqlite(db, note_ids, user_ids)
+    elif db.pg_direct is not None:
+        rows = await _rows_pg(db, note_ids, user_ids)
     else:
         async with db.read() as session:
             result = await session.execute(_statement(note_ids, user_ids))

@@ -22,53 +22,18 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
-import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-__all__ = ["SQLITE_DIALECT", "SqliteDirect", "SqliteStatement"]
+__all__ = ["SQLITE_DIALECT", "SqliteDirect"]
 
 SQLITE_DIALECT = sqlite.dialect(paramstyle="qmark")
 """What repositories compile their fast-path statements for (``sqlite3``'s ``?`` style), and
 whose column processors convert the values."""
 
 T = TypeVar("T")
-
-
-class SqliteStatement:
-    """A SQLAlchemy statement compiled once for the fast path, with its positional values.
-
-    Args:
-        statement: a statement with named ``bindparam``s (each named like a column of
-            ``table`` gets that column's SQLite bind processor: UUIDs, booleans, datetimes).
-        table: the table whose columns convert the values.
-        columns: parameters named otherwise, and the column that converts each.
-    """
-
-    def __init__(
-        self, statement: sa.ClauseElement, table: sa.Table, columns: dict[str, str] | None = None
-    ) -> None:
-        compiled = statement.compile(dialect=SQLITE_DIALECT)
-        self.sql = str(compiled)
-        self._names: tuple[str, ...] = tuple(getattr(compiled, "positiontup", None) or ())
-        self._fixed = {k: v for k, v in compiled.params.items() if v is not None}  # OFFSET 0...
-        column_of = {name: (columns or {}).get(name, name) for name in self._names}
-        self._convert = {
-            name: table.c[column].type.dialect_impl(SQLITE_DIALECT).bind_processor(SQLITE_DIALECT)
-            for name, column in column_of.items()
-            if column in table.c
-        }
-
-    def params(self, values: dict[str, Any]) -> list[Any]:
-        """The ``?`` values in order, each converted like its column converts it."""
-        out = []
-        for name in self._names:
-            value = values[name] if name in values else self._fixed[name]
-            convert = self._convert.get(name)
-            out.append(convert(value) if convert is not None and value is not None else value)
-        return out
 
 
 class SqliteDirect:

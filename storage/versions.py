@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col
 
 from storage.db import Database
-from storage.sqlite_direct import SqliteStatement
+from storage.direct_sql import DirectStatement
 from storage.types import UTCDateTime, utcnow
 
 __all__ = ["NoteVersion", "VersionInfo", "VersionRepository"]
@@ -88,10 +88,15 @@ def _info(row: Any) -> VersionInfo:  # a NoteVersion or a row of _INFO_COLUMNS
 
 
 _TABLE: sa.Table = NoteVersion.__table__  # type: ignore[attr-defined]
-_INSERT = sa.insert(_TABLE).values(
-    {c: sa.bindparam(c) for c in ("id", "note_id", "auto", "created_at", "size", "state")}
+# What a document's unload runs (`add_auto`), also on the fast paths.
+_INSERT = DirectStatement(
+    sa.insert(_TABLE).values(
+        {c: sa.bindparam(c) for c in ("id", "note_id", "auto", "created_at", "size", "state")}
+    ),
+    _TABLE,
 )
-_PRUNE = sa.delete(_TABLE).where(
+_PRUNE = DirectStatement(
+    sa.delete(_TABLE).where(
     _TABLE.c.note_id == sa.bindparam("note_id"),
     _TABLE.c.auto.is_(True),
     _TABLE.c.id.not_in(
@@ -101,12 +106,9 @@ _PRUNE = sa.delete(_TABLE).where(
         .limit(sa.bindparam("keep", type_=sa.Integer))
         .scalar_subquery()
     ),
+    ),
+    _TABLE,
 )
-
-
-# The SQLite fast path of automatic versions: one write transaction on `sqlite_direct`.
-_SQLITE_INSERT = SqliteStatement(_INSERT, _TABLE)
-_SQLITE_PRUNE = SqliteStatement(_PRUNE, _TABLE)
 
 
 class VersionRepository:
@@ -183,15 +185,24 @@ class VersionRepository:
         }
         direct = self._db.sqlite_direct
         if direct is not None:
-            insert = _SQLITE_INSERT.params(values)
-            prune = _SQLITE_PRUNE.params(values)
+            insert, prune = _INSERT.sqlite_params(values), _PRUNE.sqlite_params(values)
 
             def add(conn: sqlite3.Connection) -> None:
-                conn.execute(_SQLITE_INSERT.sql, insert)
-                conn.execute(_SQLITE_PRUNE.sql, prune)
+                conn.execute(_INSERT.sqlite_sql, insert)
+                conn.execute(_PRUNE.sqlite_sql, prune)
 
             await direct.write(add)
             return
+        pg = self._db.pg_direct
+        if pg is not None:
+            insert, prune = _INSERT.pg_params(values), _PRUNE.pg_params(values)
+
+            async def add_pg(conn: Any) -> None:
+                await conn.execute(_INSERT.pg_sql, *insert)
+                await conn.execute(_PRUNE.pg_sql, *prune)
+
+            await pg.transaction(add_pg)
+            return
         async with self._db.write() as session:
-            await session.execute(_INSERT, values)
-            await session.execute(_PRUNE, {"note_id": note_id, "keep": keep})
+            await session.execute(_INSERT.statement, values)
+            await session.execute(_PRUNE.statement, {"note_id": note_id, "keep": keep})
