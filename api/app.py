@@ -266,5 +266,6 @@ def collab_config(settings: Settings) -> CollabConfig:
         message_burst=settings.collab_message_burst,
         send_queue_bytes=settings.collab_send_queue_bytes,
         unload_delay=settings.collab_unload_delay,
+        awareness_interval=settings.collab_awareness_interval,
         shutdown_timeout=settings.shutdown_timeout,
     )

@@ -23,7 +23,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from collab.protocol import AwarenessEntry, RawAwarenessEntry, encode_awareness_state
+from collab.protocol import (
+    AwarenessEntry,
+    RawAwarenessEntry,
+    encode_awareness_entry,
+    encode_awareness_state,
+    join_awareness_entries,
+)
 
 __all__ = ["AwarenessStates", "color_for", "stamp_for"]
 
@@ -53,6 +59,7 @@ class _Client:
     state: dict[str, Any] | None  # None = removed (a tombstone that remembers out_clock)
     updated: float
     raw: bytes  # the state's JSON as relayed (reused for every frame, compared for echoes)
+    wire: bytes | None = None  # the encoded entry as relayed (filled by snapshot_payload)
 
 
 class AwarenessStates:
@@ -169,6 +176,7 @@ class AwarenessStates:
             if client.owner == owner and client.state is not None:
                 client.state = None
                 client.raw = b"null"
+                client.wire = None
                 client.out_clock += 1
                 client.updated = now
                 removed.append(AwarenessEntry(client_id, client.out_clock, None, b"null"))
@@ -195,6 +203,25 @@ class AwarenessStates:
             and now - c.updated <= max_age
             and not (local_only and c.owner.startswith("peer:"))
         ]
+
+    def snapshot_payload(self, now: float, max_age: float = 30.0) -> bytes | None:
+        """``snapshot`` encoded as one awareness update payload, or None when it is empty.
+
+        Each state's encoded entry is kept until the state changes: a connect storm sends
+        every joiner the states of all before it, and re-encoding them per joiner was
+        quadratic work in Python.
+        """
+        wires = []
+        for client_id, c in self._clients.items():
+            if c.state is None or now - c.updated > max_age:
+                continue
+            wire = c.wire
+            if wire is None:
+                wire = c.wire = encode_awareness_entry(
+                    AwarenessEntry(client_id, c.out_clock, c.state, c.raw)
+                )
+            wires.append(wire)
+        return join_awareness_entries(wires) if wires else None
 
     def _owned_count(self, owner: str) -> int:
         return sum(1 for c in self._clients.values() if c.owner == owner and c.state is not None)

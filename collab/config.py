@@ -64,7 +64,7 @@ class CollabConfig:
     unload_delay: float = 5.0
     store_debounce: float = 2.0
     store_max_debounce: float = 10.0
-    awareness_interval: float = 0.05
+    awareness_interval: float = 0.025
     awareness_clients_per_connection: int = 4
     shutdown_timeout: float = 10.0
     shutdown_close_code: CloseCode = CloseCode.GOING_AWAY

@@ -331,8 +331,7 @@ class Connection:
                 raise MessageTooBig(len(frame))
             self._take_token()
             message = decode_message(frame)
-            self.metrics.messages_in.labels(type=_MESSAGE_TYPES[type(message)]).inc()
-            self.metrics.bytes_in.inc(len(frame))
+            self.metrics.received(_MESSAGE_TYPES[type(message)], len(frame))
             await self.handle(message)
 
     def _take_token(self) -> None:

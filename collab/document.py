@@ -38,8 +38,10 @@ from collab.protocol import (
     AwarenessEntry,
     encode_awareness,
     encode_awareness_entries,
+    encode_awareness_entry,
     encode_sync_step1,
     encode_update,
+    join_awareness_entries,
 )
 from collab.types import YDoc
 
@@ -47,7 +49,10 @@ __all__ = ["Document", "Recipient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_RECENT_RELAYS = 16  # awareness payloads remembered to recognise echoes (``was_relayed``)
+# Awareness payloads remembered (by digest) to recognise echoes (``was_relayed``). In a connect
+# storm an echo of a joiner's snapshot comes back after hundreds of other relays: 16 missed
+# most of them, and each miss is a full parse of an ever larger payload.
+_RECENT_RELAYS = 1024
 
 
 class Recipient(Protocol):
@@ -64,6 +69,13 @@ class Recipient(Protocol):
 
     def close(self, code: int, reason: str) -> None:
         """Close the connection (non-blocking, idempotent)."""
+
+
+def _digest(payload: bytes) -> tuple[int, int]:
+    """The key a relayed payload is remembered by: its length and Python's keyed (per process
+    random) SipHash. Keeping the payloads themselves for 1,024 relays of a big room could hold
+    tens of MiB; a false match could only drop the sender's own message."""
+    return len(payload), hash(payload)
 
 
 class Document:
@@ -96,7 +108,7 @@ class Document:
         self._last_change = 0.0
         self._pending_awareness: dict[int, tuple[str, AwarenessEntry]] = {}
         self._last_awareness = -math.inf
-        self._relayed: dict[bytes, None] = {}  # the last awareness payloads sent (oldest first)
+        self._relayed: dict[tuple[int, int], None] = {}  # keys of the last payloads sent
         self._store_lock = anyio.Lock()
 
     # -- the YDoc and its observer ------------------------------------------------------------
@@ -259,10 +271,10 @@ class Document:
 
     def awareness_snapshot_frame(self) -> bytes | None:
         """The frame with every live awareness state, or None when there is none."""
-        entries = self.awareness.snapshot(time.monotonic())
-        if not entries:
+        payload = self.awareness.snapshot_payload(time.monotonic())
+        if payload is None:
             return None
-        return encode_awareness(self._relaying(encode_awareness_entries(entries)))
+        return encode_awareness(self._relaying(payload))
 
     def was_relayed(self, payload: bytes) -> bool:
         """Whether ``payload`` is byte for byte one of the last awareness updates this document
@@ -270,12 +282,13 @@ class Document:
         ``awareness.on('update')`` has no origin filter), so with n clients each relay comes
         back up to n - 1 times; such an echo carries only states and clocks we sent, so it is
         dropped whole, without reading its entries."""
-        return payload in self._relayed
+        return _digest(payload) in self._relayed
 
     def _relaying(self, payload: bytes) -> bytes:
         relayed = self._relayed
-        relayed.pop(payload, None)
-        relayed[payload] = None
+        key = _digest(payload)
+        relayed.pop(key, None)
+        relayed[key] = None
         if len(relayed) > _RECENT_RELAYS:
             del relayed[next(iter(relayed))]
         return payload
@@ -286,18 +299,19 @@ class Document:
         self._last_awareness = time.monotonic()
         if not pending:
             return
+        items = list(pending.values())
+        wires = [encode_awareness_entry(entry) for _, entry in items]  # each encoded once
         by_owner: dict[str, list[AwarenessEntry]] = {}
-        for owner, entry in pending.values():
+        for owner, entry in items:
             by_owner.setdefault(owner, []).append(entry)
-        everything = [entry for _, entry in pending.values()]
-        frame_all = encode_awareness(self._relaying(encode_awareness_entries(everything)))
+        frame_all = encode_awareness(self._relaying(join_awareness_entries(wires)))
         for connection_id, recipient in list(self.connections.items()):
             own = by_owner.get(connection_id)
             if own is None:
                 recipient.send(frame_all)
-            elif len(own) < len(everything):
-                others = [e for o, e in pending.values() if o != connection_id]
-                recipient.send(encode_awareness(self._relaying(encode_awareness_entries(others))))
+            elif len(own) < len(items):
+                others = [w for (o, _), w in zip(items, wires, strict=True) if o != connection_id]
+                recipient.send(encode_awareness(self._relaying(join_awareness_entries(others))))
         for owner, entries in by_owner.items():
             origin = (
                 Origin.PEER(owner.removeprefix("peer:"))

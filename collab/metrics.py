@@ -67,6 +67,16 @@ class CollabMetrics:
         self.closes = Counter(
             "collab_closes", "Connections closed", ["code", "reason"], registry=registry
         )
+        self._in_by_type: dict[str, Counter] = {}
+
+    def received(self, kind: str, size: int) -> None:
+        """Count one received frame of message type ``kind`` (``labels()`` takes a lock and
+        builds a key on every call: each type's child is looked up once)."""
+        child = self._in_by_type.get(kind)
+        if child is None:
+            child = self._in_by_type[kind] = self.messages_in.labels(type=kind)
+        child.inc()
+        self.bytes_in.inc(size)
 
     @classmethod
     def for_registry(cls, registry: CollectorRegistry | None = None) -> CollabMetrics:

@@ -303,12 +303,20 @@ def encode_awareness_state(state: dict[str, Any] | None) -> bytes:
     return json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def encode_awareness_entry(entry: AwarenessEntry) -> bytes:
+    """One entry as it goes on the wire inside an awareness update (``join_awareness_entries``
+    puts several together; senders reuse the bytes instead of re-encoding per recipient)."""
+    raw = entry.raw if entry.raw is not None else encode_awareness_state(entry.state)
+    return b"".join(
+        (write_var_uint(entry.client_id), write_var_uint(entry.clock), _var_bytes(raw))
+    )
+
+
+def join_awareness_entries(wires: list[bytes]) -> bytes:
+    """An awareness update payload of already encoded entries (``encode_awareness_entry``)."""
+    return write_var_uint(len(wires)) + b"".join(wires)
+
+
 def encode_awareness_entries(entries: list[AwarenessEntry]) -> bytes:
     """Encode entries as an awareness update payload (inverse of ``decode_awareness``)."""
-    out = [write_var_uint(len(entries))]
-    for entry in entries:
-        raw = entry.raw if entry.raw is not None else encode_awareness_state(entry.state)
-        out.append(write_var_uint(entry.client_id))
-        out.append(write_var_uint(entry.clock))
-        out.append(_var_bytes(raw))
-    return b"".join(out)
+    return join_awareness_entries([encode_awareness_entry(entry) for entry in entries])

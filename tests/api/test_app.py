@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from starlette.routing import Route
+
+from api.app import collab_config
+from api.settings import Settings
 
 SAFE_STATUS = {200, 201, 204}
 
@@ -84,3 +88,37 @@ async def test_unknown_path_and_method_use_the_error_shape(client: httpx.AsyncCl
     put = await client.put("/api/workbook/notes/00000000-0000-4000-8000-000000000000")
     assert put.status_code == 405
     assert set(put.headers["allow"].split(", ")) >= {"GET", "PATCH", "DELETE"}
+
+
+def test_collab_limits_and_delays_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every COLLAB_* variable of the README table reaches the collab server's config."""
+    env = {
+        "COLLAB_MAX_MESSAGE_BYTES": "2000000",
+        "COLLAB_MAX_DOCUMENT_BYTES": "3000000",
+        "COLLAB_MAX_CONNECTIONS_PER_DOCUMENT": "7",
+        "COLLAB_MAX_CONNECTIONS_PER_USER": "8",
+        "COLLAB_MAX_MESSAGES_PER_SECOND": "9",
+        "COLLAB_MESSAGE_BURST": "10",
+        "COLLAB_SEND_QUEUE_BYTES": "4096",
+        "COLLAB_UNLOAD_DELAY": "1.5",
+        "COLLAB_AWARENESS_INTERVAL": "0.05",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = collab_config(Settings())
+    assert (
+        config.max_message_size,
+        config.max_document_size,
+        config.max_connections_per_document,
+        config.max_connections_per_user,
+        config.max_messages_per_second,
+        config.message_burst,
+        config.send_queue_bytes,
+        config.unload_delay,
+        config.awareness_interval,
+    ) == (2_000_000, 3_000_000, 7, 8, 9.0, 10, 4096, 1.5, 0.05)
+    monkeypatch.setenv("COLLAB_AWARENESS_INTERVAL", "0")
+    with pytest.raises(ValueError, match="COLLAB_AWARENESS_INTERVAL"):
+        Settings()

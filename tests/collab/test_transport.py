@@ -3,6 +3,7 @@ real socket."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 import anyio
@@ -109,3 +110,127 @@ async def test_uvicorn_shutdown_closes_claimed_sockets_with_1012() -> None:
             await ws.recv()
         assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.SERVICE_RESTART
         await wait_for(lambda: not server.connections)
+
+
+# -- the receive side's own frame splitting (CollabWebSocketProtocol.data_received) ---------
+
+
+class RawSocket:
+    """A WebSocket client at the byte level: frames are written exactly as the test says
+    (several in one write, one split byte by byte, control frames in between)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, base: str, path: str) -> RawSocket:
+        host, port = base.removeprefix("ws://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    async def frame(self) -> tuple[int, bytes]:
+        """The next server frame: (opcode, payload)."""
+        first, second = await self.reader.readexactly(2)
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif length == 127:
+            length = int.from_bytes(await self.reader.readexactly(8), "big")
+        return first & 0x0F, await self.reader.readexactly(length)
+
+    async def until(self, opcode: int) -> bytes:
+        while True:
+            got, payload = await self.frame()
+            if got == opcode:
+                return payload
+
+
+def masked(opcode: Opcode, payload: bytes, *, fin: bool = True) -> bytes:
+    return Frame(opcode, payload, fin=fin).serialize(mask=True)
+
+
+async def _text_of(base: str, name: str) -> str:
+    async with connect(f"{base}/collab/{name}?token=user-reader", max_size=None) as b:
+        await b.recv()
+        await b.send(encode_sync_step1(Doc().get_state()))
+        while not isinstance(message := decode_message(await b.recv()), SyncStep2):  # type: ignore[arg-type]
+            pass
+        fresh: Doc = Doc()
+        fresh.apply_update(message.update)
+        return str(fresh.get("t", type=Text))
+
+
+async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_order() -> None:
+    server, _ = _server()
+    name = doc_name()
+    doc: Doc = Doc()
+    text = doc.get("t", type=Text)
+    updates = []
+    for word in ("alpha ", "beta ", "gamma ", "delta ", "epsilon ", "zeta " * 30_000):
+        before = doc.get_state()
+        text += word
+        updates.append(encode_update(doc.get_update(before)))
+    async with server, uvicorn_app(server) as base:
+        raw = await RawSocket.open(base, f"/collab/{name}?token=user-raw")
+        await raw.until(Opcode.BINARY)  # the server's sync step 1: the socket is claimed
+        (connection,) = server.connections.values()
+        assert isinstance(connection.channel, DirectChannel)
+        # three frames and a ping in one write: each frame delivered, the ping answered
+        raw.writer.write(
+            masked(Opcode.BINARY, updates[0])
+            + masked(Opcode.PING, b"p1")
+            + masked(Opcode.BINARY, updates[1])
+            + masked(Opcode.BINARY, updates[2])
+        )
+        assert await raw.until(Opcode.PONG) == b"p1"
+        # one frame byte by byte
+        for byte in masked(Opcode.BINARY, updates[3]):
+            raw.writer.write(bytes([byte]))
+            await raw.writer.drain()
+            await anyio.sleep(0)
+        # a fragmented message (websockets' parser assembles it), then a 64-bit-length frame
+        # split in two writes in the middle of its header
+        half = len(updates[4]) // 2
+        raw.writer.write(
+            masked(Opcode.BINARY, updates[4][:half], fin=False)
+            + masked(Opcode.CONT, updates[4][half:])
+        )
+        big = masked(Opcode.BINARY, updates[5])
+        raw.writer.write(big[:5])
+        await raw.writer.drain()
+        await anyio.sleep(0.05)
+        raw.writer.write(big[5:])
+        await raw.writer.drain()
+        with anyio.fail_after(10):  # every update applied, in order, on the server
+            while await _text_of(base, name) != str(text):
+                await anyio.sleep(0.05)
+        raw.writer.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (masked(Opcode.TEXT, b"hello"), 1003),  # not a Yjs message
+        (Frame(Opcode.BINARY, b"\x00\x00\x00").serialize(mask=False), 1002),  # clients mask
+        (b"\x82\xff" + (2**40).to_bytes(8, "big"), 1009),  # masked, announces 1 TiB
+    ],
+)
+async def test_frames_the_fast_path_does_not_take_still_get_their_close_code(
+    frame: bytes, code: int
+) -> None:
+    server, _ = _server()
+    async with server, uvicorn_app(server) as base:
+        raw = await RawSocket.open(base, f"/collab/{doc_name()}?token=user-raw")
+        await raw.until(Opcode.BINARY)
+        raw.writer.write(frame)
+        with anyio.fail_after(10):
+            close = await raw.until(Opcode.CLOSE)
+        assert int.from_bytes(close[:2], "big") == code
+        raw.writer.close()
