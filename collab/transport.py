@@ -201,7 +201,9 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.channel: DirectChannel | None = None
-        self._rx = b""  # the start of a frame not complete yet (fast path only)
+        self._rx: list[bytes] = []  # pieces of a frame not complete yet (fast path only)
+        self._rx_len = 0  # their total length
+        self._rx_need = 0  # bytes that frame needs, header included (2 while unknown)
         self._fast = True  # False for good once websockets' parser took over mid-frame
         self._max_frame = self.config.ws_max_size
 
@@ -215,7 +217,16 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
         ):
             super().data_received(data)
             return
-        buf = self._rx + data if self._rx else data
+        if self._rx:
+            self._rx.append(data)
+            self._rx_len += len(data)
+            if self._rx_len < self._rx_need:
+                return  # a large frame still arriving: join its pieces once, when complete
+            data = b"".join(self._rx)
+            self._rx, self._rx_len, self._rx_need = [], 0, 0
+        self._split(channel, data)
+
+    def _split(self, channel: DirectChannel, buf: bytes) -> None:
         end_of_data = len(buf)
         pos = 0
         while end_of_data - pos >= 2:
@@ -233,27 +244,32 @@ class CollabWebSocketProtocol(WebSocketsSansIOProtocol):
                 length = int.from_bytes(buf[head : head + 8], "big")
                 head += 8
             if length > self._max_frame:  # websockets closes it with 1009
-                self._rx, self._fast = b"", False
+                self._fast = False
                 super().data_received(buf[pos:])
                 return
             masked = second & 0x80
             end = head + (4 if masked else 0) + length
             if end > end_of_data:
-                break  # the rest of this frame is still on its way
+                self._rx_need = end - pos  # the rest of this frame is still on its way
+                break
             if first != 0x82 or not masked or self.frames:  # (frames: a fragmented message)
                 # ping, pong, close, text, a fragment or a protocol error: websockets' parser
                 # handles it (it is at a frame boundary: it has only ever had whole frames)
                 super().data_received(buf[pos:end])
                 pos = end
                 if self.close_sent or self.conn.state is not State.OPEN or self.channel is None:
-                    self._rx, self._fast = b"", False
+                    self._fast = False
                     if pos < end_of_data:
                         super().data_received(buf[pos:])
                     return
                 continue
             channel.deliver(apply_mask(buf[head + 4 : end], buf[head : head + 4]))
             pos = end
-        self._rx = buf[pos:] if pos < end_of_data else b""
+        if pos < end_of_data:  # keep the incomplete frame (at least its header's 2 bytes)
+            self._rx, self._rx_len = [buf[pos:]], end_of_data - pos
+            self._rx_need = max(self._rx_need, 2)
+        else:
+            self._rx_need = 0
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)

@@ -234,3 +234,24 @@ async def test_frames_the_fast_path_does_not_take_still_get_their_close_code(
             close = await raw.until(Opcode.CLOSE)
         assert int.from_bytes(close[:2], "big") == code
         raw.writer.close()
+
+
+async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_intact() -> None:
+    """Pieces of an incomplete frame are kept and joined once the frame is complete (joining
+    on every arrival would copy a 16 MiB frame hundreds of times)."""
+    server, _ = _server()
+    name = doc_name()
+    doc: Doc = Doc()
+    text = doc.get("t", type=Text)
+    text += "".join(f"line {i} é 👩‍💻\n" for i in range(60_000))  # ~1.4 MB of update
+    frame = masked(Opcode.BINARY, encode_update(doc.get_update()))
+    async with server, uvicorn_app(server) as base:
+        raw = await RawSocket.open(base, f"/collab/{name}?token=user-raw")
+        await raw.until(Opcode.BINARY)
+        for start in range(0, len(frame), 4096):
+            raw.writer.write(frame[start : start + 4096])
+            await raw.writer.drain()
+        with anyio.fail_after(20):
+            while await _text_of(base, name) != str(text):
+                await anyio.sleep(0.05)
+        raw.writer.close()
