@@ -30,6 +30,9 @@ def ratio(ours: float | None, anchors: list[float | None], better: str) -> str:
     if ours is None or not values or better not in ("lower", "higher"):
         return ""
     best = min(values) if better == "lower" else max(values)
+    if best < 0 or (best == 0 and ours < 0):
+        # a ratio to a negative figure (an RSS that shrank) means nothing: compare instead
+        return "≤ best" if (ours <= best) == (better == "lower") else "**above best (≤ 0)**"
     r = (1.0 if ours == 0 else math.inf) if best == 0 else ours / best
     missed = r > 1.0 if better == "lower" else r < 1.0
     text = "∞" if math.isinf(r) else f"{r:.2f}"
@@ -124,7 +127,9 @@ def render(results: dict[str, Any], notes: Path | None) -> str:
         "  The anchors keep documents in memory only (Hocuspocus with no extensions; the",
         "  y-websocket server without YPERSISTENCE).",
         "- Ratio columns: our figure ÷ the best anchor's. Goal: ≤ 1.00 for latency, time and",
-        "  memory, ≥ 1.00 for rows marked ↑. **Bold** ratios miss the goal.",
+        "  memory, ≥ 1.00 for rows marked ↑. **Bold** ratios miss the goal. Where the best",
+        "  anchor's figure is negative (an RSS that shrank) there is no ratio: the cell says",
+        "  whether ours is at or below it.",
         "- Latency is measured at every receiving peer from a send timestamp embedded in the edit",
         "  (same wall clock: all processes run on this machine).",
         "- The machine has 2 cores shared by the servers, the load generator and whatever else",
