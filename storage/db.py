@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.pg_direct import PgDirect
-from storage.sqlite_direct import SqliteDirect
+from storage.sqlite_direct import SqliteDirect, configure_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -111,11 +111,14 @@ def _sqlite_events(engine: AsyncEngine) -> None:
         # Autocommit at the driver level: transactions are begun by the "begin" hook below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+
+        def query(sql: str) -> Any:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            return row[0] if row else None
+
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            configure_sqlite(query, _SQLITE_BUSY_TIMEOUT_MS)
         finally:
             cursor.close()
 

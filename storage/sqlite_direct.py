@@ -19,21 +19,46 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.dialects import sqlite
 
-__all__ = ["SQLITE_DIALECT", "SqliteDirect"]
+__all__ = ["SQLITE_DIALECT", "SqliteDirect", "configure_sqlite"]
 
 SQLITE_DIALECT = sqlite.dialect(paramstyle="qmark")
 """What repositories compile their fast-path statements for (``sqlite3``'s ``?`` style), and
 whose column processors convert the values."""
 
 T = TypeVar("T")
+
+
+def configure_sqlite(query: Callable[[str], Any], busy_timeout_ms: int) -> None:
+    """Settings of every SQLite connection of ours (engine and fast path): busy timeout, WAL,
+    foreign keys, ``synchronous=NORMAL``. ``query(sql)`` runs a statement and returns the
+    first column of its first row (or None).
+
+    The busy timeout comes first, and WAL (a property of the file, kept once set) is only
+    switched on when the file is not in WAL yet: switching needs an exclusive lock, and
+    connections racing to do it on a new file got "database is locked" at once.
+    """
+    query(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    if str(query("PRAGMA journal_mode")).lower() != "wal":
+        while True:
+            try:
+                query("PRAGMA journal_mode=WAL")  # (an in-memory database stays "memory")
+                break
+            except Exception as exc:  # sqlite3's or the async adapter's OperationalError
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)  # only a new file's first connections ever get here
+    query("PRAGMA foreign_keys=ON")
+    query("PRAGMA synchronous=NORMAL")
 
 
 class SqliteDirect:
@@ -54,10 +79,12 @@ class SqliteDirect:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-            conn.execute("PRAGMA synchronous=NORMAL")
+
+            def query(sql: str) -> Any:
+                row = conn.execute(sql).fetchone()
+                return row[0] if row else None
+
+            configure_sqlite(query, self._busy_timeout_ms)
             self._conn = conn
         return self._conn
 

@@ -267,6 +267,10 @@ def test_a_new_note_stays_listed_when_an_older_list_answer_arrives_late(
     ada.reload()
     expect(ada.get_by_role("button", name="New note")).to_be_visible()
     expect(ada.locator(".list-summary")).to_have_text("Searching…")  # its list request is held
+    for _ in range(100):  # the handler runs while Playwright waits; its fetch takes a moment
+        if held:
+            break
+        ada.wait_for_timeout(50)
     assert len(held) == 1
     ada.get_by_role("button", name="New note").click()
     expect(ada).to_have_url(re.compile(r"#/n/[0-9a-f-]+$"))
