@@ -111,14 +111,8 @@ def _sqlite_events(engine: AsyncEngine) -> None:
         # Autocommit at the driver level: transactions are begun by the "begin" hook below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-
-        def query(sql: str) -> Any:
-            cursor.execute(sql)
-            row = cursor.fetchone()
-            return row[0] if row else None
-
         try:
-            configure_sqlite(query, _SQLITE_BUSY_TIMEOUT_MS)
+            configure_sqlite(cursor, _SQLITE_BUSY_TIMEOUT_MS)
         finally:
             cursor.close()
 

@@ -37,15 +37,21 @@ whose column processors convert the values."""
 T = TypeVar("T")
 
 
-def configure_sqlite(query: Callable[[str], Any], busy_timeout_ms: int) -> None:
+def configure_sqlite(cursor: Any, busy_timeout_ms: int) -> None:
     """Settings of every SQLite connection of ours (engine and fast path): busy timeout, WAL,
-    foreign keys, ``synchronous=NORMAL``. ``query(sql)`` runs a statement and returns the
-    first column of its first row (or None).
+    foreign keys, ``synchronous=NORMAL``, through a DBAPI ``cursor`` of that connection
+    (``sqlite3``'s own, or SQLAlchemy's adapter over aiosqlite).
 
     The busy timeout comes first, and WAL (a property of the file, kept once set) is only
     switched on when the file is not in WAL yet: switching needs an exclusive lock, and
     connections racing to do it on a new file got "database is locked" at once.
     """
+
+    def query(sql: str) -> Any:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        return row[0] if row else None
+
     query(f"PRAGMA busy_timeout={busy_timeout_ms}")
     deadline = time.monotonic() + busy_timeout_ms / 1000
     if str(query("PRAGMA journal_mode")).lower() != "wal":
@@ -79,12 +85,11 @@ class SqliteDirect:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-
-            def query(sql: str) -> Any:
-                row = conn.execute(sql).fetchone()
-                return row[0] if row else None
-
-            configure_sqlite(query, self._busy_timeout_ms)
+            cursor = conn.cursor()
+            try:
+                configure_sqlite(cursor, self._busy_timeout_ms)
+            finally:
+                cursor.close()
             self._conn = conn
         return self._conn
 

@@ -97,15 +97,15 @@ _INSERT = DirectStatement(
 )
 _PRUNE = DirectStatement(
     sa.delete(_TABLE).where(
-    _TABLE.c.note_id == sa.bindparam("note_id"),
-    _TABLE.c.auto.is_(True),
-    _TABLE.c.id.not_in(
-        sa.select(_TABLE.c.id)
-        .where(_TABLE.c.note_id == sa.bindparam("note_id"), _TABLE.c.auto.is_(True))
-        .order_by(_TABLE.c.created_at.desc())
-        .limit(sa.bindparam("keep", type_=sa.Integer))
-        .scalar_subquery()
-    ),
+        _TABLE.c.note_id == sa.bindparam("note_id"),
+        _TABLE.c.auto.is_(True),
+        _TABLE.c.id.not_in(
+            sa.select(_TABLE.c.id)
+            .where(_TABLE.c.note_id == sa.bindparam("note_id"), _TABLE.c.auto.is_(True))
+            .order_by(_TABLE.c.created_at.desc())
+            .limit(sa.bindparam("keep", type_=sa.Integer))
+            .scalar_subquery()
+        ),
     ),
     _TABLE,
 )
