@@ -6,10 +6,13 @@ fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
 
     {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
     {prefix}awareness:{name}  awareness  n, a=<awareness update> | n, q=1 (who is here?)
-    {prefix}node:{id}:wake    re-issues this node's XREAD when its set of streams changes
+    {prefix}changes           n, d=<document>: "d has new entries" (one per document and batch)
+    {prefix}node:{id}:wake    re-issues this node's blocking read when a document loads
 
 Streams, not pub/sub (at-most-once): a node that loses Redis resumes from its last id. Streams
-are capped (``XADD MAXLEN ~``) and expire ``stream_ttl`` seconds after their last write.
+are capped (``XADD MAXLEN ~``) and expire ``stream_ttl`` seconds after their last write. The
+reader (`collab.extensions.streamreader`) blocks on the change stream only and reads the streams
+of the documents other nodes named; a periodic sweep reads every loaded document's streams.
 Guarantees and limits (docs/multinode.md has the whole story):
 
 * The stream position is taken (Redis ``TIME``) before the database read of a load, minus
@@ -32,14 +35,14 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 import anyio
 from anyio.abc import TaskGroup
 
 from collab.extensions.outbox import Outgoing, StreamOutbox
+from collab.extensions.streamreader import ChangeReader, Subscription, text
 from collab.hooks import (
     AfterLoadDocument,
     AwarenessChange,
@@ -50,7 +53,6 @@ from collab.hooks import (
     Origin,
 )
 from collab.protocol import AwarenessEntry, decode_awareness, encode_awareness_entries
-from collab.types import YDoc
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -80,15 +82,6 @@ class UpdateSource(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class _Subscription:
-    name: str
-    doc_last: str  # last stream id read (or the start position)
-    awareness_last: str
-    doc: YDoc | None
-    uncertain: bool  # the start position was not taken from Redis: reload from the store
-
-
 def default_node_id() -> str:
     """A node id unique per process: ``<host>-<pid>-<random>``."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -96,15 +89,6 @@ def default_node_id() -> str:
 
 def _id_at(ms: int) -> str:
     return f"{max(ms, 0)}-0"
-
-
-def _id_key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisFanout(Extension):
@@ -123,6 +107,8 @@ class RedisFanout(Extension):
         outbox_limit: outgoing updates buffered while Redis is unreachable.
         stream_ttl: seconds a stream lives after its last write.
         block: seconds one ``XREAD`` blocks (also the reader's liveness interval).
+        sweep: seconds between two reads of every loaded document's streams (the safety net
+            behind the change stream's notifications).
         retry_delay: first delay between reconnection attempts (doubles up to 5 s).
 
     Call `attach(server)` before entering: the extension applies peers' changes through it.
@@ -133,7 +119,7 @@ class RedisFanout(Extension):
     def __init__(self, redis_url: str, node_id: str, *, key_prefix: str = "collab:",
                  store: UpdateSource | None = None, maxlen: int = 10_000,
                  replay_window: float = 60.0, outbox_limit: int = 10_000,
-                 stream_ttl: int = 24 * 3600, block: float = 5.0,
+                 stream_ttl: int = 24 * 3600, block: float = 5.0, sweep: float = 5.0,
                  retry_delay: float = 0.2) -> None:
         from redis.exceptions import RedisError  # an `except` evaluates it: import it first
 
@@ -144,21 +130,19 @@ class RedisFanout(Extension):
         self._store = store
         self._maxlen = maxlen
         self._replay_ms = int(replay_window * 1000)
-        self._block_ms = max(int(block * 1000), 1)
-        self._retry_delay = retry_delay
+        self._changes_key = f"{key_prefix}changes"
         self._outbox = StreamOutbox(limit=outbox_limit, ttl=stream_ttl, retry_delay=retry_delay,
-                                    resync=self._resync_entry)
+                                    resync=self._resync_entry, announce=self._announce)
         self._target: PeerTarget | None = None
         self._redis: Redis[bytes] | None = None
         self._group: TaskGroup | None = None
-        self._subs: dict[str, _Subscription] = {}
         self._local_awareness: dict[str, dict[int, AwarenessEntry]] = {}  # our clients' states
         self._starting: dict[str, tuple[str, str, bool]] = {}
-        self._subs_changed = anyio.Event()
         self._wake_key = f"{key_prefix}node:{node_id}:wake"
-        self._wake_last = "0-0"
-        self.connected = False
-        """Whether the last Redis command succeeded (for health checks and tests)."""
+        self._reader = ChangeReader(self, node_id, changes_key=self._changes_key,
+                                    wake_key=self._wake_key, block=block, sweep=sweep,
+                                    retry_delay=retry_delay, errors=self._errors,
+                                    on_reconnect=self._outbox.kick)
         self.catch_ups = 0
         """How many times a document was reloaded from the store after a trimmed stream."""
 
@@ -176,6 +160,15 @@ class RedisFanout(Extension):
         """The awareness stream key of document ``name``."""
         return f"{self._prefix}awareness:{name}"
 
+    @property
+    def connected(self) -> bool:
+        """Whether the last Redis command succeeded (for health checks and tests)."""
+        return self._reader.connected
+
+    @connected.setter
+    def connected(self, value: bool) -> None:
+        self._reader.connected = value
+
     async def __aenter__(self) -> Self:
         if self._target is None:
             raise RuntimeError("RedisFanout.attach(server) must be called before it starts")
@@ -185,14 +178,14 @@ class RedisFanout(Extension):
                                      socket_keepalive=True, health_check_interval=30,
                                      client_name=f"collab-fanout:{self.node_id}")
         try:
-            self._wake_last = _id_at(await self._server_ms())
+            self._reader.start_at(_id_at(await self._server_ms()))
             self.connected = True
         except self._errors:
             log.warning("redis unreachable at start; fan-out keeps retrying", exc_info=True)
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
-        group.start_soon(self._read_loop)
+        group.start_soon(self._reader.run, self._redis)
         group.start_soon(self._outbox.run, self._redis)
         log.info("fan-out started node=%s", self.node_id)
         return self
@@ -235,7 +228,7 @@ class RedisFanout(Extension):
         pipe.xrevrange(awareness_key, count=1)
         (seconds, micros), newest = await pipe.execute()
         now = int(seconds) * 1000 + int(micros) // 1000
-        return now, _text(newest[0][0]) if newest else "0-0"
+        return now, text(newest[0][0]) if newest else "0-0"
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -268,9 +261,12 @@ class RedisFanout(Extension):
         now = int(time.time() * 1000)
         doc_last, awareness_last, uncertain = self._starting.pop(
             event.document, (_id_at(now - self._replay_ms), _id_at(now), True))
-        self._subs[event.document] = _Subscription(
-            event.document, doc_last, awareness_last, event.doc, uncertain)
-        await self._wake_reader()
+        name = event.document
+        self._reader.add(Subscription(name, self.doc_key(name), self.awareness_key(name),
+                                      doc_last, awareness_last, event.doc, uncertain))
+        # The reader may be blocked on the change stream: an entry on our own wake stream
+        # (published by the writer, no Redis I/O in the hook) makes it read the new document.
+        self._outbox.put(Outgoing("", self._wake_key, {"n": self.node_id}, 10))
         # Ask the other nodes for their clients' presence: they would otherwise only show up
         # here when those clients renew it (every 15 s).
         self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
@@ -286,8 +282,7 @@ class RedisFanout(Extension):
             self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
                                       {"n": self.node_id, "a": encode_awareness_entries(gone)},
                                       100))
-        if self._subs.pop(event.document, None) is not None:
-            await self._wake_reader()
+        self._reader.remove(event.document)
 
     async def on_change(self, event: Change) -> None:
         """Publish a change made on this node (changes from peers are not echoed)."""
@@ -317,10 +312,14 @@ class RedisFanout(Extension):
         """Wait until every queued update and awareness change has been written to Redis."""
         await self._outbox.wait_empty()
 
+    def _announce(self, name: str) -> Outgoing:
+        # Written by the outbox after a batch's entries of `name`: readers block on this.
+        return Outgoing("", self._changes_key, {"n": self.node_id, "d": name}, 100_000)
+
     def _resync_entry(self, name: str) -> Outgoing:
         # Updates of `name` were dropped from the full outbox: publish the whole state instead
         # (or, once unloaded here, tell peers to reload it from the durable log).
-        sub = self._subs.get(name)
+        sub = self._reader.subs.get(name)
         fields: dict[bytes | str, bytes | str] = {"n": self.node_id, "r": "1"}
         if sub is not None and sub.doc is not None:
             fields = {"n": self.node_id, "u": sub.doc.get_update()}
@@ -328,61 +327,9 @@ class RedisFanout(Extension):
 
     # -- the reader --------------------------------------------------------------------------
 
-    async def _wake_reader(self) -> None:
-        # The reader may be blocked in XREAD on the old set of streams: an entry on our own
-        # wake stream (published by the writer, no Redis I/O in the hook) re-issues it.
-        self._subs_changed.set()
-        self._outbox.put(Outgoing("", self._wake_key, {"n": self.node_id}, 10))
-
-    async def _read_loop(self) -> None:
-        while True:
-            try:
-                await self._read_once()
-            except Exception:
-                # A bug or a failing store must not take the server down with the reader.
-                log.exception("fan-out reader failed node=%s; retrying", self.node_id)
-                await anyio.sleep(1.0)
-
-    async def _read_once(self) -> None:
-        if not self._subs:
-            self._subs_changed = anyio.Event()
-            await self._subs_changed.wait()
-            return
-        if self.connected:  # loaded while Redis was down: its start position is a guess
-            for sub in [sub for sub in self._subs.values() if sub.uncertain]:
-                await self._catch_up(sub)
-        streams: dict[str, str] = {self._wake_key: self._wake_last}
-        keys: dict[str, tuple[_Subscription, bool]] = {}
-        for sub in self._subs.values():
-            streams[self.doc_key(sub.name)] = sub.doc_last
-            streams[self.awareness_key(sub.name)] = sub.awareness_last
-            keys[self.doc_key(sub.name)] = (sub, True)
-            keys[self.awareness_key(sub.name)] = (sub, False)
-        try:
-            reply: Any = await self.redis.xread(streams, count=500, block=self._block_ms)
-            self.connected = True
-        except self._errors:
-            self.connected = False
-            log.warning("fan-out lost its redis connection; catching up when it returns")
-            await self._recover()
-            return
-        for raw_key, entries in reply or []:
-            key = _text(raw_key)
-            if key == self._wake_key:
-                self._wake_last = _text(entries[-1][0])
-                continue
-            sub, is_doc = keys[key]
-            for raw_id, fields in entries:
-                if self._subs.get(sub.name) is not sub:
-                    break  # unloaded (or reloaded) while we were reading
-                await self._dispatch(sub, is_doc, fields)
-                if is_doc:
-                    sub.doc_last = _text(raw_id)
-                else:
-                    sub.awareness_last = _text(raw_id)
-
-    async def _dispatch(self, sub: _Subscription, is_doc: bool, fields: dict[bytes, bytes]) -> None:
-        node = _text(fields.get(b"n", b""))
+    async def dispatch(self, sub: Subscription, is_doc: bool, fields: dict[bytes, bytes]) -> None:
+        """Apply one entry of another node (``EntrySink``; this node's own are skipped)."""
+        node = text(fields.get(b"n", b""))
         target = self._target
         if node == self.node_id or target is None:
             return
@@ -395,7 +342,7 @@ class RedisFanout(Extension):
             elif b"u" in fields:
                 await target.apply_remote_update(sub.name, fields[b"u"], origin)
             elif b"r" in fields:
-                await self._catch_up(sub)
+                await self.catch_up(sub)
         except Exception:
             # One bad entry (malformed, or a document being rebuilt) never stops the reader.
             log.exception("applying a peer entry failed document=%s node=%s", sub.name, node)
@@ -407,45 +354,7 @@ class RedisFanout(Extension):
             self._outbox.put(Outgoing(name, self.awareness_key(name),
                                   {"n": self.node_id, "a": payload}, 100))
 
-    async def _recover(self) -> None:
-        """Wait for Redis to answer again, then catch up every document that may have lost
-        entries to trimming while we were away."""
-        delay = self._retry_delay
-        while True:
-            await anyio.sleep(delay)
-            try:
-                await self.redis.ping()
-                break
-            except self._errors:
-                delay = min(delay * 2, 5.0)
-        self.connected = True
-        log.info("fan-out reconnected to redis node=%s", self.node_id)
-        self._outbox.kick()
-        for sub in list(self._subs.values()):
-            try:
-                if sub.uncertain or await self._trimmed_past(sub):
-                    await self._catch_up(sub)
-            except self._errors:
-                self.connected = False
-                return  # the read loop will fail again and come back here
-
-    async def _trimmed_past(self, sub: _Subscription) -> bool:
-        """Whether entries after our position may have been trimmed away (conservative: a
-        false positive costs one idempotent reload). Redis 7.0 does not record trims in
-        ``max-deleted-entry-id`` (only XDEL), so compare with the first remaining entry."""
-        from redis.exceptions import ResponseError
-
-        try:
-            info: dict[str, Any] = await self.redis.xinfo_stream(self.doc_key(sub.name))
-        except ResponseError:
-            return True  # the stream is gone (expired or deleted): we cannot tell what we missed
-        last = _id_key(sub.doc_last)
-        if _id_key(_text(info["last-generated-id"])) <= last:
-            return False  # nothing was written since our position
-        first = info.get("first-entry")
-        return first is None or _id_key(_text(first[0])) > last
-
-    async def _catch_up(self, sub: _Subscription) -> None:
+    async def catch_up(self, sub: Subscription) -> None:
         """Apply the durable log (idempotent), then replay the whole remaining stream."""
         target = self._target
         if self._store is None or target is None:

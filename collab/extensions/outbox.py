@@ -1,17 +1,21 @@
 """``StreamOutbox``: the bounded, retrying publisher behind ``RedisFanout``.
 
 Hooks must never wait for Redis, so they only ``put`` entries here; one writer task drains the
-queue in pipelined batches (``XADD MAXLEN ~`` plus ``EXPIRE`` per entry), preserving order, and
-retries with exponential backoff while Redis is unreachable. The queue is bounded: on overflow
-the oldest entry is dropped and, if it was a document update, the document is marked for a
-*resync*: before anything else is published again, the ``resync`` callback supplies one entry
-that supersedes every dropped update (the document's whole state), so peers still converge.
+queue in pipelined batches, preserving order: ``XADD MAXLEN ~`` per entry, then (when an
+``announce`` callback is given) one announcing entry per document touched, after that
+document's entries, then ``EXPIRE`` for each stream written whose expiry was not refreshed in
+the last ``min(ttl / 2, 60)`` seconds. It retries with exponential backoff
+while Redis is unreachable. The queue is bounded: on overflow the oldest entry is dropped and,
+if it was a document update, the document is marked for a *resync*: before anything else is
+published again, the ``resync`` callback supplies one entry that supersedes every dropped
+update (the document's whole state), so peers still converge.
 redis is imported by `run`, not with the module (a process without Redis never loads it).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,15 +64,22 @@ class StreamOutbox:
         retry_delay: first delay after a failed write (doubled up to 5 s).
         resync: ``resync(name)`` returns the entry that replaces the dropped updates of
             ``name`` (called on the writer task before the queue is published again).
+        announce: ``announce(name)`` returns the entry telling readers that document ``name``
+            has new entries (``RedisFanout``'s change stream); none for control entries
+            (``name == ""``).
     """
 
     def __init__(self, *, limit: int, ttl: int, retry_delay: float,
-                 resync: Callable[[str], Outgoing]) -> None:
+                 resync: Callable[[str], Outgoing],
+                 announce: Callable[[str], Outgoing] | None = None) -> None:
         self._entries: deque[Outgoing] = deque()
         self._limit = limit
         self._ttl = ttl
+        self._refresh = min(ttl / 2, 60.0)  # seconds between two EXPIREs of one stream
+        self._expired: dict[str, float] = {}  # stream -> when its expiry was last set
         self._retry_delay = retry_delay
         self._resync_entry = resync
+        self._announce = announce
         self._resync: set[str] = set()
         self._ready = anyio.Event()
         self._empty = anyio.Event()
@@ -143,8 +154,24 @@ class StreamOutbox:
 
     async def _write(self, redis: Redis[bytes], batch: list[Outgoing]) -> None:
         pipe = redis.pipeline(transaction=False)
+        keys: dict[str, None] = {}
+        names: dict[str, None] = {}
         for item in batch:
             pipe.xadd(item.key, item.fields, maxlen=item.maxlen, approximate=True)
-            pipe.expire(item.key, self._ttl)
+            keys[item.key] = None
+            if item.name:
+                names[item.name] = None
+        if self._announce is not None:
+            for name in names:  # after the entries they announce: a reader finds them
+                notice = self._announce(name)
+                pipe.xadd(notice.key, notice.fields, maxlen=notice.maxlen, approximate=True)
+                keys[notice.key] = None
+        now = time.monotonic()
+        refreshed = [key for key in keys if now - self._expired.get(key, -1e9) >= self._refresh]
+        for key in refreshed:
+            pipe.expire(key, self._ttl)
         await pipe.execute()
+        if len(self._expired) > 10_000:  # forget streams not written for a while
+            self._expired = {k: t for k, t in self._expired.items() if now - t < self._refresh}
+        self._expired.update(dict.fromkeys(refreshed, now))
         self.healthy = True

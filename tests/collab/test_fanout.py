@@ -419,3 +419,61 @@ async def test_a_failing_store_or_a_malformed_entry_never_stops_the_reader(
         c.store.failing = False
         await a.type(name, "!")  # the next read retries the catch-up
         await b.host.wait_for(lambda: b.text(name) == "ok!" and b.fanout.catch_ups == 1, 20)
+
+
+class XreadSpy:
+    """Records the streams named by each of a node's reads (blocking or not) from now on."""
+
+    def __init__(self, fanout: RedisFanout) -> None:
+        self.blocking: list[set[str]] = []
+        self.reads: list[set[str]] = []
+        redis = fanout.redis
+        original = redis.xread
+
+        async def xread(streams: dict[str, str], **kwargs: object) -> object:
+            names = {k.decode() if isinstance(k, bytes) else k for k in streams}
+            (self.blocking if kwargs.get("block") is not None else self.reads).append(names)
+            return await original(streams, **kwargs)  # type: ignore[arg-type]
+
+        redis.xread = xread  # type: ignore[method-assign,assignment]
+
+    def streams_read(self) -> set[str]:
+        return set().union(*self.reads)
+
+
+async def test_a_wake_up_reads_only_the_documents_other_nodes_changed(cluster: Cluster) -> None:
+    async with cluster as c:
+        a, b = await c.node(), await c.node(sweep=600)  # no sweep during the test
+        names = [f"notes/{uuid.uuid4()}" for _ in range(20)]
+        for name in names:
+            await a.load(name)
+            await b.load(name)
+        await a.type(names[0], "first")  # once b has it, b's initial reads are behind it
+        await b.host.wait_for(lambda: b.text(names[0]) == "first")
+        spy = XreadSpy(b.fanout)
+        await b.type(names[1], "own")  # b's own notification: nothing to read
+        await a.host.wait_for(lambda: a.text(names[1]) == "own")
+        await a.type(names[2], "other")  # notified after b's own, in the same change stream
+        await b.host.wait_for(lambda: b.text(names[2]) == "other")
+        changed = {b.fanout.doc_key(names[2]), b.fanout.awareness_key(names[2])}
+        assert spy.streams_read() == changed  # not the 19 others, not b's own document
+        control = {f"{c.prefix}changes", f"{c.prefix}node:{b.fanout.node_id}:wake"}
+        assert spy.blocking and all(streams == control for streams in spy.blocking)
+
+
+async def test_an_entry_whose_notification_was_lost_arrives_with_the_sweep(
+    cluster: Cluster, redis_url: str
+) -> None:
+    async with cluster as c:
+        b = await c.node(sweep=0.3)
+        name = f"notes/{uuid.uuid4()}"
+        await b.load(name)
+        source: Doc[Text] = Doc()
+        source["content"] = text = Text()
+        text += "swept"
+        admin: Redis[bytes] = Redis.from_url(redis_url)
+        try:  # an entry on the document stream with no entry on the change stream
+            await admin.xadd(b.fanout.doc_key(name), {"n": "elsewhere", "u": source.get_update()})
+        finally:
+            await admin.aclose()  # type: ignore[attr-defined]
+        await b.host.wait_for(lambda: b.text(name) == "swept", timeout=10)

@@ -1,0 +1,247 @@
+"""``ChangeReader``: the reading side of ``RedisFanout`` (which streams to read, and when).
+
+With every batch it publishes, a node appends one entry per document touched to the
+deployment's change stream ``{prefix}changes`` (``n`` = node id, ``d`` = document). The reader
+blocks on that stream and on its node's wake stream only; when *another* node names a document
+loaded here, it reads that document's two streams from its last ids, without blocking. A wake-up
+therefore costs what changed, not what is loaded (a node with 750 documents loaded used to name
+1,500 streams in every blocking read, and woke for its own entries with their payloads).
+
+The change stream is a hint, the document streams are the truth: a full read of every loaded
+document's streams (a *sweep*) runs every ``sweep`` seconds and after every reconnect, so an entry
+whose notification was lost (a trimmed change stream, a writer cut between its two ``XADD``) is
+still delivered, late. A newly loaded document is read at once (its replay window).
+redis is imported by the owner, not here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+
+from collab.types import YDoc
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["ChangeReader", "EntrySink", "Subscription", "id_key", "text"]
+
+log = logging.getLogger(__name__)
+
+_COUNT = 500  # entries per stream and read: a longer backlog is read again at once
+_CHUNK = 256  # documents named in one non-blocking read
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply value as ``str``."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def id_key(stream_id: str) -> tuple[int, int]:
+    """A stream id as a comparable ``(ms, seq)``."""
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One loaded document's read positions."""
+
+    name: str
+    doc_key: str
+    awareness_key: str
+    doc_last: str  # last stream id read (or the start position)
+    awareness_last: str
+    doc: YDoc | None
+    uncertain: bool  # the start position was not taken from Redis: reload from the store
+
+
+class EntrySink(Protocol):
+    """What the reader hands entries to (the ``RedisFanout``)."""
+
+    async def dispatch(self, sub: Subscription, is_doc: bool, fields: dict[bytes, bytes]) -> None:
+        """Apply one entry read from ``sub``'s document (``is_doc``) or awareness stream."""
+
+    async def catch_up(self, sub: Subscription) -> None:
+        """Reload ``sub``'s document from the durable log, then replay its whole stream."""
+
+
+class ChangeReader:
+    """One task reading other nodes' entries for every subscribed document.
+
+    Args:
+        sink: receives the entries.
+        node_id: this node (its own notifications are skipped).
+        changes_key: the deployment's change stream.
+        wake_key: this node's wake stream (an entry re-issues the blocking read at once).
+        block: seconds one blocking read waits.
+        sweep: seconds between two full reads of every loaded document's streams.
+        retry_delay: first delay between reconnection attempts (doubles up to 5 s).
+        errors: the exceptions that mean "Redis is unreachable".
+        on_reconnect: called when Redis answers again after an outage (wakes the writer).
+    """
+
+    def __init__(self, sink: EntrySink, node_id: str, *, changes_key: str, wake_key: str,
+                 block: float, sweep: float, retry_delay: float,
+                 errors: tuple[type[BaseException], ...],
+                 on_reconnect: Callable[[], None] = lambda: None) -> None:
+        self._sink = sink
+        self._node = node_id.encode()
+        self._changes_key = changes_key
+        self._wake_key = wake_key
+        self._block_ms = max(int(min(block, sweep) * 1000), 1)
+        self._sweep = sweep
+        self._next_sweep = 0.0  # monotonic time of the next sweep
+        self._retry_delay = retry_delay
+        self._errors = errors
+        self._on_reconnect = on_reconnect
+        self.subs: dict[str, Subscription] = {}
+        self._dirty: set[str] = set()
+        self._positions = {wake_key: "0-0", changes_key: "0-0"}
+        self._subs_changed = anyio.Event()
+        self.connected = False
+        """Whether the last Redis command succeeded (for health checks and tests)."""
+
+    def start_at(self, stream_id: str) -> None:
+        """Read the wake and change streams after ``stream_id`` (Redis's clock at start)."""
+        self._positions = {self._wake_key: stream_id, self._changes_key: stream_id}
+
+    def add(self, sub: Subscription) -> None:
+        """Start reading ``sub``'s streams; the first read replays from its start position."""
+        self.subs[sub.name] = sub
+        self._dirty.add(sub.name)
+        self._subs_changed.set()
+
+    def remove(self, name: str) -> Subscription | None:
+        """Stop reading document ``name``'s streams."""
+        self._dirty.discard(name)
+        return self.subs.pop(name, None)
+
+    async def run(self, redis: Redis[bytes]) -> None:
+        """The reader task: read forever, surviving Redis outages and bad entries."""
+        while True:
+            try:
+                await self._step(redis)
+            except Exception:
+                # A bug or a failing store must not take the server down with the reader.
+                log.exception("fan-out reader failed; retrying")
+                await anyio.sleep(1.0)
+
+    async def _step(self, redis: Redis[bytes]) -> None:
+        if not self.subs:
+            self._dirty.clear()
+            self._subs_changed = anyio.Event()
+            await self._subs_changed.wait()
+            return
+        if self.connected:  # loaded while Redis was down: its start position is a guess
+            for sub in [sub for sub in self.subs.values() if sub.uncertain]:
+                await self._sink.catch_up(sub)
+        try:
+            if time.monotonic() >= self._next_sweep:
+                self._next_sweep = time.monotonic() + self._sweep
+                self._dirty.update(self.subs)
+            if self._dirty:
+                await self._read_documents(redis)
+            else:
+                await self._wait_for_changes(redis)
+            self.connected = True
+        except self._errors:
+            self.connected = False
+            log.warning("fan-out lost its redis connection; catching up when it returns")
+            await self._recover(redis)
+
+    async def _wait_for_changes(self, redis: Redis[bytes]) -> None:
+        reply: Any = await redis.xread(self._positions, count=1000, block=self._block_ms)
+        for raw_key, entries in reply or []:
+            key = text(raw_key)
+            self._positions[key] = text(entries[-1][0])
+            if key != self._changes_key:
+                continue  # the wake stream: only the re-issue mattered
+            for _, fields in entries:
+                if fields.get(b"n") != self._node:
+                    name = text(fields.get(b"d", b""))
+                    if name in self.subs:
+                        self._dirty.add(name)
+
+    async def _read_documents(self, redis: Redis[bytes]) -> None:
+        """Read the streams of the dirty documents (non-blocking), in chunks."""
+        names = [name for name in self._dirty if name in self.subs]
+        self._dirty.clear()
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start:start + _CHUNK]
+            try:
+                await self._read_chunk(redis, chunk)
+            except BaseException:
+                self._dirty.update(names[start:])  # unread: read them after the reconnect
+                raise
+
+    async def _read_chunk(self, redis: Redis[bytes], names: list[str]) -> None:
+        streams: dict[str, str] = {}
+        keys: dict[str, tuple[Subscription, bool]] = {}
+        for name in names:
+            sub = self.subs.get(name)
+            if sub is None:
+                continue
+            streams[sub.doc_key] = sub.doc_last
+            streams[sub.awareness_key] = sub.awareness_last
+            keys[sub.doc_key] = (sub, True)
+            keys[sub.awareness_key] = (sub, False)
+        if not streams:
+            return
+        reply: Any = await redis.xread(streams, count=_COUNT)
+        for raw_key, entries in reply or []:
+            sub, is_doc = keys[text(raw_key)]
+            for raw_id, fields in entries:
+                if self.subs.get(sub.name) is not sub:
+                    break  # unloaded (or reloaded) while we were reading
+                await self._sink.dispatch(sub, is_doc, fields)
+                if is_doc:
+                    sub.doc_last = text(raw_id)
+                else:
+                    sub.awareness_last = text(raw_id)
+            if len(entries) >= _COUNT and self.subs.get(sub.name) is sub:
+                self._dirty.add(sub.name)  # more is waiting
+
+    async def _recover(self, redis: Redis[bytes]) -> None:
+        """Wait for Redis to answer again, catch up every document that may have lost entries
+        to trimming meanwhile, and sweep: notifications may have been missed."""
+        delay = self._retry_delay
+        while True:
+            await anyio.sleep(delay)
+            try:
+                await redis.ping()
+                break
+            except self._errors:
+                delay = min(delay * 2, 5.0)
+        self.connected = True
+        self._next_sweep = 0.0
+        log.info("fan-out reconnected to redis")
+        self._on_reconnect()
+        for sub in list(self.subs.values()):
+            try:
+                if sub.uncertain or await self._trimmed_past(redis, sub):
+                    await self._sink.catch_up(sub)
+            except self._errors:
+                self.connected = False
+                return  # the next read will fail again and come back here
+
+    async def _trimmed_past(self, redis: Redis[bytes], sub: Subscription) -> bool:
+        """Whether entries after our position may have been trimmed away (conservative: a
+        false positive costs one idempotent reload). Redis 7.0 does not record trims in
+        ``max-deleted-entry-id`` (only XDEL), so compare with the first remaining entry."""
+        from redis.exceptions import ResponseError
+
+        try:
+            info: dict[str, Any] = await redis.xinfo_stream(sub.doc_key)
+        except ResponseError:
+            return True  # the stream is gone (expired or deleted): we cannot tell what we missed
+        last = id_key(sub.doc_last)
+        if id_key(text(info["last-generated-id"])) <= last:
+            return False  # nothing was written since our position
+        first = info.get("first-entry")
+        return first is None or id_key(text(first[0])) > last
