@@ -8,6 +8,8 @@ The server relays y-protocols awareness but keeps its own view so that it can
   another connection of the same user, which takes it over on reconnect); entries for client
   ids owned by someone else are dropped;
 * announce removals when a connection ends (y-websocket #122: otherwise presence lingers);
+* relay nothing for a provider's initial clock-0 state (y-protocols peers ignore it): a client
+  shows up with its first real state (clock 1);
 * keep clocks monotonic per client id as peers see them. Peers ignore a state whose clock is not
   above the one they hold, and after our removal they hold ``clock + 1`` while a reconnecting
   client re-sends its old clock. The server therefore keeps ``out_clock`` per client id and
@@ -154,11 +156,15 @@ class AwarenessStates:
                 raw = encode_awareness_state(state)
             else:
                 raw = entry.raw if entry.raw is not None else encode_awareness_state(state)
-            # y-protocols ignores clock 0 from a client it does not know (its initial ``{}``
-            # state), so a first state is relayed with clock >= 1: presence shows at once.
-            out = (
-                max(entry.clock, 1) if current is None else max(entry.clock, current.out_clock + 1)
-            )
+            silent = current is None or current.out_clock == 0  # never relayed so far
+            if entry.clock == 0 and state is not None and silent:
+                # A provider's initial ``{}`` state (clock 0): y-protocols peers ignore clock 0
+                # from a client they do not know, and so do we. The id is claimed but nothing
+                # is relayed until the client sets a state (clock 1): relaying it would make a
+                # room of n silent clients cost n^2 states, each echoed back by n providers.
+                self._clients[entry.client_id] = _Client(owner, user, 0, 0, state, now, raw)
+                continue
+            out = entry.clock if current is None else max(entry.clock, current.out_clock + 1)
             self._clients[entry.client_id] = _Client(
                 owner, user, entry.clock, out, state, now, raw
             )
@@ -173,7 +179,10 @@ class AwarenessStates:
         """
         removed: list[AwarenessEntry] = []
         for client_id, client in self._clients.items():
-            if client.owner == owner and client.state is not None:
+            if client.owner == owner and client.state is not None and client.out_clock == 0:
+                client.state = None  # never relayed: nobody to tell
+                client.updated = now
+            elif client.owner == owner and client.state is not None:
                 client.state = None
                 client.raw = b"null"
                 client.wire = None
@@ -200,6 +209,7 @@ class AwarenessStates:
             AwarenessEntry(client_id, c.out_clock, c.state, c.raw)
             for client_id, c in self._clients.items()
             if c.state is not None
+            and c.out_clock > 0  # an initial clock-0 state is never relayed
             and now - c.updated <= max_age
             and not (local_only and c.owner.startswith("peer:"))
         ]
@@ -213,7 +223,7 @@ class AwarenessStates:
         """
         wires = []
         for client_id, c in self._clients.items():
-            if c.state is None or now - c.updated > max_age:
+            if c.state is None or c.out_clock == 0 or now - c.updated > max_age:
                 continue
             wire = c.wire
             if wire is None:

@@ -58,6 +58,23 @@ def test_reconnect_with_old_clock_is_relayed_above_the_removal_clock() -> None:
     assert later.clock == 8  # stays monotonic for peers
 
 
+def test_an_initial_clock_0_state_is_held_but_never_relayed() -> None:
+    states = AwarenessStates()
+    # A provider's first state: y-protocols peers ignore clock 0 from an unknown client.
+    assert states.apply("c1", "alice", [AwarenessEntry(1, 0, {})], ALICE, 0.0) == []
+    assert states.snapshot(0.5) == [] and states.snapshot_payload(0.5) is None
+    assert states.owner_of(1) == "c1"  # claimed all the same
+    bob = stamp_for("bob", "Bob")
+    assert states.apply("c2", "bob", [AwarenessEntry(1, 3, {"x": 1})], bob, 0.6) == []
+    assert states.remove_owner("c1", 1.0) == []  # nobody saw it: no removal to announce
+    # a reconnect of the same silent tab stays silent; its first real state is relayed
+    assert states.apply("c3", "alice", [AwarenessEntry(1, 0, {})], ALICE, 2.0) == []
+    [shown] = states.apply("c3", "alice", [AwarenessEntry(1, 1, {"cursor": 2})], ALICE, 3.0)
+    assert shown.clock == 1 and shown.state == {"cursor": 2, "user": ALICE}
+    assert [e.client_id for e in states.snapshot(3.5)] == [1]
+    assert states.remove_owner("c3", 4.0) == [AwarenessEntry(1, 2, None)]
+
+
 def test_same_users_other_tab_echo_does_not_replace_the_live_state() -> None:
     """Two live tabs of one user: the y-websocket provider in tab 2 echoes tab 1's state back
     (with the clock we relayed); the echo must not move the id or resurrect an old state."""
@@ -174,6 +191,23 @@ async def test_presence_is_stamped_relayed_and_removed_on_disconnect() -> None:
         [bobs] = await _awareness(a2)
         assert bobs.client_id == 22
         await a2.leave()
+        await b.leave()
+
+
+async def test_silent_clients_cost_nothing_until_they_set_a_state() -> None:
+    async with running() as h:
+        name = doc_name()
+        a, b = await _alice_and_bob(h, name)
+        await a.send(aw(AwarenessEntry(11, 0, {})))  # the provider's initial state
+        await b.send(aw(AwarenessEntry(22, 1, {"cursor": 1})))
+        [seen] = await _awareness(a)  # bob's state arrives; alice's clock 0 went nowhere
+        assert seen.client_id == 22
+        await b.send(b"\x03")  # query: every live state the server would show
+        assert [e.client_id for e in await _awareness(b)] == [22]
+        await a.send(aw(AwarenessEntry(11, 1, {"cursor": 7})))
+        [shown] = await _awareness(b)
+        assert shown.client_id == 11 and shown.clock == 1
+        await a.leave()
         await b.leave()
 
 
