@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import importlib.util
 import logging
@@ -88,6 +89,12 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
     url = settings.public_url or f"http://{shown}:{port}/"
     _out(f"collab: serving on {url} (open this URL; Ctrl-C stops)")
+    # Everything imported and built so far (~110k objects: modules, the app) lives until exit:
+    # out of the collector's reach, so a full collection no longer walks it (one during a
+    # connect storm of 500 clients took ~100 ms of a ~0.7 s burst of CPU). Collected first,
+    # so no garbage is frozen.
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(config).run()  # handles SIGINT/SIGTERM: drains, then lifespan shutdown
     return 0
 

@@ -233,7 +233,7 @@ def profiler(args: argparse.Namespace, running: Any, out: Path) -> Iterator[None
             "--pid",
             str(running.proc.pid),
             "--rate",
-            "100",
+            str(args.profile_rate),
             "--format",
             "raw",
             "--output",
@@ -356,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-dir", type=Path, help="server and load-generator logs")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy our server during each scenario (log dir)"
+    )
+    parser.add_argument(
+        "--profile-rate", type=int, default=100, metavar="HZ",
+        help="py-spy samples per second (default 100; short phases need more)",
     )
     parser.add_argument(
         "--param",
