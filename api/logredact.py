@@ -20,6 +20,8 @@ _SECRET_PARAM = re.compile(
 
 def redact(text: str) -> str:
     """`text` with the values of credential query parameters replaced by `[redacted]`."""
+    if "=" not in text:  # every secret parameter has one: most log arguments are names, ids
+        return text
     return _SECRET_PARAM.sub(r"\1[redacted]", text)
 
 

@@ -128,7 +128,7 @@ class Registry:
         except BaseException:
             self._drop(document)
             raise
-        log.info("document loaded: %s", name)
+        log.debug("document loaded: %s", name)
         return document
 
     def _spawn_task(self, document: Document) -> None:
@@ -201,7 +201,7 @@ class Registry:
                 "after_unload_document",
                 lambda ext: ext.after_unload_document(AfterUnloadDocument(name)),
             )
-            log.info("document unloaded: %s", name)
+            log.debug("document unloaded: %s", name)
             return True
         finally:
             del self._unloading[name]
