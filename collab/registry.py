@@ -6,7 +6,11 @@
   half-loaded document.
 * ``release(document)`` drops the lease; when the last one goes, the document is unloaded after
   ``unload_delay`` if nobody came back, and only after ``on_store_document`` succeeded (a
-  failing store keeps it in memory and retries later).
+  failing store keeps it in memory and retries later). Released documents wait in one FIFO
+  (the delay is the same for all, so it is ordered by due time) watched by one task; an unload
+  task exists only while a document is actually being unloaded. (A sleeping task per released
+  document was ~30 more objects for the garbage collector to walk per idle document, and a
+  churn of short-lived documents keeps ~1,300 of them waiting.)
 * ``rebuild(document)`` replaces a poisoned Doc by a fresh one loaded from the store.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
 import anyio
 from anyio.abc import TaskGroup
@@ -57,6 +62,8 @@ class Registry:
         self._unloading: dict[str, anyio.Event] = {}
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._rebuilding: set[str] = set()
+        self._released: deque[tuple[float, Document]] = deque()  # (released_at, document)
+        self._released_wake = anyio.Event()
         self._tg: TaskGroup | None = None
         self.loads = 0  # total loads performed (observability and tests)
 
@@ -64,6 +71,9 @@ class Registry:
         """Give the registry the task group that runs document tasks and unload timers
         (None on shutdown: no more timers)."""
         self._tg = task_group
+        self._released_wake.set()  # a running release watcher re-reads the task group
+        if task_group is not None:
+            task_group.start_soon(self._watch_releases, task_group)
 
     @property
     def loading(self) -> int:
@@ -159,17 +169,43 @@ class Registry:
         document.leases -= 1
         if document.leases > 0 or self._tg is None:
             return
-        document.released_at = time.monotonic()
-        self._tg.start_soon(self._unload_later, document)
+        self._queue_release(document)
 
-    async def _unload_later(self, document: Document) -> None:
-        await anyio.sleep(self.config.unload_delay)
-        idle_for = time.monotonic() - document.released_at
-        if document.leases == 0 and idle_for >= self.config.unload_delay * 0.999:
-            try:
-                await self.unload(document)
-            except Exception:  # never take the server's task group down with one document
-                log.exception("unloading %s failed", document.name)
+    def _queue_release(self, document: Document) -> None:
+        document.released_at = time.monotonic()
+        self._released.append((document.released_at, document))
+        self._released_wake.set()
+
+    async def _watch_releases(self, task_group: TaskGroup) -> None:
+        """Unload each released document once ``unload_delay`` passed without a new lease."""
+        while self._tg is task_group:
+            wait = self._next_release(task_group)
+            if wait is None:
+                self._released_wake = anyio.Event()
+                await self._released_wake.wait()
+            elif wait > 0:
+                await anyio.sleep(wait)  # later releases are due later: nothing to wake for
+
+    def _next_release(self, task_group: TaskGroup) -> float | None:
+        """Start the unload of the first queued document if it is due; else how long until
+        it is (None: nothing queued). Holds no reference while the watcher waits."""
+        if not self._released:
+            return None
+        released_at, document = self._released[0]
+        wait = released_at + self.config.unload_delay - time.monotonic()
+        if wait > 0:
+            return wait
+        self._released.popleft()
+        # Acquired since (leases), or released again (a later entry is due later).
+        if document.leases == 0 and document.released_at == released_at:
+            task_group.start_soon(self._unload_released, document)
+        return 0.0
+
+    async def _unload_released(self, document: Document) -> None:
+        try:
+            await self.unload(document)
+        except Exception:  # never take the server's task group down with one document
+            log.exception("unloading %s failed", document.name)
 
     async def unload(self, document: Document) -> bool:
         """Store and unload ``document`` now if nobody uses it.
@@ -210,8 +246,7 @@ class Registry:
     def release_retry(self, document: Document) -> None:
         """Retry an unload later (after a failed store)."""
         if self._tg is not None and document.leases == 0:
-            document.released_at = time.monotonic()
-            self._tg.start_soon(self._unload_later, document)
+            self._queue_release(document)
 
     async def _run_quietly(self, what: str, call: object) -> None:
         try:

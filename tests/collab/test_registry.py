@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import resource
 import weakref
@@ -112,6 +113,22 @@ async def test_reconnect_within_grace_keeps_the_document() -> None:
         assert h.server.registry.documents[name] is document
         assert h.server.registry.loads == 1
         await b.leave()
+
+
+async def test_documents_waiting_to_unload_need_no_task_each() -> None:
+    config = replace(FAST, unload_delay=10)
+    async with running(config) as h:
+        baseline = len(asyncio.all_tasks())  # server, its sweepers, the release watcher
+        clients = [await h.connect(doc_name(), f"user-{i}") for i in range(40)]
+        for client in clients:
+            await client.recv()
+        for client in clients:
+            await client.leave()
+        await wait_for(lambda: not h.server.connections)
+        assert len(h.server.registry.documents) == 40  # all still loaded, waiting
+        # Each loaded document runs its own task (awareness, debounced store); waiting to be
+        # unloaded adds none (a sleeping task per document did: 80 here).
+        assert len(asyncio.all_tasks()) <= baseline + 40 + 1
 
 
 async def test_memory_flat_over_2000_short_lived_documents() -> None:
