@@ -79,6 +79,18 @@ _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # read of the OS random source per connection was ~2 % of a churn of short connections.
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
+
+
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Forget the frames an ended connection's failure (and its causes) still hold: they hold
+    the connection, so it and its document would wait for a full garbage collection instead of
+    going with their last reference (a churn of short connections paid ~20 % of its CPU in the
+    collector)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 _MESSAGE_TYPES: dict[type[object], str] = {
     SyncStep1: "sync_step1",
     SyncStep2: "sync_step2",
@@ -222,6 +234,7 @@ class Connection:
             with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_TIMEOUT):
                 await self._finish()
         finally:
+            _drop_tracebacks(self._failure)
             self.finished.set()
 
     async def _finish(self) -> None:

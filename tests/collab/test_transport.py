@@ -4,6 +4,8 @@ real socket."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from dataclasses import replace
 
 import anyio
@@ -248,3 +250,26 @@ async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_int
             while await _text_of(base, name) != str(text):
                 await anyio.sleep(0.05)
         raw.writer.close()
+
+
+async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_collection() -> None:
+    """The failure that ended a connection (the client's close) kept its frames, and through
+    them the connection and its document, alive until a full collection: a churn of short
+    connections paid for that in collector time. Now reference counting frees both."""
+    server, _ = _server(replace(FAST, unload_delay=0.0))
+    name = doc_name()
+    gc.disable()
+    try:
+        async with server, uvicorn_app(server) as base:
+            async with connect(f"{base}/collab/{name}?token=user-a") as client:
+                await client.recv()
+                (connection,) = server.connections.values()
+                refs = [weakref.ref(connection), weakref.ref(server.registry.documents[name])]
+                del connection
+            await wait_for(lambda: name not in server.registry.documents and not
+                           server.connections)
+            await wait_for(lambda: refs[1]() is None, 5)  # the document: no collection ran
+            # The connection may stay the sweeper's loop variable until its next sweep.
+            await wait_for(lambda: refs[0]() is None, 5)
+    finally:
+        gc.enable()
