@@ -103,6 +103,7 @@ class ChangeReader:
         self.subs: dict[str, Subscription] = {}
         self._dirty: set[str] = set()
         self._positions = {wake_key: "0-0", changes_key: "0-0"}
+        self._started = False  # positions taken from Redis's clock
         self._subs_changed = anyio.Event()
         self.connected = False
         """Whether the last Redis command succeeded (for health checks and tests)."""
@@ -110,6 +111,7 @@ class ChangeReader:
     def start_at(self, stream_id: str) -> None:
         """Read the wake and change streams after ``stream_id`` (Redis's clock at start)."""
         self._positions = {self._wake_key: stream_id, self._changes_key: stream_id}
+        self._started = True
 
     def add(self, sub: Subscription) -> None:
         """Start reading ``sub``'s streams; the first read replays from its start position."""
@@ -142,6 +144,12 @@ class ChangeReader:
             for sub in [sub for sub in self.subs.values() if sub.uncertain]:
                 await self._sink.catch_up(sub)
         try:
+            if not self._started:
+                # Started while Redis was down: begin at its clock, not at the change stream's
+                # first entry (a backlog of other nodes' notices); the sweep covers the gap.
+                seconds, micros = await redis.time()
+                self.start_at(f"{int(seconds) * 1000 + int(micros) // 1000}-0")
+                self._next_sweep = 0.0
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + self._sweep
                 self._dirty.update(self.subs)

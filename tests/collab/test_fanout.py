@@ -427,11 +427,15 @@ class XreadSpy:
     def __init__(self, fanout: RedisFanout) -> None:
         self.blocking: list[set[str]] = []
         self.reads: list[set[str]] = []
+        self.changes_positions: list[str] = []  # where each blocking read began
         redis = fanout.redis
         original = redis.xread
+        changes = fanout.doc_key("").removesuffix("doc:") + "changes"
 
         async def xread(streams: dict[str, str], **kwargs: object) -> object:
             names = {k.decode() if isinstance(k, bytes) else k for k in streams}
+            if changes in streams:
+                self.changes_positions.append(streams[changes])
             (self.blocking if kwargs.get("block") is not None else self.reads).append(names)
             return await original(streams, **kwargs)  # type: ignore[arg-type]
 
@@ -477,3 +481,25 @@ async def test_an_entry_whose_notification_was_lost_arrives_with_the_sweep(
         finally:
             await admin.aclose()  # type: ignore[attr-defined]
         await b.host.wait_for(lambda: b.text(name) == "swept", timeout=10)
+
+
+async def test_a_node_started_without_redis_does_not_read_the_change_backlog(
+    cluster: Cluster, proxy: TcpProxy, redis_url: str
+) -> None:
+    async with cluster as c:
+        a = await c.node()
+        backlog = f"notes/{uuid.uuid4()}"
+        await a.load(backlog)
+        for char in "backlog":  # notices of a document b will never load
+            await a.type(backlog, char)
+        await a.fanout.wait_published()
+        proxy.cut()
+        b = await c.node(via_proxy=True)  # starts without Redis
+        spy = XreadSpy(b.fanout)
+        name = f"notes/{uuid.uuid4()}"
+        await a.load(name)
+        await b.load(name)
+        proxy.restore()
+        await a.type(name, "live")
+        await b.host.wait_for(lambda: b.text(name) == "live", timeout=20)
+        assert spy.changes_positions and "0-0" not in spy.changes_positions
