@@ -63,6 +63,11 @@ class _Client:
     raw: bytes  # the state's JSON as relayed (reused for every frame, compared for echoes)
     wire: bytes | None = None  # the encoded entry as relayed (filled by snapshot_payload)
 
+    @property
+    def relayed(self) -> bool:
+        """Whether peers were ever told of this client (not for an initial clock-0 state)."""
+        return self.out_clock > 0
+
 
 class AwarenessStates:
     """The awareness states of one document, keyed by awareness client id.
@@ -156,7 +161,7 @@ class AwarenessStates:
                 raw = encode_awareness_state(state)
             else:
                 raw = entry.raw if entry.raw is not None else encode_awareness_state(state)
-            silent = current is None or current.out_clock == 0  # never relayed so far
+            silent = current is None or not current.relayed
             if entry.clock == 0 and state is not None and silent:
                 # A provider's initial ``{}`` state (clock 0): y-protocols peers ignore clock 0
                 # from a client they do not know, and so do we. The id is claimed but nothing
@@ -179,16 +184,16 @@ class AwarenessStates:
         """
         removed: list[AwarenessEntry] = []
         for client_id, client in self._clients.items():
-            if client.owner == owner and client.state is not None and client.out_clock == 0:
-                client.state = None  # never relayed: nobody to tell
-                client.updated = now
-            elif client.owner == owner and client.state is not None:
-                client.state = None
-                client.raw = b"null"
-                client.wire = None
-                client.out_clock += 1
-                client.updated = now
-                removed.append(AwarenessEntry(client_id, client.out_clock, None, b"null"))
+            if client.owner != owner or client.state is None:
+                continue
+            client.state = None
+            client.updated = now
+            if not client.relayed:
+                continue  # nobody was told of it: nothing to announce
+            client.raw = b"null"
+            client.wire = None
+            client.out_clock += 1
+            removed.append(AwarenessEntry(client_id, client.out_clock, None, b"null"))
         self._prune(now)
         return removed
 
@@ -209,7 +214,7 @@ class AwarenessStates:
             AwarenessEntry(client_id, c.out_clock, c.state, c.raw)
             for client_id, c in self._clients.items()
             if c.state is not None
-            and c.out_clock > 0  # an initial clock-0 state is never relayed
+            and c.relayed
             and now - c.updated <= max_age
             and not (local_only and c.owner.startswith("peer:"))
         ]
@@ -223,7 +228,7 @@ class AwarenessStates:
         """
         wires = []
         for client_id, c in self._clients.items():
-            if c.state is None or c.out_clock == 0 or now - c.updated > max_age:
+            if c.state is None or not c.relayed or now - c.updated > max_age:
                 continue
             wire = c.wire
             if wire is None:

@@ -79,18 +79,6 @@ _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # read of the OS random source per connection was ~2 % of a churn of short connections.
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
-
-
-def _drop_tracebacks(exc: BaseException | None) -> None:
-    """Forget the frames an ended connection's failure (and its causes) still hold: they hold
-    the connection, so it and its document would wait for a full garbage collection instead of
-    going with their last reference (a churn of short connections paid ~20 % of its CPU in the
-    collector)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc.__traceback__ = None
-        exc = exc.__cause__ or exc.__context__
 _MESSAGE_TYPES: dict[type[object], str] = {
     SyncStep1: "sync_step1",
     SyncStep2: "sync_step2",
@@ -98,6 +86,17 @@ _MESSAGE_TYPES: dict[type[object], str] = {
     AwarenessUpdate: "awareness",
     QueryAwareness: "query_awareness",
 }
+
+
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Forget the frames an ended connection's failure (and its causes) still hold: they hold
+    the connection, so it and its document would wait for the cycle collector instead of going
+    with their last reference."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 
 
 class Gate(Protocol):

@@ -9,8 +9,8 @@
   failing store keeps it in memory and retries later). Released documents wait in one FIFO
   (the delay is the same for all, so it is ordered by due time) watched by one task; an unload
   task exists only while a document is actually being unloaded. (A sleeping task per released
-  document was ~30 more objects for the garbage collector to walk per idle document, and a
-  churn of short-lived documents keeps ~1,300 of them waiting.)
+  document was more objects for the garbage collector to walk, and a churn of short-lived
+  documents keeps ~1,300 of them waiting.)
 * ``rebuild(document)`` replaces a poisoned Doc by a fresh one loaded from the store.
 """
 

@@ -42,7 +42,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from collab.extensions.outbox import Outgoing, StreamOutbox
-from collab.extensions.streamreader import ChangeReader, Subscription, text
+from collab.extensions.streamreader import ChangeReader, Subscription, clock_ms, id_at, text
 from collab.hooks import (
     AfterLoadDocument,
     AwarenessChange,
@@ -85,10 +85,6 @@ class UpdateSource(Protocol):
 def default_node_id() -> str:
     """A node id unique per process: ``<host>-<pid>-<random>``."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-def _id_at(ms: int) -> str:
-    return f"{max(ms, 0)}-0"
 
 
 class RedisFanout(Extension):
@@ -178,7 +174,7 @@ class RedisFanout(Extension):
                                      socket_keepalive=True, health_check_interval=30,
                                      client_name=f"collab-fanout:{self.node_id}")
         try:
-            self._reader.start_at(_id_at(await self._server_ms()))
+            self._reader.start_at(id_at(await self._server_ms()))
             self.connected = True
         except self._errors:
             log.warning("redis unreachable at start; fan-out keeps retrying", exc_info=True)
@@ -217,8 +213,7 @@ class RedisFanout(Extension):
         return self._redis
 
     async def _server_ms(self) -> int:
-        seconds, micros = await self.redis.time()
-        return int(seconds) * 1000 + int(micros) // 1000
+        return clock_ms(*await self.redis.time())
 
     async def _load_positions(self, awareness_key: str) -> tuple[int, str]:
         """Redis's clock in ms and the awareness stream's newest id (``0-0`` when empty), in
@@ -227,8 +222,7 @@ class RedisFanout(Extension):
         pipe.time()
         pipe.xrevrange(awareness_key, count=1)
         (seconds, micros), newest = await pipe.execute()
-        now = int(seconds) * 1000 + int(micros) // 1000
-        return now, text(newest[0][0]) if newest else "0-0"
+        return clock_ms(seconds, micros), text(newest[0][0]) if newest else "0-0"
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -251,7 +245,7 @@ class RedisFanout(Extension):
         # from the clock would skip an answer to our presence query written in the same
         # millisecond.)
         self._starting[event.document] = (
-            _id_at(now - self._replay_ms),
+            id_at(now - self._replay_ms),
             awareness_last if awareness_last is not None else f"{now}-{_MAX_SEQ}",
             uncertain,
         )
@@ -260,7 +254,7 @@ class RedisFanout(Extension):
         """Start reading the document's streams from the positions taken at load."""
         now = int(time.time() * 1000)
         doc_last, awareness_last, uncertain = self._starting.pop(
-            event.document, (_id_at(now - self._replay_ms), _id_at(now), True))
+            event.document, (id_at(now - self._replay_ms), id_at(now), True))
         name = event.document
         self._reader.add(Subscription(name, self.doc_key(name), self.awareness_key(name),
                                       doc_last, awareness_last, event.doc, uncertain))

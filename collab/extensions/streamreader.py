@@ -29,7 +29,7 @@ from collab.types import YDoc
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["ChangeReader", "EntrySink", "Subscription", "id_key", "text"]
+__all__ = ["ChangeReader", "EntrySink", "Subscription", "clock_ms", "id_at", "text"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,16 @@ _CHUNK = 256  # documents named in one non-blocking read
 def text(value: bytes | str) -> str:
     """A Redis reply value as ``str``."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+def clock_ms(seconds: int | bytes, micros: int | bytes) -> int:
+    """Redis's ``TIME`` reply in milliseconds."""
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def id_at(ms: int) -> str:
+    """The first stream id at ``ms`` (clamped at 0)."""
+    return f"{max(ms, 0)}-0"
 
 
 def id_key(stream_id: str) -> tuple[int, int]:
@@ -147,8 +157,7 @@ class ChangeReader:
             if not self._started:
                 # Started while Redis was down: begin at its clock, not at the change stream's
                 # first entry (a backlog of other nodes' notices); the sweep covers the gap.
-                seconds, micros = await redis.time()
-                self.start_at(f"{int(seconds) * 1000 + int(micros) // 1000}-0")
+                self.start_at(id_at(clock_ms(*await redis.time())))
                 self._next_sweep = 0.0
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + self._sweep

@@ -254,8 +254,8 @@ async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_int
 
 async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_collection() -> None:
     """The failure that ended a connection (the client's close) kept its frames, and through
-    them the connection and its document, alive until a full collection: a churn of short
-    connections paid for that in collector time. Now reference counting frees both."""
+    them the connection and its document, alive until the cycle collector ran. Now reference
+    counting frees both."""
     server, _ = _server(replace(FAST, unload_delay=0.0))
     name = doc_name()
     gc.disable()
