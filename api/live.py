@@ -1,10 +1,14 @@
-"""The live side of the web process: the collab server, its notes authorization and its socket.
+"""The live side of the web process: the collab server, its authentication, the notes kind's
+authorization and its socket.
 
-`NotesAuth` decides who may open `notes/<id>`: the owner and `write` shares edit, `read` shares
-get a read-only connection, anyone else is refused with 4403; an unknown note is 4404 and a
-deleted one 4410. Credentials are the access JWT (`?token=`) or the browser's `collab_access`
-cookie; a cookie-authenticated socket must come from our own origin (cross-site WebSocket
-hijacking would otherwise ride on the cookie).
+`TokenAuth` authenticates every collab socket, whatever its kind: the access JWT (`?token=`) or
+the browser's `collab_access` cookie; a cookie-authenticated socket must come from our own origin
+(cross-site WebSocket hijacking would otherwise ride on the cookie). The principal carries the
+user's role and the token's claims.
+
+`NotesAuthorizer` is the `notes` kind's authorizer: the owner and `write` shares edit, `read`
+shares get a read-only connection, anyone else is refused with 4403; an unknown note is 4404
+and a deleted one 4410. Other kinds register their own authorizer (`sessions` comes with rooms).
 
 The server is built in the lifespan (it needs the database), so the WebSocket route is a small
 ASGI app that dispatches to the routes the lifespan published on `app.state.services`.
@@ -31,6 +35,7 @@ from collab import Principal as CollabPrincipal
 from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
+from collab.kinds import Authorize, DocumentKind
 from jobs.autoversions import AutoVersions
 from jobs.search_index import SearchIndexer
 from storage.db import Database
@@ -41,19 +46,15 @@ from storage.versions import VersionRepository
 log = logging.getLogger(__name__)
 
 
-class NotesAuth(Extension):
-    """Authenticates `notes/*` connections and sets their read-only flag from the share."""
+class TokenAuth(Extension):
+    """Authenticates every collab socket from the access JWT or the same-origin cookie."""
 
     priority = 500
 
-    def __init__(self, tokens: AccessTokens, database: Database) -> None:
+    def __init__(self, tokens: AccessTokens) -> None:
         self._tokens = tokens
-        self._notes = NoteRepository(database)
-        self._access = AccessBatcher(self._notes)
 
     async def on_authenticate(self, event: Authenticate) -> None:
-        if event.kind != "notes":
-            return  # other kinds (rooms' sessions) have their own extension
         token = event.token
         if not token:
             token = event.cookies.get(ACCESS_COOKIE)
@@ -65,11 +66,28 @@ class NotesAuth(Extension):
             claims = self._tokens.decode(token)
         except ApiError as exc:
             raise Reject(CloseCode.UNAUTHORIZED, exc.message) from exc
+        event.principal = CollabPrincipal(
+            user_id=str(claims.user_id),
+            name=claims.name,
+            roles=frozenset({claims.role}),
+            claims={"email": claims.email, "role": claims.role, "tier": claims.tier},
+        )
+
+
+class NotesAuthorizer:
+    """The `notes` kind: the owner and write shares edit, read shares read."""
+
+    def __init__(self, database: Database) -> None:
+        self._notes = NoteRepository(database)
+        self._access = AccessBatcher(self._notes)
+
+    async def authorize(self, event: Authorize) -> None:
         try:
             note_id = uuid.UUID(event.doc_id)
+            user_id = uuid.UUID(event.principal.user_id)
         except ValueError as exc:
             raise Reject(CloseCode.NOT_FOUND, "no such note") from exc
-        access = await self._access.access(note_id, claims.user_id)
+        access = await self._access.access(note_id, user_id)
         if access is None:
             note = await self._notes.get(note_id, include_deleted=True)
             if note is None:
@@ -77,8 +95,8 @@ class NotesAuth(Extension):
             if note.deleted_at is not None:
                 raise Reject(CloseCode.DOCUMENT_DELETED, "note deleted")
             raise Reject(CloseCode.FORBIDDEN, "no access to this note")
-        event.principal = CollabPrincipal(user_id=str(claims.user_id), name=claims.name)
         event.read_only = access is Access.READ
+        event.role = access.value
 
 
 Pair = tuple[uuid.UUID, uuid.UUID]
@@ -170,26 +188,18 @@ def build_collab(
 ) -> CollabServer:
     """The collab server: auth, durable log, search indexing, automatic versions, fan-out."""
     documents = DocumentLog(database)
-    indexer = SearchIndexer(NoteRepository(database))
     extensions: list[Extension] = [
         Persistence(documents, flush_interval=persist_interval),
-        NotesAuth(tokens, database),
-        indexer,
+        TokenAuth(tokens),
+        SearchIndexer(NoteRepository(database)),
         AutoVersions(VersionRepository(database)),
     ]
-    fanout = None
     if redis_url:
-        fanout = RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
-        extensions.append(fanout)
-    server = CollabServer(
-        config,
-        extensions,
-        metrics_registry=metrics_registry,
-    )
-    indexer.bind(server)
-    if fanout is not None:
-        fanout.attach(server)
-    return server
+        extensions.append(
+            RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
+        )
+    kinds = [DocumentKind("notes", NotesAuthorizer(database))]
+    return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
 
 
 def live_routes(server: CollabServer) -> list[BaseRoute]:

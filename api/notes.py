@@ -22,6 +22,7 @@ from api.ratelimit import enforce
 from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, respond
 from api.security import Permission, Principal, require
 from api.services import Services, services
+from collab.control import Control
 from collab.errors import CloseCode
 from collab.server import CollabServer
 from jobs.note_content import note_text, seed_note_content
@@ -132,15 +133,11 @@ async def visible_note(
     return note, access
 
 
-async def close_live(svc: Services, call: str, *args: object, **kwargs: object) -> None:
-    """Tell the live collab server (when wired) that access changed; never fails the request."""
-    method = getattr(svc.collab, call, None) if svc.collab is not None else None
-    if method is None:
-        return
-    try:
-        await method(*args, **kwargs)
-    except Exception:  # the REST change is committed; a live-session hiccup must not undo it
-        log.exception("collab %s failed", call)
+async def control_live(svc: Services, command: Control) -> None:
+    """Apply a control command to the note's live connections on every node (when the collab
+    server is wired). The REST change is committed first, so a reconnect meets the new access."""
+    if svc.collab is not None:
+        await svc.collab.control(command)
 
 
 async def list_notes(request: Request) -> Response:
@@ -224,7 +221,9 @@ async def delete_note(request: Request) -> Response:
         raise forbidden("only the owner can delete a note")
     if not await NoteRepository(svc.db).delete(note_id):
         raise not_found("note")
-    await close_live(svc, "close_document", f"notes/{note_id}", code=CloseCode.DOCUMENT_DELETED)
+    await control_live(
+        svc, Control.close(f"notes/{note_id}", CloseCode.DOCUMENT_DELETED, "note deleted")
+    )
     return respond(Success())
 
 

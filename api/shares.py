@@ -15,9 +15,10 @@ from starlette.responses import Response
 
 from api.auth import EMAIL_PATTERN
 from api.errors import forbidden, invalid, not_found
-from api.notes import close_live, notes_guard, visible_note
+from api.notes import control_live, notes_guard, visible_note
 from api.openapi import Operation
 from api.schema import CamelModel, Success, parse_body, path_uuid, respond
+from collab.control import Control
 from collab.errors import CloseCode
 from storage.models import NoteShare, Permission, User
 from storage.notes import Access, NoteRepository, UnknownReference
@@ -86,12 +87,10 @@ async def create_share(request: Request) -> Response:
         raise not_found("user with this email") from exc
     if share is None:
         raise not_found("note")
-    await close_live(
-        svc,
-        "set_read_only",
-        f"notes/{note.id}",
-        str(user.id),
-        read_only=share.permission is Permission.READ,
+    read_only = share.permission is Permission.READ
+    role = "read" if read_only else "write"
+    await control_live(
+        svc, Control.access(f"notes/{note.id}", str(user.id), read_only=read_only, role=role)
     )
     return respond(ShareEnvelope(share=ShareOut.of(share, user)), 201)
 
@@ -104,7 +103,10 @@ async def delete_share(request: Request) -> Response:
         raise forbidden("only the owner can remove other people's access")
     if not await NoteRepository(svc.db).unshare(note.id, user_id):
         raise not_found("share")
-    await close_live(svc, "close_user", f"notes/{note.id}", str(user_id), code=CloseCode.FORBIDDEN)
+    command = Control.close(
+        f"notes/{note.id}", CloseCode.FORBIDDEN, "access revoked", user_id=str(user_id)
+    )
+    await control_live(svc, command)
     return respond(Success())
 
 

@@ -75,6 +75,7 @@ def routes(server: CollabServer) -> list[BaseRoute]:
             token=websocket.query_params.get("token"),
             cookies=dict(websocket.cookies),
             headers=dict(websocket.headers.items()),
+            params=dict(websocket.query_params.items()),
         )
         if claim is not None:
             await server.serve(claim["claim"](), request)

@@ -156,6 +156,7 @@ class ConnectRequest:
     token: str | None = None
     cookies: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)  # the URL's query parameters
 
     @property
     def document(self) -> str:

@@ -16,7 +16,8 @@ class CollabConfig:
     """Configuration of a ``CollabServer``. All sizes in bytes, all durations in seconds.
 
     Attributes:
-        kinds: accepted document kinds (``/collab/{kind}/{id}``); others close with 4404.
+        kinds: accepted document kinds (``/collab/{kind}/{id}``) when the server is built
+            without ``kinds=`` registrations (which then decide); others close with 4404.
         max_message_size: largest accepted frame (1009 above). Large enough for a long offline
             batch; the ASGI server's own limit (uvicorn ``ws_max_size``, 16 MiB by default)
             must be at least this.
@@ -45,6 +46,10 @@ class CollabConfig:
         shutdown_close_code: the code open connections get on shutdown (1001, or 1012 for a
             restart).
         require_principal: refuse (4401) connections no extension authenticated.
+        max_stateless_size: largest stateless message (type 100) frame (1009 above).
+        stateless_per_second: sustained per-connection rate of stateless messages (they also
+            count against ``max_messages_per_second``) ...
+        stateless_burst: ... and its bucket; above the rate once empty => 1013.
         skip_gc: create Docs with ``skip_gc`` (keeps deleted content; needed only for pycrdt
             snapshots, which we do not use: versions are full encoded states).
     """
@@ -69,4 +74,7 @@ class CollabConfig:
     shutdown_timeout: float = 10.0
     shutdown_close_code: CloseCode = CloseCode.GOING_AWAY
     require_principal: bool = True
+    max_stateless_size: int = 64 * 1024
+    stateless_per_second: float = 20.0
+    stateless_burst: int = 60
     skip_gc: bool = False

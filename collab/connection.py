@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 import anyio
@@ -36,6 +37,7 @@ from collab.errors import (
     DocumentPoisoned,
     MessageTooBig,
     NotFound,
+    ProtocolViolation,
     RateLimited,
     SlowConsumer,
     Timeout,
@@ -53,15 +55,18 @@ from collab.hooks import (
     Origin,
     Principal,
 )
+from collab.kinds import Authorize, DocumentKind, StatelessReceived
 from collab.metrics import CollabMetrics
 from collab.protocol import (
     AwarenessUpdate,
     Message,
     QueryAwareness,
+    Stateless,
     SyncStep1,
     SyncStep2,
     Update,
     decode_message,
+    encode_stateless,
     encode_sync_step2,
     parse_awareness_entry,
     read_awareness,
@@ -85,6 +90,7 @@ _MESSAGE_TYPES: dict[type[object], str] = {
     Update: "update",
     AwarenessUpdate: "awareness",
     QueryAwareness: "query_awareness",
+    Stateless: "stateless",
 }
 
 
@@ -111,6 +117,10 @@ class Gate(Protocol):
     def schedule_rebuild(self, document: Document) -> None:
         """Rebuild a poisoned document in the background."""
 
+    async def broadcast_stateless(self, name: str, payload: str, *, exclude: str | None) -> int:
+        """Send a stateless message to ``name``'s opted-in connections on every node."""
+        ...
+
 
 class Connection:
     """One WebSocket client of one document. Create per accepted socket and ``await run()``.
@@ -119,6 +129,7 @@ class Connection:
         channel: the transport.
         request: kind, id, credentials.
         config, hooks, registry, metrics, gate: the server's collaborators.
+        kinds: the registered document kinds (authorizer, stateless handler) by name.
     """
 
     def __init__(
@@ -131,6 +142,7 @@ class Connection:
         registry: Registry,
         metrics: CollabMetrics,
         gate: Gate,
+        kinds: Mapping[str, DocumentKind],
     ) -> None:
         self.channel = channel
         self.request = request
@@ -139,9 +151,14 @@ class Connection:
         self.registry = registry
         self.metrics = metrics
         self.gate = gate
+        self.kind = kinds.get(request.kind)
         self.connection_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         self.name = request.document
         self.read_only = False
+        self.role: str | None = None  # the principal's role in the document (its authorizer)
+        # Stateless messages reach only connections that asked (``?stateless=1``, or by
+        # sending one): a stock y-websocket client logs an error for a type it does not know.
+        self.stateless = request.params.get("stateless") == "1"
         self.document: Document | None = None
         self._principal: Principal | None = None
         self._admitted = False
@@ -151,6 +168,8 @@ class Connection:
         self._scope: anyio.CancelScope | None = None
         self._tokens = float(config.message_burst)
         self._refilled = self._last_in = time.monotonic()
+        self._stateless_tokens = float(config.stateless_burst)
+        self._stateless_refilled = self._refilled
         self._stamp: dict[str, str] | None = None
         self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
 
@@ -293,7 +312,7 @@ class Connection:
 
     async def _open(self) -> None:
         request = self.request
-        if request.kind not in self.config.kinds or not _DOC_ID.fullmatch(request.doc_id):
+        if self.kind is None or not _DOC_ID.fullmatch(request.doc_id):
             raise NotFound(self.name)
         connect = Connect(
             self.name, request.kind, request.doc_id, self.connection_id, request.headers
@@ -311,14 +330,21 @@ class Connection:
         try:
             with anyio.fail_after(self.config.auth_timeout):
                 await self.hooks.run(lambda ext: ext.on_authenticate(auth))
+                if auth.principal is None:
+                    if self.config.require_principal:
+                        raise Unauthorized("no extension authenticated the connection")
+                    auth.principal = Principal(f"anonymous:{self.connection_id}", "Anonymous")
+                grant = Authorize(
+                    self.name, request.kind, request.doc_id, self.connection_id, auth.principal,
+                    read_only=auth.read_only,
+                )
+                if self.kind is not None and self.kind.authorizer is not None:
+                    await self.kind.authorizer.authorize(grant)
         except TimeoutError:
             raise Timeout("authentication") from None
-        if auth.principal is None:
-            if self.config.require_principal:
-                raise Unauthorized("no extension authenticated the connection")
-            auth.principal = Principal(user_id=f"anonymous:{self.connection_id}", name="Anonymous")
         self._principal = auth.principal
-        self.read_only = auth.read_only
+        self.read_only = grant.read_only
+        self.role = grant.role
         self._stamp = stamp_for(auth.principal.user_id, auth.principal.name)
         self.gate.admit(self)
         self._admitted = True
@@ -333,11 +359,12 @@ class Connection:
         if awareness is not None:
             self.send(awareness)
         log.info(
-            "connection %s opened on %s (user %s%s)",
+            "connection %s opened on %s (user %s%s%s)",
             self.connection_id,
             self.name,
             auth.principal.user_id,
             ", read-only" if self.read_only else "",
+            f", role {self.role}" if self.role else "",
         )
 
     # -- loops --------------------------------------------------------------------------------
@@ -350,6 +377,8 @@ class Connection:
             self._take_token()
             message = decode_message(frame)
             self.metrics.received(_MESSAGE_TYPES[type(message)], len(frame))
+            if type(message) is Stateless and len(frame) > self.config.max_stateless_size:
+                raise MessageTooBig(len(frame))
             await self.handle(message)
 
     def _take_token(self) -> None:
@@ -360,6 +389,67 @@ class Connection:
         if self._tokens < 1:
             raise RateLimited(self.connection_id)
         self._tokens -= 1
+
+    async def _stateless(self, message: Stateless) -> None:
+        """Hand a stateless message to the kind's handler and carry out its answer.
+
+        Raises:
+            ProtocolViolation: the kind takes none, or the client sent a rejection.
+            RateLimited: over the stateless rate.
+            Reject: the handler closed the connection.
+        """
+        handler = self.kind.stateless if self.kind is not None else None
+        if handler is None:
+            raise ProtocolViolation(f"no stateless messages on {self.request.kind} documents")
+        if message.rejected:
+            raise ProtocolViolation("a rejection is sent by the server only")
+        now = time.monotonic()
+        rate, burst = self.config.stateless_per_second, self.config.stateless_burst
+        self._stateless_tokens = min(
+            burst, self._stateless_tokens + (now - self._stateless_refilled) * rate
+        )
+        self._stateless_refilled = now
+        if self._stateless_tokens < 1:
+            raise RateLimited(self.connection_id)
+        self._stateless_tokens -= 1
+        self.stateless = True
+        request = self.request
+        event = StatelessReceived(
+            self.name, request.kind, request.doc_id, self.connection_id, self.principal,
+            self.read_only, self.role, message.payload,
+        )
+        await handler.on_stateless(event)
+        if event.rejection is not None:
+            self.send(encode_stateless(event.rejection, rejected=True))
+            return
+        for reply in event.replies:
+            self.send(encode_stateless(reply))
+        for payload in event.broadcasts:
+            await self.gate.broadcast_stateless(self.name, payload, exclude=self.connection_id)
+
+    def send_stateless(self, frame: bytes) -> None:
+        """Send an encoded stateless frame if this connection opted in to them."""
+        if self.stateless:
+            self.send(frame)
+
+    def apply_access(self, *, read_only: bool | None, role: str | None) -> bool:
+        """Change this connection's access in place (from its next message). A connection
+        that becomes writable is sent a sync step 1, so its client re-sends what it has.
+
+        Returns:
+            whether anything changed.
+        """
+        changed = False
+        if read_only is not None and read_only != self.read_only:
+            self.read_only, changed = read_only, True
+            document = self.document
+            if not read_only and document is not None and document.ready:
+                # Its edits made while read-only were dropped and later ones build on them:
+                # a sync step 1 makes the client send whatever the document lacks (step 2).
+                self.send(document.sync_step1())
+        if role is not None and role != self.role:
+            self.role, changed = role, True
+        return changed
 
     async def handle(self, message: Message) -> None:
         """Handle one decoded client message against the document.
@@ -404,6 +494,8 @@ class Connection:
                 self.connection_id, self.principal.user_id, entries, self._stamp, time.monotonic()
             )
             document.queue_awareness(self.connection_id, relay)
+        elif isinstance(message, Stateless):
+            await self._stateless(message)
         else:
             frame = document.awareness_snapshot_frame()
             if frame is not None:

@@ -1,4 +1,4 @@
-"""The extension model: an ``Extension`` base with 12 no-op async hooks, one event per hook.
+"""The extension model: an ``Extension`` base with no-op async hooks, one event per hook.
 
 Extensions run sequentially in ``priority`` order (higher first, ties in list order). A hook
 refuses by raising ``Reject(code, reason)``; it skips the remaining extensions for this event by
@@ -8,6 +8,8 @@ crash: the connection boundary logs it and closes with 1011.
 
 An extension that owns resources (a Redis client, a flush loop) is also an async context
 manager; ``CollabServer`` enters it in its exit stack, in list order, and exits in reverse.
+Before that, ``on_configure`` hands every extension the server it runs in (to apply changes
+through ``server.open_direct(...)`` or peers' changes through ``apply_remote_update``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
+from collab.control import Control
 from collab.errors import Reject
 from collab.protocol import Message
 from collab.types import YDoc
+
+if TYPE_CHECKING:
+    from collab.server import CollabServer
 
 __all__ = [
     "AfterLoadDocument",
@@ -31,7 +37,9 @@ __all__ = [
     "BeforeHandleMessage",
     "BeforeUnloadDocument",
     "Change",
+    "Configure",
     "Connect",
+    "ControlApplied",
     "Disconnect",
     "Extension",
     "Hooks",
@@ -39,6 +47,7 @@ __all__ = [
     "Origin",
     "Principal",
     "Reject",
+    "StatelessBroadcast",
     "StopHooks",
     "StoreDocument",
 ]
@@ -53,10 +62,20 @@ class StopHooks(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated user behind a connection."""
+    """The authenticated user behind a connection.
+
+    Attributes:
+        user_id: stable id (the awareness stamp and per-user limits use it).
+        name: display name (stamped into awareness).
+        roles: deployment-wide roles from the credentials (``{"admin"}``); a role *in a
+            document* (host, attendee) is decided per kind by its ``Authorizer``.
+        claims: the verified credential's other claims, for authorizers that need them.
+    """
 
     user_id: str
     name: str
+    roles: frozenset[str] = frozenset()
+    claims: Mapping[str, object] = field(default_factory=dict)
 
 
 OriginKind = Literal["client", "server", "peer"]
@@ -88,6 +107,13 @@ class Origin:
     def PEER(cls, node_id: str) -> Origin:
         """A change relayed from another collab node (``apply_remote_update``)."""
         return cls("peer", node_id)
+
+
+@dataclass(slots=True)
+class Configure:
+    """Fired once per extension when the server starts, before extensions are entered."""
+
+    server: CollabServer
 
 
 @dataclass(slots=True)
@@ -165,6 +191,26 @@ class AwarenessChange:
 
 
 @dataclass(slots=True)
+class StatelessBroadcast:
+    """Fired after a stateless message was sent to this node's opted-in connections of
+    ``document``; fan-out relays it to the other nodes (at most once, like awareness)."""
+
+    document: str
+    payload: str
+    origin: Origin
+
+
+@dataclass(slots=True)
+class ControlApplied:
+    """Fired after a control command (close, read-only, role) was applied on this node;
+    fan-out relays commands with a non-PEER origin to every other node."""
+
+    command: Control
+    origin: Origin
+    affected: int  # connections on this node that the command changed or closed
+
+
+@dataclass(slots=True)
 class StoreDocument:
     """Fired debounced after changes, and on unload and shutdown: make the state durable.
     Raising keeps the document in memory (it is retried later)."""
@@ -213,6 +259,9 @@ class Extension:
 
     priority: ClassVar[int] = 100
 
+    async def on_configure(self, event: Configure) -> None:
+        """The server this extension runs in (called before the extension is entered)."""
+
     async def on_connect(self, event: Connect) -> None:
         """A WebSocket was accepted. Raise ``Reject`` to refuse it."""
 
@@ -233,6 +282,12 @@ class Extension:
 
     async def on_awareness_update(self, event: AwarenessChange) -> None:
         """Awareness states changed (publish them to peers)."""
+
+    async def on_stateless_broadcast(self, event: StatelessBroadcast) -> None:
+        """A stateless message was broadcast to this node's connections (relay it)."""
+
+    async def on_control(self, event: ControlApplied) -> None:
+        """A control command was applied on this node (relay it to the others)."""
 
     async def on_store_document(self, event: StoreDocument) -> None:
         """Make the document durable now; raise to keep it in memory."""

@@ -9,6 +9,10 @@ One WebSocket binary frame carries exactly one message (y-websocket ``messageHan
                    sync_type 2 = update (payload: update)
     AWARENESS (1)       := varbytes(awareness_update)      y-protocols/awareness.js
     QUERY_AWARENESS (3) := (empty)
+    STATELESS (100)     := varuint(status) varstring(payload)      this server's extension
+                   status 0 = a message (both directions)
+                   status 1 = the server rejected the client's last stateless message
+                              (server to client only; payload: the reason)
 
     awareness_update := varuint(n) { varuint(client_id) varuint(clock) varstring(json) }*n
     varbytes  := varuint(len) bytes[len]
@@ -18,7 +22,8 @@ One WebSocket binary frame carries exactly one message (y-websocket ``messageHan
 lib0 refuses integers above 2**53 - 1 ("Integer out of Range"); so do we. Every function here
 is pure and raises ``ProtocolViolation`` for truncated varints, unknown message types, and
 trailing bytes after a complete message. Message type 2 (auth) is server-to-client only in
-y-websocket and is refused when sent by a client.
+y-websocket and is refused when sent by a client. Type 100 (stateless) is opt-in: plain
+y-websocket clients never send it and the server sends it only to connections that asked.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "Message",
     "QueryAwareness",
     "RawAwarenessEntry",
+    "Stateless",
     "SyncStep1",
     "SyncStep2",
     "Update",
@@ -46,6 +52,7 @@ __all__ = [
     "encode_awareness_state",
     "encode_message",
     "encode_query_awareness",
+    "encode_stateless",
     "encode_sync_step1",
     "encode_sync_step2",
     "encode_update",
@@ -59,6 +66,9 @@ MAX_SAFE_INTEGER = 2**53 - 1
 MESSAGE_SYNC = 0
 MESSAGE_AWARENESS = 1
 MESSAGE_QUERY_AWARENESS = 3
+MESSAGE_STATELESS = 100
+STATELESS_MESSAGE = 0
+STATELESS_REJECTED = 1
 SYNC_STEP1 = 0
 SYNC_STEP2 = 1
 SYNC_UPDATE = 2
@@ -97,7 +107,16 @@ class QueryAwareness:
     """A request for every known awareness state."""
 
 
-Message = SyncStep1 | SyncStep2 | Update | AwarenessUpdate | QueryAwareness
+@dataclass(frozen=True, slots=True)
+class Stateless:
+    """An application message that is not part of the document (a room action, media
+    signaling). ``rejected``: sent by the server only, ``payload`` is then the reason."""
+
+    payload: str
+    rejected: bool = False
+
+
+Message = SyncStep1 | SyncStep2 | Update | AwarenessUpdate | QueryAwareness | Stateless
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +223,17 @@ def decode_message(frame: bytes) -> Message:
     if message_type == MESSAGE_QUERY_AWARENESS:
         _expect_end(frame, pos)
         return QueryAwareness()
+    if message_type == MESSAGE_STATELESS:
+        status, pos = read_var_uint(frame, pos)
+        payload, pos = _read_var_bytes(frame, pos)
+        _expect_end(frame, pos)
+        if status not in (STATELESS_MESSAGE, STATELESS_REJECTED):
+            raise ProtocolViolation(f"unknown stateless status {status}")
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolViolation("stateless payload is not UTF-8") from exc
+        return Stateless(text, rejected=status == STATELESS_REJECTED)
     raise ProtocolViolation(f"unknown message type {message_type}")
 
 
@@ -232,6 +262,12 @@ def encode_query_awareness() -> bytes:
     return bytes((MESSAGE_QUERY_AWARENESS,))
 
 
+def encode_stateless(payload: str, *, rejected: bool = False) -> bytes:
+    """Frame for a stateless message (``rejected``: a rejection whose reason is ``payload``)."""
+    status = STATELESS_REJECTED if rejected else STATELESS_MESSAGE
+    return bytes((MESSAGE_STATELESS, status)) + _var_bytes(payload.encode("utf-8"))
+
+
 def encode_message(message: Message) -> bytes:
     """Encode any typed message back into its frame (inverse of ``decode_message``)."""
     if isinstance(message, SyncStep1):
@@ -242,6 +278,8 @@ def encode_message(message: Message) -> bytes:
         return encode_update(message.update)
     if isinstance(message, AwarenessUpdate):
         return encode_awareness(message.payload)
+    if isinstance(message, Stateless):
+        return encode_stateless(message.payload, rejected=message.rejected)
     return encode_query_awareness()
 
 

@@ -1,8 +1,9 @@
 """``CollabServer``: the collab front door and its lifecycle.
 
-``CollabServer(config, extensions)`` is cheap (no I/O). ``async with server:`` enters the
-extensions that are async context managers (in list order) and starts the task group that runs
-document tasks. Leaving it shuts down in order, idempotently:
+``CollabServer(config, extensions, kinds=...)`` is cheap (no I/O). ``async with server:`` runs
+every extension's ``on_configure``, enters the extensions that are async context managers (in
+list order) and starts the task group that runs document tasks. Leaving it shuts down in order,
+idempotently:
 
 1. stop admitting (new sockets are accepted and closed with 1001);
 2. close open connections with ``shutdown_close_code`` (1001, or 1012 for a restart);
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from types import TracebackType
 
@@ -28,6 +29,7 @@ from prometheus_client import CollectorRegistry
 from collab.channel import BufferedChannel, Channel, ConnectRequest, StreamChannel
 from collab.config import CollabConfig
 from collab.connection import Connection
+from collab.control import Control
 from collab.direct import DirectSession
 from collab.document import Document
 from collab.errors import (
@@ -38,14 +40,16 @@ from collab.errors import (
     default_reason,
 )
 from collab.extensions.readonly import ReadOnlyGuard
-from collab.hooks import Extension, Hooks, Origin
+from collab.hooks import Configure, ControlApplied, Extension, Hooks, Origin, StatelessBroadcast
+from collab.kinds import DocumentKind
 from collab.metrics import CollabMetrics
-from collab.protocol import decode_awareness, encode_awareness_entries
+from collab.protocol import decode_awareness, encode_awareness_entries, encode_stateless
 from collab.registry import Registry
 
 __all__ = ["CollabServer"]
 
 log = logging.getLogger(__name__)
+_CODES = frozenset(int(code) for code in CloseCode)
 
 
 class CollabServer:
@@ -55,6 +59,8 @@ class CollabServer:
         config: limits and delays (``CollabConfig()`` when omitted).
         extensions: hooks, run in ``priority`` order; async context managers among them are
             entered with the server.
+        kinds: the document kinds served, each with its authorizer and stateless handler;
+            when omitted, every kind of ``config.kinds`` is served without an authorizer.
         metrics_registry: the Prometheus registry (the process default when omitted).
     """
 
@@ -63,9 +69,13 @@ class CollabServer:
         config: CollabConfig | None = None,
         extensions: Sequence[Extension] = (),
         *,
+        kinds: Sequence[DocumentKind] | None = None,
         metrics_registry: CollectorRegistry | None = None,
     ) -> None:
         self.config = config or CollabConfig()
+        if kinds is None:
+            kinds = [DocumentKind(name) for name in sorted(self.config.kinds)]
+        self.kinds: Mapping[str, DocumentKind] = {kind.name: kind for kind in kinds}
         self.extensions = tuple(extensions)
         self.hooks = Hooks([ReadOnlyGuard(), *self.extensions])
         self.metrics = CollabMetrics.for_registry(metrics_registry)
@@ -83,6 +93,9 @@ class CollabServer:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> CollabServer:
+        configure = Configure(self)
+        for extension in self.extensions:
+            await extension.on_configure(configure)
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
@@ -168,6 +181,7 @@ class CollabServer:
             registry=self.registry,
             metrics=self.metrics,
             gate=self,
+            kinds=self.kinds,
         )
 
     async def _sweep(self) -> None:
@@ -213,19 +227,61 @@ class CollabServer:
             return []
         return [c for c in document.connections.values() if isinstance(c, Connection)]
 
+    async def control(self, command: Control, *, wait: bool = True) -> int:
+        """Apply ``command`` to this node's connections, then relay it to every other node
+        (``on_control``: the fan-out extension publishes it; each node applies it within the
+        documented bound, docs/multinode.md).
+
+        Args:
+            command: what to do (``Control.close`` or ``Control.access``).
+            wait: for ``close``, wait (bounded by ``shutdown_timeout``) until this node's
+                affected connections are gone.
+
+        Returns:
+            how many of this node's connections were closed or changed.
+        """
+        affected = await self._apply_control(command, wait=wait)
+        event = ControlApplied(command, Origin.SERVER("control"), affected)
+        await self.hooks.notify(lambda ext: ext.on_control(event))
+        return affected
+
+    async def apply_remote_control(self, command: Control, origin: Origin) -> int:
+        """Apply a command another node issued (the fan-out calls this; not relayed again).
+
+        Returns:
+            how many of this node's connections were closed or changed.
+        """
+        affected = await self._apply_control(command, wait=False)
+        event = ControlApplied(command, origin, affected)
+        await self.hooks.notify(lambda ext: ext.on_control(event))
+        return affected
+
+    async def _apply_control(self, command: Control, *, wait: bool) -> int:
+        targets = [
+            c for c in self._live(command.document)
+            if command.user_id is None or c.user_id == command.user_id
+        ]
+        if command.action == "close":
+            code = command.code
+            reason = command.reason or (
+                default_reason(CloseCode(code)) if code in _CODES else ""
+            )
+            for connection in targets:
+                connection.close(code, reason)
+            if wait:
+                await self._wait_gone(targets)
+            return len(targets)
+        changed = 0
+        for connection in targets:
+            changed += connection.apply_access(read_only=command.read_only, role=command.role)
+        return changed
+
     async def close_document(
         self, name: str, code: CloseCode = CloseCode.DOCUMENT_DELETED, reason: str | None = None
     ) -> int:
-        """Close every connection of ``name`` with ``code`` (for example after a delete).
-
-        Returns:
-            how many connections were asked to close. Waits (bounded) until they are gone.
-        """
-        targets = self._live(name)
-        for connection in targets:
-            connection.close(code, reason or default_reason(code))
-        await self._wait_gone(targets)
-        return len(targets)
+        """Close every connection of ``name``, on every node, with ``code`` (for example after
+        a delete). Returns how many of this node's connections were closed."""
+        return await self.control(Control.close(name, code, reason or default_reason(code)))
 
     async def close_user(
         self,
@@ -234,26 +290,48 @@ class CollabServer:
         code: CloseCode = CloseCode.FORBIDDEN,
         reason: str | None = None,
     ) -> int:
-        """Close the connections of ``user_id`` on ``name`` (access revoked).
-
-        Returns:
-            how many connections were asked to close.
-        """
-        targets = [c for c in self._live(name) if c.user_id == user_id]
-        for connection in targets:
-            connection.close(code, reason or default_reason(code))
-        await self._wait_gone(targets)
-        return len(targets)
+        """Close ``user_id``'s connections of ``name`` on every node (access revoked, or a host
+        removed a participant). Returns how many of this node's connections were closed."""
+        command = Control.close(name, code, reason or default_reason(code), user_id=user_id)
+        return await self.control(command)
 
     async def set_read_only(self, name: str, user_id: str, *, read_only: bool = True) -> int:
-        """Downgrade (or upgrade) the live connections of ``user_id`` on ``name``.
+        """Downgrade (or upgrade) ``user_id``'s live connections of ``name`` on every node,
+        from their next message. Returns how many of this node's connections changed."""
+        return await self.control(Control.access(name, user_id, read_only=read_only))
+
+    async def set_role(
+        self, name: str, user_id: str, role: str, *, read_only: bool | None = None
+    ) -> int:
+        """Change ``user_id``'s role in ``name`` (and optionally read-only) on every node.
+        Returns how many of this node's connections changed."""
+        return await self.control(Control.access(name, user_id, read_only=read_only, role=role))
+
+    # -- stateless messages -------------------------------------------------------------------
+
+    async def broadcast_stateless(
+        self, name: str, payload: str, *, exclude: str | None = None
+    ) -> int:
+        """Send ``payload`` to every opted-in connection of ``name`` on every node, except the
+        connection ``exclude`` (at most once: a node unreachable right now misses it).
 
         Returns:
-            how many connections changed. Takes effect from their next message.
+            how many of this node's connections it was queued on.
         """
-        targets = [c for c in self._live(name) if c.user_id == user_id]
+        sent = self._send_stateless(name, payload, exclude)
+        event = StatelessBroadcast(name, payload, Origin.SERVER("stateless"))
+        await self.hooks.notify(lambda ext: ext.on_stateless_broadcast(event))
+        return sent
+
+    async def apply_remote_stateless(self, name: str, payload: str, origin: Origin) -> None:
+        """Deliver a stateless broadcast from another node to this node's connections."""
+        self._send_stateless(name, payload, None)
+
+    def _send_stateless(self, name: str, payload: str, exclude: str | None) -> int:
+        frame = encode_stateless(payload)
+        targets = [c for c in self._live(name) if c.stateless and c.connection_id != exclude]
         for connection in targets:
-            connection.read_only = read_only
+            connection.send(frame)
         return len(targets)
 
     async def _wait_gone(self, targets: list[Connection]) -> None:

@@ -24,7 +24,7 @@ from typing import Protocol, Self
 import anyio
 from anyio.abc import TaskGroup
 
-from collab.hooks import BeforeUnloadDocument, Change, Extension
+from collab.hooks import BeforeUnloadDocument, Change, Configure, Extension
 from collab.richtext import to_plain_text
 from collab.server import CollabServer
 
@@ -90,9 +90,9 @@ class SearchIndexer(Extension):
         """Texts written so far (for tests and metrics)."""
         self._written = anyio.Event()
 
-    def bind(self, server: CollabServer) -> None:
-        """Read live documents through `server` (the one this extension is registered with)."""
-        self._server = server
+    async def on_configure(self, event: Configure) -> None:
+        """Read live documents through the server this extension runs in."""
+        self._server = event.server
 
     async def __aenter__(self) -> Self:
         group = anyio.create_task_group()

@@ -6,7 +6,9 @@ fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
 
     {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
     {prefix}awareness:{name}  awareness  n, a=<awareness update> | n, q=1 (who is here?)
+                                         | n, s=<stateless message broadcast>
     {prefix}changes           n, d=<document>: "d has new entries" (one per document and batch)
+                              | n, c=<control command> (close, read-only, role: every node)
     {prefix}node:{id}:wake    re-issues this node's blocking read when a document loads
 
 Streams, not pub/sub (at-most-once): a node that loses Redis resumes from its last id. Streams
@@ -20,10 +22,15 @@ Guarantees and limits (docs/multinode.md has the whole story):
 * During an outage the node serves its clients, buffers ``outbox_limit`` outgoing updates (on
   overflow it publishes the whole state on return) and resumes reading from its last ids; a
   stream trimmed past them is caught up from the ``DocumentStore`` (idempotent).
-* Awareness is at most once. Removals cross nodes; the presence of a dead node's clients times
-  out on clients after y-protocols' 30 s ``outdatedTimeout`` (joiners never get it: server
-  snapshots skip states older than 30 s). A node loading a document asks the others for their
-  clients' current states (a ``q`` entry) instead of waiting for the 15 s renewals.
+* Control commands (``CollabServer.control``) ride the change stream every node blocks on, so
+  they reach every node within one read (sub-second on a healthy Redis); during an outage they
+  wait in the outbox like updates. A node that loads the document later asks its authorizer
+  anyway, which reads the same database the command came from.
+* Awareness and stateless broadcasts are at most once. Removals cross nodes; the presence of
+  a dead node's clients times out on clients after y-protocols' 30 s ``outdatedTimeout``
+  (joiners never get it: server snapshots skip states older than 30 s). A node loading a
+  document asks the others for their clients' current states (a ``q`` entry) instead of
+  waiting for the 15 s renewals.
 
 redis is imported when a `RedisFanout` is built, not with this module: a single node never needs it.
 """
@@ -41,16 +48,27 @@ from typing import TYPE_CHECKING, Protocol, Self
 import anyio
 from anyio.abc import TaskGroup
 
+from collab.control import Control, decode_control, encode_control
 from collab.extensions.outbox import Outgoing, StreamOutbox
-from collab.extensions.streamreader import ChangeReader, Subscription, clock_ms, id_at, text
+from collab.extensions.streamreader import (
+    ChangeReader,
+    Subscription,
+    clock_ms,
+    id_at,
+    id_key,
+    text,
+)
 from collab.hooks import (
     AfterLoadDocument,
     AwarenessChange,
     BeforeUnloadDocument,
     Change,
+    Configure,
+    ControlApplied,
     Extension,
     LoadDocument,
     Origin,
+    StatelessBroadcast,
 )
 from collab.protocol import AwarenessEntry, decode_awareness, encode_awareness_entries
 
@@ -72,6 +90,13 @@ class PeerTarget(Protocol):
 
     async def apply_remote_awareness(self, name: str, payload: bytes, origin: Origin) -> None:
         """Relay an awareness update from another node to this node's clients of ``name``."""
+
+    async def apply_remote_stateless(self, name: str, payload: str, origin: Origin) -> None:
+        """Deliver another node's stateless broadcast to this node's clients of ``name``."""
+
+    async def apply_remote_control(self, command: Control, origin: Origin) -> int:
+        """Apply another node's control command to this node's connections."""
+        ...
 
 
 class UpdateSource(Protocol):
@@ -107,7 +132,7 @@ class RedisFanout(Extension):
             behind the change stream's notifications).
         retry_delay: first delay between reconnection attempts (doubles up to 5 s).
 
-    Call `attach(server)` before entering: the extension applies peers' changes through it.
+    The server it runs in (``on_configure``) is where peers' changes are applied.
     """
 
     priority = 2000  # before persistence (1000): the stream position must precede the DB read
@@ -144,9 +169,9 @@ class RedisFanout(Extension):
 
     # -- wiring and lifecycle ----------------------------------------------------------------
 
-    def attach(self, target: PeerTarget) -> None:
-        """Set the server that peers' changes are applied to (call once, before entering)."""
-        self._target = target
+    async def on_configure(self, event: Configure) -> None:
+        """Apply peers' changes to the server this extension runs in."""
+        self._target = event.server
 
     def doc_key(self, name: str) -> str:
         """The stream key of document ``name``."""
@@ -167,7 +192,7 @@ class RedisFanout(Extension):
 
     async def __aenter__(self) -> Self:
         if self._target is None:
-            raise RuntimeError("RedisFanout.attach(server) must be called before it starts")
+            raise RuntimeError("RedisFanout runs inside a CollabServer (on_configure)")
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(self._url, socket_connect_timeout=2.0,
@@ -256,8 +281,9 @@ class RedisFanout(Extension):
         doc_last, awareness_last, uncertain = self._starting.pop(
             event.document, (id_at(now - self._replay_ms), id_at(now), True))
         name = event.document
+        since_ms = id_key(doc_last)[0] + self._replay_ms  # the clock taken at load
         self._reader.add(Subscription(name, self.doc_key(name), self.awareness_key(name),
-                                      doc_last, awareness_last, event.doc, uncertain))
+                                      doc_last, awareness_last, event.doc, uncertain, since_ms))
         # The reader may be blocked on the change stream: an entry on our own wake stream
         # (published by the writer, no Redis I/O in the hook) makes it read the new document.
         self._outbox.put(Outgoing("", self._wake_key, {"n": self.node_id}, 10))
@@ -300,6 +326,21 @@ class RedisFanout(Extension):
         self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
                               {"n": self.node_id, "a": event.payload}, 100))
 
+    async def on_stateless_broadcast(self, event: StatelessBroadcast) -> None:
+        """Relay a stateless broadcast of this node (at most once, like awareness)."""
+        if event.origin.kind == "peer" or not self.connected:
+            return
+        self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
+                                  {"n": self.node_id, "s": event.payload.encode()}, 100))
+
+    async def on_control(self, event: ControlApplied) -> None:
+        """Relay a control command issued on this node to every other node."""
+        if event.origin.kind == "peer":
+            return
+        self._outbox.put(Outgoing("", self._changes_key,
+                                  {"n": self.node_id, "c": encode_control(event.command)},
+                                  100_000))
+
     # -- the writer --------------------------------------------------------------------------
 
     async def wait_published(self) -> None:
@@ -331,6 +372,8 @@ class RedisFanout(Extension):
         try:
             if not is_doc and b"q" in fields:
                 self._answer_awareness_query(sub.name)
+            elif not is_doc and b"s" in fields:
+                await target.apply_remote_stateless(sub.name, fields[b"s"].decode(), origin)
             elif not is_doc:
                 await target.apply_remote_awareness(sub.name, fields[b"a"], origin)
             elif b"u" in fields:
@@ -340,6 +383,23 @@ class RedisFanout(Extension):
         except Exception:
             # One bad entry (malformed, or a document being rebuilt) never stops the reader.
             log.exception("applying a peer entry failed document=%s node=%s", sub.name, node)
+
+    async def control(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Apply a control command another node wrote to the change stream (``EntrySink``).
+        A command older than this node's load of the document is skipped: the authorizer
+        admitted its connections after it, from the same database."""
+        node = text(fields.get(b"n", b""))
+        target = self._target
+        if node == self.node_id or target is None:
+            return
+        try:
+            command = decode_control(fields[b"c"])
+            sub = self._reader.subs.get(command.document)
+            if sub is not None and id_key(entry_id)[0] < sub.since_ms:
+                return
+            await target.apply_remote_control(command, Origin.PEER(node))
+        except Exception:
+            log.exception("applying a peer control command failed node=%s", node)
 
     def _answer_awareness_query(self, name: str) -> None:
         states = self._local_awareness.get(name)

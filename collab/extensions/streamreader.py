@@ -69,6 +69,7 @@ class Subscription:
     awareness_last: str
     doc: YDoc | None
     uncertain: bool  # the start position was not taken from Redis: reload from the store
+    since_ms: int = 0  # Redis's clock when the document was loaded (older control is stale)
 
 
 class EntrySink(Protocol):
@@ -79,6 +80,9 @@ class EntrySink(Protocol):
 
     async def catch_up(self, sub: Subscription) -> None:
         """Reload ``sub``'s document from the durable log, then replay its whole stream."""
+
+    async def control(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        """Apply a control entry of the change stream (every node reads all of them)."""
 
 
 class ChangeReader:
@@ -149,6 +153,9 @@ class ChangeReader:
             self._dirty.clear()
             self._subs_changed = anyio.Event()
             await self._subs_changed.wait()
+            # Idle meanwhile: what the change stream holds concerns documents loaded after it
+            # was written (control commands among them), so resume at Redis's clock.
+            self._started = False
             return
         if self.connected:  # loaded while Redis was down: its start position is a guess
             for sub in [sub for sub in self.subs.values() if sub.uncertain]:
@@ -179,11 +186,15 @@ class ChangeReader:
             self._positions[key] = text(entries[-1][0])
             if key != self._changes_key:
                 continue  # the wake stream: only the re-issue mattered
-            for _, fields in entries:
-                if fields.get(b"n") != self._node:
-                    name = text(fields.get(b"d", b""))
-                    if name in self.subs:
-                        self._dirty.add(name)
+            for entry_id, fields in entries:
+                if fields.get(b"n") == self._node:
+                    continue
+                if b"c" in fields:
+                    await self._sink.control(text(entry_id), fields)
+                    continue
+                name = text(fields.get(b"d", b""))
+                if name in self.subs:
+                    self._dirty.add(name)
 
     async def _read_documents(self, redis: Redis[bytes]) -> None:
         """Read the streams of the dirty documents (non-blocking), in chunks."""

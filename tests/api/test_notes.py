@@ -8,32 +8,26 @@ from typing import Any
 import httpx
 import pytest
 
+from collab.control import Control
 from collab.errors import CloseCode
 from tests.api.conftest import bearer, register
 
 
-class FakeCollab:
-    """Records what the REST layer asks the live collab server to do."""
+class RecordingCollab:
+    """Records the control commands the REST layer gives the live collab server (the server's
+    own handling of them is tested in tests/collab/test_control.py and tests/multinode)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.calls: list[Control] = []
 
-    async def close_document(self, *args: Any, **kwargs: Any) -> int:
-        self.calls.append(("close_document", args, kwargs))
-        return 0
-
-    async def close_user(self, *args: Any, **kwargs: Any) -> int:
-        self.calls.append(("close_user", args, kwargs))
-        return 0
-
-    async def set_read_only(self, *args: Any, **kwargs: Any) -> int:
-        self.calls.append(("set_read_only", args, kwargs))
+    async def control(self, command: Control, *, wait: bool = True) -> int:
+        self.calls.append(command)
         return 0
 
 
 @pytest.fixture
-def live(client: httpx.AsyncClient) -> FakeCollab:
-    fake = FakeCollab()
+def live(client: httpx.AsyncClient) -> RecordingCollab:
+    fake = RecordingCollab()
     client.app.state.services.collab = fake  # type: ignore[attr-defined]
     return fake
 
@@ -103,7 +97,7 @@ async def test_validation_names_fields(client: httpx.AsyncClient) -> None:
 
 
 async def test_shares_visibility_and_permissions(
-    client: httpx.AsyncClient, live: FakeCollab
+    client: httpx.AsyncClient, live: RecordingCollab
 ) -> None:
     owner, _ = await _user(client, "Owner")
     reader, reader_user = await _user(client, "Reader")
@@ -121,11 +115,10 @@ async def test_shares_visibility_and_permissions(
         )
         assert shared.status_code == 201, shared.text
         assert shared.json()["share"]["permission"] == permission
-    assert (
-        "set_read_only",
-        (f"notes/{note_id}", reader_user["id"]),
-        {"read_only": True},
-    ) in live.calls
+    assert live.calls == [
+        Control.access(f"notes/{note_id}", reader_user["id"], read_only=True, role="read"),
+        Control.access(f"notes/{note_id}", writer_user["id"], read_only=False, role="write"),
+    ]
 
     assert (await client.get(url, headers=reader)).json()["note"]["access"] == "read"
     read_write = await client.patch(url, json={"title": "Hijack"}, headers=reader)
@@ -153,22 +146,18 @@ async def test_shares_visibility_and_permissions(
     assert nobody.status_code == 404
     revoked = await client.delete(f"{url}/shares/{reader_user['id']}", headers=owner)
     assert revoked.status_code == 200
-    assert (
-        "close_user",
-        (f"notes/{note_id}", reader_user["id"]),
-        {"code": CloseCode.FORBIDDEN},
-    ) in live.calls
+    assert live.calls[-1] == Control.close(
+        f"notes/{note_id}", CloseCode.FORBIDDEN, "access revoked", user_id=reader_user["id"]
+    )
     assert (await client.get(url, headers=reader)).status_code == 404
     assert (
         await client.delete(f"{url}/shares/{reader_user['id']}", headers=owner)
     ).status_code == 404
 
     assert (await client.delete(url, headers=owner)).status_code == 200
-    assert (
-        "close_document",
-        (f"notes/{note_id}",),
-        {"code": CloseCode.DOCUMENT_DELETED},
-    ) in live.calls
+    assert live.calls[-1] == Control.close(
+        f"notes/{note_id}", CloseCode.DOCUMENT_DELETED, "note deleted"
+    )
     assert (await client.get(url, headers=owner)).status_code == 404
     assert (await client.get(url, headers=writer)).status_code == 404
 

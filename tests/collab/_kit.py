@@ -20,6 +20,7 @@ from collab.asgi import routes
 from collab.connection import ConnectRequest
 from collab.errors import ConnectionClosed
 from collab.hooks import Authenticate
+from collab.kinds import DocumentKind
 from collab.protocol import (
     AwarenessUpdate,
     Message,
@@ -129,23 +130,26 @@ class Harness:
     tg: anyio.abc.TaskGroup
 
     async def connect(self, name: str, token: str | None = "user-1", *, stall: bool = False,
-                      buffer: int = 10_000) -> MemoryClient:
+                      buffer: int = 10_000,
+                      params: dict[str, str] | None = None) -> MemoryClient:
         to_server, inbox = anyio.create_memory_object_stream[bytes | None](buffer)
         outbox, from_server = anyio.create_memory_object_stream[bytes](buffer)
         client = MemoryClient(to_server, from_server)
         channel = MemoryChannel(client, inbox, outbox, stall=stall)
         kind, doc_id = name.split("/", 1)
         self.tg.start_soon(self.server.serve_stream, channel,
-                           ConnectRequest(kind, doc_id, token=token))
+                           ConnectRequest(kind, doc_id, token=token, params=params or {}))
         return client
 
 
 @contextlib.asynccontextmanager
 async def running(config: CollabConfig = FAST, extensions: Sequence[Extension] = (),
                   auth: bool = True,
-                  registry: CollectorRegistry | None = None) -> AsyncIterator[Harness]:
+                  registry: CollectorRegistry | None = None,
+                  kinds: Sequence[DocumentKind] | None = None) -> AsyncIterator[Harness]:
     exts = [TokenAuth(), *extensions] if auth else list(extensions)
-    server = CollabServer(config, exts, metrics_registry=registry or CollectorRegistry())
+    server = CollabServer(config, exts, kinds=kinds,
+                          metrics_registry=registry or CollectorRegistry())
     async with server, anyio.create_task_group() as tg:
         yield Harness(server, tg)
         await server.close()

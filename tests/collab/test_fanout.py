@@ -21,6 +21,7 @@ from collab.hooks import (
     AwarenessChange,
     BeforeUnloadDocument,
     Change,
+    Configure,
     LoadDocument,
     Origin,
 )
@@ -176,7 +177,7 @@ class Cluster:
         host = Host()
         fanout = RedisFanout(url, f"node-{uuid.uuid4().hex[:6]}", key_prefix=self.prefix,
                              store=self.store, retry_delay=0.05, **kwargs)  # type: ignore[arg-type]
-        fanout.attach(host)
+        await fanout.on_configure(Configure(host))  # a stand-in for the server
         await self._stack.enter_async_context(fanout)
         return Node(fanout, host, self.store)
 

@@ -19,6 +19,7 @@ from test_fanout import TcpProxy
 from collab import CollabServer
 from collab.extensions.fanout import RedisFanout
 from collab.extensions.persistence import Persistence
+from collab.kinds import DocumentKind
 from collab.protocol import (
     AwarenessEntry,
     decode_awareness,
@@ -53,14 +54,14 @@ class Node:
 
 
 @contextlib.asynccontextmanager
-async def node(db_url: str, redis_url: str, prefix: str) -> AsyncIterator[Node]:
+async def node(db_url: str, redis_url: str, prefix: str,
+               kinds: list[DocumentKind] | None = None) -> AsyncIterator[Node]:
     async with connect(db_url) as database:
         log = DocumentLog(database)
         fanout = RedisFanout(redis_url, f"node-{uuid.uuid4().hex[:6]}", key_prefix=prefix,
                              store=log, retry_delay=0.05)
-        server = CollabServer(FAST, [TokenAuth(), Persistence(log), fanout],
+        server = CollabServer(FAST, [TokenAuth(), Persistence(log), fanout], kinds=kinds,
                               metrics_registry=CollectorRegistry())
-        fanout.attach(server)
         async with server, anyio.create_task_group() as tg:
             yield Node(Harness(server, tg), fanout, log)
             await server.close()

@@ -67,7 +67,6 @@ async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
 
 def server_with(indexer: SearchIndexer, **config: Any) -> CollabServer:
     server = CollabServer(CollabConfig(**config), [indexer], metrics_registry=CollectorRegistry())
-    indexer.bind(server)
     return server
 
 
