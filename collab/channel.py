@@ -135,6 +135,8 @@ class BufferedChannel:
         finally:
             self._closed = True
             self._pump_done.set()
+            # A cancellation's traceback keeps this frame: it must not keep the connection.
+            del on_error
 
     async def close(self, code: int, reason: str) -> None:
         """Stop the pump (what is still queued is dropped), then close the stream."""

@@ -16,11 +16,6 @@ from collab.protocol import SyncStep1, SyncStep2, Update, decode_message, encode
 from tests.collab._kit import FAST, SyncedClient, TokenAuth, doc_name, uvicorn_app, wait_for
 
 
-@pytest.fixture(params=["direct", "asgi"])
-def ws_impl(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 async def _closed_code(url: str, send: bytes | str | None = None) -> int | None:
     async with connect(url) as ws:
         if send is not None:
