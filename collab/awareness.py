@@ -222,9 +222,8 @@ class AwarenessStates:
     def snapshot_payload(self, now: float, max_age: float = 30.0) -> bytes | None:
         """``snapshot`` encoded as one awareness update payload, or None when it is empty.
 
-        Each state's encoded entry is kept until the state changes: a connect storm sends
-        every joiner the states of all before it, and re-encoding them per joiner was
-        quadratic work in Python.
+        Each state's encoded entry is kept until the state changes, so every state is encoded
+        once, not once per joiner (a connect storm sends each joiner all states before it).
         """
         wires = []
         for client_id, c in self._clients.items():

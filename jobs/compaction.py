@@ -109,7 +109,7 @@ async def compact_document(log_: CompactableLog, name: str) -> CompactionResult:
     if len(updates) <= 1:
         return CompactionResult(name=name, rows=len(updates), through_id=through_id,
                                 snapshot_bytes=0)
-    # CPU-bound (~0.3 s for 50k rows): off the event loop, which may be the web process's.
+    # CPU-bound, linear in the rows: off the event loop, which may be the web process's.
     # The Doc is created and dropped inside the worker thread, never shared across threads.
     snapshot = await anyio.to_thread.run_sync(fold_updates, updates)
     await log_.replace_prefix(name, snapshot, through_id)
