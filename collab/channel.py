@@ -24,7 +24,11 @@ from typing import Protocol
 import anyio
 from anyio.abc import TaskStatus
 
-__all__ = ["BufferedChannel", "Channel", "ConnectRequest", "StreamChannel"]
+__all__ = ["CLAIM_EXTENSION", "BufferedChannel", "Channel", "ConnectRequest", "StreamChannel"]
+
+# The ASGI scope extension a server offers when the endpoint may claim the socket as a Channel
+# (``collab.transport`` offers it); here so that the endpoint needs no uvicorn internals.
+CLAIM_EXTENSION = "collab.channel"
 
 
 class Channel(Protocol):

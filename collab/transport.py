@@ -38,11 +38,11 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.speedups import apply_mask
 
+from collab.channel import CLAIM_EXTENSION
 from collab.errors import ConnectionClosed, UnsupportedData
 
 __all__ = ["CollabWebSocketProtocol", "DirectChannel"]
 
-CLAIM_EXTENSION = "collab.channel"
 _INBOX_HIGH = 64  # pause reading above this many unread messages...
 _INBOX_LOW = 16  # ...and resume below this many
 _TEXT = object()  # inbox marker: the peer sent a text message
