@@ -39,7 +39,7 @@ from harness.pool import BENCH_DIR, WorkerPool
 from harness.procstat import Sampler
 from harness.servers import REPO, SERVERS
 
-DEFAULT_TRACE = REPO.parent / "shared" / "traces" / "automerge-paper.json.gz"
+DEFAULT_TRACE = BENCH_DIR / "data" / "automerge-paper.json.gz"  # bench/data/README.md
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=2, help="load-generator processes (default 2)"
     )
     parser.add_argument(
-        "--trace", help="the B4 trace (default ../shared/traces/automerge-paper.json.gz)"
+        "--trace", help="the B4 trace (default bench/data/automerge-paper.json.gz)"
     )
     parser.add_argument(
         "--output",
@@ -384,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = [s for s in SERVERS if not args.servers or s.name in args.servers.split(",")]
     scenarios = [s for s in SCENARIOS if not args.scenarios or s.key in args.scenarios.split(",")]
     if args.trace is None:
-        # Smoke runs replay a small synthetic trace of the same shape (no timings, and CI
-        # machines may not have the trace file).
+        # Smoke runs replay a small synthetic trace of the same shape (they take no timings).
         use_file = DEFAULT_TRACE.exists() and not args.smoke
         args.trace = str(DEFAULT_TRACE) if use_file else "synthetic:20000"
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="collab-bench-"))

@@ -15,10 +15,9 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from collab.channel import ConnectRequest
+from collab.channel import CLAIM_EXTENSION, ConnectRequest
 from collab.errors import ConnectionClosed, UnsupportedData
 from collab.server import CollabServer
-from collab.transport import CLAIM_EXTENSION
 
 __all__ = ["StarletteChannel", "routes"]
 

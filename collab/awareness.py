@@ -7,7 +7,7 @@ The server relays y-protocols awareness but keeps its own view so that it can
 * enforce ownership: a client id belongs to the connection that first announced it (or to
   another connection of the same user, which takes it over on reconnect); entries for client
   ids owned by someone else are dropped;
-* announce removals when a connection ends (y-websocket #122: otherwise presence lingers);
+* announce removals when a connection ends (otherwise presence lingers: docs/hazards.md);
 * relay nothing for a provider's initial clock-0 state (y-protocols peers ignore it): a client
   shows up with its first real state (clock 1);
 * keep clocks monotonic per client id as peers see them. Peers ignore a state whose clock is not
@@ -132,7 +132,7 @@ class AwarenessStates:
             # The same user's *other live* connection: a y-websocket provider echoes every
             # state it receives, so this is usually that echo, carrying a clock we already
             # relayed. Only a strictly newer clock moves a live id; a reconnect after the old
-            # connection ended (state removed) claims it with its old clock (#122).
+            # connection ended (state removed) claims it with its old clock.
             if (
                 claiming
                 and current is not None
@@ -222,9 +222,8 @@ class AwarenessStates:
     def snapshot_payload(self, now: float, max_age: float = 30.0) -> bytes | None:
         """``snapshot`` encoded as one awareness update payload, or None when it is empty.
 
-        Each state's encoded entry is kept until the state changes: a connect storm sends
-        every joiner the states of all before it, and re-encoding them per joiner was
-        quadratic work in Python.
+        Each state's encoded entry is kept until the state changes, so every state is encoded
+        once, not once per joiner (a connect storm sends each joiner all states before it).
         """
         wires = []
         for client_id, c in self._clients.items():

@@ -24,7 +24,11 @@ from typing import Protocol
 import anyio
 from anyio.abc import TaskStatus
 
-__all__ = ["BufferedChannel", "Channel", "ConnectRequest", "StreamChannel"]
+__all__ = ["CLAIM_EXTENSION", "BufferedChannel", "Channel", "ConnectRequest", "StreamChannel"]
+
+# The ASGI scope extension a server offers when the endpoint may claim the socket as a Channel
+# (``collab.transport`` offers it); here so that the endpoint needs no uvicorn internals.
+CLAIM_EXTENSION = "collab.channel"
 
 
 class Channel(Protocol):
@@ -135,6 +139,8 @@ class BufferedChannel:
         finally:
             self._closed = True
             self._pump_done.set()
+            # A cancellation's traceback keeps this frame: it must not keep the connection.
+            del on_error
 
     async def close(self, code: int, reason: str) -> None:
         """Stop the pump (what is still queued is dropped), then close the stream."""

@@ -6,11 +6,9 @@
   half-loaded document.
 * ``release(document)`` drops the lease; when the last one goes, the document is unloaded after
   ``unload_delay`` if nobody came back, and only after ``on_store_document`` succeeded (a
-  failing store keeps it in memory and retries later). Released documents wait in one FIFO
-  (the delay is the same for all, so it is ordered by due time) watched by one task; an unload
-  task exists only while a document is actually being unloaded. (A sleeping task per released
-  document was more objects for the garbage collector to walk, and a churn of short-lived
-  documents keeps ~1,300 of them waiting.)
+  failing store keeps it in memory and retries later). One release queue: every document waits
+  the same delay, so a FIFO is ordered by due time and one task watches it; an unload task
+  exists only while a document is actually being unloaded, never one per waiting document.
 * ``rebuild(document)`` replaces a poisoned Doc by a fresh one loaded from the store.
 """
 

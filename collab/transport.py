@@ -1,8 +1,7 @@
 """uvicorn's sans-I/O WebSocket protocol with a direct ``Channel`` for collab sockets.
 
-Through ASGI every frame to every recipient is an awaited ``send`` event that crosses
-Starlette's ``WebSocket``, each middleware's ``send`` wrapper and uvicorn's protocol before
-``transport.write``: in the 100-client room that was over a third of the server's CPU.
+Document frames skip ASGI: no awaited ``send`` event per frame and recipient through
+Starlette's ``WebSocket``, the middlewares and uvicorn's protocol.
 ``CollabWebSocketProtocol`` (``uvicorn.Config(ws=CollabWebSocketProtocol)``, what
 ``collab serve`` runs) keeps uvicorn's handshake, keepalive pings, close handshake and
 shutdown, and offers ``scope["extensions"]["collab.channel"]["claim"]``: after the ASGI
@@ -16,16 +15,13 @@ accept, the collab endpoint claims the socket and gets a ``DirectChannel``:
 - after the claim, ``data_received`` splits the common frame itself (final, masked, binary,
   within ``ws_max_size``: what y-websocket sends) and unmasks it with websockets' C helper;
   every other frame (ping/pong, close, text, fragments, anything malformed) is handed whole,
-  at a frame boundary, to websockets' parser, which keeps answering them as before. That
-  parser's generator costs several times more per frame than this loop, and a room receives
-  one frame per edit and per awareness echo;
+  at a frame boundary, to websockets' parser, which keeps answering them as before;
 - ``buffered`` counts the cork and the transport's write buffer; ``stalled_since`` is set
   while asyncio has paused writing (the peer is not reading).
 
 Without the extension (another ASGI server, Starlette's TestClient) the endpoint falls back to
-``BufferedChannel`` over Starlette's ``WebSocket``: same behaviour, more CPU per frame.
-The subclass relies on uvicorn internals; pyproject pins the uvicorn minor version it was
-written against.
+``BufferedChannel`` over Starlette's ``WebSocket``; the socket tests run on both. The subclass
+uses uvicorn internals, hence the uvicorn minor-version pin (docs/protocol.md, "Transports").
 """
 
 from __future__ import annotations
@@ -42,11 +38,11 @@ from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.speedups import apply_mask
 
+from collab.channel import CLAIM_EXTENSION
 from collab.errors import ConnectionClosed, UnsupportedData
 
 __all__ = ["CollabWebSocketProtocol", "DirectChannel"]
 
-CLAIM_EXTENSION = "collab.channel"
 _INBOX_HIGH = 64  # pause reading above this many unread messages...
 _INBOX_LOW = 16  # ...and resume below this many
 _TEXT = object()  # inbox marker: the peer sent a text message

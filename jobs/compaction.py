@@ -4,8 +4,8 @@ The log (`storage.DocumentLog`) grows by one row per group-committed update. Loa
 replays every row, so the log is periodically folded: read the rows, apply them to a fresh
 `pycrdt.Doc`, encode its full state once and replace exactly the rows that were read.
 
-Why not `pycrdt.merge_updates`: it is super-linear (1.4 s for 16k updates, 70 s for 100k, see
-HAZARDS.md); applying to a Doc and calling `get_update()` takes milliseconds.
+Never `pycrdt.merge_updates` for a whole log: its cost grows faster than linearly with the number
+of updates, while applying them to a Doc and encoding its state stays linear (docs/hazards.md).
 
 Concurrency: rows appended while a compaction runs have ids above the `through_id` that was read,
 so `replace_prefix` keeps them. Two compactions of the same document racing each other leave two
@@ -109,7 +109,7 @@ async def compact_document(log_: CompactableLog, name: str) -> CompactionResult:
     if len(updates) <= 1:
         return CompactionResult(name=name, rows=len(updates), through_id=through_id,
                                 snapshot_bytes=0)
-    # CPU-bound (~0.3 s for 50k rows): off the event loop, which may be the web process's.
+    # CPU-bound, linear in the rows: off the event loop, which may be the web process's.
     # The Doc is created and dropped inside the worker thread, never shared across threads.
     snapshot = await anyio.to_thread.run_sync(fold_updates, updates)
     await log_.replace_prefix(name, snapshot, through_id)

@@ -1,8 +1,9 @@
 """Session-wide fixtures: the real services on loopback.
 
-PostgreSQL and Redis are the ones every machine here runs (see ../shared/services.md); tests
-talk to them over real connections. When one is unreachable the test is skipped with the URL
-it tried, except under CI (CI=true) where it fails: a CI run never silently skips a service.
+PostgreSQL and Redis run on loopback (README.md, "Quick start": the URLs and how to override
+them); tests talk to them over real connections. When one is unreachable the test is skipped
+with the URL it tried, except under CI (CI=true) where it fails: a CI run never silently skips
+a service.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def require_service(name: str, url: str, default_port: int) -> None:
     """Skip (locally) or fail (CI=true) when a service this test needs is unreachable."""
     if _reachable(url, default_port):
         return
-    message = f"{name} is not reachable at {url}; start it as ../shared/services.md says"
+    message = f"{name} is not reachable at {url}; start it (README.md, Quick start)"
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)

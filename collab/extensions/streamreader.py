@@ -4,8 +4,7 @@ With every batch it publishes, a node appends one entry per document touched to 
 deployment's change stream ``{prefix}changes`` (``n`` = node id, ``d`` = document). The reader
 blocks on that stream and on its node's wake stream only; when *another* node names a document
 loaded here, it reads that document's two streams from its last ids, without blocking. A wake-up
-therefore costs what changed, not what is loaded (a node with 750 documents loaded used to name
-1,500 streams in every blocking read, and woke for its own entries with their payloads).
+therefore costs what changed, not what is loaded (this node's own notices read nothing).
 
 The change stream is a hint, the document streams are the truth: a full read of every loaded
 document's streams (a *sweep*) runs every ``sweep`` seconds and after every reconnect, so an entry

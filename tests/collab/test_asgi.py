@@ -3,6 +3,11 @@ transport (what ``collab serve`` runs) and once with stock uvicorn (frames throu
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import anyio
 import pytest
 from prometheus_client import CollectorRegistry
@@ -14,11 +19,6 @@ from collab import CollabServer, MemoryStore, Persistence
 from collab.errors import CloseCode
 from collab.protocol import SyncStep1, SyncStep2, Update, decode_message, encode_update
 from tests.collab._kit import FAST, SyncedClient, TokenAuth, doc_name, uvicorn_app, wait_for
-
-
-@pytest.fixture(params=["direct", "asgi"])
-def ws_impl(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 async def _closed_code(url: str, send: bytes | str | None = None) -> int | None:
@@ -102,3 +102,19 @@ async def test_shutdown_closes_real_sockets_with_1001_and_the_room_state_is_stor
             await ws.recv()
         assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.GOING_AWAY
     assert len(store.entries[name]) == 1
+
+
+def test_the_fallback_needs_no_uvicorn_internals() -> None:
+    """The web app and its collab endpoint import without uvicorn's private protocol module:
+    only ``collab serve`` (``collab.transport``) depends on the uvicorn pin."""
+    script = (
+        "import sys\n"
+        "sys.modules['uvicorn.protocols.websockets.websockets_sansio_impl'] = None\n"
+        "import api.app, collab.asgi\n"
+        "assert 'collab.transport' not in sys.modules, 'collab.transport was imported'\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""`collab.client.CollabClient` against a real CollabServer served by uvicorn on loopback."""
+"""`collab.client.CollabClient` against a real CollabServer served by uvicorn on loopback, on
+both transports (the ``ws_impl`` fixture: our direct channel and the ASGI fallback)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Served:
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Served]:
+async def served(ws_impl: str) -> AsyncIterator[Served]:
     collab = CollabServer(
         config=CollabConfig(unload_delay=0.1, store_debounce=0.05),
         extensions=[TokenIsIdentity(), Persistence(MemoryStore())],
@@ -60,7 +61,7 @@ async def served() -> AsyncIterator[Served]:
         Starlette(routes=routes(collab), lifespan=lifespan),
         log_config=None,
         lifespan="on",
-        ws=CollabWebSocketProtocol,
+        ws=CollabWebSocketProtocol if ws_impl == "direct" else "websockets-sansio",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

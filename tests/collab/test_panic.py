@@ -1,4 +1,4 @@
-"""A crafted update that panics yrs (testdata/yrs-panic-update.json) closes only the sender
+"""A crafted update that panics yrs (tests/data/yrs-panic-update.json) closes only the sender
 (1011); the poisoned Doc is rebuilt from the store and the other clients converge with it."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collab.hooks import Hooks
 from collab.protocol import encode_update
 from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
 
-DATA = json.loads(Path("/work/shared/testdata/yrs-panic-update.json").read_text())
+DATA = json.loads((Path(__file__).resolve().parents[1] / "data" / "yrs-panic-update.json")
+                  .read_text())
 PREFIX = [bytes.fromhex(h) for h in DATA["prefix"]]
 BAD = bytes.fromhex(DATA["bad"])
 

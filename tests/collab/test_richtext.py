@@ -1,7 +1,7 @@
 """The rich-text tree, Markdown and plain text, checked against the real `yjs` npm client.
 
 Server-built updates must decode in Yjs exactly as written, with multi-byte text (emoji with a
-zero-width joiner, accents, CJK): pycrdt text positions are UTF-8 byte offsets (HAZARDS.md).
+zero-width joiner, accents, CJK): pycrdt text positions are UTF-8 byte offsets (docs/hazards.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
-"""``collab.transport``: our frame encoding, corking, backpressure and uvicorn's shutdown on a
-real socket."""
+"""The channel over a real socket, on both transports (the ``ws_impl`` fixture): our
+``DirectChannel`` (``collab serve``) and the ``BufferedChannel`` fallback over Starlette's
+``WebSocket`` (stock uvicorn, any other ASGI server). Frame lengths, batched, split and
+fragmented frames, close codes, backpressure, uvicorn's shutdown and freeing an ended
+connection must behave the same on both."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import socket
 import weakref
 from dataclasses import replace
 
@@ -17,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from collab import CollabServer
+from collab.channel import BufferedChannel
 from collab.errors import CloseCode
 from collab.protocol import SyncStep1, SyncStep2, decode_message, encode_sync_step1, encode_update
 from collab.transport import DirectChannel, frame_header
@@ -35,17 +40,25 @@ def _server(config: object = FAST) -> tuple[CollabServer, CollectorRegistry]:
     return CollabServer(config, [TokenAuth()], metrics_registry=registry), registry  # type: ignore[arg-type]
 
 
-async def test_frames_of_every_length_class_arrive_intact_over_the_direct_channel() -> None:
+_CHANNEL = {"direct": DirectChannel, "asgi": BufferedChannel}
+
+
+def _assert_transport(server: CollabServer, ws_impl: str) -> None:
+    """The one open connection runs on the channel ``ws_impl`` stands for."""
+    (connection,) = server.connections.values()
+    assert type(connection.channel) is _CHANNEL[ws_impl]
+
+
+async def test_frames_of_every_length_class_arrive_intact(ws_impl: str) -> None:
     server, _ = _server()
     name = doc_name()
     async with (
         server,
-        uvicorn_app(server) as base,
+        uvicorn_app(server, ws_impl) as base,
         connect(f"{base}/collab/{name}?token=user-a", max_size=None) as a,
     ):
         assert isinstance(decode_message(await a.recv()), SyncStep1)  # type: ignore[arg-type]
-        (connection,) = server.connections.values()
-        assert isinstance(connection.channel, DirectChannel)
+        _assert_transport(server, ws_impl)
         doc: Doc = Doc()
         text = doc.get("t", type=Text)
         for size in (10, 200, 70_000):  # 7-bit, 16-bit and 64-bit payload lengths
@@ -54,22 +67,25 @@ async def test_frames_of_every_length_class_arrive_intact_over_the_direct_channe
         assert await _text_of(base, name) == str(text)  # a fresh client syncs all of it
 
 
-async def _stall_then_drain(config: object, reason: str) -> None:
-    """A client that stops reading while a writer pushes ~6 MB: the server closes it with
-    1013 (counted), the room carries on, and the client, reading again, gets the close."""
+async def _stall_then_drain(config: object, ws_impl: str, reason: str) -> None:
+    """A client that stops reading (a raw socket with a small receive buffer, never read)
+    while a writer pushes up to ~10 MB: the server closes it with 1013 (counted), the room
+    carries on, and the client, reading again, gets the close frame."""
     server, registry = _server(config)
     name = doc_name()
     async with (
         server,
-        uvicorn_app(server) as base,
-        connect(f"{base}/collab/{name}?token=user-stall", max_size=None, max_queue=1) as stalled,
+        uvicorn_app(server, ws_impl) as base,
         connect(f"{base}/collab/{name}?token=user-w", max_size=None) as writer,
     ):
         await writer.recv()
+        stalled = await RawSocket.open(base, f"/collab/{name}?token=user-stall",
+                                       receive_buffer=64 * 1024)
+        await wait_for(lambda: len(server.connections) == 2)
         doc: Doc = Doc()
         text = doc.get("t", type=Text)
         closed = {"code": "1013", "reason": "try_again_later"}
-        for _ in range(60):
+        for _ in range(100):
             before = doc.get_state()
             text += "y" * 100_000
             await writer.send(encode_update(doc.get_update(before)))
@@ -78,28 +94,29 @@ async def _stall_then_drain(config: object, reason: str) -> None:
         await wait_for(lambda: bool(registry.get_sample_value("collab_closes_total", closed)),
                        10)
         assert len(server.registry.documents[name].connections) == 1  # the writer stays
-        with pytest.raises(ConnectionClosed) as info, anyio.fail_after(10):
-            while True:
-                await stalled.recv()
-        assert info.value.rcvd is not None
-        assert info.value.rcvd.code == CloseCode.TRY_AGAIN_LATER, reason
+        with anyio.fail_after(10):
+            close = await stalled.until(Opcode.CLOSE)
+        assert int.from_bytes(close[:2], "big") == CloseCode.TRY_AGAIN_LATER, reason
+        stalled.writer.close()
 
 
-async def test_a_client_that_stops_reading_is_closed_by_the_byte_budget() -> None:
-    await _stall_then_drain(replace(FAST, send_queue_bytes=1 << 20, send_timeout=60), "bytes")
+async def test_a_client_that_stops_reading_is_closed_by_the_byte_budget(ws_impl: str) -> None:
+    config = replace(FAST, send_queue_bytes=1 << 20, send_timeout=60)
+    await _stall_then_drain(config, ws_impl, "bytes")
 
 
-async def test_a_client_that_stops_reading_is_closed_by_the_send_timeout() -> None:
-    await _stall_then_drain(replace(FAST, send_queue_bytes=1 << 30, send_timeout=0.3), "timeout")
+async def test_a_client_that_stops_reading_is_closed_by_the_send_timeout(ws_impl: str) -> None:
+    config = replace(FAST, send_queue_bytes=1 << 30, send_timeout=0.3)
+    await _stall_then_drain(config, ws_impl, "timeout")
 
 
-async def test_uvicorn_shutdown_closes_claimed_sockets_with_1012() -> None:
+async def test_uvicorn_shutdown_closes_open_sockets_with_1012(ws_impl: str) -> None:
     server, _ = _server()
     async with server:
-        async with uvicorn_app(server) as base:
+        async with uvicorn_app(server, ws_impl) as base:
             ws = await connect(f"{base}/collab/{doc_name()}?token=user-a")
             await ws.recv()
-            assert len(server.connections) == 1
+            _assert_transport(server, ws_impl)
         # leaving uvicorn_app ran uvicorn's shutdown: every socket gets 1012 (service restart)
         with pytest.raises(ConnectionClosed) as info, anyio.fail_after(5):
             await ws.recv()
@@ -107,7 +124,7 @@ async def test_uvicorn_shutdown_closes_claimed_sockets_with_1012() -> None:
         await wait_for(lambda: not server.connections)
 
 
-# -- the receive side's own frame splitting (CollabWebSocketProtocol.data_received) ---------
+# -- frames as bytes on the wire (DirectChannel: CollabWebSocketProtocol.data_received) -----
 
 
 class RawSocket:
@@ -118,9 +135,17 @@ class RawSocket:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, base: str, path: str) -> RawSocket:
+    async def open(cls, base: str, path: str, *, receive_buffer: int | None = None) -> RawSocket:
+        """``receive_buffer`` fixes the socket's receive buffer (Linux would otherwise grow
+        it up to ``net.ipv4.tcp_rmem``'s maximum, tens of MB, and swallow what the server
+        sends to a client that stopped reading)."""
         host, port = base.removeprefix("ws://").split(":")
-        reader, writer = await asyncio.open_connection(host, int(port))
+        sock = socket.socket()
+        if receive_buffer is not None:  # before connect, so the window is sized for it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+        reader, writer = await asyncio.open_connection(sock=sock)
         writer.write(
             f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -162,7 +187,9 @@ async def _text_of(base: str, name: str) -> str:
         return str(fresh.get("t", type=Text))
 
 
-async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_order() -> None:
+async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_order(
+    ws_impl: str,
+) -> None:
     server, _ = _server()
     name = doc_name()
     doc: Doc = Doc()
@@ -172,11 +199,10 @@ async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_o
         before = doc.get_state()
         text += word
         updates.append(encode_update(doc.get_update(before)))
-    async with server, uvicorn_app(server) as base:
+    async with server, uvicorn_app(server, ws_impl) as base:
         raw = await RawSocket.open(base, f"/collab/{name}?token=user-raw")
-        await raw.until(Opcode.BINARY)  # the server's sync step 1: the socket is claimed
-        (connection,) = server.connections.values()
-        assert isinstance(connection.channel, DirectChannel)
+        await raw.until(Opcode.BINARY)  # the server's sync step 1: the socket is served
+        _assert_transport(server, ws_impl)
         # three frames and a ping in one write: each frame delivered, the ping answered
         raw.writer.write(
             masked(Opcode.BINARY, updates[0])
@@ -217,11 +243,11 @@ async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_o
         (b"\x82\xff" + (2**40).to_bytes(8, "big"), 1009),  # masked, announces 1 TiB
     ],
 )
-async def test_frames_the_fast_path_does_not_take_still_get_their_close_code(
-    frame: bytes, code: int
+async def test_text_unmasked_and_oversized_frames_get_their_close_code(
+    frame: bytes, code: int, ws_impl: str
 ) -> None:
     server, _ = _server()
-    async with server, uvicorn_app(server) as base:
+    async with server, uvicorn_app(server, ws_impl) as base:
         raw = await RawSocket.open(base, f"/collab/{doc_name()}?token=user-raw")
         await raw.until(Opcode.BINARY)
         raw.writer.write(frame)
@@ -231,7 +257,9 @@ async def test_frames_the_fast_path_does_not_take_still_get_their_close_code(
         raw.writer.close()
 
 
-async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_intact() -> None:
+async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_intact(
+    ws_impl: str,
+) -> None:
     """Pieces of an incomplete frame are kept and joined once the frame is complete (joining
     on every arrival would copy a 16 MiB frame hundreds of times)."""
     server, _ = _server()
@@ -240,7 +268,7 @@ async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_int
     text = doc.get("t", type=Text)
     text += "".join(f"line {i} é 👩‍💻\n" for i in range(60_000))  # ~1.4 MB of update
     frame = masked(Opcode.BINARY, encode_update(doc.get_update()))
-    async with server, uvicorn_app(server) as base:
+    async with server, uvicorn_app(server, ws_impl) as base:
         raw = await RawSocket.open(base, f"/collab/{name}?token=user-raw")
         await raw.until(Opcode.BINARY)
         for start in range(0, len(frame), 4096):
@@ -252,17 +280,19 @@ async def test_a_large_frame_arriving_in_many_small_pieces_is_delivered_once_int
         raw.writer.close()
 
 
-async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_collection() -> None:
-    """The failure that ended a connection (the client's close) kept its frames, and through
-    them the connection and its document, alive until the cycle collector ran. Now reference
-    counting frees both."""
+async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_collection(
+    ws_impl: str,
+) -> None:
+    """Reference counting alone frees an ended connection and its unloaded document: nothing
+    (such as the exception that ended it) holds them in a reference cycle."""
     server, _ = _server(replace(FAST, unload_delay=0.0))
     name = doc_name()
     gc.disable()
     try:
-        async with server, uvicorn_app(server) as base:
+        async with server, uvicorn_app(server, ws_impl) as base:
             async with connect(f"{base}/collab/{name}?token=user-a") as client:
                 await client.recv()
+                _assert_transport(server, ws_impl)
                 (connection,) = server.connections.values()
                 refs = [weakref.ref(connection), weakref.ref(server.registry.documents[name])]
                 del connection

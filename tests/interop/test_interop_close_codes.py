@@ -22,7 +22,7 @@ pytestmark = pytest.mark.interop
 Clients = Callable[[str], Awaitable[YjsClient]]
 Raws = Callable[[str], Awaitable[RawClient]]
 
-DATA = Path(__file__).resolve().parent / "data"  # copied from ../shared/testdata
+DATA = Path(__file__).resolve().parents[1] / "data"  # test inputs (tests/data/README.md)
 MiB = 1024 * 1024
 DEFAULT_MAX_MESSAGE_SIZE = 16 * MiB  # CollabConfig.max_message_size (and uvicorn ws_max_size)
 
@@ -99,7 +99,7 @@ async def test_1002_for_a_malformed_message(server: ServerProcess, note: Note, r
 async def test_1011_for_an_update_that_panics_yrs_and_the_room_carries_on(
     server: ServerProcess, note: Note, raw: Raws, yjs: Clients
 ) -> None:
-    # HAZARDS.md: this update raises pyo3's PanicException inside pycrdt and poisons the Doc.
+    # This update panics yrs inside pycrdt and poisons the Doc (docs/hazards.md).
     data = json.loads((DATA / "yrs-panic-update.json").read_text())
     peer = await yjs("peer")
     await peer.connect(server.ws_url, note.name, note.owner.token, text="t")

@@ -137,7 +137,7 @@ async def test_python_client_and_yjs_client_edit_together(
             await py.synced()
         content = py.doc.get("content", type=Text)
         assert str(content) == "héllo from yjs 👋"
-        # Append at the end; pycrdt positions are UTF-8 byte offsets (HAZARDS.md).
+        # Append at the end; pycrdt positions are UTF-8 byte offsets (docs/hazards.md).
         content.insert(len(str(content).encode()), ", and from pycrdt ✓")
         await js.wait_for_text("héllo from yjs 👋, and from pycrdt ✓")
 
@@ -185,7 +185,7 @@ async def test_rest_content_and_editor_body_are_one_document(
     server: ServerProcess, backend: RestBackend, yjs: Clients
 ) -> None:
     # REST seeds the editor's XmlFragment (no text offsets: emoji and accents stay valid for
-    # Yjs, HAZARDS.md); an edit in that fragment by a stock client is what REST reads back.
+    # Yjs, docs/hazards.md); an edit in that fragment by a stock client is what REST reads back.
     owner = await backend.user("Writer")
     note = Note(owner=owner, id=await backend.note(owner, content="Héllo **wörld** 👋"))
     editor = await connected(yjs, "editor", server, note, owner.token)
@@ -202,7 +202,7 @@ async def test_rest_content_and_editor_body_are_one_document(
 async def test_restoring_a_version_is_a_server_edit_stock_clients_apply(
     server: ServerProcess, backend: RestBackend, yjs: Clients
 ) -> None:
-    # A server-side replace of multi-byte text (HAZARDS.md: UTF-8 offsets) must produce updates
+    # A server-side replace of multi-byte text (docs/hazards.md: UTF-8 offsets) must produce updates
     # a connected Yjs client applies, and the client must keep editing afterwards.
     owner = await backend.user("Restorer")
     note = Note(owner=owner, id=await backend.note(owner, content="Ünïcødé 👋 first"))

@@ -20,7 +20,7 @@ def edits(text: str, count: int) -> tuple[list[bytes], Doc[Text]]:
     updates: list[bytes] = []
     doc.observe(lambda event: updates.append(event.update))
     for i in range(count):
-        # pycrdt 0.14 text positions are UTF-8 byte offsets (HAZARDS.md): append at the byte end
+        # pycrdt text positions are UTF-8 byte offsets (docs/hazards.md): append at the byte end
         content.insert(len(str(content).encode()), text[i % len(text)])
     return updates, doc
 
