@@ -217,4 +217,8 @@ class LiveSockets:
             if match is Match.FULL:
                 await route.handle({**scope, **child}, receive, send)
                 return
-        await send({"type": "websocket.close", "code": int(CloseCode.NOT_FOUND)})
+        # Accepted, then closed with a code: a y-websocket client refused during the
+        # handshake (HTTP 403) retries forever; 4404 tells it to stop.
+        if (await receive())["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": int(CloseCode.NOT_FOUND)})

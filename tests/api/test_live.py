@@ -145,3 +145,19 @@ async def test_collab_limits_come_from_the_environment(database_url: str, tmp_pa
                         await ws.recv()
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1009
+
+
+def test_a_socket_before_the_lifespan_published_its_routes_is_closed_with_4404(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Accepted, then closed with a code: an HTTP 403 during the handshake would make a
+    # y-websocket client retry forever.
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(make_settings(database_url, COLLAB_DATA_DIR=str(tmp_path)))
+    client = TestClient(app)  # no `with`: the lifespan does not run
+    with client.websocket_connect("/collab/notes/abc") as ws, \
+            pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_bytes()
+    assert closed.value.code == 4404

@@ -163,6 +163,7 @@ class YjsClient(NodeProcess):
         *,
         awareness: dict[str, Any] | None = None,
         text: str = "content",
+        stateless: bool = False,
     ) -> int:
         result = await self.call(
             "connect",
@@ -171,8 +172,19 @@ class YjsClient(NodeProcess):
             token=token,
             awareness=awareness,
             text=text,
+            statelessOptIn=stateless,
         )
         return int(result["clientId"])
+
+    async def send_stateless(self, payload: str) -> None:
+        await self.call("sendStateless", payload=payload)
+
+    async def wait_for_stateless(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until `count` stateless messages arrived; return them (status, payload)."""
+        result = await self.call(
+            "waitForStateless", count=count, timeoutMs=int(timeout * 1000), timeout=timeout + 5
+        )
+        return list(result["value"])
 
     async def synced(self, timeout: float = 10.0) -> None:
         await self.call("waitForSynced", timeoutMs=int(timeout * 1000), timeout=timeout + 5)

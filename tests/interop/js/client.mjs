@@ -11,7 +11,13 @@
 import * as readline from 'node:readline'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import { WebsocketProvider } from 'y-websocket'
+
+// The server's stateless messages (docs/protocol.md): varuint(100) varuint(status) varstring.
+const messageStateless = 100
+const stateless = []
 
 const stats = { bytesSent: 0, framesSent: 0, bytesReceived: 0, framesReceived: 0 }
 
@@ -96,17 +102,26 @@ const remoteStates = () => {
 }
 
 const commands = {
-  connect ({ url, room, token, awareness, text: name }) {
+  connect ({ url, room, token, awareness, text: name, statelessOptIn }) {
     if (provider !== null) throw new Error('already connected')
     textName = name ?? textName
     doc = new Y.Doc()
     doc.on('update', poke)
     provider = new WebsocketProvider(url, room, doc, {
       WebSocketPolyfill: CountingWebSocket,
-      params: token == null ? {} : { token },
+      params: {
+        ...(token == null ? {} : { token }),
+        ...(statelessOptIn ? { stateless: '1' } : {})
+      },
       disableBc: true,
       maxBackoffTime: 500
     })
+    // What an application adds to a stock provider to receive stateless messages.
+    provider.messageHandlers[messageStateless] = (_encoder, decoder) => {
+      const status = decoding.readVarUint(decoder)
+      stateless.push({ status, payload: decoding.readVarString(decoder) })
+      poke()
+    }
     provider.on('sync', poke)
     provider.on('status', poke)
     provider.awareness.on('change', poke)
@@ -155,6 +170,19 @@ const commands = {
         (equals == null || value === equals)
       return ok ? value : undefined
     }, timeoutMs, `xml text ${JSON.stringify({ contains, equals })}`)
+  },
+  // Send a stateless message the way an application does with a stock provider.
+  sendStateless ({ payload }) {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, messageStateless)
+    encoding.writeVarUint(encoder, 0)
+    encoding.writeVarString(encoder, payload)
+    provider.ws.send(encoding.toUint8Array(encoder))
+    return null
+  },
+  waitForStateless ({ count, timeoutMs = 10000 }) {
+    return waitFor(() => (stateless.length >= count ? [...stateless] : undefined),
+      timeoutMs, `${count} stateless messages`)
   },
   stateSize () {
     return Y.encodeStateAsUpdate(doc).byteLength
