@@ -244,9 +244,12 @@ class Connection:
             code, reason = CloseCode.NORMAL, ""
         else:
             code, reason = close_for(failure)
-            if isinstance(failure, DocumentPoisoned) and self.document is not None:
+            poisoned = isinstance(failure, DocumentPoisoned)  # the Document logged the panic
+            if poisoned and self.document is not None:
                 self.gate.schedule_rebuild(self.document)
-            if not isinstance(failure, CollabError) or code == CloseCode.INTERNAL_ERROR:
+            if not poisoned and (
+                not isinstance(failure, CollabError) or code == CloseCode.INTERNAL_ERROR
+            ):
                 log.error(
                     "connection %s on %s failed",
                     self.connection_id,
@@ -380,10 +383,11 @@ class Connection:
         if not document.ready:  # a hook awaited: the Doc may have been poisoned meanwhile
             await document.wait_ready()
         if isinstance(message, SyncStep1):
-            self.send(encode_sync_step2(document.diff_since(message.state_vector)))
+            missing = document.diff_since(message.state_vector, self.connection_id)
+            self.send(encode_sync_step2(missing))
         elif isinstance(message, Update | SyncStep2):
             started = time.perf_counter()
-            diff = document.apply_update(message.update)
+            diff = document.apply_update(message.update, self.connection_id)
             if diff is not None:
                 # Applied and broadcast already: persistence and fan-out must hear about it even
                 # if this connection is being closed right now (bounded, so it cannot hang).

@@ -34,6 +34,7 @@ from collab.hooks import (
     Principal,
     StoreDocument,
 )
+from collab.metrics import CollabMetrics
 from collab.protocol import (
     AwarenessEntry,
     encode_awareness,
@@ -85,12 +86,20 @@ class Document:
         name: ``"{kind}/{id}"``.
         config: the server configuration (limits, intervals).
         hooks: the server's extension hooks.
+        metrics: where panics are counted (none in unit tests).
     """
 
-    def __init__(self, name: str, config: CollabConfig, hooks: Hooks) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: CollabConfig,
+        hooks: Hooks,
+        metrics: CollabMetrics | None = None,
+    ) -> None:
         self.name = name
         self.config = config
         self.hooks = hooks
+        self.metrics = metrics
         self.awareness = AwarenessStates(
             max_clients_per_owner=config.awareness_clients_per_connection
         )
@@ -159,17 +168,23 @@ class Document:
         if update != b"\x00\x00":  # an empty update (no insert, no delete)
             self._diffs.append(update)
 
-    def _poison(self) -> None:
+    def _poison(self, source: str) -> DocumentPoisoned:
+        """Drop the panicked YDoc; one log line (no traceback: it is always the same Rust
+        unwrap, and an attacker can repeat it) and one count per panic."""
+        log.warning("pycrdt panicked on %s (%s); the document is rebuilt", self.name, source)
+        if self.metrics is not None:
+            self.metrics.panics.inc()
         self.poisoned = True
         self._ready = anyio.Event()
         # The poisoned YDoc is dropped without calling into it again (not even unobserve):
         # dropping the last reference frees it together with its observer.
         self._doc, self._subscription = None, None
+        return DocumentPoisoned(self.name)
 
     # -- mutations (synchronous: no await between apply and queueing the broadcast) ----------
 
-    def apply_update(self, update: bytes) -> bytes | None:
-        """Apply a y-protocols update.
+    def apply_update(self, update: bytes, sender: str = "a peer") -> bytes | None:
+        """Apply a y-protocols update from ``sender`` (a connection id, for the log).
 
         Returns:
             the diff it actually made (to broadcast and store), or None if it changed nothing
@@ -190,8 +205,7 @@ class Document:
             raise ProtocolViolation("invalid update") from exc
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"update from {sender}") from None
             raise
         return self._take_diff()
 
@@ -208,8 +222,7 @@ class Document:
                 result = fn(doc)
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"server edit by {origin.kind} {origin.id}") from None
             raise
         return result, self._take_diff()
 
@@ -231,7 +244,7 @@ class Document:
         """The server's sync step 1 frame (its state vector)."""
         return encode_sync_step1(self.doc.get_state())
 
-    def diff_since(self, state_vector: bytes) -> bytes:
+    def diff_since(self, state_vector: bytes, sender: str = "a peer") -> bytes:
         """The update a peer with ``state_vector`` is missing.
 
         Raises:
@@ -244,8 +257,7 @@ class Document:
             raise ProtocolViolation("invalid state vector") from exc
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"state vector from {sender}") from None
             raise
 
     async def commit(self, diff: bytes, origin: Origin) -> None:

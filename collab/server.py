@@ -316,7 +316,7 @@ class CollabServer:
         try:
             await document.wait_ready()
             try:
-                diff = document.apply_update(update)
+                diff = document.apply_update(update, f"peer {origin.id}")
             except DocumentPoisoned:
                 self.schedule_rebuild(document)
                 raise
