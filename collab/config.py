@@ -28,7 +28,10 @@ class CollabConfig:
         message_burst: bucket size; above the rate once the bucket is empty => 1013.
         send_queue_bytes: bounded outbound buffer per connection, in bytes: what the server
             buffered plus the socket's write buffer (a single message larger than this is
-            still sent when the buffer is empty); over it => 1013.
+            still sent when the buffer is empty); over it => 1013. The frames that sync a
+            client (sync step 1, the step 2 reply, the awareness at open) are always queued
+            and do not count against it while they drain; a client asking for another sync
+            while this much of them is still buffered => 1013.
         send_timeout: a peer that takes no data for this long is a slow consumer (1013).
         auth_timeout: authentication must finish within this (4408).
         idle_timeout: close with 4408 after this long without any message; None disables it

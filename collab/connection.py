@@ -5,7 +5,8 @@ Lifecycle (``Connection.run``): ``on_connect`` -> ``on_authenticate`` (within
 ``auth_timeout``) -> admission (limits) -> acquire the document (single-flight load; nothing is
 sent before it finished) -> send sync step 1 and the awareness states -> read loop ->
 ``on_disconnect`` -> close frame. Sending never blocks: frames go into the channel's buffer
-(``Channel.send``); more than ``send_queue_bytes`` buffered closes the connection with 1013,
+(``Channel.send``); more than ``send_queue_bytes`` buffered closes the connection with 1013
+(the frames that sync the client are exempt: see ``send``),
 and the server's sweeper (``check``) closes one whose peer stopped reading for
 ``send_timeout`` (1013) or sent nothing for ``idle_timeout`` (4408).
 
@@ -21,6 +22,7 @@ import logging
 import re
 import secrets
 import time
+from collections import deque
 from typing import Protocol
 
 import anyio
@@ -153,6 +155,8 @@ class Connection:
         self._refilled = self._last_in = time.monotonic()
         self._stamp: dict[str, str] | None = None
         self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
+        self._enqueued = 0  # bytes ever given to the channel
+        self._sync_ends: deque[tuple[int, int]] = deque()  # (``_enqueued`` after, size)
 
     @property
     def principal(self) -> Principal:
@@ -167,19 +171,44 @@ class Connection:
 
     # -- outside control (non-blocking, idempotent) --------------------------------------------
 
-    def send(self, frame: bytes) -> None:
+    def send(self, frame: bytes, *, sync: bool = False) -> None:
         """Buffer a frame. Over ``send_queue_bytes`` buffered closes this connection with 1013
-        (a single larger frame still goes out when nothing else is buffered)."""
+        (a single larger frame still goes out when nothing else is buffered).
+
+        ``sync`` marks a frame the server must send to sync this client (its sync step 1, the
+        step 2 reply, the awareness snapshot at open): it is admitted whatever else is
+        buffered, and while it is still buffered its bytes do not count against the budget of
+        other frames. Only a second sync frame while the sync bytes still buffered reach the
+        budget (a client asking again and again without reading) is refused with 1013.
+        """
         if self._requested is not None or self._failure is not None:
             return
         channel = self.channel
         queued = channel.buffered
-        if queued and queued + len(frame) > self.config.send_queue_bytes:
+        syncing = self._syncing(queued) if self._sync_ends else 0
+        budget = self.config.send_queue_bytes
+        if sync:
+            if syncing >= budget:
+                self._fail(SlowConsumer("sync frames buffered"))
+                return
+        elif queued > syncing and queued - syncing + len(frame) > budget:
             self._fail(SlowConsumer("send buffer bytes"))
             return
         channel.send(frame)
         self._sent += 1
         self._sent_bytes += len(frame)
+        self._enqueued += len(frame)
+        if sync:
+            self._sync_ends.append((self._enqueued, len(frame)))
+
+    def _syncing(self, queued: int) -> int:
+        """Bytes of sync frames still buffered: the channel sends in order, so what left the
+        buffer is the first ``enqueued - queued`` bytes ever given to it."""
+        gone = self._enqueued - queued
+        ends = self._sync_ends
+        while ends and ends[0][0] <= gone:
+            ends.popleft()
+        return sum(min(size, end - gone) for end, size in ends)
 
     def check(self, now: float) -> None:
         """(the server's sweeper) Close a stalled or idle connection; publish send counters."""
@@ -331,10 +360,10 @@ class Connection:
             raise TooManyConnections(self.name)
         await document.wait_ready()
         document.connections[self.connection_id] = self
-        self.send(document.sync_step1())
+        self.send(document.sync_step1(), sync=True)
         awareness = document.awareness_snapshot_frame()
         if awareness is not None:
-            self.send(awareness)
+            self.send(awareness, sync=True)
         log.info(
             "connection %s opened on %s (user %s%s)",
             self.connection_id,
@@ -384,7 +413,7 @@ class Connection:
             await document.wait_ready()
         if isinstance(message, SyncStep1):
             missing = document.diff_since(message.state_vector, self.connection_id)
-            self.send(encode_sync_step2(missing))
+            self.send(encode_sync_step2(missing), sync=True)
         elif isinstance(message, Update | SyncStep2):
             started = time.perf_counter()
             diff = document.apply_update(message.update, self.connection_id)

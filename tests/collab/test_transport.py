@@ -16,8 +16,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from collab import CollabServer
+from collab import CollabServer, Extension
 from collab.errors import CloseCode
+from collab.hooks import Authenticate
 from collab.protocol import SyncStep1, SyncStep2, decode_message, encode_sync_step1, encode_update
 from collab.transport import DirectChannel, frame_header
 from tests.collab._kit import FAST, TokenAuth, doc_name, uvicorn_app, wait_for
@@ -273,3 +274,46 @@ async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_col
             await wait_for(lambda: refs[0]() is None, 5)
     finally:
         gc.enable()
+
+
+class SlowAuth(Extension):
+    """Authentication that takes a database round trip: the client's sync step 1 arrives
+    while the connection is still opening (a stock y-websocket client sends it at once)."""
+
+    def __init__(self) -> None:
+        self.sent = anyio.Event()
+
+    async def on_authenticate(self, event: Authenticate) -> None:
+        await self.sent.wait()
+        await anyio.sleep(0.2)  # the simulated lookup
+
+
+async def test_a_document_over_16_mib_opens_over_a_real_socket() -> None:
+    # Default limits: the sync reply (17 MiB) is larger than the send budget (16 MiB) and
+    # uvicorn's ws_max_size (16 MiB, which only bounds what the server receives), and it is
+    # queued while the server's own sync step 1 is still buffered.
+    auth = SlowAuth()
+    registry = CollectorRegistry()
+    server = CollabServer(FAST, [TokenAuth(), auth], metrics_registry=registry)
+    name = doc_name()
+    size = 17 * 1024 * 1024
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        server.open_direct(name) as session,  # (keeps the document loaded: no store here)
+    ):
+        session.transact(lambda doc: doc.get("t", type=Text).insert(0, "x" * size))
+        async with connect(f"{base}/collab/{name}?token=user-a", max_size=None) as client:
+            await client.send(encode_sync_step1(Doc().get_state()))
+            auth.sent.set()
+            doc: Doc = Doc()
+            with anyio.fail_after(30):
+                while True:
+                    message = decode_message(await client.recv())  # type: ignore[arg-type]
+                    if isinstance(message, SyncStep2):
+                        doc.apply_update(message.update)
+                        break
+            assert len(str(doc.get("t", type=Text))) == size
+            assert not registry.get_sample_value(
+                "collab_closes_total", {"code": "1013", "reason": "try_again_later"}
+            )
