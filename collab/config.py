@@ -43,6 +43,14 @@ class CollabConfig:
         awareness_interval: awareness relays of a document are coalesced (latest state wins)
             to at most one broadcast per interval: a presence storm cannot flood the room.
         awareness_clients_per_connection: awareness client ids one connection may announce.
+        parked_updates_per_connection / parked_bytes_per_connection: updates (and their
+            bytes) of one connection that yrs holds back until their dependencies arrive;
+            over either => 4424.
+        parked_updates_per_document / parked_bytes_per_document: the same for a document,
+            whoever sent them (also from connections that left); over either => 4424 for the
+            sender, and the Doc is rebuilt from the store without them.
+        parked_timeout: a connection whose update still waits for its dependencies after this
+            long is closed with 4424 (what yrs holds of it stays suspect until a rebuild).
         shutdown_timeout: how long shutdown waits for connections and stores before
             cancelling.
         shutdown_close_code: the code open connections get on shutdown (1001, or 1012 for a
@@ -69,6 +77,11 @@ class CollabConfig:
     store_max_debounce: float = 10.0
     awareness_interval: float = 0.025
     awareness_clients_per_connection: int = 4
+    parked_updates_per_connection: int = 32
+    parked_bytes_per_connection: int = 1 * MiB
+    parked_updates_per_document: int = 256
+    parked_bytes_per_document: int = 8 * MiB
+    parked_timeout: float = 30.0
     shutdown_timeout: float = 10.0
     shutdown_close_code: CloseCode = CloseCode.GOING_AWAY
     require_principal: bool = True

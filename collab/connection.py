@@ -393,6 +393,22 @@ class Connection:
             raise RateLimited(self.connection_id)
         self._tokens -= 1
 
+    async def _apply(self, document: Document, update: bytes) -> bytes | None:
+        """Apply this connection's update. A panic caused by other connections' parked updates
+        (they are closed) is retried once on the rebuilt Doc; over the document's limits of
+        parked updates the Doc was dropped and is rebuilt."""
+        try:
+            diff = document.apply_update(update, self.connection_id)
+        except DocumentPoisoned as exc:
+            if not exc.parked_by or self.connection_id in exc.parked_by:
+                raise
+            self.gate.schedule_rebuild(document)
+            await document.wait_ready()
+            diff = document.apply_update(update, self.connection_id)
+        if document.poisoned:
+            self.gate.schedule_rebuild(document)
+        return diff
+
     async def handle(self, message: Message) -> None:
         """Handle one decoded client message against the document.
 
@@ -416,7 +432,7 @@ class Connection:
             self.send(encode_sync_step2(missing), sync=True)
         elif isinstance(message, Update | SyncStep2):
             started = time.perf_counter()
-            diff = document.apply_update(message.update, self.connection_id)
+            diff = await self._apply(document, message.update)
             if diff is not None:
                 # Applied and broadcast already: persistence and fan-out must hear about it even
                 # if this connection is being closed right now (bounded, so it cannot hang).

@@ -24,7 +24,14 @@ from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
 from collab.awareness import AwarenessStates
 from collab.config import CollabConfig
-from collab.errors import DocumentPoisoned, DocumentTooLarge, ProtocolViolation, is_panic
+from collab.errors import (
+    CloseCode,
+    DocumentPoisoned,
+    DocumentTooLarge,
+    ProtocolViolation,
+    default_reason,
+    is_panic,
+)
 from collab.hooks import (
     AfterStoreDocument,
     AwarenessChange,
@@ -35,6 +42,7 @@ from collab.hooks import (
     StoreDocument,
 )
 from collab.metrics import CollabMetrics
+from collab.parked import Limits, ParkedUpdates, decode_state_vector, leaves_parked
 from collab.protocol import (
     AwarenessEntry,
     encode_awareness,
@@ -119,6 +127,14 @@ class Document:
         self._last_awareness = -math.inf
         self._relayed: dict[tuple[int, int], None] = {}  # keys of the last payloads sent
         self._store_lock = anyio.Lock()
+        self.parked = ParkedUpdates(
+            Limits(
+                per_sender=config.parked_updates_per_connection,
+                bytes_per_sender=config.parked_bytes_per_connection,
+                per_document=config.parked_updates_per_document,
+                bytes_per_document=config.parked_bytes_per_document,
+            )
+        )
 
     # -- the YDoc and its observer ------------------------------------------------------------
 
@@ -133,6 +149,7 @@ class Document:
         self._subscription = doc.observe(self._on_transaction)
         self.size = len(doc.get_update())
         self.poisoned = False
+        self.parked.clear()  # a new Doc holds nothing back
         self._ready.set()
 
     def detach(self) -> None:
@@ -168,18 +185,34 @@ class Document:
         if update != b"\x00\x00":  # an empty update (no insert, no delete)
             self._diffs.append(update)
 
-    def _poison(self, source: str) -> DocumentPoisoned:
+    def _poison(
+        self, source: str, suspects: frozenset[str] = frozenset(), sender: str = ""
+    ) -> DocumentPoisoned:
         """Drop the panicked YDoc; one log line (no traceback: it is always the same Rust
-        unwrap, and an attacker can repeat it) and one count per panic."""
-        log.warning("pycrdt panicked on %s (%s); the document is rebuilt", self.name, source)
+        unwrap, and an attacker can repeat it) and one count per panic. With ``suspects``
+        (senders of parked updates, which yrs retried inside this one) those connections are
+        closed (the ``sender`` among them by its caller) instead of the ``sender`` alone."""
+        log.warning(
+            "pycrdt panicked on %s (%s%s); the document is rebuilt",
+            self.name,
+            source,
+            f"; parked updates of {', '.join(sorted(suspects))} closed" if suspects else "",
+        )
         if self.metrics is not None:
             self.metrics.panics.inc()
+        self._drop_doc()
+        for suspect in suspects - {sender}:
+            recipient = self.connections.get(suspect)
+            if recipient is not None:
+                recipient.close(CloseCode.INTERNAL_ERROR, default_reason(CloseCode.INTERNAL_ERROR))
+        return DocumentPoisoned(self.name, suspects)
+
+    def _drop_doc(self) -> None:
         self.poisoned = True
         self._ready = anyio.Event()
         # The poisoned YDoc is dropped without calling into it again (not even unobserve):
         # dropping the last reference frees it together with its observer.
         self._doc, self._subscription = None, None
-        return DocumentPoisoned(self.name)
 
     # -- mutations (synchronous: no await between apply and queueing the broadcast) ----------
 
@@ -199,15 +232,40 @@ class Document:
         if self.size + len(update) > self.config.max_document_size:
             raise DocumentTooLarge(self.name)
         self._diffs.clear()
+        suspects = self.parked.senders if self.parked else frozenset()
         try:
             doc.apply_update(update)
         except ValueError as exc:
             raise ProtocolViolation("invalid update") from exc
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                raise self._poison(f"update from {sender}") from None
+                raise self._poison(f"update from {sender}", suspects, sender) from None
             raise
-        return self._take_diff()
+        diff = self._take_diff()
+        if diff != update:  # not integrated whole as it came: something may be parked
+            self._track_parked(doc, update, sender, settle=diff is not None)
+        return diff
+
+    def _track_parked(self, doc: YDoc, update: bytes, sender: str, *, settle: bool) -> None:
+        """Note what of ``update`` yrs held back, and forget what it integrated since; over the
+        limits, close the sender (4424) and, for the document's limits, drop the Doc (the
+        caller schedules the rebuild: only a new Doc lets go of what yrs holds)."""
+        encoded = doc.get_state()
+        parked = self.parked
+        if settle and parked:
+            parked.settle(encoded)
+        if not leaves_parked(update, encoded, decode_state_vector(encoded)):
+            return
+        over = parked.add(sender, update, time.monotonic())
+        if over is None:
+            return
+        log.warning("parked updates of %s on %s over the %s limits", sender, self.name, over)
+        recipient = self.connections.get(sender)
+        if recipient is not None:
+            code = CloseCode.MISSING_DEPENDENCIES
+            recipient.close(code, default_reason(code))
+        if over == "document":
+            self._drop_doc()
 
     def transact(self, fn: Callable[[YDoc], T], origin: Origin) -> tuple[T, bytes | None]:
         """Run ``fn(doc)`` in one transaction (server-side edit).

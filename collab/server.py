@@ -33,6 +33,7 @@ from collab.document import Document
 from collab.errors import (
     CloseCode,
     DocumentPoisoned,
+    MissingDependencies,
     ServerGoingAway,
     TooManyConnections,
     default_reason,
@@ -173,12 +174,25 @@ class CollabServer:
     async def _sweep(self) -> None:
         """Close stalled and idle connections (``Connection.check``), a few times per limit."""
         cfg = self.config
-        interval = min(1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4)
+        interval = min(
+            1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4, cfg.parked_timeout / 4
+        )
         while True:
             await anyio.sleep(interval)
             now = time.monotonic()
             for connection in list(self.connections.values()):
                 connection.check(now)
+            self._expire_parked(now - cfg.parked_timeout)
+
+    def _expire_parked(self, deadline: float) -> None:
+        """Close (4424) the connections whose updates wait for dependencies since before
+        ``deadline``."""
+        for document in list(self.registry.documents.values()):
+            if document.parked:
+                for sender in document.parked.expire(deadline):
+                    connection = self.connections.get(sender)
+                    if connection is not None:
+                        connection.abort(MissingDependencies(document.name))
 
     def admit(self, connection: Connection) -> None:
         """Count ``connection`` in (the Gate of ``Connection``)."""
@@ -315,11 +329,17 @@ class CollabServer:
         document = await self.registry.acquire(name)
         try:
             await document.wait_ready()
+            sender = f"peer {origin.id}"
             try:
-                diff = document.apply_update(update, f"peer {origin.id}")
-            except DocumentPoisoned:
+                diff = document.apply_update(update, sender)
+            except DocumentPoisoned as exc:
                 self.schedule_rebuild(document)
-                raise
+                if not exc.parked_by or sender in exc.parked_by:
+                    raise
+                await document.wait_ready()  # local parked updates panicked: they are closed
+                diff = document.apply_update(update, sender)
+            if document.poisoned:  # over the limits of parked updates: rebuilt without them
+                self.schedule_rebuild(document)
             if diff is not None:
                 await document.commit(diff, origin)
         finally:
