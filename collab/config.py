@@ -32,6 +32,8 @@ class CollabConfig:
             client (sync step 1, the step 2 reply, the awareness at open) are always queued
             and do not count against it while they drain; a client asking for another sync
             while this much of them is still buffered => 1013.
+        send_queue_total_bytes: the same across all connections of the server: over it, the
+            connections holding the most buffered bytes are closed (1013) until it holds.
         send_timeout: a peer that takes no data for this long is a slow consumer (1013).
         auth_timeout: authentication must finish within this (4408).
         idle_timeout: close with 4408 after this long without any message; None disables it
@@ -68,6 +70,7 @@ class CollabConfig:
     max_messages_per_second: float = 100.0
     message_burst: int = 500
     send_queue_bytes: int = 16 * MiB
+    send_queue_total_bytes: int = 512 * MiB
     send_timeout: float = 30.0
     auth_timeout: float = 10.0
     idle_timeout: float | None = None

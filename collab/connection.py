@@ -76,6 +76,9 @@ log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT = 5.0
 _KNOWN_CODES = frozenset(int(code) for code in CloseCode)
 _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# A connection reports its buffered bytes to the server's budget only above this (a reading
+# peer's buffer is empty between loop turns: no cost per frame for it).
+_REPORT_FLOOR = 64 * 1024
 # Connection ids: 32 hex digits, a random per-process half and a counter (unique within the
 # process, which is all they need to be: other nodes know this one by its node id). uuid4's
 # read of the OS random source per connection was ~2 % of a churn of short connections.
@@ -109,6 +112,9 @@ class Gate(Protocol):
 
     def discharge(self, connection: Connection) -> None:
         """Count an admitted connection out."""
+
+    def queued(self, delta: int) -> None:
+        """A connection's buffered bytes changed by ``delta`` (server-wide send budget)."""
 
     def schedule_rebuild(self, document: Document) -> None:
         """Rebuild a poisoned document in the background."""
@@ -157,6 +163,7 @@ class Connection:
         self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
         self._enqueued = 0  # bytes ever given to the channel
         self._sync_ends: deque[tuple[int, int]] = deque()  # (``_enqueued`` after, size)
+        self._reported = 0  # buffered bytes this connection last reported to ``gate.queued``
 
     @property
     def principal(self) -> Principal:
@@ -200,6 +207,24 @@ class Connection:
         self._enqueued += len(frame)
         if sync:
             self._sync_ends.append((self._enqueued, len(frame)))
+        held = queued + len(frame)
+        if held > _REPORT_FLOOR:
+            self.gate.queued(held - self._reported)
+            self._reported = held
+        elif self._reported:
+            self.gate.queued(-self._reported)
+            self._reported = 0
+
+    def held(self) -> int:
+        """(the server's budget) Bytes buffered now, 0 once closing; resets what this
+        connection reported to the server."""
+        self._reported = 0 if self.closing else self.channel.buffered
+        return self._reported
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection was asked to close or failed (it is winding down)."""
+        return self._requested is not None or self._failure is not None
 
     def _syncing(self, queued: int) -> int:
         """Bytes of sync frames still buffered: the channel sends in order, so what left the

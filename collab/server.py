@@ -35,6 +35,7 @@ from collab.errors import (
     DocumentPoisoned,
     MissingDependencies,
     ServerGoingAway,
+    SlowConsumer,
     TooManyConnections,
     default_reason,
 )
@@ -73,6 +74,7 @@ class CollabServer:
         self.registry = Registry(self.config, self.hooks, self.metrics)
         self.connections: dict[str, Connection] = {}
         self._per_user: Counter[str] = Counter()
+        self._queued = 0  # estimate of the bytes buffered for all connections (``queued``)
         self._accepting = False
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
@@ -183,6 +185,32 @@ class CollabServer:
             for connection in list(self.connections.values()):
                 connection.check(now)
             self._expire_parked(now - cfg.parked_timeout)
+            self._shed()
+
+    def queued(self, delta: int) -> None:
+        """(Gate) A connection's buffered bytes changed by ``delta``; over
+        ``send_queue_total_bytes`` the estimate is recounted, and shed if it is real."""
+        self._queued += delta
+        if self._queued > self.config.send_queue_total_bytes:
+            self._shed()
+
+    def _shed(self) -> None:
+        """Recount the bytes buffered for all connections; while over
+        ``send_queue_total_bytes``, close (1013) the connections holding the most."""
+        held = sorted(
+            ((c.held(), c) for c in list(self.connections.values())),
+            key=lambda pair: pair[0],
+            reverse=True,
+        )
+        total = sum(size for size, _ in held)
+        budget = self.config.send_queue_total_bytes
+        for size, connection in held:
+            if total <= budget or not size:
+                break
+            connection.abort(SlowConsumer("server send budget"))
+            connection.held()
+            total -= size
+        self._queued = total
 
     def _expire_parked(self, deadline: float) -> None:
         """Close (4424) the connections whose updates wait for dependencies since before
