@@ -42,7 +42,7 @@ from collab.hooks import (
     StoreDocument,
 )
 from collab.metrics import CollabMetrics
-from collab.parked import Limits, ParkedUpdates, decode_state_vector, leaves_parked
+from collab.parked import ParkedUpdates
 from collab.protocol import (
     AwarenessEntry,
     encode_awareness,
@@ -127,14 +127,7 @@ class Document:
         self._last_awareness = -math.inf
         self._relayed: dict[tuple[int, int], None] = {}  # keys of the last payloads sent
         self._store_lock = anyio.Lock()
-        self.parked = ParkedUpdates(
-            Limits(
-                per_sender=config.parked_updates_per_connection,
-                bytes_per_sender=config.parked_bytes_per_connection,
-                per_document=config.parked_updates_per_document,
-                bytes_per_document=config.parked_bytes_per_document,
-            )
-        )
+        self.parked = ParkedUpdates.for_config(config)
 
     # -- the YDoc and its observer ------------------------------------------------------------
 
@@ -247,16 +240,9 @@ class Document:
         return diff
 
     def _track_parked(self, doc: YDoc, update: bytes, sender: str, *, settle: bool) -> None:
-        """Note what of ``update`` yrs held back, and forget what it integrated since; over the
-        limits, close the sender (4424) and, for the document's limits, drop the Doc (the
-        caller schedules the rebuild: only a new Doc lets go of what yrs holds)."""
-        encoded = doc.get_state()
-        parked = self.parked
-        if settle and parked:
-            parked.settle(encoded)
-        if not leaves_parked(update, encoded, decode_state_vector(encoded)):
-            return
-        over = parked.add(sender, update, time.monotonic())
+        """Over the limits of parked updates close the sender (4424) and, for the document's,
+        drop the Doc (the caller schedules the rebuild: only a new Doc lets go of them)."""
+        over = self.parked.track(doc.get_state(), update, sender, settle=settle)
         if over is None:
             return
         log.warning("parked updates of %s on %s over the %s limits", sender, self.name, over)

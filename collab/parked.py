@@ -14,9 +14,12 @@ checked against the state vector here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pycrdt import get_update
+
+from collab.config import CollabConfig
 
 __all__ = ["Limits", "ParkedUpdates", "decode_state_vector", "leaves_parked"]
 
@@ -100,6 +103,18 @@ class ParkedUpdates:
         self._entries: list[_Parked] = []
         self._bytes = 0
 
+    @classmethod
+    def for_config(cls, config: CollabConfig) -> ParkedUpdates:
+        """Bounded by the ``parked_*`` limits of ``config``."""
+        return cls(
+            Limits(
+                per_sender=config.parked_updates_per_connection,
+                bytes_per_sender=config.parked_bytes_per_connection,
+                per_document=config.parked_updates_per_document,
+                bytes_per_document=config.parked_bytes_per_document,
+            )
+        )
+
     def __bool__(self) -> bool:
         return bool(self._entries)
 
@@ -112,6 +127,18 @@ class ParkedUpdates:
         """Forget everything (the Doc was replaced)."""
         self._entries.clear()
         self._bytes = 0
+
+    def track(
+        self, encoded_state: bytes, update: bytes, sender: str, *, settle: bool
+    ) -> str | None:
+        """After ``update`` of ``sender`` was applied and the Doc is at ``encoded_state``:
+        forget what the Doc integrated (``settle``: it changed), note what of ``update`` it
+        held back. Returns what ``add`` returns (None when nothing was held back)."""
+        if settle and self._entries:
+            self.settle(encoded_state)
+        if not leaves_parked(update, encoded_state, decode_state_vector(encoded_state)):
+            return None
+        return self.add(sender, update, time.monotonic())
 
     def add(self, sender: str, update: bytes, now: float) -> str | None:
         """Record a parked ``update`` of ``sender``.

@@ -197,19 +197,17 @@ class CollabServer:
     def _shed(self) -> None:
         """Recount the bytes buffered for all connections; while over
         ``send_queue_total_bytes``, close (1013) the connections holding the most."""
-        held = sorted(
-            ((c.held(), c) for c in list(self.connections.values())),
-            key=lambda pair: pair[0],
-            reverse=True,
-        )
+        held = [(c.held(), c) for c in list(self.connections.values())]
         total = sum(size for size, _ in held)
         budget = self.config.send_queue_total_bytes
-        for size, connection in held:
-            if total <= budget or not size:
-                break
-            connection.abort(SlowConsumer("server send budget"))
-            connection.held()
-            total -= size
+        if total > budget:
+            held.sort(key=lambda pair: pair[0], reverse=True)
+            for size, connection in held:
+                if total <= budget:
+                    break
+                connection.abort(SlowConsumer("server send budget"))
+                connection.held()  # 0 from now on: it is closing
+                total -= size
         self._queued = total
 
     def _expire_parked(self, deadline: float) -> None:

@@ -15,7 +15,7 @@ from pycrdt import Doc, Map, Text
 from collab import MemoryStore, Persistence
 from collab.document import Document
 from collab.errors import CloseCode, DocumentPoisoned
-from collab.hooks import Hooks, Principal
+from collab.hooks import Hooks, Origin, Principal
 from collab.parked import decode_state_vector, leaves_parked
 from collab.protocol import SyncStep2, encode_sync_step1, encode_update
 from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
@@ -194,5 +194,25 @@ async def test_an_update_waiting_too_long_closes_its_sender_with_4424() -> None:
         expected = _text_after(LAST + 1)
         await wait_for(lambda: document.ready
                        and str(document.doc.get("t", type=Text)) == expected)
+        assert not owner_conn.closed.is_set()
+        await owner_conn.leave()
+
+
+async def test_a_peer_update_that_trips_a_local_parked_update_closes_the_local_sender() -> None:
+    async with running() as h:
+        name = doc_name()
+        owner_conn = await h.connect(name, "user-owner")
+        await owner_conn.recv()
+        for update in PREFIX[:FIRST]:
+            await owner_conn.send(encode_update(update))
+        evil = await h.connect(name, "user-evil")
+        await evil.recv()
+        await evil.send(encode_update(BAD))
+        document = h.server.registry.documents[name]
+        await wait_for(lambda: bool(document.parked))
+        for update in PREFIX[FIRST : LAST + 1]:  # from another node: not raised to the bus
+            await h.server.apply_remote_update(name, update, Origin.PEER("node-2"))
+        assert await evil.wait_closed() == CloseCode.INTERNAL_ERROR
+        assert document.ready
         assert not owner_conn.closed.is_set()
         await owner_conn.leave()
