@@ -289,7 +289,8 @@ class SlowAuth(Extension):
         await anyio.sleep(0.2)  # the simulated lookup
 
 
-async def test_a_document_over_16_mib_opens_over_a_real_socket() -> None:
+@pytest.mark.parametrize("ws", ["direct", "asgi"])
+async def test_a_document_over_16_mib_opens_over_a_real_socket(ws: str) -> None:
     # Default limits: the sync reply (17 MiB) is larger than the send budget (16 MiB) and
     # uvicorn's ws_max_size (16 MiB, which only bounds what the server receives), and it is
     # queued while the server's own sync step 1 is still buffered.
@@ -300,7 +301,7 @@ async def test_a_document_over_16_mib_opens_over_a_real_socket() -> None:
     size = 17 * 1024 * 1024
     async with (
         server,
-        uvicorn_app(server) as base,
+        uvicorn_app(server, ws) as base,
         server.open_direct(name) as session,  # (keeps the document loaded: no store here)
     ):
         session.transact(lambda doc: doc.get("t", type=Text).insert(0, "x" * size))
