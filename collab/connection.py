@@ -458,12 +458,13 @@ class Connection:
         elif isinstance(message, Update | SyncStep2):
             started = time.perf_counter()
             diff = await self._apply(document, message.update)
+            echo = document.echo  # (read before any await)
             if diff is not None:
                 # Applied and broadcast already: persistence and fan-out must hear about it even
                 # if this connection is being closed right now (bounded, so it cannot hang).
                 with anyio.CancelScope(shield=True) as scope:
                     scope.deadline = anyio.current_time() + self.config.send_timeout
-                    await document.commit(diff, Origin.CLIENT(self.connection_id))
+                    await document.commit(diff, Origin.CLIENT(self.connection_id), echo=echo)
                 self.metrics.fanout_latency.observe(time.perf_counter() - started)
         elif isinstance(message, AwarenessUpdate):
             if document.was_relayed(message.payload):

@@ -128,6 +128,8 @@ class Document:
         self._relayed: dict[tuple[int, int], None] = {}  # keys of the last payloads sent
         self._store_lock = anyio.Lock()
         self.parked = ParkedUpdates.for_config(config)
+        # The last applied diff carries parked updates of others: its sender lacks them too.
+        self.echo = False
 
     # -- the YDoc and its observer ------------------------------------------------------------
 
@@ -235,8 +237,10 @@ class Document:
                 raise self._poison(f"update from {sender}", suspects, sender) from None
             raise
         diff = self._take_diff()
+        self.echo = False
         if diff != update:  # not integrated whole as it came: something may be parked
             self._track_parked(doc, update, sender, settle=diff is not None)
+            self.echo = bool(self.parked.released - {sender})
         return diff
 
     def _track_parked(self, doc: YDoc, update: bytes, sender: str, *, settle: bool) -> None:
@@ -304,9 +308,10 @@ class Document:
                 raise self._poison(f"state vector from {sender}") from None
             raise
 
-    async def commit(self, diff: bytes, origin: Origin) -> None:
-        """Broadcast ``diff`` to every connection but the origin's, then run ``on_change``."""
-        exclude = origin.id if origin.kind == "client" else None
+    async def commit(self, diff: bytes, origin: Origin, *, echo: bool = False) -> None:
+        """Broadcast ``diff`` to every connection but the origin's (to it as well with
+        ``echo``), then run ``on_change``."""
+        exclude = origin.id if origin.kind == "client" and not echo else None
         self.broadcast(encode_update(diff), exclude=exclude)
         await self.hooks.notify(lambda ext: ext.on_change(Change(self.name, diff, origin)))
 

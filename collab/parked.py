@@ -102,6 +102,7 @@ class ParkedUpdates:
         self.limits = limits
         self._entries: list[_Parked] = []
         self._bytes = 0
+        self.released: frozenset[str] = frozenset()  # senders the last ``track`` integrated
 
     @classmethod
     def for_config(cls, config: CollabConfig) -> ParkedUpdates:
@@ -132,10 +133,10 @@ class ParkedUpdates:
         self, encoded_state: bytes, update: bytes, sender: str, *, settle: bool
     ) -> str | None:
         """After ``update`` of ``sender`` was applied and the Doc is at ``encoded_state``:
-        forget what the Doc integrated (``settle``: it changed), note what of ``update`` it
-        held back. Returns what ``add`` returns (None when nothing was held back)."""
-        if settle and self._entries:
-            self.settle(encoded_state)
+        forget what the Doc integrated (``settle``: it changed; their senders are in
+        ``released``), note what of ``update`` it held back. Returns what ``add`` returns
+        (None when nothing was held back)."""
+        self.released = self.settle(encoded_state) if settle and self._entries else frozenset()
         if not leaves_parked(update, encoded_state, decode_state_vector(encoded_state)):
             return None
         return self.add(sender, update, time.monotonic())
@@ -160,12 +161,22 @@ class ParkedUpdates:
             return "sender"
         return None
 
-    def settle(self, encoded_state: bytes) -> None:
-        """Drop the entries the Doc (now at ``encoded_state``) has integrated."""
+    def settle(self, encoded_state: bytes) -> frozenset[str]:
+        """Drop the entries the Doc (now at ``encoded_state``) has integrated.
+
+        Returns:
+            the senders of the dropped entries.
+        """
         state = decode_state_vector(encoded_state)
-        kept = [e for e in self._entries if leaves_parked(e.update, encoded_state, state)]
+        kept, done = [], set()
+        for entry in self._entries:
+            if leaves_parked(entry.update, encoded_state, state):
+                kept.append(entry)
+            else:
+                done.add(entry.sender)
         self._entries = kept
         self._bytes = sum(len(entry.update) for entry in kept)
+        return frozenset(done)
 
     def expire(self, deadline: float) -> list[str]:
         """The senders of entries parked before ``deadline`` and not reported yet."""

@@ -216,3 +216,33 @@ async def test_a_peer_update_that_trips_a_local_parked_update_closes_the_local_s
         assert document.ready
         assert not owner_conn.closed.is_set()
         await owner_conn.leave()
+
+
+def test_a_diff_that_carries_others_parked_updates_is_echoed() -> None:
+    document, _, _ = _document()
+    document.apply_update(PREFIX[1], "evil")  # parked: it needs PREFIX[0]
+    document.apply_update(PREFIX[0], "owner")
+    assert document.echo  # the owner lacks what "evil" sent
+    document.apply_update(PREFIX[3], "owner")
+    document.apply_update(PREFIX[2], "owner")
+    assert not document.echo  # its own parked update: it has it
+
+
+async def test_the_sender_of_a_dependency_receives_the_parked_update_it_released() -> None:
+    async with running() as h:
+        name = doc_name()
+        first = await h.connect(name, "user-a")
+        await first.recv()
+        await first.send(encode_update(PREFIX[1]))  # parked: it needs PREFIX[0]
+        second_conn = await h.connect(name, "user-b")
+        second = SyncedClient(second_conn.send)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump, second_conn, second)
+            await second.start()
+            with anyio.fail_after(5):
+                await second.synced.wait()
+            second.doc.apply_update(PREFIX[0])
+            await second.push()
+            await wait_for(lambda: str(second.text) == _text_after(2))
+            await first.leave()
+            await second_conn.leave()
