@@ -265,6 +265,7 @@ def collab_config(settings: Settings) -> CollabConfig:
         max_messages_per_second=settings.collab_max_messages_per_second,
         message_burst=settings.collab_message_burst,
         send_queue_bytes=settings.collab_send_queue_bytes,
+        send_queue_total_bytes=settings.collab_send_queue_total_bytes,
         unload_delay=settings.collab_unload_delay,
         awareness_interval=settings.collab_awareness_interval,
         shutdown_timeout=settings.shutdown_timeout,

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     )
     collab_message_burst: int = Field(500, alias="COLLAB_MESSAGE_BURST", ge=1)
     collab_send_queue_bytes: int = Field(16 * 2**20, alias="COLLAB_SEND_QUEUE_BYTES", ge=1024)
+    collab_send_queue_total_bytes: int = Field(
+        512 * 2**20, alias="COLLAB_SEND_QUEUE_TOTAL_BYTES", ge=1024
+    )
     collab_unload_delay: float = Field(5.0, alias="COLLAB_UNLOAD_DELAY", ge=0)
     collab_awareness_interval: float = Field(
         0.025, alias="COLLAB_AWARENESS_INTERVAL", ge=0.001, le=1.0

@@ -29,7 +29,12 @@ class CollabConfig:
         message_burst: bucket size; above the rate once the bucket is empty => 1013.
         send_queue_bytes: bounded outbound buffer per connection, in bytes: what the server
             buffered plus the socket's write buffer (a single message larger than this is
-            still sent when the buffer is empty); over it => 1013.
+            still sent when the buffer is empty); over it => 1013. The frames that sync a
+            client (sync step 1, the step 2 reply, the awareness at open) are always queued
+            and do not count against it while they drain; a client asking for another sync
+            while this much of them is still buffered => 1013.
+        send_queue_total_bytes: the same across all connections of the server: over it, the
+            connections holding the most buffered bytes are closed (1013) until it holds.
         send_timeout: a peer that takes no data for this long is a slow consumer (1013).
         auth_timeout: authentication must finish within this (4408).
         idle_timeout: close with 4408 after this long without any message; None disables it
@@ -41,6 +46,14 @@ class CollabConfig:
         awareness_interval: awareness relays of a document are coalesced (latest state wins)
             to at most one broadcast per interval: a presence storm cannot flood the room.
         awareness_clients_per_connection: awareness client ids one connection may announce.
+        parked_updates_per_connection / parked_bytes_per_connection: updates (and their
+            bytes) of one connection that yrs holds back until their dependencies arrive;
+            over either => 4424.
+        parked_updates_per_document / parked_bytes_per_document: the same for a document,
+            whoever sent them (also from connections that left); over either => 4424 for the
+            sender, and the Doc is rebuilt from the store without them.
+        parked_timeout: a connection whose update still waits for its dependencies after this
+            long is closed with 4424 (what yrs holds of it stays suspect until a rebuild).
         shutdown_timeout: how long shutdown waits for connections and stores before
             cancelling.
         shutdown_close_code: the code open connections get on shutdown (1001, or 1012 for a
@@ -62,6 +75,7 @@ class CollabConfig:
     max_messages_per_second: float = 100.0
     message_burst: int = 500
     send_queue_bytes: int = 16 * MiB
+    send_queue_total_bytes: int = 512 * MiB
     send_timeout: float = 30.0
     auth_timeout: float = 10.0
     idle_timeout: float | None = None
@@ -71,6 +85,11 @@ class CollabConfig:
     store_max_debounce: float = 10.0
     awareness_interval: float = 0.025
     awareness_clients_per_connection: int = 4
+    parked_updates_per_connection: int = 32
+    parked_bytes_per_connection: int = 1 * MiB
+    parked_updates_per_document: int = 256
+    parked_bytes_per_document: int = 8 * MiB
+    parked_timeout: float = 30.0
     shutdown_timeout: float = 10.0
     shutdown_close_code: CloseCode = CloseCode.GOING_AWAY
     require_principal: bool = True

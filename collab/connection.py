@@ -5,7 +5,8 @@ Lifecycle (``Connection.run``): ``on_connect`` -> ``on_authenticate`` (within
 ``auth_timeout``) -> admission (limits) -> acquire the document (single-flight load; nothing is
 sent before it finished) -> send sync step 1 and the awareness states -> read loop ->
 ``on_disconnect`` -> close frame. Sending never blocks: frames go into the channel's buffer
-(``Channel.send``); more than ``send_queue_bytes`` buffered closes the connection with 1013,
+(``Channel.send``); more than ``send_queue_bytes`` buffered closes the connection with 1013
+(the frames that sync the client are exempt: see ``send``),
 and the server's sweeper (``check``) closes one whose peer stopped reading for
 ``send_timeout`` (1013) or sent nothing for ``idle_timeout`` (4408).
 
@@ -21,6 +22,7 @@ import logging
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -79,6 +81,9 @@ log = logging.getLogger(__name__)
 _CLOSE_TIMEOUT = 5.0
 _KNOWN_CODES = frozenset(int(code) for code in CloseCode)
 _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# A connection reports its buffered bytes to the server's budget only above this (a reading
+# peer's buffer is empty between loop turns: no cost per frame for it).
+_REPORT_FLOOR = 64 * 1024
 # Connection ids: 32 hex digits, a random per-process half and a counter (unique within the
 # process, which is all they need to be: other nodes know this one by its node id). uuid4's
 # read of the OS random source per connection was ~2 % of a churn of short connections.
@@ -113,6 +118,9 @@ class Gate(Protocol):
 
     def discharge(self, connection: Connection) -> None:
         """Count an admitted connection out."""
+
+    def queued(self, delta: int) -> None:
+        """A connection's buffered bytes changed by ``delta`` (server-wide send budget)."""
 
     def schedule_rebuild(self, document: Document) -> None:
         """Rebuild a poisoned document in the background."""
@@ -172,6 +180,9 @@ class Connection:
         self._stateless_refilled = self._refilled
         self._stamp: dict[str, str] | None = None
         self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
+        self._enqueued = 0  # bytes ever given to the channel
+        self._sync_ends: deque[tuple[int, int]] = deque()  # (``_enqueued`` after, size)
+        self._reported = 0  # buffered bytes this connection last reported to ``gate.queued``
 
     @property
     def principal(self) -> Principal:
@@ -186,19 +197,62 @@ class Connection:
 
     # -- outside control (non-blocking, idempotent) --------------------------------------------
 
-    def send(self, frame: bytes) -> None:
+    def send(self, frame: bytes, *, sync: bool = False) -> None:
         """Buffer a frame. Over ``send_queue_bytes`` buffered closes this connection with 1013
-        (a single larger frame still goes out when nothing else is buffered)."""
+        (a single larger frame still goes out when nothing else is buffered).
+
+        ``sync`` marks a frame the server must send to sync this client (its sync step 1, the
+        step 2 reply, the awareness snapshot at open): it is admitted whatever else is
+        buffered, and while it is still buffered its bytes do not count against the budget of
+        other frames. Only a second sync frame while the sync bytes still buffered reach the
+        budget (a client asking again and again without reading) is refused with 1013.
+        """
         if self._requested is not None or self._failure is not None:
             return
         channel = self.channel
         queued = channel.buffered
-        if queued and queued + len(frame) > self.config.send_queue_bytes:
+        syncing = self._syncing(queued) if self._sync_ends else 0
+        budget = self.config.send_queue_bytes
+        if sync:
+            if syncing >= budget:
+                self._fail(SlowConsumer("sync frames buffered"))
+                return
+        elif queued > syncing and queued - syncing + len(frame) > budget:
             self._fail(SlowConsumer("send buffer bytes"))
             return
         channel.send(frame)
         self._sent += 1
         self._sent_bytes += len(frame)
+        self._enqueued += len(frame)
+        if sync:
+            self._sync_ends.append((self._enqueued, len(frame)))
+        held = queued + len(frame)
+        if held > _REPORT_FLOOR:
+            self.gate.queued(held - self._reported)
+            self._reported = held
+        elif self._reported:
+            self.gate.queued(-self._reported)
+            self._reported = 0
+
+    def held(self) -> int:
+        """(the server's budget) Bytes buffered now, 0 once closing; resets what this
+        connection reported to the server."""
+        self._reported = 0 if self.closing else self.channel.buffered
+        return self._reported
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection was asked to close or failed (it is winding down)."""
+        return self._requested is not None or self._failure is not None
+
+    def _syncing(self, queued: int) -> int:
+        """Bytes of sync frames still buffered: the channel sends in order, so what left the
+        buffer is the first ``enqueued - queued`` bytes ever given to it."""
+        gone = self._enqueued - queued
+        ends = self._sync_ends
+        while ends and ends[0][0] <= gone:
+            ends.popleft()
+        return sum(min(size, end - gone) for end, size in ends)
 
     def check(self, now: float) -> None:
         """(the server's sweeper) Close a stalled or idle connection; publish send counters."""
@@ -263,9 +317,12 @@ class Connection:
             code, reason = CloseCode.NORMAL, ""
         else:
             code, reason = close_for(failure)
-            if isinstance(failure, DocumentPoisoned) and self.document is not None:
+            poisoned = isinstance(failure, DocumentPoisoned)  # the Document logged the panic
+            if poisoned and self.document is not None:
                 self.gate.schedule_rebuild(self.document)
-            if not isinstance(failure, CollabError) or code == CloseCode.INTERNAL_ERROR:
+            if not poisoned and (
+                not isinstance(failure, CollabError) or code == CloseCode.INTERNAL_ERROR
+            ):
                 log.error(
                     "connection %s on %s failed",
                     self.connection_id,
@@ -354,10 +411,10 @@ class Connection:
             raise TooManyConnections(self.name)
         await document.wait_ready()
         document.connections[self.connection_id] = self
-        self.send(document.sync_step1())
+        self.send(document.sync_step1(), sync=True)
         awareness = document.awareness_snapshot_frame()
         if awareness is not None:
-            self.send(awareness)
+            self.send(awareness, sync=True)
         log.info(
             "connection %s opened on %s (user %s%s%s)",
             self.connection_id,
@@ -446,10 +503,26 @@ class Connection:
             if not read_only and document is not None and document.ready:
                 # Its edits made while read-only were dropped and later ones build on them:
                 # a sync step 1 makes the client send whatever the document lacks (step 2).
-                self.send(document.sync_step1())
+                self.send(document.sync_step1(), sync=True)
         if role is not None and role != self.role:
             self.role, changed = role, True
         return changed
+
+    async def _apply(self, document: Document, update: bytes) -> bytes | None:
+        """Apply this connection's update. A panic caused by other connections' parked updates
+        (they are closed) is retried once on the rebuilt Doc; over the document's limits of
+        parked updates the Doc was dropped and is rebuilt."""
+        try:
+            diff = document.apply_update(update, self.connection_id)
+        except DocumentPoisoned as exc:
+            if not exc.parked_by or self.connection_id in exc.parked_by:
+                raise
+            self.gate.schedule_rebuild(document)
+            await document.wait_ready()
+            diff = document.apply_update(update, self.connection_id)
+        if document.poisoned:
+            self.gate.schedule_rebuild(document)
+        return diff
 
     async def handle(self, message: Message) -> None:
         """Handle one decoded client message against the document.
@@ -470,16 +543,18 @@ class Connection:
         if not document.ready:  # a hook awaited: the Doc may have been poisoned meanwhile
             await document.wait_ready()
         if isinstance(message, SyncStep1):
-            self.send(encode_sync_step2(document.diff_since(message.state_vector)))
+            missing = document.diff_since(message.state_vector, self.connection_id)
+            self.send(encode_sync_step2(missing), sync=True)
         elif isinstance(message, Update | SyncStep2):
             started = time.perf_counter()
-            diff = document.apply_update(message.update)
+            diff = await self._apply(document, message.update)
+            echo = document.echo  # (read before any await)
             if diff is not None:
                 # Applied and broadcast already: persistence and fan-out must hear about it even
                 # if this connection is being closed right now (bounded, so it cannot hang).
                 with anyio.CancelScope(shield=True) as scope:
                     scope.deadline = anyio.current_time() + self.config.send_timeout
-                    await document.commit(diff, Origin.CLIENT(self.connection_id))
+                    await document.commit(diff, Origin.CLIENT(self.connection_id), echo=echo)
                 self.metrics.fanout_latency.observe(time.perf_counter() - started)
         elif isinstance(message, AwarenessUpdate):
             if document.was_relayed(message.payload):

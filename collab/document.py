@@ -24,7 +24,14 @@ from pycrdt import Doc, Subscription, TransactionEvent, merge_updates
 
 from collab.awareness import AwarenessStates
 from collab.config import CollabConfig
-from collab.errors import DocumentPoisoned, DocumentTooLarge, ProtocolViolation, is_panic
+from collab.errors import (
+    CloseCode,
+    DocumentPoisoned,
+    DocumentTooLarge,
+    ProtocolViolation,
+    default_reason,
+    is_panic,
+)
 from collab.hooks import (
     AfterStoreDocument,
     AwarenessChange,
@@ -34,6 +41,8 @@ from collab.hooks import (
     Principal,
     StoreDocument,
 )
+from collab.metrics import CollabMetrics
+from collab.parked import ParkedUpdates
 from collab.protocol import (
     AwarenessEntry,
     encode_awareness,
@@ -85,12 +94,20 @@ class Document:
         name: ``"{kind}/{id}"``.
         config: the server configuration (limits, intervals).
         hooks: the server's extension hooks.
+        metrics: where panics are counted (none in unit tests).
     """
 
-    def __init__(self, name: str, config: CollabConfig, hooks: Hooks) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: CollabConfig,
+        hooks: Hooks,
+        metrics: CollabMetrics | None = None,
+    ) -> None:
         self.name = name
         self.config = config
         self.hooks = hooks
+        self.metrics = metrics
         self.awareness = AwarenessStates(
             max_clients_per_owner=config.awareness_clients_per_connection
         )
@@ -110,6 +127,9 @@ class Document:
         self._last_awareness = -math.inf
         self._relayed: dict[tuple[int, int], None] = {}  # keys of the last payloads sent
         self._store_lock = anyio.Lock()
+        self.parked = ParkedUpdates.for_config(config)
+        # The last applied diff carries parked updates of others: its sender lacks them too.
+        self.echo = False
 
     # -- the YDoc and its observer ------------------------------------------------------------
 
@@ -124,6 +144,7 @@ class Document:
         self._subscription = doc.observe(self._on_transaction)
         self.size = len(doc.get_update())
         self.poisoned = False
+        self.parked.clear()  # a new Doc holds nothing back
         self._ready.set()
 
     def detach(self) -> None:
@@ -159,7 +180,29 @@ class Document:
         if update != b"\x00\x00":  # an empty update (no insert, no delete)
             self._diffs.append(update)
 
-    def _poison(self) -> None:
+    def _poison(
+        self, source: str, suspects: frozenset[str] = frozenset(), sender: str = ""
+    ) -> DocumentPoisoned:
+        """Drop the panicked YDoc; one log line (no traceback: it is always the same Rust
+        unwrap, and an attacker can repeat it) and one count per panic. With ``suspects``
+        (senders of parked updates, which yrs retried inside this one) those connections are
+        closed (the ``sender`` among them by its caller) instead of the ``sender`` alone."""
+        log.warning(
+            "pycrdt panicked on %s (%s%s); the document is rebuilt",
+            self.name,
+            source,
+            f"; parked updates of {', '.join(sorted(suspects))} closed" if suspects else "",
+        )
+        if self.metrics is not None:
+            self.metrics.panics.inc()
+        self._drop_doc()
+        for suspect in suspects - {sender}:
+            recipient = self.connections.get(suspect)
+            if recipient is not None:
+                recipient.close(CloseCode.INTERNAL_ERROR, default_reason(CloseCode.INTERNAL_ERROR))
+        return DocumentPoisoned(self.name, suspects)
+
+    def _drop_doc(self) -> None:
         self.poisoned = True
         self._ready = anyio.Event()
         # The poisoned YDoc is dropped without calling into it again (not even unobserve):
@@ -168,8 +211,8 @@ class Document:
 
     # -- mutations (synchronous: no await between apply and queueing the broadcast) ----------
 
-    def apply_update(self, update: bytes) -> bytes | None:
-        """Apply a y-protocols update.
+    def apply_update(self, update: bytes, sender: str = "a peer") -> bytes | None:
+        """Apply a y-protocols update from ``sender`` (a connection id, for the log).
 
         Returns:
             the diff it actually made (to broadcast and store), or None if it changed nothing
@@ -184,16 +227,35 @@ class Document:
         if self.size + len(update) > self.config.max_document_size:
             raise DocumentTooLarge(self.name)
         self._diffs.clear()
+        suspects = self.parked.senders if self.parked else frozenset()
         try:
             doc.apply_update(update)
         except ValueError as exc:
             raise ProtocolViolation("invalid update") from exc
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"update from {sender}", suspects, sender) from None
             raise
-        return self._take_diff()
+        diff = self._take_diff()
+        self.echo = False
+        if diff != update:  # not integrated whole as it came: something may be parked
+            self._track_parked(doc, update, sender, settle=diff is not None)
+            self.echo = bool(self.parked.released - {sender})
+        return diff
+
+    def _track_parked(self, doc: YDoc, update: bytes, sender: str, *, settle: bool) -> None:
+        """Over the limits of parked updates close the sender (4424) and, for the document's,
+        drop the Doc (the caller schedules the rebuild: only a new Doc lets go of them)."""
+        over = self.parked.track(doc.get_state(), update, sender, settle=settle)
+        if over is None:
+            return
+        log.warning("parked updates of %s on %s over the %s limits", sender, self.name, over)
+        recipient = self.connections.get(sender)
+        if recipient is not None:
+            code = CloseCode.MISSING_DEPENDENCIES
+            recipient.close(code, default_reason(code))
+        if over == "document":
+            self._drop_doc()
 
     def transact(self, fn: Callable[[YDoc], T], origin: Origin) -> tuple[T, bytes | None]:
         """Run ``fn(doc)`` in one transaction (server-side edit).
@@ -208,8 +270,7 @@ class Document:
                 result = fn(doc)
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"server edit by {origin.kind} {origin.id}") from None
             raise
         return result, self._take_diff()
 
@@ -231,7 +292,7 @@ class Document:
         """The server's sync step 1 frame (its state vector)."""
         return encode_sync_step1(self.doc.get_state())
 
-    def diff_since(self, state_vector: bytes) -> bytes:
+    def diff_since(self, state_vector: bytes, sender: str = "a peer") -> bytes:
         """The update a peer with ``state_vector`` is missing.
 
         Raises:
@@ -244,13 +305,13 @@ class Document:
             raise ProtocolViolation("invalid state vector") from exc
         except BaseException as exc:  # the documented pycrdt panic boundary
             if is_panic(exc):
-                self._poison()
-                raise DocumentPoisoned(self.name) from None
+                raise self._poison(f"state vector from {sender}") from None
             raise
 
-    async def commit(self, diff: bytes, origin: Origin) -> None:
-        """Broadcast ``diff`` to every connection but the origin's, then run ``on_change``."""
-        exclude = origin.id if origin.kind == "client" else None
+    async def commit(self, diff: bytes, origin: Origin, *, echo: bool = False) -> None:
+        """Broadcast ``diff`` to every connection but the origin's (to it as well with
+        ``echo``), then run ``on_change``."""
+        exclude = origin.id if origin.kind == "client" and not echo else None
         self.broadcast(encode_update(diff), exclude=exclude)
         await self.hooks.notify(lambda ext: ext.on_change(Change(self.name, diff, origin)))
 

@@ -17,6 +17,7 @@ Exception tree::
     ├── Timeout                  4408  no auth or no message within the deadline
     ├── DocumentDeleted          4410  the document was deleted (permanent)
     ├── DocumentTooLarge         4413  the update would grow the document over the limit
+    ├── MissingDependencies      4424  updates whose dependencies never arrived (bounded)
     ├── TooManyConnections       4429  per-document or per-user connection limit
     └── Reject                   any   raised by an extension hook with an explicit code
 
@@ -39,6 +40,7 @@ __all__ = [
     "Forbidden",
     "InternalError",
     "MessageTooBig",
+    "MissingDependencies",
     "NotFound",
     "ProtocolViolation",
     "RateLimited",
@@ -72,6 +74,7 @@ class CloseCode(IntEnum):
     TIMEOUT = 4408
     DOCUMENT_DELETED = 4410
     DOCUMENT_TOO_LARGE = 4413
+    MISSING_DEPENDENCIES = 4424
     TOO_MANY_CONNECTIONS = 4429
 
 
@@ -96,7 +99,17 @@ class InternalError(CollabError):
 
 
 class DocumentPoisoned(InternalError):
-    """pycrdt panicked while applying an update: the in-memory Doc must be rebuilt."""
+    """pycrdt panicked while applying an update: the in-memory Doc must be rebuilt.
+
+    Args:
+        name: the document.
+        parked_by: the senders of the updates yrs held back when it panicked (they are the
+            cause: yrs retries them inside every later update); empty when there were none.
+    """
+
+    def __init__(self, name: str, parked_by: frozenset[str] = frozenset()) -> None:
+        super().__init__(name)
+        self.parked_by = parked_by
 
 
 class ServerGoingAway(CollabError):
@@ -135,6 +148,11 @@ class DocumentTooLarge(CollabError):
     """Applying the update would grow the document over ``max_document_size``."""
 
 
+class MissingDependencies(CollabError):
+    """Updates of this connection wait for content that did not arrive: for longer than
+    ``parked_timeout``, or more of them than the parked-update limits allow."""
+
+
 class TooManyConnections(CollabError):
     """The per-document or per-user connection limit is reached."""
 
@@ -169,6 +187,7 @@ CLOSE_TABLE: dict[type[CollabError], tuple[CloseCode, str]] = {
     Timeout: (CloseCode.TIMEOUT, "timeout"),
     DocumentDeleted: (CloseCode.DOCUMENT_DELETED, "document deleted"),
     DocumentTooLarge: (CloseCode.DOCUMENT_TOO_LARGE, "document too large"),
+    MissingDependencies: (CloseCode.MISSING_DEPENDENCIES, "missing dependencies"),
     TooManyConnections: (CloseCode.TOO_MANY_CONNECTIONS, "too many connections"),
 }
 

@@ -31,6 +31,7 @@ class CollabMetrics:
         store_latency: seconds per ``DocumentStore.append`` batch (group commit).
         fanout_latency: seconds to apply an update and queue it to every local connection.
         closes: connections closed, by ``code`` and ``reason``.
+        panics: Rust panics inside pycrdt (each poisoned a Doc, which was then rebuilt).
     """
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -66,6 +67,9 @@ class CollabMetrics:
         )
         self.closes = Counter(
             "collab_closes", "Connections closed", ["code", "reason"], registry=registry
+        )
+        self.panics = Counter(
+            "collab_panics", "pycrdt panics (the Doc was dropped and rebuilt)", registry=registry
         )
         self._in_by_type: dict[str, Counter] = {}
 

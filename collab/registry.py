@@ -122,7 +122,7 @@ class Registry:
                 raise InternalError(f"loading {name} failed") from pending.error
 
     async def _load(self, name: str) -> Document:
-        document = Document(name, self.config, self.hooks)
+        document = Document(name, self.config, self.hooks, self.metrics)
         doc = document.new_doc()
         with anyio.fail_after(self.config.load_timeout):
             await self.hooks.run(lambda ext: ext.on_load_document(LoadEvent(name, doc)))

@@ -35,7 +35,9 @@ from collab.document import Document
 from collab.errors import (
     CloseCode,
     DocumentPoisoned,
+    MissingDependencies,
     ServerGoingAway,
+    SlowConsumer,
     TooManyConnections,
     default_reason,
 )
@@ -82,6 +84,7 @@ class CollabServer:
         self.registry = Registry(self.config, self.hooks, self.metrics)
         self.connections: dict[str, Connection] = {}
         self._per_user: Counter[str] = Counter()
+        self._queued = 0  # estimate of the bytes buffered for all connections (``queued``)
         self._accepting = False
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
@@ -187,12 +190,49 @@ class CollabServer:
     async def _sweep(self) -> None:
         """Close stalled and idle connections (``Connection.check``), a few times per limit."""
         cfg = self.config
-        interval = min(1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4)
+        interval = min(
+            1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4, cfg.parked_timeout / 4
+        )
         while True:
             await anyio.sleep(interval)
             now = time.monotonic()
             for connection in list(self.connections.values()):
                 connection.check(now)
+            self._expire_parked(now - cfg.parked_timeout)
+            self._shed()
+
+    def queued(self, delta: int) -> None:
+        """(Gate) A connection's buffered bytes changed by ``delta``; over
+        ``send_queue_total_bytes`` the estimate is recounted, and shed if it is real."""
+        self._queued += delta
+        if self._queued > self.config.send_queue_total_bytes:
+            self._shed()
+
+    def _shed(self) -> None:
+        """Recount the bytes buffered for all connections; while over
+        ``send_queue_total_bytes``, close (1013) the connections holding the most."""
+        held = [(c.held(), c) for c in list(self.connections.values())]
+        total = sum(size for size, _ in held)
+        budget = self.config.send_queue_total_bytes
+        if total > budget:
+            held.sort(key=lambda pair: pair[0], reverse=True)
+            for size, connection in held:
+                if total <= budget:
+                    break
+                connection.abort(SlowConsumer("server send budget"))
+                connection.held()  # 0 from now on: it is closing
+                total -= size
+        self._queued = total
+
+    def _expire_parked(self, deadline: float) -> None:
+        """Close (4424) the connections whose updates wait for dependencies since before
+        ``deadline``."""
+        for document in list(self.registry.documents.values()):
+            if document.parked:
+                for sender in document.parked.expire(deadline):
+                    connection = self.connections.get(sender)
+                    if connection is not None:
+                        connection.abort(MissingDependencies(document.name))
 
     def admit(self, connection: Connection) -> None:
         """Count ``connection`` in (the Gate of ``Connection``)."""
@@ -393,11 +433,17 @@ class CollabServer:
         document = await self.registry.acquire(name)
         try:
             await document.wait_ready()
+            sender = f"peer {origin.id}"
             try:
-                diff = document.apply_update(update)
-            except DocumentPoisoned:
+                diff = document.apply_update(update, sender)
+            except DocumentPoisoned as exc:
                 self.schedule_rebuild(document)
-                raise
+                if not exc.parked_by or sender in exc.parked_by:
+                    raise
+                await document.wait_ready()  # local parked updates panicked: they are closed
+                diff = document.apply_update(update, sender)
+            if document.poisoned:  # over the limits of parked updates: rebuilt without them
+                self.schedule_rebuild(document)
             if diff is not None:
                 await document.commit(diff, origin)
         finally:

@@ -174,10 +174,15 @@ class DirectChannel:
         return self._corked + self._transport.get_write_buffer_size()
 
     async def close(self, code: int, reason: str) -> None:
-        """Write what is corked, then the close frame; the peer's reply (or a timeout) ends
-        the TCP connection, as uvicorn does for an ASGI ``websocket.close``."""
+        """Write what is corked (dropped if the peer stopped reading), then the close frame;
+        the peer's reply ends the TCP connection, as uvicorn does for an ASGI
+        ``websocket.close``, or after uvicorn's close timeout it is aborted."""
         protocol = self._protocol
-        self.flush()
+        if self.stalled_since is None:
+            self.flush()
+        else:
+            self._cork.clear()
+            self._corked = 0
         if protocol.close_sent or self._gone is not None or self._transport.is_closing():
             return
         protocol.conn.send_close(code, reason)
@@ -186,9 +191,12 @@ class DirectChannel:
         if protocol.read_paused:
             protocol.read_paused = False
             self._transport.resume_reading()
-        protocol.close_timer = self._loop.call_later(
-            protocol.close_timeout, self._transport.close
-        )
+        protocol.close_timer = self._loop.call_later(protocol.close_timeout, self._abort)
+
+    def _abort(self) -> None:
+        # Not ``close``: that waits for the write buffer to drain, which a peer that stopped
+        # reading never lets happen (the buffer would stay in memory).
+        self._transport.abort()
 
 
 class CollabWebSocketProtocol(WebSocketsSansIOProtocol):

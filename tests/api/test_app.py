@@ -102,6 +102,7 @@ def test_collab_limits_and_delays_come_from_the_environment(
         "COLLAB_MAX_MESSAGES_PER_SECOND": "9",
         "COLLAB_MESSAGE_BURST": "10",
         "COLLAB_SEND_QUEUE_BYTES": "4096",
+        "COLLAB_SEND_QUEUE_TOTAL_BYTES": "8192",
         "COLLAB_UNLOAD_DELAY": "1.5",
         "COLLAB_AWARENESS_INTERVAL": "0.05",
     }
@@ -116,9 +117,10 @@ def test_collab_limits_and_delays_come_from_the_environment(
         config.max_messages_per_second,
         config.message_burst,
         config.send_queue_bytes,
+        config.send_queue_total_bytes,
         config.unload_delay,
         config.awareness_interval,
-    ) == (2_000_000, 3_000_000, 7, 8, 9.0, 10, 4096, 1.5, 0.05)
+    ) == (2_000_000, 3_000_000, 7, 8, 9.0, 10, 4096, 8192, 1.5, 0.05)
     monkeypatch.setenv("COLLAB_AWARENESS_INTERVAL", "0")
     with pytest.raises(ValueError, match="COLLAB_AWARENESS_INTERVAL"):
         Settings()

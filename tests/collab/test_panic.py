@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import anyio
 import pytest
+from prometheus_client import CollectorRegistry
 
 from collab import MemoryStore, Persistence
 from collab.document import Document
@@ -72,3 +74,35 @@ async def test_panic_closes_sender_and_others_converge(persist: bool) -> None:
             assert str(document.doc.get("t", type=type(good.text))) == before + "!"
             await good_conn.leave()
             await late_conn.leave()
+
+
+async def test_a_panic_is_one_log_line_without_traceback_and_is_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = CollectorRegistry()
+    async with running(registry=registry) as h:
+        name = doc_name()
+        evil = await h.connect(name, "user-evil")
+        await evil.recv()
+        caplog.clear()
+        ids = []
+        with caplog.at_level(logging.INFO, logger="collab"):
+            for attempt in (1, 2):
+                ids += list(h.server.connections)
+                for update in PREFIX:
+                    await evil.send(encode_update(update))
+                await evil.send(encode_update(BAD))
+                assert await evil.wait_closed() == CloseCode.INTERNAL_ERROR
+                assert registry.get_sample_value("collab_panics_total") == attempt
+                document = h.server.registry.documents[name]
+                await wait_for(lambda d=document: not d.poisoned)  # type: ignore[misc]
+                if attempt == 1:
+                    evil = await h.connect(name, "user-evil")
+                    await evil.recv()
+        panics = [r for r in caplog.records if "panicked" in r.getMessage()]
+        assert len(panics) == 2
+        for record, connection_id in zip(panics, ids, strict=True):
+            assert name in record.getMessage()
+            assert connection_id in record.getMessage()
+        assert all(r.levelno == logging.WARNING for r in panics)
+        assert not [r for r in caplog.records if r.exc_info or r.exc_text]

@@ -20,12 +20,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
-from collab import CollabServer
+from collab import CollabServer, Extension
 from collab.channel import BufferedChannel
 from collab.errors import CloseCode
+from collab.hooks import Authenticate
 from collab.protocol import SyncStep1, SyncStep2, decode_message, encode_sync_step1, encode_update
 from collab.transport import DirectChannel, frame_header
 from tests.collab._kit import FAST, TokenAuth, doc_name, uvicorn_app, wait_for
+from tests.interop.stalledclient import StalledClient
 
 
 @pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 70_000])
@@ -303,3 +305,124 @@ async def test_an_ended_connection_and_its_unloaded_document_need_no_garbage_col
             await wait_for(lambda: refs[0]() is None, 5)
     finally:
         gc.enable()
+
+
+class SlowAuth(Extension):
+    """Authentication that takes a database round trip: the client's sync step 1 arrives
+    while the connection is still opening (a stock y-websocket client sends it at once)."""
+
+    def __init__(self) -> None:
+        self.sent = anyio.Event()
+
+    async def on_authenticate(self, event: Authenticate) -> None:
+        await self.sent.wait()
+        await anyio.sleep(0.2)  # the simulated lookup
+
+
+@pytest.mark.parametrize("ws", ["direct", "asgi"])
+async def test_a_document_over_16_mib_opens_over_a_real_socket(ws: str) -> None:
+    # Default limits: the sync reply (17 MiB) is larger than the send budget (16 MiB) and
+    # uvicorn's ws_max_size (16 MiB, which only bounds what the server receives), and it is
+    # queued while the server's own sync step 1 is still buffered.
+    auth = SlowAuth()
+    registry = CollectorRegistry()
+    server = CollabServer(FAST, [TokenAuth(), auth], metrics_registry=registry)
+    name = doc_name()
+    size = 17 * 1024 * 1024
+    async with (
+        server,
+        uvicorn_app(server, ws) as base,
+        server.open_direct(name) as session,  # (keeps the document loaded: no store here)
+    ):
+        session.transact(lambda doc: doc.get("t", type=Text).insert(0, "x" * size))
+        async with connect(f"{base}/collab/{name}?token=user-a", max_size=None) as client:
+            await client.send(encode_sync_step1(Doc().get_state()))
+            auth.sent.set()
+            doc: Doc = Doc()
+            with anyio.fail_after(30):
+                while True:
+                    message = decode_message(await client.recv())  # type: ignore[arg-type]
+                    if isinstance(message, SyncStep2):
+                        doc.apply_update(message.update)
+                        break
+            assert len(str(doc.get("t", type=Text))) == size
+            assert not registry.get_sample_value(
+                "collab_closes_total", {"code": "1013", "reason": "try_again_later"}
+            )
+
+
+@pytest.mark.parametrize("total", [6 << 20, 1 << 40], ids=["budget", "no-budget"])
+async def test_stalled_sockets_share_one_server_wide_budget(total: int) -> None:
+    # Four sockets that stop reading, each under its own 4 MiB budget, while a writer pushes
+    # 1 MB updates: together they may not hold more than the server-wide budget.
+    config = replace(FAST, send_queue_bytes=4 << 20, send_queue_total_bytes=total,
+                     send_timeout=60)
+    server, registry = _server(config)
+    name = doc_name()
+    chunk = 1 << 20
+    peak = 0
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{name}?token=user-w", max_size=None) as writer,
+    ):
+        await writer.recv()
+        stalled = [StalledClient(f"{base}/collab/{name}?token=user-s{i}") for i in range(4)]
+        for client in stalled:
+            await client.open()
+        await wait_for(lambda: len(server.registry.documents[name].connections) == 5)
+        doc: Doc = Doc()
+        text = doc.get("t", type=Text)
+        for _ in range(8):
+            before = doc.get_state()
+            text += "y" * chunk
+            await writer.send(encode_update(doc.get_update(before)))
+            await writer.send(encode_sync_step1(doc.get_state()))  # a round trip: handled
+            while not isinstance(decode_message(await writer.recv()), SyncStep2):  # type: ignore[arg-type]
+                pass
+            held = [c.channel.buffered for c in server.connections.values() if not c.closing]
+            peak = max(peak, sum(held))
+        shed = registry.get_sample_value(
+            "collab_closes_total", {"code": "1013", "reason": "try_again_later"}
+        )
+        for client in stalled:
+            await client.close()
+        if total < 1 << 40:
+            assert peak <= total + chunk + 64, peak  # (+ the frame that went over)
+            assert shed
+            assert len(server.registry.documents[name].connections) >= 1  # the writer stays
+        else:
+            assert peak > 8 << 20, peak  # what the budget prevents
+
+
+async def test_a_closed_socket_that_never_reads_is_dropped_after_the_close_timeout() -> None:
+    # Closing waits for the peer's close frame; a peer that reads nothing never sends it, and
+    # asyncio's ``close`` would keep the unsent bytes in memory until the peer reads them.
+    config = replace(FAST, send_queue_bytes=2 << 20, send_timeout=60)
+    server, _ = _server(config)
+    name = doc_name()
+    async with (
+        server,
+        uvicorn_app(server) as base,
+        connect(f"{base}/collab/{name}?token=user-w", max_size=None) as writer,
+    ):
+        await writer.recv()
+        stalled = StalledClient(f"{base}/collab/{name}?token=user-s")
+        await stalled.open()
+        await wait_for(lambda: len(server.registry.documents[name].connections) == 2)
+        channel = next(c.channel for c in server.connections.values() if c.user_id == "s")
+        assert isinstance(channel, DirectChannel)
+        channel._protocol.close_timeout = 0.2
+        transport = channel._transport
+        doc: Doc = Doc()
+        text = doc.get("t", type=Text)
+        while len(server.registry.documents[name].connections) == 2:  # kernel buffers first
+            before = doc.get_state()
+            text += "y" * (1 << 20)
+            await writer.send(encode_update(doc.get_update(before)))
+            await writer.send(encode_sync_step1(doc.get_state()))  # a round trip: handled
+            while not isinstance(decode_message(await writer.recv()), SyncStep2):  # type: ignore[arg-type]
+                pass
+        await wait_for(lambda: transport.get_write_buffer_size() > 0)  # closed, unsent bytes
+        await wait_for(lambda: transport.get_write_buffer_size() == 0, 5)  # dropped
+        await stalled.close()
