@@ -22,7 +22,6 @@ import logging
 import re
 import secrets
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -44,20 +43,18 @@ from collab.errors import (
     SlowConsumer,
     Timeout,
     TooManyConnections,
-    Unauthorized,
     close_for,
     is_panic,
 )
 from collab.hooks import (
-    Authenticate,
     BeforeHandleMessage,
-    Connect,
     Disconnect,
     Hooks,
     Origin,
     Principal,
 )
-from collab.kinds import Authorize, DocumentKind, StatelessReceived
+from collab.kinds import DocumentKind, StatelessReceived, admit
+from collab.limits import SendBudget, TokenBucket
 from collab.metrics import CollabMetrics
 from collab.protocol import (
     AwarenessUpdate,
@@ -84,9 +81,8 @@ _DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # A connection reports its buffered bytes to the server's budget only above this (a reading
 # peer's buffer is empty between loop turns: no cost per frame for it).
 _REPORT_FLOOR = 64 * 1024
-# Connection ids: 32 hex digits, a random per-process half and a counter (unique within the
-# process, which is all they need to be: other nodes know this one by its node id). uuid4's
-# read of the OS random source per connection was ~2 % of a churn of short connections.
+# Connection ids: a random per-process prefix and a counter: unique within the process, which
+# is all they need (other nodes know this one by its node id); no OS random read per connection.
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
 _MESSAGE_TYPES: dict[type[object], str] = {
@@ -174,15 +170,14 @@ class Connection:
         self._failure: BaseException | None = None
         self._requested: tuple[int, str] | None = None
         self._scope: anyio.CancelScope | None = None
-        self._tokens = float(config.message_burst)
-        self._refilled = self._last_in = time.monotonic()
-        self._stateless_tokens = float(config.stateless_burst)
-        self._stateless_refilled = self._refilled
+        self._last_in = now = time.monotonic()
+        self._messages = TokenBucket(config.max_messages_per_second, config.message_burst, now)
+        self._stateless_bucket = TokenBucket(
+            config.stateless_per_second, config.stateless_burst, now
+        )
+        self._budget = SendBudget(config.send_queue_bytes, _REPORT_FLOOR)
         self._stamp: dict[str, str] | None = None
         self._sent = self._sent_bytes = 0  # not yet added to the metrics (see ``check``)
-        self._enqueued = 0  # bytes ever given to the channel
-        self._sync_ends: deque[tuple[int, int]] = deque()  # (``_enqueued`` after, size)
-        self._reported = 0  # buffered bytes this connection last reported to ``gate.queued``
 
     @property
     def principal(self) -> Principal:
@@ -202,57 +197,34 @@ class Connection:
         (a single larger frame still goes out when nothing else is buffered).
 
         ``sync`` marks a frame the server must send to sync this client (its sync step 1, the
-        step 2 reply, the awareness snapshot at open): it is admitted whatever else is
-        buffered, and while it is still buffered its bytes do not count against the budget of
-        other frames. Only a second sync frame while the sync bytes still buffered reach the
-        budget (a client asking again and again without reading) is refused with 1013.
+        step 2 reply, the awareness snapshot at open): admitted whatever else is buffered
+        (``collab.limits.SendBudget`` has the rule).
         """
         if self._requested is not None or self._failure is not None:
             return
         channel = self.channel
         queued = channel.buffered
-        syncing = self._syncing(queued) if self._sync_ends else 0
-        budget = self.config.send_queue_bytes
-        if sync:
-            if syncing >= budget:
-                self._fail(SlowConsumer("sync frames buffered"))
-                return
-        elif queued > syncing and queued - syncing + len(frame) > budget:
-            self._fail(SlowConsumer("send buffer bytes"))
+        refusal = self._budget.refusal(queued, len(frame), sync=sync)
+        if refusal is not None:
+            self._fail(SlowConsumer(refusal))
             return
         channel.send(frame)
         self._sent += 1
         self._sent_bytes += len(frame)
-        self._enqueued += len(frame)
-        if sync:
-            self._sync_ends.append((self._enqueued, len(frame)))
-        held = queued + len(frame)
-        if held > _REPORT_FLOOR:
-            self.gate.queued(held - self._reported)
-            self._reported = held
-        elif self._reported:
-            self.gate.queued(-self._reported)
-            self._reported = 0
+        delta = self._budget.added(queued, len(frame), sync=sync)
+        if delta:
+            self.gate.queued(delta)
 
     def held(self) -> int:
         """(the server's budget) Bytes buffered now, 0 once closing; resets what this
         connection reported to the server."""
-        self._reported = 0 if self.closing else self.channel.buffered
-        return self._reported
+        self._budget.reported = 0 if self.closing else self.channel.buffered
+        return self._budget.reported
 
     @property
     def closing(self) -> bool:
         """Whether the connection was asked to close or failed (it is winding down)."""
         return self._requested is not None or self._failure is not None
-
-    def _syncing(self, queued: int) -> int:
-        """Bytes of sync frames still buffered: the channel sends in order, so what left the
-        buffer is the first ``enqueued - queued`` bytes ever given to it."""
-        gone = self._enqueued - queued
-        ends = self._sync_ends
-        while ends and ends[0][0] <= gone:
-            ends.popleft()
-        return sum(min(size, end - gone) for end, size in ends)
 
     def check(self, now: float) -> None:
         """(the server's sweeper) Close a stalled or idle connection; publish send counters."""
@@ -371,38 +343,11 @@ class Connection:
         request = self.request
         if self.kind is None or not _DOC_ID.fullmatch(request.doc_id):
             raise NotFound(self.name)
-        connect = Connect(
-            self.name, request.kind, request.doc_id, self.connection_id, request.headers
-        )
-        await self.hooks.run(lambda ext: ext.on_connect(connect))
-        auth = Authenticate(
-            document=self.name,
-            kind=request.kind,
-            doc_id=request.doc_id,
-            token=request.token,
-            cookies=request.cookies,
-            headers=request.headers,
-            connection_id=self.connection_id,
-        )
-        try:
-            with anyio.fail_after(self.config.auth_timeout):
-                await self.hooks.run(lambda ext: ext.on_authenticate(auth))
-                if auth.principal is None:
-                    if self.config.require_principal:
-                        raise Unauthorized("no extension authenticated the connection")
-                    auth.principal = Principal(f"anonymous:{self.connection_id}", "Anonymous")
-                grant = Authorize(
-                    self.name, request.kind, request.doc_id, self.connection_id, auth.principal,
-                    read_only=auth.read_only,
-                )
-                if self.kind is not None and self.kind.authorizer is not None:
-                    await self.kind.authorizer.authorize(grant)
-        except TimeoutError:
-            raise Timeout("authentication") from None
-        self._principal = auth.principal
+        grant = await admit(self.hooks, self.kind, request, self.connection_id, self.config)
+        self._principal = grant.principal
         self.read_only = grant.read_only
         self.role = grant.role
-        self._stamp = stamp_for(auth.principal.user_id, auth.principal.name)
+        self._stamp = stamp_for(grant.principal.user_id, grant.principal.name)
         self.gate.admit(self)
         self._admitted = True
         self.metrics.connections.inc()
@@ -419,7 +364,7 @@ class Connection:
             "connection %s opened on %s (user %s%s%s)",
             self.connection_id,
             self.name,
-            auth.principal.user_id,
+            grant.principal.user_id,
             ", read-only" if self.read_only else "",
             f", role {self.role}" if self.role else "",
         )
@@ -439,13 +384,9 @@ class Connection:
             await self.handle(message)
 
     def _take_token(self) -> None:
-        now = time.monotonic()
-        rate, burst = self.config.max_messages_per_second, self.config.message_burst
-        self._tokens = min(burst, self._tokens + (now - self._refilled) * rate)
-        self._refilled = self._last_in = now
-        if self._tokens < 1:
+        self._last_in = now = time.monotonic()
+        if not self._messages.take(now):
             raise RateLimited(self.connection_id)
-        self._tokens -= 1
 
     async def _stateless(self, message: Stateless) -> None:
         """Hand a stateless message to the kind's handler and carry out its answer.
@@ -460,15 +401,8 @@ class Connection:
             raise ProtocolViolation(f"no stateless messages on {self.request.kind} documents")
         if message.rejected:
             raise ProtocolViolation("a rejection is sent by the server only")
-        now = time.monotonic()
-        rate, burst = self.config.stateless_per_second, self.config.stateless_burst
-        self._stateless_tokens = min(
-            burst, self._stateless_tokens + (now - self._stateless_refilled) * rate
-        )
-        self._stateless_refilled = now
-        if self._stateless_tokens < 1:
+        if not self._stateless_bucket.take(time.monotonic()):
             raise RateLimited(self.connection_id)
-        self._stateless_tokens -= 1
         self.stateless = True
         request = self.request
         event = StatelessReceived(
@@ -483,11 +417,6 @@ class Connection:
             self.send(encode_stateless(reply))
         for payload in event.broadcasts:
             await self.gate.broadcast_stateless(self.name, payload, exclude=self.connection_id)
-
-    def send_stateless(self, frame: bytes) -> None:
-        """Send an encoded stateless frame if this connection opted in to them."""
-        if self.stateless:
-            self.send(frame)
 
     def apply_access(self, *, read_only: bool | None, role: str | None) -> bool:
         """Change this connection's access in place (from its next message). A connection

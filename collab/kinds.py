@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from collab.hooks import Principal
+import anyio
+
+from collab.channel import ConnectRequest
+from collab.config import CollabConfig
+from collab.errors import Timeout, Unauthorized
+from collab.hooks import Authenticate, Connect, Hooks, Principal
 
 __all__ = [
     "Authorize",
@@ -26,6 +31,7 @@ __all__ = [
     "DocumentKind",
     "StatelessHandler",
     "StatelessReceived",
+    "admit",
 ]
 
 
@@ -109,3 +115,50 @@ class DocumentKind:
     name: str
     authorizer: Authorizer | None = None
     stateless: StatelessHandler | None = None
+
+
+async def admit(
+    hooks: Hooks,
+    kind: DocumentKind | None,
+    request: ConnectRequest,
+    connection_id: str,
+    config: CollabConfig,
+) -> Authorize:
+    """Who is asking (``on_connect``, ``on_authenticate``) and what they may do with this
+    document (the kind's authorizer), within ``auth_timeout``.
+
+    Returns:
+        the accepted grant: principal, read-only flag, role.
+
+    Raises:
+        Unauthorized: no extension authenticated the connection (``require_principal``).
+        Timeout: authentication and authorization took over ``auth_timeout``.
+        Reject: a hook or the authorizer refused.
+    """
+    name = request.document
+    connect = Connect(name, request.kind, request.doc_id, connection_id, request.headers)
+    await hooks.run(lambda ext: ext.on_connect(connect))
+    auth = Authenticate(
+        document=name,
+        kind=request.kind,
+        doc_id=request.doc_id,
+        token=request.token,
+        cookies=request.cookies,
+        headers=request.headers,
+        connection_id=connection_id,
+    )
+    try:
+        with anyio.fail_after(config.auth_timeout):
+            await hooks.run(lambda ext: ext.on_authenticate(auth))
+            principal = auth.principal
+            if principal is None:
+                if config.require_principal:
+                    raise Unauthorized("no extension authenticated the connection")
+                principal = Principal(f"anonymous:{connection_id}", "Anonymous")
+            grant = Authorize(name, request.kind, request.doc_id, connection_id, principal,
+                              read_only=auth.read_only)
+            if kind is not None and kind.authorizer is not None:
+                await kind.authorizer.authorize(grant)
+    except TimeoutError:
+        raise Timeout("authentication") from None
+    return grant
