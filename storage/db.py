@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,8 +32,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.pg_direct import PgDirect
-from storage.sqlite_direct import SqliteDirect, configure_sqlite
+from storage.pg_direct import PgSql
+from storage.sql import Row, Sql, Statement, Step
+from storage.sqlite_direct import SqliteSql, configure_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -59,21 +60,15 @@ with Alembic's own head so that the two cannot drift apart.
 class Database:
     """An async engine plus a session factory; repositories take one of these.
 
-    ``sqlite_direct`` is the fast path of a file-backed SQLite database (see
-    ``storage.sqlite_direct``), ``pg_direct`` the group-commit connection of a PostgreSQL one
-    (``storage.pg_direct``); None otherwise (``connect`` sets them up).
+    ``sql`` runs the hot statements (`storage.sql`): on a file-backed SQLite database its own
+    ``sqlite3`` connection, on PostgreSQL an asyncpg pool (``connect`` sets them up), otherwise
+    the engine.
     """
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        sqlite_direct: SqliteDirect | None = None,
-        pg_direct: PgDirect | None = None,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, sql: Sql | None = None) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self.sqlite_direct = sqlite_direct
-        self.pg_direct = pg_direct
+        self.sql: Sql = sql if sql is not None else EngineSql(engine)
 
     @property
     def dialect(self) -> Dialect:
@@ -103,6 +98,52 @@ class Database:
         """Health probe: raises when the database does not answer ``SELECT 1``."""
         async with self.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
+
+
+class EngineSql:
+    """`Sql` on the SQLAlchemy engine (in-memory SQLite, or a `Database` built without a
+    driver of its own): a write begins like `Database.write`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def fetch(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(statement.core, _only(statement, values))
+            return result.all()
+
+    async def execute(self, statement: Statement, values: Mapping[str, Any]) -> int:
+        return (await self.transaction((statement, values)))[0]
+
+    async def executemany(
+        self, statement: Statement, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if rows:
+            async with self._write() as conn:
+                await conn.execute(statement.core, [_only(statement, row) for row in rows])
+
+    async def transaction(self, *steps: Step) -> list[int]:
+        counts = []
+        async with self._write() as conn:
+            for statement, values in steps:
+                result = await conn.execute(statement.core, _only(statement, values))
+                counts.append(int(getattr(result, "rowcount", 0)))
+        return counts
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+    async def close(self) -> None:
+        """Nothing of its own: the engine is disposed by its owner."""
+
+
+def _only(statement: Statement, values: Mapping[str, Any]) -> dict[str, Any]:
+    # An INSERT given a column's name it does not bind would insert that column too.
+    return {k: v for k, v in values.items() if k in statement.names}
 
 
 def _sqlite_events(engine: AsyncEngine) -> None:
@@ -138,27 +179,33 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
 
 
-def _sqlite_direct(url: str) -> SqliteDirect | None:
+def _sqlite_file(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    path = Path(str(parsed.database)).expanduser()
-    return SqliteDirect(path, busy_timeout_ms=_SQLITE_BUSY_TIMEOUT_MS)
+    return Path(str(parsed.database)).expanduser()
+
+
+async def _driver(url: str, engine: AsyncEngine) -> Sql:
+    if make_url(url).get_backend_name() == "postgresql":
+        return await PgSql.open(url)
+    path = _sqlite_file(url)
+    if path is not None:
+        return SqliteSql(path, busy_timeout_ms=_SQLITE_BUSY_TIMEOUT_MS)
+    return EngineSql(engine)
 
 
 @asynccontextmanager
 async def connect(url: str, *, echo: bool = False) -> AsyncIterator[Database]:
-    """Open a :class:`Database` for ``url``; the engine is disposed on exit."""
+    """Open a :class:`Database` for ``url``; its driver and engine are closed on exit."""
     engine = create_engine(url, echo=echo)
-    direct = _sqlite_direct(url)
-    pg = PgDirect(url) if make_url(url).get_backend_name() == "postgresql" else None
     try:
-        yield Database(engine, direct, pg)
+        sql = await _driver(url, engine)
+        try:
+            yield Database(engine, sql)
+        finally:
+            await sql.close()
     finally:
-        if direct is not None:
-            await direct.close()
-        if pg is not None:
-            await pg.close()
         await engine.dispose()
 
 

@@ -8,31 +8,26 @@ above updates appended while the compaction ran, so id order alone would put it 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 
 from storage.db import Database
-from storage.direct_sql import DirectStatement
 from storage.models import DocumentUpdate
+from storage.sql import Statement
 from storage.types import utcnow
 
 _TABLE: sa.Table = DocumentUpdate.__table__  # type: ignore[attr-defined]
 _ORDER = (_TABLE.c.is_snapshot.desc(), _TABLE.c.id.asc())
 
-# The fast paths (``Database.sqlite_direct`` / ``pg_direct``): the same statements compiled
-# once per database, values converted by the columns' own bind processors.
-_INSERT = DirectStatement(
+# The hot statements, run on ``Database.sql``: every load and every group commit.
+_INSERT = Statement(
     sa.insert(_TABLE)
     .inline()  # no RETURNING of the generated ids
-    .values({c: sa.bindparam(c) for c in ("name", "data", "is_snapshot", "created_at")}),
-    _TABLE,
+    .values({c: sa.bindparam(c) for c in ("name", "data", "is_snapshot", "created_at")})
 )
-_LOAD = DirectStatement(
-    sa.select(_TABLE.c.data).where(_TABLE.c.name == sa.bindparam("name")).order_by(*_ORDER),
-    _TABLE,
+_LOAD = Statement(
+    sa.select(_TABLE.c.data).where(_TABLE.c.name == sa.bindparam("name")).order_by(*_ORDER)
 )
 
 
@@ -44,65 +39,18 @@ class DocumentLog:
 
     async def load(self, name: str) -> list[bytes]:
         """The snapshot (if any) then the logged updates, oldest first; ``[]`` if none."""
-        direct = self._db.sqlite_direct
-        if direct is not None:
-
-            def load(conn: sqlite3.Connection) -> list[bytes]:
-                return [bytes(row[0]) for row in conn.execute(_LOAD.sqlite_sql, (name,))]
-
-            return await direct.run(load)
-        pg = self._db.pg_direct
-        if pg is not None:
-
-            async def load_pg(conn: Any) -> list[bytes]:
-                return [bytes(row[0]) for row in await conn.fetch(_LOAD.pg_sql, name)]
-
-            return await pg.run(load_pg)
-        async with self._db.read() as session:
-            result = await session.execute(
-                sa.select(_TABLE.c.data).where(_TABLE.c.name == name).order_by(*_ORDER)
-            )
-            return [bytes(row.data) for row in result]
+        return [bytes(row[0]) for row in await self._db.sql.fetch(_LOAD, {"name": name})]
 
     async def append(self, entries: Sequence[tuple[str, bytes]]) -> None:
         """Append a batch (possibly across documents) in one transaction; durable on return."""
-        if not entries:
-            return
         now = utcnow()
-        direct = self._db.sqlite_direct
-        if direct is not None:
-            values = [
-                _INSERT.sqlite_params(
-                    {"name": name, "data": data, "is_snapshot": False, "created_at": now}
-                )
+        await self._db.sql.executemany(
+            _INSERT,
+            [
+                {"name": name, "data": data, "is_snapshot": False, "created_at": now}
                 for name, data in entries
-            ]
-
-            def append(conn: sqlite3.Connection) -> None:
-                conn.executemany(_INSERT.sqlite_sql, values)
-
-            await direct.write(append)
-            return
-        pg = self._db.pg_direct
-        if pg is not None:
-            records = [
-                _INSERT.pg_params(
-                    {"name": name, "data": data, "is_snapshot": False, "created_at": now}
-                )
-                for name, data in entries
-            ]
-
-            async def append_pg(conn: Any) -> None:
-                await conn.executemany(_INSERT.pg_sql, records)
-
-            await pg.transaction(append_pg)
-            return
-        rows = [
-            {"name": name, "data": data, "is_snapshot": False, "created_at": now}
-            for name, data in entries
-        ]
-        async with self._db.write() as session:
-            await session.execute(sa.insert(_TABLE), rows)
+            ],
+        )
 
     async def delete(self, name: str) -> None:
         """Forget every row of ``name`` (idempotent)."""

@@ -12,7 +12,6 @@ share, nothing else.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,22 +24,20 @@ from sqlmodel import col, select
 
 from storage import note_access
 from storage.db import Database
-from storage.direct_sql import DirectStatement
 from storage.errors import UnknownReference as UnknownReference  # re-exported
 from storage.models import Note, NoteShare, Permission
 from storage.note_access import Access as Access  # re-exported
 from storage.search import MARK_END, MARK_START, fts5_match, highlight, pg_tsquery, terms
+from storage.sql import Statement
 from storage.types import utcnow
 
 _NOTES: sa.Table = Note.__table__  # type: ignore[attr-defined]
 _SHARES: sa.Table = NoteShare.__table__  # type: ignore[attr-defined]
 _FTS = sa.table("notes_fts", sa.column("rowid"))
-_SET_CONTENT_TEXT = DirectStatement(  # every unload of an edited note: also on the fast paths
+_SET_CONTENT_TEXT = Statement(  # every unload of an edited note, on ``Database.sql``
     sa.update(_NOTES)
     .where(_NOTES.c.id == sa.bindparam("note_id"), _NOTES.c.deleted_at.is_(None))
-    .values(content_text=sa.bindparam("text"), updated_at=sa.bindparam("now")),
-    _NOTES,
-    {"note_id": "id", "text": "content_text", "now": "updated_at"},
+    .values(content_text=sa.bindparam("text"), updated_at=sa.bindparam("now"))
 )
 _BM25_WEIGHTS = (10.0, 4.0, 8.0)  # title, content_text, tags
 _UPDATABLE = frozenset({"title", "tags", "is_private", "module_id", "folder"})
@@ -138,28 +135,10 @@ class NoteRepository:
         """Store the extracted text (search input, first :data:`MAX_CONTENT_TEXT` characters).
 
         ``False`` if the note is missing or deleted. Every document unload of an edited note
-        calls this: on SQLite it runs on the fast path (one thread hop, no session).
+        calls this.
         """
         values = {"note_id": note_id, "text": text[:MAX_CONTENT_TEXT], "now": utcnow()}
-        direct = self._db.sqlite_direct
-        if direct is not None:
-            params = _SET_CONTENT_TEXT.sqlite_params(values)
-
-            def update(conn: sqlite3.Connection) -> int:
-                return conn.execute(_SET_CONTENT_TEXT.sqlite_sql, params).rowcount
-
-            return bool(await direct.write(update))
-        pg = self._db.pg_direct
-        if pg is not None:
-            pg_params = _SET_CONTENT_TEXT.pg_params(values)
-
-            async def update_pg(conn: Any) -> str:
-                return str(await conn.execute(_SET_CONTENT_TEXT.pg_sql, *pg_params))
-
-            return (await pg.run(update_pg)) != "UPDATE 0"
-        async with self._db.write() as session:
-            result = await session.execute(_SET_CONTENT_TEXT.statement, values)
-        return bool(getattr(result, "rowcount", 0))
+        return bool(await self._db.sql.execute(_SET_CONTENT_TEXT, values))
 
     async def delete(self, note_id: uuid.UUID) -> bool:
         """Soft-delete the note and drop its shares; ``False`` if missing or already deleted."""

@@ -1,94 +1,90 @@
-"""The PostgreSQL fast path for the hottest statements: a small pool of plain asyncpg connections.
+"""`Sql` on PostgreSQL: asyncpg's own pool of plain connections, no SQLAlchemy session.
 
 The collab server appends every applied update through one group-commit loop (about a hundred
-transactions a second under load), loads a document on every first connection, and writes an
-automatic version and the search text on every unload. Through SQLAlchemy's session each of
-those cost ~1.6 ms of the server's CPU (session and pool bookkeeping, a pre-ping per checkout);
-the same transaction on a plain asyncpg connection costs ~0.5 ms (measured here, 1,000
-two-row appends). ``PgDirect`` keeps a few such connections (opened on first use; a
-connection that fails at the connection level is discarded and the next call opens a new
-one). Everything else goes through the engine and its pool.
+transactions a second under load), loads a document on every first connection, checks note
+access on every connection, and writes an automatic version and the search text on every
+unload. Through SQLAlchemy's session each of those costs several times the CPU of the same
+statements on a plain asyncpg connection (bench/HISTORY.md). Everything else goes through the
+engine and its pool.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import Dialect, make_url
+
+from storage.sql import Row, Statement, Step
 
 if TYPE_CHECKING:
     import asyncpg
 
-__all__ = ["PgDirect"]
+__all__ = ["PG_DIALECT", "PgSql"]
 
-T = TypeVar("T")
+PG_DIALECT: Dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+"""What statements are compiled for on asyncpg (``$n`` parameters)."""
 
 
-class PgDirect:
-    """Up to ``size`` asyncpg connections, each used by one caller at a time.
+class PgSql:
+    """`Sql` on an ``asyncpg`` pool of up to ``size`` connections, opened on first use.
 
-    Args:
-        url: the SQLAlchemy URL (``postgresql+asyncpg://...``).
-        size: connections kept at most.
+    A connection that fails at the connection level is dropped by the pool, and a later call
+    opens a new one.
     """
 
-    def __init__(self, url: str, *, size: int = 4) -> None:
-        self._dsn = make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        self._idle: list[asyncpg.Connection] = []
-        self._slots = anyio.Semaphore(size)
-        self._all: set[asyncpg.Connection] = set()
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-    async def transaction(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run ``fn(connection)`` inside one transaction (rolled back if it raises).
-
-        Raises:
-            whatever asyncpg raises; after a connection-level error that connection is
-            dropped and a later call opens a new one.
-        """
-
-        async def in_transaction(conn: asyncpg.Connection) -> T:
-            async with conn.transaction():
-                return await fn(conn)
-
-        return await self.run(in_transaction)
-
-    async def run(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run ``fn(connection)`` (autocommit: each statement is its own transaction)."""
+    @classmethod
+    async def open(cls, url: str, *, size: int = 4) -> PgSql:
+        """A pool for the SQLAlchemy ``url`` (``postgresql+asyncpg://...``); no connection yet."""
         import asyncpg
 
-        async with self._slots:
-            conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.is_closed():
-                conn = await asyncpg.connect(self._dsn)
-                self._all.add(conn)
-            try:
-                result = await fn(conn)
-            except asyncpg.PostgresConnectionError:
-                self._drop(conn)
-                raise
-            except asyncpg.PostgresError:
-                self._idle.append(conn)  # a statement failed: rolled back, the connection is fine
-                raise
-            except BaseException:  # I/O error, cancellation mid-protocol: state unknown
-                self._drop(conn)
-                raise
-            self._idle.append(conn)
-            return result
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=size, reset=_keep_session)
+        return cls(pool)
 
-    def _drop(self, conn: asyncpg.Connection) -> None:
-        self._all.discard(conn)
-        conn.terminate()
+    async def fetch(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:
+        compiled = statement.compiled(PG_DIALECT, values)
+        rows: Sequence[Row] = await self._pool.fetch(compiled.sql, *compiled.params(values))
+        return compiled.rows(rows)
+
+    async def execute(self, statement: Statement, values: Mapping[str, Any]) -> int:
+        compiled = statement.compiled(PG_DIALECT, values)
+        return _count(await self._pool.execute(compiled.sql, *compiled.params(values)))
+
+    async def executemany(
+        self, statement: Statement, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if not rows:
+            return
+        compiled = statement.compiled(PG_DIALECT, rows[0])
+        # asyncpg runs executemany as one implicit transaction: all rows or none.
+        await self._pool.executemany(compiled.sql, [compiled.params(row) for row in rows])
+
+    async def transaction(self, *steps: Step) -> list[int]:
+        calls = []
+        for statement, values in steps:
+            compiled = statement.compiled(PG_DIALECT, values)
+            calls.append((compiled.sql, compiled.params(values)))
+        async with self._pool.acquire() as conn, conn.transaction():
+            return [_count(await conn.execute(sql, *params)) for sql, params in calls]
 
     async def close(self) -> None:
-        """Close every connection (a later call opens new ones)."""
-        conns, self._all, self._idle = list(self._all), set(), []
-        for conn in conns:
-            if not conn.is_closed():
-                with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                    await conn.close()
-            if not conn.is_closed():
-                conn.terminate()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            await self._pool.close()  # waits for connections in use to be released
+        self._pool.terminate()
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Our statements leave no session state (no SET, LISTEN, advisory lock or cursor), so a
+    released connection needs no reset query (asyncpg's default costs a round trip)."""
+
+
+def _count(status: str) -> int:
+    """The row count of a command status (``UPDATE 3``, ``INSERT 0 1``)."""
+    count = status.rpartition(" ")[2]
+    return int(count) if count.isdigit() else 0

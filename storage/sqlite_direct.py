@@ -1,9 +1,9 @@
-"""The SQLite fast path for the hottest statements: one ``sqlite3`` connection, one thread hop.
+"""`Sql` on a file-backed SQLite database: one ``sqlite3`` connection, one thread hop per call.
 
 Through SQLAlchemy's async engine every DBAPI call of aiosqlite is a round trip to its thread
 and back through the event loop (checkout, ``BEGIN``, cursor, execute, fetch, close, commit):
-measured here, an append transaction of the document log cost ~2 ms of CPU that way and
-~0.3 ms as one function run in a thread. ``SqliteDirect`` runs such a function with its own
+an append transaction of the document log cost several times the CPU of one function run
+in a thread (bench/HISTORY.md). ``SqliteSql`` runs each call as such a function with its own
 connection, configured like the engine's (WAL, foreign keys, busy timeout,
 ``synchronous=NORMAL``), one function at a time, on one dedicated thread (like aiosqlite's
 own: a pool of short-lived worker threads would give each its own malloc arena, and memory
@@ -11,8 +11,9 @@ freed in one is not reused by the next). It shares the database file, not a
 transaction, with the engine: SQLite's locking (``BEGIN IMMEDIATE`` plus the busy timeout)
 orders the two.
 
-Only repositories use it, and only for statements whose SQL is plain and portable; PostgreSQL
-and in-memory SQLite go through the engine.
+A write (`execute`, `executemany`, `transaction`) is ``BEGIN IMMEDIATE`` ... ``COMMIT`` in
+that one hop: it queues on the busy timeout for the write lock instead of failing when a read
+lock would have to be upgraded.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,11 +29,13 @@ from typing import Any, TypeVar
 import anyio
 from sqlalchemy.dialects import sqlite
 
-__all__ = ["SQLITE_DIALECT", "SqliteDirect", "configure_sqlite"]
+from storage.sql import Row, Statement, Step
+
+__all__ = ["SQLITE_DIALECT", "SqliteSql", "configure_sqlite"]
 
 SQLITE_DIALECT = sqlite.dialect(paramstyle="qmark")
-"""What repositories compile their fast-path statements for (``sqlite3``'s ``?`` style), and
-whose column processors convert the values."""
+"""What statements are compiled for on ``sqlite3`` (its ``?`` style), and whose type
+processors convert the values."""
 
 T = TypeVar("T")
 
@@ -67,8 +70,8 @@ def configure_sqlite(cursor: Any, busy_timeout_ms: int) -> None:
     query("PRAGMA synchronous=NORMAL")
 
 
-class SqliteDirect:
-    """A ``sqlite3`` connection used from one worker thread at a time.
+class SqliteSql:
+    """`Sql` on one ``sqlite3`` connection, used from one worker thread, one call at a time.
 
     Args:
         path: the database file.
@@ -82,6 +85,33 @@ class SqliteDirect:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-direct")
         self._closed = False
 
+    async def fetch(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:
+        compiled = statement.compiled(SQLITE_DIALECT, values)
+        sql, params = compiled.sql, compiled.params(values)
+        raw = await self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return compiled.rows(raw)
+
+    async def execute(self, statement: Statement, values: Mapping[str, Any]) -> int:
+        return (await self.transaction((statement, values)))[0]
+
+    async def executemany(
+        self, statement: Statement, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if not rows:
+            return
+        compiled = statement.compiled(SQLITE_DIALECT, rows[0])
+        sql, params = compiled.sql, [compiled.params(row) for row in rows]
+        await self._run(lambda conn: _write(conn, lambda: [conn.executemany(sql, params)]))
+
+    async def transaction(self, *steps: Step) -> list[int]:
+        compiled = [(s.compiled(SQLITE_DIALECT, v), v) for s, v in steps]
+        calls = [(c.sql, c.params(v)) for c, v in compiled]
+
+        def run(conn: sqlite3.Connection) -> list[int]:
+            return _write(conn, lambda: [conn.execute(sql, p).rowcount for sql, p in calls])
+
+        return await self._run(run)
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -93,11 +123,11 @@ class SqliteDirect:
             self._conn = conn
         return self._conn
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` in the worker thread and return its result.
 
         The call is not abandoned on cancellation: a write transaction started is finished
-        (committed or rolled back by ``fn``) before the caller sees the cancellation.
+        (committed or rolled back) before the caller sees the cancellation.
         """
         done = asyncio.wrap_future(self._thread.submit(self._call, fn))
         with anyio.CancelScope(shield=True):  # bounded: the busy timeout, then an error
@@ -107,24 +137,8 @@ class SqliteDirect:
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return fn(self._connection())
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``run`` inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back if ``fn`` raises)."""
-
-        def transaction(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return result
-
-        return await self.run(transaction)
-
     async def close(self) -> None:
-        """Close the connection and stop the thread (idempotent; ``run`` fails afterwards)."""
+        """Close the connection and stop the thread (idempotent; calls fail afterwards)."""
 
         def close() -> None:
             if self._conn is not None:
@@ -137,3 +151,16 @@ class SqliteDirect:
         with anyio.CancelScope(shield=True):
             await asyncio.wrap_future(self._thread.submit(close))
         self._thread.shutdown(wait=False)
+
+
+def _write(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    """``fn()`` inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back if it raises)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn()
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result

@@ -8,7 +8,6 @@ log is compacted. Listing never loads the state bytes.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col
 
 from storage.db import Database
-from storage.direct_sql import DirectStatement
+from storage.sql import Statement
 from storage.types import UTCDateTime, utcnow
 
 __all__ = ["NoteVersion", "VersionInfo", "VersionRepository"]
@@ -88,14 +87,13 @@ def _info(row: Any) -> VersionInfo:  # a NoteVersion or a row of _INFO_COLUMNS
 
 
 _TABLE: sa.Table = NoteVersion.__table__  # type: ignore[attr-defined]
-# What a document's unload runs (`add_auto`), also on the fast paths.
-_INSERT = DirectStatement(
+# What a document's unload runs (`add_auto`), on ``Database.sql``.
+_INSERT = Statement(
     sa.insert(_TABLE).values(
         {c: sa.bindparam(c) for c in ("id", "note_id", "auto", "created_at", "size", "state")}
-    ),
-    _TABLE,
+    )
 )
-_PRUNE = DirectStatement(
+_PRUNE = Statement(
     sa.delete(_TABLE).where(
         _TABLE.c.note_id == sa.bindparam("note_id"),
         _TABLE.c.auto.is_(True),
@@ -106,8 +104,7 @@ _PRUNE = DirectStatement(
             .limit(sa.bindparam("keep", type_=sa.Integer))
             .scalar_subquery()
         ),
-    ),
-    _TABLE,
+    )
 )
 
 
@@ -172,8 +169,7 @@ class VersionRepository:
 
     async def add_auto(self, note_id: uuid.UUID, state: bytes, *, keep: int) -> None:
         """Store an automatic version of ``state`` and prune to the newest ``keep`` automatic
-        versions, in one transaction (what a document does when it unloads: on SQLite one
-        thread hop on the fast path instead of two ORM sessions)."""
+        versions, in one transaction (what a document does when it unloads)."""
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
             "note_id": note_id,
@@ -183,26 +179,4 @@ class VersionRepository:
             "state": state,
             "keep": keep,
         }
-        direct = self._db.sqlite_direct
-        if direct is not None:
-            insert, prune = _INSERT.sqlite_params(values), _PRUNE.sqlite_params(values)
-
-            def add(conn: sqlite3.Connection) -> None:
-                conn.execute(_INSERT.sqlite_sql, insert)
-                conn.execute(_PRUNE.sqlite_sql, prune)
-
-            await direct.write(add)
-            return
-        pg = self._db.pg_direct
-        if pg is not None:
-            insert, prune = _INSERT.pg_params(values), _PRUNE.pg_params(values)
-
-            async def add_pg(conn: Any) -> None:
-                await conn.execute(_INSERT.pg_sql, *insert)
-                await conn.execute(_PRUNE.pg_sql, *prune)
-
-            await pg.transaction(add_pg)
-            return
-        async with self._db.write() as session:
-            await session.execute(_INSERT.statement, values)
-            await session.execute(_PRUNE.statement, {"note_id": note_id, "keep": keep})
+        await self._db.sql.transaction((_INSERT, values), (_PRUNE, values))

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import timedelta
 
 import pycrdt
-import pytest
 import sqlalchemy as sa
 
-from storage.db import Database
+from storage.db import Database, EngineSql
 from storage.documents import DocumentLog
 from storage.models import DocumentUpdate
+from storage.pg_direct import PgSql
+from storage.sqlite_direct import SqliteSql
 from storage.types import utcnow
 
 
@@ -84,14 +84,15 @@ async def test_documents_over_and_delete(database: Database) -> None:
     assert await log.load("notes/small") == [b"u"]
 
 
-async def test_fast_paths_and_engine_path_read_each_others_rows(database: Database) -> None:
-    """Append (and on SQLite load) take `Database.sqlite_direct` / `pg_direct`; the engine's
-    statements must see exactly the same rows (values converted by the columns' own types)
-    and vice versa."""
-    assert (database.sqlite_direct is not None) != (database.pg_direct is not None)
+async def test_own_driver_and_engine_read_each_others_rows(database: Database) -> None:
+    """A file-backed SQLite database and PostgreSQL run the log on their own `Sql` driver; the
+    engine's must see exactly the same rows (values converted by the columns' own types) and
+    vice versa."""
+    assert isinstance(database.sql, SqliteSql | PgSql)
     log = DocumentLog(database)
     await log.append([("notes/fast", b"\x00\x01"), ("notes/fast", b"\x02")])
-    engine_only = DocumentLog(Database(database.engine))  # the same file, no fast path
+    engine_only = DocumentLog(Database(database.engine))  # the same database, engine driver
+    assert isinstance(engine_only._db.sql, EngineSql)
     assert await engine_only.load("notes/fast") == [b"\x00\x01", b"\x02"]
     rows, last = await engine_only.read_log("notes/fast")
     assert rows == [b"\x00\x01", b"\x02"] and last >= 2
@@ -105,33 +106,14 @@ async def test_fast_paths_and_engine_path_read_each_others_rows(database: Databa
     assert await log.load("notes/fast") == [b"\x00\x01", b"\x02", b"\x03"]
 
 
-async def test_sqlite_fast_path_rolls_back_a_failed_transaction(database: Database) -> None:
-    direct = database.sqlite_direct
-    if direct is None:
-        return  # PostgreSQL: nothing to check
-    log = DocumentLog(database)
-
-    def half_then_fail(conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT INTO document_updates (name, data, is_snapshot, created_at) "
-                     "VALUES ('notes/half', x'00', 0, '2026-01-01 00:00:00.000000')")
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        await direct.write(half_then_fail)
-    assert await log.load("notes/half") == []
-    await log.append([("notes/half", b"ok")])  # the connection is usable again
-    assert await log.load("notes/half") == [b"ok"]
-
-
-async def test_postgres_fast_path_reconnects_after_losing_its_connection(
+async def test_postgres_driver_reconnects_after_losing_its_connection(
     database: Database,
 ) -> None:
-    pg = database.pg_direct
-    if pg is None:
+    if not isinstance(database.sql, PgSql):
         return  # SQLite: nothing to check
     log = DocumentLog(database)
     await log.append([("notes/pg", b"1")])
-    async with database.engine.connect() as conn:  # kill the fast path's backend
+    async with database.engine.connect() as conn:  # kill the pool's backend
         await conn.execute(sa.text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
