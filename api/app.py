@@ -53,7 +53,7 @@ from collab.extensions.fanout import default_node_id
 from jobs import JobContext, open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
-from storage.db import connect, migrate
+from storage.db import connect, require_schema
 from storage.documents import DocumentLog
 from storage.objects import open_object_store
 
@@ -129,12 +129,6 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _should_migrate(settings: Settings) -> bool:
-    if settings.auto_migrate is not None:
-        return settings.auto_migrate
-    return settings.database_url is None  # the embedded SQLite default migrates itself
-
-
 def mux_signer(settings: Settings) -> MuxSigner | None:
     """The Mux signing key, checked when the app is built (a bad key stops startup early)."""
     key_id, key = settings.mux_signing_key_id, settings.mux_signing_private_key
@@ -149,8 +143,9 @@ async def _start_services(
     settings: Settings, stack: AsyncExitStack, mux: MuxSigner | None
 ) -> Services:
     url = settings.effective_database_url
-    if _should_migrate(settings):
-        await migrate(url)
+    # Never serve a database behind this build (its first query would be a 500): migrate it or
+    # refuse to start (`SchemaBehind` names `collab db upgrade`).
+    await require_schema(url, upgrade=settings.migrate_on_start)
     db = await stack.enter_async_context(connect(url))
 
     redis: Redis[bytes] | None = None

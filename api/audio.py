@@ -25,7 +25,7 @@ from starlette.types import Message, Receive
 from api.errors import ApiError, invalid, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
-from api.schema import CamelModel, Success, parse_query, path_uuid, respond
+from api.schema import CamelModel, Success, ascii_uint, parse_query, path_uuid, respond
 from api.security import Principal, require
 from api.services import Services, services
 from storage.errors import UnknownReference
@@ -129,7 +129,8 @@ async def _read_form(request: Request, limit: int) -> FormData:
         )
     cap = limit + _FORM_OVERHEAD
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > cap:
+    declared = None if length is None else ascii_uint(length)
+    if declared is not None and declared > cap:
         raise _too_big(limit)
     capped = Request(request.scope, _capped(request.receive, cap, limit))
     return await capped.form(max_files=1, max_fields=10, max_part_size=_MAX_PART)

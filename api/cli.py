@@ -1,7 +1,9 @@
 """The `collab` command: serve, db upgrade, user create, mux dev-key, worker.
 
 This and `api.app` are the only places that read `Settings`. A setting that is unsafe for
-`COLLAB_ENV=production` stops the command with exit status 2 and names the variable.
+`COLLAB_ENV=production` stops the command with exit status 2 and names the variable; a database
+that is unreachable or behind this build's schema stops `serve` and `worker` with exit status 3
+and one line naming the fix (`collab db upgrade`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
+EXIT_NOT_READY = 3  # the database is unreachable or its schema is behind this build
 
 
 def _out(text: str) -> None:
@@ -51,6 +54,30 @@ def _configure_logging(level: str) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets())  # ?token=… in uvicorn's request lines
+
+
+def _database_ready(settings: Settings) -> bool:
+    """Migrate or check the schema before a process starts; say why not on stderr.
+
+    The app's lifespan (and the worker's start-up) apply the same gate; checking here first
+    turns a refusal into one line naming the fix rather than a traceback.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import SchemaBehind, require_schema
+
+    try:
+        revision = asyncio.run(
+            require_schema(settings.effective_database_url, upgrade=settings.migrate_on_start)
+        )
+    except SchemaBehind as exc:
+        _err(f"collab: {exc}")
+        return False
+    except (OSError, DBAPIError) as exc:
+        _err(f"collab: cannot reach the database: {type(exc).__name__}: {str(exc)[:200]}")
+        return False
+    log.info("database schema at revision %s", revision)
+    return True
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -93,28 +120,35 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     # out of the collector's reach, so a full collection no longer walks it (one during a
     # connect storm of 500 clients took ~100 ms of a ~0.7 s burst of CPU). Collected first,
     # so no garbage is frozen.
+    if not _database_ready(settings):
+        return EXIT_NOT_READY
     gc.collect()
     gc.freeze()
-    uvicorn.Server(config).run()  # handles SIGINT/SIGTERM: drains, then lifespan shutdown
-    return 0
+    server = uvicorn.Server(config)
+    server.run()  # handles SIGINT/SIGTERM: drains, then lifespan shutdown
+    # uvicorn returns normally when the lifespan start-up failed: that is not a clean exit.
+    return 0 if server.started else EXIT_NOT_READY
 
 
 def _db_upgrade(settings: Settings) -> int:
-    from storage.db import migrate
+    from storage.db import HEAD_REVISION, migrate
 
     asyncio.run(migrate(settings.effective_database_url))
-    _out("collab: database is at the latest migration")
+    _out(f"collab: database is at the latest migration ({HEAD_REVISION})")
     return 0
 
 
 async def _create_user(settings: Settings, email: str, password: str, name: str, role: str) -> int:
     from api.passwords import PasswordPolicy, Passwords
-    from storage.db import connect, migrate
+    from storage.db import SchemaBehind, connect, require_schema
     from storage.models import Role
     from storage.users import EmailTaken, UserRepository
 
-    if settings.database_url is None:
-        await migrate(settings.effective_database_url)
+    try:
+        await require_schema(settings.effective_database_url, upgrade=settings.migrate_on_start)
+    except SchemaBehind as exc:
+        _err(f"collab: {exc}")
+        return EXIT_NOT_READY
     passwords = Passwords(
         PasswordPolicy(
             settings.password_time_cost,
@@ -156,6 +190,8 @@ def _worker(settings: Settings) -> int:
     if not settings.redis_url:
         _err("collab: the worker needs REDIS_URL; without it the web process runs jobs in-process")
         return EXIT_CONFIG
+    if not _database_ready(settings):
+        return EXIT_NOT_READY
     worker = importlib.import_module("jobs.worker")
     worker.run(settings)
     return 0

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from api.schema import ascii_uint
+
 PlaybackType = Literal["video", "thumbnail", "storyboard", "gif"]
 AUDIENCES: dict[str, str] = {"video": "v", "thumbnail": "t", "storyboard": "s", "gif": "g"}
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -106,15 +108,19 @@ def verify_webhook(
             timestamp = value
         elif name == "v1":
             signatures.append(value)
-    if timestamp is None or not timestamp.isdigit() or not signatures:
+    # ASCII digits only, and few of them: "²" passes isdigit() but not int(), and an int too
+    # big for a float overflows the tolerance check.
+    seconds = ascii_uint(timestamp or "", max_digits=12)
+    if timestamp is None or seconds is None or not signatures:
         raise WebhookSignatureError(
             "mux-signature must be 't=<unix time>,v1=<hex>'", malformed=True
         )
     current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > tolerance:
+    if abs(current - seconds) > tolerance:
         raise WebhookSignatureError("mux-signature timestamp outside the tolerance")
     expected = hmac.new(
         secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
     ).hexdigest()
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not any(hmac.compare_digest(expected.encode(), v.encode()) for v in signatures):
         raise WebhookSignatureError("mux-signature does not match")

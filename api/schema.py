@@ -23,6 +23,18 @@ from api.errors import ApiError, FieldError, invalid
 MAX_BODY_BYTES = 1 << 20
 
 
+def ascii_uint(text: str, *, max_digits: int = 18) -> int | None:
+    """`text` as an integer when it is 1 to `max_digits` ASCII digits, else None.
+
+    For untrusted text: `str.isdigit()` also accepts digits that `int()` refuses (``"²"``),
+    `int()` accepts other scripts' digits, signs, underscores and spaces, and refuses more than
+    4300 digits; any of those reaching `int()` unchecked is a 500.
+    """
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 class CamelModel(BaseModel):
     """Base for every request and response body: snake_case in Python, camelCase on the wire."""
 
@@ -63,8 +75,12 @@ def _validation_failed(exc: ValidationError) -> ApiError:
 
 async def read_body(request: Request) -> bytes:
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+    if length is not None:
+        declared = ascii_uint(length)
+        if declared is None:
+            raise invalid("content-length", "must be a number of bytes", status=400)
+        if declared > MAX_BODY_BYTES:
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
     body = b""
     async for chunk in request.stream():
         body += chunk

@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     @property
+    def migrate_on_start(self) -> bool:
+        """COLLAB_AUTO_MIGRATE, else only the embedded SQLite default migrates itself."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.database_url is None
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -24,7 +24,7 @@ from api.settings import Settings
 from jobs.catalog import JOBS, compact_all_job
 from jobs.context import JobArg, JobContext, JobFunction
 from jobs.enqueue import DEFAULT_QUEUE_NAME, queue_name
-from storage.db import connect
+from storage.db import connect, require_schema
 from storage.documents import DocumentLog
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ async def on_startup(ctx: ArqContext) -> None:
     settings = ctx.get(_SETTINGS)
     if not isinstance(settings, Settings):
         settings = Settings()
+    # The same gate as the web process: a schema behind this build raises `SchemaBehind`.
+    await require_schema(settings.effective_database_url, upgrade=settings.migrate_on_start)
     stack = AsyncExitStack()
     try:
         database = await stack.enter_async_context(connect(settings.effective_database_url))

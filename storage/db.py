@@ -7,12 +7,14 @@ lock under concurrency.
 
 Alembic (with Mako: ~8 MiB resident) is imported only when a migration really runs: the
 embedded default calls `migrate` on every start, and a database already at `HEAD_REVISION` is
-recognised with one plain query of the ``alembic_version`` table.
+recognised with one plain query of the ``alembic_version`` table. `require_schema` is the
+start-up gate: a process either migrates or refuses a database behind `HEAD_REVISION`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -271,22 +273,84 @@ async def downgrade(url: str, revision: str = "base") -> None:
     await anyio.to_thread.run_sync(_run_alembic_blocking, url, "downgrade", revision)
 
 
+def _read_revisions(conn: sa.Connection) -> list[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return []
+    rows = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+    return [str(version) for version in rows.scalars()]
+
+
 async def _stored_revisions(url: str) -> list[str]:
     """The rows of ``alembic_version`` (``[]`` before the first migration), read with plain
     SQLAlchemy: Alembic's `MigrationContext` would import the whole of Alembic."""
-
-    def read(conn: sa.Connection) -> list[str]:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return []
-        rows = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-        return [str(version) for version in rows.scalars()]
-
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            return await conn.run_sync(read)
+            return await conn.run_sync(_read_revisions)
     finally:
         await engine.dispose()
+
+
+async def stored_revision(conn: AsyncConnection) -> str | None:
+    """The revision in ``alembic_version`` (``None`` before the first migration), without
+    importing Alembic: cheap enough for every health probe."""
+    revisions = await conn.run_sync(_read_revisions)
+    return ",".join(revisions) or None
+
+
+SchemaState = Literal["current", "behind", "newer"]
+
+
+def schema_state(revision: str | None) -> SchemaState:
+    """Where `revision` stands against this build: at `HEAD_REVISION`, behind it (an empty
+    database or an older migration of ours) or newer (a revision this build does not ship)."""
+    if revision == HEAD_REVISION:
+        return "current"
+    if revision is None:
+        return "behind"
+    return "behind" if revision in _known_revisions() else "newer"
+
+
+@functools.cache
+def _known_revisions() -> frozenset[str]:
+    # Only reached off the happy path (a database not at the head): Alembic may be imported.
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is older than this build: its queries would fail on missing tables
+    or columns, so a process refuses to start on it."""
+
+    def __init__(self, revision: str | None) -> None:
+        at = f"revision {revision}" if revision else "no revision (an empty database)"
+        super().__init__(
+            f"the database schema is at {at}, but this build needs revision {HEAD_REVISION}: "
+            "run `collab db upgrade` (or start with COLLAB_AUTO_MIGRATE=true)"
+        )
+        self.revision = revision
+
+
+async def require_schema(url: str, *, upgrade: bool) -> str | None:
+    """Migrate to the head (``upgrade``) or check that the database is not behind this build.
+
+    Returns the revision the database is at; raises `SchemaBehind` when it is behind and
+    ``upgrade`` is false. A newer revision (a later build migrated it) is logged and allowed.
+    """
+    if upgrade:
+        await migrate(url)
+        return HEAD_REVISION
+    revision = ",".join(await _stored_revisions(url)) or None
+    state = schema_state(revision)
+    if state == "behind":
+        raise SchemaBehind(revision)
+    if state == "newer":
+        log.warning(
+            "database schema revision %s is newer than this build's %s", revision, HEAD_REVISION
+        )
+    return revision
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:

@@ -52,16 +52,28 @@ async def test_byte_budget_overflow_is_1013_but_one_big_message_passes() -> None
         name = doc_name()
         stalled = await h.connect(name, "user-stall", stall=True)
         writer_conn = await h.connect(name, "user-w")
-        writer = SyncedClient(writer_conn.send)
+        reader_conn = await h.connect(name, "user-r")
+        writer, reader = SyncedClient(writer_conn.send), SyncedClient(reader_conn.send)
         async with anyio.create_task_group() as tg:
             tg.start_soon(pump, writer_conn, writer)
+            tg.start_soon(pump, reader_conn, reader)
             await writer.start()
+            await reader.start()
+            with anyio.fail_after(5):
+                await reader.synced.wait()
             writer.text += "x" * 5000  # one message above the byte budget: sent alone
             await writer.push()
+            # A reader that keeps up gets it whole and stays connected.
+            await wait_for(lambda: str(reader.text) == "x" * 5000)
+            assert not reader_conn.closed.is_set()
             writer.text += "y" * 100
             await writer.push()
+            # The stalled client had the big one still queued: the next frame is over budget.
             assert await stalled.wait_closed() == CloseCode.TRY_AGAIN_LATER
+            await wait_for(lambda: str(reader.text) == "x" * 5000 + "y" * 100)
+            assert not reader_conn.closed.is_set()
             await writer_conn.leave()
+            await reader_conn.leave()
 
 
 async def test_send_timeout_is_1013() -> None:

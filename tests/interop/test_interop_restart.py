@@ -7,16 +7,26 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
 from backends import Note, RestBackend
 from nodeclients import YjsClient
+from pycrdt import Doc, Text
 from serverprocess import ServerFactory, ServerProcess
+
+from storage.db import connect
+from storage.documents import DocumentLog
 
 pytestmark = pytest.mark.interop
 
 Clients = Callable[[str], Awaitable[YjsClient]]
+
+
+# Writes held back: the group-commit window at its maximum and documents never unloaded while
+# the server runs, so an edit made just before SIGTERM is stored only by the shutdown flush.
+HOLD_WRITES = {"COLLAB_PERSIST_INTERVAL": "1", "COLLAB_UNLOAD_DELAY": "600"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -25,8 +35,25 @@ def own_server(
 ) -> ServerProcess:
     if request.param == "postgres":
         database = request.getfixturevalue("fresh_pg_url")
-        return server_factory("restartable", DATABASE_URL=database, COLLAB_AUTO_MIGRATE="true")
-    return server_factory("restartable")  # embedded SQLite under the data dir
+        return server_factory(
+            "restartable", DATABASE_URL=database, COLLAB_AUTO_MIGRATE="true", **HOLD_WRITES
+        )
+    return server_factory("restartable", **HOLD_WRITES)  # embedded SQLite under the data dir
+
+
+def database_of(server: ServerProcess) -> str:
+    url = server.env.get("DATABASE_URL")
+    return url or f"sqlite+aiosqlite:///{Path(server.env['COLLAB_DATA_DIR']) / 'collab.db'}"
+
+
+async def stored_text(server: ServerProcess, note: Note) -> str:
+    """The note's text as the database has it right now (not as the server holds it)."""
+    doc: Doc[Text] = Doc()
+    doc["content"] = content = Text()
+    async with connect(database_of(server)) as db:
+        for update in await DocumentLog(db).load(note.name):
+            doc.apply_update(update)
+    return str(content)
 
 
 @pytest.fixture
@@ -56,26 +83,38 @@ async def _server_has(yjs: Clients, server: ServerProcess, note: Note, text: str
     await witness.close()
 
 
+async def _edit_then_leave(
+    yjs: Clients, server: ServerProcess, note: Note, text: str, before: str
+) -> None:
+    """Insert `text`, wait until the server applied it, then close every client, all inside the
+    group-commit window: nobody is left to re-send it and the store does not have it yet."""
+    witness = await yjs("witness")  # connected first, so seeing the edit takes one broadcast
+    await witness.connect(server.ws_url, note.name, note.owner.token)
+    await witness.synced()
+    editor = await yjs("editor")
+    await editor.connect(server.ws_url, note.name, note.owner.token)
+    await editor.synced()
+    await editor.insert(text)
+    await witness.wait_for_text(before + text)
+    await editor.close()
+    await witness.close()
+    assert await stored_text(server, note) == before, "stored before SIGTERM: window too short"
+
+
 async def test_sigterm_between_edits_loses_nothing(
     own_server: ServerProcess, own_note: Note, yjs: Clients
 ) -> None:
     token = own_note.owner.token
-    editor = await yjs("editor")
-    await editor.connect(own_server.ws_url, own_note.name, token)
-    await editor.synced()
-    await editor.insert("first edit")
-    await _server_has(yjs, own_server, own_note, "first edit")
-    await editor.close()  # nobody is left to re-send it: only the server's store has it
+    await _edit_then_leave(yjs, own_server, own_note, "first edit", "")
+    await _restart(own_server, kill=False)  # only the shutdown flush can store it
+    assert await stored_text(own_server, own_note) == "first edit"
 
-    await _restart(own_server, kill=False)
     second = await yjs("second")
     await second.connect(own_server.ws_url, own_note.name, token)
     await second.synced()
     assert await second.text() == "first edit"
-    await second.insert(", second edit")
-    await _server_has(yjs, own_server, own_note, "first edit, second edit")
     await second.close()
-
+    await _edit_then_leave(yjs, own_server, own_note, ", second edit", "first edit")
     await _restart(own_server, kill=False)
     third = await yjs("third")
     await third.connect(own_server.ws_url, own_note.name, token)
@@ -114,3 +153,4 @@ async def test_sigkill_mid_edit_with_clients_running_loses_nothing(
     assert text == await a.text()
     assert all(f"<{n}>" in text for n in range(30))
     assert "[while down]" in text
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pycrdt import Doc, Text
 
 from collab import BeforeHandleMessage, Extension
-from collab.protocol import QueryAwareness, SyncStep1, Update, encode_update
+from collab.protocol import SyncStep1, SyncStep2, Update, encode_update
 from tests.collab._kit import doc_name, running
 
 
@@ -33,9 +33,11 @@ async def test_messages_are_typed_and_can_be_dropped() -> None:
         await reader.recv()
         await reader.send(encode_update(doc.get_update()))
         await reader.send(b"\x03")
-        await client.send(bytes([0, 0, 1, 0]))
-        await client.recv()  # the step 2 reply: everything before it was handled
-        assert isinstance(QueryAwareness(), QueryAwareness)
+        for peer in (client, reader):
+            await peer.send(bytes([0, 0, 1, 0]))  # sync step 1: its step 2 reply comes after
+            while not isinstance(await peer.recv_message(), SyncStep2):  # everything before it
+                pass
+        assert ("QueryAwareness", False) in hook.seen  # b"\x03", typed
         assert ("Update", False) in hook.seen
         assert ("Update", True) in hook.seen  # the read-only guard (priority first) dropped it
         document = h.server.registry.documents[name]
