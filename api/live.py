@@ -31,8 +31,8 @@ from collab import Principal as CollabPrincipal
 from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
-from jobs.autoversions import AutoVersions
-from jobs.search_index import SearchIndexer
+from notes.autoversions import AutoVersions
+from notes.search_index import SearchIndexer
 from storage.db import Database
 from storage.documents import DocumentLog
 from storage.notes import Access, NoteRepository

@@ -32,10 +32,9 @@ from api.notes import notes_guard, visible_note
 from api.openapi import Operation
 from api.schema import CamelModel, parse_body, parse_query, path_uuid, respond
 from api.services import Services
-from collab.markdown import to_markdown
-from collab.richtext import read_tree, to_json, to_plain_text
 from collab.server import CollabServer
-from jobs.exports import (
+from notes.content import current_state, doc_from_updates, read_note_tree, restore_state
+from notes.exports import (
     ExportMeta,
     export_key,
     export_note,
@@ -43,7 +42,8 @@ from jobs.exports import (
     run_export,
     start_export,
 )
-from jobs.note_content import current_state, doc_from_updates, read_note_tree, restore_state
+from notes.markdown import to_markdown
+from notes.richtext import read_tree, to_json, to_plain_text
 from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access
@@ -253,8 +253,7 @@ async def export(request: Request) -> Response:
         export_id = await start_export(svc.objects, meta, query.format)
         manifest = await read_export(svc.objects, str(note_id), export_id)
         assert manifest is not None
-        # Runs after the 202 is sent. With an arq worker configured, `jobs.exports.
-        # export_note_job` does the same from the durable log (see the report in the docs).
+        # Runs after the 202 is sent (the job queue takes this over in the next step).
         task = BackgroundTask(run_export, log, svc.objects, str(note_id), export_id, server=server)
         body = _job(note_id, manifest).model_dump(mode="json", by_alias=True)
         return JSONResponse(body, status_code=202, background=task)

@@ -16,9 +16,9 @@ from pycrdt import Doc
 from pypdf import PdfReader
 
 from api.app import create_app
-from collab.markdown import to_markdown
-from jobs.note_content import seed_note_content
-from jobs.search_index import SearchIndexer
+from notes.content import seed_note_content
+from notes.markdown import to_markdown
+from notes.search_index import SearchIndexer
 from storage.documents import DocumentLog
 from storage.objects import FileObjectStore
 from tests.api.conftest import bearer, empty_database, make_settings, register, serve

@@ -18,9 +18,9 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pycrdt import Doc
 
-from collab.markdown import write_markdown
-from collab.richtext import Node, read_tree, replace_content, to_plain_text, write_plain_text
 from collab.server import CollabServer
+from notes.markdown import write_markdown
+from notes.richtext import Node, read_tree, replace_content, to_plain_text, write_plain_text
 
 __all__ = [
     "ContentFormat",
@@ -90,7 +90,7 @@ async def read_note_tree(
 
 
 async def note_text(server: CollabServer | None, log: UpdateLog, note_id: uuid.UUID | str) -> str:
-    """The note's current plain text (see `collab.richtext.to_plain_text`)."""
+    """The note's current plain text (see `notes.richtext.to_plain_text`)."""
     return await _read(server, log, note_id, to_plain_text)
 
 
@@ -141,7 +141,7 @@ async def seed_note_content(
     """Append `content` to the note's document (a new note's first content).
 
     Markdown is parsed into headings, lists, marks...; plain text becomes one paragraph per
-    line. No text offsets are used, so any characters are safe (HAZARDS.md).
+    line. No text offsets are used, so any characters are safe.
     """
     if not content:
         return

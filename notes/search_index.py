@@ -25,8 +25,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from collab.hooks import BeforeUnloadDocument, Change, Extension
-from collab.richtext import to_plain_text
 from collab.server import CollabServer
+from notes.richtext import to_plain_text
 
 __all__ = ["NoteTextSink", "SearchIndexer", "note_id_of"]
 
