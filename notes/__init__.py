@@ -3,9 +3,10 @@
 The ProseMirror-shaped rich-text tree of a note's Yjs document (``richtext``) with Markdown and
 plain text (``markdown``), reading and editing a note's document through the collab front door
 (``content``), the collab extensions that keep search (``search_index``) and automatic versions
-(``autoversions``) in step with live edits, and exports to Markdown, JSON and PDF
-(``exports``, ``pdf``). A middle-layer package beside `rooms` and `jobs`: it uses `collab` and
-`storage` and imports no sibling; jobs that need note rendering receive it as a callable.
+(``autoversions``) in step with live edits, exports to Markdown, JSON and PDF (``exports``,
+``pdf``), and `NoteService`, the note work a composition root hands to jobs (``service``). A
+middle-layer package beside `rooms` and `jobs`: it uses `collab` and `storage` and imports no
+sibling; `jobs` declares the `NoteOperations` it needs and `NoteService` satisfies it.
 """
 
 from notes.autoversions import AutoVersions, VersionSink
@@ -26,6 +27,7 @@ from notes.exports import (
     ExportFile,
     ExportFormat,
     ExportMeta,
+    ExportObjects,
     export_note,
     read_export,
     run_export,
@@ -34,6 +36,7 @@ from notes.exports import (
 from notes.markdown import parse_markdown, to_markdown, write_markdown
 from notes.richtext import Node, read_tree, to_json, to_plain_text, write_plain_text
 from notes.search_index import NoteTextSink, SearchIndexer, note_id_of
+from notes.service import NoteService
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -42,8 +45,10 @@ __all__ = [
     "ExportFile",
     "ExportFormat",
     "ExportMeta",
+    "ExportObjects",
     "Node",
     "NoteLog",
+    "NoteService",
     "NoteTextSink",
     "SearchIndexer",
     "UpdateLog",

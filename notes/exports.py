@@ -38,6 +38,7 @@ __all__ = [
     "ExportFile",
     "ExportFormat",
     "ExportMeta",
+    "ExportObjects",
     "export_json",
     "export_markdown",
     "export_note",

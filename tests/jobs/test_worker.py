@@ -8,10 +8,10 @@ import pytest
 from pycrdt import Doc, Text
 
 from api.settings import Settings
+from api.worker import WorkerSettings, create_worker
 from jobs.catalog import compact_all_job, compact_document_job
 from jobs.context import JobContext
-from jobs.enqueue import ArqQueue, open_job_queue
-from jobs.worker import WorkerSettings, create_worker, queue_name
+from jobs.enqueue import ArqQueue, open_job_queue, queue_name
 from storage.documents import DocumentLog
 
 pytestmark = [
@@ -88,5 +88,10 @@ async def test_worker_runs_the_periodic_job_function(
 
 def test_worker_settings_register_every_job_and_the_cron() -> None:
     names = {f.name for f in WorkerSettings.functions}
-    assert names == {"compact_document_job", "compact_all_job"}
+    assert names == {
+        "compact_document_job",
+        "compact_all_job",
+        "export_note_job",
+        "append_note_text_job",
+    }
     assert [c.name for c in WorkerSettings.cron_jobs] == ["cron:compact_all_job"]
