@@ -3,8 +3,8 @@
 Every write goes through the collab front door (`CollabServer.open_direct`), so it runs the
 same hooks as a client edit (persistence, fan-out, search indexing) and connected editors see it
 through normal sync. Reads use the live document when this process has it loaded, else the
-durable update log (no load into the registry for a one-off read). A process without a collab
-server edits the log directly (`edit_note`).
+durable update log (no load into the registry for a one-off read). Only a caller without a
+collab server edits the log directly (`edit_note`); jobs always have one (`NoteService`).
 
 Restoring a version is a new edit: the version's tree replaces the live content (old children
 deleted, new ones appended), so the history is kept and nothing is lost.

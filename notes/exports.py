@@ -1,8 +1,9 @@
 """Note exports: Markdown that keeps the structure, JSON with metadata and content, a real PDF.
 
 The renderers are pure functions of a document (or its rich-text tree) and the note's metadata.
-Small notes are exported inline by the REST handler; large ones run as a job (`run_export`)
-that writes the file and a small status manifest to the object store, which the client polls.
+Small notes are exported inline by the REST handler; large ones are recorded (`start_export`)
+and rendered by `run_export` in the job queue's `export_note_job` (through `NoteService`), which
+writes the file and a small status manifest to the object store, which the client polls.
 
 The PDF embeds DejaVu (Debian `fonts-dejavu-core`) so accents and most scripts render;
 characters the font has no glyph for (emoji, CJK with DejaVu) are replaced by U+FFFD rather
