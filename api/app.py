@@ -38,6 +38,7 @@ from api import (
     shares,
 )
 from api.errors import exception_handlers
+from api.job_context import build_job_context
 from api.live import LiveSockets, build_collab, live_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
@@ -50,11 +51,10 @@ from api.settings import Settings
 from api.tokens import AccessTokens
 from collab import CollabConfig
 from collab.extensions.fanout import default_node_id
-from jobs import JobContext, open_job_queue
+from jobs import open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
 from storage.db import connect, require_schema
-from storage.documents import DocumentLog
 from storage.objects import open_object_store
 
 if TYPE_CHECKING:
@@ -197,14 +197,27 @@ async def _start_live(
     settings: Settings, services: Services, stack: AsyncExitStack, metrics: Metrics
 ) -> None:
     """The job queue, then the collab server (it may enqueue; it closes first on the way out)."""
-    documents = DocumentLog(services.db)
     unreachable: tuple[type[Exception], ...] = (OSError,)
     if services.redis is not None:
         from redis.exceptions import RedisError  # an `except` evaluates it: import it first
 
         unreachable = (RedisError, OSError)
+    server = build_collab(
+        database=services.db,
+        tokens=services.tokens,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        node_id=settings.node_id or default_node_id(),
+        config=collab_config(settings),
+        persist_interval=settings.collab_persist_interval,
+        metrics_registry=metrics.registry,
+    )
+    # In-process jobs edit notes through the live server (entered below, after the queue).
+    context = build_job_context(
+        settings, database=services.db, objects=services.objects, collab=server
+    )
     queue = open_job_queue(
-        JobContext(documents=documents, min_updates=settings.compaction_min_updates),
+        context,
         redis_url=settings.redis_url,
         queue_name=queue_name(settings),
         periodic=IN_PROCESS_SCHEDULE,
@@ -217,16 +230,6 @@ async def _start_live(
     except unreachable as exc:
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
         log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
-    server = build_collab(
-        database=services.db,
-        tokens=services.tokens,
-        redis_url=settings.redis_url,
-        redis_prefix=settings.redis_prefix,
-        node_id=settings.node_id or default_node_id(),
-        config=collab_config(settings),
-        persist_interval=settings.collab_persist_interval,
-        metrics_registry=metrics.registry,
-    )
     services.collab = await stack.enter_async_context(server)
     services.live_routes = live_routes(server)
 

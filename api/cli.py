@@ -184,15 +184,15 @@ def _mux_dev_key() -> int:
 
 
 def _worker(settings: Settings) -> int:
-    if importlib.util.find_spec("jobs.worker") is None:
-        _err("collab: the job worker (jobs/worker.py) is not part of this build")
+    if importlib.util.find_spec("api.worker") is None:
+        _err("collab: the job worker (api/worker.py) is not part of this build")
         return 1
     if not settings.redis_url:
         _err("collab: the worker needs REDIS_URL; without it the web process runs jobs in-process")
         return EXIT_CONFIG
     if not _database_ready(settings):
         return EXIT_NOT_READY
-    worker = importlib.import_module("jobs.worker")
+    worker = importlib.import_module("api.worker")
     worker.run(settings)
     return 0
 

@@ -36,8 +36,8 @@ from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
 from collab.kinds import Authorize, DocumentKind
-from jobs.autoversions import AutoVersions
-from jobs.search_index import SearchIndexer
+from notes.autoversions import AutoVersions
+from notes.search_index import SearchIndexer
 from storage.db import Database
 from storage.documents import DocumentLog
 from storage.notes import Access, NoteRepository

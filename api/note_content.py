@@ -8,9 +8,10 @@ Restoring a version is a new edit (nothing is lost): the current state is first 
 automatic version "Before restoring …", then the old content replaces the live one.
 
 Exports: `?format=md|json|pdf`. Notes whose text exceeds `INLINE_EXPORT_MAX_CHARS` (or any note
-with `async=true`) are exported in the background when an object store is configured: the
-answer is `202 {exportId, status, statusUrl}`, and the client polls `statusUrl` until
-`status` is `done` (then fetches `downloadUrl`) or `failed`.
+with `async=true`) are exported by `jobs.catalog.export_note_job` on the job queue (the arq
+worker with Redis, in-process without): the answer is `202 {exportId, status, statusUrl}`, and
+the client polls `statusUrl` until `status` is `done` (then fetches `downloadUrl`) or
+`failed`. Without a job queue (Redis unreachable at startup) such an export is a 503.
 """
 
 from __future__ import annotations
@@ -23,27 +24,28 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import Field
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.errors import forbidden, not_found
+from api.errors import ApiError, forbidden, not_found
 from api.notes import notes_guard, visible_note
 from api.openapi import Operation
 from api.schema import CamelModel, parse_body, parse_query, path_uuid, respond
 from api.services import Services
-from collab.markdown import to_markdown
-from collab.richtext import read_tree, to_json, to_plain_text
 from collab.server import CollabServer
-from jobs.exports import (
+from jobs import JobQueueFull
+from jobs.catalog import export_note_job
+from notes.content import current_state, doc_from_updates, read_note_tree, restore_state
+from notes.exports import (
+    ExportFormat,
     ExportMeta,
     export_key,
     export_note,
     read_export,
-    run_export,
     start_export,
 )
-from jobs.note_content import current_state, doc_from_updates, read_note_tree, restore_state
+from notes.markdown import to_markdown
+from notes.richtext import read_tree, to_json, to_plain_text
 from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access
@@ -249,17 +251,29 @@ async def export(request: Request) -> Response:
     meta = await _meta(svc, note)
     tree = await read_note_tree(server, log, note_id)
     large = query.async_ or len(to_plain_text(tree)) > INLINE_EXPORT_MAX_CHARS
-    if large and svc.objects is not None:
-        export_id = await start_export(svc.objects, meta, query.format)
-        manifest = await read_export(svc.objects, str(note_id), export_id)
-        assert manifest is not None
-        # Runs after the 202 is sent. With an arq worker configured, `jobs.exports.
-        # export_note_job` does the same from the durable log (see the report in the docs).
-        task = BackgroundTask(run_export, log, svc.objects, str(note_id), export_id, server=server)
-        body = _job(note_id, manifest).model_dump(mode="json", by_alias=True)
-        return JSONResponse(body, status_code=202, background=task)
+    if large:
+        return await _queue_export(svc, note_id, meta, query.format)
     exported = export_note(tree, meta, query.format)
     return _download(exported.data, exported.media_type, exported.filename)
+
+
+async def _queue_export(
+    svc: Services, note_id: uuid.UUID, meta: ExportMeta, fmt: ExportFormat
+) -> Response:
+    """Record a pending export and queue `export_note_job` for it: 202 and the status URL."""
+    if svc.jobs is None:
+        raise ApiError(503, "background exports are unavailable (no job queue); try again later")
+    export_id = await start_export(svc.objects, meta, fmt)
+    try:
+        await svc.jobs.enqueue(
+            export_note_job, str(note_id), export_id, job_id=f"export:{export_id}"
+        )
+    except JobQueueFull as exc:
+        raise ApiError(503, "too many background jobs pending; try again later") from exc
+    manifest = await read_export(svc.objects, str(note_id), export_id)
+    assert manifest is not None
+    body = _job(note_id, manifest).model_dump(mode="json", by_alias=True)
+    return JSONResponse(body, status_code=202)
 
 
 async def _manifest(request: Request) -> tuple[Services, uuid.UUID, dict[str, Any]]:
@@ -359,7 +373,7 @@ operations = [
         "notes",
         query=ExportQuery,
         permission=_R[0],
-        errors=_R[1],
+        errors=(*_R[1], 503),
         media_type="application/octet-stream",
     ),
     Operation(

@@ -25,7 +25,7 @@ from api.services import Services, services
 from collab.control import Control
 from collab.errors import CloseCode
 from collab.server import CollabServer
-from jobs.note_content import note_text, seed_note_content
+from notes.content import note_text, seed_note_content
 from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict

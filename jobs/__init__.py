@@ -1,13 +1,21 @@
-"""Background jobs: update-log compaction (and later exports, search indexing, transcription).
+"""Background jobs: the job queue and the jobs it runs (compaction, note exports and edits).
 
-Job functions take a typed `JobContext` and plain arguments; `jobs.enqueue` sends them either to
-the arq worker (whose composition root is `jobs.worker`) or runs them in-process when no Redis is
-configured. Imports `collab` and `storage` only.
+Job functions (`jobs.catalog`) take a typed `JobContext` and plain arguments; `jobs.enqueue`
+sends them either to the arq worker (`jobs.worker` adapts them to arq; the worker process is
+wired in `api.worker`) or runs them in-process when no Redis is configured. Imports `collab`
+and `storage` only: note work reaches a job through the `NoteOperations` seam declared here,
+transcription through `Transcriber`, both put on the context by the composition roots.
 """
 
 from jobs.compaction import CompactionResult, compact_all, compact_document
-from jobs.context import JobContext
+from jobs.context import JobContext, JobNotConfigured, NoteOperations
 from jobs.enqueue import ArqQueue, Every, InProcessQueue, JobQueue, JobQueueFull, open_job_queue
+from jobs.transcriber import (
+    Transcriber,
+    TranscriberNotConfigured,
+    Transcript,
+    TranscriptionUnavailable,
+)
 
 __all__ = [
     "ArqQueue",
@@ -15,8 +23,14 @@ __all__ = [
     "Every",
     "InProcessQueue",
     "JobContext",
+    "JobNotConfigured",
     "JobQueue",
     "JobQueueFull",
+    "NoteOperations",
+    "Transcriber",
+    "TranscriberNotConfigured",
+    "Transcript",
+    "TranscriptionUnavailable",
     "compact_all",
     "compact_document",
     "open_job_queue",

@@ -23,7 +23,24 @@ async def compact_all_job(ctx: JobContext) -> int:
     return sum(1 for result in results if result.compacted)
 
 
-JOBS: tuple[JobFunction, ...] = (compact_document_job, compact_all_job)
+async def export_note_job(ctx: JobContext, note_id: str, export_id: str) -> str:
+    """Render an export that `notes.start_export` recorded; return its final status
+    ("done", "failed", or "missing" for an unknown export)."""
+    return await ctx.require_notes().run_export(note_id, export_id)
+
+
+async def append_note_text_job(ctx: JobContext, note_id: str, text: str, actor: str) -> None:
+    """Append `text` to a note (one paragraph per line) through the collab server: the edit
+    reaches connected editors on every node and the search index like a client's edit."""
+    await ctx.require_notes().append_text(note_id, text, actor=actor)
+
+
+JOBS: tuple[JobFunction, ...] = (
+    compact_document_job,
+    compact_all_job,
+    export_note_job,
+    append_note_text_job,
+)
 """Every job, registered by `__name__` with the arq worker."""
 
 IN_PROCESS_SCHEDULE: tuple[Every, ...] = (Every(60.0, compact_all_job),)

@@ -1,7 +1,7 @@
 """Enqueueing jobs: one `JobQueue` seam, an arq (Redis) implementation and an in-process one.
 
 Callers (REST handlers, rooms) receive a `JobQueue` or a bound ``enqueue`` callable; they never
-import arq. With ``REDIS_URL`` set, jobs go to the arq worker process (`jobs.worker`); without
+import arq. With ``REDIS_URL`` set, jobs go to the arq worker process (`api.worker`); without
 it (the embedded default) the very same job functions run inside the web process with bounded
 concurrency, owned by the queue's task group.
 
@@ -41,7 +41,7 @@ class QueueSettings(Protocol):
 
 def queue_name(settings: QueueSettings) -> str:
     """The arq queue name for these settings, shared by `api.app`'s `ArqQueue` and the worker
-    (`jobs.worker`); defined here so that the web process need not import the worker's arq."""
+    (`api.worker`); defined here so that the web process need not import the worker's arq."""
     return f"{settings.redis_prefix}jobs"
 
 

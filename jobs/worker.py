@@ -1,60 +1,110 @@
-"""The arq worker composition root (`collab worker`): builds the database and the job context.
+"""The arq adapter: job functions registered with an arq `Worker`, each given the typed context.
 
-Run it with ``collab worker`` (which calls `run(settings)`), or with arq's own CLI:
-``arq jobs.worker.WorkerSettings`` (then the settings are read from the environment on startup,
-never at import time). The worker registers every function of `jobs.catalog` under its
-``__name__`` and runs `compact_all_job` as a cron every minute (``unique``: one run per minute
-across all workers).
-
-arq passes an untyped ``ctx`` dict; each job is wrapped so that job functions receive the typed
-`JobContext` instead.
+arq passes an untyped ``ctx`` dict; each catalog job is wrapped so that it receives the
+`JobContext` instead. The context is opened on the worker's startup by a callable the
+composition root (`api.worker`) supplies, and closed on its shutdown. This module reads no
+settings and imports nothing above `jobs`; it imports arq, so the web process never loads it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
-from api.settings import Settings
 from jobs.catalog import JOBS, compact_all_job
 from jobs.context import JobArg, JobContext, JobFunction
-from jobs.enqueue import DEFAULT_QUEUE_NAME, queue_name
-from storage.db import connect, require_schema
-from storage.documents import DocumentLog
 
 log = logging.getLogger(__name__)
 
-_SETTINGS = "collab_settings"
+ArqContext = dict[str, Any]  # arq's own ctx type; confined to this module and its root
+ContextOpener = Callable[[], AbstractAsyncContextManager[JobContext]]
+"""Opens the worker's resources and yields its `JobContext` (`api.worker.open_worker_context`)."""
+Hook = Callable[[ArqContext], Awaitable[None]]
+
 _CONTEXT = "collab_context"
-_STACK = "collab_stack"
+_HOLDER = "collab_context_holder"
 
-ArqContext = dict[str, Any]  # arq's own ctx type; confined to this module
-
-__all__ = [  # queue_name lives in jobs.enqueue (the web process needs it without arq)
+__all__ = [
     "ArqContext",
-    "WorkerSettings",
-    "create_worker",
+    "ContextOpener",
+    "arq_worker",
     "cron_jobs",
     "functions",
     "job_context",
     "on_shutdown",
-    "on_startup",
-    "queue_name",
-    "run",
+    "startup",
 ]
 
 
+class _ContextHolder:
+    """Keeps the job context open in a task of its own.
+
+    arq runs ``on_startup`` inside its main task but ``on_shutdown`` in another one (its
+    ``run()`` closes after the main task ended), and the context's task groups (the collab
+    server's, its extensions') must be left by the task that entered them.
+    """
+
+    def __init__(self, open_context: ContextOpener) -> None:
+        self._open = open_context
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> JobContext:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[JobContext] = loop.create_future()
+        self._task = loop.create_task(self._hold(ready), name="job-context")
+        either: set[asyncio.Future[Any]] = {self._task, ready}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            await self._task  # raises the opening error
+            raise RuntimeError("the job context closed before it was ready")
+        return ready.result()
+
+    async def _hold(self, ready: asyncio.Future[JobContext]) -> None:
+        async with self._open() as context:
+            ready.set_result(context)
+            await self._stop.wait()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+
 def job_context(ctx: ArqContext) -> JobContext:
-    """The typed context that `on_startup` stored in arq's ctx dict."""
-    context = ctx[_CONTEXT]
+    """The typed context that the startup hook stored in arq's ctx dict."""
+    context = ctx.get(_CONTEXT)
     if not isinstance(context, JobContext):
         raise RuntimeError("the worker's on_startup did not run")
     return context
+
+
+def startup(open_context: ContextOpener) -> Hook:
+    """The worker's ``on_startup``: open the context (`open_context()`) and keep it in ctx."""
+
+    async def on_startup(ctx: ArqContext) -> None:
+        holder = _ContextHolder(open_context)
+        ctx[_CONTEXT] = await holder.start()
+        ctx[_HOLDER] = holder
+        log.info("worker started")
+
+    return on_startup
+
+
+async def on_shutdown(ctx: ArqContext) -> None:
+    """The worker's ``on_shutdown``: close what the startup hook opened."""
+    holder = ctx.pop(_HOLDER, None)
+    ctx.pop(_CONTEXT, None)
+    if isinstance(holder, _ContextHolder):
+        await holder.stop()
+    log.info("worker stopped")
 
 
 def _wrap(job: JobFunction) -> Any:
@@ -64,33 +114,6 @@ def _wrap(job: JobFunction) -> Any:
     run.__name__ = run.__qualname__ = job.__name__
     run.__doc__ = job.__doc__
     return run
-
-
-async def on_startup(ctx: ArqContext) -> None:
-    """Open the database and build the `JobContext` (settings from ctx, else the environment)."""
-    settings = ctx.get(_SETTINGS)
-    if not isinstance(settings, Settings):
-        settings = Settings()
-    # The same gate as the web process: a schema behind this build raises `SchemaBehind`.
-    await require_schema(settings.effective_database_url, upgrade=settings.migrate_on_start)
-    stack = AsyncExitStack()
-    try:
-        database = await stack.enter_async_context(connect(settings.effective_database_url))
-    except Exception:
-        await stack.aclose()
-        raise
-    ctx[_STACK] = stack
-    ctx[_CONTEXT] = JobContext(documents=DocumentLog(database),
-                               min_updates=settings.compaction_min_updates)
-    log.info("worker started")
-
-
-async def on_shutdown(ctx: ArqContext) -> None:
-    """Close what `on_startup` opened."""
-    stack = ctx.pop(_STACK, None)
-    if isinstance(stack, AsyncExitStack):
-        await stack.aclose()
-    log.info("worker stopped")
 
 
 def functions() -> list[Function]:
@@ -104,36 +127,19 @@ def cron_jobs() -> list[CronJob]:
                  run_at_startup=False, timeout=300)]
 
 
-class WorkerSettings:
-    """For ``arq jobs.worker.WorkerSettings``; `create_worker` is the typed equivalent."""
-
-    functions = functions()
-    cron_jobs = cron_jobs()
-    on_startup = on_startup
-    on_shutdown = on_shutdown
-    queue_name = DEFAULT_QUEUE_NAME
-
-
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
-    """Build the arq `Worker` for `settings` (``REDIS_URL`` must be set).
+def arq_worker(open_context: ContextOpener, *, redis_url: str, queue_name: str,
+               **overrides: Any) -> Worker:
+    """An arq `Worker` running the catalog on `queue_name`, its context from `open_context`.
 
     ``overrides`` go to `arq.worker.Worker` (tests pass ``burst=True``, ``handle_signals=False``).
     """
-    if not settings.redis_url:
-        raise ValueError("REDIS_URL must be set to run the worker")
     options: dict[str, Any] = {
         "functions": functions(),
         "cron_jobs": cron_jobs(),
-        "on_startup": on_startup,
+        "on_startup": startup(open_context),
         "on_shutdown": on_shutdown,
-        "queue_name": queue_name(settings),
-        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "ctx": {_SETTINGS: settings},
+        "queue_name": queue_name,
+        "redis_settings": RedisSettings.from_dsn(redis_url),
     }
     options.update(overrides)
     return Worker(**options)
-
-
-def run(settings: Settings) -> None:
-    """Run the worker until SIGINT/SIGTERM (blocking; owns its event loop)."""
-    create_worker(settings).run()

@@ -199,10 +199,12 @@ async def serve(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     sock.listen(64)
     port = sock.getsockname()[1]
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-        assert (await client.get("/api/health")).status_code == 200
-        yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
-    server.should_exit = True
-    async with asyncio.timeout(30):
-        await task
-    sock.close()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            assert (await client.get("/api/health")).status_code == 200
+            yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
+    finally:  # also when the test failed: a server left running would hang the session
+        server.should_exit = True
+        async with asyncio.timeout(30):
+            await task
+        sock.close()

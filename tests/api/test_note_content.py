@@ -16,11 +16,12 @@ from pycrdt import Doc
 from pypdf import PdfReader
 
 from api.app import create_app
-from collab.markdown import to_markdown
-from jobs.note_content import seed_note_content
-from jobs.search_index import SearchIndexer
+from api.note_content import INLINE_EXPORT_MAX_CHARS
+from jobs.enqueue import InProcessQueue
+from notes.content import seed_note_content
+from notes.markdown import to_markdown
+from notes.search_index import SearchIndexer
 from storage.documents import DocumentLog
-from storage.objects import FileObjectStore
 from tests.api.conftest import bearer, empty_database, make_settings, register, serve
 
 SEED = "# Plan é 👩‍💻\n\nWe **meet** at the café.\n\n- first 漢字"
@@ -168,12 +169,19 @@ async def test_inline_exports_download_each_format(client: httpx.AsyncClient) ->
     assert [f["field"] for f in bad.json()["error"]["fields"]] == ["format"]
 
 
-async def test_background_export_is_polled_then_downloaded(
-    client: httpx.AsyncClient, tmp_path: Path
-) -> None:
-    svc = client.app.state.services  # type: ignore[attr-defined]
-    if svc.objects is None:
-        svc.objects = FileObjectStore(tmp_path / "objects")
+async def finished_export(
+    client: httpx.AsyncClient, status_url: str, headers: dict[str, str], timeout: float = 30
+) -> dict[str, Any]:
+    """Poll an export's status as a client does, until it is no longer pending."""
+    async with asyncio.timeout(timeout):
+        while True:
+            status: dict[str, Any] = (await client.get(status_url, headers=headers)).json()
+            if status["status"] != "pending":
+                return status
+            await asyncio.sleep(0.05)  # the REST contract is polling; no event to await
+
+
+async def test_background_export_is_polled_then_downloaded(client: httpx.AsyncClient) -> None:
     owner, _ = await _user(client, "Owner")
     reader, reader_user = await _user(client, "Reader")
     note_id = await _note(client, owner)
@@ -188,8 +196,7 @@ async def test_background_export_is_polled_then_downloaded(
     job = started.json()
     assert job["status"] == "pending" and job["statusUrl"].endswith(job["exportId"])
 
-    # The ASGI transport returns once the response's background task has run.
-    status = (await client.get(job["statusUrl"], headers=reader)).json()
+    status = await finished_export(client, job["statusUrl"], reader)
     assert status["status"] == "done", status
     download = await client.get(status["downloadUrl"], headers=reader)
     assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
@@ -199,6 +206,45 @@ async def test_background_export_is_polled_then_downloaded(
     assert unknown.status_code == 404
     bogus = await client.get(f"/api/workbook/notes/{note_id}/exports/..%2F..%2Fx", headers=owner)
     assert bogus.status_code == 404
+
+
+async def test_a_note_above_the_size_threshold_is_exported_by_a_queued_job(
+    client: httpx.AsyncClient,
+) -> None:
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    assert isinstance(svc.jobs, InProcessQueue)  # no Redis: the web process runs the jobs
+    owner, _ = await _user(client, "Owner")
+    note_id = await _note(client, owner)
+    lines = [f"line {n}: the workshop notes grow long é" for n in range(1500)]
+    await _append(client, note_id, "\n".join(lines))
+    url = f"/api/workbook/notes/{note_id}/export"
+    assert len(SEED_TEXT) + sum(len(line) + 1 for line in lines) > INLINE_EXPORT_MAX_CHARS
+    completed = svc.jobs.completed
+
+    started = await client.get(url, params={"format": "md"}, headers=owner)  # no async=true
+
+    assert started.status_code == 202, started.text
+    status = await finished_export(client, started.json()["statusUrl"], owner)
+    assert status["status"] == "done", status
+    assert svc.jobs.completed == completed + 1  # export_note_job ran on the queue
+    download = await client.get(status["downloadUrl"], headers=owner)
+    assert download.status_code == 200
+    assert download.text.endswith(f"{lines[-1]}\n") and "We **meet** at the café." in download.text
+
+
+async def test_a_background_export_without_a_job_queue_is_503(client: httpx.AsyncClient) -> None:
+    svc = client.app.state.services  # type: ignore[attr-defined]
+    owner, _ = await _user(client, "Owner")
+    note_id = await _note(client, owner)
+    queue, svc.jobs = svc.jobs, None  # as when Redis was unreachable at startup
+    try:
+        refused = await client.get(
+            f"/api/workbook/notes/{note_id}/export", params={"async": "true"}, headers=owner
+        )
+    finally:
+        svc.jobs = queue
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "service_unavailable", refused.json()
 
 
 class NoteEditor:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from api.app import create_app
 from api.cli import EXIT_NOT_READY, main
-from jobs.worker import on_shutdown, on_startup
+from api.worker import open_worker_context
 from storage.db import HEAD_REVISION, SchemaBehind, connect, downgrade, migrate
 from tests.api.conftest import BASE_URL, PASSWORD, RunningApp, make_settings, unique_email
 
@@ -208,23 +208,22 @@ def test_collab_worker_refuses_the_same_way(
 
 
 async def test_the_worker_start_up_applies_the_gate(blank_url: str, tmp_path: Path) -> None:
-    # `arq jobs.worker.WorkerSettings` skips the command line: on_startup itself refuses.
+    # `arq api.worker.WorkerSettings` skips the command line: opening its context refuses.
     settings = make_settings(blank_url, COLLAB_DATA_DIR=str(tmp_path / "data"))
     with pytest.raises(SchemaBehind, match="`collab db upgrade`"):
-        await on_startup({"collab_settings": settings})
+        async with open_worker_context(settings):
+            pass
     await migrate(blank_url)
-    ctx: dict[str, Any] = {"collab_settings": settings}
-    await on_startup(ctx)
-    await on_shutdown(ctx)
+    async with open_worker_context(settings) as context:
+        assert context.documents is not None
 
 
 async def test_the_worker_migrates_when_told(blank_url: str, tmp_path: Path) -> None:
     settings = make_settings(
         blank_url, COLLAB_DATA_DIR=str(tmp_path / "data"), COLLAB_AUTO_MIGRATE=True
     )
-    ctx: dict[str, Any] = {"collab_settings": settings}
-    await on_startup(ctx)
-    await on_shutdown(ctx)
+    async with open_worker_context(settings):
+        pass
     async with connect(blank_url) as db, db.engine.connect() as conn:
         revision = (await conn.execute(sa.text("SELECT version_num FROM alembic_version")))
         assert revision.scalar() == HEAD_REVISION

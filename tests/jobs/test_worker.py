@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from pycrdt import Doc, Text
 
 from api.settings import Settings
+from api.worker import WorkerSettings, create_worker
 from jobs.catalog import compact_all_job, compact_document_job
 from jobs.context import JobContext
-from jobs.enqueue import ArqQueue, open_job_queue
-from jobs.worker import WorkerSettings, create_worker, queue_name
+from jobs.enqueue import ArqQueue, open_job_queue, queue_name
 from storage.documents import DocumentLog
 
 pytestmark = [
@@ -88,5 +89,29 @@ async def test_worker_runs_the_periodic_job_function(
 
 def test_worker_settings_register_every_job_and_the_cron() -> None:
     names = {f.name for f in WorkerSettings.functions}
-    assert names == {"compact_document_job", "compact_all_job"}
+    assert names == {
+        "compact_document_job",
+        "compact_all_job",
+        "export_note_job",
+        "append_note_text_job",
+    }
     assert [c.name for c in WorkerSettings.cron_jobs] == ["cron:compact_all_job"]
+
+
+def test_worker_run_closes_the_context_it_opened_in_another_task(
+    jobs_pg_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    # `Worker.run()` (what `collab worker` calls) runs on_startup inside its main task and
+    # on_shutdown in a new one; the context's task groups (the worker's collab server) must
+    # still be left by the task that entered them, or shutdown raises.
+    settings = settings_for(jobs_pg_url, redis_url, redis_prefix)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # arq's Worker takes the current loop when it is built
+    try:
+        worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.05,
+                               keep_result=0, cron_jobs=[])
+        worker.run()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    assert worker.jobs_failed == 0

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from pycrdt import Doc
 
-from collab.markdown import to_markdown, write_markdown
+from notes.markdown import to_markdown, write_markdown
 from storage.db import Database
 from storage.models import Note
 from storage.types import utcnow

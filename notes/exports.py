@@ -1,13 +1,14 @@
 """Note exports: Markdown that keeps the structure, JSON with metadata and content, a real PDF.
 
 The renderers are pure functions of a document (or its rich-text tree) and the note's metadata.
-Small notes are exported inline by the REST handler; large ones run as a job (`run_export`)
-that writes the file and a small status manifest to the object store, which the client polls.
+Small notes are exported inline by the REST handler; large ones are recorded (`start_export`)
+and rendered by `run_export` in the job queue's `export_note_job` (through `NoteService`), which
+writes the file and a small status manifest to the object store, which the client polls.
 
 The PDF embeds DejaVu (Debian `fonts-dejavu-core`) so accents and most scripts render;
 characters the font has no glyph for (emoji, CJK with DejaVu) are replaced by U+FFFD rather
 than crashing or silently vanishing. Without any TrueType font it falls back to the PDF core
-fonts (Latin-1). `jobs.pdf` (fpdf2, fontTools, Pillow: ~20 MiB) is imported on the first PDF
+fonts (Latin-1). `notes.pdf` (fpdf2, fontTools, Pillow: ~20 MiB) is imported on the first PDF
 export, not with this module: most processes never render one.
 """
 
@@ -24,25 +25,24 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 from pycrdt import Doc
 
-from collab.markdown import to_markdown
-from collab.richtext import Node, read_tree, to_json, to_plain_text
 from collab.server import CollabServer
-from jobs.note_content import UpdateLog, read_note_tree
+from notes.content import UpdateLog, read_note_tree
+from notes.markdown import to_markdown
+from notes.richtext import Node, read_tree, to_json, to_plain_text
 from storage.objects import ObjectNotFound
 
 if TYPE_CHECKING:  # imported by `export_pdf` at run time (see the module docstring)
-    from jobs.pdf import PdfFonts
+    from notes.pdf import PdfFonts
 
 __all__ = [
     "EXPORT_FORMATS",
-    "ExportContext",
     "ExportFile",
     "ExportFormat",
     "ExportMeta",
+    "ExportObjects",
     "export_json",
     "export_markdown",
     "export_note",
-    "export_note_job",
     "export_pdf",
     "read_export",
     "run_export",
@@ -150,7 +150,7 @@ def export_pdf(
         fonts: TrueType faces to embed; "default" looks for DejaVu (`find_pdf_fonts`), None
             uses the PDF core fonts (Latin-1 only).
     """
-    from jobs.pdf import find_pdf_fonts, render_pdf  # fpdf2 is heavy: only when rendering
+    from notes.pdf import find_pdf_fonts, render_pdf  # fpdf2 is heavy: only when rendering
 
     chosen = find_pdf_fonts() if fonts == "default" else fonts
     return render_pdf(_tree(source), meta.title, meta.tags, fonts=chosen)
@@ -183,15 +183,6 @@ class ExportObjects(Protocol):
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None: ...
     async def get(self, key: str) -> bytes: ...
-
-
-class ExportContext(Protocol):
-    """What `export_note_job` needs from the job context."""
-
-    @property
-    def documents(self) -> UpdateLog: ...
-    @property
-    def objects(self) -> ExportObjects: ...
 
 
 def export_key(note_id: str, export_id: str, suffix: str) -> str:
@@ -270,8 +261,3 @@ async def run_export(
 async def _save(objects: ExportObjects, manifest: dict[str, Any]) -> None:
     key = export_key(manifest["noteId"], manifest["exportId"], ".json")
     await objects.put(key, json.dumps(manifest).encode(), "application/json")
-
-
-async def export_note_job(ctx: ExportContext, note_id: str, export_id: str) -> str:
-    """The worker job: `run_export` from the durable log (register in `jobs.catalog`)."""
-    return await run_export(ctx.documents, ctx.objects, note_id, export_id)

@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
-from collab.markdown import parse_markdown, to_markdown, write_markdown
-from collab.richtext import (
+from notes.markdown import parse_markdown, to_markdown, write_markdown
+from notes.richtext import (
     Inline,
     Mark,
     Node,
@@ -59,7 +59,7 @@ print("é")
 
 
 def yjs(payload: dict[str, Any]) -> dict[str, Any]:
-    """Run the reference Yjs client (tests/collab/yjs_fragment.mjs) on one JSON request."""
+    """Run the reference Yjs client (tests/notes/yjs_fragment.mjs) on one JSON request."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "yjs").is_dir():
         pytest.fail("node and the npm test clients are required (npm install at the repo root)")

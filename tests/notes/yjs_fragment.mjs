@@ -1,6 +1,6 @@
 // Reference Yjs client for the rich-text tests (stdin -> stdout, one JSON object each way).
 //   decode: {"update": "<hex>"} -> {"xml": fragment.toString(), "doc": ProseMirror JSON}
-//           (marks sorted by type, empty attrs and content left out, as collab.richtext does)
+//           (marks sorted by type, empty attrs and content left out, as notes.richtext does)
 //   encode: {"doc": ProseMirror-shaped JSON} -> {"update": "<hex>"}, built the way
 //           y-prosemirror builds it (marks as XmlText format attributes, attrs as element attrs).
 import * as Y from 'yjs'

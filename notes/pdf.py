@@ -17,7 +17,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import CoreFont, TTFFont
 
-from collab.richtext import Node, Text
+from notes.richtext import Node, Text
 
 __all__ = ["FONT_DIRS", "PdfFonts", "find_pdf_fonts", "render_pdf"]
 

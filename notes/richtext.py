@@ -9,9 +9,9 @@ each mark's value being its attribute object.
 
 Reading (`read_tree`) takes one consistent view inside a transaction. Writing (`write_tree`)
 never addresses a position inside existing text: it appends whole new elements and fills each
-new `XmlText` by appending runs at its own end, `len(text)` (pycrdt counts UTF-8 bytes, see
-docs/hazards.md "text positions are UTF-8 byte offsets"), so emoji and accents stay valid for Yjs
-clients. Plain text lives here (search indexing needs only that); Markdown in `collab.markdown`.
+new `XmlText` by appending runs at its own end, `len(text)` (pycrdt counts UTF-8 bytes,
+docs/hazards.md), so emoji and accents stay valid for Yjs clients. Plain text lives here
+(search indexing needs only that); Markdown in `notes.markdown`.
 """
 
 from __future__ import annotations

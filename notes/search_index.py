@@ -25,8 +25,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from collab.hooks import BeforeUnloadDocument, Change, Configure, Extension
-from collab.richtext import to_plain_text
 from collab.server import CollabServer
+from notes.richtext import to_plain_text
 
 __all__ = ["NoteTextSink", "SearchIndexer", "note_id_of"]
 
@@ -68,8 +68,8 @@ class SearchIndexer(Extension):
         debounce: index once a note has had no change for this long (seconds).
         max_delay: ...but at the latest this long after its first unindexed change.
 
-    Call `bind(server)` once the `CollabServer` that lists this extension exists; until then
-    (and for documents that are no longer loaded) text is only written at unload.
+    It reads live documents through the server it runs in (``on_configure``); documents that
+    are no longer loaded have their text written at unload.
     """
 
     priority = 10  # after persistence and fan-out: indexing is the least urgent

@@ -1,4 +1,4 @@
-"""jobs.note_content: seeding, reading, restoring and automatic versions of note documents."""
+"""notes.content: seeding, reading, restoring and automatic versions of note documents."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ from pycrdt import Doc
 from collab.config import CollabConfig
 from collab.extensions.persistence import Persistence
 from collab.hooks import AfterUnloadDocument, Extension, Origin
-from collab.markdown import to_markdown
-from collab.richtext import write_plain_text
 from collab.server import CollabServer
-from jobs.autoversions import AutoVersions
-from jobs.note_content import (
+from notes.autoversions import AutoVersions
+from notes.content import (
     current_state,
     doc_from_updates,
     document_name,
@@ -27,6 +25,8 @@ from jobs.note_content import (
     restore_state,
     seed_note_content,
 )
+from notes.markdown import to_markdown
+from notes.richtext import write_plain_text
 from storage.db import Database, connect, migrate
 from storage.documents import DocumentLog
 from storage.notes import NoteRepository
@@ -39,7 +39,7 @@ SEED = "# Día 1 👩‍💻\n\nWe **met** at the café.\n\n- ünïcode\n- 漢�
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        return str(request.getfixturevalue("jobs_pg_url"))
+        return str(request.getfixturevalue("notes_pg_url"))
     url = f"sqlite+aiosqlite:///{tmp_path / 'content.db'}"
     asyncio.run(migrate(url))
     return url

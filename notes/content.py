@@ -3,8 +3,8 @@
 Every write goes through the collab front door (`CollabServer.open_direct`), so it runs the
 same hooks as a client edit (persistence, fan-out, search indexing) and connected editors see it
 through normal sync. Reads use the live document when this process has it loaded, else the
-durable update log (no load into the registry for a one-off read). A process without a collab
-server edits the log directly (`edit_note`).
+durable update log (no load into the registry for a one-off read). Only a caller without a
+collab server edits the log directly (`edit_note`); jobs always have one (`NoteService`).
 
 Restoring a version is a new edit: the version's tree replaces the live content (old children
 deleted, new ones appended), so the history is kept and nothing is lost.
@@ -18,9 +18,9 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pycrdt import Doc
 
-from collab.markdown import write_markdown
-from collab.richtext import Node, read_tree, replace_content, to_plain_text, write_plain_text
 from collab.server import CollabServer
+from notes.markdown import write_markdown
+from notes.richtext import Node, read_tree, replace_content, to_plain_text, write_plain_text
 
 __all__ = [
     "ContentFormat",
@@ -90,7 +90,7 @@ async def read_note_tree(
 
 
 async def note_text(server: CollabServer | None, log: UpdateLog, note_id: uuid.UUID | str) -> str:
-    """The note's current plain text (see `collab.richtext.to_plain_text`)."""
+    """The note's current plain text (see `notes.richtext.to_plain_text`)."""
     return await _read(server, log, note_id, to_plain_text)
 
 
@@ -141,7 +141,7 @@ async def seed_note_content(
     """Append `content` to the note's document (a new note's first content).
 
     Markdown is parsed into headings, lists, marks...; plain text becomes one paragraph per
-    line. No text offsets are used, so any characters are safe (HAZARDS.md).
+    line. No text offsets are used, so any characters are safe.
     """
     if not content:
         return

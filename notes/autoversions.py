@@ -16,7 +16,7 @@ from typing import Protocol
 
 from collab.hooks import BeforeUnloadDocument, Change, Extension, StoreDocument
 from collab.types import YDoc
-from jobs.search_index import note_id_of
+from notes.search_index import note_id_of
 
 __all__ = ["AutoVersions", "VersionSink"]
 

@@ -1,11 +1,11 @@
-"""Markdown for the rich-text tree of `collab.richtext`: serialise a note, parse seeded content.
+"""Markdown for the rich-text tree of `notes.richtext`: serialise a note, parse seeded content.
 
 `to_markdown` keeps the structure the editor has (headings `#`, bullet `-` and ordered `1.`
 lists with nesting, block quotes `>`, fenced code blocks, rules) and the marks (`**bold**`,
 `_italic_`, `` `code` ``, `~~strike~~`, `[text](href)`). `parse_markdown` reads CommonMark
 (plus strikethrough) into the same tree, mapping a soft line break to a hard break so content
 typed line by line keeps its lines. `write_markdown` appends the parsed tree to a document
-without addressing existing text (see `collab.richtext.write_tree`).
+without addressing existing text (see `notes.richtext.write_tree`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pycrdt import Doc
 
-from collab.richtext import FRAGMENT, TEXTBLOCKS, Inline, Mark, Node, Text, read_tree, write_tree
+from notes.richtext import FRAGMENT, TEXTBLOCKS, Inline, Mark, Node, Text, read_tree, write_tree
 
 __all__ = ["parse_markdown", "to_markdown", "write_markdown"]
 

@@ -13,9 +13,7 @@ from pycrdt import Doc
 from pypdf import PdfReader
 
 from collab.extensions.persistence import MemoryStore
-from collab.markdown import parse_markdown, write_markdown
-from collab.richtext import to_json
-from jobs.exports import (
+from notes.exports import (
     ExportMeta,
     export_json,
     export_markdown,
@@ -25,7 +23,9 @@ from jobs.exports import (
     run_export,
     start_export,
 )
-from jobs.pdf import find_pdf_fonts
+from notes.markdown import parse_markdown, write_markdown
+from notes.pdf import find_pdf_fonts
+from notes.richtext import to_json
 from storage.objects import FileObjectStore
 
 BODY = """# Workshop notes é

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from collab.config import CollabConfig
-from collab.markdown import write_markdown
-from collab.richtext import write_plain_text
 from collab.server import CollabServer
-from jobs.search_index import SearchIndexer, note_id_of
+from notes.markdown import write_markdown
+from notes.richtext import write_plain_text
+from notes.search_index import SearchIndexer, note_id_of
 from storage.db import Database, connect, migrate
 from storage.notes import NoteRepository
 from storage.users import UserRepository
@@ -45,7 +45,7 @@ class RecordingSink:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        return str(request.getfixturevalue("jobs_pg_url"))
+        return str(request.getfixturevalue("notes_pg_url"))
     url = f"sqlite+aiosqlite:///{tmp_path / 'index.db'}"
     asyncio.run(migrate(url))
     return url

@@ -1,0 +1,75 @@
+"""Notes: the rich-text content of `notes/<id>` documents and what is built on it.
+
+The ProseMirror-shaped rich-text tree of a note's Yjs document (``richtext``) with Markdown and
+plain text (``markdown``), reading and editing a note's document through the collab front door
+(``content``), the collab extensions that keep search (``search_index``) and automatic versions
+(``autoversions``) in step with live edits, exports to Markdown, JSON and PDF (``exports``,
+``pdf``), and `NoteService`, the note work a composition root hands to jobs (``service``). A
+middle-layer package beside `rooms` and `jobs`: it uses `collab` and `storage` and imports no
+sibling; `jobs` declares the `NoteOperations` it needs and `NoteService` satisfies it.
+"""
+
+from notes.autoversions import AutoVersions, VersionSink
+from notes.content import (
+    ContentFormat,
+    NoteLog,
+    UpdateLog,
+    current_state,
+    document_name,
+    edit_note,
+    note_text,
+    read_note_tree,
+    restore_state,
+    seed_note_content,
+)
+from notes.exports import (
+    EXPORT_FORMATS,
+    ExportFile,
+    ExportFormat,
+    ExportMeta,
+    ExportObjects,
+    export_note,
+    read_export,
+    run_export,
+    start_export,
+)
+from notes.markdown import parse_markdown, to_markdown, write_markdown
+from notes.richtext import Node, read_tree, to_json, to_plain_text, write_plain_text
+from notes.search_index import NoteTextSink, SearchIndexer, note_id_of
+from notes.service import NoteService
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "AutoVersions",
+    "ContentFormat",
+    "ExportFile",
+    "ExportFormat",
+    "ExportMeta",
+    "ExportObjects",
+    "Node",
+    "NoteLog",
+    "NoteService",
+    "NoteTextSink",
+    "SearchIndexer",
+    "UpdateLog",
+    "VersionSink",
+    "current_state",
+    "document_name",
+    "edit_note",
+    "export_note",
+    "note_id_of",
+    "note_text",
+    "parse_markdown",
+    "read_export",
+    "read_note_tree",
+    "read_tree",
+    "restore_state",
+    "run_export",
+    "seed_note_content",
+    "start_export",
+    "to_json",
+    "to_markdown",
+    "to_plain_text",
+    "write_markdown",
+    "write_plain_text",
+]
