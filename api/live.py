@@ -172,7 +172,11 @@ def build_collab(
     documents = DocumentLog(database)
     indexer = SearchIndexer(NoteRepository(database))
     extensions: list[Extension] = [
-        Persistence(documents, flush_interval=persist_interval),
+        # COLLAB_SHUTDOWN_TIMEOUT bounds the last flush too (a stuck database must not hold
+        # SIGTERM for Persistence's own default).
+        Persistence(
+            documents, flush_interval=persist_interval, final_flush_timeout=config.shutdown_timeout
+        ),
         NotesAuth(tokens, database),
         indexer,
         AutoVersions(VersionRepository(database)),
