@@ -14,13 +14,19 @@ import gc
 import importlib
 import importlib.util
 import logging
+import math
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from api.logredact import RedactSecrets
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from uvicorn import Config
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +86,16 @@ def _database_ready(settings: Settings) -> bool:
     return True
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def uvicorn_config(settings: Settings, app: Starlette, host: str, port: int) -> Config:
+    """How `collab serve` runs uvicorn."""
     import uvicorn
 
-    from api.app import create_app
-    from api.playback import SigningKeyError
     from collab.transport import CollabWebSocketProtocol
 
-    host = host or settings.host
-    port = settings.port if port is None else port
-    try:
-        app = create_app(settings)
-    except SigningKeyError as exc:
-        _err(f"collab: configuration error: {exc}")
-        return EXIT_CONFIG
     # Frames the collab server accepts must get through uvicorn first; a little headroom so
     # the 1009 for an oversized frame is collab's (logged and counted), not uvicorn's.
     ws_max_size = settings.collab_max_message_size + 2**20
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -109,19 +107,36 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         # server's CPU in the fan-out benchmark (browsers offer it) for little gain.
         ws_per_message_deflate=False,
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
+        # Whole seconds, rounded up: int(0.5) == 0 would cancel every handler at once.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
         proxy_headers=True,
         log_config=None,
     )
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.playback import SigningKeyError
+
+    host = host or settings.host
+    port = settings.port if port is None else port
+    try:
+        app = create_app(settings)
+    except SigningKeyError as exc:
+        _err(f"collab: configuration error: {exc}")
+        return EXIT_CONFIG
+    config = uvicorn_config(settings, app, host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - display only
     url = settings.public_url or f"http://{shown}:{port}/"
     _out(f"collab: serving on {url} (open this URL; Ctrl-C stops)")
+    if not _database_ready(settings):
+        return EXIT_NOT_READY
     # Everything imported and built so far (~110k objects: modules, the app) lives until exit:
     # out of the collector's reach, so a full collection no longer walks it (one during a
     # connect storm of 500 clients took ~100 ms of a ~0.7 s burst of CPU). Collected first,
     # so no garbage is frozen.
-    if not _database_ready(settings):
-        return EXIT_NOT_READY
     gc.collect()
     gc.freeze()
     server = uvicorn.Server(config)

@@ -175,6 +175,34 @@ def _same_origin(headers: Mapping[str, str]) -> bool:
     return urlsplit(origin).netloc == headers.get("host")
 
 
+def document_extensions(
+    database: Database,
+    *,
+    redis_url: str | None,
+    redis_prefix: str,
+    node_id: str,
+    persist_interval: float,
+    shutdown_timeout: float,
+) -> list[Extension]:
+    """What every collab server of ours runs, web node or worker: the durable log, search
+    indexing, automatic versions and (with Redis) the fan-out."""
+    documents = DocumentLog(database)
+    extensions: list[Extension] = [
+        # COLLAB_SHUTDOWN_TIMEOUT bounds the last flush too (a stuck database must not hold
+        # SIGTERM for Persistence's own default).
+        Persistence(
+            documents, flush_interval=persist_interval, final_flush_timeout=shutdown_timeout
+        ),
+        SearchIndexer(NoteRepository(database)),
+        AutoVersions(VersionRepository(database)),
+    ]
+    if redis_url:
+        extensions.append(
+            RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
+        )
+    return extensions
+
+
 def build_collab(
     *,
     database: Database,
@@ -186,18 +214,15 @@ def build_collab(
     persist_interval: float,
     metrics_registry: CollectorRegistry,
 ) -> CollabServer:
-    """The collab server: auth, durable log, search indexing, automatic versions, fan-out."""
-    documents = DocumentLog(database)
-    extensions: list[Extension] = [
-        Persistence(documents, flush_interval=persist_interval),
+    """The web node's collab server: token authentication, the notes kind and
+    `document_extensions`."""
+    extensions = [
         TokenAuth(tokens),
-        SearchIndexer(NoteRepository(database)),
-        AutoVersions(VersionRepository(database)),
+        *document_extensions(
+            database, redis_url=redis_url, redis_prefix=redis_prefix, node_id=node_id,
+            persist_interval=persist_interval, shutdown_timeout=config.shutdown_timeout,
+        ),
     ]
-    if redis_url:
-        extensions.append(
-            RedisFanout(redis_url, node_id, key_prefix=redis_prefix, store=documents)
-        )
     kinds = [DocumentKind("notes", NotesAuthorizer(database))]
     return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
 

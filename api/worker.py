@@ -22,19 +22,15 @@ from typing import Any
 from arq.worker import Worker
 
 from api.job_context import build_job_context
+from api.live import document_extensions
 from api.settings import Settings
-from collab import CollabConfig, CollabServer, Extension, Persistence
-from collab.extensions.fanout import RedisFanout, default_node_id
+from collab import CollabConfig, CollabServer
+from collab.extensions.fanout import default_node_id
 from jobs.context import JobContext
 from jobs.enqueue import DEFAULT_QUEUE_NAME, queue_name
 from jobs.worker import ArqContext, arq_worker, cron_jobs, functions, on_shutdown, startup
-from notes.autoversions import AutoVersions
-from notes.search_index import SearchIndexer
 from storage.db import Database, connect, require_schema
-from storage.documents import DocumentLog
-from storage.notes import NoteRepository
 from storage.objects import open_object_store
-from storage.versions import VersionRepository
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +40,15 @@ __all__ = ["WorkerSettings", "create_worker", "open_worker_context", "run", "wor
 def worker_collab(settings: Settings, database: Database) -> CollabServer:
     """The worker's collab server: persistence, search indexing, automatic versions and (with
     ``REDIS_URL``) fan-out, but no authentication: no socket ever reaches it."""
-    documents = DocumentLog(database)
-    extensions: list[Extension] = [
-        Persistence(documents, flush_interval=settings.collab_persist_interval),
-        SearchIndexer(NoteRepository(database)),
-        AutoVersions(VersionRepository(database)),
-    ]
-    if settings.redis_url:
+    extensions = document_extensions(
+        database,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
         # Never the web nodes' COLLAB_NODE_ID: a node skips the entries written under its id.
-        node_id = f"worker-{default_node_id()}"
-        extensions.append(RedisFanout(settings.redis_url, node_id,
-                                      key_prefix=settings.redis_prefix, store=documents))
+        node_id=f"worker-{default_node_id()}",
+        persist_interval=settings.collab_persist_interval,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
     config = CollabConfig(
         max_document_size=settings.collab_max_document_size,
         unload_delay=settings.collab_unload_delay,

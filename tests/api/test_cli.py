@@ -145,3 +145,15 @@ def test_serve_refuses_a_bad_mux_key(
     monkeypatch.setenv("MUX_SIGNING_PRIVATE_KEY", "bm90IGEga2V5")
     assert main(["serve", "--port", "0"]) == 2
     assert "MUX_SIGNING_PRIVATE_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("timeout", "seconds"), [(0.5, 1), (2.0, 2), (2.5, 3)])
+def test_uvicorn_gets_the_shutdown_timeout_rounded_up(timeout: float, seconds: int) -> None:
+    # uvicorn takes whole seconds; 0 would cancel every open connection's handler at once.
+    from api.app import create_app
+    from api.cli import uvicorn_config
+    from api.settings import Settings
+
+    settings = Settings(COLLAB_ENV="test", COLLAB_SHUTDOWN_TIMEOUT=timeout)
+    config = uvicorn_config(settings, create_app(settings), "127.0.0.1", 0)
+    assert config.timeout_graceful_shutdown == seconds

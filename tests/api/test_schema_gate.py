@@ -227,3 +227,14 @@ async def test_the_worker_migrates_when_told(blank_url: str, tmp_path: Path) -> 
     async with connect(blank_url) as db, db.engine.connect() as conn:
         revision = (await conn.execute(sa.text("SELECT version_num FROM alembic_version")))
         assert revision.scalar() == HEAD_REVISION
+
+
+def test_user_create_refuses_too(
+    blank_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    _env(monkeypatch, blank_url, tmp_path, COLLAB_AUTO_MIGRATE="false")
+    args = ["user", "create", "--email", "a@example.com", "--password", "long-enough-pw",
+            "--name", "Ada"]
+    assert main(args) == EXIT_NOT_READY
+    assert "`collab db upgrade`" in capsys.readouterr().err

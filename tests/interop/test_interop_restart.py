@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from backends import Note, RestBackend
@@ -22,6 +24,7 @@ from storage.documents import DocumentLog
 pytestmark = pytest.mark.interop
 
 Clients = Callable[[str], Awaitable[YjsClient]]
+SHUTDOWN_TIMEOUT = 1
 
 
 # Writes held back: the group-commit window at its maximum and documents never unloaded while
@@ -154,3 +157,36 @@ async def test_sigkill_mid_edit_with_clients_running_loses_nothing(
     assert all(f"<{n}>" in text for n in range(30))
     assert "[while down]" in text
 
+
+
+@pytest.mark.postgres
+async def test_sigterm_gives_up_on_a_stuck_database_after_the_shutdown_timeout(
+    server_factory: ServerFactory, fresh_pg_url: str, yjs: Clients
+) -> None:
+    # COLLAB_SHUTDOWN_TIMEOUT bounds how long SIGTERM waits for stores: the edit is held in the
+    # group-commit window, then the table it goes to is locked by another session.
+    server = server_factory(
+        "stuck-db", DATABASE_URL=fresh_pg_url, COLLAB_AUTO_MIGRATE="true",
+        COLLAB_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT), **HOLD_WRITES,
+    )
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
+        backend = RestBackend(http)
+        owner = await backend.user("Owner")
+        note = Note(owner=owner, id=await backend.note(owner))
+    await _edit_then_leave(yjs, server, note, "unsaved", "")
+    admin = await asyncpg.connect(fresh_pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        lock = admin.transaction()
+        await lock.start()
+        await admin.execute("LOCK TABLE document_updates IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        status = await asyncio.to_thread(server.terminate, 60)
+        elapsed = time.monotonic() - started
+        await lock.rollback()
+    finally:
+        await admin.close()
+    assert status in (0, -signal.SIGTERM), server.log()
+    # It waited for the store (closing, storing, the last flush: each bounded by the timeout)
+    # and then gave up; Persistence's own 10 s default no longer applies.
+    assert SHUTDOWN_TIMEOUT <= elapsed < 3 * SHUTDOWN_TIMEOUT + 3, (elapsed, server.log())
+    assert "updates not stored" in server.log()
