@@ -95,9 +95,7 @@ class _Compiled:
         self._order = tuple(order)
         selected = getattr(statement.core, "selected_columns", ())
         results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected]
-        self._results: tuple[_Convert, ...] | None = (
-            tuple(results) if any(r is not None for r in results) else None
-        )
+        self._results = tuple((i, f) for i, f in enumerate(results) if f is not None)
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional values, each converted as its bind type converts it."""
@@ -114,13 +112,17 @@ class _Compiled:
 
     def rows(self, raw: Sequence[Row]) -> Sequence[Row]:
         """Driver rows converted as the selected columns' types convert them."""
-        convert = self._results
-        if convert is None:
+        if not self._results:
             return raw
-        return [
-            tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
-            for row in raw
-        ]
+        out = []
+        for row in raw:
+            values = list(row)
+            for index, convert in self._results:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            out.append(values)
+        return out
 
 
 Step = tuple[Statement, Mapping[str, Any]]
