@@ -29,7 +29,7 @@ PG_DIALECT: Dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 class PgSql:
-    """`Sql` on an ``asyncpg`` pool of up to ``size`` connections, opened on first use.
+    """`Sql` on an ``asyncpg`` pool of up to ``size`` connections, each opened on first use.
 
     A connection that fails at the connection level is dropped by the pool, and a later call
     opens a new one.
@@ -44,7 +44,14 @@ class PgSql:
         import asyncpg
 
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=size, reset=_keep_session)
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=0,
+            max_size=size,
+            reset=_keep_session,
+            # Connections stay open once opened (no idle timer armed on every release).
+            max_inactive_connection_lifetime=0,
+        )
         return cls(pool)
 
     async def fetch(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:

@@ -49,19 +49,21 @@ class Statement:
         self.names = frozenset(b.key for b in binds if not b.key.startswith("%"))
         """The parameters a caller gives (values under other keys are ignored)."""
         self._expanding = tuple(sorted(b.key for b in binds if b.expanding))
-        self._shapes: dict[tuple[Any, ...], _Compiled] = {}
+        self._shapes: dict[tuple[Any, ...] | str, _Compiled] = {}
         untyped = [b.key for b in binds if isinstance(b.type, sa.types.NullType)]
         if untyped:
             raise TypeError(f"untyped bind parameters: {', '.join(untyped)}")
 
     def compiled(self, dialect: Dialect, values: Mapping[str, Any]) -> _Compiled:
         """The SQL for ``dialect`` (and for the lengths of ``values``' ``IN`` lists)."""
-        lengths = tuple(len(values[name]) for name in self._expanding)
-        key = (dialect.name, lengths)
+        key: tuple[Any, ...] | str = dialect.name
+        if self._expanding:
+            key = (dialect.name, *(len(values[name]) for name in self._expanding))
         shape = self._shapes.get(key)
         if shape is None:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
+            lengths = tuple(len(values[name]) for name in self._expanding)
             shape = self._shapes[key] = _Compiled(self, dialect, lengths)
         return shape
 
@@ -93,29 +95,34 @@ class _Compiled:
         self._order = tuple(order)
         selected = getattr(statement.core, "selected_columns", ())
         results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected]
-        self._results: tuple[_Convert, ...] | None = (
-            tuple(results) if any(r is not None for r in results) else None
-        )
+        self._results = tuple((i, f) for i, f in enumerate(results) if f is not None)
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional values, each converted as its bind type converts it."""
+        fixed = self._fixed
         out = []
         for name, index, convert in self._order:
-            value = values[name] if name in values else self._fixed[name]
+            value = values[name] if name in values else fixed[name]
             if index is not None:
                 value = value[index]
-            out.append(value if convert is None or value is None else convert(value))
+            if convert is not None and value is not None:
+                value = convert(value)
+            out.append(value)
         return out
 
     def rows(self, raw: Sequence[Row]) -> Sequence[Row]:
         """Driver rows converted as the selected columns' types convert them."""
-        convert = self._results
-        if convert is None:
+        if not self._results:
             return raw
-        return [
-            tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
-            for row in raw
-        ]
+        out = []
+        for row in raw:
+            values = list(row)
+            for index, convert in self._results:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            out.append(values)
+        return out
 
 
 Step = tuple[Statement, Mapping[str, Any]]

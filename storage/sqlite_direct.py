@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 
 def configure_sqlite(cursor: Any, busy_timeout_ms: int) -> None:
-    """Settings of every SQLite connection of ours (engine and fast path): busy timeout, WAL,
+    """Settings of every SQLite connection of ours (engine and `SqliteSql`): busy timeout, WAL,
     foreign keys, ``synchronous=NORMAL``, through a DBAPI ``cursor`` of that connection
     (``sqlite3``'s own, or SQLAlchemy's adapter over aiosqlite).
 
