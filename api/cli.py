@@ -103,8 +103,7 @@ def uvicorn_config(settings: Settings, app: Starlette, host: str, port: int) -> 
         http="httptools" if importlib.util.find_spec("httptools") else "h11",
         ws=CollabWebSocketProtocol,  # uvicorn's sans-I/O protocol + direct collab frames
         ws_max_size=ws_max_size,
-        # Yjs frames are small and already compact: per-message deflate cost ~14 % of the
-        # server's CPU in the fan-out benchmark (browsers offer it) for little gain.
+        # Yjs frames are small and already compact: no per-message deflate (browsers offer it).
         ws_per_message_deflate=False,
         lifespan="on",
         # Whole seconds, rounded up: int(0.5) == 0 would cancel every handler at once.
@@ -133,10 +132,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     _out(f"collab: serving on {url} (open this URL; Ctrl-C stops)")
     if not _database_ready(settings):
         return EXIT_NOT_READY
-    # Everything imported and built so far (~110k objects: modules, the app) lives until exit:
-    # out of the collector's reach, so a full collection no longer walks it (one during a
-    # connect storm of 500 clients took ~100 ms of a ~0.7 s burst of CPU). Collected first,
-    # so no garbage is frozen.
+    # Everything imported and built so far lives until exit: frozen out of the collector's
+    # reach (full collections never walk it), collected first so no garbage is frozen.
     gc.collect()
     gc.freeze()
     server = uvicorn.Server(config)

@@ -58,9 +58,8 @@ __all__ = ["Document", "Recipient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Awareness payloads remembered (by digest) to recognise echoes (``was_relayed``). In a connect
-# storm an echo of a joiner's snapshot comes back after hundreds of other relays: 16 missed
-# most of them, and each miss is a full parse of an ever larger payload.
+# Awareness payloads remembered (by digest) to recognise echoes (``was_relayed``): in a connect
+# storm an echo of a joiner's snapshot comes back after hundreds of other relays.
 _RECENT_RELAYS = 1024
 
 
@@ -82,8 +81,8 @@ class Recipient(Protocol):
 
 def _digest(payload: bytes) -> tuple[int, int]:
     """The key a relayed payload is remembered by: its length and Python's keyed (per process
-    random) SipHash. Keeping the payloads themselves for 1,024 relays of a big room could hold
-    tens of MiB; a false match could only drop the sender's own message."""
+    random) SipHash, never the payload itself; a false match could only drop the sender's own
+    message."""
     return len(payload), hash(payload)
 
 

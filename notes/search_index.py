@@ -123,7 +123,7 @@ class SearchIndexer(Extension):
         entry = self._dirty.get(event.document)
         if entry is not None:
             # Its due time only moves later: the loop, asleep until at most the old one,
-            # finds out then (waking it on every keystroke cost ~6 % of a busy server).
+            # finds out then; a keystroke never wakes it.
             entry.last = now
             return
         if note_id_of(event.document) is None:

@@ -2,7 +2,7 @@
 
 Each version stores the full encoded document state (`Doc.get_update()`), not a pycrdt
 `Snapshot`: snapshots need `Doc(skip_gc=True)` and restoring one of a garbage-collected document
-crashed (HAZARDS.md). A state is self-contained, so a version stays readable after the update
+crashed (docs/hazards.md). A state is self-contained, so a version stays readable after the update
 log is compacted. Listing never loads the state bytes.
 """
 
