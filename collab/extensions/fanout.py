@@ -7,14 +7,16 @@ fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
     {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
     {prefix}awareness:{name}  awareness  n, a=<awareness update> | n, q=1 (who is here?)
                                          | n, s=<stateless message broadcast>
-    {prefix}changes           n, d=<document>: "d has new entries" (one per document and batch)
+    {prefix}changes:{id}      d=<document>: "d has new entries" (one per document and batch)
                               | n, c=<control command> (close, read-only, role: every node)
+    {prefix}nodes             n=<node id> when a node starts and every heartbeat | n, b=1 (it stops)
     {prefix}node:{id}:wake    re-issues this node's blocking read when a document loads
 
 Streams, not pub/sub (at-most-once): a node that loses Redis resumes from its last id. Streams
 are capped (``XADD MAXLEN ~``) and expire ``stream_ttl`` seconds after their last write. The
-reader (`collab.extensions.streamreader`) blocks on the change stream only and reads the streams
-of the documents other nodes named; a periodic sweep reads every loaded document's streams.
+reader (`collab.extensions.streamreader`) blocks on the other nodes' change streams only and
+reads the streams of the documents they named; a periodic sweep reads every loaded document's
+streams.
 Guarantees and limits (docs/multinode.md has the whole story):
 
 * The stream position is taken (Redis ``TIME``) before the database read of a load, minus
@@ -129,7 +131,9 @@ class RedisFanout(Extension):
         stream_ttl: seconds a stream lives after its last write.
         block: seconds one ``XREAD`` blocks (also the reader's liveness interval).
         sweep: seconds between two reads of every loaded document's streams (the safety net
-            behind the change stream's notifications).
+            behind the change streams' notifications).
+        heartbeat: seconds between two membership entries of this node (the other nodes
+            stop reading the change stream of a node silent for three heartbeats).
         retry_delay: first delay between reconnection attempts (doubles up to 5 s).
 
     The server it runs in (``on_configure``) is where peers' changes are applied.
@@ -141,7 +145,7 @@ class RedisFanout(Extension):
                  store: UpdateSource | None = None, maxlen: int = 10_000,
                  replay_window: float = 60.0, outbox_limit: int = 10_000,
                  stream_ttl: int = 24 * 3600, block: float = 5.0, sweep: float = 5.0,
-                 retry_delay: float = 0.2) -> None:
+                 heartbeat: float = 30.0, retry_delay: float = 0.2) -> None:
         from redis.exceptions import RedisError  # an `except` evaluates it: import it first
 
         self._errors = (RedisError, OSError)  # what a lost connection raises
@@ -151,7 +155,6 @@ class RedisFanout(Extension):
         self._store = store
         self._maxlen = maxlen
         self._replay_ms = int(replay_window * 1000)
-        self._changes_key = f"{key_prefix}changes"
         self._outbox = StreamOutbox(limit=outbox_limit, ttl=stream_ttl, retry_delay=retry_delay,
                                     resync=self._resync_entry, announce=self._announce)
         self._target: PeerTarget | None = None
@@ -160,10 +163,11 @@ class RedisFanout(Extension):
         self._local_awareness: dict[str, dict[int, AwarenessEntry]] = {}  # our clients' states
         self._starting: dict[str, tuple[str, str, bool]] = {}
         self._wake_key = f"{key_prefix}node:{node_id}:wake"
-        self._reader = ChangeReader(self, node_id, changes_key=self._changes_key,
-                                    wake_key=self._wake_key, block=block, sweep=sweep,
+        self._reader = ChangeReader(self, node_id, changes_prefix=f"{key_prefix}changes:",
+                                    nodes_key=f"{key_prefix}nodes", wake_key=self._wake_key,
+                                    block=block, sweep=sweep, heartbeat=heartbeat,
                                     retry_delay=retry_delay, errors=self._errors,
-                                    on_reconnect=self._outbox.kick)
+                                    publish=self._outbox.put, on_reconnect=self._outbox.kick)
         self.catch_ups = 0
         """How many times a document was reloaded from the store after a trimmed stream."""
 
@@ -203,6 +207,7 @@ class RedisFanout(Extension):
             self.connected = True
         except self._errors:
             log.warning("redis unreachable at start; fan-out keeps retrying", exc_info=True)
+        self._reader.join()  # before anything of ours is published
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
@@ -217,6 +222,7 @@ class RedisFanout(Extension):
         self._group = None
         if group is None or redis is None:
             return None
+        self._reader.leave()
         group.cancel_scope.cancel()  # the writer stops first: the final flush is ours alone
         try:
             return await group.__aexit__(exc_type, exc, tb)
@@ -337,7 +343,7 @@ class RedisFanout(Extension):
         """Relay a control command issued on this node to every other node."""
         if event.origin.kind == "peer":
             return
-        self._outbox.put(Outgoing("", self._changes_key,
+        self._outbox.put(Outgoing("", self._reader.changes_key,
                                   {"n": self.node_id, "c": encode_control(event.command)},
                                   100_000))
 
@@ -349,7 +355,7 @@ class RedisFanout(Extension):
 
     def _announce(self, name: str) -> Outgoing:
         # Written by the outbox after a batch's entries of `name`: readers block on this.
-        return Outgoing("", self._changes_key, {"n": self.node_id, "d": name}, 100_000)
+        return Outgoing("", self._reader.changes_key, {"d": name}, 100_000)
 
     def _resync_entry(self, name: str) -> Outgoing:
         # Updates of `name` were dropped from the full outbox: publish the whole state instead

@@ -4,7 +4,9 @@ Hooks must never wait for Redis, so they only ``put`` entries here; one writer t
 queue in pipelined batches, preserving order: ``XADD MAXLEN ~`` per entry, then (when an
 ``announce`` callback is given) one announcing entry per document touched, after that
 document's entries, then ``EXPIRE`` for each stream written whose expiry was not refreshed in
-the last ``min(ttl / 2, 60)`` seconds. It retries with exponential backoff
+the last ``min(ttl / 2, 60)`` seconds. A batch is one write and one read on a connection the
+writer keeps for itself (no pipeline object, pool checkout or retry wrapper per batch: with one
+batch per edit these cost as much as the round trip). It retries with exponential backoff
 while Redis is unreachable. The queue is bounded: on overflow the oldest entry is dropped and,
 if it was a document update, the document is marked for a *resync*: before anything else is
 published again, the ``resync`` callback supplies one entry that supersedes every dropped
@@ -19,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -34,6 +36,7 @@ Fields = dict[bytes | str, bytes | str]
 """The fields of one stream entry."""
 
 _BATCH = 256
+_IDLE = 1.0  # seconds unused after which the connection is checked before a write
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class StreamOutbox:
         self._resync_entry = resync
         self._announce = announce
         self._resync: set[str] = set()
+        self._conn: Any = None  # the writer's own connection, taken from the client's pool
+        self._used = 0.0  # monotonic time of its last write
         self._ready = anyio.Event()
         self._empty = anyio.Event()
         self._empty.set()
@@ -153,25 +158,70 @@ class StreamOutbox:
         self._empty.set()
 
     async def _write(self, redis: Redis[bytes], batch: list[Outgoing]) -> None:
-        pipe = redis.pipeline(transaction=False)
+        commands: list[tuple[Any, ...]] = []
         keys: dict[str, None] = {}
         names: dict[str, None] = {}
         for item in batch:
-            pipe.xadd(item.key, item.fields, maxlen=item.maxlen, approximate=True)
+            commands.append(_xadd(item))
             keys[item.key] = None
             if item.name:
                 names[item.name] = None
         if self._announce is not None:
             for name in names:  # after the entries they announce: a reader finds them
                 notice = self._announce(name)
-                pipe.xadd(notice.key, notice.fields, maxlen=notice.maxlen, approximate=True)
+                commands.append(_xadd(notice))
                 keys[notice.key] = None
         now = time.monotonic()
         refreshed = [key for key in keys if now - self._expired.get(key, -1e9) >= self._refresh]
-        for key in refreshed:
-            pipe.expire(key, self._ttl)
-        await pipe.execute()
+        commands.extend(("EXPIRE", key, self._ttl) for key in refreshed)
+        await self._execute(redis, commands)
         if len(self._expired) > 10_000:  # forget streams not written for a while
             self._expired = {k: t for k, t in self._expired.items() if now - t < self._refresh}
         self._expired.update(dict.fromkeys(refreshed, now))
         self.healthy = True
+
+    async def _execute(self, redis: Redis[bytes], commands: list[tuple[Any, ...]]) -> None:
+        """Send ``commands`` in one write and read every reply (the first error is raised
+        after all were read); any other failure closes the connection."""
+        from redis.exceptions import ResponseError
+
+        conn = self._conn
+        if conn is None:
+            pool: Any = redis.connection_pool
+            conn = self._conn = await pool.get_connection()  # held, never released
+        elif time.monotonic() - self._used > _IDLE:
+            await _revive(conn)
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands))
+            error: ResponseError | None = None
+            for _ in commands:
+                try:
+                    await conn.read_response()
+                except ResponseError as exc:  # the connection is still in step
+                    error = error or exc
+        except BaseException:
+            await conn.disconnect(nowait=True)  # replies may be pending: never reuse it as is
+            raise
+        self._used = time.monotonic()
+        if error is not None:
+            raise error
+
+
+def _xadd(item: Outgoing) -> tuple[Any, ...]:
+    args: list[Any] = ["XADD", item.key, "MAXLEN", "~", item.maxlen, "*"]
+    for field, value in item.fields.items():
+        args += (field, value)
+    return tuple(args)
+
+
+async def _revive(conn: Any) -> None:
+    """Reconnect ``conn`` if Redis closed it while it was unused (a restart, a timeout)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    try:
+        stale = not conn.is_connected or await conn.can_read_destructive()
+    except (RedisConnectionError, OSError):
+        stale = True
+    if stale:
+        await conn.disconnect()
+        await conn.connect()

@@ -1,15 +1,25 @@
 """``ChangeReader``: the reading side of ``RedisFanout`` (which streams to read, and when).
 
-With every batch it publishes, a node appends one entry per document touched to the
-deployment's change stream ``{prefix}changes`` (``n`` = node id, ``d`` = document). The reader
-blocks on that stream and on its node's wake stream only; when *another* node names a document
-loaded here, it reads that document's two streams from its last ids, without blocking. A wake-up
-therefore costs what changed, not what is loaded (this node's own notices read nothing).
+With every batch it publishes, a node appends one entry per document touched to its own change
+stream ``{prefix}changes:{node}`` (``d`` = document). The reader blocks on the change streams of
+the *other* nodes, on the membership stream ``{prefix}nodes`` and on its node's wake stream; when
+another node names a document loaded here, it reads that document's two streams from its last
+ids, without blocking. A wake-up therefore costs what other nodes changed, not what is loaded,
+and a node is never woken by its own batches.
+
+Membership: a node writes ``n`` = node id to ``{prefix}nodes`` when it starts (before any notice
+of its own) and every ``heartbeat`` seconds, and ``n, b=1`` when it stops. A reader learns the
+nodes alive at its start from that stream's last ``3 * heartbeat`` seconds, reads a node's change
+stream from the entry that revealed it, and forgets a node after its goodbye or after
+``3 * heartbeat`` seconds of the stream's own clock (its entries' ids) without an entry from it.
+Control commands (close, read-only, role) are entries of the issuing node's change stream
+too (``n``, ``c``): every node reads every other node's stream, so they reach all of them.
 
 The change stream is a hint, the document streams are the truth: a full read of every loaded
 document's streams (a *sweep*) runs every ``sweep`` seconds and after every reconnect, so an entry
-whose notification was lost (a trimmed change stream, a writer cut between its two ``XADD``) is
-still delivered, late. A newly loaded document is read at once (its replay window).
+whose notification was lost (a trimmed change stream, a writer cut between its two ``XADD``, a
+node not yet known) is still delivered, late. A newly loaded document is read at once (its replay
+window).
 redis is imported by the owner, not here.
 """
 
@@ -23,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
+from collab.extensions.outbox import Outgoing
 from collab.types import YDoc
 
 if TYPE_CHECKING:
@@ -89,42 +100,70 @@ class ChangeReader:
 
     Args:
         sink: receives the entries.
-        node_id: this node (its own notifications are skipped).
-        changes_key: the deployment's change stream.
+        node_id: this node.
+        changes_prefix: a node's change stream is ``changes_prefix + node_id``.
+        nodes_key: the membership stream.
         wake_key: this node's wake stream (an entry re-issues the blocking read at once).
         block: seconds one blocking read waits.
         sweep: seconds between two full reads of every loaded document's streams.
+        heartbeat: seconds between two membership entries of this node.
         retry_delay: first delay between reconnection attempts (doubles up to 5 s).
         errors: the exceptions that mean "Redis is unreachable".
+        publish: queues an entry for the writer (membership entries).
         on_reconnect: called when Redis answers again after an outage (wakes the writer).
     """
 
-    def __init__(self, sink: EntrySink, node_id: str, *, changes_key: str, wake_key: str,
-                 block: float, sweep: float, retry_delay: float,
-                 errors: tuple[type[BaseException], ...],
+    def __init__(self, sink: EntrySink, node_id: str, *, changes_prefix: str, nodes_key: str,
+                 wake_key: str, block: float, sweep: float, heartbeat: float,
+                 retry_delay: float, errors: tuple[type[BaseException], ...],
+                 publish: Callable[[Outgoing], None],
                  on_reconnect: Callable[[], None] = lambda: None) -> None:
         self._sink = sink
-        self._node = node_id.encode()
-        self._changes_key = changes_key
+        self._node_id = node_id
+        self._changes_prefix = changes_prefix
+        self.changes_key = changes_prefix + node_id
+        """This node's change stream (written by the outbox, read by the other nodes)."""
+        self._nodes_key = nodes_key
         self._wake_key = wake_key
         self._block_ms = max(int(min(block, sweep) * 1000), 1)
         self._sweep = sweep
         self._next_sweep = 0.0  # monotonic time of the next sweep
+        self._heartbeat = heartbeat
+        self._next_beat = 0.0  # monotonic time of the next membership entry
+        self._alive_ms = int(3 * heartbeat * 1000)  # silence after which a node is forgotten
         self._retry_delay = retry_delay
         self._errors = errors
+        self._publish = publish
         self._on_reconnect = on_reconnect
         self.subs: dict[str, Subscription] = {}
         self._dirty: set[str] = set()
-        self._positions = {wake_key: "0-0", changes_key: "0-0"}
+        self._positions = {wake_key: "0-0", nodes_key: "0-0"}
+        self.peers: dict[str, int] = {}
+        """Other nodes whose change streams are read -> ms of their last membership entry."""
+        self._nodes_clock = 0  # ms of the newest membership entry read
         self._started = False  # positions taken from Redis's clock
+        self._discovered = False  # the nodes alive at the start position were looked up
         self._subs_changed = anyio.Event()
         self.connected = False
         """Whether the last Redis command succeeded (for health checks and tests)."""
 
     def start_at(self, stream_id: str) -> None:
-        """Read the wake and change streams after ``stream_id`` (Redis's clock at start)."""
-        self._positions = {self._wake_key: stream_id, self._changes_key: stream_id}
+        """Read the wake, membership and change streams after ``stream_id`` (Redis's clock at
+        start); the nodes alive then are looked up by the reader's next step."""
+        self._positions = {self._wake_key: stream_id, self._nodes_key: stream_id}
+        self.peers.clear()
         self._started = True
+        self._discovered = False
+
+    def join(self) -> None:
+        """Announce this node on the membership stream (call before anything is published:
+        the other nodes read its change stream from this entry on)."""
+        self._publish(Outgoing("", self._nodes_key, {"n": self._node_id}, 1000))
+        self._next_beat = time.monotonic() + self._heartbeat
+
+    def leave(self) -> None:
+        """Announce that this node stops (the other nodes stop reading its change stream)."""
+        self._publish(Outgoing("", self._nodes_key, {"n": self._node_id, "b": "1"}, 1000))
 
     def add(self, sub: Subscription) -> None:
         """Start reading ``sub``'s streams; the first read replays from its start position."""
@@ -148,13 +187,17 @@ class ChangeReader:
                 await anyio.sleep(1.0)
 
     async def _step(self, redis: Redis[bytes]) -> None:
+        if time.monotonic() >= self._next_beat:
+            self.join()
         if not self.subs:
             self._dirty.clear()
             self._subs_changed = anyio.Event()
-            await self._subs_changed.wait()
-            # Idle meanwhile: what the change stream holds concerns documents loaded after it
-            # was written (control commands among them), so resume at Redis's clock.
-            self._started = False
+            with anyio.move_on_after(max(self._next_beat - time.monotonic(), 0.0)):
+                await self._subs_changed.wait()
+            if self.subs:
+                # Idle until now: what the change streams hold concerns documents loaded after
+                # it was written (control commands among them), so resume at Redis's clock.
+                self._started = False
             return
         if self.connected:  # loaded while Redis was down: its start position is a guess
             for sub in [sub for sub in self.subs.values() if sub.uncertain]:
@@ -165,6 +208,8 @@ class ChangeReader:
                 # first entry (a backlog of other nodes' notices); the sweep covers the gap.
                 self.start_at(id_at(clock_ms(*await redis.time())))
                 self._next_sweep = 0.0
+            if not self._discovered:
+                await self._discover(redis)
             if time.monotonic() >= self._next_sweep:
                 self._next_sweep = time.monotonic() + self._sweep
                 self._dirty.update(self.subs)
@@ -178,22 +223,57 @@ class ChangeReader:
             log.warning("fan-out lost its redis connection; catching up when it returns")
             await self._recover(redis)
 
+    async def _discover(self, redis: Redis[bytes]) -> None:
+        """Read the change streams of the nodes alive at the start position, from there on."""
+        start = self._positions[self._nodes_key]
+        since = id_at(id_key(start)[0] - self._alive_ms)
+        entries: Any = await redis.xrange(self._nodes_key, min=since, max=start)
+        self._members(entries, start)
+        self._discovered = True
+
     async def _wait_for_changes(self, redis: Redis[bytes]) -> None:
         reply: Any = await redis.xread(self._positions, count=1000, block=self._block_ms)
+        members: Any = []
         for raw_key, entries in reply or []:
             key = text(raw_key)
+            if key not in self._positions:
+                continue  # a node forgotten meanwhile
             self._positions[key] = text(entries[-1][0])
-            if key != self._changes_key:
-                continue  # the wake stream: only the re-issue mattered
-            for entry_id, fields in entries:
-                if fields.get(b"n") == self._node:
-                    continue
-                if b"c" in fields:
-                    await self._sink.control(text(entry_id), fields)
-                    continue
-                name = text(fields.get(b"d", b""))
-                if name in self.subs:
-                    self._dirty.add(name)
+            if key == self._nodes_key:
+                members = entries  # after the notices: a goodbye must not drop its last ones
+            elif key != self._wake_key:  # the wake stream: only the re-issue mattered
+                for entry_id, fields in entries:
+                    if b"c" in fields:
+                        await self._sink.control(text(entry_id), fields)
+                        continue
+                    name = text(fields.get(b"d", b""))
+                    if name in self.subs:
+                        self._dirty.add(name)
+        if members:
+            self._members(members, None)
+
+    def _members(self, entries: Any, start: str | None) -> None:
+        """Follow membership entries: a new node's change stream is read from the entry that
+        revealed it (or from ``start``); a goodbye or ``3 * heartbeat`` of silence ends it."""
+        for raw_id, fields in entries:
+            stream_id = text(raw_id)
+            ms = id_key(stream_id)[0]
+            self._nodes_clock = max(self._nodes_clock, ms)
+            node = text(fields.get(b"n", b""))
+            if node == self._node_id or not node:
+                continue
+            key = self._changes_prefix + node
+            if b"b" in fields:
+                self.peers.pop(node, None)
+                self._positions.pop(key, None)
+                continue
+            if node not in self.peers:
+                self._positions[key] = start or stream_id
+            self.peers[node] = ms
+        for node, seen in list(self.peers.items()):
+            if seen < self._nodes_clock - self._alive_ms:
+                del self.peers[node]
+                self._positions.pop(self._changes_prefix + node, None)
 
     async def _read_documents(self, redis: Redis[bytes]) -> None:
         """Read the streams of the dirty documents (non-blocking), in chunks."""

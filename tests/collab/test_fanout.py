@@ -428,15 +428,18 @@ class XreadSpy:
     def __init__(self, fanout: RedisFanout) -> None:
         self.blocking: list[set[str]] = []
         self.reads: list[set[str]] = []
-        self.changes_positions: list[str] = []  # where each blocking read began
+        self.changes_positions: list[str] = []  # where each blocking read of the membership
+        # and change streams began
         redis = fanout.redis
         original = redis.xread
-        changes = fanout.doc_key("").removesuffix("doc:") + "changes"
+        prefix = fanout.doc_key("").removesuffix("doc:")
 
         async def xread(streams: dict[str, str], **kwargs: object) -> object:
             names = {k.decode() if isinstance(k, bytes) else k for k in streams}
-            if changes in streams:
-                self.changes_positions.append(streams[changes])
+            self.changes_positions += [
+                position for key, position in streams.items()
+                if key == f"{prefix}nodes" or key.startswith(f"{prefix}changes:")
+            ]
             (self.blocking if kwargs.get("block") is not None else self.reads).append(names)
             return await original(streams, **kwargs)  # type: ignore[arg-type]
 
@@ -462,7 +465,8 @@ async def test_a_wake_up_reads_only_the_documents_other_nodes_changed(cluster: C
         await b.host.wait_for(lambda: b.text(names[2]) == "other")
         changed = {b.fanout.doc_key(names[2]), b.fanout.awareness_key(names[2])}
         assert spy.streams_read() == changed  # not the 19 others, not b's own document
-        control = {f"{c.prefix}changes", f"{c.prefix}node:{b.fanout.node_id}:wake"}
+        control = {f"{c.prefix}nodes", f"{c.prefix}changes:{a.fanout.node_id}",
+                   f"{c.prefix}node:{b.fanout.node_id}:wake"}  # not b's own change stream
         assert spy.blocking and all(streams == control for streams in spy.blocking)
 
 

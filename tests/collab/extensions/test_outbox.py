@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from collab.extensions import outbox as outbox_module
 from collab.extensions.outbox import Outgoing, StreamOutbox
 
 pytestmark = pytest.mark.redis
@@ -29,21 +30,22 @@ async def test_a_batch_announces_each_document_once_after_its_entries(
     for name, value in [("a", "1"), ("b", "2"), ("a", "3")]:
         box.put(Outgoing(name, f"{redis_prefix}doc:{name}", {"u": value}, 1000))
     box.put(Outgoing("", f"{redis_prefix}wake", {"n": "x"}, 10))  # control: not announced
-    written: list[str] = []  # XADD keys in the order the pipeline sends them
-    pipeline = redis_client.pipeline
+    written: list[str] = []  # XADD keys in the order the writer sends them
+    pool = redis_client.connection_pool
+    get_connection = pool.get_connection
 
-    def recording_pipeline(**kwargs: Any) -> Any:
-        pipe = pipeline(**kwargs)
-        xadd = pipe.xadd
+    async def recording_connection(*args: Any) -> Any:
+        conn = await get_connection(*args)
+        pack_commands = conn.pack_commands
 
-        def recorded(key: str, *args: Any, **more: Any) -> Any:
-            written.append(key.removeprefix(redis_prefix))
-            return xadd(key, *args, **more)
+        def recorded(commands: list[tuple[Any, ...]]) -> Any:
+            written.extend(c[1].removeprefix(redis_prefix) for c in commands if c[0] == "XADD")
+            return pack_commands(commands)
 
-        pipe.xadd = recorded
-        return pipe
+        conn.pack_commands = recorded
+        return conn
 
-    redis_client.pipeline = recording_pipeline
+    pool.get_connection = recording_connection
     await box.flush(redis_client)
     assert written == ["doc:a", "doc:b", "doc:a", "wake", "changes", "changes"]
     notices = await redis_client.xrange(f"{redis_prefix}changes")
@@ -68,3 +70,46 @@ async def test_every_stream_written_expires_and_is_refreshed_once_per_interval(
     fresh.put(Outgoing("a", key, {"u": "3"}, 1000))
     await fresh.flush(redis_client)
     assert 0 < await redis_client.ttl(key) <= 1000
+
+
+async def test_a_connection_closed_by_redis_while_unused_is_replaced_before_a_write(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.asyncio import Redis
+
+    monkeypatch.setattr(outbox_module, "_IDLE", 0.0)  # every write counts as after a pause
+    name = f"outbox-{redis_prefix}"
+    writer: Any = Redis.from_url(redis_url, client_name=name)
+    admin: Any = Redis.from_url(redis_url)
+    box = outbox(redis_prefix)
+    key = f"{redis_prefix}doc:a"
+    try:
+        box.put(Outgoing("a", key, {"u": "1"}, 1000))
+        await box.flush(writer)
+        for client in await admin.client_list():  # a restart, an idle timeout
+            if client["name"] == name:
+                await admin.execute_command("CLIENT", "KILL", "ID", client["id"])
+        box.put(Outgoing("a", key, {"u": "2"}, 1000))
+        await box.flush(writer)  # no error: the dead connection was noticed and replaced
+        assert await admin.xlen(key) == 2
+    finally:
+        await writer.aclose()
+        await admin.aclose()
+
+
+async def test_a_refused_entry_fails_its_batch_which_stays_queued_in_order(
+    redis_client: Any, redis_prefix: str
+) -> None:
+    from redis.exceptions import ResponseError
+
+    box = outbox(redis_prefix)
+    await redis_client.set(f"{redis_prefix}doc:bad", "not a stream")
+    box.put(Outgoing("bad", f"{redis_prefix}doc:bad", {"u": "1"}, 1000))
+    box.put(Outgoing("a", f"{redis_prefix}doc:a", {"u": "2"}, 1000))
+    with pytest.raises(ResponseError):
+        await box.flush(redis_client)
+    assert len(box) == 2  # kept, in order, for the retry
+    await redis_client.delete(f"{redis_prefix}doc:bad")
+    await box.flush(redis_client)  # the same writer goes on
+    assert len(box) == 0
+    assert await redis_client.xlen(f"{redis_prefix}doc:bad") == 1
