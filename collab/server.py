@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from types import TracebackType
@@ -35,10 +34,7 @@ from collab.document import Document
 from collab.errors import (
     CloseCode,
     DocumentPoisoned,
-    MissingDependencies,
     ServerGoingAway,
-    SlowConsumer,
-    TooManyConnections,
     default_reason,
 )
 from collab.extensions.readonly import ReadOnlyGuard
@@ -47,6 +43,7 @@ from collab.kinds import DocumentKind
 from collab.metrics import CollabMetrics
 from collab.protocol import decode_awareness, encode_awareness_entries, encode_stateless
 from collab.registry import Registry
+from collab.roster import Roster
 
 __all__ = ["CollabServer"]
 
@@ -82,16 +79,13 @@ class CollabServer:
         self.hooks = Hooks([ReadOnlyGuard(), *self.extensions])
         self.metrics = CollabMetrics.for_registry(metrics_registry)
         self.registry = Registry(self.config, self.hooks, self.metrics)
-        self.connections: dict[str, Connection] = {}
-        self._per_user: Counter[str] = Counter()
-        self._queued = 0  # estimate of the bytes buffered for all connections (``queued``)
+        self.roster = Roster(self.config)
+        self.connections = self.roster.connections  # admitted connections by id
         self._accepting = False
         self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
         self._closing = False
         self._closed = anyio.Event()
-        self._drained = anyio.Event()
-        self._drained.set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -149,7 +143,7 @@ class CollabServer:
             for connection in list(self.connections.values()):
                 connection.close(cfg.shutdown_close_code, default_reason(cfg.shutdown_close_code))
             with anyio.move_on_after(cfg.shutdown_timeout):
-                await self._drained.wait()
+                await self.roster.drained.wait()
             with anyio.move_on_after(cfg.shutdown_timeout):
                 await self.registry.unload_all()
             if self.registry.documents:
@@ -188,73 +182,29 @@ class CollabServer:
         )
 
     async def _sweep(self) -> None:
-        """Close stalled and idle connections (``Connection.check``), a few times per limit."""
+        """Run the roster's sweep (stalled, idle and parked connections, the send budget) a
+        few times per limit."""
         cfg = self.config
         interval = min(
             1.0, cfg.send_timeout / 4, (cfg.idle_timeout or 4.0) / 4, cfg.parked_timeout / 4
         )
         while True:
             await anyio.sleep(interval)
-            now = time.monotonic()
-            for connection in list(self.connections.values()):
-                connection.check(now)
-            self._expire_parked(now - cfg.parked_timeout)
-            self._shed()
-
-    def queued(self, delta: int) -> None:
-        """(Gate) A connection's buffered bytes changed by ``delta``; over
-        ``send_queue_total_bytes`` the estimate is recounted, and shed if it is real."""
-        self._queued += delta
-        if self._queued > self.config.send_queue_total_bytes:
-            self._shed()
-
-    def _shed(self) -> None:
-        """Recount the bytes buffered for all connections; while over
-        ``send_queue_total_bytes``, close (1013) the connections holding the most."""
-        held = [(c.held(), c) for c in list(self.connections.values())]
-        total = sum(size for size, _ in held)
-        budget = self.config.send_queue_total_bytes
-        if total > budget:
-            held.sort(key=lambda pair: pair[0], reverse=True)
-            for size, connection in held:
-                if total <= budget:
-                    break
-                connection.abort(SlowConsumer("server send budget"))
-                connection.held()  # 0 from now on: it is closing
-                total -= size
-        self._queued = total
-
-    def _expire_parked(self, deadline: float) -> None:
-        """Close (4424) the connections whose updates wait for dependencies since before
-        ``deadline``."""
-        for document in list(self.registry.documents.values()):
-            if document.parked:
-                for sender in document.parked.expire(deadline):
-                    connection = self.connections.get(sender)
-                    if connection is not None:
-                        connection.abort(MissingDependencies(document.name))
+            self.roster.sweep(time.monotonic(), self.registry.documents.values())
 
     def admit(self, connection: Connection) -> None:
-        """Count ``connection`` in (the Gate of ``Connection``)."""
+        """(Gate) Count ``connection`` in, unless shutting down or over a limit."""
         if not self._accepting:
             raise ServerGoingAway("shutting down")
-        user = connection.user_id or ""
-        if self._per_user[user] >= self.config.max_connections_per_user:
-            raise TooManyConnections(f"user {user}")
-        self._per_user[user] += 1
-        self.connections[connection.connection_id] = connection
-        self._drained = anyio.Event()
+        self.roster.admit(connection)
 
     def discharge(self, connection: Connection) -> None:
-        """Count ``connection`` out."""
-        if self.connections.pop(connection.connection_id, None) is None:
-            return
-        user = connection.user_id or ""
-        self._per_user[user] -= 1
-        if self._per_user[user] <= 0:
-            del self._per_user[user]
-        if not self.connections:
-            self._drained.set()
+        """(Gate) Count ``connection`` out."""
+        self.roster.discharge(connection)
+
+    def queued(self, delta: int) -> None:
+        """(Gate) A connection's buffered bytes changed by ``delta``."""
+        self.roster.queued(delta)
 
     def schedule_rebuild(self, document: Document) -> None:
         """Rebuild a poisoned document in the background."""
