@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 
-import asyncpg
 import pytest
 
 from storage.db import Database, connect, migrate
 from storage.documents import DocumentLog
 
 
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
-def jobs_pg_url(postgres_url: str) -> Iterator[str]:
+def jobs_pg_url(pg_database_factory: Callable[..., str]) -> str:
     """A database of our own next to the session's, migrated once, dropped at the end."""
-    name = f"jobs_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    url = f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    try:
-        asyncio.run(migrate(url))
-        yield url
-    finally:
-        asyncio.run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = pg_database_factory("jobs")
+    asyncio.run(migrate(url))
+    return url
 
 
 @pytest.fixture

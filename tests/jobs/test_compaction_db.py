@@ -3,7 +3,6 @@ appended while a compaction runs (ids above `through_id`) survive it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,17 +11,14 @@ import pytest
 from pycrdt import Doc, Text
 
 from jobs.compaction import compact_all, compact_document
-from storage.db import connect, migrate
+from storage.db import connect
 from storage.documents import DocumentLog
+from tests.databases import SQLITE_AND_POSTGRES, migrated_url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=SQLITE_AND_POSTGRES)
 def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("jobs_pg_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
-    asyncio.run(migrate(url))
-    return url
+    return migrated_url(request, tmp_path, "jobs_pg_url")
 
 
 @pytest.fixture

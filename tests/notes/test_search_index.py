@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from collab.server import CollabServer
 from notes.markdown import write_markdown
 from notes.richtext import write_plain_text
 from notes.search_index import SearchIndexer, note_id_of
-from storage.db import Database, connect, migrate
+from storage.db import Database
 from storage.notes import NoteRepository
 from storage.users import UserRepository
 
@@ -40,21 +39,6 @@ class RecordingSink:
             while not predicate():
                 self._changed.clear()
                 await self._changed.wait()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("notes_pg_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'index.db'}"
-    asyncio.run(migrate(url))
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    async with connect(database_url) as db:
-        yield db
 
 
 async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
