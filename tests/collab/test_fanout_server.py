@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import anyio
 import pytest
@@ -26,17 +25,10 @@ from collab.protocol import (
     encode_awareness,
     encode_awareness_entries,
 )
-from storage.db import connect, migrate
+from storage.db import connect
 from storage.documents import DocumentLog
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    await migrate(url)
-    return url
 
 
 class Node:
@@ -76,12 +68,23 @@ async def cleanup(redis_url: str, prefix: str) -> None:
     await client.aclose()  # type: ignore[attr-defined]
 
 
+@contextlib.asynccontextmanager
+async def two_nodes(db_url: str, redis_url: str, prefix: str,
+                    kinds: list[DocumentKind] | None = None) -> AsyncIterator[tuple[Node, Node]]:
+    """Nodes a and b on one log and one Redis; the prefix's keys are deleted afterwards."""
+    try:
+        async with node(db_url, redis_url, prefix, kinds) as a, \
+                node(db_url, redis_url, prefix, kinds) as b:
+            yield a, b
+    finally:
+        await cleanup(redis_url, prefix)
+
+
 async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
     sqlite_url: str, redis_url: str, redis_prefix: str
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
         _, on_a = await a.client(name)
         _, on_b = await b.client(name, "user-2")
         for i in range(5):
@@ -100,15 +103,13 @@ async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
     for update in stored:
         doc.apply_update(update)
     assert str(doc.get("t", type=Text)) == str(on_a.text)
-    await cleanup(redis_url, redis_prefix)
 
 
 async def test_awareness_crosses_nodes_and_leaving_removes_it(
     sqlite_url: str, redis_url: str, redis_prefix: str
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
         leaving, _ = await a.client(name, "user-7")
         _, watcher = await b.client(name, "user-8")
         entry = AwarenessEntry(4242, 1, {"cursor": 3, "user": {"id": "spoofed"}})
@@ -123,7 +124,6 @@ async def test_awareness_crosses_nodes_and_leaving_removes_it(
         assert state["cursor"] == 3 and state["user"]["id"] == "7"  # stamped by node a
         await leaving.leave()
         await wait_for(lambda: seen()[-1].state is None, timeout=15)
-    await cleanup(redis_url, redis_prefix)
 
 
 async def test_a_node_cut_from_redis_gets_every_update_when_it_returns(
