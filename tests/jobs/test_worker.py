@@ -9,11 +9,12 @@ import pytest
 from pycrdt import Doc, Text
 
 from api.settings import Settings
-from api.worker import WorkerSettings, create_worker
+from api.worker import WorkerSettings
 from jobs.catalog import compact_all_job, compact_document_job
 from jobs.context import JobContext
 from jobs.enqueue import ArqQueue, open_job_queue, queue_name
 from storage.documents import DocumentLog
+from tests.jobs.burst import burst_worker, run_worker
 
 pytestmark = [
     pytest.mark.redis,
@@ -52,13 +53,7 @@ async def test_arq_worker_compacts_on_postgres(
         assert await queue.enqueue(compact_document_job, name, job_id=f"compact:{name}")
         assert not await queue.enqueue(compact_document_job, name, job_id=f"compact:{name}")
 
-    worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.05,
-                           keep_result=0, cron_jobs=[])
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    assert (worker.jobs_complete, worker.jobs_failed) == (1, 0)
+    assert await run_worker(settings) == (1, 0)
 
     rows = await pg_log.load(name)
     assert len(rows) == 1
@@ -76,13 +71,8 @@ async def test_worker_runs_the_periodic_job_function(
     settings = settings_for(jobs_pg_url, redis_url, redis_prefix)
     async with ArqQueue(redis_url, queue_name=queue_name(settings)) as queue:
         assert await queue.enqueue(compact_all_job)
-    worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.05,
-                           keep_result=0, cron_jobs=[])
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    assert worker.jobs_complete == 1
+    complete, _ = await run_worker(settings)
+    assert complete == 1
     for name in names:
         assert len(await pg_log.load(name)) == 1
 
@@ -108,8 +98,7 @@ def test_worker_run_closes_the_context_it_opened_in_another_task(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # arq's Worker takes the current loop when it is built
     try:
-        worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.05,
-                               keep_result=0, cron_jobs=[])
+        worker = burst_worker(settings)
         worker.run()
     finally:
         asyncio.set_event_loop(None)
