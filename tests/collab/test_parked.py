@@ -18,7 +18,16 @@ from collab.errors import CloseCode, DocumentPoisoned
 from collab.hooks import Hooks, Origin, Principal
 from collab.parked import decode_state_vector, leaves_parked
 from collab.protocol import SyncStep2, encode_sync_step1, encode_update
-from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
+from tests.collab._kit import (
+    FAST,
+    Harness,
+    MemoryClient,
+    SyncedClient,
+    doc_name,
+    pump,
+    running,
+    wait_for,
+)
 
 DATA = json.loads(Path("/work/shared/testdata/yrs-panic-update.json").read_text())
 PREFIX = [bytes.fromhex(h) for h in DATA["prefix"]]
@@ -175,17 +184,23 @@ async def test_poison_sent_before_its_dependency_closes_the_attacker_not_the_own
             await owner_conn.leave()
 
 
+async def bad_sent_before_its_dependency(h: Harness) -> tuple[str, MemoryClient, MemoryClient]:
+    """A new document: the owner sent PREFIX[:FIRST], then "evil" sent BAD (which parks)."""
+    name = doc_name()
+    owner_conn = await h.connect(name, "user-owner")
+    await owner_conn.recv()
+    for update in PREFIX[:FIRST]:
+        await owner_conn.send(encode_update(update))
+    evil = await h.connect(name, "user-evil")
+    await evil.recv()
+    await evil.send(encode_update(BAD))
+    return name, owner_conn, evil
+
+
 async def test_an_update_waiting_too_long_closes_its_sender_with_4424() -> None:
     persistence = Persistence(MemoryStore(), flush_interval=0.002)
     async with running(replace(FAST, parked_timeout=0.2), [persistence]) as h:
-        name = doc_name()
-        owner_conn = await h.connect(name, "user-owner")
-        await owner_conn.recv()
-        for update in PREFIX[:FIRST]:
-            await owner_conn.send(encode_update(update))
-        evil = await h.connect(name, "user-evil")
-        await evil.recv()
-        await evil.send(encode_update(BAD))
+        name, owner_conn, evil = await bad_sent_before_its_dependency(h)
         assert await evil.wait_closed() == CloseCode.MISSING_DEPENDENCIES
         # What yrs holds of it stays a suspect: the panic it causes later is not the owner's.
         document = h.server.registry.documents[name]
@@ -200,14 +215,7 @@ async def test_an_update_waiting_too_long_closes_its_sender_with_4424() -> None:
 
 async def test_a_peer_update_that_trips_a_local_parked_update_closes_the_local_sender() -> None:
     async with running() as h:
-        name = doc_name()
-        owner_conn = await h.connect(name, "user-owner")
-        await owner_conn.recv()
-        for update in PREFIX[:FIRST]:
-            await owner_conn.send(encode_update(update))
-        evil = await h.connect(name, "user-evil")
-        await evil.recv()
-        await evil.send(encode_update(BAD))
+        name, owner_conn, evil = await bad_sent_before_its_dependency(h)
         document = h.server.registry.documents[name]
         await wait_for(lambda: bool(document.parked))
         for update in PREFIX[FIRST : LAST + 1]:  # from another node: not raised to the bus
