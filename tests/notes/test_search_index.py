@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -49,19 +48,23 @@ async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     return user.id, note.id
 
 
-def server_with(indexer: SearchIndexer, **config: Any) -> CollabServer:
-    server = CollabServer(CollabConfig(**config), [indexer], metrics_registry=CollectorRegistry())
-    return server
+def indexing(
+    database: Database, *, debounce: float, max_delay: float, unload_delay: float
+) -> tuple[RecordingSink, SearchIndexer, CollabServer]:
+    """A server whose one extension is a SearchIndexer writing through a RecordingSink."""
+    sink = RecordingSink(NoteRepository(database))
+    indexer = SearchIndexer(sink, debounce=debounce, max_delay=max_delay)
+    config = CollabConfig(unload_delay=unload_delay)
+    return sink, indexer, CollabServer(config, [indexer], metrics_registry=CollectorRegistry())
 
 
 async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
-    notes = NoteRepository(database)
     user_id, note_id = await new_note(database)
-    sink = RecordingSink(notes)
     word = f"zebra{uuid.uuid4().hex[:6]}"
-    indexer = SearchIndexer(sink, debounce=0.05, max_delay=0.5)
+    sink, _, server = indexing(database, debounce=0.05, max_delay=0.5, unload_delay=60)
+    notes = sink.inner
 
-    async with server_with(indexer, unload_delay=60) as server:
+    async with server:
         async with server.open_direct(f"notes/{note_id}", actor="test") as session:
             session.transact(lambda doc: write_markdown(doc, "# Café 👩‍💻 notes\n\n- ünïcode"))
         async with server.open_direct(f"notes/{note_id}", actor="test") as session:
@@ -79,28 +82,24 @@ async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
 
 
 async def test_pending_text_is_written_when_the_document_unloads(database: Database) -> None:
-    notes = NoteRepository(database)
     user_id, note_id = await new_note(database)
-    sink = RecordingSink(notes)
-    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+    sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=0.01)
 
-    async with server_with(indexer, unload_delay=0.01) as server:
+    async with server:
         async with server.open_direct(f"notes/{note_id}") as session:
             session.transact(lambda doc: write_plain_text(doc, "unload flushes me"))
         await sink.wait_for(lambda: bool(sink.writes))
         assert not server.is_loaded(f"notes/{note_id}")
 
-    hits, _ = await notes.search(user_id, "flushes")
+    hits, _ = await sink.inner.search(user_id, "flushes")
     assert [hit.note.id for hit in hits] == [note_id]
 
 
 async def test_shutdown_writes_what_is_still_pending(database: Database) -> None:
-    notes = NoteRepository(database)
     _, note_id = await new_note(database)
-    sink = RecordingSink(notes)
-    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+    sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=3600)
 
-    async with server_with(indexer, unload_delay=3600) as server:
+    async with server:
         async with server.open_direct(f"notes/{note_id}") as session:
             session.transact(lambda doc: write_plain_text(doc, "still pending at shutdown"))
         assert sink.writes == []
@@ -109,9 +108,7 @@ async def test_shutdown_writes_what_is_still_pending(database: Database) -> None
 
 
 async def test_other_documents_are_ignored(database: Database) -> None:
-    sink = RecordingSink(NoteRepository(database))
-    indexer = SearchIndexer(sink, debounce=0, max_delay=0)
-    server = server_with(indexer, unload_delay=0.01)
+    sink, indexer, server = indexing(database, debounce=0, max_delay=0, unload_delay=0.01)
     async with server, server.open_direct(f"sessions/{uuid.uuid4()}") as session:
         session.transact(lambda doc: write_plain_text(doc, "room state"))
     # Shutdown flushes everything pending, so a tracked document would have been written.
