@@ -13,11 +13,12 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.databases import own_database
+from tests.databases import SQLITE_AND_POSTGRES, migrated, own_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "DATABASE_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -63,6 +64,21 @@ def pg_database_factory(postgres_url: str) -> Iterator[Callable[..., str]]:
             return stack.enter_context(own_database(postgres_url, prefix))
 
         yield create
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_url(pg_database_factory: Callable[..., str]) -> str:
+    """A database of our own next to the session's, migrated once; a package's conftest may
+    override it to keep its tests in a database of their own."""
+    return migrated(pg_database_factory("migrated"))
+
+
+@pytest.fixture(params=SQLITE_AND_POSTGRES)
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database per test: a fresh SQLite file, or `migrated_pg_url`."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("migrated_pg_url"))
+    return migrated(f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Test databases of our own: empty PostgreSQL databases next to the session's, and the
-SQLite-or-PostgreSQL migrated URL that storage-backed tests are parametrised over."""
+"""Test databases of our own: empty PostgreSQL databases next to the session's, migrated ones,
+and the parameters for running a test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,13 +42,9 @@ def own_database(admin_url: str, prefix: str) -> Iterator[str]:
         asyncio.run(admin_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def migrated_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_fixture: str) -> str:
-    """For a fixture parametrised by SQLITE_AND_POSTGRES: a fresh migrated SQLite file per test,
-    or the URL of `postgres_fixture` (a session's PostgreSQL database, migrated once)."""
+def migrated(url: str) -> str:
+    """`url`, after bringing its database to this build's schema."""
     from storage.db import migrate
 
-    if request.param == "postgres":
-        return str(request.getfixturevalue(postgres_fixture))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
     asyncio.run(migrate(url))
     return url

@@ -1,27 +1,25 @@
-"""Jobs fixtures: one migrated PostgreSQL database for the jobs tests (documents named uniquely)."""
+"""Jobs fixtures: the jobs tests' own migrated PostgreSQL database (documents named uniquely)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from storage.db import Database, connect, migrate
+from storage.db import Database, connect
 from storage.documents import DocumentLog
+from tests.databases import migrated
 
 
 @pytest.fixture(scope="session")
-def jobs_pg_url(pg_database_factory: Callable[..., str]) -> str:
-    """A database of our own next to the session's, migrated once, dropped at the end."""
-    url = pg_database_factory("jobs")
-    asyncio.run(migrate(url))
-    return url
+def migrated_pg_url(pg_database_factory: Callable[..., str]) -> str:
+    """The jobs tests' own database next to the session's, migrated once."""
+    return migrated(pg_database_factory("jobs"))
 
 
 @pytest.fixture
-async def pg_database(jobs_pg_url: str) -> AsyncIterator[Database]:
-    async with connect(jobs_pg_url) as database:
+async def pg_database(migrated_pg_url: str) -> AsyncIterator[Database]:
+    async with connect(migrated_pg_url) as database:
         yield database
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pycrdt import Doc, Text
@@ -13,17 +12,11 @@ from pycrdt import Doc, Text
 from jobs.compaction import compact_all, compact_document
 from storage.db import connect
 from storage.documents import DocumentLog
-from tests.databases import SQLITE_AND_POSTGRES, migrated_url
-
-
-@pytest.fixture(params=SQLITE_AND_POSTGRES)
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return migrated_url(request, tmp_path, "jobs_pg_url")
 
 
 @pytest.fixture
-async def log(log_url: str) -> AsyncIterator[DocumentLog]:
-    async with connect(log_url) as database:
+async def log(migrated_database_url: str) -> AsyncIterator[DocumentLog]:
+    async with connect(migrated_database_url) as database:
         yield DocumentLog(database)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database, connect, migrate
-from tests.databases import admin_sql
+from tests.databases import admin_sql, migrated
 
 # Every other table hangs off these by ON DELETE CASCADE / SET NULL; for a handful of rows
 # DELETE is much faster than TRUNCATE.
@@ -24,9 +24,7 @@ _EMPTY = "DELETE FROM users; DELETE FROM modules; DELETE FROM document_updates"
 
 @pytest.fixture(scope="session")
 def storage_pg_url(pg_database_factory: Callable[..., str]) -> str:
-    url = pg_database_factory("storage")
-    asyncio.run(migrate(url))
-    return url
+    return migrated(pg_database_factory("storage"))
 
 
 @pytest.fixture(scope="session")
