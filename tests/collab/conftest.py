@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from storage.db import migrate
+from tests.collab._nodes import NodePair, two_nodes
 
 
 @pytest.fixture(params=["direct", "asgi"])
@@ -24,3 +26,9 @@ async def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     await migrate(url)
     return url
+
+
+@pytest.fixture
+def node_pair(sqlite_url: str, redis_url: str, redis_prefix: str) -> NodePair:
+    """`async with node_pair(kinds=None) as (a, b)`: two nodes on `sqlite_url` and one Redis."""
+    return partial(two_nodes, sqlite_url, redis_url, redis_prefix)

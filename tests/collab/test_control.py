@@ -9,13 +9,13 @@ import uuid
 import anyio
 import pytest
 from _kit import running, wait_for
-from test_fanout_server import two_nodes
 from test_stateless import Hosts, Room, next_stateless, opened
 
 from collab.control import Control, decode_control, encode_control
 from collab.errors import CloseCode
 from collab.kinds import DocumentKind
 from collab.protocol import encode_stateless
+from tests.collab._nodes import NodePair
 
 
 def test_wire_form_round_trips_and_refuses_garbage() -> None:
@@ -60,10 +60,10 @@ async def test_role_change_reaches_the_stateless_handler() -> None:
 
 @pytest.mark.redis
 async def test_revoke_on_one_node_closes_the_user_on_the_other(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name, "user-1")
         revoked, on_b = await b.client(name, "user-2")
         other, _ = await b.client(name, "user-3")
@@ -82,10 +82,10 @@ async def test_revoke_on_one_node_closes_the_user_on_the_other(
 
 @pytest.mark.redis
 async def test_downgrade_and_upgrade_on_one_node_apply_on_the_other(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name, "user-1")
         _, on_b = await b.client(name, "user-2")
         assert await a.harness.server.set_read_only(name, "2", read_only=True) == 0
@@ -109,11 +109,11 @@ async def test_downgrade_and_upgrade_on_one_node_apply_on_the_other(
 
 @pytest.mark.redis
 async def test_close_document_and_stateless_broadcast_cross_nodes(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     kinds = [DocumentKind("sessions", Hosts(), stateless=Room())]
     name = f"sessions/{uuid.uuid4().hex}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix, kinds) as (a, b):
+    async with node_pair(kinds) as (a, b):
         sender = await a.harness.connect(name, "user-1")
         listener = await b.harness.connect(name, "user-2", params={"stateless": "1"})
         await opened(sender)
@@ -136,10 +136,10 @@ async def test_close_document_and_stateless_broadcast_cross_nodes(
 
 @pytest.mark.redis
 async def test_a_command_older_than_the_load_is_not_applied(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
+    async with node_pair() as (a, b):
         # b has nothing loaded when a revokes; the user is then admitted again on b (its
         # authorizer would have read the database) and must not be closed by the old command.
         await a.harness.server.close_user(name, "2", CloseCode.FORBIDDEN)

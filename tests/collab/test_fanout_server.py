@@ -3,88 +3,29 @@ Database per node, as two processes would have) and RedisFanout with its own nod
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
-import anyio
 import pytest
-from _kit import FAST, Harness, MemoryClient, SyncedClient, TokenAuth, pump, wait_for
-from prometheus_client import CollectorRegistry
+from _kit import wait_for
 from pycrdt import Doc, Text
-from redis.asyncio import Redis
 from test_fanout import TcpProxy
 
-from collab import CollabServer
-from collab.extensions.fanout import RedisFanout
-from collab.extensions.persistence import Persistence
-from collab.kinds import DocumentKind
 from collab.protocol import (
     AwarenessEntry,
     decode_awareness,
     encode_awareness,
     encode_awareness_entries,
 )
-from storage.db import connect
-from storage.documents import DocumentLog
+from tests.collab._nodes import NodePair, cleanup, node
 
 pytestmark = pytest.mark.redis
 
 
-class Node:
-    def __init__(self, harness: Harness, fanout: RedisFanout, log: DocumentLog) -> None:
-        self.harness, self.fanout, self.log = harness, fanout, log
-
-    async def client(self, name: str, token: str = "user-1") -> tuple[MemoryClient, SyncedClient]:
-        memory = await self.harness.connect(name, token)
-        synced = SyncedClient(memory.send)
-        self.harness.tg.start_soon(pump, memory, synced)
-        await synced.start()
-        with anyio.fail_after(10):
-            await synced.synced.wait()
-        return memory, synced
-
-
-@contextlib.asynccontextmanager
-async def node(db_url: str, redis_url: str, prefix: str,
-               kinds: list[DocumentKind] | None = None) -> AsyncIterator[Node]:
-    async with connect(db_url) as database:
-        log = DocumentLog(database)
-        fanout = RedisFanout(redis_url, f"node-{uuid.uuid4().hex[:6]}", key_prefix=prefix,
-                             store=log, retry_delay=0.05)
-        server = CollabServer(FAST, [TokenAuth(), Persistence(log), fanout], kinds=kinds,
-                              metrics_registry=CollectorRegistry())
-        async with server, anyio.create_task_group() as tg:
-            yield Node(Harness(server, tg), fanout, log)
-            await server.close()
-            tg.cancel_scope.cancel()
-
-
-async def cleanup(redis_url: str, prefix: str) -> None:
-    client: Redis[bytes] = Redis.from_url(redis_url)
-    keys = [key async for key in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()  # type: ignore[attr-defined]
-
-
-@contextlib.asynccontextmanager
-async def two_nodes(db_url: str, redis_url: str, prefix: str,
-                    kinds: list[DocumentKind] | None = None) -> AsyncIterator[tuple[Node, Node]]:
-    """Nodes a and b on one log and one Redis; the prefix's keys are deleted afterwards."""
-    try:
-        async with node(db_url, redis_url, prefix, kinds) as a, \
-                node(db_url, redis_url, prefix, kinds) as b:
-            yield a, b
-    finally:
-        await cleanup(redis_url, prefix)
-
-
 async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name)
         _, on_b = await b.client(name, "user-2")
         for i in range(5):
@@ -106,10 +47,10 @@ async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
 
 
 async def test_awareness_crosses_nodes_and_leaving_removes_it(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with two_nodes(sqlite_url, redis_url, redis_prefix) as (a, b):
+    async with node_pair() as (a, b):
         leaving, _ = await a.client(name, "user-7")
         _, watcher = await b.client(name, "user-8")
         entry = AwarenessEntry(4242, 1, {"cursor": 3, "user": {"id": "spoofed"}})
