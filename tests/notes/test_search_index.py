@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pycrdt import Doc
 
 from collab.config import CollabConfig
 from collab.server import CollabServer
@@ -58,6 +59,15 @@ def indexing(
     return sink, indexer, CollabServer(config, [indexer], metrics_registry=CollectorRegistry())
 
 
+async def edit(
+    server: CollabServer, name: str, text: str,
+    write: Callable[[Doc, str], None] = write_plain_text,
+) -> None:
+    """One edit through the server's front door, as a client's would arrive."""
+    async with server.open_direct(name, actor="test") as session:
+        session.transact(lambda doc: write(doc, text))
+
+
 async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
     user_id, note_id = await new_note(database)
     word = f"zebra{uuid.uuid4().hex[:6]}"
@@ -65,10 +75,8 @@ async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
     notes = sink.inner
 
     async with server:
-        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
-            session.transact(lambda doc: write_markdown(doc, "# Café 👩‍💻 notes\n\n- ünïcode"))
-        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
-            session.transact(lambda doc: write_plain_text(doc, f"typed {word} just now"))
+        await edit(server, f"notes/{note_id}", "# Café 👩‍💻 notes\n\n- ünïcode", write_markdown)
+        await edit(server, f"notes/{note_id}", f"typed {word} just now")
 
         await sink.wait_for(lambda: any(word in text for _, text in sink.writes))
         hits, total = await notes.search(user_id, word)
@@ -86,8 +94,7 @@ async def test_pending_text_is_written_when_the_document_unloads(database: Datab
     sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=0.01)
 
     async with server:
-        async with server.open_direct(f"notes/{note_id}") as session:
-            session.transact(lambda doc: write_plain_text(doc, "unload flushes me"))
+        await edit(server, f"notes/{note_id}", "unload flushes me")
         await sink.wait_for(lambda: bool(sink.writes))
         assert not server.is_loaded(f"notes/{note_id}")
 
@@ -100,8 +107,7 @@ async def test_shutdown_writes_what_is_still_pending(database: Database) -> None
     sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=3600)
 
     async with server:
-        async with server.open_direct(f"notes/{note_id}") as session:
-            session.transact(lambda doc: write_plain_text(doc, "still pending at shutdown"))
+        await edit(server, f"notes/{note_id}", "still pending at shutdown")
         assert sink.writes == []
 
     assert sink.writes == [(note_id, "still pending at shutdown")]
@@ -109,8 +115,8 @@ async def test_shutdown_writes_what_is_still_pending(database: Database) -> None
 
 async def test_other_documents_are_ignored(database: Database) -> None:
     sink, indexer, server = indexing(database, debounce=0, max_delay=0, unload_delay=0.01)
-    async with server, server.open_direct(f"sessions/{uuid.uuid4()}") as session:
-        session.transact(lambda doc: write_plain_text(doc, "room state"))
+    async with server:
+        await edit(server, f"sessions/{uuid.uuid4()}", "room state")
     # Shutdown flushes everything pending, so a tracked document would have been written.
     assert sink.writes == []
     assert indexer.indexed == 0
