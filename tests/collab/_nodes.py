@@ -18,7 +18,7 @@ from collab.extensions.persistence import Persistence
 from collab.kinds import DocumentKind
 from storage.db import connect
 from storage.documents import DocumentLog
-from tests.collab._kit import FAST, Harness, MemoryClient, SyncedClient, TokenAuth, pump
+from tests.collab._kit import FAST, Harness, MemoryClient, SyncedClient, TokenAuth
 
 
 class Node:
@@ -26,13 +26,7 @@ class Node:
         self.harness, self.fanout, self.log = harness, fanout, log
 
     async def client(self, name: str, token: str = "user-1") -> tuple[MemoryClient, SyncedClient]:
-        memory = await self.harness.connect(name, token)
-        synced = SyncedClient(memory.send)
-        self.harness.tg.start_soon(pump, memory, synced)
-        await synced.start()
-        with anyio.fail_after(10):
-            await synced.synced.wait()
-        return memory, synced
+        return await self.harness.synced(name, token)
 
 
 @contextlib.asynccontextmanager
