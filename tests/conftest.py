@@ -8,14 +8,17 @@ a service.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.databases import SQLITE_AND_POSTGRES, migrated, own_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "DATABASE_TEST_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -48,24 +51,34 @@ def require_service(name: str, url: str, default_port: int) -> None:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
     require_service("PostgreSQL", POSTGRES_ADMIN_URL, 5432)
-    import asyncpg
+    with own_database(POSTGRES_ADMIN_URL, "collab_test") as url:
+        yield url
 
-    admin_dsn = POSTGRES_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"collab_test_{uuid.uuid4().hex[:12]}"
 
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+@pytest.fixture(scope="session")
+def pg_database_factory(postgres_url: str) -> Iterator[Callable[..., str]]:
+    """`create(prefix)`: a fresh, empty database next to the session's; all dropped at its end."""
+    with ExitStack() as stack:
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        def create(prefix: str = "scratch") -> str:
+            return stack.enter_context(own_database(postgres_url, prefix))
+
+        yield create
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_url(pg_database_factory: Callable[..., str]) -> str:
+    """A database of our own next to the session's, migrated once; a package's conftest may
+    override it to keep its tests in a database of their own."""
+    return migrated(pg_database_factory("migrated"))
+
+
+@pytest.fixture(params=SQLITE_AND_POSTGRES)
+def migrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database per test: a fresh SQLite file, or `migrated_pg_url`."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("migrated_pg_url"))
+    return migrated(f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}")
 
 
 @pytest.fixture(scope="session")

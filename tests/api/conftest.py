@@ -208,3 +208,15 @@ async def serve(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with asyncio.timeout(30):
             await task
         sock.close()
+
+
+@pytest.fixture
+async def live_app(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The real app on uvicorn over an emptied database: `serve`'s client and notes socket base
+    URL, and the app itself."""
+    await empty_database(database_url)
+    app = create_app(
+        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
+    )
+    async with serve(app) as running:
+        yield {**running, "app": app}

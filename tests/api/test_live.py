@@ -4,7 +4,6 @@ REST changes (delete, revoke) reach connected editors."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,6 @@ from websockets.asyncio.client import ClientConnection
 from api.app import create_app
 from collab.protocol import SyncStep1, decode_message
 from tests.api.conftest import empty_database, make_settings, register, serve
-
-
-@pytest.fixture
-async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    await empty_database(database_url)
-    app = create_app(
-        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
-    )
-    async with serve(app) as running:
-        yield running
 
 
 async def _first_frame(ws: ClientConnection) -> object:
@@ -44,8 +33,8 @@ async def _close_code(url: str, **kwargs: Any) -> int | None:
     return closed.value.rcvd.code if closed.value.rcvd else None
 
 
-async def test_note_socket_access(live: dict[str, Any]) -> None:
-    client: httpx.AsyncClient = live["client"]
+async def test_note_socket_access(live_app: dict[str, Any]) -> None:
+    client: httpx.AsyncClient = live_app["client"]
     owner = await register(client, name="Owner")
     reader = await register(client, name="Reader")
     stranger = await register(client, name="Stranger")
@@ -57,7 +46,7 @@ async def test_note_socket_access(live: dict[str, Any]) -> None:
         json={"email": reader["user"]["email"], "permission": "read"},
         headers=auth,
     )
-    url = f"{live['ws']}/{note_id}"
+    url = f"{live_app['ws']}/{note_id}"
 
     async with websockets.connect(f"{url}?token={owner['token']}") as ws:
         assert isinstance(await _first_frame(ws), SyncStep1)
@@ -66,7 +55,7 @@ async def test_note_socket_access(live: dict[str, Any]) -> None:
     assert await _close_code(f"{url}?token={stranger['token']}") == 4403
     assert await _close_code(url) == 4401
     assert await _close_code(f"{url}?token=garbage") == 4401
-    unknown = f"{live['ws']}/00000000-0000-4000-8000-000000000000?token={owner['token']}"
+    unknown = f"{live_app['ws']}/00000000-0000-4000-8000-000000000000?token={owner['token']}"
     assert await _close_code(unknown) == 4404
 
     # Cookie auth works from our own origin and is refused cross-site.
@@ -80,8 +69,8 @@ async def test_note_socket_access(live: dict[str, Any]) -> None:
     assert await _close_code(url, additional_headers=evil) == 4403
 
 
-async def test_delete_and_revoke_reach_live_editors(live: dict[str, Any]) -> None:
-    client: httpx.AsyncClient = live["client"]
+async def test_delete_and_revoke_reach_live_editors(live_app: dict[str, Any]) -> None:
+    client: httpx.AsyncClient = live_app["client"]
     owner = await register(client, name="Owner")
     writer = await register(client, name="Writer")
     auth = {"Authorization": f"Bearer {owner['token']}"}
@@ -93,7 +82,7 @@ async def test_delete_and_revoke_reach_live_editors(live: dict[str, Any]) -> Non
         json={"email": writer["user"]["email"], "permission": "write"},
         headers=auth,
     )
-    url = f"{live['ws']}/{note_id}"
+    url = f"{live_app['ws']}/{note_id}"
 
     async with websockets.connect(f"{url}?token={writer['token']}") as ws:
         await _first_frame(ws)

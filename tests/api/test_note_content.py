@@ -6,7 +6,6 @@ import asyncio
 import base64
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,13 @@ import pytest
 from pycrdt import Doc
 from pypdf import PdfReader
 
-from api.app import create_app
 from api.note_content import INLINE_EXPORT_MAX_CHARS
 from jobs.enqueue import InProcessQueue
 from notes.content import seed_note_content
 from notes.markdown import to_markdown
 from notes.search_index import SearchIndexer
 from storage.documents import DocumentLog
-from tests.api.conftest import bearer, empty_database, make_settings, register, serve
+from tests.api.conftest import bearer, register
 
 SEED = "# Plan é 👩‍💻\n\nWe **meet** at the café.\n\n- first 漢字"
 SEED_TEXT = "Plan é 👩‍💻\nWe meet at the café.\nfirst 漢字"
@@ -291,15 +289,9 @@ class NoteEditor:
 
 
 @pytest.fixture
-async def served(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    """The real app on uvicorn (port 0), with its live collab server and search indexer."""
-    await empty_database(database_url)
-    app = create_app(
-        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
-    )
-    async with serve(app) as running:
-        base = running["ws"].removesuffix("/notes")
-        yield {"client": running["client"], "ws": base, "app": app}
+def served(live_app: dict[str, Any]) -> dict[str, Any]:
+    """`live_app` (with its live collab server and search indexer), socket URLs without /notes."""
+    return {**live_app, "ws": live_app["ws"].removesuffix("/notes")}
 
 
 @pytest.mark.interop

@@ -19,13 +19,12 @@ import pytest
 from pypdf import PdfReader
 
 from api.app import create_app
-from api.settings import Settings
-from api.worker import create_worker
 from jobs.catalog import append_note_text_job
 from jobs.enqueue import ArqQueue
 from storage.db import migrate
 from tests.api.conftest import bearer, empty_database, make_settings, register, serve
 from tests.api.test_note_content import SEED_TEXT, NoteEditor, _note, finished_export
+from tests.jobs.burst import run_worker
 
 pytestmark = [
     pytest.mark.redis,
@@ -52,17 +51,6 @@ def overrides(redis_url: str, redis_prefix: str, tmp_path: Path) -> dict[str, An
         "COLLAB_DATA_DIR": str(tmp_path / "data"),
         "COOKIE_SECURE": False,
     }
-
-
-async def run_worker(settings: Settings) -> tuple[int, int]:
-    """Run the arq worker until the queue is empty, then shut it down; (complete, failed)."""
-    worker = create_worker(settings, burst=True, handle_signals=False, poll_delay=0.05,
-                           keep_result=0, cron_jobs=[])
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker.jobs_complete, worker.jobs_failed
 
 
 async def search(client: httpx.AsyncClient, headers: dict[str, str], word: str) -> list[str]:

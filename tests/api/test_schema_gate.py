@@ -11,12 +11,10 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -26,35 +24,19 @@ from api.cli import EXIT_NOT_READY, main
 from api.worker import open_worker_context
 from storage.db import HEAD_REVISION, SchemaBehind, connect, downgrade, migrate
 from tests.api.conftest import BASE_URL, PASSWORD, RunningApp, make_settings, unique_email
+from tests.databases import SQLITE_AND_POSTGRES, own_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_plain(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=SQLITE_AND_POSTGRES)
 def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: no tables, no `alembic_version`."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
         return
-    admin = str(request.getfixturevalue("postgres_url"))
-    name = f"gate_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_database(str(request.getfixturevalue("postgres_url")), "gate") as url:
+        yield url
 
 
 class Started:

@@ -8,34 +8,20 @@ Only the REST endpoints and the socket are used: no internal function is called 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import websockets
 from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection
 
-from api.app import create_app
 from collab.protocol import (
     SyncStep2,
     decode_message,
     encode_sync_step1,
     encode_update,
 )
-from tests.api.conftest import bearer, empty_database, make_settings, register, serve
-
-
-@pytest.fixture
-async def live(database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    await empty_database(database_url)
-    app = create_app(
-        make_settings(database_url, COOKIE_SECURE=False, COLLAB_DATA_DIR=str(tmp_path))
-    )
-    async with serve(app) as running:
-        yield running
+from tests.api.conftest import bearer, register
 
 
 class Peer:
@@ -89,63 +75,67 @@ async def processed(ws: ClientConnection) -> bool:
         return False
 
 
-async def test_a_downgraded_connection_cannot_edit_any_more(live: dict[str, Any]) -> None:
-    client: httpx.AsyncClient = live["client"]
-    owner = await register(client, name="Owner")
-    editor = await register(client, name="Editor")
-    auth = bearer(owner["token"])
-    note_id = (
-        await client.post("/api/workbook/notes", json={"title": "Shared"}, headers=auth)
-    ).json()["note"]["id"]
-    share = {"email": editor["user"]["email"], "permission": "write"}
-    created = await client.post(f"/api/workbook/notes/{note_id}/shares", json=share, headers=auth)
-    assert created.status_code == 201, created.text
-    url = f"{live['ws']}/{note_id}"
-    owner_url = f"{url}?token={owner['token']}"
+class SharedNote:
+    """A note its owner shared with one other user, and the socket URLs to it."""
 
-    async with websockets.connect(f"{url}?token={editor['token']}") as ws:
+    def __init__(self, client: httpx.AsyncClient, owner: dict[str, Any], holder: dict[str, Any],
+                 note_id: str, ws: str) -> None:
+        self.client, self.note_id = client, note_id
+        self.auth = bearer(owner["token"])
+        self.holder_email = holder["user"]["email"]
+        url = f"{ws}/{note_id}"
+        self.owner_url = f"{url}?token={owner['token']}"
+        self.holder_url = f"{url}?token={holder['token']}"
+
+    async def share(self, permission: str) -> None:
+        """Creates or changes the holder's share through REST."""
+        response = await self.client.post(
+            f"/api/workbook/notes/{self.note_id}/shares",
+            json={"email": self.holder_email, "permission": permission},
+            headers=self.auth,
+        )
+        assert response.status_code == 201, response.text
+
+
+async def shared_note(live_app: dict[str, Any], permission: str) -> SharedNote:
+    client: httpx.AsyncClient = live_app["client"]
+    owner = await register(client, name="Owner")
+    holder = await register(client, name="Holder")
+    created = await client.post(
+        "/api/workbook/notes", json={"title": "Shared"}, headers=bearer(owner["token"])
+    )
+    note = SharedNote(client, owner, holder, created.json()["note"]["id"], live_app["ws"])
+    await note.share(permission)
+    return note
+
+
+async def test_a_downgraded_connection_cannot_edit_any_more(live_app: dict[str, Any]) -> None:
+    note = await shared_note(live_app, "write")
+
+    async with websockets.connect(note.holder_url) as ws:
         peer = Peer(ws)
         await peer.write("allowed")
         assert await processed(ws)
-        assert await server_text(owner_url) == "allowed"  # the socket can write: a real control
+        # the socket can write: a real control
+        assert await server_text(note.owner_url) == "allowed"
 
-        downgraded = await client.post(
-            f"/api/workbook/notes/{note_id}/shares",
-            json={**share, "permission": "read"},
-            headers=auth,
-        )
-        assert downgraded.status_code == 201, downgraded.text
+        await note.share("read")
         await peer.write(" after the downgrade")
         await processed(ws)  # answered or closed: either way the update was dealt with
 
-    assert await server_text(owner_url) == "allowed"
+    assert await server_text(note.owner_url) == "allowed"
 
 
-async def test_an_upgraded_connection_can_edit_again(live: dict[str, Any]) -> None:
-    client: httpx.AsyncClient = live["client"]
-    owner = await register(client, name="Owner")
-    reader = await register(client, name="Reader")
-    auth = bearer(owner["token"])
-    note_id = (
-        await client.post("/api/workbook/notes", json={"title": "Shared"}, headers=auth)
-    ).json()["note"]["id"]
-    share = {"email": reader["user"]["email"], "permission": "read"}
-    await client.post(f"/api/workbook/notes/{note_id}/shares", json=share, headers=auth)
-    url = f"{live['ws']}/{note_id}"
-    owner_url = f"{url}?token={owner['token']}"
+async def test_an_upgraded_connection_can_edit_again(live_app: dict[str, Any]) -> None:
+    note = await shared_note(live_app, "read")
 
-    async with websockets.connect(f"{url}?token={reader['token']}") as ws:
+    async with websockets.connect(note.holder_url) as ws:
         peer = Peer(ws)
         await peer.write("refused")
         await processed(ws)
-        assert await server_text(owner_url) == ""
-        upgraded = await client.post(
-            f"/api/workbook/notes/{note_id}/shares",
-            json={**share, "permission": "write"},
-            headers=auth,
-        )
-        assert upgraded.status_code == 201, upgraded.text
+        assert await server_text(note.owner_url) == ""
+        await note.share("write")
         await peer.write("!")
         await peer.resend_everything()  # the refused edit is still in the client's document
         assert await processed(ws)
-    assert await server_text(owner_url) == "refused!"
+    assert await server_text(note.owner_url) == "refused!"

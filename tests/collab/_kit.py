@@ -141,6 +141,16 @@ class Harness:
                            ConnectRequest(kind, doc_id, token=token, params=params or {}))
         return client
 
+    async def synced(self, name: str, token: str = "user-1") -> tuple[MemoryClient, SyncedClient]:
+        """A connected client, synced; the harness's task group feeds it until it closes."""
+        memory = await self.connect(name, token)
+        synced = SyncedClient(memory.send)
+        self.tg.start_soon(pump, memory, synced)
+        await synced.start()
+        with anyio.fail_after(10):
+            await synced.synced.wait()
+        return memory, synced
+
 
 @contextlib.asynccontextmanager
 async def running(config: CollabConfig = FAST, extensions: Sequence[Extension] = (),

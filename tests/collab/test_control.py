@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import anyio
 import pytest
 from _kit import running, wait_for
-from test_fanout_server import cleanup, node
 from test_stateless import Hosts, Room, next_stateless, opened
 
 from collab.control import Control, decode_control, encode_control
 from collab.errors import CloseCode
 from collab.kinds import DocumentKind
 from collab.protocol import encode_stateless
-from storage.db import migrate
-
-
-@pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    await migrate(url)
-    return url
+from tests.collab._nodes import NodePair
 
 
 def test_wire_form_round_trips_and_refuses_garbage() -> None:
@@ -69,11 +60,10 @@ async def test_role_change_reaches_the_stateless_handler() -> None:
 
 @pytest.mark.redis
 async def test_revoke_on_one_node_closes_the_user_on_the_other(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name, "user-1")
         revoked, on_b = await b.client(name, "user-2")
         other, _ = await b.client(name, "user-3")
@@ -88,16 +78,14 @@ async def test_revoke_on_one_node_closes_the_user_on_the_other(
         await on_a.push()
         await wait_for(lambda: str(b.harness.server.registry.documents[name].doc.get(
             "t", type=type(on_a.text))) == "owner", timeout=10)
-    await cleanup(redis_url, redis_prefix)
 
 
 @pytest.mark.redis
 async def test_downgrade_and_upgrade_on_one_node_apply_on_the_other(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name, "user-1")
         _, on_b = await b.client(name, "user-2")
         assert await a.harness.server.set_read_only(name, "2", read_only=True) == 0
@@ -117,17 +105,15 @@ async def test_downgrade_and_upgrade_on_one_node_apply_on_the_other(
         on_b.text += "!"
         await on_b.push()
         await wait_for(lambda: str(on_a.text).endswith("!"), timeout=10)
-    await cleanup(redis_url, redis_prefix)
 
 
 @pytest.mark.redis
 async def test_close_document_and_stateless_broadcast_cross_nodes(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     kinds = [DocumentKind("sessions", Hosts(), stateless=Room())]
     name = f"sessions/{uuid.uuid4().hex}"
-    async with node(sqlite_url, redis_url, redis_prefix, kinds) as a, \
-            node(sqlite_url, redis_url, redis_prefix, kinds) as b:
+    async with node_pair(kinds) as (a, b):
         sender = await a.harness.connect(name, "user-1")
         listener = await b.harness.connect(name, "user-2", params={"stateless": "1"})
         await opened(sender)
@@ -146,16 +132,14 @@ async def test_close_document_and_stateless_broadcast_cross_nodes(
         await a.harness.server.close_document(name, CloseCode.DOCUMENT_DELETED)
         assert await sender.wait_closed() == CloseCode.DOCUMENT_DELETED
         assert await listener.wait_closed(timeout=5) == CloseCode.DOCUMENT_DELETED
-    await cleanup(redis_url, redis_prefix)
 
 
 @pytest.mark.redis
 async def test_a_command_older_than_the_load_is_not_applied(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with node_pair() as (a, b):
         # b has nothing loaded when a revokes; the user is then admitted again on b (its
         # authorizer would have read the database) and must not be closed by the old command.
         await a.harness.server.close_user(name, "2", CloseCode.FORBIDDEN)
@@ -168,4 +152,3 @@ async def test_a_command_older_than_the_load_is_not_applied(
         await a.harness.server.close_document(marker, CloseCode.DOCUMENT_DELETED)
         assert await watcher.wait_closed(timeout=5) == CloseCode.DOCUMENT_DELETED  # b read on
         assert not readmitted.closed.is_set()
-    await cleanup(redis_url, redis_prefix)

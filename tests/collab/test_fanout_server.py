@@ -3,85 +3,29 @@ Database per node, as two processes would have) and RedisFanout with its own nod
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import anyio
 import pytest
-from _kit import FAST, Harness, MemoryClient, SyncedClient, TokenAuth, pump, wait_for
-from prometheus_client import CollectorRegistry
+from _kit import wait_for
 from pycrdt import Doc, Text
-from redis.asyncio import Redis
 from test_fanout import TcpProxy
 
-from collab import CollabServer
-from collab.extensions.fanout import RedisFanout
-from collab.extensions.persistence import Persistence
-from collab.kinds import DocumentKind
 from collab.protocol import (
     AwarenessEntry,
     decode_awareness,
     encode_awareness,
     encode_awareness_entries,
 )
-from storage.db import connect, migrate
-from storage.documents import DocumentLog
+from tests.collab._nodes import NodePair, cleanup, node
 
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    await migrate(url)
-    return url
-
-
-class Node:
-    def __init__(self, harness: Harness, fanout: RedisFanout, log: DocumentLog) -> None:
-        self.harness, self.fanout, self.log = harness, fanout, log
-
-    async def client(self, name: str, token: str = "user-1") -> tuple[MemoryClient, SyncedClient]:
-        memory = await self.harness.connect(name, token)
-        synced = SyncedClient(memory.send)
-        self.harness.tg.start_soon(pump, memory, synced)
-        await synced.start()
-        with anyio.fail_after(10):
-            await synced.synced.wait()
-        return memory, synced
-
-
-@contextlib.asynccontextmanager
-async def node(db_url: str, redis_url: str, prefix: str,
-               kinds: list[DocumentKind] | None = None) -> AsyncIterator[Node]:
-    async with connect(db_url) as database:
-        log = DocumentLog(database)
-        fanout = RedisFanout(redis_url, f"node-{uuid.uuid4().hex[:6]}", key_prefix=prefix,
-                             store=log, retry_delay=0.05)
-        server = CollabServer(FAST, [TokenAuth(), Persistence(log), fanout], kinds=kinds,
-                              metrics_registry=CollectorRegistry())
-        async with server, anyio.create_task_group() as tg:
-            yield Node(Harness(server, tg), fanout, log)
-            await server.close()
-            tg.cancel_scope.cancel()
-
-
-async def cleanup(redis_url: str, prefix: str) -> None:
-    client: Redis[bytes] = Redis.from_url(redis_url)
-    keys = [key async for key in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()  # type: ignore[attr-defined]
-
-
 async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with node_pair() as (a, b):
         _, on_a = await a.client(name)
         _, on_b = await b.client(name, "user-2")
         for i in range(5):
@@ -100,15 +44,13 @@ async def test_clients_on_two_nodes_converge_and_each_update_is_stored_once(
     for update in stored:
         doc.apply_update(update)
     assert str(doc.get("t", type=Text)) == str(on_a.text)
-    await cleanup(redis_url, redis_prefix)
 
 
 async def test_awareness_crosses_nodes_and_leaving_removes_it(
-    sqlite_url: str, redis_url: str, redis_prefix: str
+    node_pair: NodePair,
 ) -> None:
     name = f"notes/{uuid.uuid4()}"
-    async with node(sqlite_url, redis_url, redis_prefix) as a, \
-            node(sqlite_url, redis_url, redis_prefix) as b:
+    async with node_pair() as (a, b):
         leaving, _ = await a.client(name, "user-7")
         _, watcher = await b.client(name, "user-8")
         entry = AwarenessEntry(4242, 1, {"cursor": 3, "user": {"id": "spoofed"}})
@@ -123,7 +65,6 @@ async def test_awareness_crosses_nodes_and_leaving_removes_it(
         assert state["cursor"] == 3 and state["user"]["id"] == "7"  # stamped by node a
         await leaving.leave()
         await wait_for(lambda: seen()[-1].state is None, timeout=15)
-    await cleanup(redis_url, redis_prefix)
 
 
 async def test_a_node_cut_from_redis_gets_every_update_when_it_returns(

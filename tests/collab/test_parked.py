@@ -8,7 +8,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import anyio
 import pytest
 from pycrdt import Doc, Map, Text
 
@@ -18,7 +17,14 @@ from collab.errors import CloseCode, DocumentPoisoned
 from collab.hooks import Hooks, Origin, Principal
 from collab.parked import decode_state_vector, leaves_parked
 from collab.protocol import SyncStep2, encode_sync_step1, encode_update
-from tests.collab._kit import FAST, SyncedClient, doc_name, pump, running, wait_for
+from tests.collab._kit import (
+    FAST,
+    Harness,
+    MemoryClient,
+    doc_name,
+    running,
+    wait_for,
+)
 
 DATA = json.loads(Path("/work/shared/testdata/yrs-panic-update.json").read_text())
 PREFIX = [bytes.fromhex(h) for h in DATA["prefix"]]
@@ -140,52 +146,52 @@ async def test_poison_sent_before_its_dependency_closes_the_attacker_not_the_own
     extensions = [Persistence(store, flush_interval=0.002)] if persist else []
     async with running(extensions=extensions) as h:
         name = doc_name()
-        owner_conn = await h.connect(name, "user-owner")
-        owner = SyncedClient(owner_conn.send)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump, owner_conn, owner)
-            await owner.start()
-            with anyio.fail_after(5):
-                await owner.synced.wait()
-            for update in PREFIX[:FIRST]:
-                owner.doc.apply_update(update)
-            await owner.push()
-            document = h.server.registry.documents[name]
-            await wait_for(lambda: str(document.doc.get("t", type=Text)) == _text_after(FIRST))
-            evil = await h.connect(name, "user-evil")
-            await evil.recv()
-            await evil.send(encode_update(BAD))
-            await evil.send(encode_sync_step1(Doc().get_state()))
-            while not isinstance(await evil.recv_message(), SyncStep2):  # BAD was handled
-                pass
-            for update in PREFIX[FIRST : LAST + 1]:  # the owner's valid edits
-                owner.doc.apply_update(update)
-            await owner.push()
-            assert await evil.wait_closed() == CloseCode.INTERNAL_ERROR
-            expected = _text_after(LAST + 1)
-            await wait_for(lambda: document.ready
-                           and str(document.doc.get("t", type=Text)) == expected)
-            assert not owner_conn.closed.is_set()
-            owner.text += "!"  # the owner keeps editing
-            await owner.push()
-            await wait_for(lambda: str(document.doc.get("t", type=Text)) == expected + "!")
-            if persist:
-                await wait_for(lambda: len(store.entries.get(name, [])) > 0)
-                assert BAD not in store.entries[name]  # parked bytes were never stored
-            await owner_conn.leave()
+        owner_conn, owner = await h.synced(name, "user-owner")
+        for update in PREFIX[:FIRST]:
+            owner.doc.apply_update(update)
+        await owner.push()
+        document = h.server.registry.documents[name]
+        await wait_for(lambda: str(document.doc.get("t", type=Text)) == _text_after(FIRST))
+        evil = await h.connect(name, "user-evil")
+        await evil.recv()
+        await evil.send(encode_update(BAD))
+        await evil.send(encode_sync_step1(Doc().get_state()))
+        while not isinstance(await evil.recv_message(), SyncStep2):  # BAD was handled
+            pass
+        for update in PREFIX[FIRST : LAST + 1]:  # the owner's valid edits
+            owner.doc.apply_update(update)
+        await owner.push()
+        assert await evil.wait_closed() == CloseCode.INTERNAL_ERROR
+        expected = _text_after(LAST + 1)
+        await wait_for(lambda: document.ready
+                       and str(document.doc.get("t", type=Text)) == expected)
+        assert not owner_conn.closed.is_set()
+        owner.text += "!"  # the owner keeps editing
+        await owner.push()
+        await wait_for(lambda: str(document.doc.get("t", type=Text)) == expected + "!")
+        if persist:
+            await wait_for(lambda: len(store.entries.get(name, [])) > 0)
+            assert BAD not in store.entries[name]  # parked bytes were never stored
+        await owner_conn.leave()
+
+
+async def bad_sent_before_its_dependency(h: Harness) -> tuple[str, MemoryClient, MemoryClient]:
+    """A new document: the owner sent PREFIX[:FIRST], then "evil" sent BAD (which parks)."""
+    name = doc_name()
+    owner_conn = await h.connect(name, "user-owner")
+    await owner_conn.recv()
+    for update in PREFIX[:FIRST]:
+        await owner_conn.send(encode_update(update))
+    evil = await h.connect(name, "user-evil")
+    await evil.recv()
+    await evil.send(encode_update(BAD))
+    return name, owner_conn, evil
 
 
 async def test_an_update_waiting_too_long_closes_its_sender_with_4424() -> None:
     persistence = Persistence(MemoryStore(), flush_interval=0.002)
     async with running(replace(FAST, parked_timeout=0.2), [persistence]) as h:
-        name = doc_name()
-        owner_conn = await h.connect(name, "user-owner")
-        await owner_conn.recv()
-        for update in PREFIX[:FIRST]:
-            await owner_conn.send(encode_update(update))
-        evil = await h.connect(name, "user-evil")
-        await evil.recv()
-        await evil.send(encode_update(BAD))
+        name, owner_conn, evil = await bad_sent_before_its_dependency(h)
         assert await evil.wait_closed() == CloseCode.MISSING_DEPENDENCIES
         # What yrs holds of it stays a suspect: the panic it causes later is not the owner's.
         document = h.server.registry.documents[name]
@@ -200,14 +206,7 @@ async def test_an_update_waiting_too_long_closes_its_sender_with_4424() -> None:
 
 async def test_a_peer_update_that_trips_a_local_parked_update_closes_the_local_sender() -> None:
     async with running() as h:
-        name = doc_name()
-        owner_conn = await h.connect(name, "user-owner")
-        await owner_conn.recv()
-        for update in PREFIX[:FIRST]:
-            await owner_conn.send(encode_update(update))
-        evil = await h.connect(name, "user-evil")
-        await evil.recv()
-        await evil.send(encode_update(BAD))
+        name, owner_conn, evil = await bad_sent_before_its_dependency(h)
         document = h.server.registry.documents[name]
         await wait_for(lambda: bool(document.parked))
         for update in PREFIX[FIRST : LAST + 1]:  # from another node: not raised to the bus
@@ -234,15 +233,9 @@ async def test_the_sender_of_a_dependency_receives_the_parked_update_it_released
         first = await h.connect(name, "user-a")
         await first.recv()
         await first.send(encode_update(PREFIX[1]))  # parked: it needs PREFIX[0]
-        second_conn = await h.connect(name, "user-b")
-        second = SyncedClient(second_conn.send)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump, second_conn, second)
-            await second.start()
-            with anyio.fail_after(5):
-                await second.synced.wait()
-            second.doc.apply_update(PREFIX[0])
-            await second.push()
-            await wait_for(lambda: str(second.text) == _text_after(2))
-            await first.leave()
-            await second_conn.leave()
+        second_conn, second = await h.synced(name, "user-b")
+        second.doc.apply_update(PREFIX[0])
+        await second.push()
+        await wait_for(lambda: str(second.text) == _text_after(2))
+        await first.leave()
+        await second_conn.leave()

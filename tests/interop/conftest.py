@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import pytest
 from backends import JWT_SECRET, Note, RestBackend
 from nodeclients import RawClient, YjsClient
 from serverprocess import ServerFactory, ServerProcess, free_port
+
+from tests.databases import own_database
 
 
 def _server_env(data_dir: Path, **extra: str | None) -> dict[str, str]:
@@ -97,23 +97,8 @@ def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 @pytest.fixture
 def fresh_pg_url(postgres_url: str) -> Iterator[str]:
     """An empty PostgreSQL database of this test's own (the server migrates it), dropped after."""
-    import asyncpg
-
-    name = f"interop_{uuid.uuid4().hex[:12]}"
-    admin = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_database(postgres_url, "interop") as url:
+        yield url
 
 
 @pytest.fixture

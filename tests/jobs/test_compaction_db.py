@@ -3,31 +3,20 @@ appended while a compaction runs (ids above `through_id`) survive it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pycrdt import Doc, Text
 
 from jobs.compaction import compact_all, compact_document
-from storage.db import connect, migrate
+from storage.db import connect
 from storage.documents import DocumentLog
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("jobs_pg_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
-    asyncio.run(migrate(url))
-    return url
-
-
 @pytest.fixture
-async def log(log_url: str) -> AsyncIterator[DocumentLog]:
-    async with connect(log_url) as database:
+async def log(migrated_database_url: str) -> AsyncIterator[DocumentLog]:
+    async with connect(migrated_database_url) as database:
         yield DocumentLog(database)
 
 

@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis
 
+from tests.databases import own_database
 from tests.interop.backends import JWT_SECRET
 from tests.interop.serverprocess import ServerProcess, free_port
 
 NodeFactory = Callable[[str], ServerProcess]
 
 
-async def _admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def multinode_pg_url(postgres_url: str) -> Iterator[str]:
     """An empty database of our own (the first node migrates it), dropped at the end."""
-    name = f"multinode_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with own_database(postgres_url, "multinode") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from prometheus_client import CollectorRegistry
 from pycrdt import Doc
 
@@ -27,28 +24,13 @@ from notes.content import (
 )
 from notes.markdown import to_markdown
 from notes.richtext import write_plain_text
-from storage.db import Database, connect, migrate
+from storage.db import Database
 from storage.documents import DocumentLog
 from storage.notes import NoteRepository
 from storage.users import UserRepository
 from storage.versions import VersionRepository
 
 SEED = "# Día 1 👩‍💻\n\nWe **met** at the café.\n\n- ünïcode\n- 漢字"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("notes_pg_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'content.db'}"
-    asyncio.run(migrate(url))
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    async with connect(database_url) as db:
-        yield db
 
 
 async def new_note(db: Database) -> uuid.UUID:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
+from pycrdt import Doc
 
 from collab.config import CollabConfig
 from collab.server import CollabServer
 from notes.markdown import write_markdown
 from notes.richtext import write_plain_text
 from notes.search_index import SearchIndexer, note_id_of
-from storage.db import Database, connect, migrate
+from storage.db import Database
 from storage.notes import NoteRepository
 from storage.users import UserRepository
 
@@ -42,21 +41,6 @@ class RecordingSink:
                 await self._changed.wait()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("notes_pg_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'index.db'}"
-    asyncio.run(migrate(url))
-    return url
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    async with connect(database_url) as db:
-        yield db
-
-
 async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     user = await UserRepository(db).create(
         email=f"s-{uuid.uuid4().hex[:8]}@example.com", name="Sam", password_hash="x"
@@ -65,23 +49,34 @@ async def new_note(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     return user.id, note.id
 
 
-def server_with(indexer: SearchIndexer, **config: Any) -> CollabServer:
-    server = CollabServer(CollabConfig(**config), [indexer], metrics_registry=CollectorRegistry())
-    return server
+def indexing(
+    database: Database, *, debounce: float, max_delay: float, unload_delay: float
+) -> tuple[RecordingSink, SearchIndexer, CollabServer]:
+    """A server whose one extension is a SearchIndexer writing through a RecordingSink."""
+    sink = RecordingSink(NoteRepository(database))
+    indexer = SearchIndexer(sink, debounce=debounce, max_delay=max_delay)
+    config = CollabConfig(unload_delay=unload_delay)
+    return sink, indexer, CollabServer(config, [indexer], metrics_registry=CollectorRegistry())
+
+
+async def edit(
+    server: CollabServer, name: str, text: str,
+    write: Callable[[Doc, str], None] = write_plain_text,
+) -> None:
+    """One edit through the server's front door, as a client's would arrive."""
+    async with server.open_direct(name, actor="test") as session:
+        session.transact(lambda doc: write(doc, text))
 
 
 async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
-    notes = NoteRepository(database)
     user_id, note_id = await new_note(database)
-    sink = RecordingSink(notes)
     word = f"zebra{uuid.uuid4().hex[:6]}"
-    indexer = SearchIndexer(sink, debounce=0.05, max_delay=0.5)
+    sink, _, server = indexing(database, debounce=0.05, max_delay=0.5, unload_delay=60)
+    notes = sink.inner
 
-    async with server_with(indexer, unload_delay=60) as server:
-        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
-            session.transact(lambda doc: write_markdown(doc, "# Café 👩‍💻 notes\n\n- ünïcode"))
-        async with server.open_direct(f"notes/{note_id}", actor="test") as session:
-            session.transact(lambda doc: write_plain_text(doc, f"typed {word} just now"))
+    async with server:
+        await edit(server, f"notes/{note_id}", "# Café 👩‍💻 notes\n\n- ünïcode", write_markdown)
+        await edit(server, f"notes/{note_id}", f"typed {word} just now")
 
         await sink.wait_for(lambda: any(word in text for _, text in sink.writes))
         hits, total = await notes.search(user_id, word)
@@ -95,41 +90,33 @@ async def test_word_typed_seconds_ago_is_found(database: Database) -> None:
 
 
 async def test_pending_text_is_written_when_the_document_unloads(database: Database) -> None:
-    notes = NoteRepository(database)
     user_id, note_id = await new_note(database)
-    sink = RecordingSink(notes)
-    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+    sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=0.01)
 
-    async with server_with(indexer, unload_delay=0.01) as server:
-        async with server.open_direct(f"notes/{note_id}") as session:
-            session.transact(lambda doc: write_plain_text(doc, "unload flushes me"))
+    async with server:
+        await edit(server, f"notes/{note_id}", "unload flushes me")
         await sink.wait_for(lambda: bool(sink.writes))
         assert not server.is_loaded(f"notes/{note_id}")
 
-    hits, _ = await notes.search(user_id, "flushes")
+    hits, _ = await sink.inner.search(user_id, "flushes")
     assert [hit.note.id for hit in hits] == [note_id]
 
 
 async def test_shutdown_writes_what_is_still_pending(database: Database) -> None:
-    notes = NoteRepository(database)
     _, note_id = await new_note(database)
-    sink = RecordingSink(notes)
-    indexer = SearchIndexer(sink, debounce=3600, max_delay=3600)
+    sink, _, server = indexing(database, debounce=3600, max_delay=3600, unload_delay=3600)
 
-    async with server_with(indexer, unload_delay=3600) as server:
-        async with server.open_direct(f"notes/{note_id}") as session:
-            session.transact(lambda doc: write_plain_text(doc, "still pending at shutdown"))
+    async with server:
+        await edit(server, f"notes/{note_id}", "still pending at shutdown")
         assert sink.writes == []
 
     assert sink.writes == [(note_id, "still pending at shutdown")]
 
 
 async def test_other_documents_are_ignored(database: Database) -> None:
-    sink = RecordingSink(NoteRepository(database))
-    indexer = SearchIndexer(sink, debounce=0, max_delay=0)
-    server = server_with(indexer, unload_delay=0.01)
-    async with server, server.open_direct(f"sessions/{uuid.uuid4()}") as session:
-        session.transact(lambda doc: write_plain_text(doc, "room state"))
+    sink, indexer, server = indexing(database, debounce=0, max_delay=0, unload_delay=0.01)
+    async with server:
+        await edit(server, f"sessions/{uuid.uuid4()}", "room state")
     # Shutdown flushes everything pending, so a tracked document would have been written.
     assert sink.writes == []
     assert indexer.indexed == 0
