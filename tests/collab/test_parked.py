@@ -26,7 +26,9 @@ from tests.collab._kit import (
     wait_for,
 )
 
-DATA = json.loads(Path("/work/shared/testdata/yrs-panic-update.json").read_text())
+DATA = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "yrs-panic-update.json").read_text()
+)
 PREFIX = [bytes.fromhex(h) for h in DATA["prefix"]]
 BAD = bytes.fromhex(DATA["bad"])
 FIRST, LAST = 20, 28  # BAD parks after PREFIX[:20]; PREFIX[28] makes yrs retry it and panic
