@@ -101,7 +101,10 @@ class SqliteSql:
             return
         compiled = statement.compiled(SQLITE_DIALECT, rows[0])
         sql, params = compiled.sql, [compiled.params(row) for row in rows]
-        await self._run(lambda conn: _write(conn, lambda: [conn.executemany(sql, params)]))
+        # One execute per row, not sqlite3's executemany: under calls submitted concurrently
+        # that intermittently raised SQLITE_MISUSE ("bad parameter or other API misuse",
+        # CPython 3.11) in tests/storage/test_document_log.py.
+        await self._run(lambda conn: _write(conn, lambda: [conn.execute(sql, p) for p in params]))
 
     async def transaction(self, *steps: Step) -> list[int]:
         compiled = [(s.compiled(SQLITE_DIALECT, v), v) for s, v in steps]

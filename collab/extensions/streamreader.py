@@ -195,9 +195,13 @@ class ChangeReader:
             with anyio.move_on_after(max(self._next_beat - time.monotonic(), 0.0)):
                 await self._subs_changed.wait()
             if self.subs:
-                # Idle until now: what the change streams hold concerns documents loaded after
-                # it was written (control commands among them), so resume at Redis's clock.
-                self._started = False
+                # Idle until now: resume at the earliest load of the documents now loaded
+                # (Redis's clock taken at load); older control commands concern none of them.
+                since = min(sub.since_ms for sub in self.subs.values())
+                if since > 0:
+                    self.start_at(id_at(since))
+                else:
+                    self._started = False
             return
         if self.connected:  # loaded while Redis was down: its start position is a guess
             for sub in [sub for sub in self.subs.values() if sub.uncertain]:
