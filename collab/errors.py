@@ -191,7 +191,7 @@ CLOSE_TABLE: dict[type[CollabError], tuple[CloseCode, str]] = {
     TooManyConnections: (CloseCode.TOO_MANY_CONNECTIONS, "too many connections"),
 }
 
-_DEFAULT_REASONS: dict[CloseCode, str] = {code: reason for code, reason in CLOSE_TABLE.values()}
+_DEFAULT_REASONS: dict[int, str] = {code: reason for code, reason in CLOSE_TABLE.values()}
 _DEFAULT_REASONS[CloseCode.NORMAL] = ""
 _DEFAULT_REASONS[CloseCode.SERVICE_RESTART] = "service restart"
 _DEFAULT_REASONS[CloseCode.GOING_AWAY] = "going away"
@@ -216,8 +216,9 @@ def close_for(exc: BaseException) -> tuple[CloseCode, str]:
     return CloseCode.INTERNAL_ERROR, "internal error"
 
 
-def default_reason(code: CloseCode) -> str:
-    """The reason sent with ``code`` when nothing more specific is known."""
+def default_reason(code: int) -> str:
+    """The reason sent with ``code`` when nothing more specific is known ("" for a code
+    outside ``CloseCode``)."""
     return _DEFAULT_REASONS.get(code, "")
 
 

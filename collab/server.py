@@ -48,7 +48,6 @@ from collab.roster import Roster
 __all__ = ["CollabServer"]
 
 log = logging.getLogger(__name__)
-_CODES = frozenset(int(code) for code in CloseCode)
 
 
 class CollabServer:
@@ -230,10 +229,7 @@ class CollabServer:
         Returns:
             how many of this node's connections were closed or changed.
         """
-        affected = await self._apply_control(command, wait=wait)
-        event = ControlApplied(command, Origin.SERVER("control"), affected)
-        await self.hooks.notify(lambda ext: ext.on_control(event))
-        return affected
+        return await self._control(command, Origin.SERVER("control"), wait=wait)
 
     async def apply_remote_control(self, command: Control, origin: Origin) -> int:
         """Apply a command another node issued (the fan-out calls this; not relayed again).
@@ -241,7 +237,10 @@ class CollabServer:
         Returns:
             how many of this node's connections were closed or changed.
         """
-        affected = await self._apply_control(command, wait=False)
+        return await self._control(command, origin, wait=False)
+
+    async def _control(self, command: Control, origin: Origin, *, wait: bool) -> int:
+        affected = await self._apply_control(command, wait=wait)
         event = ControlApplied(command, origin, affected)
         await self.hooks.notify(lambda ext: ext.on_control(event))
         return affected
@@ -252,12 +251,9 @@ class CollabServer:
             if command.user_id is None or c.user_id == command.user_id
         ]
         if command.action == "close":
-            code = command.code
-            reason = command.reason or (
-                default_reason(CloseCode(code)) if code in _CODES else ""
-            )
+            reason = command.reason or default_reason(command.code)
             for connection in targets:
-                connection.close(code, reason)
+                connection.close(command.code, reason)
             if wait:
                 await self._wait_gone(targets)
             return len(targets)

@@ -24,8 +24,9 @@ Guarantees and limits (docs/multinode.md has the whole story):
 * During an outage the node serves its clients, buffers ``outbox_limit`` outgoing updates (on
   overflow it publishes the whole state on return) and resumes reading from its last ids; a
   stream trimmed past them is caught up from the ``DocumentStore`` (idempotent).
-* Control commands (``CollabServer.control``) ride the change stream every node blocks on, so
-  they reach every node within one read (sub-second on a healthy Redis); during an outage they
+* Control commands (``CollabServer.control``) ride the issuing node's change stream, which
+  every other node blocks on, so they reach every node within one read (sub-second on a
+  healthy Redis); during an outage they
   wait in the outbox like updates. A node that loads the document later asks its authorizer
   anyway, which reads the same database the command came from.
 * Awareness and stateless broadcasts are at most once. Removals cross nodes; the presence of
