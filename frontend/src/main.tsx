@@ -1,0 +1,45 @@
+/** Boot: restore the session, then render the app (router + query cache). */
+import './styles.css'
+import { StrictMode } from 'react'
+import { createRoot } from 'react-dom/client'
+import { App } from './App'
+import { hasStoredSession, OfflineError, refresh, SignedOutError, token } from './lib/session'
+import { toast } from './ui/toast'
+
+/** Links from the hash-routed page (`#/n/<id>`, `#/login`) keep working. */
+function upgradeHashUrl(): void {
+  const hash = location.hash
+  if (!hash.startsWith('#/')) return
+  const path = hash.slice(1)
+  const note = /^\/n\/([0-9a-fA-F-]{8,})$/.exec(path)
+  const target = note ? `/notes/${note[1]}` : path === '/' ? '/notes' : path
+  history.replaceState(null, '', target)
+}
+
+async function boot(): Promise<void> {
+  upgradeHashUrl()
+  if (hasStoredSession() && !token()) {
+    try {
+      await refresh()
+    } catch (err) {
+      if (err instanceof OfflineError && !(err instanceof SignedOutError)) {
+        toast('You are offline. Your notes open from this device and sync when you reconnect.')
+      }
+    }
+  }
+  const root = document.getElementById('root')
+  if (!root) throw new Error('index.html has no #root')
+  createRoot(root).render(
+    <StrictMode>
+      <App />
+    </StrictMode>,
+  )
+}
+
+if ('serviceWorker' in navigator && import.meta.env.PROD) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch(() => undefined)
+  })
+}
+
+void boot()
