@@ -42,6 +42,19 @@ function lazyPage(node: ReactNode) {
   return <Suspense fallback={<Loading />}>{node}</Suspense>
 }
 
+/** Links from the hash-routed page (`#/n/<id>`, `#/login`) keep working. */
+function upgradeHashUrl(): void {
+  const hash = location.hash
+  if (!hash.startsWith('#/')) return
+  const path = hash.slice(1)
+  const note = /^\/n\/([0-9a-fA-F-]{8,})$/.exec(path)
+  const target = note ? `/notes/${note[1]}` : path === '/' ? '/notes' : path
+  history.replaceState(null, '', target)
+}
+
+// before the router reads the location
+upgradeHashUrl()
+
 const router = createBrowserRouter([
   { path: '/', element: <Navigate to="/notes" replace /> },
   { path: '/login', element: <AuthPage mode="login" /> },

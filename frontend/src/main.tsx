@@ -6,18 +6,7 @@ import { App } from './App'
 import { hasStoredSession, OfflineError, refresh, SignedOutError, token } from './lib/session'
 import { toast } from './ui/toast'
 
-/** Links from the hash-routed page (`#/n/<id>`, `#/login`) keep working. */
-function upgradeHashUrl(): void {
-  const hash = location.hash
-  if (!hash.startsWith('#/')) return
-  const path = hash.slice(1)
-  const note = /^\/n\/([0-9a-fA-F-]{8,})$/.exec(path)
-  const target = note ? `/notes/${note[1]}` : path === '/' ? '/notes' : path
-  history.replaceState(null, '', target)
-}
-
 async function boot(): Promise<void> {
-  upgradeHashUrl()
   if (hasStoredSession() && !token()) {
     try {
       await refresh()

@@ -31,7 +31,13 @@ export async function serverColor(id: string): Promise<string> {
   return SERVER_PALETTE[(digest[0] ?? 0) % SERVER_PALETTE.length] ?? colorFor(id)
 }
 
-/** Black or white, whichever reads better on `color` (a #rrggbb value). */
+const DARK = '#1c2033'
+const DARK_LUMINANCE = 0.0154
+
+/**
+ * Dark or white text, whichever contrasts more with `color` (a #rrggbb value). For every
+ * colour of the palettes above the better one reaches 4.5:1 (WCAG AA for small text).
+ */
 export function textOn(color: string): string {
   const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color)
   if (!m) return '#fff'
@@ -39,7 +45,10 @@ export function textOn(color: string): string {
     .slice(1)
     .map((x) => parseInt(x, 16) / 255)
     .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? '#1c2033' : '#fff'
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+  const onWhite = 1.05 / (luminance + 0.05)
+  const onDark = (luminance + 0.05) / (DARK_LUMINANCE + 0.05)
+  return onWhite >= onDark ? '#fff' : DARK
 }
 
 export function relativeTime(iso: string | undefined | null): string {

@@ -145,29 +145,32 @@ export function VersionsDialog({ noteId, canRestore, onClose }: { noteId: string
       </form>
       <div className="version-layout">
         <div className="version-col">
-          <ul className="version-list" role="listbox" aria-label="Versions">
-            {versions.isError ? <li className="field-error">{describe(versions.error)}</li> : null}
-            {versions.isSuccess && !list.length ? (
-              <li className="muted empty-row">No versions yet. Versions are saved automatically while you write, or name one above.</li>
-            ) : null}
-            {list.map((version) => (
-              <li
-                key={version.id}
-                role="option"
-                tabIndex={0}
-                className="version-item"
-                aria-selected={selected?.id === version.id}
-                onClick={() => setSelected(version)}
-                onKeyDown={(ev) => onKey(ev, version)}
-              >
-                <span className="version-name">{version.name || (version.auto ? 'Automatic version' : 'Version')}</span>
-                <span className="version-meta">
-                  {version.auto ? <span className="badge">auto</span> : <span className="badge badge-named">named</span>}{' '}
-                  {relativeTime(version.createdAt)}
-                </span>
-              </li>
-            ))}
-          </ul>
+          {versions.isError ? <p className="field-error">{describe(versions.error)}</p> : null}
+          {versions.isPending ? <p className="muted">Loading…</p> : null}
+          {versions.isSuccess && !list.length ? (
+            <p className="muted empty-row">No versions yet. Versions are saved automatically while you write, or name one above.</p>
+          ) : null}
+          {list.length ? (
+            <ul className="version-list" role="listbox" aria-label="Versions">
+              {list.map((version) => (
+                <li
+                  key={version.id}
+                  role="option"
+                  tabIndex={0}
+                  className="version-item"
+                  aria-selected={selected?.id === version.id}
+                  onClick={() => setSelected(version)}
+                  onKeyDown={(ev) => onKey(ev, version)}
+                >
+                  <span className="version-name">{version.name || (version.auto ? 'Automatic version' : 'Version')}</span>
+                  <span className="version-meta">
+                    {version.auto ? <span className="badge">auto</span> : <span className="badge badge-named">named</span>}{' '}
+                    {relativeTime(version.createdAt)}
+                  </span>
+                </li>
+              ))}
+            </ul>
+          ) : null}
         </div>
         <div className="version-preview" aria-live="polite">
           {!selected ? <p className="muted">Select a version to preview it.</p> : null}
