@@ -9,9 +9,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, expect
 
-from tests.browser.checks import assert_accessible, budget_kib, first_load_files, first_load_gzip_kib
+from tests.browser.checks import (
+    assert_accessible,
+    budget_kib,
+    first_load_files,
+    first_load_gzip_kib,
+)
 from tests.browser.harness import PASSWORD, Server
 from tests.browser.test_notes_page import SYNC_TIMEOUT, create_note, share, sign_up
 
@@ -37,7 +42,9 @@ def test_deep_links_back_forward_and_the_404_page(
     expect(page).to_have_url(f"{server.url}/courses")
     expect(page.get_by_role("heading", name=re.compile("Courses: coming soon"))).to_be_visible()
     nav.get_by_role("link", name="Live sessions").click()
-    expect(page.get_by_role("heading", name=re.compile("Live sessions: coming soon"))).to_be_visible()
+    expect(
+        page.get_by_role("heading", name=re.compile("Live sessions: coming soon"))
+    ).to_be_visible()
     nav.get_by_role("link", name="Recordings").click()
     expect(page.get_by_role("heading", name=re.compile("Recordings: coming soon"))).to_be_visible()
 
@@ -96,7 +103,9 @@ def test_no_serious_accessibility_violations_on_any_page(
     ada.keyboard.type("Some text.")
     ada.get_by_label("Add a tag").fill("workshop")
     ada.get_by_label("Add a tag").press("Enter")
-    expect(ada.locator("#sync-status")).to_have_attribute("data-state", "saved", timeout=SYNC_TIMEOUT)
+    expect(ada.locator("#sync-status")).to_have_attribute(
+        "data-state", "saved", timeout=SYNC_TIMEOUT
+    )
     assert_accessible(ada, "note editor")
     share(ada, grace_email, "write")
     ada.get_by_role("button", name="Share").click()

@@ -16,7 +16,7 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import { freshToken, OfflineError, refresh, SignedOutError } from '../lib/session'
 import { rememberOpened } from './forget'
-import { isQueued, onOutboxChange } from './outbox'
+import { isQueued, movedTo, onOutboxChange } from './outbox'
 import { META, type MetaKey } from './meta'
 
 export type SyncKind = 'loading' | 'saved' | 'syncing' | 'offline' | 'error'
@@ -111,7 +111,8 @@ export class NoteConnection {
       if (queued === this.state.queued) return
       this.state = { ...this.state, queued }
       this.state.pending = this.countPending()
-      if (!queued) void this.connect()
+      // a note the server created under another id lives on there (the page moves to it)
+      if (!queued && !movedTo(this.noteId)) void this.connect()
       this.recompute()
     })
     window.addEventListener('online', this.onOnline)

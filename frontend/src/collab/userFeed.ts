@@ -57,14 +57,17 @@ export class UserFeed {
     this.provider.messageHandlers[STATELESS] = (_encoder, decoder) => {
       const status = decoding.readVarUint(decoder)
       const payload = decoding.readVarString(decoder)
+      this.accepted()
       const event = status === 0 ? parse(payload) : null
       if (event) this.handlers.onChange(event)
     }
+    // An open socket is not yet an accepted one (a server without this document kind opens
+    // and then closes it): the feed counts as connected once the server has synced with us.
+    this.provider.on('sync', (synced: boolean) => {
+      if (synced) this.accepted()
+    })
     this.provider.on('status', ({ status }) => {
-      if (status === 'connected') {
-        this.failures = 0
-        this.handlers.onConnect()
-      }
+      if (status !== 'connected') this.live = false
     })
     this.provider.on('closed', ({ code }) => {
       if (code === 4401) void refresh().then(() => this.schedule(0), (err: unknown) => this.fail(err))
@@ -72,6 +75,15 @@ export class UserFeed {
     })
     window.addEventListener('online', this.onOnline)
     window.addEventListener('offline', this.onOffline)
+  }
+
+  private live = false
+
+  private accepted(): void {
+    if (this.live) return
+    this.live = true
+    this.failures = 0
+    this.handlers.onConnect()
   }
 
   private readonly onOnline = (): void => this.schedule(0)

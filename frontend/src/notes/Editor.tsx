@@ -227,6 +227,10 @@ export function NoteEditor({ connection, user, editable, onReady }: NoteEditorPr
   useEffect(() => {
     if (editor.isEditable !== editable) editor.setEditable(editable)
   }, [editor, editable])
+  // our own awareness `user` (CollaborationCaret set it when the editor was made)
+  useEffect(() => {
+    editor.commands.updateUser({ ...user })
+  }, [editor, user])
 
   return (
     <div className="editor-shell">

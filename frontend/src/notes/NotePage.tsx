@@ -4,13 +4,14 @@
  * offline; while online they are also sent with PATCH, and changes made offline are sent once
  * the document has synced (a server that mirrors the doc's metadata makes this redundant).
  */
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { Link, Navigate, useNavigate, useOutletContext, useParams } from 'react-router'
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import type { Editor } from '@tiptap/react'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import * as Y from 'yjs'
 import { api, ApiError, describe, must, OfflineError } from '../api/client'
+import { metaChange, sendMeta as sendMetaChange, type MetaChange } from './metaSync'
 import { fetchNote, keys, knownNote, patchLists, patchNote, type ListResult, type Note } from '../api/notes'
 import { NoteConnection, type Part, type SyncState } from '../collab/connection'
 import { observeMeta, readMeta, writeMeta, type NoteMeta } from '../collab/meta'
@@ -27,16 +28,21 @@ import { VersionsDialog } from './VersionsDialog'
 
 type Access = Note['access']
 
-/** Bring the content of a note written offline (under the page's own id) into note `id`. */
-async function migrateOfflineCopy(id: string, doc: Y.Doc): Promise<void> {
+/**
+ * Bring the content of a note written offline (under the page's own id) into note `id`, when
+ * the server gave the note an id of its own. True when there was something to bring.
+ */
+async function migrateOfflineCopy(id: string, doc: Y.Doc): Promise<boolean> {
   const from = takeMigration(id)
-  if (!from) return
+  if (!from) return false
   const old = new Y.Doc()
   const persistence = new IndexeddbPersistence(`notes/${from}`, old)
   await persistence.whenSynced
   Y.applyUpdate(doc, Y.encodeStateAsUpdate(old))
   await persistence.clearData()
+  localStorage.removeItem(`collab.pending.${from}`)
   old.destroy()
+  return true
 }
 
 function useQueued(id: string): boolean {
@@ -50,7 +56,7 @@ function useQueued(id: string): boolean {
 
 export default function NotePage() {
   const { noteId = '' } = useParams()
-  const moved = movedTo(noteId)
+  const moved = useSyncExternalStore(onOutboxChange, () => movedTo(noteId))
   if (moved) return <Navigate to={`/notes/${moved}`} replace />
   return <OpenNote key={noteId} noteId={noteId} />
 }
@@ -133,7 +139,14 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
   const client = useQueryClient()
   const navigate = useNavigate()
   const me = currentUser()
-  const localUser = useMemo(() => ({ id: me?.id, name: me?.name || me?.email || 'Me', color: colorFor(me?.id ?? 'me') }), [me])
+  // the colour the server stamps on our awareness for others; ours shows the same
+  const [selfColor, setSelfColor] = useState(() => colorFor(me?.id ?? 'me'))
+  useEffect(() => {
+    if (me?.id) void serverColor(me.id).then(setSelfColor)
+  }, [me?.id])
+  const localUser = useMemo(() => ({ id: me?.id, name: me?.name || me?.email || 'Me', color: selfColor }), [me, selfColor])
+  const userRef = useRef(localUser)
+  userRef.current = localUser
   const [connection, setConnection] = useState<NoteConnection | null>(null)
   const [ready, setReady] = useState(false)
   const focusEditor = useRef(false)
@@ -152,30 +165,11 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
   const locked = Boolean(sync.locked) || gone !== null
   const canEdit = access !== 'read' && !locked
 
-  /** Send metadata with PATCH while online; offline the doc carries it (and onSynced sends it). */
-  const sendMeta = useCallback(
-    async (change: { title?: string; tags?: string[]; folder?: string | null }) => {
-      if (!navigator.onLine || isQueued(noteId)) return
-      try {
-        must(await api.PATCH('/api/workbook/notes/{id}', { params: { path: { id: noteId } }, body: change }))
-      } catch (err) {
-        if (!(err instanceof OfflineError)) toast(describe(err), 'error')
-      }
-    },
-    [noteId],
-  )
+  const sendMeta = useCallback((change: MetaChange) => sendMetaChange(noteId, change), [noteId])
 
   useEffect(() => {
-    const conn = new NoteConnection(noteId, signedOut, (parts: Set<Part>) => {
-      const current = readMeta(conn.doc)
-      const change: { title?: string; tags?: string[]; folder?: string | null } = {}
-      if (parts.has('title') && current.title) change.title = current.title
-      if (parts.has('tags') && current.tags) change.tags = current.tags
-      if (parts.has('folder') && current.folder !== undefined) change.folder = current.folder
-      if (Object.keys(change).length) void sendMeta(change)
-    })
-    conn.awareness.setLocalStateField('user', localUser)
-    if (localUser.id) void serverColor(localUser.id).then((color) => conn.awareness.setLocalStateField('user', { ...localUser, color }))
+    const conn: NoteConnection = new NoteConnection(noteId, signedOut, (parts: Set<Part>) => void sendMeta(metaChange(conn.doc, parts)))
+    conn.awareness.setLocalStateField('user', userRef.current)
     const unsubscribe = conn.subscribe(setSync)
     const stopMeta = observeMeta(conn.doc, (next) => {
       setMeta(next)
@@ -191,7 +185,7 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
     void conn.start().then(async () => {
       if (cancelled) return
       setMeta(readMeta(conn.doc))
-      await migrateOfflineCopy(noteId, conn.doc)
+      if (await migrateOfflineCopy(noteId, conn.doc)) void sendMeta(metaChange(conn.doc))
       if (!cancelled) setReady(true)
     })
     return () => {
@@ -201,7 +195,10 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
       stopMeta()
       conn.destroy()
     }
-  }, [noteId, signedOut, localUser, client, sendMeta])
+  }, [noteId, signedOut, client, sendMeta])
+  useEffect(() => {
+    connection?.awareness.setLocalStateField('user', localUser)
+  }, [connection, localUser])
 
   useEffect(() => {
     document.title = `${title} · Workbook`

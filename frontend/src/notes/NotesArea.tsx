@@ -4,14 +4,16 @@
  * offline creates are sent when the browser comes back online.
  */
 import { useEffect, useMemo, useRef } from 'react'
-import { Outlet, useNavigate } from 'react-router'
+import { Outlet, useNavigate, useParams } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { keys } from '../api/notes'
-import { flushOutbox } from '../collab/outbox'
+import { notesWithPendingChanges, syncPendingNotes } from '../collab/background'
+import { flushOutbox, queuedCreates } from '../collab/outbox'
 import { UserFeed } from '../collab/userFeed'
 import { clear } from '../lib/session'
 import { useUser } from '../lib/useSession'
 import { toast } from '../ui/toast'
+import { metaChange, sendMeta } from './metaSync'
 import { Sidebar } from './Sidebar'
 
 const FEED_DEBOUNCE_MS = 300
@@ -59,17 +61,47 @@ export default function NotesArea() {
     }
   }, [user, client, signedOut])
 
+  // notes created offline: sent when the browser is online, retried (backed off) while the
+  // server cannot be reached yet
   useEffect(() => {
-    const flush = () =>
-      void flushOutbox((item, err) => toast(`“${item.title}” could not be created: ${err.message}`, 'error')).then(
-        (sent) => {
-          if (sent) void client.invalidateQueries({ queryKey: keys.lists }, { cancelRefetch: false })
-        },
-      )
-    if (navigator.onLine) flush()
-    window.addEventListener('online', flush)
-    return () => window.removeEventListener('online', flush)
+    let retry: ReturnType<typeof setTimeout> | undefined
+    let attempt = 0
+    const flush = () => {
+      clearTimeout(retry)
+      void flushOutbox((item, err) => toast(`“${item.title}” could not be created: ${err.message}`, 'error')).then((sent) => {
+        if (sent) void client.invalidateQueries({ queryKey: keys.lists }, { cancelRefetch: false })
+        if (queuedCreates().length && navigator.onLine) {
+          retry = setTimeout(flush, Math.min(60_000, 2000 * 2 ** attempt++))
+        } else attempt = 0
+      })
+    }
+    if (navigator.onLine && queuedCreates().length) flush()
+    const online = () => {
+      attempt = 0
+      flush()
+    }
+    window.addEventListener('online', online)
+    return () => {
+      clearTimeout(retry)
+      window.removeEventListener('online', online)
+    }
   }, [client])
+
+  // notes changed offline and closed since: synced in the background once online
+  const { noteId } = useParams()
+  const openNote = useRef(noteId)
+  openNote.current = noteId
+  useEffect(() => {
+    const sync = () =>
+      void syncPendingNotes(
+        (id) => id === openNote.current,
+        signedOut,
+        (id, connection, parts) => void sendMeta(id, metaChange(connection.doc, parts)),
+      ).then(() => client.invalidateQueries({ queryKey: keys.lists }, { cancelRefetch: false }))
+    if (navigator.onLine && notesWithPendingChanges().length) sync()
+    window.addEventListener('online', sync)
+    return () => window.removeEventListener('online', sync)
+  }, [client, signedOut])
 
   return (
     <div className="shell">
