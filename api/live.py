@@ -16,9 +16,11 @@ ASGI app that dispatches to the routes the lifespan published on `app.state.serv
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import anyio
@@ -69,9 +71,22 @@ class TokenAuth(Extension):
         event.principal = CollabPrincipal(
             user_id=str(claims.user_id),
             name=claims.name,
-            roles=frozenset({claims.role}),
-            claims={"email": claims.email, "role": claims.role, "tier": claims.tier},
+            roles=_roles(claims.role),
+            claims=_claims(claims.tier),
         )
+
+
+@functools.cache
+def _roles(role: str) -> frozenset[str]:
+    """One shared set per role value (every connection of a role holds the same object)."""
+    return frozenset({role})
+
+
+@functools.cache
+def _claims(tier: str) -> Mapping[str, object]:
+    """The claims an authorizer may need beyond the role (the subscription tier), one shared
+    read-only mapping per value."""
+    return MappingProxyType({"tier": tier})
 
 
 class NotesAuthorizer:
