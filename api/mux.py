@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from starlette.requests import Request
@@ -81,8 +81,45 @@ async def webhook(request: Request) -> Response:
             "webhook body must be an object with a string type",
             fields=[{"field": "type", "message": "required string"}],
         )
-    log.info("mux webhook %s received", event["type"])
+    changed = await _apply_asset_event(LessonRepository(svc.db), event)
+    log.info("mux webhook %s received (%d lesson videos updated)", event["type"], changed)
     return respond(WebhookAck(type=event["type"]))
+
+
+_ASSET_STATUS = {
+    "video.asset.created": "preparing",
+    "video.asset.ready": "ready",
+    "video.asset.errored": "errored",
+}
+
+
+async def _apply_asset_event(repo: LessonRepository, event: dict[str, Any]) -> int:
+    """Record an asset's state on the lessons playing its playback ids; other events and
+    assets no lesson plays change nothing (Mux sends every event of the environment)."""
+    status = _ASSET_STATUS.get(event["type"])
+    data = event.get("data")
+    if status is None or not isinstance(data, dict):
+        return 0
+    ids = [
+        entry["id"]
+        for entry in data.get("playback_ids") or []
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    duration = data.get("duration")
+    seconds = (
+        round(duration)
+        if isinstance(duration, int | float) and 0 <= duration < 10_000_000
+        else None
+    )
+    error = None
+    if status == "errored":
+        errors = data.get("errors")
+        messages = errors.get("messages") if isinstance(errors, dict) else None
+        texts = [m for m in messages or [] if isinstance(m, str)]
+        error = ("; ".join(texts) or "Mux could not process this video")[:500]
+    return await repo.set_video_state(
+        ids, status, duration_seconds=seconds if status == "ready" else None, error=error
+    )
 
 
 operations = [
