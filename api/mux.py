@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from api.errors import ApiError, forbidden, not_found
 from api.lessons import PLAYBACK_ID_PATTERN
+from api.localstream import stream_url
 from api.modules import is_locked_for
 from api.openapi import Operation
 from api.playback import WebhookSignatureError, verify_webhook
@@ -31,6 +33,11 @@ class PlaybackTokenRequest(CamelModel):
 class PlaybackToken(CamelModel):
     token: str
     expires_at: int
+    stream_url: str | None = Field(
+        None,
+        description="set when this server serves the playback id itself (development: "
+        "`collab sample-course`): play this URL instead of Mux's stream host",
+    )
 
 
 class WebhookAck(CamelModel):
@@ -55,7 +62,11 @@ async def playback_token(request: Request) -> Response:
     if all(is_locked_for(principal, module) for module in modules):
         raise forbidden("this video belongs to a module that is locked for your account")
     token, expires_at = svc.mux.sign(body.playback_id, body.type)
-    return respond(PlaybackToken(token=token, expires_at=expires_at))
+    local: Path | None = getattr(request.app.state, "local_streams", None)
+    stream = None
+    if body.type == "video" and local and (local / body.playback_id / "index.m3u8").is_file():
+        stream = stream_url(body.playback_id, token)
+    return respond(PlaybackToken(token=token, expires_at=expires_at, stream_url=stream))
 
 
 async def webhook(request: Request) -> Response:
