@@ -4,6 +4,7 @@ course whose lessons really play, and the streams are served only for tokens Mux
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -105,13 +106,13 @@ async def test_streams_refuse_tokens_mux_would_refuse(sample: tuple[Client, Sett
     header = jwt.get_unverified_header(good)
     claims = jwt.decode(good, options={"verify_signature": False})
     stored = (settings.data_dir / "mux-dev-key.json").read_text()
-    import json
-
     key = serialization.load_pem_private_key(
         base64.b64decode(json.loads(stored)["privateKey"]), password=None
     )
 
-    def signed(changes: dict[str, Any], kid: str | None = header["kid"], with_key: Any = key) -> str:
+    def signed(
+        changes: dict[str, Any], kid: str | None = header["kid"], with_key: Any = key
+    ) -> str:
         headers = {"kid": kid} if kid else {}
         return jwt.encode({**claims, **changes}, with_key, algorithm="RS256", headers=headers)
 
