@@ -37,6 +37,7 @@ from api import (
     notes,
     progress,
     shares,
+    watching,
 )
 from api.errors import exception_handlers
 from api.job_context import build_job_context
@@ -84,6 +85,7 @@ def api_operations() -> list[Operation]:
         *modules.operations,
         *lessons.operations,
         *progress.operations,
+        *watching.operations,
         *notes.operations,
         *note_content.operations,
         *shares.operations,
