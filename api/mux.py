@@ -56,12 +56,14 @@ async def playback_token(request: Request) -> Response:
             "(`collab mux dev-key` makes a development key)",
             code="mux_not_configured",
         )
-    modules = await LessonRepository(svc.db).modules_for_playback_id(body.playback_id)
+    lessons = LessonRepository(svc.db)
+    modules = await lessons.modules_for_playback_id(body.playback_id)
     if not modules:
         raise not_found("playback id")
     if all(is_locked_for(principal, module) for module in modules):
         raise forbidden("this video belongs to a module that is locked for your account")
-    token, expires_at = svc.mux.sign(body.playback_id, body.type)
+    duration = await lessons.longest_duration(body.playback_id)
+    token, expires_at = svc.mux.sign(body.playback_id, body.type, covers_seconds=duration)
     local: Path | None = getattr(request.app.state, "local_streams", None)
     stream = None
     if body.type == "video" and local and (local / body.playback_id / "index.m3u8").is_file():

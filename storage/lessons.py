@@ -130,6 +130,19 @@ class LessonRepository:
             )
             return list(result)
 
+    async def longest_duration(self, playback_id: str) -> int:
+        """The longest duration of the lessons and sub-lessons playing ``playback_id``."""
+        async with self._db.read() as session:
+            durations = [
+                await session.scalar(
+                    select(sa.func.max(col(model.duration_seconds))).where(
+                        col(model.mux_playback_id) == playback_id
+                    )
+                )
+                for model in (Lesson, SubLesson)
+            ]
+        return max((d or 0 for d in durations), default=0)
+
     async def outline(self, module_id: uuid.UUID) -> list[LessonOutline]:
         """The module's lessons in order, each with its sub-lessons in order."""
         async with self._db.read() as session:

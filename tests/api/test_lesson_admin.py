@@ -201,3 +201,33 @@ async def test_asset_webhooks_set_a_lessons_video_state_and_duration(
         f"/api/workbook/lessons/{ids['lesson']}", json={"muxPlaybackId": "fresh01"}, headers=admin
     )
     assert (await state())[0]["videoStatus"] is None
+
+
+async def test_a_token_outlives_a_lesson_longer_than_the_configured_lifetime(
+    app_factory: Any, database_url: str
+) -> None:
+    key = generate_dev_key()
+    client = await app_factory(
+        MUX_SIGNING_KEY_ID=key.key_id,
+        MUX_SIGNING_PRIVATE_KEY=key.private_key_b64,
+        MUX_TOKEN_TTL_SECONDS=3 * 3600,
+    )
+    admin, _ = await user_with_role(client, database_url, "admin")
+    module = await _module(client, admin)
+    for playback_id, seconds in (("shortTalk", 600), ("allDayWorkshop", 8 * 3600)):
+        made = await client.post(
+            f"/api/workbook/modules/{module}/lessons",
+            json={"title": playback_id, "muxPlaybackId": playback_id, "durationSeconds": seconds},
+            headers=admin,
+        )
+        assert made.status_code == 201
+    now = time.time()
+
+    async def lifetime(playback_id: str) -> float:
+        answer = await client.post(
+            "/api/mux/playback-token", json={"playbackId": playback_id}, headers=admin
+        )
+        return float(answer.json()["expiresAt"]) - now
+
+    assert 3 * 3600 - 100 < await lifetime("shortTalk") <= 3 * 3600 + 1  # the configured 3 h
+    assert 9 * 3600 - 100 < await lifetime("allDayWorkshop") <= 9 * 3600 + 1  # 8 h + 1 h slack
