@@ -175,8 +175,11 @@ async def _start_services(
         passwords=passwords,
         limiter=limiter,
         limits=Limits(
-            auth=RateRule.parse("auth", settings.rate_limit_auth),
-            notes=RateRule.parse("notes", settings.rate_limit_notes),
+            login_account=RateRule.parse("login-account", settings.rate_limit_login_account),
+            login_ip=RateRule.parse("login-ip", settings.rate_limit_login_ip),
+            register=RateRule.parse("register", settings.rate_limit_register),
+            notes_read=RateRule.parse("notes-read", settings.rate_limit_notes_read),
+            notes_write=RateRule.parse("notes-write", settings.rate_limit_notes_write),
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
         ),

@@ -115,10 +115,13 @@ def _dedupe(tags: list[str]) -> list[str]:
 
 
 async def notes_guard(request: Request, permission: Permission) -> tuple[Services, Principal]:
-    """Authenticate, authorize and count one hit against the per-user notes limit."""
+    """Authenticate, authorize and count one hit against the user's notes budget: reads (GET)
+    and writes (any other method) are counted apart."""
     svc = services(request)
     principal = require(request, svc.tokens, permission)
-    await enforce(svc.limiter, svc.limits.notes, str(principal.user_id), enabled=svc.limits.enabled)
+    limits = svc.limits
+    rule = limits.notes_read if request.method in ("GET", "HEAD") else limits.notes_write
+    await enforce(svc.limiter, rule, str(principal.user_id), enabled=limits.enabled)
     return svc, principal
 
 

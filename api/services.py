@@ -34,8 +34,13 @@ class AuthConfig:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    auth: RateRule
-    notes: RateRule
+    """The REST rate limits (README "Rate limits")."""
+
+    login_account: RateRule  # failed sign-ins per account (email)
+    login_ip: RateRule  # failed sign-ins per client IP
+    register: RateRule  # sign-up attempts per client IP
+    notes_read: RateRule  # notes GETs per user
+    notes_write: RateRule  # other notes requests per user
     audio: RateRule
     enabled: bool = True
 
