@@ -39,7 +39,7 @@ from api import (
 )
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, live_routes
+from api.live import LiveSockets, build_collab, live_routes, note_feed
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
 from api.passwords import PasswordPolicy, Passwords
@@ -234,6 +234,7 @@ async def _start_live(
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
         log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
     services.collab = await stack.enter_async_context(server)
+    services.feed = note_feed(server)
     services.live_routes = live_routes(server)
 
 

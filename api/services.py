@@ -18,6 +18,7 @@ from api.ratelimit import RateLimiter, RateRule
 from api.tokens import AccessTokens
 from collab import CollabServer
 from jobs import JobQueue
+from notes.feeds import NoteFeed
 from storage.db import Database
 from storage.objects import ObjectStore
 
@@ -58,6 +59,7 @@ class Services:
     objects: ObjectStore
     redis: Redis[bytes] | None = None
     collab: CollabServer | None = None
+    feed: NoteFeed | None = None  # the collab server's per-user feed (notes.feeds)
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)
     audio_max_bytes: int = 100 * 2**20
