@@ -6,8 +6,9 @@ plain text (``markdown``), reading and editing a note's document through the col
 extensions that keep search (``search_index``), the notes row (``meta_mirror``) and automatic
 versions (``autoversions``) in step with live edits, the per-user live feed (``feeds``),
 exports to Markdown, JSON and PDF (``exports``, ``pdf``), and `NoteService`, the note work a
-composition root hands to jobs (``service``). A middle-layer package beside `rooms` and `jobs`: it uses `collab` and `storage` and imports no
-sibling; `jobs` declares the `NoteOperations` it needs and `NoteService` satisfies it.
+composition root hands to jobs (``service``). A middle-layer package beside `rooms` and `jobs`:
+it uses `collab` and `storage` and imports no sibling; `jobs` declares the `NoteOperations` it
+needs and `NoteService` satisfies it.
 """
 
 from notes.autoversions import AutoVersions, VersionSink
