@@ -31,7 +31,7 @@ from api.services import Services, services
 from collab.control import Control
 from collab.errors import CloseCode
 from collab.server import CollabServer
-from notes.content import edit_note, note_text, seed_note_content
+from notes.content import document_name, edit_note, note_text, seed_note_content
 from notes.feeds import NoteChange
 from notes.meta import META_KEYS, row_meta, write_meta
 from storage.documents import DocumentLog
@@ -223,9 +223,13 @@ async def create_note(request: Request) -> Response:
         if body.id is not None and (found := await _existing(svc, principal, body.id)):
             return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)  # a race
         raise invalid("moduleId", "no such module") from exc
-    updates = DocumentLog(svc.db)
-    await edit_note(_live(svc), updates, note.id, lambda doc: write_meta(doc, row_meta(note)))
-    await seed_note_content(_live(svc), updates, note.id, body.content)
+    # A new note's document is normally not loaded anywhere: `meta` goes to the update log
+    # without loading it (no load, store and unload per create). A client that connected in
+    # between has it loaded without these keys and gets them from the row (`MetaMirror`).
+    updates, live = DocumentLog(svc.db), _live(svc)
+    loaded = live if live is not None and live.is_loaded(document_name(note.id)) else None
+    await edit_note(loaded, updates, note.id, lambda doc: write_meta(doc, row_meta(note)))
+    await seed_note_content(live, updates, note.id, body.content)
     await announce(svc, note.id, "created", [principal.user_id])
     return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
 
