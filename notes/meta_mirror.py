@@ -112,8 +112,13 @@ class MetaMirror(Extension):
     async def after_load_document(self, event: AfterLoadDocument) -> None:
         if note_id_of(event.document) is None:
             return
-        self._seen[event.document] = read_meta(event.doc)
-        if not has_full_meta(event.doc):
+        try:
+            self._seen[event.document] = read_meta(event.doc)
+            full = has_full_meta(event.doc)
+        except Exception:  # `meta` of another shared type: never stop the document loading
+            log.exception("meta mirror: reading the meta of %s failed", event.document)
+            return
+        if not full:
             self._mark(event.document, local=False, fill=True)
 
     async def on_change(self, event: Change) -> None:
