@@ -41,7 +41,7 @@ from api import (
 )
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, live_routes
+from api.live import LiveSockets, build_collab, live_routes, note_feed
 from api.localstream import dev_key_file, local_stream_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
@@ -193,8 +193,11 @@ async def _start_services(
         passwords=passwords,
         limiter=limiter,
         limits=Limits(
-            auth=RateRule.parse("auth", settings.rate_limit_auth),
-            notes=RateRule.parse("notes", settings.rate_limit_notes),
+            login_account=RateRule.parse("login-account", settings.rate_limit_login_account),
+            login_ip=RateRule.parse("login-ip", settings.rate_limit_login_ip),
+            register=RateRule.parse("register", settings.rate_limit_register),
+            notes_read=RateRule.parse("notes-read", settings.rate_limit_notes_read),
+            notes_write=RateRule.parse("notes-write", settings.rate_limit_notes_write),
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
         ),
@@ -249,6 +252,7 @@ async def _start_live(
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
         log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
     services.collab = await stack.enter_async_context(server)
+    services.feed = note_feed(server)
     services.live_routes = live_routes(server)
 
 
