@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, WebSocket, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.harness import Server
 from tests.browser.test_notes_page import (
@@ -45,11 +46,25 @@ def list_reads(seen: list[Request]) -> list[Request]:
     return [r for r in seen if r.method == "GET" and urlparse(r.url).path == NOTES_API]
 
 
+def settle_feed(page: Page) -> None:
+    """Wait for the list re-read that the change feed's announcement of the page's own last
+    change causes (the server coalesces it for up to 1 s); a server without the feed sends none,
+    so the wait is bounded."""
+    try:
+        with page.expect_response(
+            lambda r: urlparse(r.url).path == NOTES_API and r.request.method == "GET",
+            timeout=4_000,
+        ):
+            pass
+    except PlaywrightTimeoutError:
+        pass
+
+
 def pass_minutes(page: Page, minutes: float) -> None:
     """Let simulated time pass in 5 s steps, giving the sockets' round trips real time between."""
     for _ in range(int(minutes * 12)):
         page.clock.run_for(5_000)
-        page.wait_for_timeout(20)
+        page.wait_for_timeout(50)
 
 
 def test_an_open_note_never_polls_the_list(
@@ -63,6 +78,7 @@ def test_an_open_note_never_polls_the_list(
     expect(ada.locator("#sync-status")).to_have_attribute(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
+    settle_feed(ada)
     seen = notes_requests(ada)
     pass_minutes(ada, 3)
     expect(ada.locator("#sync-status")).to_have_attribute("data-state", "saved")
@@ -93,8 +109,9 @@ def test_half_an_hour_of_writing_and_searching_stays_far_below_the_limit(
     expect(ada.locator("#sync-status")).to_have_attribute(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
-    # one list request per search, one per cleared search: nothing in between
-    assert len(list_reads(seen)) <= 2 * searches, [r.url for r in seen]
+    # one list request per search, one per cleared search, and the feed's announcement of the
+    # page's own rename just before: nothing on a timer
+    assert len(list_reads(seen)) <= 2 * searches + 2, [r.url for r in seen]
     assert len(seen) < NOTES_LIMIT_PER_15_MIN / 4, [r.url for r in seen]
     expect(ada.locator(".list-summary")).not_to_contain_text("Too many")
 
@@ -109,8 +126,9 @@ def test_search_waits_for_a_pause_in_typing(
     search = ada.get_by_role("searchbox", name="Search notes")
     search.press_sequentially("quokka", delay=60)  # faster than the 300 ms pause
     expect(ada.locator(".list-summary")).to_have_text(re.compile(r"\d+ results?"))
-    searched = [parse_qs(urlparse(r.url).query).get("search") for r in list_reads(seen)]
-    assert searched == [["quokka"]]
+    # (an unfiltered read may come from the change feed announcing the new note's rename)
+    queries = [parse_qs(urlparse(r.url).query) for r in list_reads(seen)]
+    assert [q["search"] for q in queries if "search" in q] == [["quokka"]]
 
 
 def test_a_rate_limited_list_says_so_and_never_no_notes(
@@ -257,20 +275,19 @@ def test_collaborators_have_distinct_colours_and_a_rename_shows_in_the_other_tab
 
 def _user_feed_answers(page: Page) -> bool:
     """True when the server speaks on the page's `users/<id>` socket (the change feed)."""
-    feed: list[WebSocket] = []
-    page.on("websocket", lambda ws: feed.append(ws) if "/collab/users/" in ws.url else None)
+    frames: list[object] = []
+    closed: list[bool] = []
+
+    def watch(ws: WebSocket) -> None:
+        if "/collab/users/" in ws.url:
+            ws.on("framereceived", lambda frame: frames.append(frame))
+            ws.on("close", lambda _ws: closed.append(True))
+
+    page.on("websocket", watch)
     page.reload()
     expect(page.get_by_role("button", name="New note")).to_be_visible()
-    for _ in range(100):
-        if feed:
-            break
-        page.wait_for_timeout(50)
-    if not feed:
-        return False
-    frames: list[object] = []
-    feed[0].on("framereceived", lambda frame: frames.append(frame))
-    for _ in range(60):
-        if frames or feed[0].is_closed():
+    for _ in range(100):  # bounded: the feed connects right after the page's first render
+        if frames or closed:
             break
         page.wait_for_timeout(50)
     return bool(frames)

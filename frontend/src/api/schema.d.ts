@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/progress/continue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lessons I started and did not finish, most recent first */
+        get: operations["get_api_progress_continue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/progress/lessons/{lessonId}": {
         parameters: {
             query?: never;
@@ -67,6 +84,23 @@ export interface paths {
         put?: never;
         /** Merge a lesson progress save */
         post: operations["post_api_progress_lessons_lessonId"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/progress/modules/{moduleId}/lessons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My progress on each lesson of a module (lessons never opened are absent) */
+        get: operations["get_api_progress_modules_moduleId_lessons"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -236,14 +270,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One lesson with its sub-lessons, its module and its neighbours */
+        get: operations["get_api_workbook_lessons_lessonId"];
         put?: never;
         post?: never;
         /** Delete a lesson */
         delete: operations["delete_api_workbook_lessons_lessonId"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Edit a lesson (title, order, description, Mux playback id, duration) */
+        patch: operations["patch_api_workbook_lessons_lessonId"];
         trace?: never;
     };
     "/api/workbook/lessons/{lessonId}/sub-lessons": {
@@ -313,6 +349,23 @@ export interface paths {
         put?: never;
         /** Add a video lesson to a module */
         post: operations["post_api_workbook_modules_moduleId_lessons"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workbook/modules/{moduleId}/lessons/order": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Put a module's lessons in the given order (all of them, in one transaction) */
+        put: operations["put_api_workbook_modules_moduleId_lessons_order"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -559,7 +612,8 @@ export interface paths {
         delete: operations["delete_api_workbook_sub_lessons_subLessonId"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Edit a sub-lesson */
+        patch: operations["patch_api_workbook_sub_lessons_subLessonId"];
         trace?: never;
     };
 }
@@ -606,6 +660,31 @@ export interface components {
         /** ContentEnvelope */
         ContentEnvelope: {
             content: components["schemas"]["NoteContent"];
+        };
+        /** ContinueItem */
+        ContinueItem: {
+            /** Durationseconds */
+            durationSeconds: number;
+            /** Lessonid */
+            lessonId: string;
+            /** Lessontitle */
+            lessonTitle: string;
+            /** Moduleid */
+            moduleId: string;
+            /** Moduletitle */
+            moduleTitle: string;
+            /** Positionseconds */
+            positionSeconds: number;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+        };
+        /** ContinueList */
+        ContinueList: {
+            /** Items */
+            items: components["schemas"]["ContinueItem"][];
         };
         /** ErrorBody */
         ErrorBody: {
@@ -668,6 +747,11 @@ export interface components {
         /** LessonCreate */
         LessonCreate: {
             /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
              * Durationseconds
              * @default 0
              */
@@ -685,6 +769,26 @@ export interface components {
             /** Title */
             title: string;
         };
+        /**
+         * LessonDetail
+         * @description One lesson for its page: where it sits in its module and what comes before and after.
+         */
+        LessonDetail: {
+            lesson: components["schemas"]["LessonOut"];
+            /** Moduleid */
+            moduleId: string;
+            /** Moduletitle */
+            moduleTitle: string;
+            /** Nextlessonid */
+            nextLessonId: string | null;
+            /** Previouslessonid */
+            previousLessonId: string | null;
+            /**
+             * Success
+             * @default true
+             */
+            success?: boolean;
+        };
         /** LessonEnvelope */
         LessonEnvelope: {
             lesson: components["schemas"]["LessonOut"];
@@ -699,6 +803,11 @@ export interface components {
             /** Lessons */
             lessons: components["schemas"]["LessonOut"][];
         };
+        /** LessonOrder */
+        LessonOrder: {
+            /** Lessonids */
+            lessonIds: string[];
+        };
         /** LessonOut */
         LessonOut: {
             /**
@@ -706,6 +815,8 @@ export interface components {
              * Format: date-time
              */
             createdAt: string;
+            /** Description */
+            description: string | null;
             /** Durationseconds */
             durationSeconds: number;
             /** Id */
@@ -720,6 +831,57 @@ export interface components {
             subLessons?: components["schemas"]["SubLessonOut"][];
             /** Title */
             title: string;
+            /** Videoerror */
+            videoError: string | null;
+            /** Videostatus */
+            videoStatus: string | null;
+        };
+        /** LessonProgressOut */
+        LessonProgressOut: {
+            /** Completed */
+            completed: boolean;
+            /** Lessonid */
+            lessonId: string;
+            /** Positionseconds */
+            positionSeconds: number;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+            /** Watchtimeseconds */
+            watchTimeSeconds: number;
+        };
+        /**
+         * LessonUpdate
+         * @description Only the fields present change; ``muxPlaybackId`` and ``description`` may be null.
+         */
+        LessonUpdate: {
+            /**
+             * Description
+             * @default null
+             */
+            description?: string | null;
+            /**
+             * Durationseconds
+             * @default null
+             */
+            durationSeconds?: number | null;
+            /**
+             * Muxplaybackid
+             * @default null
+             */
+            muxPlaybackId?: string | null;
+            /**
+             * Order
+             * @default null
+             */
+            order?: number | null;
+            /**
+             * Title
+             * @default null
+             */
+            title?: string | null;
         };
         /** LoginBody */
         LoginBody: {
@@ -787,6 +949,11 @@ export interface components {
              * @default true
              */
             success?: boolean;
+        };
+        /** ModuleLessonsProgress */
+        ModuleLessonsProgress: {
+            /** Progress */
+            progress: components["schemas"]["LessonProgressOut"][];
         };
         /** ModuleList */
         ModuleList: {
@@ -956,6 +1123,12 @@ export interface components {
              */
             folder?: string | null;
             /**
+             * Id
+             * @description the note's id, made by the client (a note created offline): a retry of a create you made answers 200 with the note; an id taken by anything else is a 409
+             * @default null
+             */
+            id?: string | null;
+            /**
              * Isprivate
              * @default true
              */
@@ -1073,6 +1246,12 @@ export interface components {
         PlaybackToken: {
             /** Expiresat */
             expiresAt: number;
+            /**
+             * Streamurl
+             * @description set when this server serves the playback id itself (development: `collab sample-course`): play this URL instead of Mux's stream host
+             * @default null
+             */
+            streamUrl?: string | null;
             /** Token */
             token: string;
         };
@@ -1286,6 +1465,38 @@ export interface components {
             startTimeSeconds: number;
             /** Title */
             title: string;
+            /** Videoerror */
+            videoError: string | null;
+            /** Videostatus */
+            videoStatus: string | null;
+        };
+        /** SubLessonUpdate */
+        SubLessonUpdate: {
+            /**
+             * Durationseconds
+             * @default null
+             */
+            durationSeconds?: number | null;
+            /**
+             * Muxplaybackid
+             * @default null
+             */
+            muxPlaybackId?: string | null;
+            /**
+             * Order
+             * @default null
+             */
+            order?: number | null;
+            /**
+             * Starttimeseconds
+             * @default null
+             */
+            startTimeSeconds?: number | null;
+            /**
+             * Title
+             * @default null
+             */
+            title?: string | null;
         };
         /** Success */
         Success: {
@@ -1418,6 +1629,7 @@ export interface components {
             positionSeconds?: number | null;
             /**
              * Watchtimeseconds
+             * @description total seconds watched across sessions (start from the stored value); 95 % of the video's duration completes it
              * @default null
              */
             watchTimeSeconds?: number | null;
@@ -1631,6 +1843,55 @@ export interface operations {
             };
         };
     };
+    get_api_progress_continue: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContinueList"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_progress_lessons_lessonId: {
         parameters: {
             query?: never;
@@ -1760,6 +2021,64 @@ export interface operations {
             };
             /** @description Unsupported body media type (or, for uploads, file type) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_progress_modules_moduleId_lessons: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                moduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModuleLessonsProgress"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2586,6 +2905,64 @@ export interface operations {
             };
         };
     };
+    get_api_workbook_lessons_lessonId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lessonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LessonDetail"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     delete_api_workbook_lessons_lessonId: {
         parameters: {
             query?: never;
@@ -2626,6 +3003,95 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_workbook_lessons_lessonId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lessonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LessonUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LessonEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3273,6 +3739,95 @@ export interface operations {
             };
         };
     };
+    put_api_workbook_modules_moduleId_lessons_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                moduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LessonOrder"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LessonList"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_workbook_notes: {
         parameters: {
             query?: {
@@ -3377,6 +3932,15 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4646,6 +5210,95 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_workbook_sub_lessons_subLessonId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subLessonId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubLessonUpdate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubLessonEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

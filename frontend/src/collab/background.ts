@@ -3,8 +3,8 @@
  * in IndexedDB (their pending parts are listed in localStorage). When the browser is online,
  * each is opened without an editor, synced, and closed again, one at a time.
  */
-import { NoteConnection, type Part } from './connection'
-import { isQueued, movedTo } from './outbox'
+import { NoteConnection } from './connection'
+import { isQueued } from './outbox'
 
 const PENDING = 'collab.pending.'
 const SYNC_TIMEOUT_MS = 20_000
@@ -17,17 +17,13 @@ export function notesWithPendingChanges(): string[] {
 
 let running: Promise<void> | null = null
 
-export function syncPendingNotes(
-  isOpen: (noteId: string) => boolean,
-  onSignedOut: (message: string) => void,
-  onSynced: (noteId: string, connection: NoteConnection, parts: Set<Part>) => void,
-): Promise<void> {
+export function syncPendingNotes(isOpen: (noteId: string) => boolean, onSignedOut: (message: string) => void): Promise<void> {
   running ??= (async () => {
     try {
       for (const noteId of notesWithPendingChanges()) {
         if (!navigator.onLine) return
-        if (isOpen(noteId) || isQueued(noteId) || movedTo(noteId)) continue
-        const connection: NoteConnection = new NoteConnection(noteId, onSignedOut, (parts) => onSynced(noteId, connection, parts))
+        if (isOpen(noteId) || isQueued(noteId)) continue
+        const connection = new NoteConnection(noteId, onSignedOut)
         try {
           await connection.start()
           await new Promise<void>((resolve) => {

@@ -16,7 +16,8 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import { freshToken, OfflineError, refresh, SignedOutError } from '../lib/session'
 import { rememberOpened } from './forget'
-import { isQueued, movedTo, onOutboxChange } from './outbox'
+import { KEEPALIVE_MS } from './userFeed'
+import { isQueued, onOutboxChange } from './outbox'
 import { META, type MetaKey } from './meta'
 
 export type SyncKind = 'loading' | 'saved' | 'syncing' | 'offline' | 'error'
@@ -77,8 +78,6 @@ export class NoteConnection {
   constructor(
     noteId: string,
     private readonly onSignedOut: (message: string) => void,
-    /** Called once the server holds everything: with the parts that were pending. */
-    private readonly onSynced: (parts: Set<Part>) => void = () => undefined,
   ) {
     this.noteId = noteId
     this.name = `notes/${noteId}`
@@ -93,14 +92,15 @@ export class NoteConnection {
       disableBc: true,
       params: {},
       shouldReconnect: (event) => !(event.code >= 4400 && event.code < 4500),
+      // alone in a note the server relays nothing, and y-websocket drops a socket silent for
+      // 30 s: a sync step 1 every 20 s keeps it up (the answer is an empty diff)
+      resyncInterval: KEEPALIVE_MS,
     })
     this.provider.on('status', () => this.recompute())
     this.provider.on('sync', (synced: boolean) => {
       if (synced) {
         this.unauthorizedStreak = 0
-        const before = this.parts
         this.setParts(new Set())
-        if (before.size) this.onSynced(before)
       }
       this.recompute()
     })
@@ -111,8 +111,7 @@ export class NoteConnection {
       if (queued === this.state.queued) return
       this.state = { ...this.state, queued }
       this.state.pending = this.countPending()
-      // a note the server created under another id lives on there (the page moves to it)
-      if (!queued && !movedTo(this.noteId)) void this.connect()
+      if (!queued) void this.connect()
       this.recompute()
     })
     window.addEventListener('online', this.onOnline)

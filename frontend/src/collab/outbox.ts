@@ -42,6 +42,13 @@ export function enqueue(item: QueuedCreate): void {
   store([...queuedCreates().filter((q) => q.id !== item.id), item])
 }
 
+/** A note still queued was renamed, tagged or filed: its create carries the latest values. */
+export function updateQueued(id: string, change: Partial<Pick<QueuedCreate, 'title' | 'tags' | 'folder'>>): void {
+  const items = queuedCreates()
+  if (!items.some((q) => q.id === id)) return
+  store(items.map((q) => (q.id === id ? { ...q, ...change } : q)))
+}
+
 export function onOutboxChange(fn: () => void): () => void {
   listeners.add(fn)
   return () => listeners.delete(fn)
@@ -62,31 +69,6 @@ export async function sendCreate(item: Omit<QueuedCreate, 'createdAt'>): Promise
   return data.note
 }
 
-// A server without client-chosen ids (before the idempotent create) answers with an id of its
-// own: the page then moves the offline document's content into the note it created.
-const MOVED = 'collab.moved.'
-const MIGRATE = 'collab.migrate.'
-
-function recordMove(from: string, to: string): void {
-  localStorage.setItem(MOVED + from, to)
-  localStorage.setItem(MIGRATE + to, from)
-}
-
-/** The server's id for a note created offline under `id`, when the server chose another. */
-export function movedTo(id: string): string | null {
-  return localStorage.getItem(MOVED + id)
-}
-
-/** The offline document whose content belongs in note `id`, if any; forgets it. */
-export function takeMigration(id: string): string | null {
-  const from = localStorage.getItem(MIGRATE + id)
-  if (from) {
-    localStorage.removeItem(MIGRATE + id)
-    localStorage.removeItem(MOVED + from)
-  }
-  return from
-}
-
 let flushing: Promise<number> | null = null
 
 /**
@@ -99,8 +81,7 @@ export function flushOutbox(onRefused: (item: QueuedCreate, err: ApiError) => vo
     try {
       for (const item of queuedCreates()) {
         try {
-          const note = await sendCreate(item)
-          if (note.id !== item.id) recordMove(item.id, note.id)
+          await sendCreate(item)
         } catch (err) {
           if (err instanceof OfflineError) return sent
           if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429) {

@@ -27,6 +27,7 @@ export interface FeedHandlers {
 
 const STATELESS = 100
 const MAX_BACKOFF_MS = 60_000
+export const KEEPALIVE_MS = 20_000
 
 function parse(payload: string): NotesChanged | null {
   try {
@@ -53,6 +54,10 @@ export class UserFeed {
       params: {},
       // reconnects are ours (below): backed off up to a minute, and never with an expired token
       shouldReconnect: () => false,
+      // The server relays nothing on a quiet feed, and y-websocket drops a socket that received
+      // nothing for 30 s (then the page would refetch the list on every reconnect): a sync
+      // step 1 every 20 s gets the server's (empty) answer and keeps the socket up.
+      resyncInterval: KEEPALIVE_MS,
     })
     this.provider.messageHandlers[STATELESS] = (_encoder, decoder) => {
       const status = decoding.readVarUint(decoder)

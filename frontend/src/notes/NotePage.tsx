@@ -1,21 +1,17 @@
 /**
  * One open note: header (title, tags, folder, status, people, actions) and the collaborative
  * editor. Title, tags and folder are edited in the note's Y.Doc (collab/meta.ts), so they work
- * offline; while online they are also sent with PATCH, and changes made offline are sent once
- * the document has synced (a server that mirrors the doc's metadata makes this redundant).
+ * offline and merge like the text; the server mirrors them into the notes list.
  */
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { Link, Navigate, useNavigate, useOutletContext, useParams } from 'react-router'
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { Link, useNavigate, useOutletContext, useParams } from 'react-router'
 import { useQuery, useQueryClient } from '@tanstack/react-query'
 import type { Editor } from '@tiptap/react'
-import { IndexeddbPersistence } from 'y-indexeddb'
-import * as Y from 'yjs'
 import { api, ApiError, describe, must, OfflineError } from '../api/client'
-import { metaChange, sendMeta as sendMetaChange, type MetaChange } from './metaSync'
 import { fetchNote, keys, knownNote, patchLists, patchNote, type ListResult, type Note } from '../api/notes'
-import { NoteConnection, type Part, type SyncState } from '../collab/connection'
+import { NoteConnection, type SyncState } from '../collab/connection'
 import { observeMeta, readMeta, writeMeta, type NoteMeta } from '../collab/meta'
-import { isQueued, movedTo, onOutboxChange, takeMigration } from '../collab/outbox'
+import { isQueued, onOutboxChange, updateQueued } from '../collab/outbox'
 import { user as currentUser } from '../lib/session'
 import { colorFor, serverColor } from '../lib/util'
 import { Icon } from '../ui/Icon'
@@ -28,23 +24,6 @@ import { VersionsDialog } from './VersionsDialog'
 
 type Access = Note['access']
 
-/**
- * Bring the content of a note written offline (under the page's own id) into note `id`, when
- * the server gave the note an id of its own. True when there was something to bring.
- */
-async function migrateOfflineCopy(id: string, doc: Y.Doc): Promise<boolean> {
-  const from = takeMigration(id)
-  if (!from) return false
-  const old = new Y.Doc()
-  const persistence = new IndexeddbPersistence(`notes/${from}`, old)
-  await persistence.whenSynced
-  Y.applyUpdate(doc, Y.encodeStateAsUpdate(old))
-  await persistence.clearData()
-  localStorage.removeItem(`collab.pending.${from}`)
-  old.destroy()
-  return true
-}
-
 function useQueued(id: string): boolean {
   const [queued, setQueued] = useState(() => isQueued(id))
   useEffect(() => {
@@ -56,8 +35,6 @@ function useQueued(id: string): boolean {
 
 export default function NotePage() {
   const { noteId = '' } = useParams()
-  const moved = useSyncExternalStore(onOutboxChange, () => movedTo(noteId))
-  if (moved) return <Navigate to={`/notes/${moved}`} replace />
   return <OpenNote key={noteId} noteId={noteId} />
 }
 
@@ -165,10 +142,8 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
   const locked = Boolean(sync.locked) || gone !== null
   const canEdit = access !== 'read' && !locked
 
-  const sendMeta = useCallback((change: MetaChange) => sendMetaChange(noteId, change), [noteId])
-
   useEffect(() => {
-    const conn: NoteConnection = new NoteConnection(noteId, signedOut, (parts: Set<Part>) => void sendMeta(metaChange(conn.doc, parts)))
+    const conn = new NoteConnection(noteId, signedOut)
     conn.awareness.setLocalStateField('user', userRef.current)
     const unsubscribe = conn.subscribe(setSync)
     const stopMeta = observeMeta(conn.doc, (next) => {
@@ -182,11 +157,10 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
     let cancelled = false
     setConnection(conn)
     setReady(false)
-    void conn.start().then(async () => {
+    void conn.start().then(() => {
       if (cancelled) return
       setMeta(readMeta(conn.doc))
-      if (await migrateOfflineCopy(noteId, conn.doc)) void sendMeta(metaChange(conn.doc))
-      if (!cancelled) setReady(true)
+      setReady(true)
     })
     return () => {
       cancelled = true
@@ -195,7 +169,7 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
       stopMeta()
       conn.destroy()
     }
-  }, [noteId, signedOut, client, sendMeta])
+  }, [noteId, signedOut, client])
   useEffect(() => {
     connection?.awareness.setLocalStateField('user', localUser)
   }, [connection, localUser])
@@ -214,17 +188,17 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
   const saveTitle = (value: string) => {
     if (!connection) return
     writeMeta(connection.doc, { title: value })
-    void sendMeta({ title: value })
+    updateQueued(noteId, { title: value })
   }
   const saveTags = (next: string[]) => {
     if (!connection) return
     writeMeta(connection.doc, { tags: next })
-    void sendMeta({ tags: next })
+    updateQueued(noteId, { tags: next })
   }
   const saveFolder = (next: string | null) => {
     if (!connection) return
     writeMeta(connection.doc, { folder: next })
-    void sendMeta({ folder: next })
+    updateQueued(noteId, { folder: next })
   }
 
   const onReady = useCallback((editor: Editor) => {

@@ -13,7 +13,6 @@ import { UserFeed } from '../collab/userFeed'
 import { clear } from '../lib/session'
 import { useUser } from '../lib/useSession'
 import { toast } from '../ui/toast'
-import { metaChange, sendMeta } from './metaSync'
 import { Sidebar } from './Sidebar'
 
 const FEED_DEBOUNCE_MS = 300
@@ -93,11 +92,7 @@ export default function NotesArea() {
   openNote.current = noteId
   useEffect(() => {
     const sync = () =>
-      void syncPendingNotes(
-        (id) => id === openNote.current,
-        signedOut,
-        (id, connection, parts) => void sendMeta(id, metaChange(connection.doc, parts)),
-      ).then(() => client.invalidateQueries({ queryKey: keys.lists }, { cancelRefetch: false }))
+      void syncPendingNotes((id) => id === openNote.current, signedOut)
     if (navigator.onLine && notesWithPendingChanges().length) sync()
     window.addEventListener('online', sync)
     return () => window.removeEventListener('online', sync)
