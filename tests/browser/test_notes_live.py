@@ -12,7 +12,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Request, WebSocket, expect
+from playwright.sync_api import BrowserContext, Page, Request, Route, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.harness import Server
@@ -129,6 +129,30 @@ def test_search_waits_for_a_pause_in_typing(
     # (an unfiltered read may come from the change feed announcing the new note's rename)
     queries = [parse_qs(urlparse(r.url).query) for r in list_reads(seen)]
     assert [q["search"] for q in queries if "search" in q] == [["quokka"]]
+
+
+def test_a_superseded_search_is_aborted(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    ada, _ = sign_up(new_context(), server, "Ada Lovelace")
+    create_note(ada, "Quokka habitats")
+    held: list[Route] = []
+
+    def hold_first_search(route: Route) -> None:
+        if not held:
+            held.append(route)  # never answered: the page must give up on it by itself
+        else:
+            route.continue_()
+
+    ada.route(re.compile(r".*/api/workbook/notes\?search=.*"), hold_first_search)
+    search = ada.get_by_role("searchbox", name="Search notes")
+    with ada.expect_request(lambda r: "search=quo&" in r.url):
+        search.press_sequentially("quo")
+    with ada.expect_event("requestfailed", lambda r: "search=quo&" in r.url) as failed:
+        search.press_sequentially("kka")
+    assert "ABORTED" in (failed.value.failure or ""), failed.value.failure
+    expect(ada.locator(".list-summary")).to_have_text("1 result")
+    expect(ada.locator("#notes-list")).to_contain_text("Quokka habitats")
 
 
 def test_a_rate_limited_list_says_so_and_never_no_notes(
