@@ -129,6 +129,10 @@ def test_no_serious_accessibility_violations_on_any_page(
     small = phone.new_page()
     small.goto(f"{server.url}/login")
     assert_accessible(small, "sign-in page at phone width")
+    pat, _ = sign_up(phone, server, "Pat Phone")
+    assert_accessible(pat, "notes list at phone width")
+    create_note(pat, "Phone note")
+    assert_accessible(pat, "note editor at phone width")
 
 
 def test_sign_in_and_write_with_the_keyboard_only(
