@@ -35,6 +35,7 @@ from api import (
     note_content,
     notes,
     progress,
+    sessions,
     shares,
 )
 from api.errors import exception_handlers
@@ -86,6 +87,7 @@ def api_operations() -> list[Operation]:
         *note_content.operations,
         *shares.operations,
         *audio.operations,
+        *sessions.operations,
         *mux.operations,
         *health.operations,
     ]
@@ -179,6 +181,7 @@ async def _start_services(
             notes=RateRule.parse("notes", settings.rate_limit_notes),
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
+            sessions=RateRule.parse("sessions", settings.rate_limit_sessions),
         ),
         auth=AuthConfig(
             cookie_secure=settings.cookie_secure,

@@ -38,6 +38,7 @@ class Limits:
     notes: RateRule
     audio: RateRule
     enabled: bool = True
+    sessions: RateRule = field(default_factory=lambda: RateRule("sessions", 300, 900))
 
 
 @dataclass(slots=True)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     rate_limit_auth: str = Field("5/900", alias="RATE_LIMIT_AUTH", pattern=r"^\d+/\d+$")
     rate_limit_notes: str = Field("100/900", alias="RATE_LIMIT_NOTES", pattern=r"^\d+/\d+$")
     rate_limit_audio: str = Field("10/3600", alias="RATE_LIMIT_AUDIO", pattern=r"^\d+/\d+$")
+    rate_limit_sessions: str = Field(
+        "300/900", alias="RATE_LIMIT_SESSIONS", pattern=r"^\d+/\d+$"
+    )
     audio_max_bytes: int = Field(100 * 2**20, alias="AUDIO_MAX_BYTES", ge=1)
 
     # Password hashing (argon2id; RFC 9106 "second recommended" defaults).
