@@ -23,6 +23,7 @@ from collab.types import YDoc
 from rooms import document as d
 from rooms import polls
 from rooms.rules import (
+    EVERYONE,
     HOSTS,
     MAX_ACTION_BYTES,
     MAX_CHAT,
@@ -59,29 +60,31 @@ class Spec:
     before_start: bool = False  # allowed while the session is scheduled/waiting
 
 
-def parse(payload: str) -> tuple[str | None, str, dict[str, Any]]:
-    """``(client id, action name, fields)`` of a payload.
+def parse(payload: str) -> tuple[str, str, dict[str, Any]]:
+    """``(client id, action name, fields)`` of a payload (at most the core's stateless frame
+    limit, so parsing it whole is bounded).
 
     Raises:
-        Rejected: too_large, invalid (not a JSON object, no id/action), unknown_action.
+        Rejected: invalid (not a JSON object, no id or action), too_large, unknown_action;
+            ``client_id`` is set when the payload had one.
     """
-    if len(payload.encode()) > MAX_ACTION_BYTES:
-        raise Rejected("too_large")
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
         raise Rejected("invalid") from None
     if not isinstance(data, dict):
         raise Rejected("invalid")
-    client_id = data.get("id")
-    if not isinstance(client_id, str | int) or isinstance(client_id, bool):
+    raw_id = data.get("id")
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
         raise Rejected("invalid")
-    client_id = str(client_id)[:64]
+    client_id = str(raw_id)[:64]
+    if len(payload.encode()) > MAX_ACTION_BYTES:
+        raise Rejected("too_large", client_id)
     action = data.get("action")
     if not isinstance(action, str):
-        raise Rejected("invalid")
+        raise Rejected("invalid", client_id)
     if action not in ACTIONS:
-        raise Rejected("unknown_action")
+        raise Rejected("unknown_action", client_id)
     return client_id, action, data
 
 
@@ -294,7 +297,7 @@ def timer_stop(c: Ctx, f: Mapping[str, Any]) -> Outcome:
 
 
 def _actions() -> dict[str, Spec]:
-    everyone = frozenset({"host", "co-host", "participant", "viewer"})
+    everyone = EVERYONE
     host = frozenset({"host"})
     return {
         "chat.post": Spec(chat_post, SPEAKERS),

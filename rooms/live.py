@@ -105,6 +105,7 @@ class RoomKind(Extension):
             self.throttle.check(event.doc_id, actor.user_id, action, time.monotonic())
             data = await self.act(event.doc_id, action, fields, actor)
         except Rejected as rejected:
+            client_id = client_id or rejected.client_id
             event.reply(_json({"id": client_id, "ok": False, "reason": rejected.reason}))
             return
         event.reply(_json({"id": client_id, "ok": True, **data}))

@@ -20,7 +20,8 @@ MAX_POLLS = 100
 MAX_QUESTIONS = 1000
 
 HOSTS = frozenset({"host", "co-host"})
-SPEAKERS = frozenset({"host", "co-host", "participant"})  # viewers watch, vote, react, upvote
+SPEAKERS = frozenset({"host", "co-host", "presenter", "participant"})
+EVERYONE = SPEAKERS | {"viewer"}  # viewers watch, vote, react and upvote
 
 REASONS = {
     "invalid": "the payload or a field is malformed",
@@ -47,10 +48,11 @@ REASONS = {
 class Rejected(Exception):
     """An action refused with a reason code from ``REASONS``; nothing was written."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, client_id: str | None = None) -> None:
         assert reason in REASONS, reason
         super().__init__(reason)
         self.reason = reason
+        self.client_id = client_id  # set by ``parse`` once the payload's id is known
 
 
 @dataclass(frozen=True, slots=True)
