@@ -9,8 +9,9 @@
   ``{"id", "ok": true, ...}`` or ``{"id", "ok": false, "reason"}`` (``rooms.rules.REASONS``).
   Changes are applied through ``open_direct`` with origin ``server:room``, so they are stored,
   broadcast and fanned out like any edit, and the reply goes out after that.
-* an **extension**: it gets the server (``on_configure``) and adds each connection's time in
-  the room to the participant's engagement data when it ends.
+* an **extension**: it gets the server (``on_configure``), adds each connection's time in
+  the room to the participant's engagement data when it ends, and stamps ``left_at`` when a
+  participant's last connection on this node ends (a later connection clears it again).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class _Presence:
 class RoomKind(Extension):
     """The ``sessions`` kind's authorizer, stateless handler and presence accounting."""
 
+    _STALE = 30.0  # seconds
+
     def __init__(self, database: Database) -> None:
         self._sessions = LiveSessionRepository(database)
         self._server: CollabServer | None = None
@@ -81,17 +84,38 @@ class RoomKind(Extension):
             raise Reject(CloseCode.FORBIDDEN, "removed from the session")
         event.read_only = True
         event.role = member.role.value
+        if member.left_at is not None:  # back in the room: present again (role kept)
+            await self._sessions.join(session_id, user_id)
+        self._prune()
         self._present[event.connection_id] = _Presence(session_id, user_id, time.monotonic())
+
+    def _prune(self) -> None:
+        """Forget connections that were authorized but never admitted (over a connection
+        limit: no ``on_disconnect`` comes for them). Admission follows authorization within
+        milliseconds, so an entry older than ``_STALE`` that the server does not hold is one."""
+        server = self._server
+        if server is None or len(self._present) < 2 * len(server.connections) + 100:
+            return
+        limit = time.monotonic() - self._STALE
+        for connection_id, presence in list(self._present.items()):
+            if presence.since < limit and connection_id not in server.connections:
+                del self._present[connection_id]
 
     async def on_disconnect(self, event: Disconnect) -> None:
         presence = self._present.pop(event.connection_id, None)
         if presence is None:
             return
-        seconds = round(time.monotonic() - presence.since, 1)
+        seconds = round(time.monotonic() - presence.since, 3)
+        still_here = any(
+            p.session_id == presence.session_id and p.user_id == presence.user_id
+            for p in self._present.values()
+        )
         try:
             await self._sessions.add_engagement(
                 presence.session_id, presence.user_id, {"secondsPresent": seconds}
             )
+            if not still_here:
+                await self._sessions.leave(presence.session_id, presence.user_id)
         except Exception:  # the room goes on; a lost presence interval is logged
             log.exception("could not record time present for %s", event.connection_id)
 

@@ -242,3 +242,29 @@ async def test_restart_keeps_every_accepted_action(url: str) -> None:
         assert await ann.refused("qa.upvote", questionId=asked) == "already_voted"
         assert (await ann.ok("poll.mine"))["votes"] == {poll: [1]}
         await anyio.sleep(0)
+
+
+async def test_time_present_and_left_follow_the_connections(url: str) -> None:
+    async with room_env(url) as env:
+        live, host, ann, _ = await _live_room(env)
+        ann_id = uuid.UUID(next(
+            k for k, v in host.map(d.PARTICIPANTS).items() if v["name"] == "Ann"))
+        second = await env.attend(live, User(str(ann_id), "Ann"))  # a second tab
+        await ann.client.leave()
+
+        async def member() -> tuple[object, dict[str, object]]:
+            row = await env.service.sessions.member(live.id, ann_id)
+            assert row is not None
+            return row.left_at, dict(row.engagement_data)
+
+        with anyio.fail_after(5):
+            while "secondsPresent" not in (await member())[1]:
+                await anyio.sleep(0.01)
+        assert (await member())[0] is None  # the other tab is still in the room
+        await second.client.leave()
+        with anyio.fail_after(5):
+            while (await member())[0] is None:
+                await anyio.sleep(0.01)
+        assert float((await member())[1]["secondsPresent"]) > 0  # type: ignore[arg-type]
+        await env.attend(live, User(str(ann_id), "Ann"))  # back: present again
+        assert (await member())[0] is None
