@@ -132,6 +132,10 @@ class RoomKind(Extension):
             client_id = client_id or rejected.client_id
             event.reply(_json({"id": client_id, "ok": False, "reason": rejected.reason}))
             return
+        except Exception:  # a bug or a failing database: answered, and the room goes on
+            log.exception("room action %r on %s failed", client_id, event.document)
+            event.reply(_json({"id": client_id, "ok": False, "reason": "internal"}))
+            return
         event.reply(_json({"id": client_id, "ok": True, **data}))
 
     async def act(

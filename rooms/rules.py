@@ -41,7 +41,7 @@ REASONS = {
     "poll_closed": "the poll is closed",
     "already_voted": "an upvote counts once per user",
     "limit_reached": "the session holds as many of these as it may",
-    "internal": "the server failed to apply the action (nothing changed)",
+    "internal": "the server failed; the action was not applied, or only partly (logged)",
 }
 
 

@@ -169,3 +169,14 @@ async def test_export_formats_and_host_only_attendance(
     assert md.text.startswith("# Workshop") and "## Attendance" in md.text
     refused = await client.get(f"{P}/{sid}/export", headers=bearer(stranger["token"]))
     assert refused.status_code == 403
+
+
+async def test_sessions_are_rate_limited_per_user(
+    app_factory: Any, database_url: str
+) -> None:
+    client = await app_factory(RATE_LIMITS_ENABLED=True, RATE_LIMIT_SESSIONS="2/900")
+    user = await register(client)
+    codes = [(await client.get(P, headers=bearer(user["token"]))).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    other = await register(client)
+    assert (await client.get(P, headers=bearer(other["token"]))).status_code == 200

@@ -268,3 +268,18 @@ async def test_time_present_and_left_follow_the_connections(url: str) -> None:
         assert float((await member())[1]["secondsPresent"]) > 0  # type: ignore[arg-type]
         await env.attend(live, User(str(ann_id), "Ann"))  # back: present again
         assert (await member())[0] is None
+
+
+async def test_a_failing_effect_is_answered_and_the_connection_stays(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with room_env(url) as env:
+        _, host, ann, _ = await _live_room(env)
+        ann_id = next(k for k, v in host.map(d.PARTICIPANTS).items() if v["name"] == "Ann")
+
+        async def down(*args: object) -> bool:
+            raise OSError("database unreachable")
+
+        monkeypatch.setattr(env.kind._sessions, "remove", down)
+        assert await host.refused("participant.remove", userId=ann_id) == "internal"
+        await host.ok("chat.post", text="still here")
