@@ -283,3 +283,5 @@ async def test_a_failing_effect_is_answered_and_the_connection_stays(
         monkeypatch.setattr(env.kind._sessions, "remove", down)
         assert await host.refused("participant.remove", userId=ann_id) == "internal"
         await host.ok("chat.post", text="still here")
+        await ann.until(lambda a: len(a.array(d.CHAT)) == 1)
+        assert not ann.client.closed.is_set()  # never removed
