@@ -4,7 +4,9 @@ A session has two Yjs documents, both written by the server only:
 
 * ``sessions/{id}``, the **room**, which every joined participant syncs (read-only). Its
   top-level types are named by the constants below; every entry is a JSON value (a pycrdt
-  ``Map``/``Array`` item holding a dict), replaced whole when it changes.
+  ``Map``/``Array`` item holding a dict), replaced whole when it changes. What hosts decide
+  (a poll's status) and what every vote changes (its counts) are separate entries, so two
+  nodes writing at once never put back a stale copy of the other's field.
 * ``sessions-private/{id}``, the **ledger**: who voted what, who upvoted which question, who
   asked an anonymous question, engagement counts. No socket can open it (the kind is not
   served); the room's actions read and write it beside the room, and it is stored and fanned
@@ -31,7 +33,9 @@ PARTICIPANTS = "participants"  # Map userId -> {userId, name, role, joinedAt, re
 CHAT = "chat"  # Array of {id, userId, name, text, at}
 REACTIONS = "reactions"  # Map "messageId|emoji|userId" -> true
 POLLS = "polls"  # Map pollId -> {id, question, options, multiple, status, published, ...}
-QUESTIONS = "questions"  # Map questionId -> {id, text, anonymous, userId, name, upvotes, ...}
+TALLIES = "tallies"  # Map pollId -> {voters, results}: the server's counts, apart from the poll
+QUESTIONS = "questions"  # Map questionId -> {id, text, anonymous, userId, name, status, at}
+UPVOTE_COUNTS = "upvoteCounts"  # Map questionId -> number of upvotes
 HANDS = "hands"  # Array of {userId, name, at}, oldest first (the queue order)
 AGENDA = "agenda"  # Array of {title, minutes}
 
@@ -108,6 +112,29 @@ def tally(ledger: YDoc, poll_id: str, options: int) -> tuple[list[int], int]:
             if 0 <= i < options:
                 counts[i] += 1
     return counts, voters
+
+
+def write_tally(room: YDoc, ledger: YDoc, poll: Mapping[str, Any]) -> bool:
+    """Set the poll's ``tallies`` entry from the ledger (``results`` only once published);
+    write only when it differs. Returns whether it wrote."""
+    counts, voters = tally(ledger, str(poll["id"]), len(poll["options"]))
+    wanted = {"voters": voters, "results": counts if poll.get("published") else None}
+    tallies = ymap(room, TALLIES)
+    shown = entry(tallies, str(poll["id"])) or {}
+    results = shown.get("results")
+    current = {
+        "voters": int(shown.get("voters") or 0),
+        "results": None if results is None else [int(v) for v in results],
+    }
+    if str(poll["id"]) in tallies and current == wanted:
+        return False
+    tallies[str(poll["id"])] = wanted
+    return True
+
+
+def upvotes_of(ledger: YDoc, question_id: str) -> int:
+    prefix = f"{question_id}|"
+    return sum(1 for key in keys(ymap(ledger, UPVOTES)) if key.startswith(prefix))
 
 
 def engagement(ledger: YDoc) -> dict[str, dict[str, int]]:

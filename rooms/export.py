@@ -68,7 +68,7 @@ def build_export(
             "id": question["id"], "text": question["text"], "anonymous": question["anonymous"],
             "userId": author.get("userId", question["userId"]),
             "name": author.get("name", question["name"]),
-            "upvotes": int(question["upvotes"]), "status": question["status"],
+            "upvotes": d.upvotes_of(ledger, question["id"]), "status": question["status"],
             "at": _at(question["at"]),
         })
     if host_view:

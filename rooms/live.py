@@ -10,8 +10,10 @@
   Changes are applied through ``open_direct`` with origin ``server:room``, so they are stored,
   broadcast and fanned out like any edit, and the reply goes out after that.
 * an **extension**: it gets the server (``on_configure``), adds each connection's time in
-  the room to the participant's engagement data when it ends, and stamps ``left_at`` when a
-  participant's last connection on this node ends (a later connection clears it again).
+  the room to the participant's engagement data when it ends, stamps ``left_at`` when a
+  participant's last connection on this node ends (a later connection clears it again), and
+  recounts a room when it or its ledger changed on another node (``rooms.recount``). It is an async
+  context manager: the server runs the recounts' task while it runs.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from types import TracebackType
 
 from collab import CloseCode, CollabServer, Extension
 from collab.errors import Reject
-from collab.hooks import Configure, Disconnect
+from collab.hooks import Change, Configure, Disconnect
 from collab.kinds import Authorize, DocumentKind, StatelessReceived
 from rooms import document as d
 from rooms.actions import apply_action, parse
 from rooms.effects import carry_out
+from rooms.recount import Recounter
 from rooms.rules import Actor, Rejected
 from rooms.throttle import Throttle
 from storage.db import Database
@@ -57,12 +61,30 @@ class RoomKind(Extension):
         self._server: CollabServer | None = None
         self._present: dict[str, _Presence] = {}  # connection id -> since when
         self.throttle = Throttle()
+        self.recounter = Recounter()
 
     def kind(self) -> DocumentKind:
         return DocumentKind(d.ROOM_KIND, self, stateless=self)
 
     async def on_configure(self, event: Configure) -> None:
-        self._server = event.server
+        self._server = self.recounter.server = event.server
+
+    async def __aenter__(self) -> RoomKind:
+        await self.recounter.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.recounter.__aexit__(exc_type, exc, tb)
+
+    async def on_change(self, event: Change) -> None:
+        kind, _, doc_id = event.document.partition("/")
+        if kind in (d.ROOM_KIND, d.LEDGER_KIND) and event.origin.kind == "peer":
+            self.recounter.request(doc_id)
 
     # -- authorizer ----------------------------------------------------------------------------
 

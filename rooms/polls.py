@@ -32,13 +32,7 @@ def _poll(c: Ctx, f: Mapping[str, Any]) -> dict[str, Any]:
     return poll
 
 
-def _refresh(c: Ctx, poll: dict[str, Any]) -> None:
-    """Recompute the poll's counts from the ledger and write the poll back: the number of
-    voters always, the per-option results once published."""
-    counts, voters = d.tally(c.ledger, poll["id"], len(poll["options"]))
-    poll["voters"] = voters
-    if poll.get("published"):
-        poll["results"] = counts
+def _save(c: Ctx, poll: dict[str, Any]) -> None:
     d.ymap(c.room, d.POLLS)[poll["id"]] = poll
 
 
@@ -55,9 +49,10 @@ def poll_create(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     poll_id = c.new_id()
     polls[poll_id] = {
         "id": poll_id, "question": question, "options": labels, "multiple": multiple,
-        "status": "draft", "published": False, "results": None, "voters": 0,
+        "status": "draft", "published": False,
         "createdBy": c.actor.user_id, "createdAt": c.now, "openedAt": None, "closedAt": None,
     }
+    d.ymap(c.room, d.TALLIES)[poll_id] = {"voters": 0, "results": None}
     return Outcome({"pollId": poll_id})
 
 
@@ -67,7 +62,7 @@ def poll_open(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         raise Rejected("poll_closed")
     if poll["status"] == "draft":
         poll["status"], poll["openedAt"] = "open", c.now
-        d.ymap(c.room, d.POLLS)[poll["id"]] = poll
+        _save(c, poll)
     return Outcome()
 
 
@@ -77,7 +72,8 @@ def poll_close(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         raise Rejected("poll_not_open")
     if poll["status"] == "open":
         poll["status"], poll["closedAt"] = "closed", c.now
-        _refresh(c, poll)
+        _save(c, poll)
+        d.write_tally(c.room, c.ledger, poll)
     return Outcome()
 
 
@@ -86,9 +82,8 @@ def poll_publish(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     if poll["status"] == "draft":
         raise Rejected("poll_not_open")
     poll["published"] = opt_bool(f, "published", True)
-    if not poll["published"]:
-        poll["results"] = None
-    _refresh(c, poll)
+    _save(c, poll)
+    d.write_tally(c.room, c.ledger, poll)
     return Outcome()
 
 
@@ -113,14 +108,14 @@ def poll_vote(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         d.count(c.ledger, c.actor.user_id, "votes")
     if previous is None or sorted(int(i) for i in previous) != chosen:
         votes[c.actor.user_id] = chosen
-        _refresh(c, poll)
+        d.write_tally(c.room, c.ledger, poll)
     return Outcome({"changed": previous is not None, "choices": chosen})
 
 
 def poll_results(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     poll = _poll(c, f)
     counts, voters = d.tally(c.ledger, poll["id"], len(poll["options"]))
-    return Outcome({"pollId": poll["id"], "results": counts, "voters": voters})
+    return Outcome({"pollId": poll["id"], "results": counts, "voters": voters})  # live
 
 
 def poll_mine(c: Ctx, f: Mapping[str, Any]) -> Outcome:
@@ -151,8 +146,9 @@ def qa_ask(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         "id": question_id, "text": body, "anonymous": anonymous,
         "userId": None if anonymous else c.actor.user_id,
         "name": None if anonymous else c.actor.name,
-        "upvotes": 0, "status": "open", "at": c.now,
+        "status": "open", "at": c.now,
     }
+    d.ymap(c.room, d.UPVOTE_COUNTS)[question_id] = 0
     d.ymap(c.ledger, d.AUTHORS)[question_id] = {"userId": c.actor.user_id, "name": c.actor.name}
     d.count(c.ledger, c.actor.user_id, "questions")
     return Outcome({"questionId": question_id})
@@ -172,11 +168,10 @@ def qa_upvote(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     if key in upvotes:
         raise Rejected("already_voted")
     upvotes[key] = True
-    prefix = f"{question['id']}|"
-    question["upvotes"] = sum(1 for k in d.keys(upvotes) if k.startswith(prefix))
-    d.ymap(c.room, d.QUESTIONS)[question["id"]] = question
+    count = d.upvotes_of(c.ledger, question["id"])
+    d.ymap(c.room, d.UPVOTE_COUNTS)[question["id"]] = count
     d.count(c.ledger, c.actor.user_id, "upvotes")
-    return Outcome({"upvotes": question["upvotes"]})
+    return Outcome({"upvotes": count})
 
 
 def qa_mark(status: str) -> Callable[[Ctx, Mapping[str, Any]], Outcome]:

@@ -115,7 +115,8 @@ async def test_a_room_across_two_nodes(nodes: Callable[[str], ServerProcess]) ->
         await ok(h, "poll.close", pollId=poll)
         await ok(h, "poll.publish", pollId=poll)
         assert (await ok(h, "poll.results", pollId=poll))["results"] == [1, 2]
-        await b.wait_for(lambda doc: room(b, d.POLLS)[poll].get("results") == [1, 2], 10)
+        await b.wait_for(lambda doc: room(b, d.TALLIES).get(poll) == {"voters": 3,
+                                                                       "results": [1, 2]}, 10)
 
         # The host on node1 removes Cara, who is on node2.
         started = time.monotonic()

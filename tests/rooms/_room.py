@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 from pycrdt import Doc
 
-from collab import CollabConfig
+from collab import CollabConfig, Extension
+from collab.extensions.fanout import RedisFanout
 from collab.extensions.persistence import Persistence
 from collab.protocol import (
     AwarenessUpdate,
@@ -160,10 +161,18 @@ class RoomEnv:
 
 
 @contextlib.asynccontextmanager
-async def room_env(url: str, config: CollabConfig = ROOM_CONFIG) -> AsyncIterator[RoomEnv]:
+async def room_env(
+    url: str, config: CollabConfig = ROOM_CONFIG, *, redis_url: str | None = None,
+    prefix: str = "",
+) -> AsyncIterator[RoomEnv]:
+    """One node; with ``redis_url``, a node of a cluster (its own fan-out node id)."""
     async with connect(url) as db:
         kind = RoomKind(db)
-        extensions = [Persistence(DocumentLog(db)), kind]
+        log = DocumentLog(db)
+        extensions: list[Extension] = [Persistence(log), kind]
+        if redis_url is not None:
+            extensions.append(RedisFanout(redis_url, f"node-{uuid.uuid4().hex[:6]}",
+                                          key_prefix=prefix, store=log, retry_delay=0.05))
         async with running(config, extensions, kinds=[kind.kind()]) as h:
             yield RoomEnv(h, db, RoomService(db, h.server), kind)
 

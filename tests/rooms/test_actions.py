@@ -56,6 +56,10 @@ class Room:
         return dict(d.ymap(self.room, d.POLLS).to_py() or {})
 
     @property
+    def tallies(self) -> dict[str, Any]:
+        return dict(d.ymap(self.room, d.TALLIES).to_py() or {})
+
+    @property
     def chat(self) -> list[dict[str, Any]]:
         return list(d.yarray(self.room, d.CHAT).to_py() or [])
 
@@ -157,16 +161,16 @@ def test_poll_lifecycle_votes_and_published_results() -> None:
     assert room.do(ANN, "poll.vote", pollId=poll_id, choices=[0]).data == {
         "changed": False, "choices": [0]}
     room.do(VIC, "poll.vote", pollId=poll_id, choices=[2])
-    assert room.polls[poll_id]["voters"] == 2 and room.polls[poll_id]["results"] is None
+    assert room.tallies[poll_id] == {"voters": 2, "results": None}
     # One vote per user, changeable until the poll closes: a second vote replaces the first.
     assert room.do(ANN, "poll.vote", pollId=poll_id, choices=[1]).data["changed"] is True
     assert room.do(HOST, "poll.results", pollId=poll_id).data == {
         "pollId": poll_id, "results": [0, 1, 1], "voters": 2}
     assert room.refuse(ANN, "poll.results", pollId=poll_id) == "not_allowed"
     room.do(HOST, "poll.publish", pollId=poll_id)
-    assert room.polls[poll_id]["results"] == [0, 1, 1]
+    assert room.tallies[poll_id]["results"] == [0, 1, 1]
     room.do(BOB, "poll.vote", pollId=poll_id, choices=[1])  # published: results follow live
-    assert room.polls[poll_id]["results"] == [0, 2, 1]
+    assert room.tallies[poll_id] == {"voters": 3, "results": [0, 2, 1]}
     room.do(HOST, "poll.close", pollId=poll_id)
     assert room.polls[poll_id]["status"] == "closed"
     assert room.refuse(BOB, "poll.vote", pollId=poll_id, choices=[0]) == "poll_closed"
@@ -195,6 +199,7 @@ def test_questions_anonymity_upvotes_and_moderation() -> None:
     assert room.do(HOST, "qa.authors").data["authors"][asked] == {"userId": "a", "name": "Ann"}
     assert room.refuse(BOB, "qa.authors") == "not_allowed"
     assert room.do(BOB, "qa.upvote", questionId=asked).data == {"upvotes": 1}
+    assert d.ymap(room.room, d.UPVOTE_COUNTS).to_py() == {asked: 1}
     assert room.refuse(BOB, "qa.upvote", questionId=asked) == "already_voted"
     assert room.do(VIC, "qa.upvote", questionId=asked).data == {"upvotes": 2}
     assert room.refuse(VIC, "qa.ask", text="me?") == "not_allowed"
