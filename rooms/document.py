@@ -41,6 +41,7 @@ AGENDA = "agenda"  # Array of {title, minutes}
 
 # ledger
 VOTES = "votes:{poll}"  # one Map per poll: userId -> [option index, ...]
+COUNTS = "counts"  # Map pollId -> {voters, counts}: the running tally of the votes
 UPVOTES = "upvotes"  # Map "questionId|userId" -> true
 AUTHORS = "authors"  # Map questionId -> {userId, name} (every question, anonymous or not)
 ENGAGEMENT = "engagement"  # Map userId -> {messages, votes, questions, hands, upvotes}
@@ -114,10 +115,34 @@ def tally(ledger: YDoc, poll_id: str, options: int) -> tuple[list[int], int]:
     return counts, voters
 
 
-def write_tally(room: YDoc, ledger: YDoc, poll: Mapping[str, Any]) -> bool:
-    """Set the poll's ``tallies`` entry from the ledger (``results`` only once published);
-    write only when it differs. Returns whether it wrote."""
-    counts, voters = tally(ledger, str(poll["id"]), len(poll["options"]))
+def running_tally(ledger: YDoc, poll_id: str, options: int) -> tuple[list[int], int]:
+    """The poll's tally as kept in ``counts`` (one entry read, not every vote), recounted from
+    the votes when it does not match them (no entry yet, or another node's votes merged in:
+    the number of voters differs). Call inside a ledger transaction."""
+    kept = entry(ymap(ledger, COUNTS), poll_id)
+    if kept is not None and int(kept.get("voters", -1)) == len(votes_map(ledger, poll_id)):
+        return [int(v) for v in kept["counts"]], int(kept["voters"])
+    counts, voters = tally(ledger, poll_id, options)
+    ymap(ledger, COUNTS)[poll_id] = {"voters": voters, "counts": counts}
+    return counts, voters
+
+
+def keep_tally(ledger: YDoc, poll_id: str, counts: list[int], voters: int) -> None:
+    """Store the running tally; nothing is written when it is already that (a recount that
+    changes nothing must not make an update other nodes would recount again)."""
+    kept = entry(ymap(ledger, COUNTS), poll_id)
+    if kept is not None and int(kept.get("voters", -1)) == voters and [
+        int(v) for v in kept.get("counts", ())
+    ] == counts:
+        return
+    ymap(ledger, COUNTS)[poll_id] = {"voters": voters, "counts": counts}
+
+
+def write_tally(
+    room: YDoc, poll: Mapping[str, Any], counts: list[int], voters: int
+) -> bool:
+    """Set the poll's ``tallies`` entry (``results`` only once published); write only when
+    it differs. Returns whether it wrote."""
     wanted = {"voters": voters, "results": counts if poll.get("published") else None}
     tallies = ymap(room, TALLIES)
     shown = entry(tallies, str(poll["id"])) or {}

@@ -36,6 +36,11 @@ def _save(c: Ctx, poll: dict[str, Any]) -> None:
     d.ymap(c.room, d.POLLS)[poll["id"]] = poll
 
 
+def _show(c: Ctx, poll: dict[str, Any]) -> None:
+    counts, voters = d.running_tally(c.ledger, poll["id"], len(poll["options"]))
+    d.write_tally(c.room, poll, counts, voters)
+
+
 def poll_create(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     question = text(f, "question", MAX_POLL_QUESTION)
     options = f.get("options")
@@ -73,7 +78,7 @@ def poll_close(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     if poll["status"] == "open":
         poll["status"], poll["closedAt"] = "closed", c.now
         _save(c, poll)
-        d.write_tally(c.room, c.ledger, poll)
+        _show(c, poll)
     return Outcome()
 
 
@@ -83,7 +88,7 @@ def poll_publish(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         raise Rejected("poll_not_open")
     poll["published"] = opt_bool(f, "published", True)
     _save(c, poll)
-    d.write_tally(c.room, c.ledger, poll)
+    _show(c, poll)
     return Outcome()
 
 
@@ -106,9 +111,19 @@ def poll_vote(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     chosen = sorted(choices)
     if previous is None:
         d.count(c.ledger, c.actor.user_id, "votes")
-    if previous is None or sorted(int(i) for i in previous) != chosen:
+    old = None if previous is None else sorted(int(i) for i in previous)
+    if old != chosen:
+        # The running tally, adjusted by this vote: one entry read and written, whatever the
+        # number of voters (it is recounted from the votes when another node's votes merged).
+        counts, voters = d.running_tally(c.ledger, poll["id"], options)
+        for i in old or ():
+            counts[i] -= 1
+        for i in chosen:
+            counts[i] += 1
+        voters += old is None
         votes[c.actor.user_id] = chosen
-        d.write_tally(c.room, c.ledger, poll)
+        d.keep_tally(c.ledger, poll["id"], counts, voters)
+        d.write_tally(c.room, poll, counts, voters)
     return Outcome({"changed": previous is not None, "choices": chosen})
 
 

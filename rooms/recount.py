@@ -37,12 +37,14 @@ def recount(room: YDoc, ledger: YDoc) -> int:
     for poll_id in d.keys(polls):
         poll = d.entry(polls, poll_id)
         if poll is not None and poll.get("status") != "draft":
-            rewritten += d.write_tally(room, ledger, poll)
+            counts, voters = d.tally(ledger, poll_id, len(poll["options"]))
+            d.keep_tally(ledger, poll_id, counts, voters)
+            rewritten += d.write_tally(room, poll, counts, voters)
     upvotes = Counter(key.split("|", 1)[0] for key in d.keys(d.ymap(ledger, d.UPVOTES)))
-    counts = d.ymap(room, d.UPVOTE_COUNTS)
+    shown = d.ymap(room, d.UPVOTE_COUNTS)
     for question_id in d.keys(d.ymap(room, d.QUESTIONS)):
-        if int(counts.get(question_id) or 0) != upvotes[question_id]:
-            counts[question_id] = upvotes[question_id]
+        if int(shown.get(question_id) or 0) != upvotes[question_id]:
+            shown[question_id] = upvotes[question_id]
             rewritten += 1
     return rewritten
 

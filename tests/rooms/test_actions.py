@@ -4,6 +4,7 @@ rejection is checked to leave both documents byte-for-byte unchanged."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,24 @@ def test_poll_lifecycle_votes_and_published_results() -> None:
     assert room.refuse(HOST, "poll.open", pollId=poll_id) == "poll_closed"
     assert room.do(ANN, "poll.mine").data == {"votes": {poll_id: [1]}}
     assert d.engagement(room.ledger)["a"]["votes"] == 1  # a changed vote is one vote
+
+
+def test_the_running_tally_matches_the_votes() -> None:
+    room = Room()
+    poll_id = room.poll(multiple=True)
+    room.do(HOST, "poll.open", pollId=poll_id)
+    rng = random.Random(7)
+    voters = [Actor(f"u{i}", "U", "participant") for i in range(40)]
+    for _ in range(200):  # first votes and changed votes, in any order
+        choices = sorted(rng.sample(range(3), rng.randint(1, 3)))
+        room.do(rng.choice(voters), "poll.vote", pollId=poll_id, choices=choices)
+    counts, total = d.tally(room.ledger, poll_id, 3)
+    assert d.ymap(room.ledger, d.COUNTS).to_py()[poll_id] == {"voters": total, "counts": counts}
+    # A kept tally that does not match the votes (another node's votes merged) is recounted.
+    with room.ledger.transaction():
+        d.ymap(room.ledger, d.COUNTS)[poll_id] = {"voters": 1, "counts": [1, 0, 0]}
+    room.do(ANN, "poll.vote", pollId=poll_id, choices=[0])
+    assert d.running_tally(room.ledger, poll_id, 3) == d.tally(room.ledger, poll_id, 3)
 
 
 def test_multiple_choice_poll() -> None:

@@ -33,8 +33,10 @@ def test_recount_rewrites_only_what_differs() -> None:
         assert recount(room, ledger) == 2
     assert d.ymap(room, d.TALLIES).to_py()["p"] == {"voters": 2, "results": [1, 1]}
     assert d.ymap(room, d.UPVOTE_COUNTS)["q"] == 1
+    before = (room.get_update(), ledger.get_update())
     with room.transaction(), ledger.transaction():
         assert recount(room, ledger) == 0
+    assert (room.get_update(), ledger.get_update()) == before  # nothing for peers to recount
 
 
 @pytest.mark.redis
@@ -60,12 +62,14 @@ async def test_votes_on_two_nodes_converge_to_the_exact_tally(
             poll = (await host.ok("poll.create", question="Q", options=["a", "b"]))["pollId"]
             await host.ok("poll.open", pollId=poll)
             await host.ok("poll.publish", pollId=poll)
-            for attendee in attendees:
-                await attendee.until(lambda a: poll in a.map(d.POLLS))
+            for attendee in attendees:  # the poll is open on the attendee's node too
+                await attendee.until(
+                    lambda a: a.map(d.POLLS).get(poll, {}).get("status") == "open")
             sent = [(a, await a.send("poll.vote", pollId=poll, choices=[i % 2]))
                     for i, a in enumerate(attendees)]
             for attendee, client_id in sent:
-                assert (await attendee.reply(client_id))["ok"] is True
+                reply = await attendee.reply(client_id)
+                assert reply["ok"] is True, reply
             exact = [30, 30]
             for attendee in (host, *attendees):
                 await attendee.until(
