@@ -42,7 +42,7 @@ AGENDA = "agenda"  # Array of {title, minutes}
 # ledger
 VOTES = "votes:{poll}"  # one Map per poll: userId -> [option index, ...]
 COUNTS = "counts"  # Map pollId -> {voters, counts}: the running tally of the votes
-UPVOTES = "upvotes"  # Map "questionId|userId" -> true
+UPVOTES = "upvotes:{question}"  # one Map per question: userId -> true
 AUTHORS = "authors"  # Map questionId -> {userId, name} (every question, anonymous or not)
 ENGAGEMENT = "engagement"  # Map userId -> {messages, votes, questions, hands, upvotes}
 
@@ -157,9 +157,12 @@ def write_tally(
     return True
 
 
+def upvotes_map(ledger: YDoc, question_id: str) -> Map[Any]:
+    return ymap(ledger, UPVOTES.format(question=question_id))
+
+
 def upvotes_of(ledger: YDoc, question_id: str) -> int:
-    prefix = f"{question_id}|"
-    return sum(1 for key in keys(ymap(ledger, UPVOTES)) if key.startswith(prefix))
+    return len(upvotes_map(ledger, question_id))
 
 
 def engagement(ledger: YDoc) -> dict[str, dict[str, int]]:

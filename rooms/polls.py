@@ -1,6 +1,7 @@
 """Poll and Q&A actions (the table in docs/rooms.md). Votes, upvotes and authors live in the
-ledger, keyed by user, so a tally is recomputed from the votes themselves and is exact however
-many arrive at once; the room shows the counts the server computed."""
+ledger, keyed by user (one map per poll, one per question), so a tally is exact however many
+arrive at once and can always be recounted from the votes; the room shows the counts the
+server computed."""
 
 from __future__ import annotations
 
@@ -178,12 +179,11 @@ def _question(c: Ctx, f: Mapping[str, Any]) -> dict[str, Any]:
 
 def qa_upvote(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     question = _question(c, f)
-    upvotes = d.ymap(c.ledger, d.UPVOTES)
-    key = f"{question['id']}|{c.actor.user_id}"
-    if key in upvotes:
+    upvotes = d.upvotes_map(c.ledger, question["id"])
+    if c.actor.user_id in upvotes:
         raise Rejected("already_voted")
-    upvotes[key] = True
-    count = d.upvotes_of(c.ledger, question["id"])
+    upvotes[c.actor.user_id] = True
+    count = len(upvotes)
     d.ymap(c.room, d.UPVOTE_COUNTS)[question["id"]] = count
     d.count(c.ledger, c.actor.user_id, "upvotes")
     return Outcome({"upvotes": count})

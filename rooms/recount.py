@@ -15,7 +15,6 @@ Recounts run in a task of their own (never inside the fan-out reader), at most o
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from types import TracebackType
 
 import anyio
@@ -40,11 +39,11 @@ def recount(room: YDoc, ledger: YDoc) -> int:
             counts, voters = d.tally(ledger, poll_id, len(poll["options"]))
             d.keep_tally(ledger, poll_id, counts, voters)
             rewritten += d.write_tally(room, poll, counts, voters)
-    upvotes = Counter(key.split("|", 1)[0] for key in d.keys(d.ymap(ledger, d.UPVOTES)))
     shown = d.ymap(room, d.UPVOTE_COUNTS)
     for question_id in d.keys(d.ymap(room, d.QUESTIONS)):
-        if int(shown.get(question_id) or 0) != upvotes[question_id]:
-            shown[question_id] = upvotes[question_id]
+        upvotes = d.upvotes_of(ledger, question_id)
+        if int(shown.get(question_id) or 0) != upvotes:
+            shown[question_id] = upvotes
             rewritten += 1
     return rewritten
 

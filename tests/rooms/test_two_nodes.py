@@ -28,7 +28,7 @@ def test_recount_rewrites_only_what_differs() -> None:
         d.ymap(room, d.UPVOTE_COUNTS)["q"] = 0
         votes = d.votes_map(ledger, "p")
         votes["u1"], votes["u2"] = [0], [1]
-        d.ymap(ledger, d.UPVOTES)["q|u1"] = True
+        d.upvotes_map(ledger, "q")["u1"] = True
     with room.transaction(), ledger.transaction():
         assert recount(room, ledger) == 2
     assert d.ymap(room, d.TALLIES).to_py()["p"] == {"voters": 2, "results": [1, 1]}
