@@ -44,6 +44,7 @@ VOTES = "votes:{poll}"  # one Map per poll: userId -> [option index, ...]
 COUNTS = "counts"  # Map pollId -> {voters, counts}: the running tally of the votes
 UPVOTES = "upvotes:{question}"  # one Map per question: userId -> true
 AUTHORS = "authors"  # Map questionId -> {userId, name} (every question, anonymous or not)
+MESSAGES = "messages"  # Map messageId -> author's userId (chat messages still in the room)
 ENGAGEMENT = "engagement"  # Map userId -> {messages, votes, questions, hands, upvotes}
 
 ENGAGEMENT_KEYS = ("messages", "votes", "questions", "hands", "upvotes")
