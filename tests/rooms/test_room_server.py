@@ -60,6 +60,8 @@ async def test_who_may_open_a_room(url: str) -> None:
         assert await malformed.client.wait_closed() == 4404
         outsider = await env.connect(live, stranger)
         assert await outsider.client.wait_closed() == 4403
+        ledger = await env.connect(d.ledger_name(live.id), ann)  # votes and authors: never served
+        assert await ledger.client.wait_closed() == 4404
         attendee = await env.attend(live, ann)
         assert attendee.map(d.STATE)["status"] == "scheduled"  # the lobby: waiting to start
         assert attendee.map(d.PARTICIPANTS)[ann.id]["role"] == "participant"
