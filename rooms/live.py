@@ -94,12 +94,11 @@ class RoomKind(Extension):
             user_id = uuid.UUID(event.principal.user_id)
         except ValueError as exc:
             raise Reject(CloseCode.NOT_FOUND, "no such session") from exc
-        live = await self._sessions.get(session_id)
-        if live is None:
+        status, member = await self._sessions.admission(session_id, user_id)
+        if status is None:
             raise Reject(CloseCode.NOT_FOUND, "no such session")
-        if live.status is SessionStatus.CANCELLED:
+        if status is SessionStatus.CANCELLED:
             raise Reject(CloseCode.DOCUMENT_DELETED, "session cancelled")
-        member = await self._sessions.member(session_id, user_id)
         if member is None:
             raise Reject(CloseCode.FORBIDDEN, "join the session first")
         if member.removed_at is not None:

@@ -209,6 +209,29 @@ class LiveSessionRepository:
                 )
             ).first()
 
+    async def admission(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[SessionStatus | None, SessionParticipant | None]:
+        """The session's status (None: no such session) and the user's participant row, in
+        one query (what a room connection is admitted on)."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(col(LiveSession.status), SessionParticipant)
+                    .outerjoin(
+                        SessionParticipant,
+                        sa.and_(
+                            col(SessionParticipant.session_id) == col(LiveSession.id),
+                            col(SessionParticipant.user_id) == user_id,
+                        ),
+                    )
+                    .where(col(LiveSession.id) == session_id)
+                )
+            ).first()
+        if row is None:
+            return None, None
+        return SessionStatus(row[0]), row[1]
+
     async def present_count(self, session_id: uuid.UUID) -> int:
         """Attendees (not the host or co-hosts) that joined, have not left, were not removed."""
         p = _PARTICIPANTS.c
