@@ -35,6 +35,9 @@ async def test_create_needs_the_host_permission(
     for role in ("host", "admin", "premium"):
         headers, _ = await user_with_role(client, database_url, role)
         assert (await client.post(P, json=body, headers=headers)).status_code == 201
+    host, _ = await user_with_role(client, database_url, "host")
+    me = await client.get("/api/workbook/auth/me", headers=host)
+    assert me.status_code == 200 and me.json()["user"]["role"] == "host", me.text
 
 
 async def test_create_returns_session_and_join_url(
