@@ -219,8 +219,10 @@ def participant_remove(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     user_id = want_str(f, "userId")
     participants = d.ymap(c.room, d.PARTICIPANTS)
     target = d.entry(participants, user_id)
-    if target is None or target.get("removed"):
+    if target is None:
         raise Rejected("not_found")
+    if target.get("removed"):  # again: carry out the effect again (after an `internal`)
+        return Outcome(effects=[Effect("remove", user_id)])
     role = target.get("role")
     # The host cannot be removed; a co-host removes participants and viewers only.
     if role == "host" or (role == "co-host" and c.actor.role != "host"):

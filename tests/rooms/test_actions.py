@@ -46,6 +46,13 @@ class Room:
         assert (self.room.get_update(), self.ledger.get_update()) == before, "changed something"
         return refused.value.reason
 
+    def refuse_nothing(self, actor: Actor, action: str, **fields: Any) -> Outcome:
+        """Accepted without changing the documents."""
+        before = (self.room.get_update(), self.ledger.get_update())
+        outcome = self.do(actor, action, **fields)
+        assert (self.room.get_update(), self.ledger.get_update()) == before
+        return outcome
+
     def poll(self, **fields: Any) -> str:
         fields.setdefault("question", "Which?")
         fields.setdefault("options", ["x", "y", "z"])
@@ -260,7 +267,8 @@ def test_host_controls() -> None:
     assert [(e.kind, e.user_id) for e in removed.effects] == [("remove", "a")]
     assert d.ymap(room.room, d.PARTICIPANTS).to_py()["a"]["removed"] is True
     assert d.yarray(room.room, d.HANDS).to_py() == []
-    assert room.refuse(HOST, "participant.remove", userId="a") == "not_found"
+    again = room.refuse_nothing(HOST, "participant.remove", userId="a")  # idempotent
+    assert [(e.kind, e.user_id) for e in again.effects] == [("remove", "a")]
     assert room.refuse(CO, "participant.setRole", userId="b", role="co-host") == "not_allowed"
     assert room.refuse(HOST, "participant.setRole", userId="b", role="host") == "invalid"
     assert room.refuse(HOST, "participant.setRole", userId="h", role="viewer") == "not_allowed"

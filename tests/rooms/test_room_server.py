@@ -282,8 +282,11 @@ async def test_a_failing_effect_is_answered_and_the_connection_stays(
         async def down(*args: object) -> bool:
             raise OSError("database unreachable")
 
-        monkeypatch.setattr(env.kind._sessions, "remove", down)
-        assert await host.refused("participant.remove", userId=ann_id) == "internal"
-        await host.ok("chat.post", text="still here")
-        await ann.until(lambda a: len(a.array(d.CHAT)) == 1)
-        assert not ann.client.closed.is_set()  # never removed
+        with monkeypatch.context() as patch:
+            patch.setattr(env.kind._sessions, "remove", down)
+            assert await host.refused("participant.remove", userId=ann_id) == "internal"
+            await host.ok("chat.post", text="still here")
+            await ann.until(lambda a: len(a.array(d.CHAT)) == 1)
+            assert not ann.client.closed.is_set()  # not removed yet
+        await host.ok("participant.remove", userId=ann_id)  # the retry completes it
+        assert await ann.client.wait_closed() == 4403
