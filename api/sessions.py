@@ -30,7 +30,7 @@ from storage.models import LiveSession, SessionParticipant, SessionStatus
 
 StatusName = Literal["scheduled", "waiting", "live", "ended", "cancelled"]
 RoleName = Literal["host", "co-host", "presenter", "participant", "viewer"]
-Who = Literal["everyone", "hosts", "nobody"]
+Who = Literal["everyone", "hosts"]
 
 
 class SessionSettings(CamelModel):
@@ -191,6 +191,8 @@ def _rooms(svc: Services) -> RoomService:
 def _error(exc: SessionError) -> ApiError:
     if exc.kind == "not_found":
         return ApiError(404, exc.message)
+    if exc.kind == "invalid" and exc.field:
+        return invalid(exc.field, exc.message)
     if exc.kind == "conflict" and exc.field:
         return ApiError(409, f"{exc.field}: {exc.message}",
                         fields=[{"field": exc.field, "message": exc.message}])

@@ -35,7 +35,7 @@ DEFAULT_MAX_PARTICIPANTS = 500
 
 
 class SessionError(Exception):
-    """``kind``: not_found, forbidden, conflict, full, removed."""
+    """``kind``: not_found, forbidden, conflict, full, removed, invalid (with ``field``)."""
 
     def __init__(self, kind: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -98,7 +98,7 @@ class RoomService:
         start = changes.get("scheduled_start", live.scheduled_start)
         end = changes.get("scheduled_end", live.scheduled_end)
         if end < start:
-            raise SessionError("conflict", "must not be before scheduledStart", "scheduledEnd")
+            raise SessionError("invalid", "must not be before scheduledStart", "scheduledEnd")
         if "settings" in changes:
             changes = {**changes, "settings": {**live.settings, **changes["settings"]}}
         updated = await self.sessions.update(live.id, changes)

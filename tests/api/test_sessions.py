@@ -110,6 +110,10 @@ async def test_only_the_host_manages(client: httpx.AsyncClient, database_url: st
     assert patched.json()["session"]["settings"]["questions"] is True  # merged, not replaced
     null = await client.patch(f"{P}/{sid}", json={"title": None}, headers=host)
     assert null.status_code == 422
+    early = await client.patch(f"{P}/{sid}", json={"scheduledEnd": "2029-01-01T00:00:00Z"},
+                               headers=host)
+    assert early.status_code == 422
+    assert early.json()["error"]["fields"][0]["field"] == "scheduledEnd"
     missing = "00000000-0000-4000-8000-000000000000"
     assert (await client.get(f"{P}/{missing}", headers=host)).status_code == 404
     assert (await client.post(f"{P}/{missing}/start", headers=host)).status_code == 404
