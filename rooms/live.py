@@ -27,6 +27,7 @@ from types import TracebackType
 
 from collab import CloseCode, CollabServer, Extension
 from collab.errors import Reject
+from collab.extensions.persistence import Persistence
 from collab.hooks import Change, Configure, Disconnect
 from collab.kinds import Authorize, DocumentKind, StatelessReceived
 from rooms import document as d
@@ -62,12 +63,16 @@ class RoomKind(Extension):
         self._present: dict[str, _Presence] = {}  # connection id -> since when
         self.throttle = Throttle()
         self.recounter = Recounter()
+        self._persistence: Persistence | None = None
 
     def kind(self) -> DocumentKind:
         return DocumentKind(d.ROOM_KIND, self, stateless=self)
 
     async def on_configure(self, event: Configure) -> None:
         self._server = self.recounter.server = event.server
+        self._persistence = next(
+            (e for e in event.server.extensions if isinstance(e, Persistence)), None
+        )
 
     async def __aenter__(self) -> RoomKind:
         await self.recounter.__aenter__()
@@ -183,6 +188,11 @@ class RoomKind(Extension):
                     lambda led: apply_action(action, fields, actor, r, led, now=now)
                 )
             )
+        if self._persistence is not None:
+            # Accepted means durable: the reply waits for the group commit that stores the
+            # change (sharing it with every other change of the window), so an accepted
+            # action survives even a kill -9 of this node.
+            await self._persistence.flush(urgent=False)
         await carry_out(server, self._sessions, uuid.UUID(doc_id), outcome.effects)
         return outcome.data
 
