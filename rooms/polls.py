@@ -79,7 +79,9 @@ def poll_close(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     if poll["status"] == "open":
         poll["status"], poll["closedAt"] = "closed", c.now
         _save(c, poll)
-        _show(c, poll)
+        counts, voters = d.tally(c.ledger, poll["id"], len(poll["options"]))  # the final count
+        d.keep_tally(c.ledger, poll["id"], counts, voters)
+        d.write_tally(c.room, poll, counts, voters)
     return Outcome()
 
 

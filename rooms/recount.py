@@ -8,7 +8,9 @@ polls and questions from its ledger (loading it if it is not loaded: the ledger 
 action and may have been unloaded since) and writes whatever differs. Once the ledgers agree
 every node computes the same counts and nothing more is written: it converges and stops.
 
-Recounts run in a task of their own (never inside the fan-out reader), at most one per room per
+Open polls are counted in full (their votes are still coming); a closed poll was counted in
+full at its close and is counted again only when voters merged in since. Recounts run in a
+task of their own (never inside the fan-out reader), at most one per room per
 ``interval``, and only for rooms loaded on this node (a node nobody watches has nothing to fix).
 """
 
@@ -35,10 +37,14 @@ def recount(room: YDoc, ledger: YDoc) -> int:
     polls = d.ymap(room, d.POLLS)
     for poll_id in d.keys(polls):
         poll = d.entry(polls, poll_id)
-        if poll is not None and poll.get("status") != "draft":
+        if poll is None or poll.get("status") == "draft":
+            continue
+        if poll.get("status") == "open":  # every vote counted again: votes are still coming
             counts, voters = d.tally(ledger, poll_id, len(poll["options"]))
             d.keep_tally(ledger, poll_id, counts, voters)
-            rewritten += d.write_tally(room, poll, counts, voters)
+        else:  # closed: counted in full at the close; recounted only if voters merged since
+            counts, voters = d.running_tally(ledger, poll_id, len(poll["options"]))
+        rewritten += d.write_tally(room, poll, counts, voters)
     shown = d.ymap(room, d.UPVOTE_COUNTS)
     for question_id in d.keys(d.ymap(room, d.QUESTIONS)):
         upvotes = d.upvotes_of(ledger, question_id)
