@@ -33,6 +33,7 @@ from api import (
     note_content,
     notes,
     progress,
+    sessions,
     shares,
     watching,
 )
@@ -88,6 +89,7 @@ def api_operations() -> list[Operation]:
         *note_content.operations,
         *shares.operations,
         *audio.operations,
+        *sessions.operations,
         *mux.operations,
         *health.operations,
     ]
@@ -203,6 +205,7 @@ async def _start_services(
             notes_write=RateRule.parse("notes-write", settings.rate_limit_notes_write),
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
+            sessions=RateRule.parse("sessions", settings.rate_limit_sessions),
         ),
         auth=AuthConfig(
             cookie_secure=settings.cookie_secure,

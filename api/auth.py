@@ -59,7 +59,7 @@ class UserOut(CamelModel):
     id: str
     email: str
     name: str
-    role: Literal["user", "premium", "admin"]
+    role: Literal["user", "premium", "host", "admin"]
     subscription_tier: Literal["free", "premium"]
     created_at: datetime
 

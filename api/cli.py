@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--role", choices=["user", "premium", "admin"], default="user")
+    create.add_argument("--role", choices=["user", "premium", "host", "admin"], default="user")
 
     mux = commands.add_parser("mux", help="Mux signed playback")
     mux_commands = mux.add_subparsers(dest="mux_command", required=True)

@@ -9,7 +9,8 @@ user's role and the token's claims.
 `NotesAuthorizer` is the `notes` kind's authorizer: the owner and `write` shares edit, `read`
 shares get a read-only connection, anyone else is refused with 4403; an unknown note is 4404
 and a deleted one 4410. The `users` kind is each user's live feed (`notes.feeds`: only that
-user, read-only). Other kinds register their own authorizer (`sessions` comes with rooms).
+user, read-only). The `sessions` kind (live rooms) is `rooms.live.RoomKind`: its own
+authorizer and stateless actions (docs/rooms.md).
 
 The server is built in the lifespan (it needs the database), so the WebSocket route is a small
 ASGI app that dispatches to the routes the lifespan published on `app.state.services`.
@@ -43,6 +44,7 @@ from notes.autoversions import AutoVersions
 from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
 from notes.meta_mirror import MetaMirror
 from notes.search_index import SearchIndexer
+from rooms.live import RoomKind
 from storage.db import Database
 from storage.documents import DocumentLog
 from storage.note_meta import NoteMetaStore
@@ -237,18 +239,21 @@ def build_collab(
     persist_interval: float,
     metrics_registry: CollectorRegistry,
 ) -> CollabServer:
-    """The web node's collab server: token authentication, the notes kind and
-    `document_extensions`."""
+    """The web node's collab server: token authentication, the notes kind, the sessions kind
+    (live rooms, `rooms.live.RoomKind`) and `document_extensions`."""
+    rooms = RoomKind(database)
     extensions = [
         TokenAuth(tokens),
         *document_extensions(
             database, redis_url=redis_url, redis_prefix=redis_prefix, node_id=node_id,
             persist_interval=persist_interval, shutdown_timeout=config.shutdown_timeout,
         ),
+        rooms,
     ]
     kinds = [
         DocumentKind("notes", NotesAuthorizer(database)),
         DocumentKind(FEED_KIND, FeedAuthorizer()),
+        rooms.kind(),
     ]
     return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
 

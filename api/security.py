@@ -18,8 +18,8 @@ from starlette.requests import Request
 from api.errors import ApiError, forbidden, unauthorized
 from api.tokens import AccessTokens
 
-Role = Literal["user", "premium", "admin"]
-ROLES: tuple[Role, ...] = ("user", "premium", "admin")
+Role = Literal["user", "premium", "host", "admin"]
+ROLES: tuple[Role, ...] = ("user", "premium", "host", "admin")
 
 ACCESS_COOKIE = "collab_access"
 REFRESH_COOKIE = "collab_refresh"
@@ -36,10 +36,10 @@ Permission = Literal[
 # includes `user`, because notes are every user's own workbook. What the seed reserved for paying
 # users is premium *content*, so that is its own permission.
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
-    "workbook.read": frozenset({"user", "premium", "admin"}),
-    "workbook.write": frozenset({"user", "premium", "admin"}),
+    "workbook.read": frozenset({"user", "premium", "host", "admin"}),
+    "workbook.write": frozenset({"user", "premium", "host", "admin"}),
     "content.premium": frozenset({"premium", "admin"}),
-    "sessions.host": frozenset({"premium", "admin"}),
+    "sessions.host": frozenset({"premium", "host", "admin"}),
     "admin.access": frozenset({"admin"}),
 }
 

@@ -44,6 +44,7 @@ class Limits:
     notes_write: RateRule  # other notes requests per user
     audio: RateRule
     enabled: bool = True
+    sessions: RateRule = field(default_factory=lambda: RateRule("sessions", 300, 900))
 
 
 @dataclass(slots=True)

@@ -3,7 +3,8 @@
 The server relays y-protocols awareness but keeps its own view so that it can
 
 * stamp identity: every state a connection sends gets ``state["user"] = {"id", "name",
-  "color"}`` from its principal, whatever the client wrote (no impersonation);
+  "color"}`` (and ``"role"`` when the connection has one) from its principal, whatever the
+  client wrote (no impersonation);
 * enforce ownership: a client id belongs to the connection that first announced it (or to
   another connection of the same user, which takes it over on reconnect); entries for client
   ids owned by someone else are dropped;
@@ -47,9 +48,13 @@ def color_for(user_id: str) -> str:
     return _PALETTE[digest[0] % len(_PALETTE)]
 
 
-def stamp_for(user_id: str, name: str) -> dict[str, str]:
-    """The ``user`` object the server writes into every awareness state of that user."""
-    return {"id": user_id, "name": name, "color": color_for(user_id)}
+def stamp_for(user_id: str, name: str, role: str | None = None) -> dict[str, str]:
+    """The ``user`` object the server writes into every awareness state of that user; with
+    ``role`` when the document's authorizer gave the connection one (a room's host, ...)."""
+    stamp = {"id": user_id, "name": name, "color": color_for(user_id)}
+    if role is not None:
+        stamp["role"] = role
+    return stamp
 
 
 @dataclass(slots=True)

@@ -36,11 +36,13 @@ from collab.errors import CloseCode, ProtocolViolation
 from collab.protocol import (
     AwarenessUpdate,
     QueryAwareness,
+    Stateless,
     SyncStep1,
     SyncStep2,
     Update,
     decode_message,
     encode_awareness,
+    encode_stateless,
     encode_sync_step1,
     encode_sync_step2,
     encode_update,
@@ -71,6 +73,8 @@ class CollabClient:
         min_backoff: first reconnect delay in seconds, doubled per failed attempt.
         max_backoff: the delay cap.
         max_message_size: the largest frame accepted from the server.
+        stateless: opt in to stateless messages (``?stateless=1``, docs/protocol.md): they
+            arrive in ``stateless`` as ``(payload, rejected)``; send with ``send_stateless``.
 
     The client is an async context manager: entering starts the connection loop in the
     background (it does not wait for the first sync: use ``synced()``), leaving stops it and
@@ -88,6 +92,7 @@ class CollabClient:
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        stateless: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.name = name
@@ -111,12 +116,17 @@ class CollabClient:
         self._doc_subscription: Subscription | None = None
         self._awareness_subscription: str | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stateless = stateless
+        self.stateless: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
 
     async def _socket_url(self) -> str:
         token = self._token if self._token is None or isinstance(self._token, str) else (
             await self._token()
         )
-        query = "" if token is None else "?" + urlencode({"token": token})
+        params = {} if token is None else {"token": token}
+        if self._stateless:
+            params["stateless"] = "1"
+        query = "?" + urlencode(params) if params else ""
         return f"{self.url}/{self.name}{query}"
 
     @property
@@ -220,6 +230,16 @@ class CollabClient:
     def set_awareness(self, state: dict[str, Any] | None) -> None:
         """Set (or clear, with ``None``) our awareness state; sent at once when connected."""
         self.awareness.set_local_state(state)
+
+    def send_stateless(self, payload: str) -> None:
+        """Send a stateless message (type 100) on the current connection.
+
+        Raises:
+            ConnectionError: not connected (stateless messages are not queued offline).
+        """
+        if self._ws is None:
+            raise ConnectionError("not connected")
+        self._outbox.put_nowait(encode_stateless(payload))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -330,6 +350,8 @@ class CollabClient:
             elif isinstance(message, AwarenessUpdate):
                 self.awareness.apply_awareness_update(message.payload, "remote")
                 self._changed.set()
+            elif isinstance(message, Stateless):
+                self.stateless.put_nowait((message.payload, message.rejected))
             elif isinstance(message, QueryAwareness):
                 payload = self.awareness.encode_awareness_update([self.awareness.client_id])
                 await ws.send(encode_awareness(payload))

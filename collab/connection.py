@@ -359,7 +359,7 @@ class Connection:
         self._principal = grant.principal
         self.read_only = grant.read_only
         self.role = grant.role
-        self._stamp = stamp_for(grant.principal.user_id, grant.principal.name)
+        self._stamp = stamp_for(grant.principal.user_id, grant.principal.name, grant.role)
         self.gate.admit(self)
         self._admitted = True
         self.metrics.connections.inc()
@@ -447,6 +447,9 @@ class Connection:
                 self.send(document.sync_step1(), sync=True)
         if role is not None and role != self.role:
             self.role, changed = role, True
+            principal = self._principal
+            if principal is not None:  # the next awareness state carries the new role
+                self._stamp = stamp_for(principal.user_id, principal.name, role)
         return changed
 
     async def _apply(self, document: Document, update: bytes) -> bytes | None:

@@ -21,6 +21,7 @@ from storage.types import UTCDateTime, big_id_type, json_type, utcnow
 class Role(StrEnum):
     USER = "user"
     PREMIUM = "premium"
+    HOST = "host"  # may host live sessions (``sessions.host``) without a premium account
     ADMIN = "admin"
 
 
@@ -63,8 +64,10 @@ class SessionStatus(StrEnum):
 
 class ParticipantRole(StrEnum):
     HOST = "host"
+    CO_HOST = "co-host"
     PRESENTER = "presenter"
     PARTICIPANT = "participant"
+    VIEWER = "viewer"
 
 
 def _enum(kind: type[StrEnum], name: str) -> sa.Enum:
@@ -326,6 +329,7 @@ class SessionParticipant(SQLModel, table=True):
     )
     joined_at: datetime | None = _ts(nullable=True)
     left_at: datetime | None = _ts(nullable=True)
+    removed_at: datetime | None = _ts(nullable=True)  # set: removed by a host, never readmitted
     engagement_data: dict[str, Any] = _json(dict)
 
 

@@ -100,14 +100,24 @@ class LiveSessionRepository:
         *,
         statuses: tuple[SessionStatus, ...] = (),
         host_id: uuid.UUID | None = None,
+        member_id: uuid.UUID | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[LiveSession], int]:
+        """Sessions by scheduled start; ``member_id``: only those the user hosts or joined."""
         filters: list[sa.ColumnElement[bool]] = []
         if statuses:
             filters.append(col(LiveSession.status).in_(statuses))
         if host_id is not None:
             filters.append(col(LiveSession.host_id) == host_id)
+        if member_id is not None:
+            filters.append(
+                col(LiveSession.id).in_(
+                    sa.select(_PARTICIPANTS.c.session_id).where(
+                        _PARTICIPANTS.c.user_id == member_id
+                    )
+                )
+            )
         async with self._db.read() as session:
             total = await session.scalar(
                 select(sa.func.count()).select_from(LiveSession).where(*filters)
@@ -184,6 +194,90 @@ class LiveSessionRepository:
                 .values(engagement_data=dict(data))
             )
         return bool(getattr(result, "rowcount", 0))
+
+    async def member(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> SessionParticipant | None:
+        """The user's participant row (also a removed one), or None."""
+        async with self._db.read() as session:
+            return (
+                await session.scalars(
+                    select(SessionParticipant).where(
+                        col(SessionParticipant.session_id) == session_id,
+                        col(SessionParticipant.user_id) == user_id,
+                    )
+                )
+            ).first()
+
+    async def admission(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[SessionStatus | None, SessionParticipant | None]:
+        """The session's status (None: no such session) and the user's participant row, in
+        one query (what a room connection is admitted on)."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(col(LiveSession.status), SessionParticipant)
+                    .outerjoin(
+                        SessionParticipant,
+                        sa.and_(
+                            col(SessionParticipant.session_id) == col(LiveSession.id),
+                            col(SessionParticipant.user_id) == user_id,
+                        ),
+                    )
+                    .where(col(LiveSession.id) == session_id)
+                )
+            ).first()
+        if row is None:
+            return None, None
+        return SessionStatus(row[0]), row[1]
+
+    async def present_count(self, session_id: uuid.UUID) -> int:
+        """Attendees (not the host or co-hosts) that joined, have not left, were not removed."""
+        p = _PARTICIPANTS.c
+        async with self._db.read() as session:
+            total = await session.scalar(
+                sa.select(sa.func.count()).select_from(_PARTICIPANTS).where(
+                    p.session_id == session_id,
+                    p.joined_at.is_not(None),
+                    p.left_at.is_(None),
+                    p.removed_at.is_(None),
+                    p.role.not_in([ParticipantRole.HOST, ParticipantRole.CO_HOST]),
+                )
+            )
+        return int(total or 0)
+
+    async def remove(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Mark the participant removed (a removed participant is never admitted again)."""
+        now = utcnow()
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.update(_PARTICIPANTS)
+                .where(_PARTICIPANTS.c.session_id == session_id, _PARTICIPANTS.c.user_id == user_id)
+                .values(removed_at=now, left_at=now)
+            )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def add_engagement(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, counts: Mapping[str, float]
+    ) -> bool:
+        """Add ``counts`` to the participant's engagement data (one read-modify-write)."""
+        async with self._db.write() as session:
+            participant = (
+                await session.scalars(
+                    select(SessionParticipant).where(
+                        col(SessionParticipant.session_id) == session_id,
+                        col(SessionParticipant.user_id) == user_id,
+                    )
+                )
+            ).first()
+            if participant is None:
+                return False
+            data = dict(participant.engagement_data)
+            for key, value in counts.items():
+                data[key] = data.get(key, 0) + value
+            participant.engagement_data = data
+        return True
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> ParticipantRole | None:
         async with self._db.read() as session:

@@ -188,8 +188,12 @@ class Persistence(Extension):
 
     # -- group commit -------------------------------------------------------------------------
 
-    async def flush(self) -> None:
+    async def flush(self, *, urgent: bool = True) -> None:
         """Wait until everything queued before this call is durable.
+
+        Args:
+            urgent: skip the rest of the group-commit window; without it the wait ends with
+                the window's commit (many waiters share one transaction).
 
         Raises:
             StoreUnavailable: a write attempt failed before that.
@@ -201,7 +205,8 @@ class Persistence(Extension):
                 if self._failing:
                     raise StoreUnavailable("store append failed")
             return
-        self._urgent.set()  # skip the rest of the group-commit window
+        if urgent:
+            self._urgent.set()  # skip the rest of the group-commit window
         self._wake.set()
         while self._written < target:
             progress = self._progress

@@ -1,0 +1,201 @@
+"""The ``sessions`` document kind: who may open a room, and its typed actions.
+
+``RoomKind`` is three things registered once (``api/live.py``):
+
+* the kind's **authorizer**: only a joined, not removed participant of an existing session
+  opens ``sessions/{id}``; every connection is read-only; its role is the participant row's.
+  Unknown session (or malformed id) 4404, cancelled 4410, not joined or removed 4403.
+* the kind's **stateless handler**: one JSON action per message, answered to the sender with
+  ``{"id", "ok": true, ...}`` or ``{"id", "ok": false, "reason"}`` (``rooms.rules.REASONS``).
+  Changes are applied through ``open_direct`` with origin ``server:room``, so they are stored,
+  broadcast and fanned out like any edit, and the reply goes out after that.
+* an **extension**: it gets the server (``on_configure``), adds each connection's time in
+  the room to the participant's engagement data when it ends, stamps ``left_at`` when a
+  participant's last connection on this node ends (a later connection clears it again), and
+  recounts a room when it or its ledger changed on another node (``rooms.recount``). It is an async
+  context manager: the server runs the recounts' task while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+
+from collab import CloseCode, CollabServer, Extension
+from collab.errors import Reject
+from collab.extensions.persistence import Persistence
+from collab.hooks import Change, Configure, Disconnect
+from collab.kinds import Authorize, DocumentKind, StatelessReceived
+from rooms import document as d
+from rooms.actions import apply_action, parse
+from rooms.effects import carry_out
+from rooms.recount import Recounter
+from rooms.rules import Actor, Rejected
+from rooms.throttle import Throttle
+from storage.db import Database
+from storage.models import SessionStatus
+from storage.sessions import LiveSessionRepository
+
+__all__ = ["RoomKind"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Presence:
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    since: float
+
+
+class RoomKind(Extension):
+    """The ``sessions`` kind's authorizer, stateless handler and presence accounting."""
+
+    _STALE = 30.0  # seconds
+
+    def __init__(self, database: Database) -> None:
+        self._sessions = LiveSessionRepository(database)
+        self._server: CollabServer | None = None
+        self._present: dict[str, _Presence] = {}  # connection id -> since when
+        self.throttle = Throttle()
+        self.recounter = Recounter()
+        self._persistence: Persistence | None = None
+
+    def kind(self) -> DocumentKind:
+        return DocumentKind(d.ROOM_KIND, self, stateless=self)
+
+    async def on_configure(self, event: Configure) -> None:
+        self._server = self.recounter.server = event.server
+        self._persistence = next(
+            (e for e in event.server.extensions if isinstance(e, Persistence)), None
+        )
+
+    async def __aenter__(self) -> RoomKind:
+        await self.recounter.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.recounter.__aexit__(exc_type, exc, tb)
+
+    async def on_change(self, event: Change) -> None:
+        kind, _, doc_id = event.document.partition("/")
+        if kind in (d.ROOM_KIND, d.LEDGER_KIND) and event.origin.kind == "peer":
+            self.recounter.request(doc_id)
+
+    # -- authorizer ----------------------------------------------------------------------------
+
+    async def authorize(self, event: Authorize) -> None:
+        try:
+            session_id = uuid.UUID(event.doc_id)
+            user_id = uuid.UUID(event.principal.user_id)
+        except ValueError as exc:
+            raise Reject(CloseCode.NOT_FOUND, "no such session") from exc
+        status, member = await self._sessions.admission(session_id, user_id)
+        if status is None:
+            raise Reject(CloseCode.NOT_FOUND, "no such session")
+        if status is SessionStatus.CANCELLED:
+            raise Reject(CloseCode.DOCUMENT_DELETED, "session cancelled")
+        if member is None:
+            raise Reject(CloseCode.FORBIDDEN, "join the session first")
+        if member.removed_at is not None:
+            raise Reject(CloseCode.FORBIDDEN, "removed from the session")
+        event.read_only = True
+        event.role = member.role.value
+        if member.left_at is not None:  # back in the room: present again (role kept)
+            await self._sessions.join(session_id, user_id)
+        self._prune()
+        self._present[event.connection_id] = _Presence(session_id, user_id, time.monotonic())
+
+    def _prune(self) -> None:
+        """Forget connections that were authorized but never admitted (over a connection
+        limit: no ``on_disconnect`` comes for them). Admission follows authorization within
+        milliseconds, so an entry older than ``_STALE`` that the server does not hold is one."""
+        server = self._server
+        if server is None or len(self._present) < 2 * len(server.connections) + 100:
+            return
+        limit = time.monotonic() - self._STALE
+        for connection_id, presence in list(self._present.items()):
+            if presence.since < limit and connection_id not in server.connections:
+                del self._present[connection_id]
+
+    async def on_disconnect(self, event: Disconnect) -> None:
+        presence = self._present.pop(event.connection_id, None)
+        if presence is None:
+            return
+        seconds = round(time.monotonic() - presence.since, 3)
+        still_here = any(
+            p.session_id == presence.session_id and p.user_id == presence.user_id
+            for p in self._present.values()
+        )
+        try:
+            await self._sessions.add_engagement(
+                presence.session_id, presence.user_id, {"secondsPresent": seconds}
+            )
+            if not still_here:
+                await self._sessions.leave(presence.session_id, presence.user_id)
+        except Exception:  # the room goes on; a lost presence interval is logged
+            log.exception("could not record time present for %s", event.connection_id)
+
+    # -- stateless handler ---------------------------------------------------------------------
+
+    async def on_stateless(self, event: StatelessReceived) -> None:
+        client_id: str | None = None
+        try:
+            client_id, action, fields = parse(event.payload)
+            actor = Actor(event.principal.user_id, event.principal.name, event.role or "viewer")
+            self.throttle.check(event.doc_id, actor.user_id, action, time.monotonic())
+            data = await self.act(event.doc_id, action, fields, actor)
+        except Rejected as rejected:
+            client_id = client_id or rejected.client_id
+            event.reply(_json({"id": client_id, "ok": False, "reason": rejected.reason}))
+            return
+        except Exception:  # a bug or a failing database: answered, and the room goes on
+            log.exception("room action %r on %s failed", client_id, event.document)
+            event.reply(_json({"id": client_id, "ok": False, "reason": "internal"}))
+            return
+        event.reply(_json({"id": client_id, "ok": True, **data}))
+
+    async def act(
+        self, doc_id: str, action: str, fields: dict[str, object], actor: Actor
+    ) -> dict[str, object]:
+        """Apply one action to the room and its ledger, then carry out its effects.
+
+        Returns:
+            the reply's extra fields.
+
+        Raises:
+            Rejected: nothing changed.
+        """
+        server = self._server
+        if server is None:
+            raise Rejected("internal")
+        now = int(time.time() * 1000)
+        async with (
+            server.open_direct(d.room_name(doc_id), actor="room") as room,
+            server.open_direct(d.ledger_name(doc_id), actor="room") as ledger,
+        ):
+            outcome = room.transact(
+                lambda r: ledger.transact(
+                    lambda led: apply_action(action, fields, actor, r, led, now=now)
+                )
+            )
+        if self._persistence is not None:
+            # Accepted means durable: the reply waits for the group commit that stores the
+            # change (sharing it with every other change of the window), so an accepted
+            # action survives even a kill -9 of this node.
+            await self._persistence.flush(urgent=False)
+        await carry_out(server, self._sessions, uuid.UUID(doc_id), outcome.effects)
+        return outcome.data
+
+
+def _json(value: dict[str, object]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,183 @@
+"""Sessions as the REST API sees them: schedule, change, start, end, cancel, join, leave.
+
+The database row is the truth for the schedule and the membership; the room document mirrors
+what the page shows (title, settings, status, participants), written through the live server so
+that every connected page sees it at once. Status moves ``scheduled → live → ended``;
+``scheduled → cancelled``; anything else is a ``SessionError("conflict", field="status")``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from collab import CloseCode, CollabServer
+from collab.types import YDoc
+from rooms import document as d
+from rooms.effects import store_engagement
+from rooms.export import build_export
+from storage.db import Database
+from storage.models import LiveSession, ParticipantRole, SessionParticipant, SessionStatus
+from storage.sessions import LiveSessionRepository
+
+HOST_ROLES = frozenset({ParticipantRole.HOST, ParticipantRole.CO_HOST})
+_TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
+    "start": (frozenset({SessionStatus.SCHEDULED, SessionStatus.WAITING}), SessionStatus.LIVE),
+    "end": (frozenset({SessionStatus.LIVE}), SessionStatus.ENDED),
+    "cancel": (
+        frozenset({SessionStatus.SCHEDULED, SessionStatus.WAITING}), SessionStatus.CANCELLED
+    ),
+}
+DEFAULT_MAX_PARTICIPANTS = 500
+
+
+class SessionError(Exception):
+    """``kind``: not_found, forbidden, conflict, full, removed, invalid (with ``field``)."""
+
+    def __init__(self, kind: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.field = kind, message, field
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RoomService:
+    def __init__(self, database: Database, server: CollabServer | None) -> None:
+        self.sessions = LiveSessionRepository(database)
+        self.server = server
+
+    async def _room(self, session_id: uuid.UUID, fn: Callable[[YDoc], None]) -> None:
+        if self.server is not None:
+            async with self.server.open_direct(d.room_name(session_id), actor="api") as room:
+                room.transact(fn)
+
+    async def get(self, session_id: uuid.UUID) -> LiveSession:
+        live = await self.sessions.get(session_id)
+        if live is None:
+            raise SessionError("not_found", "no such session")
+        return live
+
+    async def create(
+        self,
+        host_id: uuid.UUID,
+        host_name: str,
+        *,
+        title: str,
+        description: str | None,
+        scheduled_start: datetime,
+        scheduled_end: datetime,
+        settings: Mapping[str, object],
+    ) -> LiveSession:
+        live = await self.sessions.create(
+            host_id, title=title, description=description, scheduled_start=scheduled_start,
+            scheduled_end=scheduled_end, settings=settings,
+        )
+
+        def init(doc: YDoc) -> None:
+            d.init_room(doc, title=title, status=live.status.value, settings=live.settings)
+            d.put_participant(doc, str(host_id), host_name, "host", _ms())
+
+        await self._room(live.id, init)
+        return live
+
+    async def manage(self, session_id: uuid.UUID, user_id: uuid.UUID, admin: bool) -> LiveSession:
+        """The session, when ``user_id`` hosts it (or is an admin)."""
+        live = await self.get(session_id)
+        if live.host_id != user_id and not admin:
+            raise SessionError("forbidden", "only the session's host may do this")
+        return live
+
+    async def update(self, live: LiveSession, changes: Mapping[str, Any]) -> LiveSession:
+        if live.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+            raise SessionError("conflict", f"the session is {live.status.value}", "status")
+        start = changes.get("scheduled_start", live.scheduled_start)
+        end = changes.get("scheduled_end", live.scheduled_end)
+        if end < start:
+            raise SessionError("invalid", "must not be before scheduledStart", "scheduledEnd")
+        if "settings" in changes:
+            changes = {**changes, "settings": {**live.settings, **changes["settings"]}}
+        updated = await self.sessions.update(live.id, changes)
+        if updated is None:
+            raise SessionError("not_found", "no such session")
+
+        def mirror(doc: YDoc) -> None:
+            d.init_room(doc, title=updated.title, status=updated.status.value,
+                        settings=updated.settings)
+
+        await self._room(live.id, mirror)
+        return updated
+
+    async def transition(self, live: LiveSession, step: str) -> LiveSession:
+        allowed, target = _TRANSITIONS[step]
+        if live.status not in allowed:
+            raise SessionError(
+                "conflict", f"cannot {step} a session that is {live.status.value}", "status"
+            )
+        moved = await self.sessions.set_status(live.id, target)
+        if moved is None:
+            raise SessionError("not_found", "no such session")
+        stamp = {"live": "startedAt", "ended": "endedAt"}.get(target.value)
+
+        def mirror(doc: YDoc) -> None:
+            state = d.ymap(doc, d.STATE)
+            state["status"] = target.value
+            if stamp:
+                state[stamp] = _ms()
+            if target is not SessionStatus.LIVE:
+                state["timer"] = None
+
+        await self._room(live.id, mirror)
+        if self.server is not None and target is SessionStatus.ENDED:
+            await store_engagement(self.server, self.sessions, live.id)
+        if self.server is not None and target is SessionStatus.CANCELLED:
+            await self.server.close_document(d.room_name(live.id), CloseCode.DOCUMENT_DELETED)
+        return moved
+
+    async def join(
+        self, live: LiveSession, user_id: uuid.UUID, name: str
+    ) -> SessionParticipant:
+        if live.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
+            raise SessionError("conflict", f"the session is {live.status.value}", "status")
+        member = await self.sessions.member(live.id, user_id)
+        if member is not None and member.removed_at is not None:
+            raise SessionError("removed", "the host removed you from this session")
+        present = member is not None and member.joined_at is not None and member.left_at is None
+        hosting = member is not None and member.role in HOST_ROLES
+        limit = int(live.settings.get("maxParticipants", DEFAULT_MAX_PARTICIPANTS))
+        if not present and not hosting and await self.sessions.present_count(live.id) >= limit:
+            raise SessionError("full", f"the session is full ({limit} participants)")
+        joined = await self.sessions.join(live.id, user_id)
+        if joined is None:
+            raise SessionError("not_found", "no such session")
+
+        def add(doc: YDoc) -> None:
+            d.put_participant(doc, str(user_id), name, joined.role.value, _ms())
+
+        await self._room(live.id, add)
+        return joined
+
+    async def leave(self, live: LiveSession, user_id: uuid.UUID) -> None:
+        member = await self.sessions.member(live.id, user_id)
+        if member is None:
+            raise SessionError("not_found", "you have not joined this session")
+        await self.sessions.leave(live.id, user_id)
+
+    async def member(self, live: LiveSession, user_id: uuid.UUID) -> SessionParticipant | None:
+        member = await self.sessions.member(live.id, user_id)
+        return None if member is None or member.removed_at is not None else member
+
+    async def export(self, live: LiveSession, *, host_view: bool) -> dict[str, Any]:
+        """Chat, polls and Q&A; attendance and engagement too for ``host_view``."""
+        participants = await self.sessions.participants(live.id) if host_view else []
+        if self.server is None:
+            return build_export(live, None, None, participants, host_view=host_view)
+        async with (
+            self.server.open_direct(d.room_name(live.id), actor="api") as room,
+            self.server.open_direct(d.ledger_name(live.id), actor="api") as ledger,
+        ):
+            return build_export(live, room.doc, ledger.doc, participants, host_view=host_view)
