@@ -125,6 +125,32 @@ export class NoteConnection {
     void this.connect()
   }
 
+  /**
+   * Run `fn`, which writes `key` of the note's meta, once a write is sure to come after the
+   * server's own value: at once when this copy already holds the key (from the server or
+   * IndexedDB), is synced, or is offline; otherwise after the first sync (at most 5 s). A write
+   * made before the copy ever saw the server's value would be concurrent with it and could lose.
+   */
+  afterMetaKnown(key: MetaKey, fn: () => void): void {
+    if (this.doc.getMap(META).has(key) || this.provider.synced || !navigator.onLine) {
+      fn()
+      return
+    }
+    let done = false
+    const run = (): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      this.provider.off('sync', onSync)
+      fn()
+    }
+    const onSync = (synced: boolean): void => {
+      if (synced) run()
+    }
+    const timer = setTimeout(run, 5000)
+    this.provider.on('sync', onSync)
+  }
+
   get current(): SyncState {
     return this.state
   }

@@ -187,17 +187,20 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
 
   const saveTitle = (value: string) => {
     if (!connection) return
-    writeMeta(connection.doc, { title: value })
+    const conn = connection
+    conn.afterMetaKnown('title', () => writeMeta(conn.doc, { title: value }))
     updateQueued(noteId, { title: value })
   }
   const saveTags = (next: string[]) => {
     if (!connection) return
-    writeMeta(connection.doc, { tags: next })
+    const conn = connection
+    conn.afterMetaKnown('tags', () => writeMeta(conn.doc, { tags: next }))
     updateQueued(noteId, { tags: next })
   }
   const saveFolder = (next: string | null) => {
     if (!connection) return
-    writeMeta(connection.doc, { folder: next })
+    const conn = connection
+    conn.afterMetaKnown('folder', () => writeMeta(conn.doc, { folder: next }))
     updateQueued(noteId, { folder: next })
   }
 
@@ -334,7 +337,7 @@ function TitleField({ title, editable, onSave, onEnter }: { title: string; edita
     const value = draft.trim()
     if (!value) {
       setError('A note needs a title, so the previous one was kept.')
-      setDraft(title)
+      setDraft(saved.current)
       return
     }
     setError('')
