@@ -135,8 +135,10 @@ async def test_streams_refuse_tokens_mux_would_refuse(sample: tuple[Client, Sett
     segment = "/mux-local/stream/sample-m1-l1/segment-0.ts"
     assert (await client.get(segment, params={"token": refused["expired"]})).status_code == 403
     assert (await client.get(segment, params={"token": good})).status_code == 200
-    traversal = await client.get("/mux-local/stream/sample-m1-l1/..%2F..%2Fmux-dev-key.json")
-    assert traversal.status_code == 404
+    for sneaky in ("..%2F..%2Fmux-dev-key.json", "..%2Findex.m3u8", "%2E%2E/%2E%2E/x.ts"):
+        traversal = await client.get(f"/mux-local/stream/sample-m1-l1/{sneaky}")
+        assert traversal.status_code == 404, sneaky
+        assert "privateKey" not in traversal.text
 
 
 async def test_the_premium_sample_module_is_locked_for_a_free_user(
