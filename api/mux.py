@@ -13,7 +13,7 @@ from starlette.responses import Response
 from api.errors import ApiError, forbidden, not_found
 from api.lessons import PLAYBACK_ID_PATTERN
 from api.modules import is_locked_for
-from api.openapi import Operation
+from api.openapi import Header, Operation
 from api.playback import WebhookSignatureError, verify_webhook
 from api.schema import CamelModel, parse_body, read_body, respond
 from api.security import require
@@ -31,6 +31,12 @@ class PlaybackTokenRequest(CamelModel):
 class PlaybackToken(CamelModel):
     token: str
     expires_at: int
+
+
+class MuxEvent(CamelModel):
+    """A Mux webhook body, as far as the receiver reads it (Mux sends more fields)."""
+
+    type: str
 
 
 class WebhookAck(CamelModel):
@@ -103,6 +109,16 @@ operations = [
         webhook,
         "Mux webhook receiver (mux-signature HMAC-SHA256, 300 s tolerance)",
         "mux",
+        body=MuxEvent,
+        body_errors=(400, 413),
+        headers=(
+            Header(
+                "mux-signature",
+                "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; 400 when missing or "
+                "malformed, 401 when stale or not matching",
+                pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
+            ),
+        ),
         response=WebhookAck,
         auth="none",
         errors=(400, 401),

@@ -16,10 +16,18 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import conflict, forbidden, invalid, not_found
+from api.errors import conflict, forbidden, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
-from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, respond
+from api.schema import (
+    CamelModel,
+    Omittable,
+    Success,
+    parse_body,
+    parse_query,
+    path_uuid,
+    respond,
+)
 from api.security import Permission, Principal, require
 from api.services import Services, services
 from collab.control import Control
@@ -56,12 +64,14 @@ class NoteCreate(CamelModel):
 
 
 class NoteUpdate(CamelModel):
-    title: str | None = Field(None, min_length=1, max_length=255)
-    tags: list[Tag] | None = Field(None, max_length=10)
-    is_private: bool | None = None
+    title: Omittable[str] = Field(None, min_length=1, max_length=255)
+    tags: Omittable[list[Tag]] = Field(None, max_length=10)
+    is_private: Omittable[bool] = None
     module_id: uuid.UUID | None = None
     folder: str | None = Field(None, max_length=255)
-    version: int | None = Field(None, ge=1, description="expected version (409 when stale)")
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="expected version (409 when stale)"
+    )
 
 
 class NoteOut(CamelModel):
@@ -169,7 +179,7 @@ async def create_note(request: Request) -> Response:
             content_text=body.content,
         )
     except UnknownReference as exc:
-        raise invalid("moduleId", "no such module") from exc
+        raise missing_reference("moduleId", "module") from exc
     await seed_note_content(_live(svc), DocumentLog(svc.db), note.id, body.content)
     return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
 
@@ -207,7 +217,7 @@ async def update_note(request: Request) -> Response:
     except VersionConflict as exc:
         raise conflict(f"the note changed meanwhile (now at version {exc.current})") from exc
     except UnknownReference as exc:
-        raise invalid("moduleId", "no such module") from exc
+        raise missing_reference("moduleId", "module") from exc
     if note is None:
         raise not_found("note")
     return respond(NoteEnvelope(note=NoteOut.of(note, access)))
@@ -251,7 +261,7 @@ operations = [
         response=NoteEnvelope,
         status=201,
         permission="workbook.write",
-        errors=(429,),
+        errors=(404, 429),
     ),
     Operation(
         "GET",
