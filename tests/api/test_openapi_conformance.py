@@ -124,3 +124,25 @@ def test_the_server_does_what_openapi_json_says(api_schema: Any) -> None:
     assert cases > 500, f"schemathesis ran only {cases} cases"
     unique = sorted(set(failures))
     assert not unique, f"{len(unique)} disagreements:\n" + "\n".join(unique)
+
+
+async def test_405_lists_the_paths_methods_under_the_frontend_mount(
+    app_factory: Any, tmp_path: Path
+) -> None:
+    """With the built frontend mounted at "/", an API path still answers a method it lacks
+    itself (the mount would say 405 `Allow: GET, HEAD`, or serve the page)."""
+    frontend = tmp_path / "dist"
+    frontend.mkdir()
+    (frontend / "index.html").write_text("<!doctype html><title>app</title>")
+    client = await app_factory(COLLAB_FRONTEND_DIR=str(frontend))
+    for method, path, allow in [
+        ("DELETE", "/api/workbook/notes", "GET, HEAD, POST"),
+        ("PUT", f"/api/workbook/notes/{uuid.uuid4()}", "DELETE, GET, HEAD, PATCH"),
+        ("GET", "/api/mux/webhooks", "POST"),
+        ("OPTIONS", "/api/health", "GET, HEAD"),
+    ]:
+        response = await client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allow
+        assert response.json()["error"]["code"] == "method_not_allowed"
+    assert (await client.head("/api/health")).status_code == 200
