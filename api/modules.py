@@ -15,7 +15,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import ApiError, invalid, not_found
+from api.errors import ApiError, not_found
 from api.openapi import Operation
 from api.schema import (
     CamelModel,
@@ -143,9 +143,7 @@ def _changes(body: ModuleCreate | ModuleUpdate, fields: set[str]) -> dict[str, o
     names = {"order": "order_index", "duration": "duration_minutes"}
     changes: dict[str, object] = {}
     for field in fields:
-        value = getattr(body, field)
-        if value is None:
-            raise invalid(ModuleUpdate.model_fields[field].alias or field, "may not be null")
+        value = getattr(body, field)  # never None: ModuleUpdate's fields are Omittable
         if field == "difficulty":
             value = Difficulty(value)
         elif field == "required_tier":

@@ -73,7 +73,7 @@ class Operation:
     body_media_type: str = "application/json"
     # The statuses a bad body can cause (the defaults are those of `api.schema.parse_body`).
     body_errors: tuple[int, ...] = JSON_BODY_ERRORS
-    # Multipart parts' allowed content types, e.g. {"audio": ("audio/mpeg", ...)}.
+    # Multipart parts' allowed content types, e.g. (("audio", ("audio/mpeg", ...)),).
     body_encoding: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The success body's media types when it is not `response` (JSON).
     media_type: str | tuple[str, ...] = "application/json"

@@ -13,6 +13,7 @@ detail (see README, "The API description").
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,8 +71,14 @@ def conformance_config(token: str) -> SchemathesisConfig:
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    root: Path = tmp_path_factory.mktemp("conformance")
+def api_schema() -> Iterator[Any]:
+    # In memory where the machine has it: thousands of commits then cost no disk syncs.
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
+        yield from _conformance_schema(Path(tmp))
+
+
+def _conformance_schema(root: Path) -> Iterator[Any]:
     url = f"sqlite+aiosqlite:///{root / 'api.db'}"
     asyncio.run(migrate(url))
     token = asyncio.run(_admin(url))
