@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,6 +59,7 @@ _EXT_OF_TYPE = {ctype: ext for ext, types in FORMATS.items() for ctype in types}
 _GENERIC_TYPES = {"", "application/octet-stream"}
 _CHUNK = 64 * 1024
 _MAX_PART = 64 * 1024  # the text fields (title, moduleId)
+_MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
 _FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file itself
 # Not blank once stripped, no U+0000.
 _TITLE_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
@@ -73,6 +74,8 @@ def _file_part(schema: dict[str, Any]) -> None:
 
 class AudioUpload(CamelModel):
     """The upload, sent as multipart/form-data fields (at most AUDIO_MAX_BYTES of audio)."""
+
+    model_config = ConfigDict(json_schema_extra={"maxProperties": _MAX_FIELDS + 1})
 
     audio: bytes = Field(
         min_length=1,
@@ -157,7 +160,7 @@ async def _read_form(request: Request, limit: int) -> FormData:
     if declared is not None and declared > cap:
         raise _too_big(limit)
     capped = Request(request.scope, _capped(request.receive, cap, limit))
-    return await capped.form(max_files=1, max_fields=10, max_part_size=_MAX_PART)
+    return await capped.form(max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART)
 
 
 def _text(form: FormData, name: str) -> str | None:
