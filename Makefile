@@ -5,12 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test check pytest install system-deps node frontend bench bench-smoke clean
+.PHONY: serve test check pytest install system-deps node frontend bench bench-smoke clean sample-course
 
 serve: install frontend
 	$(BIN)/collab serve
 
 test: install system-deps node frontend check pytest
+
+# A sample course with short local videos (README, "A sample course").
+sample-course: install
+	$(BIN)/collab sample-course
 
 check: install
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ service needs them, never at import time here or in the modules imported here
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -36,10 +37,12 @@ from api import (
     notes,
     progress,
     shares,
+    watching,
 )
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, live_routes
+from api.live import LiveSockets, build_collab, live_routes, note_feed
+from api.localstream import dev_key_file, local_stream_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
 from api.passwords import PasswordPolicy, Passwords
@@ -82,6 +85,7 @@ def api_operations() -> list[Operation]:
         *modules.operations,
         *lessons.operations,
         *progress.operations,
+        *watching.operations,
         *notes.operations,
         *note_content.operations,
         *shares.operations,
@@ -105,6 +109,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/openapi.json", openapi_endpoint(spec), methods=["GET"]),
         Route("/api/docs", docs_endpoint(spec), methods=["GET"]),
     ]
+    local_streams = settings.data_dir / "streams"
+    if mux is not None and not settings.production:
+        routes += local_stream_routes(mux, local_streams)
     routes += _frontend_routes(settings.frontend_dir or DEFAULT_FRONTEND_DIR)
 
     @asynccontextmanager
@@ -126,12 +133,23 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.openapi = spec
     app.state.settings = settings
+    app.state.local_streams = (
+        local_streams if mux is not None and not settings.production else None
+    )
     return app
 
 
 def mux_signer(settings: Settings) -> MuxSigner | None:
-    """The Mux signing key, checked when the app is built (a bad key stops startup early)."""
+    """The Mux signing key, checked when the app is built (a bad key stops startup early).
+
+    Outside production, without keys in the environment, the development key that
+    ``collab sample-course`` wrote under the data dir signs (for the local streams)."""
     key_id, key = settings.mux_signing_key_id, settings.mux_signing_private_key
+    dev_key = dev_key_file(settings)
+    if not key_id and not key and not settings.production and dev_key.is_file():
+        stored = json.loads(dev_key.read_text())
+        log.warning("Mux tokens are signed with the development key in %s", dev_key)
+        key_id, key = stored["keyId"], stored["privateKey"]
     if not key_id and not key:
         return None
     if not key_id or not key:
@@ -175,8 +193,11 @@ async def _start_services(
         passwords=passwords,
         limiter=limiter,
         limits=Limits(
-            auth=RateRule.parse("auth", settings.rate_limit_auth),
-            notes=RateRule.parse("notes", settings.rate_limit_notes),
+            login_account=RateRule.parse("login-account", settings.rate_limit_login_account),
+            login_ip=RateRule.parse("login-ip", settings.rate_limit_login_ip),
+            register=RateRule.parse("register", settings.rate_limit_register),
+            notes_read=RateRule.parse("notes-read", settings.rate_limit_notes_read),
+            notes_write=RateRule.parse("notes-write", settings.rate_limit_notes_write),
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
         ),
@@ -231,6 +252,7 @@ async def _start_live(
         # Start degraded rather than not at all: /api/health reports Redis, jobs fail to enqueue.
         log.error("job queue unavailable (Redis unreachable: %s); starting without it", exc)
     services.collab = await stack.enter_async_context(server)
+    services.feed = note_feed(server)
     services.live_routes = live_routes(server)
 
 

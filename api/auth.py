@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from api.errors import ApiError, conflict, forbidden, unauthorized
 from api.openapi import Operation
-from api.ratelimit import enforce
+from api.ratelimit import enforce, refuse_if_over
 from api.schema import WHITESPACE, CamelModel, Success, parse_body, respond
 from api.security import (
     ACCESS_COOKIE,
@@ -32,7 +32,7 @@ from api.services import Services, services
 from api.tokens import hash_refresh_token, new_refresh_token
 from storage.models import User
 from storage.tokens import TokenInvalid, TokenRepository, TokenReuse
-from storage.users import EmailTaken, UserRepository
+from storage.users import EmailTaken, UserRepository, normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,9 @@ async def _session_response(svc: Services, user: User, status: int) -> Response:
 
 async def register(request: Request) -> Response:
     svc = services(request)
-    await enforce(svc.limiter, svc.limits.auth, client_key(request), enabled=svc.limits.enabled)
+    await enforce(
+        svc.limiter, svc.limits.register, client_key(request), enabled=svc.limits.enabled
+    )
     if not svc.auth.registration_open:
         raise forbidden("registration is closed on this server")
     body = await parse_body(request, RegisterBody)
@@ -178,12 +180,20 @@ async def register(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    """Only failed attempts count, per account and per client IP (a classroom behind one
+    address signs in; guessing one account's password stops after a few tries). A refused
+    attempt checks no password and counts nothing; a success resets nothing."""
     svc = services(request)
-    await enforce(svc.limiter, svc.limits.auth, client_key(request), enabled=svc.limits.enabled)
     body = await parse_body(request, LoginBody)
+    limits, ip, account = svc.limits, client_key(request), normalize_email(body.email)
+    await refuse_if_over(svc.limiter, limits.login_ip, ip, enabled=limits.enabled)
+    await refuse_if_over(svc.limiter, limits.login_account, account, enabled=limits.enabled)
     user = await UserRepository(svc.db).get_by_email(body.email)
     valid = await svc.passwords.verify(user.password_hash if user else None, body.password)
     if user is None or not valid:
+        if limits.enabled:
+            await svc.limiter.hit(limits.login_ip, ip)
+            await svc.limiter.hit(limits.login_account, account)
         raise unauthorized("invalid email or password")
     return await _session_response(svc, user, 200)
 

@@ -195,6 +195,26 @@ def _mux_dev_key() -> int:
     return 0
 
 
+async def _sample_course(settings: Settings) -> int:
+    from api.sample import dev_key_file, load_sample_course
+    from storage.db import SchemaBehind, require_schema
+
+    try:
+        await require_schema(settings.effective_database_url, upgrade=settings.migrate_on_start)
+    except SchemaBehind as exc:
+        _err(f"collab: {exc}")
+        return EXIT_NOT_READY
+    report = await load_sample_course(settings)
+    _out(
+        f"collab: sample course loaded ({report.modules_created} modules and "
+        f"{report.lessons_created} lessons added, {len(report.videos_written)} videos written)"
+    )
+    if report.dev_key_created:
+        _out(f"collab: development Mux key written to {dev_key_file(settings)}")
+    _out("collab: restart `collab serve` if it is running, then open Courses in the page")
+    return 0
+
+
 def _worker(settings: Settings) -> int:
     if importlib.util.find_spec("api.worker") is None:
         _err("collab: the job worker (api/worker.py) is not part of this build")
@@ -234,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     mux_commands.add_parser("dev-key", help="generate a local signing key pair")
 
     commands.add_parser("worker", help="run the arq job worker (needs REDIS_URL)")
+    commands.add_parser(
+        "sample-course", help="load a sample course with short local videos (development)"
+    )
     return parser
 
 
@@ -247,6 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args.host, args.port)
     if args.command == "db":
         return _db_upgrade(settings)
+    if args.command == "sample-course":
+        if settings.production:
+            _err("collab: the sample course is for development (COLLAB_ENV=production is set)")
+            return EXIT_CONFIG
+        return asyncio.run(_sample_course(settings))
     if args.command == "user":
         if len(args.password) < 8:
             _err("collab: --password must be at least 8 characters")

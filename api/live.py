@@ -8,7 +8,8 @@ user's role and the token's claims.
 
 `NotesAuthorizer` is the `notes` kind's authorizer: the owner and `write` shares edit, `read`
 shares get a read-only connection, anyone else is refused with 4403; an unknown note is 4404
-and a deleted one 4410. Other kinds register their own authorizer (`sessions` comes with rooms).
+and a deleted one 4410. The `users` kind is each user's live feed (`notes.feeds`: only that
+user, read-only). Other kinds register their own authorizer (`sessions` comes with rooms).
 
 The server is built in the lifespan (it needs the database), so the WebSocket route is a small
 ASGI app that dispatches to the routes the lifespan published on `app.state.services`.
@@ -16,9 +17,11 @@ ASGI app that dispatches to the routes the lifespan published on `app.state.serv
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import anyio
@@ -37,9 +40,12 @@ from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
 from collab.kinds import Authorize, DocumentKind
 from notes.autoversions import AutoVersions
+from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
+from notes.meta_mirror import MetaMirror
 from notes.search_index import SearchIndexer
 from storage.db import Database
 from storage.documents import DocumentLog
+from storage.note_meta import NoteMetaStore
 from storage.notes import Access, NoteRepository
 from storage.versions import VersionRepository
 
@@ -69,9 +75,22 @@ class TokenAuth(Extension):
         event.principal = CollabPrincipal(
             user_id=str(claims.user_id),
             name=claims.name,
-            roles=frozenset({claims.role}),
-            claims={"email": claims.email, "role": claims.role, "tier": claims.tier},
+            roles=_roles(claims.role),
+            claims=_claims(claims.tier),
         )
+
+
+@functools.cache
+def _roles(role: str) -> frozenset[str]:
+    """One shared set per role value (every connection of a role holds the same object)."""
+    return frozenset({role})
+
+
+@functools.cache
+def _claims(tier: str) -> Mapping[str, object]:
+    """The claims an authorizer may need beyond the role (the subscription tier), one shared
+    read-only mapping per value."""
+    return MappingProxyType({"tier": tier})
 
 
 class NotesAuthorizer:
@@ -185,8 +204,10 @@ def document_extensions(
     shutdown_timeout: float,
 ) -> list[Extension]:
     """What every collab server of ours runs, web node or worker: the durable log, search
-    indexing, automatic versions and (with Redis) the fan-out."""
+    indexing, the notes rows' mirror of each document's ``meta``, the per-user feed, automatic
+    versions and (with Redis) the fan-out."""
     documents = DocumentLog(database)
+    feed = NoteFeed(NoteMetaStore(database))
     extensions: list[Extension] = [
         # COLLAB_SHUTDOWN_TIMEOUT bounds the last flush too (a stuck database must not hold
         # SIGTERM for Persistence's own default).
@@ -194,6 +215,8 @@ def document_extensions(
             documents, flush_interval=persist_interval, final_flush_timeout=shutdown_timeout
         ),
         SearchIndexer(NoteRepository(database)),
+        MetaMirror(NoteMetaStore(database), feed),
+        feed,
         AutoVersions(VersionRepository(database)),
     ]
     if redis_url:
@@ -223,8 +246,16 @@ def build_collab(
             persist_interval=persist_interval, shutdown_timeout=config.shutdown_timeout,
         ),
     ]
-    kinds = [DocumentKind("notes", NotesAuthorizer(database))]
+    kinds = [
+        DocumentKind("notes", NotesAuthorizer(database)),
+        DocumentKind(FEED_KIND, FeedAuthorizer()),
+    ]
     return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
+
+
+def note_feed(server: CollabServer) -> NoteFeed | None:
+    """The server's per-user feed (``document_extensions`` adds one)."""
+    return next((ext for ext in server.extensions if isinstance(ext, NoteFeed)), None)
 
 
 def live_routes(server: CollabServer) -> list[BaseRoute]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field
 from starlette.requests import Request
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from api.errors import ApiError, forbidden, not_found
 from api.lessons import PLAYBACK_ID_PATTERN
+from api.localstream import stream_url
 from api.modules import is_locked_for
 from api.openapi import Header, Operation
 from api.playback import WebhookSignatureError, verify_webhook
@@ -31,6 +33,11 @@ class PlaybackTokenRequest(CamelModel):
 class PlaybackToken(CamelModel):
     token: str
     expires_at: int
+    stream_url: str | None = Field(
+        None,
+        description="set when this server serves the playback id itself (development: "
+        "`collab sample-course`): play this URL instead of Mux's stream host",
+    )
 
 
 class MuxEvent(CamelModel):
@@ -55,13 +62,19 @@ async def playback_token(request: Request) -> Response:
             "(`collab mux dev-key` makes a development key)",
             code="mux_not_configured",
         )
-    modules = await LessonRepository(svc.db).modules_for_playback_id(body.playback_id)
+    lessons = LessonRepository(svc.db)
+    modules = await lessons.modules_for_playback_id(body.playback_id)
     if not modules:
         raise not_found("playback id")
     if all(is_locked_for(principal, module) for module in modules):
         raise forbidden("this video belongs to a module that is locked for your account")
-    token, expires_at = svc.mux.sign(body.playback_id, body.type)
-    return respond(PlaybackToken(token=token, expires_at=expires_at))
+    duration = await lessons.longest_duration(body.playback_id)
+    token, expires_at = svc.mux.sign(body.playback_id, body.type, covers_seconds=duration)
+    local: Path | None = getattr(request.app.state, "local_streams", None)
+    stream = None
+    if body.type == "video" and local and (local / body.playback_id / "index.m3u8").is_file():
+        stream = stream_url(body.playback_id, token)
+    return respond(PlaybackToken(token=token, expires_at=expires_at, stream_url=stream))
 
 
 async def webhook(request: Request) -> Response:
@@ -87,8 +100,45 @@ async def webhook(request: Request) -> Response:
             "webhook body must be an object with a string type",
             fields=[{"field": "type", "message": "required string"}],
         )
-    log.info("mux webhook %s received", event["type"])
+    changed = await _apply_asset_event(LessonRepository(svc.db), event)
+    log.info("mux webhook %s received (%d lesson videos updated)", event["type"], changed)
     return respond(WebhookAck(type=event["type"]))
+
+
+_ASSET_STATUS = {
+    "video.asset.created": "preparing",
+    "video.asset.ready": "ready",
+    "video.asset.errored": "errored",
+}
+
+
+async def _apply_asset_event(repo: LessonRepository, event: dict[str, Any]) -> int:
+    """Record an asset's state on the lessons playing its playback ids; other events and
+    assets no lesson plays change nothing (Mux sends every event of the environment)."""
+    status = _ASSET_STATUS.get(event["type"])
+    data = event.get("data")
+    if status is None or not isinstance(data, dict):
+        return 0
+    ids = [
+        entry["id"]
+        for entry in data.get("playback_ids") or []
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    ]
+    duration = data.get("duration")
+    seconds = (
+        round(duration)
+        if isinstance(duration, int | float) and 0 <= duration < 10_000_000
+        else None
+    )
+    error = None
+    if status == "errored":
+        errors = data.get("errors")
+        messages = errors.get("messages") if isinstance(errors, dict) else None
+        texts = [m for m in messages or [] if isinstance(m, str)]
+        error = ("; ".join(texts) or "Mux could not process this video")[:500]
+    return await repo.set_video_state(
+        ids, status, duration_seconds=seconds if status == "ready" else None, error=error
+    )
 
 
 operations = [

@@ -3,6 +3,11 @@
 Visibility is ownership or a share. A note the caller cannot see is a 404 whether or not it
 exists, so ids cannot be probed; a read share trying to write is a 403; only the owner deletes.
 Deleting closes the live document's connections with 4410 (DOCUMENT_DELETED).
+
+Title, tags and folder also live in the document's `meta` map (`notes.meta`): a create or
+update writes them there too, so the row and the document agree. A create may carry the
+client's own `id` (a note made offline) and is then idempotent. Every change to a note list is
+announced on the users' live feeds (`notes.feeds`).
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import conflict, forbidden, invalid, missing_reference, not_found
+from api.errors import ApiError, conflict, forbidden, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
 from api.schema import (
+    WHITESPACE,
     CamelModel,
+    NotNullSchema,
     Omittable,
     Success,
     parse_body,
@@ -33,7 +41,9 @@ from api.services import Services, services
 from collab.control import Control
 from collab.errors import CloseCode
 from collab.server import CollabServer
-from notes.content import note_text, seed_note_content
+from notes.content import document_name, edit_note, note_text, seed_note_content
+from notes.feeds import NoteChange
+from notes.meta import META_KEYS, row_meta, write_meta
 from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict
@@ -52,8 +62,33 @@ class NoteQuery(CamelModel):
     offset: int = Field(0, ge=0, le=100_000)
 
 
+def _title_not_blank(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("blank_title", "cannot be empty: a note needs a title")
+    return value
+
+
+def _title_not_null(value: str | None) -> str | None:
+    if value is None:
+        raise PydanticCustomError("blank_title", "cannot be empty: a note needs a title")
+    return value
+
+
+# Not blank (a message the page can show as is); the pattern tells API clients the same.
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=f"[^{WHITESPACE}]"),
+    BeforeValidator(_title_not_blank),
+]
+
+
 class NoteCreate(CamelModel):
-    title: str = Field(min_length=1, max_length=255)
+    id: uuid.UUID | None = Field(
+        None,
+        description="the note's id, made by the client (a note created offline): a retry of a "
+        "create you made answers 200 with the note; an id taken by anything else is a 409",
+    )
+    title: Title
     content: str = Field(
         "", max_length=10_000, description="initial content (Markdown or plain text)"
     )
@@ -64,7 +99,7 @@ class NoteCreate(CamelModel):
 
 
 class NoteUpdate(CamelModel):
-    title: Omittable[str] = Field(None, min_length=1, max_length=255)
+    title: Annotated[Title | None, AfterValidator(_title_not_null), NotNullSchema] = None
     tags: Omittable[list[Tag]] = Field(None, max_length=10)
     is_private: Omittable[bool] = None
     module_id: uuid.UUID | None = None
@@ -125,10 +160,13 @@ def _dedupe(tags: list[str]) -> list[str]:
 
 
 async def notes_guard(request: Request, permission: Permission) -> tuple[Services, Principal]:
-    """Authenticate, authorize and count one hit against the per-user notes limit."""
+    """Authenticate, authorize and count one hit against the user's notes budget: reads (GET)
+    and writes (any other method) are counted apart."""
     svc = services(request)
     principal = require(request, svc.tokens, permission)
-    await enforce(svc.limiter, svc.limits.notes, str(principal.user_id), enabled=svc.limits.enabled)
+    limits = svc.limits
+    rule = limits.notes_read if request.method in ("GET", "HEAD") else limits.notes_write
+    await enforce(svc.limiter, rule, str(principal.user_id), enabled=limits.enabled)
     return svc, principal
 
 
@@ -165,23 +203,64 @@ async def list_notes(request: Request) -> Response:
     return respond(NoteList(notes=notes, total=total, has_more=query.offset + len(notes) < total))
 
 
+async def _existing(svc: Services, principal: Principal, note_id: uuid.UUID) -> Note | None:
+    """The caller's live note with a client-chosen id (a retried create), None if the id is
+    free; a 409 naming `id` if anything else holds it (another user's note, a deleted one)."""
+    note = await NoteRepository(svc.db).get(note_id, include_deleted=True)
+    if note is None:
+        return None
+    if note.owner_id != principal.user_id or note.deleted_at is not None:
+        raise ApiError(
+            409,
+            "id: this id belongs to another note",
+            code="conflict",
+            fields=[{"field": "id", "message": "belongs to another note"}],
+        )
+    return note
+
+
 async def create_note(request: Request) -> Response:
+    """Create a note, or with a client-chosen `id` return the one a previous attempt created.
+
+    The document is never reset: `meta` keys are set and `content` is appended, so updates a
+    client made offline in `notes/<id>` merge when it connects."""
     svc, principal = await notes_guard(request, "workbook.write")
     body = await parse_body(request, NoteCreate)
+    if body.id is not None and (found := await _existing(svc, principal, body.id)):
+        return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)
+    tags = _dedupe(body.tags)
     try:
         note = await NoteRepository(svc.db).create(
             principal.user_id,
             title=body.title,
-            tags=_dedupe(body.tags),
+            tags=tags,
             is_private=body.is_private,
             module_id=body.module_id,
             folder=body.folder,
             content_text=body.content,
+            note_id=body.id,
         )
     except UnknownReference as exc:
+        if body.id is not None and (found := await _existing(svc, principal, body.id)):
+            return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)  # a race
         raise missing_reference("moduleId", "module") from exc
-    await seed_note_content(_live(svc), DocumentLog(svc.db), note.id, body.content)
+    # A new note's document is normally not loaded anywhere: `meta` goes to the update log
+    # without loading it (no load, store and unload per create). A client that connected in
+    # between has it loaded without these keys and gets them from the row (`MetaMirror`).
+    updates, live = DocumentLog(svc.db), _live(svc)
+    loaded = live if live is not None and live.is_loaded(document_name(note.id)) else None
+    await edit_note(loaded, updates, note.id, lambda doc: write_meta(doc, row_meta(note)))
+    await seed_note_content(live, updates, note.id, body.content)
+    await announce(svc, note.id, "created", [principal.user_id])
     return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
+
+
+async def announce(
+    svc: Services, note_id: uuid.UUID, change: NoteChange, users: list[uuid.UUID] | None = None
+) -> None:
+    """Tell the users of a note (default: owner and shares) on their live feeds."""
+    if svc.feed is not None:
+        await svc.feed.note_changed(note_id, change, users)
 
 
 def _live(svc: Services) -> CollabServer | None:
@@ -209,7 +288,9 @@ async def update_note(request: Request) -> Response:
     changes: dict[str, object] = {}
     for field in fields:
         value = getattr(body, field)
-        if value is None and field in {"title", "tags", "is_private"}:
+        if value is None and field == "title":
+            raise invalid("title", "cannot be empty: a note needs a title")
+        if value is None and field in {"tags", "is_private"}:
             raise invalid(NoteUpdate.model_fields[field].alias or field, "may not be null")
         changes[field] = _dedupe(value) if field == "tags" else value
     try:
@@ -220,6 +301,15 @@ async def update_note(request: Request) -> Response:
         raise missing_reference("moduleId", "module") from exc
     if note is None:
         raise not_found("note")
+    if fields & set(META_KEYS):
+        # The document's `meta` gets the same values (all of them: a note older than `meta`
+        # is filled), so open editors see the change and the row mirror agrees.
+        row = note
+        await edit_note(
+            _live(svc), DocumentLog(svc.db), note_id, lambda doc: write_meta(doc, row_meta(row))
+        )
+    if fields:
+        await announce(svc, note_id, "updated")
     return respond(NoteEnvelope(note=NoteOut.of(note, access)))
 
 
@@ -229,8 +319,11 @@ async def delete_note(request: Request) -> Response:
     _, access = await visible_note(svc, principal, note_id)
     if access is not Access.OWNER:
         raise forbidden("only the owner can delete a note")
-    if not await NoteRepository(svc.db).delete(note_id):
+    repo = NoteRepository(svc.db)
+    audience = [principal.user_id, *(share.user_id for share in await repo.shares(note_id))]
+    if not await repo.delete(note_id):
         raise not_found("note")
+    await announce(svc, note_id, "deleted", audience)
     await control_live(
         svc, Control.close(f"notes/{note_id}", CloseCode.DOCUMENT_DELETED, "note deleted")
     )
@@ -261,7 +354,8 @@ operations = [
         response=NoteEnvelope,
         status=201,
         permission="workbook.write",
-        errors=(404, 429),
+        errors=(404, 409, 429),
+        responses=((200, NoteEnvelope),),  # a retried create with the same `id`
     ),
     Operation(
         "GET",

@@ -25,6 +25,7 @@ from api.schema import ascii_uint
 PlaybackType = Literal["video", "thumbnail", "storyboard", "gif"]
 AUDIENCES: dict[str, str] = {"video": "v", "thumbnail": "t", "storyboard": "s", "gif": "g"}
 WEBHOOK_TOLERANCE_SECONDS = 300
+TOKEN_SLACK_SECONDS = 3600
 
 
 class SigningKeyError(ValueError):
@@ -50,8 +51,14 @@ class MuxSigner:
             raise SigningKeyError("MUX_SIGNING_PRIVATE_KEY must be an RSA key")
         return cls(key_id=key_id, private_key=key, ttl_seconds=ttl_seconds)
 
-    def sign(self, playback_id: str, kind: PlaybackType) -> tuple[str, int]:
-        expires_at = int(time.time()) + self.ttl_seconds
+    def sign(
+        self, playback_id: str, kind: PlaybackType, *, covers_seconds: int = 0
+    ) -> tuple[str, int]:
+        """A token for ``playback_id``, valid for the configured TTL or, when longer,
+        ``covers_seconds`` (the video's duration) plus an hour of slack for pauses."""
+        covered = covers_seconds + TOKEN_SLACK_SECONDS if covers_seconds else 0
+        lifetime = max(self.ttl_seconds, covered)
+        expires_at = int(time.time()) + lifetime
         claims = {"sub": playback_id, "aud": AUDIENCES[kind], "exp": expires_at, "kid": self.key_id}
         token = jwt.encode(
             claims, self.private_key, algorithm="RS256", headers={"kid": self.key_id}

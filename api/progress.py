@@ -65,9 +65,20 @@ class ModuleProgressList(CamelModel):
     progress: list[ModuleProgressOut]
 
 
+COMPLETION = 0.95
+"""The share of a video's duration watched that completes it."""
+
+
 class VideoProgressBody(CamelModel):
     position_seconds: float | None = Field(None, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
-    watch_time_seconds: float | None = Field(None, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
+    watch_time_seconds: float | None = Field(
+        None,
+        ge=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="total seconds watched across sessions (start from the stored value); "
+        "95 % of the video's duration completes it",
+    )
     completed: bool | None = None
     client_timestamp: datetime | EpochNumber | None = Field(
         None, description="ISO 8601, or epoch seconds / milliseconds"
@@ -164,10 +175,15 @@ async def _save_video(request: Request, sub: bool) -> Response:
     principal = require(request, svc.tokens, "workbook.write")
     item = await _video_target(request, principal, sub)
     body = await parse_body(request, VideoProgressBody, optional=True)
+    lessons = LessonRepository(svc.db)
+    video = await (lessons.get_sub_lesson(item) if sub else lessons.get_lesson(item))
+    duration = video.duration_seconds if video is not None else 0
+    watched = body.watch_time_seconds or 0
     save = ProgressSave(
         position_seconds=body.position_seconds,
         watch_time_seconds=body.watch_time_seconds,
-        completed=body.completed,
+        # Completion: the client says so (the video ended), or 95 % of the video was watched.
+        completed=body.completed or (duration > 0 and watched >= COMPLETION * duration) or None,
         client_timestamp=_timestamp(body.client_timestamp),
     )
     repo = ProgressRepository(svc.db)

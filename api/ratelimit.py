@@ -1,7 +1,9 @@
 """Fixed-window rate limits: in memory for one process, in Redis when several share the budget.
 
-A rule is written `"<count>/<seconds>"` (the seed's auth limit is `"5/900"`). Each hit counts,
-including refused ones, so hammering a limited endpoint never shortens the wait.
+A rule is written `"<count>/<seconds>"` (`"10/900"`: ten per 15 minutes). `hit` counts one
+request, refused ones included, so hammering a limited endpoint never shortens the wait.
+`peek` reads a count without adding to it: sign-in counts only failures (`refuse_if_over` before
+checking the password, `hit` after a failed one), so successful sign-ins never use the budget.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ class RateDecision:
 
 
 class RateLimiter(Protocol):
-    async def hit(self, rule: RateRule, key: str) -> RateDecision: ...
+    async def hit(self, rule: RateRule, key: str) -> RateDecision:
+        """Count one event for ``key``; allowed while the window's count is within the limit."""
+        ...
+
+    async def peek(self, rule: RateRule, key: str) -> RateDecision:
+        """The window's state without counting: allowed while another event would be."""
+        ...
 
 
 @dataclass(slots=True)
@@ -66,6 +74,13 @@ class MemoryRateLimiter:
         count += 1
         self._windows[slot] = (ends, count)
         return _decide(rule, count, ends - now)
+
+    async def peek(self, rule: RateRule, key: str) -> RateDecision:
+        now = self.clock()
+        ends, count = self._windows.get((rule.name, key), (0.0, 0))
+        if ends <= now:
+            count = 0
+        return _decide(rule, count + 1, ends - now)
 
 
 # INCR then set the expiry only when this hit opened the window: one atomic round trip.
@@ -92,6 +107,15 @@ class RedisRateLimiter:
         count, ttl_ms = int(result[0]), int(result[1])
         return _decide(rule, count, ttl_ms / 1000)
 
+    async def peek(self, rule: RateRule, key: str) -> RateDecision:
+        name = f"{self.prefix}{rule.name}:{key}"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(name)
+            pipe.pttl(name)
+            raw, ttl_ms = await pipe.execute()
+        count = int(raw) if raw is not None and int(ttl_ms) > 0 else 0
+        return _decide(rule, count + 1, max(int(ttl_ms), 0) / 1000)
+
 
 def _decide(rule: RateRule, count: int, seconds_left: float) -> RateDecision:
     allowed = count <= rule.limit
@@ -108,9 +132,24 @@ async def enforce(limiter: RateLimiter, rule: RateRule, key: str, *, enabled: bo
         return
     decision = await limiter.hit(rule, key)
     if not decision.allowed:
-        raise ApiError(
-            429,
-            f"too many requests ({rule.name}: {rule.limit} per {rule.window_seconds} s); "
-            f"retry in {decision.retry_after} s",
-            headers={"Retry-After": str(decision.retry_after)},
-        )
+        raise too_many(rule, decision)
+
+
+async def refuse_if_over(
+    limiter: RateLimiter, rule: RateRule, key: str, *, enabled: bool = True
+) -> None:
+    """Raise a 429 with Retry-After when `key` has used up `rule` already; counts nothing."""
+    if not enabled:
+        return
+    decision = await limiter.peek(rule, key)
+    if not decision.allowed:
+        raise too_many(rule, decision)
+
+
+def too_many(rule: RateRule, decision: RateDecision) -> ApiError:
+    return ApiError(
+        429,
+        f"too many requests ({rule.name}: {rule.limit} per {rule.window_seconds} s); "
+        f"retry in {decision.retry_after} s",
+        headers={"Retry-After": str(decision.retry_after)},
+    )

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -69,7 +70,7 @@ T = TypeVar("T")
 
 def _refuse_null(value: T) -> T:
     if value is None:
-        raise ValueError("may not be null (leave the field out to keep the current value)")
+        raise PydanticCustomError("not_null", "may not be null: leave it out to keep the value")
     return value
 
 
@@ -86,9 +87,11 @@ def _drop_null(schema: dict[str, Any]) -> None:
         del schema["default"]
 
 
+# The OpenAPI schema of an optional field that refuses null: the non-null type, no default.
+NotNullSchema = Field(json_schema_extra=_drop_null)
 # An update field that may be left out (None: keep the current value) but not sent as null (a
-# 422); its OpenAPI schema is the non-null type without a default, saying the same.
-Omittable = Annotated[T | None, AfterValidator(_refuse_null), Field(json_schema_extra=_drop_null)]
+# 422); its OpenAPI schema says the same.
+Omittable = Annotated[T | None, AfterValidator(_refuse_null), NotNullSchema]
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:

@@ -18,6 +18,7 @@ from api.ratelimit import RateLimiter, RateRule
 from api.tokens import AccessTokens
 from collab import CollabServer
 from jobs import JobQueue
+from notes.feeds import NoteFeed
 from storage.db import Database
 from storage.objects import ObjectStore
 
@@ -34,8 +35,13 @@ class AuthConfig:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    auth: RateRule
-    notes: RateRule
+    """The REST rate limits (README "Rate limits")."""
+
+    login_account: RateRule  # failed sign-ins per account (email)
+    login_ip: RateRule  # failed sign-ins per client IP
+    register: RateRule  # sign-up attempts per client IP
+    notes_read: RateRule  # notes GETs per user
+    notes_write: RateRule  # other notes requests per user
     audio: RateRule
     enabled: bool = True
 
@@ -53,6 +59,7 @@ class Services:
     objects: ObjectStore
     redis: Redis[bytes] | None = None
     collab: CollabServer | None = None
+    feed: NoteFeed | None = None  # the collab server's per-user feed (notes.feeds)
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)
     audio_max_bytes: int = 100 * 2**20

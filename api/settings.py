@@ -17,6 +17,7 @@ DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - the pl
 DEV_MUX_WEBHOOK_SECRET = "dev-only-mux-webhook-secret"  # noqa: S105
 
 Environment = Literal["development", "test", "production"]
+_RULE = r"^\d+/\d+$"  # a rate limit: "<count>/<seconds>"
 
 
 class SettingsError(ValueError):
@@ -83,11 +84,20 @@ class Settings(BaseSettings):
     # Transcription.
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
 
-    # Rate limits (the seed's numbers): requests per window, per client.
+    # Rate limits, "<count>/<seconds>" (README "Rate limits" explains the numbers). Sign-in
+    # counts failed attempts only, per account and per client IP; sign-up every attempt per IP.
     rate_limits_enabled: bool = Field(True, alias="RATE_LIMITS_ENABLED")
-    rate_limit_auth: str = Field("5/900", alias="RATE_LIMIT_AUTH", pattern=r"^\d+/\d+$")
-    rate_limit_notes: str = Field("100/900", alias="RATE_LIMIT_NOTES", pattern=r"^\d+/\d+$")
-    rate_limit_audio: str = Field("10/3600", alias="RATE_LIMIT_AUDIO", pattern=r"^\d+/\d+$")
+    rate_limit_login_account: str = Field(
+        "10/900", alias="RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT", pattern=_RULE
+    )
+    rate_limit_login_ip: str = Field(
+        "100/900", alias="RATE_LIMIT_LOGIN_FAILURES_PER_IP", pattern=_RULE
+    )
+    rate_limit_register: str = Field("60/3600", alias="RATE_LIMIT_REGISTER", pattern=_RULE)
+    # Notes routes per user: reads (GET) and writes (everything else) have their own budgets.
+    rate_limit_notes_read: str = Field("600/900", alias="RATE_LIMIT_NOTES_READ", pattern=_RULE)
+    rate_limit_notes_write: str = Field("300/900", alias="RATE_LIMIT_NOTES_WRITE", pattern=_RULE)
+    rate_limit_audio: str = Field("10/3600", alias="RATE_LIMIT_AUDIO", pattern=_RULE)
     audio_max_bytes: int = Field(100 * 2**20, alias="AUDIO_MAX_BYTES", ge=1)
 
     # Password hashing (argon2id; RFC 9106 "second recommended" defaults).

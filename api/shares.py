@@ -1,7 +1,8 @@
 """`/api/workbook/notes/{id}/shares`: the owner shares a note by email, read or write.
 
 Changes reach live editors at once: a revoked user's connections close with 4403 and a
-downgrade to read makes their open connections read-only (an upgrade lifts it).
+downgrade to read makes their open connections read-only (an upgrade lifts it). The owner and
+every share hear `shared` (a new share or a changed permission) or `unshared` on their feeds.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from starlette.responses import Response
 
 from api.auth import EMAIL_PATTERN
 from api.errors import ApiError, forbidden, not_found
-from api.notes import control_live, notes_guard, visible_note
+from api.notes import announce, control_live, notes_guard, visible_note
 from api.openapi import Operation
 from api.schema import CamelModel, Success, parse_body, path_uuid, respond
 from collab.control import Control
@@ -96,6 +97,7 @@ async def create_share(request: Request) -> Response:
     await control_live(
         svc, Control.access(f"notes/{note.id}", str(user.id), read_only=read_only, role=role)
     )
+    await announce(svc, note.id, "shared")
     return respond(ShareEnvelope(share=ShareOut.of(share, user)), 201)
 
 
@@ -105,12 +107,15 @@ async def delete_share(request: Request) -> Response:
     user_id = path_uuid(request, "userId")
     if access is not Access.OWNER and user_id != principal.user_id:
         raise forbidden("only the owner can remove other people's access")
-    if not await NoteRepository(svc.db).unshare(note.id, user_id):
+    repo = NoteRepository(svc.db)
+    audience = [note.owner_id, *(share.user_id for share in await repo.shares(note.id))]
+    if not await repo.unshare(note.id, user_id):
         raise not_found("share")
     command = Control.close(
         f"notes/{note.id}", CloseCode.FORBIDDEN, "access revoked", user_id=str(user_id)
     )
     await control_live(svc, command)
+    await announce(svc, note.id, "unshared", audience)
     return respond(Success())
 
 

@@ -38,7 +38,8 @@ __all__ = ["WorkerSettings", "create_worker", "open_worker_context", "run", "wor
 
 
 def worker_collab(settings: Settings, database: Database) -> CollabServer:
-    """The worker's collab server: persistence, search indexing, automatic versions and (with
+    """The worker's collab server: persistence, search indexing, the notes rows' mirror of
+    ``meta`` and the per-user feed (heard through the fan-out), automatic versions and (with
     ``REDIS_URL``) fan-out, but no authentication: no socket ever reaches it."""
     extensions = document_extensions(
         database,

@@ -136,6 +136,15 @@ class Connection:
         kinds: the registered document kinds (authorizer, stateless handler) by name.
     """
 
+    # An idle connection is mostly this object: slots keep it small (no per-instance dict).
+    __slots__ = (
+        "__weakref__", "_admitted", "_budget", "_failure", "_last_in", "_messages",
+        "_principal", "_requested", "_scope", "_sent", "_sent_bytes", "_stamp",
+        "_stateless_bucket", "channel", "config", "connection_id", "document", "finished",
+        "gate", "hooks", "kind", "metrics", "name", "read_only", "registry", "request", "role",
+        "stateless",
+    )
+
     def __init__(
         self,
         channel: Channel,
@@ -344,6 +353,9 @@ class Connection:
         if self.kind is None or not _DOC_ID.fullmatch(request.doc_id):
             raise NotFound(self.name)
         grant = await admit(self.hooks, self.kind, request, self.connection_id, self.config)
+        # Credentials, cookies and headers serve authentication only: an open connection keeps
+        # none of them (nothing to leak, nothing to hold per idle connection).
+        self.request = ConnectRequest(request.kind, request.doc_id)
         self._principal = grant.principal
         self.read_only = grant.read_only
         self.role = grant.role

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from collab.control import Control
@@ -60,6 +61,9 @@ class StopHooks(Exception):
     """Raised by a hook to skip the remaining extensions for this event. Not an error."""
 
 
+_NO_CLAIMS: Mapping[str, object] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The authenticated user behind a connection.
@@ -75,7 +79,7 @@ class Principal:
     user_id: str
     name: str
     roles: frozenset[str] = frozenset()
-    claims: Mapping[str, object] = field(default_factory=dict)
+    claims: Mapping[str, object] = field(default_factory=lambda: _NO_CLAIMS)
 
 
 OriginKind = Literal["client", "server", "peer"]

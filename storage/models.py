@@ -163,6 +163,9 @@ class Lesson(SQLModel, table=True):
     order: int = Field(default=0, nullable=False)
     mux_playback_id: str | None = _str(255, default=None, nullable=True, index=True)
     duration_seconds: int = Field(default=0, nullable=False)
+    description: str | None = _str(None, default=None, nullable=True)
+    video_status: str | None = _str(20, default=None, nullable=True)
+    video_error: str | None = _str(500, default=None, nullable=True)
     created_at: datetime = _ts()
 
 
@@ -176,6 +179,8 @@ class SubLesson(SQLModel, table=True):
     mux_playback_id: str | None = _str(255, default=None, nullable=True, index=True)
     duration_seconds: int = Field(default=0, nullable=False)
     start_time_seconds: int = Field(default=0, nullable=False)
+    video_status: str | None = _str(20, default=None, nullable=True)
+    video_error: str | None = _str(500, default=None, nullable=True)
     created_at: datetime = _ts()
 
 

@@ -5,9 +5,10 @@ plain text, refreshed by :meth:`NoteRepository.set_content_text` for search. Del
 a soft delete (``deleted_at``) that also drops its shares, so a later connection can be told
 "deleted" rather than "unknown"; :meth:`NoteRepository.purge` removes the row.
 
-Search requires every word of the query, the last one as a prefix (search-as-you-type). Tag
-filters require every given tag. ``is_private`` is metadata only: visibility is ownership or a
-share, nothing else.
+Search takes any word of the query (stop words left out, the last word as a prefix for
+search-as-you-type) and ranks by how many of the words a note matches, then by text rank, so a
+question in plain words finds its notes. Tag filters require every given tag. ``is_private``
+is metadata only: visibility is ownership or a share, nothing else.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from storage.db import Database
 from storage.errors import UnknownReference as UnknownReference  # re-exported
 from storage.models import Note, NoteShare, Permission
 from storage.note_access import Access as Access  # re-exported
-from storage.search import MARK_END, MARK_START, fts5_match, highlight, pg_tsquery, terms
+from storage.search import (
+    MARK_END,
+    MARK_START,
+    fts5_any,
+    fts5_match,
+    highlight,
+    pg_tsquery,
+    pg_tsquery_any,
+    question_words,
+)
 from storage.sql import Statement
 from storage.types import utcnow
 
@@ -238,7 +248,7 @@ class NoteRepository:
 
         Returns the page and the total number of matches.
         """
-        words = terms(query)
+        words = question_words(query)
         filters: list[Any] = [
             _NOTES.c.deleted_at.is_(None),
             sa.or_(_NOTES.c.owner_id == user_id, _SHARES.c.id.is_not(None)),
@@ -253,14 +263,12 @@ class NoteRepository:
             vector: sa.ColumnElement[Any] = sa.literal_column("notes.search_vector")
             filters.append(vector.op("@@")(tsquery))
             rank = sa.func.ts_rank(vector, tsquery)
-            order = [rank.desc()]
+            order = [_matched_words(words, postgres=True).desc(), rank.desc()]
         elif words:
             base = base.join(_FTS, _FTS.c.rowid == sa.literal_column("notes.rowid"))
-            filters.append(
-                sa.literal_column("notes_fts").op("MATCH")(fts5_match(words, prefix_last=True))
-            )
+            filters.append(sa.literal_column("notes_fts").op("MATCH")(_fts_query(words)))
             rank = sa.func.bm25(sa.literal_column("notes_fts"), *_BM25_WEIGHTS)
-            order = [rank.asc()]
+            order = [_matched_words(words, postgres=False).desc(), rank.asc()]
         else:
             order = []
         order += [_NOTES.c.updated_at.desc(), _NOTES.c.id]
@@ -324,7 +332,7 @@ class NoteRepository:
                 .select_from(_NOTES.join(_FTS, _FTS.c.rowid == sa.literal_column("notes.rowid")))
                 .where(
                     _NOTES.c.id.in_(note_ids),
-                    sa.literal_column("notes_fts").op("MATCH")(fts5_match(words, prefix_last=True)),
+                    sa.literal_column("notes_fts").op("MATCH")(_fts_query(words)),
                 )
             )
         result = await session.execute(stmt)
@@ -336,6 +344,30 @@ def _share_of(user_id: uuid.UUID) -> sa.ColumnElement[bool]:
 
 
 def _pg_query(words: list[str]) -> Any:
+    """Any of ``words``, the last as a prefix."""
     return sa.func.to_tsquery(
-        sa.literal_column("'english'::regconfig"), pg_tsquery(words, prefix_last=True)
+        sa.literal_column("'english'::regconfig"), pg_tsquery_any(words, prefix_last=True)
     )
+
+
+def _fts_query(words: list[str]) -> str:
+    """Any of ``words``, the last as a prefix."""
+    return fts5_any(words, prefix_last=True)
+
+
+def _matched_words(words: list[str], *, postgres: bool) -> sa.ColumnElement[int]:
+    """How many of ``words`` (the last as a prefix) the note matches: the first sort key."""
+    hits: list[sa.ColumnElement[int]] = []
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        if postgres:
+            one = sa.func.to_tsquery(
+                sa.literal_column("'english'::regconfig"), pg_tsquery([word], prefix_last=last)
+            )
+            matched = sa.literal_column("notes.search_vector").op("@@")(one)
+        else:
+            only = sa.func.notes_fts(fts5_match([word], prefix_last=last))
+            table = only.table_valued("rowid").alias(f"word{i}")
+            matched = sa.literal_column("notes.rowid").in_(sa.select(table.c.rowid))
+        hits.append(sa.case((matched, 1), else_=0))
+    return sum(hits[1:], hits[0])

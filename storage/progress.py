@@ -31,12 +31,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 
 from storage.db import Database
-from storage.models import LessonProgress, ModuleProgress, ProgressStatus, SubLessonProgress
+from storage.models import (
+    Lesson,
+    LessonProgress,
+    Module,
+    ModuleProgress,
+    ProgressStatus,
+    SubLessonProgress,
+)
 from storage.types import utcnow
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 _T = TypeVar("_T", bound=SQLModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Watching:
+    """A lesson the user started and has not finished (for "continue watching")."""
+
+    progress: LessonProgress
+    lesson: Lesson
+    module: Module
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +250,32 @@ class ProgressRepository:
                 .order_by(col(ModuleProgress.last_accessed_at).desc())
             )
             return list(result)
+
+    async def lessons_in_module(
+        self, user_id: uuid.UUID, module_id: uuid.UUID
+    ) -> list[LessonProgress]:
+        """The user's progress rows for the module's lessons (lessons never opened have none)."""
+        async with self._db.read() as session:
+            result = await session.scalars(
+                select(LessonProgress)
+                .join(Lesson, col(Lesson.id) == col(LessonProgress.lesson_id))
+                .where(col(LessonProgress.user_id) == user_id, col(Lesson.module_id) == module_id)
+            )
+            return list(result)
+
+    async def unfinished(self, user_id: uuid.UUID, limit: int) -> list[Watching]:
+        """Lessons started (a position past 0) and not completed, most recently saved first."""
+        async with self._db.read() as session:
+            rows = await session.execute(
+                select(LessonProgress, Lesson, Module)
+                .join(Lesson, col(Lesson.id) == col(LessonProgress.lesson_id))
+                .join(Module, col(Module.id) == col(Lesson.module_id))
+                .where(
+                    col(LessonProgress.user_id) == user_id,
+                    col(LessonProgress.completed).is_(False),
+                    col(LessonProgress.position_seconds) > 0,
+                )
+                .order_by(col(LessonProgress.updated_at).desc())
+                .limit(limit)
+            )
+            return [Watching(progress, lesson, module) for progress, lesson, module in rows]

@@ -1,8 +1,10 @@
 """Full-text query building shared by the module and note repositories.
 
 User input never reaches a query parser as-is: it is cut into word tokens, and every token is
-quoted (FTS5) or joined with ``&`` (tsquery), so punctuation cannot raise a syntax error and
-both databases see the same conjunction of words.
+quoted (FTS5) or joined with ``&``/``|`` (tsquery), so punctuation cannot raise a syntax error
+and both databases see the same words. Modules require every word (``fts5_match``,
+``pg_tsquery``); notes take any word and rank by how many matched (``question_words``,
+``fts5_any``, ``pg_tsquery_any``), so a question in plain words finds its notes.
 """
 
 from __future__ import annotations
@@ -26,6 +28,36 @@ def terms(query: str | None) -> list[str]:
     if not query:
         return []
     return [word.lower() for word in _WORD.findall(query)][:_MAX_TERMS]
+
+
+# English function words (a subset of the Snowball list PostgreSQL's `english` configuration
+# drops): left out of a question so that "how do I ..." does not match every note on SQLite.
+_STOP = (
+    """a about after all also am an and any are as at be been but by can could did do does doing
+    for from had has have having he her here hers him his how i if in into is it its itself me
+    my myself no nor not of off on or our ours out over own she should so some such than that
+    the their theirs them then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours"""
+)
+STOP_WORDS = frozenset(_STOP.split())
+
+
+def question_words(query: str | None) -> list[str]:
+    """``terms(query)`` without stop words, except the last word (it may still be being typed:
+    it is matched as a prefix), so the result is empty only for an empty query."""
+    words = terms(query)
+    return [w for i, w in enumerate(words) if w not in STOP_WORDS or i == len(words) - 1]
+
+
+def fts5_any(words: list[str], *, prefix_last: bool = False) -> str:
+    """An FTS5 MATCH expression taking any of the words (the last as a prefix if asked)."""
+    return " OR ".join(fts5_match(words[i : i + 1], prefix_last=prefix_last and i == len(words) - 1)
+                       for i in range(len(words)))
+
+
+def pg_tsquery_any(words: list[str], *, prefix_last: bool = False) -> str:
+    """A ``to_tsquery`` expression taking any of the words (the last as a prefix if asked)."""
+    return pg_tsquery(words, prefix_last=prefix_last).replace(" & ", " | ")
 
 
 def fts5_match(words: list[str], *, prefix_last: bool = False) -> str:

@@ -151,8 +151,10 @@ class Ours(ServerKind):
             # The suite creates its users and notes through REST: raise the REST budgets (per
             # client address) so setting up 10,000 notes is possible. The WebSocket path keeps
             # every default limit.
-            RATE_LIMIT_AUTH="10000/900",
-            RATE_LIMIT_NOTES="100000/900",
+            RATE_LIMIT_REGISTER="10000/900",
+            RATE_LIMIT_LOGIN_FAILURES_PER_IP="10000/900",
+            RATE_LIMIT_NOTES_READ="100000/900",
+            RATE_LIMIT_NOTES_WRITE="100000/900",
             # Hundreds of users are registered per run; argon2 at its production cost (64 MiB,
             # 3 passes) would make that minutes of CPU. Password hashing is on no measured path
             # (WebSocket auth verifies the JWT), so the suite uses the cheapest allowed cost.

@@ -43,8 +43,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 64,
         "PASSWORD_HASH_PARALLELISM": 1,
-        "RATE_LIMIT_AUTH": "1000/900",
-        "RATE_LIMIT_NOTES": "1000/900",
+        "RATE_LIMIT_LOGIN_FAILURES_PER_ACCOUNT": "1000/900",
+        "RATE_LIMIT_LOGIN_FAILURES_PER_IP": "1000/900",
+        "RATE_LIMIT_REGISTER": "1000/900",
+        "RATE_LIMIT_NOTES_READ": "1000/900",
+        "RATE_LIMIT_NOTES_WRITE": "1000/900",
         "COLLAB_FRONTEND_DIR": "/nonexistent-frontend-dist",
     }
     values.update(overrides)

@@ -165,7 +165,7 @@ async def test_shares_visibility_and_permissions(
 
 
 async def test_notes_rate_limit_per_user(app_factory: Any) -> None:
-    client = await app_factory(RATE_LIMIT_NOTES="3/900")
+    client = await app_factory(RATE_LIMIT_NOTES_READ="3/900", RATE_LIMIT_NOTES_WRITE="2/900")
     first, _ = await _user(client, "A")
     second, _ = await _user(client, "B")
     statuses = [
@@ -173,3 +173,26 @@ async def test_notes_rate_limit_per_user(app_factory: Any) -> None:
     ]
     assert statuses == [200, 200, 200, 429]
     assert (await client.get("/api/workbook/notes", headers=second)).status_code == 200
+    # Writes have their own budget: spent reads do not stop a save.
+    created = [
+        (await client.post("/api/workbook/notes", json={"title": "t"}, headers=first)).status_code
+        for _ in range(3)
+    ]
+    assert created == [201, 201, 429]
+
+
+async def test_shipped_notes_limits_stop_a_hammering_script(app_factory: Any) -> None:
+    """The shipped budgets (600 reads, 300 writes per 15 min; README "Rate limits" sizes
+    them) are far above a heavy user's day, yet a script firing requests meets them."""
+    from api.settings import Settings
+
+    reads = Settings.model_fields["rate_limit_notes_read"].default
+    writes = Settings.model_fields["rate_limit_notes_write"].default
+    assert (reads, writes) == ("600/900", "300/900")
+    client = await app_factory(RATE_LIMIT_NOTES_READ=reads, RATE_LIMIT_NOTES_WRITE=writes)
+    headers, _ = await _user(client, "Script")
+    statuses = [
+        (await client.get("/api/workbook/notes?limit=1", headers=headers)).status_code
+        for _ in range(601)
+    ]
+    assert statuses.count(200) == 600 and statuses[-1] == 429

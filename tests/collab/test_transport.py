@@ -426,3 +426,26 @@ async def test_a_closed_socket_that_never_reads_is_dropped_after_the_close_timeo
         await wait_for(lambda: transport.get_write_buffer_size() > 0)  # closed, unsent bytes
         await wait_for(lambda: transport.get_write_buffer_size() == 0, 5)  # dropped
         await stalled.close()
+
+
+async def test_an_open_connection_keeps_no_credentials_or_headers(ws_impl: str) -> None:
+    """The token, cookies, headers and query serve authentication only: once a connection is
+    open it holds none of them (nothing to leak from a long-lived object, nothing to hold per
+    idle connection)."""
+    server, _ = _server()
+    name = doc_name()
+    async with (
+        server,
+        uvicorn_app(server, ws_impl) as base,
+        connect(
+            f"{base}/collab/{name}?token=user-a&stateless=1",
+            additional_headers={"Cookie": "collab_access=secret-cookie", "X-Extra": "1"},
+        ) as client,
+    ):
+        await client.recv()
+        (connection,) = server.connections.values()
+        request = connection.request
+        assert (request.kind, request.doc_id) == tuple(name.split("/"))
+        assert request.token is None
+        assert not request.cookies and not request.headers and not request.params
+        assert connection.stateless  # what the query asked for is kept as a flag

@@ -213,3 +213,33 @@ async def test_content_text_on_the_fast_path_and_the_engine_path(
     assert total == 1 and hits[0].note.id == note.id
     deleted = await NoteRepository(database).get(gone.id, include_deleted=True)
     assert deleted is not None and deleted.content_text == ""
+
+
+async def test_a_question_finds_notes_ranked_by_words_matched(database: Database) -> None:
+    (owner,) = await _users(database, "o")
+    notes = NoteRepository(database)
+    listing = await notes.create(owner, title="Reading list", content_text="notes on books")
+    export = await notes.create(
+        owner, title="Sharing work", content_text="Export the document, then open the PDF file."
+    )
+    await notes.create(owner, title="Garden", content_text="tomatoes and basil")
+    hits, total = await notes.search(owner, "how do I export my notes to pdf")
+    assert total == 2
+    assert [h.note.id for h in hits] == [export.id, listing.id]
+    snippet = hits[0].snippet
+    assert snippet is not None and "<mark>" in snippet
+    # Every word still narrows nothing away: the note matching all of them comes first.
+    both = await notes.create(owner, title="Export notes as PDF", content_text="export")
+    hits, _ = await notes.search(owner, "how do I export my notes to pdf")
+    assert hits[0].note.id == both.id
+
+
+def test_question_words_drop_function_words_but_keep_the_last() -> None:
+    from storage.search import fts5_any, pg_tsquery_any, question_words
+
+    words = question_words("How do I export my notes to PDF")
+    assert words == ["export", "notes", "pdf"]
+    assert question_words("the") == ["the"]
+    assert question_words("export to") == ["export", "to"]
+    assert fts5_any(words, prefix_last=True) == '"export" OR "notes" OR "pdf"*'
+    assert pg_tsquery_any(words, prefix_last=True) == "'export' | 'notes' | 'pdf':*"
