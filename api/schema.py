@@ -87,6 +87,11 @@ def _drop_null(schema: dict[str, Any]) -> None:
         del schema["default"]
 
 
+def require_a_field(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an update body that must name at least one of its fields."""
+    schema["anyOf"] = [{"required": [name]} for name in schema.get("properties", {})]
+
+
 # The OpenAPI schema of an optional field that refuses null: the non-null type, no default.
 NotNullSchema = Field(json_schema_extra=_drop_null)
 # An update field that may be left out (None: keep the current value) but not sent as null (a
