@@ -75,7 +75,13 @@ def _file_part(schema: dict[str, Any]) -> None:
 class AudioUpload(CamelModel):
     """The upload, sent as multipart/form-data fields (at most AUDIO_MAX_BYTES of audio)."""
 
-    model_config = ConfigDict(json_schema_extra={"maxProperties": _MAX_FIELDS + 1})
+    # Every other property is one more text field (a list would be several; null is none).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "maxProperties": _MAX_FIELDS + 1,
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }
+    )
 
     audio: bytes = Field(
         min_length=1,
