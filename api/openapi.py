@@ -29,6 +29,7 @@ _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 _REF = "#/components/schemas/{model}"
 # The server refuses U+0000 in every string and key of a body or query (api.schema._refuse_nul).
 NO_NUL = "^[^\\x00]*$"
+NO_NUL_OR_COMMA = "^[^\\x00,]*$"
 JSON_VALUE = "JsonValue"
 JSON_BODY_ERRORS = (400, 413, 415, 422)
 _ERROR_TEXT = {
@@ -295,10 +296,19 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                     "name": name,
                     "in": "query",
                     "required": name in required,
-                    "schema": _without_nul(prop),
+                    "schema": _query_schema(_without_nul(prop)),
                 }
             )
     return params
+
+
+def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A list in the query is repeated keys or comma-separated values (`api.schema.parse_query`),
+    so its strings hold no comma."""
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, dict) and items.get("type") == "string":
+        return {**schema, "items": {**items, "pattern": NO_NUL_OR_COMMA}}
+    return schema
 
 
 def _responses(op: Operation, refs: dict[Any, Any], error_model: type[BaseModel]) -> dict[str, Any]:
