@@ -14,17 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import (
     audio,
@@ -51,6 +48,7 @@ from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLim
 from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
 from api.settings import Settings
+from api.static import SpaRoute
 from api.tokens import AccessTokens
 from collab import CollabConfig
 from collab.extensions.fanout import default_node_id
@@ -95,11 +93,16 @@ def api_operations() -> list[Operation]:
     ]
 
 
+def openapi_spec() -> dict[str, Any]:
+    """The REST description served at `/openapi.json` (and printed by `collab openapi`)."""
+    return build_openapi(
+        api_operations(), title="Workshop collab", version="0.1.0", error_model=ErrorBody
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     operations = api_operations()
-    spec = build_openapi(
-        operations, title="Workshop collab", version="0.1.0", error_model=ErrorBody
-    )
+    spec = openapi_spec()
     metrics = Metrics()
     mux = mux_signer(settings)
     routes: list[BaseRoute] = list(routes_for(operations))
@@ -112,7 +115,7 @@ def create_app(settings: Settings) -> Starlette:
     local_streams = settings.data_dir / "streams"
     if mux is not None and not settings.production:
         routes += local_stream_routes(mux, local_streams)
-    routes += _frontend_routes(settings.frontend_dir or DEFAULT_FRONTEND_DIR)
+    routes.append(SpaRoute(settings.frontend_dir or DEFAULT_FRONTEND_DIR))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -254,25 +257,6 @@ async def _start_live(
     services.collab = await stack.enter_async_context(server)
     services.feed = note_feed(server)
     services.live_routes = live_routes(server)
-
-
-_PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>Workshop collab</title>
-</head><body><h1>Workshop collab server is running</h1>
-<p>The web frontend has not been built. Build it with <code>make frontend</code>
-(or <code>cd frontend &amp;&amp; npm ci &amp;&amp; npm run build</code>) and reload.</p>
-<p>API documentation: <a href="/api/docs">/api/docs</a>,
-<a href="/openapi.json">/openapi.json</a>; health: <a href="/api/health">/api/health</a>.</p>
-</body></html>"""
-
-
-async def _placeholder(request: Request) -> Response:
-    return HTMLResponse(_PLACEHOLDER)
-
-
-def _frontend_routes(directory: Path) -> Sequence[BaseRoute]:
-    if (directory / "index.html").is_file():
-        return [Mount("/", app=StaticFiles(directory=directory, html=True), name="frontend")]
-    return [Route("/", _placeholder, methods=["GET"])]
 
 
 def collab_config(settings: Settings) -> CollabConfig:

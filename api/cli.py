@@ -1,4 +1,4 @@
-"""The `collab` command: serve, db upgrade, user create, mux dev-key, worker.
+"""The `collab` command: serve, db, user create, mux dev-key, worker, sample-course, openapi.
 
 This and `api.app` are the only places that read `Settings`. A setting that is unsafe for
 `COLLAB_ENV=production` stops the command with exit status 2 and names the variable; a database
@@ -229,6 +229,16 @@ def _worker(settings: Settings) -> int:
     return 0
 
 
+def _openapi() -> int:
+    """Print the REST description (what `/openapi.json` serves); needs no settings or database."""
+    import json
+
+    from api.app import openapi_spec
+
+    _out(json.dumps(openapi_spec(), indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="collab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "sample-course", help="load a sample course with short local videos (development)"
     )
+    commands.add_parser("openapi", help="print the OpenAPI description (as /openapi.json)")
     return parser
 
 
@@ -264,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "mux":
         return _mux_dev_key()
+    if args.command == "openapi":
+        return _openapi()
     settings = load_settings()
     _configure_logging(settings.log_level)
     if args.command == "serve":

@@ -1,13 +1,15 @@
 // App-shell cache so the notes page opens with the network down. API and collaboration
 // traffic is never cached here: documents live in IndexedDB (y-indexeddb).
-const CACHE = 'workbook-shell-v1'
+const CACHE = 'workbook-shell-v2'
 
-// Cache the shell and the hashed assets it references, so a reload with the network down works.
+// Cache the shell and every hashed asset of this build (precache.json, written by the build:
+// each area of the app is its own chunk), so a reload with the network down works anywhere.
 async function cacheShell() {
   const cache = await caches.open(CACHE)
   const response = await fetch('/', { cache: 'no-store' })
-  const html = await response.clone().text()
-  const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1])
+  const assets = await fetch('/precache.json', { cache: 'no-store' })
+    .then((r) => (r.ok ? r.json() : []))
+    .catch(() => [])
   await cache.put('/', response)
   await cache.addAll(['/favicon.svg', ...assets])
 }

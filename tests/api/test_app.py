@@ -43,7 +43,7 @@ async def test_health_503_when_redis_is_down(app_factory: Any) -> None:
 
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/api/health")
-    await client.get("/no/such/path")
+    await client.get("/api/no/such/path")
     text = (await client.get("/metrics")).text
     assert 'http_requests_total{method="GET",route="/api/health",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text

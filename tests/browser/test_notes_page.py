@@ -26,7 +26,7 @@ SYNC_TIMEOUT = 15_000
 def sign_up(context: BrowserContext, server: Server, name: str) -> tuple[Page, str]:
     page = context.new_page()
     email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{server.url}/#/register")
+    page.goto(f"{server.url}/register")
     page.get_by_label("Your name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -39,7 +39,7 @@ def create_note(page: Page, title: str) -> str:
     before = page.url
     page.get_by_role("button", name="New note").click()
     expect(page).not_to_have_url(before)
-    expect(page).to_have_url(re.compile(r"#/n/[0-9a-f-]+$"))
+    expect(page).to_have_url(re.compile(r"/notes/[0-9a-f-]+$"))
     title_box = page.get_by_label("Note title")
     expect(title_box).to_have_value("Untitled note")  # the new note's view, not the last one
     title_box.fill(title)
@@ -61,7 +61,7 @@ def share(page: Page, email: str, permission: str) -> None:
 
 def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
     page = context.new_page()
-    page.goto(f"{server.url}/#/login")
+    page.goto(f"{server.url}/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
@@ -70,7 +70,7 @@ def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
 
 
 def open_note(page: Page, server: Server, note_id: str) -> None:
-    page.goto(f"{server.url}/#/n/{note_id}")
+    page.goto(f"{server.url}/notes/{note_id}")
     expect(page.locator("#sync-status")).to_have_attribute(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
@@ -215,7 +215,7 @@ def test_page_reopens_and_edits_with_the_network_down(
         "data-state", "saved", timeout=SYNC_TIMEOUT
     )
     again = sign_in(new_context(), server, email)
-    again.goto(f"{server.url}/#/n/{note_id}")
+    again.goto(f"{server.url}/notes/{note_id}")
     expect(again.locator("#note-editor .ProseMirror")).to_contain_text(
         "Written online. Written offline.", timeout=SYNC_TIMEOUT
     )
@@ -273,7 +273,7 @@ def test_a_new_note_stays_listed_when_an_older_list_answer_arrives_late(
         ada.wait_for_timeout(50)
     assert len(held) == 1
     ada.get_by_role("button", name="New note").click()
-    expect(ada).to_have_url(re.compile(r"#/n/[0-9a-f-]+$"))
+    expect(ada).to_have_url(re.compile(r"/notes/[0-9a-f-]+$"))
     expect(ada.locator("#notes-list")).to_contain_text("Untitled note")
 
     route, stale = held[0]
@@ -415,7 +415,7 @@ def test_expired_token_is_refreshed_before_reconnecting(
 
     # a fresh browser (nothing in IndexedDB) gets the offline edit from the server
     again = sign_in(new_context(), server, email)
-    again.goto(f"{server.url}/#/n/{note_id}")
+    again.goto(f"{server.url}/notes/{note_id}")
     expect(again.locator("#note-editor .ProseMirror")).to_contain_text(
         "Inside the tunnel.", timeout=SYNC_TIMEOUT
     )

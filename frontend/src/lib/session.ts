@@ -5,26 +5,14 @@
  * treats a reused one as theft (it revokes the whole family).
  */
 
-export interface User {
-  id: string
-  email: string
-  name: string
-  role?: string
-}
+import { OfflineError, publicApi, type Schemas } from '../api/http'
 
-export interface AuthResponse {
-  success?: boolean
-  user: User
-  token: string
-  refreshToken?: string
-}
+export type User = Schemas['UserOut']
+export type AuthResponse = Schemas['Session']
+export { OfflineError }
 
 const REFRESH_KEY = 'collab.refreshToken'
 const USER_KEY = 'collab.user'
-const AUTH = '/api/workbook/auth'
-
-/** The network is unreachable (as opposed to the server refusing us). */
-export class OfflineError extends Error {}
 
 /** The server refused the credentials: the user must sign in again. */
 export class SignedOutError extends Error {}
@@ -65,7 +53,8 @@ function notify(): void {
 
 function claims(): { exp?: number; iat?: number } {
   try {
-    return JSON.parse(atob((accessToken ?? '').split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
+    const payload = (accessToken ?? '').split('.')[1] ?? ''
+    return JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number; iat?: number }
   } catch {
     return {}
   }
@@ -101,19 +90,6 @@ export function clear(): void {
   notify()
 }
 
-async function postAuth(path: string, body: unknown): Promise<Response> {
-  try {
-    return await fetch(`${AUTH}/${path}`, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: JSON.stringify(body),
-    })
-  } catch {
-    throw new OfflineError('The server cannot be reached')
-  }
-}
-
 let inflight: Promise<string> | null = null
 
 /**
@@ -138,23 +114,18 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
 
 async function doRefresh(): Promise<string> {
   const stored = localStorage.getItem(REFRESH_KEY)
-  const response = await postAuth('refresh', stored ? { refreshToken: stored } : {})
+  const { data, response } = await publicApi.POST('/api/workbook/auth/refresh', {
+    body: stored ? { refreshToken: stored } : {},
+  })
   if (response.status === 401 || response.status === 403 || response.status === 400) {
     clear()
     throw new SignedOutError('Your session has ended. Please sign in again.')
   }
-  if (!response.ok) throw new OfflineError(`Refresh failed (${response.status})`)
-  const body = (await response.json()) as Partial<AuthResponse> & { accessToken?: string }
-  const fresh = body.token ?? body.accessToken
-  if (!fresh) throw new OfflineError('Refresh response carried no token')
-  accessToken = fresh
-  if (body.user) {
-    currentUser = body.user
-    localStorage.setItem(USER_KEY, JSON.stringify(body.user))
-  }
-  if (body.refreshToken) localStorage.setItem(REFRESH_KEY, body.refreshToken)
+  if (!response.ok || !data) throw new OfflineError(`Refresh failed (${response.status})`)
+  accessToken = data.token
+  localStorage.setItem(REFRESH_KEY, data.refreshToken)
   notify()
-  return fresh
+  return data.token
 }
 
 /** A valid access token, refreshed first when it expires within `margin` seconds. */
@@ -163,25 +134,20 @@ export async function freshToken(margin = 30): Promise<string> {
   return refresh()
 }
 
-export async function login(email: string, password: string): Promise<Response> {
-  return postAuth('login', { email, password })
+export function login(email: string, password: string) {
+  return publicApi.POST('/api/workbook/auth/login', { body: { email, password } })
 }
 
-export async function register(name: string, email: string, password: string): Promise<Response> {
-  return postAuth('register', { name, email, password })
+export function register(name: string, email: string, password: string) {
+  return publicApi.POST('/api/workbook/auth/register', { body: { name, email, password } })
 }
 
 export async function logout(): Promise<void> {
   const stored = localStorage.getItem(REFRESH_KEY)
   try {
-    await fetch(`${AUTH}/logout`, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: {
-        'Content-Type': 'application/json',
-        ...(accessToken ? { Authorization: `Bearer ${accessToken}` } : {}),
-      },
-      body: JSON.stringify(stored ? { refreshToken: stored } : {}),
+    await publicApi.POST('/api/workbook/auth/logout', {
+      body: stored ? { refreshToken: stored } : {},
+      headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {},
     })
   } catch {
     // Signing out locally still works offline; the refresh token expires on its own.

@@ -4,26 +4,39 @@
  *
  * The connection follows the browser's online/offline events (Chromium keeps an open WebSocket
  * alive when only the network emulation goes offline), refreshes an expired access token before
- * it reconnects, and on close code 4401 refreshes and retries. Local edits made while not synced
- * are counted and shown as "n changes pending" (the count survives a reload).
+ * it reconnects, and on close code 4401 refreshes and retries. A note created offline (queued in
+ * the outbox) does not connect until its create has reached the server.
+ *
+ * Pending changes are counted per part of the note, not per keystroke: the text, and each
+ * metadata field (title, tags, folder) changed while not synced, plus one for a queued create.
+ * The set survives a reload.
  */
 import * as Y from 'yjs'
-import { IndexeddbPersistence, clearDocument } from 'y-indexeddb'
+import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
-import { freshToken, OfflineError, refresh, SignedOutError } from './session'
+import { freshToken, OfflineError, refresh, SignedOutError } from '../lib/session'
+import { rememberOpened } from './forget'
+import { KEEPALIVE_MS } from './userFeed'
+import { isQueued, onOutboxChange } from './outbox'
+import { META, type MetaKey } from './meta'
 
 export type SyncKind = 'loading' | 'saved' | 'syncing' | 'offline' | 'error'
 
+/** A part of the note with changes the server has not acknowledged. */
+export type Part = 'text' | MetaKey
+
 export interface SyncState {
   kind: SyncKind
+  /** Changes not yet on the server: changed parts, plus a queued create. */
   pending: number
+  /** True while the note exists only on this device (its create is queued). */
+  queued: boolean
   /** Set for permanent failures: the reason shown to the user. */
   message?: string
   /** True once the server refused edits for good (access revoked, note deleted). */
   locked?: boolean
 }
 
-const OPENED_KEY = 'collab.openedNotes'
 const PERMANENT: Record<number, string> = {
   4403: 'You no longer have access to this note.',
   4404: 'This note does not exist.',
@@ -36,20 +49,12 @@ function socketBase(): string {
   return `${scheme}://${location.host}/collab`
 }
 
-function rememberOpened(name: string): void {
-  const opened = new Set<string>(JSON.parse(localStorage.getItem(OPENED_KEY) ?? '[]'))
-  opened.add(name)
-  localStorage.setItem(OPENED_KEY, JSON.stringify([...opened]))
-}
-
-/** Drop every locally kept note document (on sign-out). */
-export async function forgetLocalDocuments(): Promise<void> {
-  const opened: string[] = JSON.parse(localStorage.getItem(OPENED_KEY) ?? '[]')
-  await Promise.all(opened.map((name) => clearDocument(name).catch(() => undefined)))
-  localStorage.removeItem(OPENED_KEY)
-  localStorage.removeItem('collab.notesCache')
-  for (const key of Object.keys(localStorage)) {
-    if (key.startsWith('collab.pending.')) localStorage.removeItem(key)
+function readParts(key: string): Set<Part> {
+  try {
+    const raw: unknown = JSON.parse(localStorage.getItem(key) ?? '[]')
+    return new Set(Array.isArray(raw) ? (raw as Part[]) : [])
+  } catch {
+    return new Set()
   }
 }
 
@@ -58,22 +63,28 @@ export class NoteConnection {
   readonly name: string
   readonly provider: WebsocketProvider
   readonly persistence: IndexeddbPersistence
-  private state: SyncState = { kind: 'loading', pending: 0 }
+  private state: SyncState
   private readonly pendingKey: string
+  private readonly noteId: string
+  private parts: Set<Part>
   private destroyed = false
   private unauthorizedStreak = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private flushTimer: ReturnType<typeof setInterval> | undefined
   private localUpdates = 0
   private readonly listeners = new Set<(state: SyncState) => void>()
+  private readonly stopOutbox: () => void
 
   constructor(
     noteId: string,
     private readonly onSignedOut: (message: string) => void,
   ) {
+    this.noteId = noteId
     this.name = `notes/${noteId}`
     this.pendingKey = `collab.pending.${noteId}`
-    this.state.pending = Number(localStorage.getItem(this.pendingKey) ?? 0) || 0
+    this.parts = readParts(this.pendingKey)
+    this.state = { kind: 'loading', pending: 0, queued: isQueued(noteId) }
+    this.state.pending = this.countPending()
     rememberOpened(this.name)
     this.persistence = new IndexeddbPersistence(this.name, this.doc)
     this.provider = new WebsocketProvider(socketBase(), this.name, this.doc, {
@@ -81,17 +92,28 @@ export class NoteConnection {
       disableBc: true,
       params: {},
       shouldReconnect: (event) => !(event.code >= 4400 && event.code < 4500),
+      // alone in a note the server relays nothing, and y-websocket drops a socket silent for
+      // 30 s: a sync step 1 every 20 s keeps it up (the answer is an empty diff)
+      resyncInterval: KEEPALIVE_MS,
     })
     this.provider.on('status', () => this.recompute())
     this.provider.on('sync', (synced: boolean) => {
       if (synced) {
         this.unauthorizedStreak = 0
-        this.setPending(0)
+        this.setParts(new Set())
       }
       this.recompute()
     })
     this.provider.on('closed', (event: { code: number; reason: string }) => this.onClosed(event.code))
-    this.doc.on('update', this.onUpdate)
+    this.doc.on('afterTransaction', this.onTransaction)
+    this.stopOutbox = onOutboxChange(() => {
+      const queued = isQueued(this.noteId)
+      if (queued === this.state.queued) return
+      this.state = { ...this.state, queued }
+      this.state.pending = this.countPending()
+      if (!queued) void this.connect()
+      this.recompute()
+    })
     window.addEventListener('online', this.onOnline)
     window.addEventListener('offline', this.onOffline)
   }
@@ -117,15 +139,25 @@ export class NoteConnection {
     return () => this.listeners.delete(fn)
   }
 
-  private readonly onUpdate = (_update: Uint8Array, origin: unknown): void => {
-    if (origin === this.provider || origin === this.persistence) return
+  private readonly onTransaction = (tr: Y.Transaction): void => {
+    if (tr.origin === this.provider || tr.origin === this.persistence || tr.changed.size === 0) return
     this.localUpdates += 1
     if (!(this.provider.wsconnected && this.provider.synced)) {
-      this.setPending(this.state.pending + 1)
+      const meta: unknown = this.doc.getMap(META)
+      const parts = new Set(this.parts)
+      for (const [type, keys] of tr.changed) {
+        if (type === meta) keys.forEach((key) => key && parts.add(key as MetaKey))
+        else parts.add('text')
+      }
+      this.setParts(parts)
     } else {
       this.watchFlush()
     }
     this.recompute()
+  }
+
+  private countPending(): number {
+    return this.parts.size + (this.state.queued ? 1 : 0)
   }
 
   private readonly onOnline = (): void => {
@@ -142,7 +174,7 @@ export class NoteConnection {
   async connect(): Promise<void> {
     clearTimeout(this.retryTimer)
     if (this.destroyed || this.state.locked) return
-    if (!navigator.onLine) {
+    if (!navigator.onLine || this.state.queued) {
       this.recompute()
       return
     }
@@ -191,9 +223,10 @@ export class NoteConnection {
     this.emit()
   }
 
-  private setPending(count: number): void {
-    this.state = { ...this.state, pending: count }
-    if (count > 0) localStorage.setItem(this.pendingKey, String(count))
+  private setParts(parts: Set<Part>): void {
+    this.parts = parts
+    this.state = { ...this.state, pending: this.countPending() }
+    if (parts.size) localStorage.setItem(this.pendingKey, JSON.stringify([...parts]))
     else localStorage.removeItem(this.pendingKey)
   }
 
@@ -238,7 +271,7 @@ export class NoteConnection {
     if (this.state.locked) return this.emit()
     const p = this.provider
     let kind: SyncKind
-    if (!navigator.onLine || (!p.wsconnected && !p.wsconnecting && !p.shouldConnect)) kind = 'offline'
+    if (!navigator.onLine || this.state.queued || (!p.wsconnected && !p.wsconnecting && !p.shouldConnect)) kind = 'offline'
     else if (p.wsconnected && p.synced && !this.flushTimer) kind = 'saved'
     else if (p.wsconnected || p.wsconnecting) kind = 'syncing'
     else kind = 'offline'
@@ -257,7 +290,8 @@ export class NoteConnection {
     clearInterval(this.flushTimer)
     window.removeEventListener('online', this.onOnline)
     window.removeEventListener('offline', this.onOffline)
-    this.doc.off('update', this.onUpdate)
+    this.doc.off('afterTransaction', this.onTransaction)
+    this.stopOutbox()
     this.listeners.clear()
     this.provider.destroy()
     void this.persistence.destroy()
