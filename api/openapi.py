@@ -227,7 +227,8 @@ _SUBSCHEMA_MAPS = ("properties", "patternProperties")
 
 def _without_nul(schema: Any) -> Any:
     """`schema` (of a request value) with the server's rule that no string or key holds U+0000:
-    strings get `NO_NUL`, objects name their keys by it, and open values are `JsonValue`."""
+    strings get `NO_NUL`, open maps name their keys by it, and open values are `JsonValue`.
+    A model's unknown properties are ignored, whatever they hold (`api.schema._known`)."""
     if schema is True or schema == {}:
         return _REF_JSON_VALUE
     if not isinstance(schema, dict):
@@ -249,7 +250,7 @@ def _without_nul(schema: Any) -> Any:
             out["pattern"] = NO_NUL
         elif out["pattern"] != NO_NUL:
             out["allOf"] = [*out.get("allOf", []), {"pattern": NO_NUL}]
-    if "object" in types:
+    if "object" in types and "properties" not in out:  # an open map; a model ignores extras
         out["propertyNames"] = {"pattern": NO_NUL}
         out.setdefault("additionalProperties", _REF_JSON_VALUE)
     return out

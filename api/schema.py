@@ -165,7 +165,7 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
         raise invalid("body", f"malformed JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):
         raise invalid("body", "must be a JSON object", status=400)
-    _refuse_nul(data)
+    _refuse_nul(_known(model, data))
     try:
         # Validated as JSON again (strict JSON mode parses ids, dates and enums from strings),
         # now with integral numbers spelled as integers.
@@ -185,6 +185,12 @@ def _nul_fields(value: object, path: str) -> list[str]:
     if isinstance(value, list):
         return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
     return []
+
+
+def _known(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `data` that `model` reads (by alias or name); the rest is ignored."""
+    names = {name for field, info in model.model_fields.items() for name in (field, info.alias)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 def _refuse_nul(data: object) -> None:
@@ -227,7 +233,7 @@ def parse_query(request: Request, model: type[M]) -> M:
             data[key] = [part for value in values for part in value.split(",") if part]
         else:
             data[key] = values[-1]
-    _refuse_nul(data)
+    _refuse_nul(_known(model, data))
     return validate(model, data)
 
 
