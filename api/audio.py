@@ -11,21 +11,32 @@ audio rate limit; reads do not. Transcription (`POST /api/workbook/audio/transcr
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from api.errors import ApiError, invalid, not_found
+from api.errors import ApiError, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
-from api.schema import CamelModel, Success, ascii_uint, parse_query, path_uuid, respond
+from api.schema import (
+    UUID_PATTERN,
+    WHITESPACE,
+    CamelModel,
+    Success,
+    ascii_uint,
+    parse_query,
+    path_uuid,
+    respond,
+)
 from api.security import Principal, require
 from api.services import Services, services
 from storage.errors import UnknownReference
@@ -48,15 +59,37 @@ _EXT_OF_TYPE = {ctype: ext for ext, types in FORMATS.items() for ctype in types}
 _GENERIC_TYPES = {"", "application/octet-stream"}
 _CHUNK = 64 * 1024
 _MAX_PART = 64 * 1024  # the text fields (title, moduleId)
+_MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
 _FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file itself
+# Not blank once stripped, no U+0000.
+_TITLE_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
+_MODULE_ID_PATTERN = f"^$|{UUID_PATTERN}"
+
+
+def _file_part(schema: dict[str, Any]) -> None:
+    # OpenAPI 3.1 spells a file part `contentMediaType`, not the 3.0 `format: binary`.
+    schema.pop("format", None)
+    schema["contentMediaType"] = "application/octet-stream"
 
 
 class AudioUpload(CamelModel):
     """The upload, sent as multipart/form-data fields (at most AUDIO_MAX_BYTES of audio)."""
 
-    audio: bytes = Field(description="the recording: MP3, WAV, M4A, WebM or Ogg")
-    title: str = Field(min_length=1, max_length=255)
-    module_id: uuid.UUID | None = None
+    # Every other property is one more text field (a list would be several; null is none).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "maxProperties": _MAX_FIELDS + 1,
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        }
+    )
+
+    audio: bytes = Field(
+        min_length=1,
+        description="the recording: MP3, WAV, M4A, WebM or Ogg",
+        json_schema_extra=_file_part,
+    )
+    title: str = Field(min_length=1, max_length=255, pattern=_TITLE_PATTERN)
+    module_id: str = Field("", pattern=_MODULE_ID_PATTERN, description="empty: no module")
 
 
 class AudioQuery(CamelModel):
@@ -133,7 +166,7 @@ async def _read_form(request: Request, limit: int) -> FormData:
     if declared is not None and declared > cap:
         raise _too_big(limit)
     capped = Request(request.scope, _capped(request.receive, cap, limit))
-    return await capped.form(max_files=1, max_fields=10, max_part_size=_MAX_PART)
+    return await capped.form(max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART)
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -153,18 +186,23 @@ def _file_name(upload: UploadFile) -> str:
     return name.strip()[-255:]
 
 
-def _format(upload: UploadFile, file_name: str) -> tuple[str, str]:
-    """The stored extension and content type, or a 415 naming `audio`.
+def _format(upload: UploadFile, file_name: str) -> tuple[str, str, str]:
+    """The stored extension, content type and file name, or a 415 naming `audio`.
 
-    The name's extension decides (a generic content type is fine); a name without one, like the
-    `blob` of a browser MediaRecorder upload, takes the extension of its audio content type.
+    A name with an audio extension decides (its content type may be generic, not another audio
+    type). Otherwise the content type must be an audio type, which decides; the stored name then
+    ends in that type's extension (`blob` of a browser MediaRecorder upload becomes `blob.webm`,
+    a disguised `run.exe` sent as audio/mpeg `run.exe.mp3`): a recording is never served back
+    under a name that is not audio.
     """
     sent = (upload.content_type or "").split(";")[0].strip().lower()
     suffix = PurePosixPath(file_name).suffix.lower().lstrip(".")
     if suffix in FORMATS and (sent in _GENERIC_TYPES or sent in FORMATS[suffix]):
-        return suffix, sent if sent in FORMATS[suffix] else FORMATS[suffix][0]
-    if not suffix and sent in _EXT_OF_TYPE:
-        return _EXT_OF_TYPE[sent], sent
+        return suffix, sent if sent in FORMATS[suffix] else FORMATS[suffix][0], file_name
+    if suffix not in FORMATS and sent in _EXT_OF_TYPE:
+        ext = _EXT_OF_TYPE[sent]
+        named = f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else ""
+        return ext, sent, named
     allowed = ", ".join(f".{ext}" for ext in FORMATS)
     raise ApiError(
         415,
@@ -186,14 +224,13 @@ async def _read_upload(upload: UploadFile, limit: int) -> bytes:
 
 async def _module_id(svc: Services, form: FormData) -> uuid.UUID | None:
     raw = _text(form, "moduleId")
-    if raw is None or not raw.strip():
+    if not raw:
         return None
-    try:
-        module_id = uuid.UUID(raw.strip())
-    except ValueError as exc:
-        raise invalid("moduleId", "must be a UUID") from exc
+    if not re.fullmatch(UUID_PATTERN, raw):
+        raise invalid("moduleId", "must be a UUID (8-4-4-4-12 hex digits) or empty")
+    module_id = uuid.UUID(raw)
     if await ModuleRepository(svc.db).get(module_id) is None:
-        raise invalid("moduleId", "no such module")
+        raise missing_reference("moduleId", "module")
     return module_id
 
 
@@ -210,8 +247,7 @@ async def upload_audio(request: Request) -> Response:
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
             raise invalid("audio", "a file is required" if upload is None else "must be a file")
-        file_name = _file_name(upload)
-        ext, content_type = _format(upload, file_name)
+        ext, content_type, file_name = _format(upload, _file_name(upload))
         module_id = await _module_id(svc, form)
         data = await _read_upload(upload, limit)
     finally:
@@ -248,7 +284,7 @@ async def _store(
     except Exception as exc:
         await _discard(svc, key)
         if isinstance(exc, UnknownReference):  # the module was deleted meanwhile
-            raise invalid("moduleId", "no such module") from exc
+            raise missing_reference("moduleId", "module") from exc
         raise
 
 
@@ -329,10 +365,11 @@ operations = [
         "audio",
         body=AudioUpload,
         body_media_type="multipart/form-data",
+        body_encoding=(("audio", tuple(_EXT_OF_TYPE)),),
         response=RecordingEnvelope,
         status=201,
         permission="workbook.write",
-        errors=(429,),
+        errors=(404, 429),
     ),
     Operation(
         "GET",

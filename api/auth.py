@@ -18,7 +18,7 @@ from starlette.responses import Response
 from api.errors import ApiError, conflict, forbidden, unauthorized
 from api.openapi import Operation
 from api.ratelimit import enforce, refuse_if_over
-from api.schema import CamelModel, Success, parse_body, respond
+from api.schema import WHITESPACE, CamelModel, Success, parse_body, respond
 from api.security import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
@@ -37,7 +37,7 @@ from storage.users import EmailTaken, UserRepository, normalize_email
 log = logging.getLogger(__name__)
 
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL_PATTERN = rf"^[^@{WHITESPACE}]+@[^@{WHITESPACE}]+\.[^@{WHITESPACE}]+$"
 
 
 class RegisterBody(CamelModel):

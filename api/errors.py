@@ -69,6 +69,13 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+def missing_reference(field: str, what: str) -> ApiError:
+    """A well-formed id in the request body that names nothing: a 404 naming the field (the
+    request is valid; what it points at is not there, as for an id in the path)."""
+    message = f"no such {what}"
+    return ApiError(404, f"{field}: {message}", fields=[{"field": field, "message": message}])
+
+
 def conflict(message: str) -> ApiError:
     return ApiError(409, message)
 

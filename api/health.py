@@ -123,6 +123,6 @@ operations = [
         "health",
         response=Health,
         auth="none",
-        errors=(503,),
+        responses=((503, Health),),
     )
 ]

@@ -9,14 +9,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import invalid, not_found
+from api.errors import ApiError, invalid, not_found
 from api.modules import load_module, require_unlocked
 from api.openapi import Operation
-from api.schema import CamelModel, Success, parse_body, path_uuid, respond
+from api.schema import (
+    CamelModel,
+    Omittable,
+    Success,
+    parse_body,
+    path_uuid,
+    require_a_field,
+    respond,
+)
 from api.security import require
 from api.services import services
 from storage.lessons import LessonRepository, OrderMismatch
@@ -43,19 +51,25 @@ class SubLessonCreate(_VideoFields):
 class LessonUpdate(CamelModel):
     """Only the fields present change; ``muxPlaybackId`` and ``description`` may be null."""
 
-    title: str | None = Field(None, min_length=1, max_length=255)
-    order: int | None = Field(None, ge=0, le=1_000_000)
+    model_config = ConfigDict(json_schema_extra=require_a_field)
+
+    title: Omittable[str] = Field(None, min_length=1, max_length=255)
+    order: Omittable[int] = Field(None, ge=0, le=1_000_000)
     mux_playback_id: str | None = Field(None, pattern=PLAYBACK_ID_PATTERN)
-    duration_seconds: int | None = Field(None, ge=0, le=10_000_000)
+    duration_seconds: Omittable[int] = Field(None, ge=0, le=10_000_000)
     description: str | None = Field(None, max_length=10_000)
 
 
 class SubLessonUpdate(CamelModel):
-    title: str | None = Field(None, min_length=1, max_length=255)
-    order: int | None = Field(None, ge=0, le=1_000_000)
+    """Only the fields present change; ``muxPlaybackId`` may be null."""
+
+    model_config = ConfigDict(json_schema_extra=require_a_field)
+
+    title: Omittable[str] = Field(None, min_length=1, max_length=255)
+    order: Omittable[int] = Field(None, ge=0, le=1_000_000)
     mux_playback_id: str | None = Field(None, pattern=PLAYBACK_ID_PATTERN)
-    duration_seconds: int | None = Field(None, ge=0, le=10_000_000)
-    start_time_seconds: int | None = Field(None, ge=0, le=10_000_000)
+    duration_seconds: Omittable[int] = Field(None, ge=0, le=10_000_000)
+    start_time_seconds: Omittable[int] = Field(None, ge=0, le=10_000_000)
 
 
 class LessonOrder(CamelModel):
@@ -268,8 +282,11 @@ async def reorder_lessons(request: Request) -> Response:
     repo = LessonRepository(svc.db)
     try:
         found = await repo.reorder(module_id, body.lesson_ids)
-    except OrderMismatch as exc:
-        raise invalid("lessonIds", str(exc)) from exc
+    except OrderMismatch as exc:  # a valid list that is not the module's lessons now: 409
+        message = str(exc)
+        raise ApiError(
+            409, f"lessonIds: {message}", fields=[{"field": "lessonIds", "message": message}]
+        ) from exc
     if not found:
         raise not_found("module")
     outline = await repo.outline(module_id)
@@ -326,7 +343,7 @@ operations = [
         body=LessonOrder,
         response=LessonList,
         permission="admin.access",
-        errors=(404,),
+        errors=(404, 409),
     ),
     Operation(
         "GET",

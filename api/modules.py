@@ -15,9 +15,17 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import ApiError, invalid, not_found
+from api.errors import ApiError, not_found
 from api.openapi import Operation
-from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, respond
+from api.schema import (
+    CamelModel,
+    Omittable,
+    Success,
+    parse_body,
+    parse_query,
+    path_uuid,
+    respond,
+)
 from api.security import Principal, require
 from api.services import services
 from storage.models import Difficulty, Module, Tier
@@ -46,14 +54,14 @@ class ModuleCreate(CamelModel):
 
 
 class ModuleUpdate(CamelModel):
-    title: str | None = Field(None, min_length=1, max_length=255)
-    description: str | None = Field(None, max_length=10_000)
-    order: int | None = Field(None, ge=0, le=1_000_000)
-    duration: int | None = Field(None, ge=0, le=100_000)
-    difficulty: DifficultyName | None = None
-    is_locked: bool | None = None
-    required_tier: TierName | None = None
-    content: dict[str, Any] | None = None
+    title: Omittable[str] = Field(None, min_length=1, max_length=255)
+    description: Omittable[str] = Field(None, max_length=10_000)
+    order: Omittable[int] = Field(None, ge=0, le=1_000_000)
+    duration: Omittable[int] = Field(None, ge=0, le=100_000)
+    difficulty: Omittable[DifficultyName] = None
+    is_locked: Omittable[bool] = None
+    required_tier: Omittable[TierName] = None
+    content: Omittable[dict[str, Any]] = None
 
 
 class ModuleOut(CamelModel):
@@ -135,9 +143,7 @@ def _changes(body: ModuleCreate | ModuleUpdate, fields: set[str]) -> dict[str, o
     names = {"order": "order_index", "duration": "duration_minutes"}
     changes: dict[str, object] = {}
     for field in fields:
-        value = getattr(body, field)
-        if value is None:
-            raise invalid(ModuleUpdate.model_fields[field].alias or field, "may not be null")
+        value = getattr(body, field)  # never None: ModuleUpdate's fields are Omittable
         if field == "difficulty":
             value = Difficulty(value)
         elif field == "required_tier":

@@ -15,7 +15,7 @@ from api.errors import ApiError, forbidden, not_found
 from api.lessons import PLAYBACK_ID_PATTERN
 from api.localstream import stream_url
 from api.modules import is_locked_for
-from api.openapi import Operation
+from api.openapi import Header, Operation
 from api.playback import WebhookSignatureError, verify_webhook
 from api.schema import CamelModel, parse_body, read_body, respond
 from api.security import require
@@ -38,6 +38,12 @@ class PlaybackToken(CamelModel):
         description="set when this server serves the playback id itself (development: "
         "`collab sample-course`): play this URL instead of Mux's stream host",
     )
+
+
+class MuxEvent(CamelModel):
+    """A Mux webhook body, as far as the receiver reads it (Mux sends more fields)."""
+
+    type: str
 
 
 class WebhookAck(CamelModel):
@@ -153,6 +159,16 @@ operations = [
         webhook,
         "Mux webhook receiver (mux-signature HMAC-SHA256, 300 s tolerance)",
         "mux",
+        body=MuxEvent,
+        body_errors=(400, 413),
+        headers=(
+            Header(
+                "mux-signature",
+                "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; 400 when missing or "
+                "malformed, 401 when stale or not matching",
+                pattern=r"^t=[0-9]{1,12},v1=[0-9a-f]{64}$",
+            ),
+        ),
         response=WebhookAck,
         auth="none",
         errors=(400, 401),

@@ -54,6 +54,7 @@ from storage.users import UserRepository
 from storage.versions import VersionInfo, VersionRepository
 
 INLINE_EXPORT_MAX_CHARS = 50_000
+EXPORT_MEDIA_TYPES = ("text/markdown", "application/json", "application/pdf")  # md, json, pdf
 _EXPORT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -374,7 +375,8 @@ operations = [
         query=ExportQuery,
         permission=_R[0],
         errors=(*_R[1], 503),
-        media_type="application/octet-stream",
+        media_type=EXPORT_MEDIA_TYPES,
+        responses=((202, ExportJob),),
     ),
     Operation(
         "GET",
@@ -385,6 +387,7 @@ operations = [
         response=ExportJob,
         permission=_R[0],
         errors=_R[1],
+        path_patterns=(("exportId", _EXPORT_ID.pattern),),
     ),
     Operation(
         "GET",
@@ -394,6 +397,7 @@ operations = [
         "notes",
         permission=_R[0],
         errors=_R[1],
-        media_type="application/octet-stream",
+        media_type=EXPORT_MEDIA_TYPES,
+        path_patterns=(("exportId", _EXPORT_ID.pattern),),
     ),
 ]

@@ -17,15 +17,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.errors import ApiError, conflict, forbidden, invalid, not_found
+from api.errors import ApiError, conflict, forbidden, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
-from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, respond
+from api.schema import (
+    WHITESPACE,
+    CamelModel,
+    NotNullSchema,
+    Omittable,
+    Success,
+    parse_body,
+    parse_query,
+    path_uuid,
+    respond,
+)
 from api.security import Permission, Principal, require
 from api.services import Services, services
 from collab.control import Control
@@ -58,9 +68,18 @@ def _title_not_blank(value: object) -> object:
     return value
 
 
+def _title_not_null(value: str | None) -> str | None:
+    if value is None:
+        raise PydanticCustomError("blank_title", "cannot be empty: a note needs a title")
+    return value
+
+
 # Not blank (a message the page can show as is); the pattern tells API clients the same.
-Title = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S"),
-                  BeforeValidator(_title_not_blank)]
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=f"[^{WHITESPACE}]"),
+    BeforeValidator(_title_not_blank),
+]
 
 
 class NoteCreate(CamelModel):
@@ -80,12 +99,14 @@ class NoteCreate(CamelModel):
 
 
 class NoteUpdate(CamelModel):
-    title: Title | None = None
-    tags: list[Tag] | None = Field(None, max_length=10)
-    is_private: bool | None = None
+    title: Annotated[Title | None, AfterValidator(_title_not_null), NotNullSchema] = None
+    tags: Omittable[list[Tag]] = Field(None, max_length=10)
+    is_private: Omittable[bool] = None
     module_id: uuid.UUID | None = None
     folder: str | None = Field(None, max_length=255)
-    version: int | None = Field(None, ge=1, description="expected version (409 when stale)")
+    version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="expected version (409 when stale)"
+    )
 
 
 class NoteOut(CamelModel):
@@ -222,7 +243,7 @@ async def create_note(request: Request) -> Response:
     except UnknownReference as exc:
         if body.id is not None and (found := await _existing(svc, principal, body.id)):
             return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)  # a race
-        raise invalid("moduleId", "no such module") from exc
+        raise missing_reference("moduleId", "module") from exc
     # A new note's document is normally not loaded anywhere: `meta` goes to the update log
     # without loading it (no load, store and unload per create). A client that connected in
     # between has it loaded without these keys and gets them from the row (`MetaMirror`).
@@ -277,7 +298,7 @@ async def update_note(request: Request) -> Response:
     except VersionConflict as exc:
         raise conflict(f"the note changed meanwhile (now at version {exc.current})") from exc
     except UnknownReference as exc:
-        raise invalid("moduleId", "no such module") from exc
+        raise missing_reference("moduleId", "module") from exc
     if note is None:
         raise not_found("note")
     if fields & set(META_KEYS):
@@ -333,7 +354,8 @@ operations = [
         response=NoteEnvelope,
         status=201,
         permission="workbook.write",
-        errors=(409, 422, 429),
+        errors=(404, 409, 429),
+        responses=((200, NoteEnvelope),),  # a retried create with the same `id`
     ),
     Operation(
         "GET",

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import typing
 import uuid
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from api.errors import ApiError, FieldError, invalid
 
 MAX_BODY_BYTES = 1 << 20
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"  # ids in paths
+# What `str.strip()` removes, spelled out: `\s` differs between Python, ECMA (OpenAPI clients)
+# and Rust (pydantic) regexes, so patterns shared by the server and the spec never use it.
+WHITESPACE = r"\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CANONICAL_UUID = re.compile(UUID_PATTERN)
+_EXACT_INT = 2**53  # integral JSON numbers up to this are integers, whatever their spelling
 
 
 def ascii_uint(text: str, *, max_digits: int = 18) -> int | None:
@@ -57,6 +65,38 @@ class Success(CamelModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def _refuse_null(value: T) -> T:
+    if value is None:
+        raise PydanticCustomError("not_null", "may not be null: leave it out to keep the value")
+    return value
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    branches = schema.pop("anyOf", None)
+    if branches is None:
+        return
+    kept = [branch for branch in branches if branch.get("type") != "null"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
+def require_a_field(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an update body that must name at least one of its fields."""
+    schema["anyOf"] = [{"required": [name]} for name in schema.get("properties", {})]
+
+
+# The OpenAPI schema of an optional field that refuses null: the non-null type, no default.
+NotNullSchema = Field(json_schema_extra=_drop_null)
+# An update field that may be left out (None: keep the current value) but not sent as null (a
+# 422); its OpenAPI schema says the same.
+Omittable = Annotated[T | None, AfterValidator(_refuse_null), NotNullSchema]
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
@@ -89,10 +129,14 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-def _finite_float(text: str) -> float:
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: an int when it is integral (JSON Schema's
+    `integer` includes `3.0`), a finite float otherwise."""
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number {text[:20]} is out of range")
+    if value.is_integer() and abs(value) <= _EXACT_INT:
+        return int(value)
     return value
 
 
@@ -116,14 +160,16 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
             fields=[{"field": "content-type", "message": "must be application/json"}],
         )
     try:
-        data = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
+        data = json.loads(body, parse_float=_json_number, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise invalid("body", f"malformed JSON: {exc}", status=400) from exc
     if not isinstance(data, dict):
         raise invalid("body", "must be a JSON object", status=400)
-    _refuse_nul(data)
+    _refuse_nul(_known(model, data))
     try:
-        return model.model_validate_json(body, strict=True)
+        # Validated as JSON again (strict JSON mode parses ids, dates and enums from strings),
+        # now with integral numbers spelled as integers.
+        return model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise _validation_failed(exc) from exc
 
@@ -139,6 +185,12 @@ def _nul_fields(value: object, path: str) -> list[str]:
     if isinstance(value, list):
         return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}.{i}")]
     return []
+
+
+def _known(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `data` that `model` reads (by alias or name); the rest is ignored."""
+    names = {name for field, info in model.model_fields.items() for name in (field, info.alias)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 def _refuse_nul(data: object) -> None:
@@ -181,16 +233,21 @@ def parse_query(request: Request, model: type[M]) -> M:
             data[key] = [part for value in values for part in value.split(",") if part]
         else:
             data[key] = values[-1]
-    _refuse_nul(data)
+    _refuse_nul(_known(model, data))
     return validate(model, data)
 
 
 def path_uuid(request: Request, name: str) -> uuid.UUID:
-    raw = request.path_params.get(name, "")
-    try:
-        return uuid.UUID(str(raw))
-    except ValueError as exc:
-        raise invalid(name, "must be a UUID") from exc
+    """The path parameter `name` in the canonical 8-4-4-4-12 hex form (the OpenAPI pattern).
+
+    Anything else is a 404 naming the parameter: such a path names no resource, like a
+    well-formed id that names nothing.
+    """
+    raw = str(request.path_params.get(name, ""))
+    if not _CANONICAL_UUID.fullmatch(raw):
+        message = "no such resource: ids are UUIDs (8-4-4-4-12 hex digits)"
+        raise ApiError(404, f"{name}: {message}", fields=[{"field": name, "message": message}])
+    return uuid.UUID(raw)
 
 
 def respond(model: BaseModel, status: int = 200) -> JSONResponse:

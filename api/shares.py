@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import EMAIL_PATTERN
-from api.errors import forbidden, invalid, not_found
+from api.errors import ApiError, forbidden, not_found
 from api.notes import announce, control_live, notes_guard, visible_note
 from api.openapi import Operation
 from api.schema import CamelModel, Success, parse_body, path_uuid, respond
@@ -79,8 +79,12 @@ async def create_share(request: Request) -> Response:
     user = await UserRepository(svc.db).get_by_email(body.email)
     if user is None:
         raise not_found("user with this email")
-    if user.id == note.owner_id:
-        raise invalid("email", "you own this note already")
+    if user.id == note.owner_id:  # a valid request the note's state refuses: 409
+        raise ApiError(
+            409,
+            "email: you own this note already",
+            fields=[{"field": "email", "message": "you own this note already"}],
+        )
     repo = NoteRepository(svc.db)
     try:
         share = await repo.share(note.id, user.id, Permission(body.permission))
@@ -137,7 +141,7 @@ operations = [
         response=ShareEnvelope,
         status=201,
         permission="workbook.write",
-        errors=(404, 429),
+        errors=(404, 409, 429),
     ),
     Operation(
         "DELETE",

@@ -68,6 +68,7 @@ async def test_upload_list_get_download_delete(
     webm = await upload(client, me, data=blob, name="blob", ctype="audio/webm;codecs=opus")
     assert webm.status_code == 201, webm.text
     assert webm.json()["recording"]["contentType"] == "audio/webm"
+    assert webm.json()["recording"]["fileName"] == "blob.webm"  # named by its content type
 
     listed = (await client.get(AUDIO, params={"limit": 1}, headers=me)).json()
     assert listed["total"] == 2 and listed["hasMore"] is True and len(listed["recordings"]) == 1
@@ -99,16 +100,16 @@ async def test_validation_errors_name_the_field(client: httpx.AsyncClient, tmp_p
     assert (as_json.status_code, field_of(as_json)) == (415, "audio")
     text = await upload(client, me, name="notes.txt", ctype="text/plain")
     assert (text.status_code, field_of(text)) == (415, "audio")
-    disguised = await upload(client, me, name="run.exe", ctype="audio/mpeg")
-    assert (disguised.status_code, field_of(disguised)) == (415, "audio")
+    mismatched = await upload(client, me, name="talk.wav", ctype="audio/mpeg")
+    assert (mismatched.status_code, field_of(mismatched)) == (415, "audio")
     empty = await upload(client, me, data=b"")
     assert (empty.status_code, field_of(empty)) == (422, "audio")
     for title in ("", "   ", "t" * 256):
         bad_title = await upload(client, me, title=title)
         assert (bad_title.status_code, field_of(bad_title)) == (422, "title"), title
-    for module_id in ("not-a-uuid", str(uuid.uuid4())):
+    for module_id, status in (("not-a-uuid", 422), (str(uuid.uuid4()), 404)):
         bad_module = await upload(client, me, moduleId=module_id)
-        assert (bad_module.status_code, field_of(bad_module)) == (422, "moduleId")
+        assert (bad_module.status_code, field_of(bad_module)) == (status, "moduleId")
     assert stored_files(tmp_path) == []
     assert (await client.get(AUDIO, headers=me)).json()["total"] == 0
 
@@ -145,6 +146,19 @@ async def test_too_big_is_413_even_without_a_content_length(
     assert (streamed.status_code, field_of(streamed)) == (413, "audio")
     assert sent < 64
     assert len(stored_files(tmp_path)) == 1
+
+
+async def test_a_non_audio_name_sent_as_audio_is_renamed(client: httpx.AsyncClient) -> None:
+    """The audio content type decides when the name's extension is not an audio one, and the
+    stored name gets that type's extension: it is never served back as `run.exe`."""
+    me = bearer((await register(client))["token"])
+    disguised = await upload(client, me, name="run.exe", ctype="audio/mpeg")
+    assert disguised.status_code == 201, disguised.text
+    recording = disguised.json()["recording"]
+    assert (recording["fileName"], recording["contentType"]) == ("run.exe.mp3", "audio/mpeg")
+    file = await client.get(f"{AUDIO}/{recording['id']}/file", headers=me)
+    assert file.headers["content-type"] == "audio/mpeg"
+    assert "run.exe.mp3" in file.headers["content-disposition"]
 
 
 async def test_other_users_recordings_are_not_found(client: httpx.AsyncClient) -> None:
@@ -208,7 +222,7 @@ async def test_a_failed_row_write_leaves_no_object(
 
     monkeypatch.setattr(RecordingRepository, "create", module_gone)
     refused = await upload(client, me)
-    assert (refused.status_code, field_of(refused)) == (422, "moduleId")
+    assert (refused.status_code, field_of(refused)) == (404, "moduleId")
     assert stored_files(tmp_path) == []
 
     async def database_down(self: RecordingRepository, *args: Any, **kwargs: Any) -> Any:

@@ -81,7 +81,9 @@ async def test_validation_names_fields(client: httpx.AsyncClient) -> None:
     unknown_module = await client.post(
         "/api/workbook/notes", json={"title": "x", "moduleId": str(uuid.uuid4())}, headers=owner
     )
-    assert unknown_module.status_code == 422
+    # A well-formed id naming nothing is a 404 naming the field (as for an id in the path).
+    assert unknown_module.status_code == 404
+    assert unknown_module.json()["error"]["fields"][0]["field"] == "moduleId"
     nul = await client.post(
         "/api/workbook/notes", json={"title": "a\x00b", "tags": ["ok", "b\x00"]}, headers=owner
     )

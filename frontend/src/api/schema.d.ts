@@ -627,17 +627,19 @@ export interface components {
         AudioUpload: {
             /**
              * Audio
-             * Format: binary
              * @description the recording: MP3, WAV, M4A, WebM or Ogg
              */
             audio: string;
             /**
              * Moduleid
-             * @default null
+             * @description empty: no module
+             * @default
              */
-            moduleId?: string | null;
+            moduleId?: string;
             /** Title */
             title: string;
+        } & {
+            [key: string]: string | number | boolean;
         };
         /** Check */
         Check: {
@@ -744,6 +746,10 @@ export interface components {
             /** Timestamp */
             timestamp: number;
         };
+        /** @description Any JSON value without U+0000 in its strings and keys */
+        JsonValue: string | (number | boolean | null) | components["schemas"]["JsonValue"][] | {
+            [key: string]: components["schemas"]["JsonValue"];
+        };
         /** LessonCreate */
         LessonCreate: {
             /**
@@ -760,7 +766,7 @@ export interface components {
              * Muxplaybackid
              * @default null
              */
-            muxPlaybackId?: string | null;
+            muxPlaybackId?: (string & unknown) | null;
             /**
              * Order
              * @default 0
@@ -862,27 +868,18 @@ export interface components {
              * @default null
              */
             description?: string | null;
-            /**
-             * Durationseconds
-             * @default null
-             */
-            durationSeconds?: number | null;
+            /** Durationseconds */
+            durationSeconds?: number;
             /**
              * Muxplaybackid
              * @default null
              */
-            muxPlaybackId?: string | null;
-            /**
-             * Order
-             * @default null
-             */
-            order?: number | null;
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
-        };
+            muxPlaybackId?: (string & unknown) | null;
+            /** Order */
+            order?: number;
+            /** Title */
+            title?: string;
+        } | unknown | unknown | unknown | unknown | unknown;
         /** LoginBody */
         LoginBody: {
             /** Email */
@@ -903,7 +900,7 @@ export interface components {
         ModuleCreate: {
             /** Content */
             content?: {
-                [key: string]: unknown;
+                [key: string]: components["schemas"]["JsonValue"];
             };
             /**
              * Description
@@ -1055,48 +1052,38 @@ export interface components {
         };
         /** ModuleUpdate */
         ModuleUpdate: {
-            /**
-             * Content
-             * @default null
-             */
+            /** Content */
             content?: {
-                [key: string]: unknown;
-            } | null;
-            /**
-             * Description
-             * @default null
-             */
-            description?: string | null;
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /** Description */
+            description?: string;
             /**
              * Difficulty
-             * @default null
+             * @enum {string}
              */
-            difficulty?: ("beginner" | "intermediate" | "advanced") | null;
-            /**
-             * Duration
-             * @default null
-             */
-            duration?: number | null;
-            /**
-             * Islocked
-             * @default null
-             */
-            isLocked?: boolean | null;
-            /**
-             * Order
-             * @default null
-             */
-            order?: number | null;
+            difficulty?: "beginner" | "intermediate" | "advanced";
+            /** Duration */
+            duration?: number;
+            /** Islocked */
+            isLocked?: boolean;
+            /** Order */
+            order?: number;
             /**
              * Requiredtier
-             * @default null
+             * @enum {string}
              */
-            requiredTier?: ("free" | "premium") | null;
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
+            requiredTier?: "free" | "premium";
+            /** Title */
+            title?: string;
+        };
+        /**
+         * MuxEvent
+         * @description A Mux webhook body, as far as the receiver reads it (Mux sends more fields).
+         */
+        MuxEvent: {
+            /** Type */
+            type: string;
         };
         /** NoteContent */
         NoteContent: {
@@ -1141,7 +1128,7 @@ export interface components {
             /** Tags */
             tags?: string[];
             /** Title */
-            title: string;
+            title: string & unknown;
         };
         /** NoteEnvelope */
         NoteEnvelope: {
@@ -1215,26 +1202,17 @@ export interface components {
              * @default null
              */
             folder?: string | null;
-            /**
-             * Isprivate
-             * @default null
-             */
-            isPrivate?: boolean | null;
+            /** Isprivate */
+            isPrivate?: boolean;
             /**
              * Moduleid
              * @default null
              */
             moduleId?: string | null;
-            /**
-             * Tags
-             * @default null
-             */
-            tags?: string[] | null;
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
+            /** Tags */
+            tags?: string[];
+            /** Title */
+            title?: string & unknown;
             /**
              * Version
              * @description expected version (409 when stale)
@@ -1258,7 +1236,7 @@ export interface components {
         /** PlaybackTokenRequest */
         PlaybackTokenRequest: {
             /** Playbackid */
-            playbackId: string;
+            playbackId: string & unknown;
             /**
              * Type
              * @default video
@@ -1317,7 +1295,7 @@ export interface components {
         /** RegisterBody */
         RegisterBody: {
             /** Email */
-            email: string;
+            email: string & unknown;
             /** Name */
             name: string;
             /** Password */
@@ -1364,7 +1342,7 @@ export interface components {
         /** ShareCreate */
         ShareCreate: {
             /** Email */
-            email: string;
+            email: string & unknown;
             /**
              * Permission
              * @default read
@@ -1416,7 +1394,7 @@ export interface components {
              * Muxplaybackid
              * @default null
              */
-            muxPlaybackId?: string | null;
+            muxPlaybackId?: (string & unknown) | null;
             /**
              * Order
              * @default 0
@@ -1470,34 +1448,25 @@ export interface components {
             /** Videostatus */
             videoStatus: string | null;
         };
-        /** SubLessonUpdate */
+        /**
+         * SubLessonUpdate
+         * @description Only the fields present change; ``muxPlaybackId`` may be null.
+         */
         SubLessonUpdate: {
-            /**
-             * Durationseconds
-             * @default null
-             */
-            durationSeconds?: number | null;
+            /** Durationseconds */
+            durationSeconds?: number;
             /**
              * Muxplaybackid
              * @default null
              */
-            muxPlaybackId?: string | null;
-            /**
-             * Order
-             * @default null
-             */
-            order?: number | null;
-            /**
-             * Starttimeseconds
-             * @default null
-             */
-            startTimeSeconds?: number | null;
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
-        };
+            muxPlaybackId?: (string & unknown) | null;
+            /** Order */
+            order?: number;
+            /** Starttimeseconds */
+            startTimeSeconds?: number;
+            /** Title */
+            title?: string;
+        } | unknown | unknown | unknown | unknown | unknown;
         /** Success */
         Success: {
             /**
@@ -1704,7 +1673,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -1808,11 +1777,18 @@ export interface operations {
     post_api_mux_webhooks: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; 400 when missing or malformed, 401 when stale or not matching */
+                "mux-signature": string;
+            };
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MuxEvent"];
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -1834,6 +1810,24 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1932,15 +1926,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2086,15 +2071,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     get_api_progress_sub_lessons_subLessonId: {
@@ -2137,15 +2113,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2343,6 +2310,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -2428,15 +2404,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     delete_api_workbook_audio_id: {
@@ -2486,15 +2453,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     get_api_workbook_audio_id_file: {
@@ -2537,15 +2495,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2952,15 +2901,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     delete_api_workbook_lessons_lessonId: {
@@ -3003,15 +2943,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3150,15 +3081,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3434,15 +3356,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
         };
     };
     delete_api_workbook_modules_moduleId: {
@@ -3485,15 +3398,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3632,15 +3536,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3799,6 +3694,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Body too large */
             413: {
                 headers: {
@@ -3903,6 +3807,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteEnvelope"];
+                };
+            };
             /** @description OK */
             201: {
                 headers: {
@@ -3932,6 +3845,15 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4033,15 +3955,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
@@ -4093,15 +4006,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4274,15 +4178,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
@@ -4314,7 +4209,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
+                    "text/markdown": string;
+                };
+            };
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportJob"];
                 };
             };
             /** @description Missing, invalid or expired credentials */
@@ -4421,15 +4327,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
@@ -4459,7 +4356,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": string;
+                    "application/json": Record<string, never>;
+                    "application/pdf": string;
+                    "text/markdown": string;
                 };
             };
             /** @description Missing, invalid or expired credentials */
@@ -4482,15 +4381,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4549,15 +4439,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4629,6 +4510,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4722,15 +4612,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
@@ -4782,15 +4663,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4955,15 +4827,6 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
             /** @description Rate limited; see Retry-After */
             429: {
                 headers: {
@@ -5016,15 +4879,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5210,15 +5064,6 @@ export interface operations {
             };
             /** @description Not found */
             404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Validation failed; `error.fields` names each field */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
