@@ -19,7 +19,15 @@ from starlette.responses import JSONResponse, Response
 from api.errors import ApiError, invalid
 from api.openapi import Operation
 from api.ratelimit import enforce
-from api.schema import CamelModel, Success, parse_body, parse_query, path_uuid, respond
+from api.schema import (
+    CamelModel,
+    Omittable,
+    Success,
+    parse_body,
+    parse_query,
+    path_uuid,
+    respond,
+)
 from api.security import Permission, Principal, require
 from api.services import Services, services
 from collab import CollabServer
@@ -43,12 +51,12 @@ class SessionSettings(CamelModel):
 
 
 class SessionSettingsPatch(CamelModel):
-    chat: bool | None = None
-    questions: bool | None = None
-    anonymous_questions: bool | None = None
-    who_may_unmute: Who | None = None
-    who_may_share: Who | None = None
-    max_participants: int | None = Field(None, ge=2, le=1000)
+    chat: Omittable[bool] = None
+    questions: Omittable[bool] = None
+    anonymous_questions: Omittable[bool] = None
+    who_may_unmute: Omittable[Who] = None
+    who_may_share: Omittable[Who] = None
+    max_participants: Omittable[int] = Field(None, ge=2, le=1000)
 
 
 class SessionCreate(CamelModel):
@@ -60,11 +68,13 @@ class SessionCreate(CamelModel):
 
 
 class SessionUpdate(CamelModel):
-    title: str | None = Field(None, min_length=1, max_length=255)
+    """Only the fields present change; only ``description`` may be null (cleared)."""
+
+    title: Omittable[str] = Field(None, min_length=1, max_length=255)
     description: str | None = Field(None, max_length=10_000)
-    scheduled_start: AwareDatetime | None = None
-    scheduled_end: AwareDatetime | None = None
-    settings: SessionSettingsPatch | None = None
+    scheduled_start: Omittable[AwareDatetime] = None
+    scheduled_end: Omittable[AwareDatetime] = None
+    settings: Omittable[SessionSettingsPatch] = None
 
 
 class SessionQuery(CamelModel):
@@ -227,7 +237,11 @@ async def create_session(request: Request) -> Response:
     svc, principal = await _guard(request, "sessions.host")
     body = await parse_body(request, SessionCreate)
     if body.scheduled_end < body.scheduled_start:
-        raise invalid("scheduledEnd", "must not be before scheduledStart")
+        # Schema-valid fields that disagree with each other: 409, like every such conflict
+        # (a 422 means the body breaks the published schema).
+        message = "must not be before scheduledStart"
+        raise ApiError(409, f"scheduledEnd: {message}",
+                       fields=[{"field": "scheduledEnd", "message": message}])
     live = await _rooms(svc).create(
         principal.user_id, principal.name, title=body.title, description=body.description,
         scheduled_start=body.scheduled_start, scheduled_end=body.scheduled_end,
@@ -249,10 +263,7 @@ async def get_session(request: Request) -> Response:
 def _changes(body: SessionUpdate) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for name in body.model_fields_set:
-        value = getattr(body, name)
-        if value is None and name != "description":
-            raise invalid(SessionUpdate.model_fields[name].alias or name, "may not be null")
-        changes[name] = value
+        changes[name] = getattr(body, name)
     if isinstance(body.settings, SessionSettingsPatch):
         changes["settings"] = body.settings.model_dump(by_alias=True, exclude_unset=True)
     return changes
@@ -341,7 +352,7 @@ operations = [
               errors=(429,)),
     Operation("POST", _P, create_session, "Schedule a live session", "sessions",
               body=SessionCreate, response=SessionCreated, status=201, permission=_HOST,
-              errors=(429,)),
+              errors=(409, 429)),
     Operation("GET", _ONE, get_session, "One session", "sessions", response=SessionEnvelope,
               permission="workbook.read", errors=(404, 429)),
     Operation("PATCH", _ONE, update_session, "Change a session (its host)", "sessions",

@@ -98,7 +98,7 @@ class RoomService:
         start = changes.get("scheduled_start", live.scheduled_start)
         end = changes.get("scheduled_end", live.scheduled_end)
         if end < start:
-            raise SessionError("invalid", "must not be before scheduledStart", "scheduledEnd")
+            raise SessionError("conflict", "must not be before scheduledStart", "scheduledEnd")
         if "settings" in changes:
             changes = {**changes, "settings": {**live.settings, **changes["settings"]}}
         updated = await self.sessions.update(live.id, changes)
