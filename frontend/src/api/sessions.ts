@@ -52,6 +52,15 @@ export async function downloadExport(id: string, format: 'json' | 'md', title: s
   setTimeout(() => URL.revokeObjectURL(url), 1000)
 }
 
+/** The signed-in account as the server sees it now (the role may have changed since sign-in). */
+export function useMe() {
+  return useQuery({
+    queryKey: ['auth', 'me'],
+    queryFn: async ({ signal }) => must(await api.GET('/api/workbook/auth/me', { signal })).user,
+    staleTime: 60_000,
+  })
+}
+
 /** May this account schedule sessions (the server's `sessions.host` permission)? */
 export function canHost(role: string | undefined): boolean {
   return role === 'premium' || role === 'host' || role === 'admin'

@@ -2,7 +2,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
-import { canHost, createSession, sessionKeys, useSessionList, type SessionFilter } from '../api/sessions'
+import { canHost, createSession, sessionKeys, useMe, useSessionList, type SessionFilter } from '../api/sessions'
 import { describe } from '../api/client'
 import { useUser } from '../lib/useSession'
 import './sessions.css'
@@ -101,6 +101,7 @@ export default function SessionsList() {
   const [filter, setFilter] = useState<SessionFilter>('upcoming')
   const [scheduling, setScheduling] = useState(false)
   const list = useSessionList(filter)
+  const me = useMe()
   useEffect(() => {
     document.title = 'Live sessions · Workbook'
   }, [])
@@ -110,7 +111,7 @@ export default function SessionsList() {
       <div className="sessions-inner">
         <header className="sessions-head">
           <h1>Live sessions</h1>
-          {canHost(user?.role) ? (
+          {canHost(me.data?.role ?? user?.role) ? (
             <button type="button" className="btn btn-primary" aria-expanded={scheduling} onClick={() => setScheduling((v) => !v)}>
               Schedule a session
             </button>
