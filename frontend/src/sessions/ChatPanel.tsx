@@ -38,7 +38,7 @@ export function ChatPanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
     <section className="panel panel-chat" aria-labelledby="chat-title">
       <h2 id="chat-title">
         Chat <span className="count">{view.chat.length}</span>
-        {view.chatLocked ? <span className="badge">locked</span> : null}
+        {view.chatLocked ? <span className="tag">locked</span> : null}
       </h2>
       {isHost && !readOnly ? (
         <button type="button" className="btn btn-sm" onClick={() => void act('chat.lock', { locked: !view.chatLocked })}>

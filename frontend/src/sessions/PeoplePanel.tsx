@@ -81,10 +81,8 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
               </span>
               <span className={`role role-${p.role}`}>{ROLE_LABEL[p.role] ?? p.role}</span>
               {hand ? (
-                <span className="hand" title={`Hand raised, number ${hand}`}>
-                  <span aria-hidden="true">✋</span>
-                  <span className="visually-hidden">hand raised, </span>
-                  {hand}
+                <span className="hand-tag">
+                  Hand {hand}
                 </span>
               ) : null}
               {presence?.media ? (

@@ -76,7 +76,7 @@ function PollCard({ ctx, poll, tally, mine, onVoted }: { ctx: RoomCtx; poll: Pol
     <li className="poll card" data-poll={poll.id} data-status={poll.status}>
       <div className="poll-head">
         <h3>{poll.question}</h3>
-        <span className={`badge badge-${poll.status}`}>{poll.status === 'draft' ? 'Draft' : open ? 'Open' : 'Closed'}</span>
+        <span className={`tag tag-${poll.status}`}>{poll.status === 'draft' ? 'Draft' : open ? 'Open' : 'Closed'}</span>
       </div>
       <p className="muted small">
         {poll.multiple ? 'Choose one or more' : 'Choose one'} · <span className="voters">{tally?.voters ?? 0} voted</span>

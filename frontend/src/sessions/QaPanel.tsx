@@ -81,7 +81,7 @@ export function QaPanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
               <p className="question-text">{q.text}</p>
               <p className="muted small">
                 {q.anonymous ? 'Anonymous' : q.name} · {new Date(q.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
-                {q.status !== 'open' ? <span className={`badge badge-${q.status}`}>{q.status === 'answered' ? 'Answered' : 'Dismissed'}</span> : null}
+                {q.status !== 'open' ? <span className={`tag tag-${q.status}`}>{q.status === 'answered' ? 'Answered' : 'Dismissed'}</span> : null}
               </p>
               {isHost && !readOnly && q.status === 'open' ? (
                 <div className="question-host">

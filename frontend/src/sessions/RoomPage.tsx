@@ -118,7 +118,7 @@ function RoomView(props: {
 }) {
   const { room, join, sessionId, me, notice, tab } = props
   const version = useSyncExternalStore(room.subscribe, () => room.snapshotVersion)
-  const view = useMemo(() => readRoom(room.doc, room.provider.awareness), [room, version])
+  const view = useMemo(() => readRoom(room.doc, room.provider.awareness, me, room.conn.status === 'live'), [room, me, version])
   const conn = room.conn
   const mine = view.participants.find((p) => p.userId === me)
   const role: Role = mine?.role ?? join?.participant.role ?? 'viewer'

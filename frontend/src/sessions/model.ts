@@ -83,7 +83,7 @@ export interface RoomView {
 
 export const HOSTS: ReadonlySet<Role> = new Set(['host', 'co-host'])
 
-export function readRoom(doc: Y.Doc, awareness: Awareness): RoomView {
+export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected: boolean): RoomView {
   const state = doc.getMap<unknown>('state')
   const participants = [...doc.getMap<Participant>('participants').values()]
   const reactions = new Map<string, Map<string, string[]>>()
@@ -100,9 +100,11 @@ export function readRoom(doc: Y.Doc, awareness: Awareness): RoomView {
     upvotes: Number(upvotes.get(q.id) ?? 0),
   }))
   const presence = new Map<string, Presence>()
-  for (const value of awareness.getStates().values()) {
+  for (const [clientId, value] of awareness.getStates()) {
     const s = value as { user?: { id?: string }; media?: Media }
-    if (s.user?.id) presence.set(s.user.id, { online: true, media: s.media ?? null })
+    // my own state is never echoed back stamped: it is mine while the socket is up
+    const id = clientId === awareness.clientID ? (connected ? me : undefined) : s.user?.id
+    if (id) presence.set(id, { online: true, media: s.media ?? null })
   }
   const order: Record<Role, number> = { host: 0, 'co-host': 1, presenter: 2, participant: 3, viewer: 4 }
   return {

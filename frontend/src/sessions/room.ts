@@ -85,6 +85,8 @@ export class Room {
       }
       this.set({ status: 'closed', message: CLOSED[code] ?? `The server closed the room (${code}).` })
     })
+    // presence: announce the media state once (then only on a change; y-protocols renews it)
+    this.provider.awareness.setLocalStateField('media', { mic: false, camera: false, screen: false })
     this.doc.on('update', this.bump)
     this.provider.awareness.on('change', this.bump)
     window.addEventListener('online', this.onOnline)
