@@ -36,7 +36,9 @@ window.WebSocket = class extends Native {
 
 # A stateless message (type 100, status 0, a varstring) on the page's open room socket.
 FORGE = """(payload) => {
-  const ws = window.__sockets.filter(s => s.url.includes('/collab/sessions/') && s.readyState === 1).pop()
+  const ws = window.__sockets
+    .filter(s => s.url.includes('/collab/sessions/') && s.readyState === 1)
+    .pop()
   const bytes = new TextEncoder().encode(payload)
   const length = []
   let n = bytes.length
@@ -66,7 +68,7 @@ def question_item(page: Page, text: str) -> Locator:
 def vote(page: Page, option: str) -> None:
     card = poll_card(page)
     card.get_by_label(option, exact=True).check()
-    card.get_by_role("button", name="Vote").or_(card.get_by_role("button", name="Change vote")).click()
+    card.get_by_role("button", name=re.compile(r"^(Vote|Change vote)$")).click()
 
 
 def expect_results(page: Page, counts: list[int]) -> None:
@@ -133,7 +135,14 @@ def test_a_host_and_two_attendees_run_a_live_session(
     # a poll.create forged on Bob's own socket is refused, and the page says why
     bob.evaluate(
         FORGE,
-        json.dumps({"id": "forged-1", "action": "poll.create", "question": "Forged?", "options": ["a", "b"]}),
+        json.dumps(
+            {
+                "id": "forged-1",
+                "action": "poll.create",
+                "question": "Forged?",
+                "options": ["a", "b"],
+            }
+        ),
     )
     expect(bob.locator("#room-notice")).to_contain_text("Only the host can do that.")
     bob.locator("#room-notice").get_by_role("button", name="Dismiss").click()
@@ -201,7 +210,9 @@ def test_a_host_and_two_attendees_run_a_live_session(
     host.get_by_label("Message", exact=True).fill("Said while Bob was away")
     host.get_by_role("button", name="Send").click()
     bob_ctx.set_offline(False)
-    expect(bob.locator(".chat-list")).to_contain_text("Said while Bob was away", timeout=SYNC_TIMEOUT)
+    expect(bob.locator(".chat-list")).to_contain_text(
+        "Said while Bob was away", timeout=SYNC_TIMEOUT
+    )
 
     # phone width: the panels become tabs
     bob.set_viewport_size({"width": 390, "height": 844})
