@@ -154,6 +154,10 @@ def test_a_host_and_two_attendees_run_a_live_session(
     expect(poll_card(bob)).to_contain_text("you voted")
     vote(bob, "Team")
     expect(poll_card(host).locator(".voters")).to_have_text("3 voted")
+    # before publishing only the host can see the count
+    poll_card(host).get_by_role("button", name="Peek at count").click()
+    expect_results(host, [0, 2, 1])
+    expect(poll_card(ada).locator(".poll-result")).to_have_count(0)
     poll_card(host).get_by_role("button", name="Publish results").click()
     poll_card(host).get_by_role("button", name="Close poll").click()
     for page in (host, ada, bob):

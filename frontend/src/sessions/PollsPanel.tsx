@@ -37,12 +37,12 @@ function CreatePoll({ ctx }: { ctx: RoomCtx }) {
   )
 }
 
-function Results({ poll, tally }: { poll: Poll; tally: Tally | undefined }) {
-  const results = tally?.results
+function Results({ poll, tally, preview }: { poll: Poll; tally: Tally | undefined; preview?: number[] | null }) {
+  const results = tally?.results ?? preview
   if (!results) return null
   const total = results.reduce((a, b) => a + b, 0)
   return (
-    <ul className="poll-results" aria-label={`Results: ${poll.question}`}>
+    <ul className="poll-results" aria-label={`${tally?.results ? 'Results' : 'Live results, only hosts see them'}: ${poll.question}`}>
       {poll.options.map((option, i) => {
         const n = results[i] ?? 0
         const pct = total ? Math.round((n / total) * 100) : 0
@@ -64,6 +64,12 @@ function Results({ poll, tally }: { poll: Poll; tally: Tally | undefined }) {
 function PollCard({ ctx, poll, tally, mine, onVoted }: { ctx: RoomCtx; poll: Poll; tally: Tally | undefined; mine: number[] | undefined; onVoted: (c: number[]) => void }) {
   const { act, isHost, readOnly } = ctx
   const [choice, setChoice] = useState<number[]>(mine ?? [])
+  // hosts may look at the live count before publishing (poll.results); attendees never get it
+  const [preview, setPreview] = useState<number[] | null>(null)
+  const peek = async () => {
+    const reply = await act('poll.results', { pollId: poll.id })
+    if (reply.ok) setPreview((reply.results as number[] | undefined) ?? null)
+  }
   useEffect(() => setChoice(mine ?? []), [mine])
   const open = poll.status === 'open'
   const vote = async (event: FormEvent) => {
@@ -105,7 +111,8 @@ function PollCard({ ctx, poll, tally, mine, onVoted }: { ctx: RoomCtx; poll: Pol
           </button>
         </form>
       ) : null}
-      <Results poll={poll} tally={tally} />
+      <Results poll={poll} tally={tally} preview={isHost && !poll.published ? preview : null} />
+      {isHost && !poll.published && preview ? <p className="muted small">Only hosts see these counts until you publish.</p> : null}
       {isHost && !readOnly ? (
         <div className="poll-host">
           {poll.status === 'draft' ? (
@@ -116,6 +123,11 @@ function PollCard({ ctx, poll, tally, mine, onVoted }: { ctx: RoomCtx; poll: Pol
           {open ? (
             <button type="button" className="btn btn-sm" onClick={() => void act('poll.close', { pollId: poll.id })}>
               Close poll
+            </button>
+          ) : null}
+          {poll.status !== 'draft' && !poll.published ? (
+            <button type="button" className="btn btn-sm" onClick={() => void peek()}>
+              {preview ? 'Refresh count' : 'Peek at count'}
             </button>
           ) : null}
           {poll.status !== 'draft' ? (
