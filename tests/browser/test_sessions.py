@@ -227,10 +227,19 @@ def test_a_host_and_two_attendees_run_a_live_session(
     bob.screenshot(path=str(artifacts / "room-phone.png"))
     assert_accessible(bob, "room at phone width")
 
+    # host controls: Bob becomes co-host (on his open connection), Ada is removed
+    bob.set_viewport_size({"width": 1280, "height": 800})
+    host.get_by_role("button", name="Make co-host: Bob Attendee").click()
+    expect(bob.get_by_text("you are co-host")).to_be_visible()
+    expect(bob.get_by_role("button", name="Create poll")).to_be_visible()
+    host.get_by_role("button", name="Remove Ada Attendee").click()
+    expect(ada.get_by_role("alert")).to_contain_text("You were removed from this session")
+    expect(host.locator(".person").filter(has_text="Ada Attendee")).to_have_count(0)
+
     # the host ends the session: read-only for everyone, export for the host
     host.get_by_role("button", name="End session").click()
     host.get_by_role("button", name="Confirm: end for everyone").click()
-    for page in (host, ada, bob):
+    for page in (host, bob):
         expect(page.locator("#ended-banner")).to_contain_text("This session has ended.")
         expect(page.get_by_label("Message", exact=True)).to_be_disabled()
     expect(host.get_by_role("button", name="Publish results")).to_have_count(0)

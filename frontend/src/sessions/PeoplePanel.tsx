@@ -97,14 +97,14 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
                     <button
                       type="button"
                       className="link-btn"
+                      aria-label={p.role === 'co-host' ? `Make participant: ${p.name}` : `Make co-host: ${p.name}`}
                       onClick={() => void act('participant.setRole', { userId: p.userId, role: p.role === 'co-host' ? 'participant' : 'co-host' })}
                     >
                       {p.role === 'co-host' ? 'Make participant' : 'Make co-host'}
-                      <span className="visually-hidden">: {p.name}</span>
                     </button>
                   ) : null}
-                  <button type="button" className="link-btn danger" onClick={() => void act('participant.remove', { userId: p.userId })}>
-                    Remove<span className="visually-hidden"> {p.name}</span>
+                  <button type="button" className="link-btn danger" aria-label={`Remove ${p.name}`} onClick={() => void act('participant.remove', { userId: p.userId })}>
+                    Remove
                   </button>
                 </span>
               ) : null}
