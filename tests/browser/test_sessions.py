@@ -223,6 +223,9 @@ def test_a_host_and_two_attendees_run_a_live_session(
     bob.locator(".room-tabs").get_by_role("button", name="Polls").click()
     expect(poll_card(bob)).to_be_visible()
     expect(bob.locator(".panel-chat")).to_be_hidden()
+    host.get_by_label("Message", exact=True).fill("One more thing")
+    host.get_by_role("button", name="Send").click()
+    expect(bob.locator(".room-tabs")).to_contain_text("1 new")
     assert bob.evaluate("document.documentElement.scrollWidth") <= 390
     bob.screenshot(path=str(artifacts / "room-phone.png"))
     assert_accessible(bob, "room at phone width")

@@ -128,6 +128,12 @@ function RoomView(props: {
   const title = view.title || join?.session.title || 'Live session'
   const [busy, setBusy] = useState(false)
   const [confirmEnd, setConfirmEnd] = useState(false)
+  // at phone width only one panel shows: the Chat tab marks messages that arrived elsewhere
+  const [seenChat, setSeenChat] = useState(view.chat.length)
+  useEffect(() => {
+    if (tab === 'chat') setSeenChat(view.chat.length)
+  }, [tab, view.chat.length])
+  const unread = tab === 'chat' ? 0 : Math.max(0, view.chat.length - seenChat)
   const act = useCallback((action: string, fields?: Record<string, unknown>) => room.act(action, fields), [room])
   const ctx: RoomCtx = { room, me, role, isHost, readOnly: ended || conn.status === 'closed', act }
 
@@ -225,6 +231,7 @@ function RoomView(props: {
           {TABS.map((t) => (
             <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
               {t.label}
+              {t.id === 'chat' && unread ? <span className="unread"> {unread} new</span> : null}
             </button>
           ))}
         </div>
