@@ -15,6 +15,8 @@ const NotesArea = lazy(() => import('./notes/NotesArea'))
 const NotesHome = lazy(() => import('./notes/NotesHome'))
 const NotePage = lazy(() => import('./notes/NotePage'))
 const ComingSoon = lazy(() => import('./routes/ComingSoon'))
+const SessionsList = lazy(() => import('./sessions/SessionsList'))
+const RoomPage = lazy(() => import('./sessions/RoomPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -77,8 +79,8 @@ const router = createBrowserRouter([
       { path: '/courses', element: lazyPage(<ComingSoon area="courses" />) },
       { path: '/courses/:moduleId', element: lazyPage(<ComingSoon area="courses" />) },
       { path: '/lessons/:lessonId', element: lazyPage(<ComingSoon area="courses" />) },
-      { path: '/sessions', element: lazyPage(<ComingSoon area="sessions" />) },
-      { path: '/sessions/:sessionId', element: lazyPage(<ComingSoon area="sessions" />) },
+      { path: '/sessions', element: lazyPage(<SessionsList />) },
+      { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },
     ],
   },

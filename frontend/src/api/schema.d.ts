@@ -1662,38 +1662,29 @@ export interface components {
         };
         /** SessionSettingsPatch */
         SessionSettingsPatch: {
-            /**
-             * Anonymousquestions
-             * @default null
-             */
-            anonymousQuestions?: boolean | null;
-            /**
-             * Chat
-             * @default null
-             */
-            chat?: boolean | null;
-            /**
-             * Maxparticipants
-             * @default null
-             */
-            maxParticipants?: number | null;
-            /**
-             * Questions
-             * @default null
-             */
-            questions?: boolean | null;
+            /** Anonymousquestions */
+            anonymousQuestions?: boolean;
+            /** Chat */
+            chat?: boolean;
+            /** Maxparticipants */
+            maxParticipants?: number;
+            /** Questions */
+            questions?: boolean;
             /**
              * Whomayshare
-             * @default null
+             * @enum {string}
              */
-            whoMayShare?: ("everyone" | "hosts") | null;
+            whoMayShare?: "everyone" | "hosts";
             /**
              * Whomayunmute
-             * @default null
+             * @enum {string}
              */
-            whoMayUnmute?: ("everyone" | "hosts") | null;
+            whoMayUnmute?: "everyone" | "hosts";
         };
-        /** SessionUpdate */
+        /**
+         * SessionUpdate
+         * @description Only the fields present change; only ``description`` may be null (cleared).
+         */
         SessionUpdate: {
             /**
              * Description
@@ -1702,21 +1693,17 @@ export interface components {
             description?: string | null;
             /**
              * Scheduledend
-             * @default null
+             * Format: date-time
              */
-            scheduledEnd?: string | null;
+            scheduledEnd?: string;
             /**
              * Scheduledstart
-             * @default null
+             * Format: date-time
              */
-            scheduledStart?: string | null;
-            /** @default null */
-            settings?: components["schemas"]["SessionSettingsPatch"] | null;
-            /**
-             * Title
-             * @default null
-             */
-            title?: string | null;
+            scheduledStart?: string;
+            settings?: components["schemas"]["SessionSettingsPatch"];
+            /** Title */
+            title?: string;
         };
         /** ShareCreate */
         ShareCreate: {
@@ -5505,6 +5492,15 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

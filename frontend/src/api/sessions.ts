@@ -1,0 +1,67 @@
+/**
+ * Sessions server state through TanStack Query. Nothing is polled: the list is refetched when
+ * the page opens and after the page's own changes; the room itself is live over its socket.
+ */
+import { useQuery } from '@tanstack/react-query'
+import { api, must, type Schemas } from './client'
+
+export type Session = Schemas['SessionOut']
+export type SessionCreate = Schemas['SessionCreate']
+export type JoinResult = Schemas['JoinResult']
+export type SessionFilter = 'upcoming' | 'live' | 'past' | 'mine'
+
+export const sessionKeys = {
+  all: ['sessions'] as const,
+  list: (filter: SessionFilter) => ['sessions', 'list', filter] as const,
+  one: (id: string) => ['sessions', 'one', id] as const,
+}
+
+export function useSessionList(filter: SessionFilter) {
+  return useQuery({
+    queryKey: sessionKeys.list(filter),
+    queryFn: async ({ signal }) =>
+      must(await api.GET('/api/workbook/sessions', { params: { query: { filter, limit: 100 } }, signal })),
+    staleTime: 0,
+  })
+}
+
+export async function createSession(body: SessionCreate): Promise<Schemas['SessionCreated']> {
+  return must(await api.POST('/api/workbook/sessions', { body }))
+}
+
+export async function joinSession(id: string): Promise<JoinResult> {
+  return must(await api.POST('/api/workbook/sessions/{sessionId}/join', { params: { path: { sessionId: id } } }))
+}
+
+export async function startSession(id: string): Promise<Session> {
+  return must(await api.POST('/api/workbook/sessions/{sessionId}/start', { params: { path: { sessionId: id } } })).session
+}
+
+/** Download the export (json or md) through the signed-in client, as a file. */
+export async function downloadExport(id: string, format: 'json' | 'md', title: string): Promise<void> {
+  const result = await api.GET('/api/workbook/sessions/{sessionId}/export', {
+    params: { path: { sessionId: id }, query: { format } },
+    parseAs: 'blob',
+  })
+  const blob = must(result) as Blob
+  const url = URL.createObjectURL(blob)
+  const link = document.createElement('a')
+  link.href = url
+  link.download = `${title.replace(/[^\w -]+/g, '').trim() || 'session'}.${format}`
+  link.click()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}
+
+/** The signed-in account as the server sees it now (the role may have changed since sign-in). */
+export function useMe() {
+  return useQuery({
+    queryKey: ['auth', 'me'],
+    queryFn: async ({ signal }) => must(await api.GET('/api/workbook/auth/me', { signal })).user,
+    staleTime: 60_000,
+  })
+}
+
+/** May this account schedule sessions (the server's `sessions.host` permission)? */
+export function canHost(role: string | undefined): boolean {
+  return role === 'premium' || role === 'host' || role === 'admin'
+}

@@ -1,0 +1,247 @@
+/**
+ * `/sessions/:id`: the live room. Joins over REST, then reads everything from the room's Y.Doc
+ * (read-only socket) and awareness; every change is an action (room.ts). No polling.
+ */
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { Link, useParams } from 'react-router'
+import { downloadExport, joinSession, startSession, type JoinResult } from '../api/sessions'
+import { ApiError, describe } from '../api/client'
+import { useUser } from '../lib/useSession'
+import { HOSTS, readRoom, type Role } from './model'
+import { reasonText, Room, type Reply } from './room'
+import { ChatPanel } from './ChatPanel'
+import { PollsPanel } from './PollsPanel'
+import { QaPanel } from './QaPanel'
+import { PeoplePanel } from './PeoplePanel'
+import './sessions.css'
+
+type Tab = 'chat' | 'polls' | 'qa' | 'people'
+const TABS: { id: Tab; label: string }[] = [
+  { id: 'people', label: 'People' },
+  { id: 'chat', label: 'Chat' },
+  { id: 'polls', label: 'Polls' },
+  { id: 'qa', label: 'Q&A' },
+]
+
+export interface RoomCtx {
+  room: Room
+  me: string
+  role: Role
+  isHost: boolean
+  readOnly: boolean
+  act: (action: string, fields?: Record<string, unknown>) => Promise<Reply>
+}
+
+export default function RoomPage() {
+  const { sessionId = '' } = useParams()
+  const user = useUser()
+  const [join, setJoin] = useState<JoinResult | null>(null)
+  const [joinError, setJoinError] = useState('')
+  const [room, setRoom] = useState<Room | null>(null)
+  const [notice, setNotice] = useState('')
+  const [tab, setTab] = useState<Tab>('chat')
+
+  useEffect(() => {
+    let current: Room | null = null
+    let cancelled = false
+    const open = () => {
+      current = new Room(sessionId, (reply) => setNotice(reasonText(reply.reason)))
+      setRoom(current)
+      void current.connect()
+    }
+    joinSession(sessionId).then(
+      (result) => {
+        if (cancelled) return
+        setJoin(result)
+        open()
+      },
+      (err: unknown) => {
+        if (cancelled) return
+        // an ended session refuses new joins, but someone who took part can still read the room
+        if (err instanceof ApiError && err.status === 409 && err.fields[0]?.field === 'status') open()
+        else setJoinError(describe(err))
+      },
+    )
+    return () => {
+      cancelled = true
+      current?.destroy()
+    }
+  }, [sessionId])
+
+  if (joinError) {
+    return (
+      <main className="area-page room-page" id="main">
+        <div className="room-message">
+          <h1>Cannot join this session</h1>
+          <p role="alert">{joinError}</p>
+          <Link className="btn" to="/sessions">
+            Back to sessions
+          </Link>
+        </div>
+      </main>
+    )
+  }
+  if (!room) {
+    return (
+      <main className="area-page room-page" id="main">
+        <p role="status" className="room-message">
+          Joining…
+        </p>
+      </main>
+    )
+  }
+  return (
+    <RoomView
+      room={room}
+      join={join}
+      sessionId={sessionId}
+      me={user?.id ?? ''}
+      notice={notice}
+      clearNotice={() => setNotice('')}
+      setNotice={setNotice}
+      tab={tab}
+      setTab={setTab}
+    />
+  )
+}
+
+function RoomView(props: {
+  room: Room
+  join: JoinResult | null
+  sessionId: string
+  me: string
+  notice: string
+  clearNotice: () => void
+  setNotice: (text: string) => void
+  tab: Tab
+  setTab: (tab: Tab) => void
+}) {
+  const { room, join, sessionId, me, notice, tab } = props
+  const version = useSyncExternalStore(room.subscribe, () => room.snapshotVersion)
+  const view = useMemo(() => readRoom(room.doc, room.provider.awareness, me, room.conn.status === 'live'), [room, me, version])
+  const conn = room.conn
+  const mine = view.participants.find((p) => p.userId === me)
+  const role: Role = mine?.role ?? join?.participant.role ?? 'viewer'
+  const isHost = HOSTS.has(role)
+  const ended = view.status === 'ended' || view.status === 'cancelled'
+  const waiting = view.status === 'scheduled' || view.status === 'waiting'
+  const title = view.title || join?.session.title || 'Live session'
+  const [busy, setBusy] = useState(false)
+  const [confirmEnd, setConfirmEnd] = useState(false)
+  // at phone width only one panel shows: the Chat tab marks messages that arrived elsewhere
+  const [seenChat, setSeenChat] = useState(view.chat.length)
+  useEffect(() => {
+    if (tab === 'chat') setSeenChat(view.chat.length)
+  }, [tab, view.chat.length])
+  const unread = tab === 'chat' ? 0 : Math.max(0, view.chat.length - seenChat)
+  const act = useCallback((action: string, fields?: Record<string, unknown>) => room.act(action, fields), [room])
+  const ctx: RoomCtx = { room, me, role, isHost, readOnly: ended || conn.status === 'closed', act }
+
+  useEffect(() => {
+    document.title = `${title} · Live session · Workbook`
+  }, [title])
+
+  const start = async () => {
+    setBusy(true)
+    try {
+      await startSession(sessionId)
+    } catch (err) {
+      props.setNotice(describe(err))
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <main className="area-page room-page" id="main" data-status={view.status} data-conn={conn.status}>
+      <div className="room">
+        <header className="room-head">
+          <div>
+            <h1>{title}</h1>
+            <p className="muted">
+              <span className={`status-pill status-${view.status}`}>{ended ? 'Ended' : waiting ? 'Waiting to start' : 'Live'}</span>{' '}
+              <span id="room-conn" role="status">
+                {conn.status === 'live' ? 'Connected' : conn.status === 'offline' ? 'Offline, reconnecting…' : conn.status === 'closed' ? 'Disconnected' : 'Connecting…'}
+              </span>{' '}
+              · you are {role}
+            </p>
+          </div>
+          <div className="room-actions">
+            {isHost && waiting && role === 'host' ? (
+              <button type="button" className="btn btn-primary" disabled={busy} onClick={() => void start()}>
+                Start session
+              </button>
+            ) : null}
+            {role === 'host' && view.status === 'live' ? (
+              <button
+                type="button"
+                className="btn btn-danger"
+                aria-describedby="end-hint"
+                onClick={() => {
+                  if (confirmEnd) void act('session.end')
+                  else setConfirmEnd(true)
+                }}
+              >
+                {confirmEnd ? 'Confirm: end for everyone' : 'End session'}
+              </button>
+            ) : null}
+            {confirmEnd && !ended ? (
+              <span id="end-hint" className="visually-hidden">
+                Ending makes the room read-only for everyone.
+              </span>
+            ) : null}
+            <Link className="btn btn-ghost" to="/sessions">
+              Leave
+            </Link>
+          </div>
+        </header>
+        {conn.message && conn.status === 'closed' ? (
+          <div className="room-banner banner-danger" role="alert">
+            {conn.message}
+          </div>
+        ) : null}
+        {waiting ? (
+          <div className="room-banner" role="status">
+            Waiting for the host to start the session. {isHost ? 'You can prepare polls now.' : 'Stay here: the room opens by itself.'}
+          </div>
+        ) : null}
+        {ended ? (
+          <div className="room-banner banner-ended" role="status" id="ended-banner">
+            <strong>This session has ended.</strong> Everything is read-only.
+            <span className="export-links">
+              Export:{' '}
+              <button type="button" className="link-btn" onClick={() => void downloadExport(sessionId, 'json', title).catch((e: unknown) => props.setNotice(describe(e)))}>
+                JSON
+              </button>{' '}
+              <button type="button" className="link-btn" onClick={() => void downloadExport(sessionId, 'md', title).catch((e: unknown) => props.setNotice(describe(e)))}>
+                Markdown
+              </button>
+            </span>
+          </div>
+        ) : null}
+        {notice ? (
+          <div className="room-banner banner-warn" role="alert" id="room-notice">
+            <span>{notice}</span>
+            <button type="button" className="link-btn" onClick={props.clearNotice}>
+              Dismiss
+            </button>
+          </div>
+        ) : null}
+        <div className="room-tabs" role="group" aria-label="Room panels">
+          {TABS.map((t) => (
+            <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
+              {t.label}
+              {t.id === 'chat' && unread ? <span className="unread"> {unread} new</span> : null}
+            </button>
+          ))}
+        </div>
+        <div className="room-grid" data-tab={tab}>
+          <PeoplePanel ctx={ctx} view={view} />
+          <ChatPanel ctx={ctx} view={view} />
+          <PollsPanel ctx={ctx} view={view} />
+          <QaPanel ctx={ctx} view={view} />
+        </div>
+      </div>
+    </main>
+  )
+}

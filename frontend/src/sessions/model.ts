@@ -1,0 +1,126 @@
+/**
+ * The room document read into plain values (layout: docs/rooms.md, "Document layout"). These are
+ * Yjs document entries written by the server, not REST responses, so their types live here.
+ */
+import type * as Y from 'yjs'
+import type { Awareness } from 'y-protocols/awareness'
+
+export type Role = 'host' | 'co-host' | 'presenter' | 'participant' | 'viewer'
+export type RoomPhase = 'scheduled' | 'waiting' | 'live' | 'ended' | 'cancelled'
+
+export interface Participant {
+  userId: string
+  name: string
+  role: Role
+  joinedAt: number
+  removed: boolean
+}
+export interface ChatMessage {
+  id: string
+  userId: string
+  name: string
+  text: string
+  at: number
+}
+export interface Poll {
+  id: string
+  question: string
+  options: string[]
+  multiple: boolean
+  status: 'draft' | 'open' | 'closed'
+  published: boolean
+  createdAt: number
+}
+export interface Tally {
+  voters: number
+  results: number[] | null
+}
+export interface Question {
+  id: string
+  text: string
+  anonymous: boolean
+  userId: string | null
+  name: string | null
+  status: 'open' | 'answered' | 'dismissed'
+  at: number
+  upvotes: number
+}
+export interface Hand {
+  userId: string
+  name: string
+  at: number
+}
+export interface Media {
+  mic: boolean
+  camera: boolean
+  screen: boolean
+}
+export interface Presence {
+  online: boolean
+  media: Media | null
+}
+export interface Settings {
+  chat?: boolean
+  questions?: boolean
+  anonymousQuestions?: boolean
+}
+
+export interface RoomView {
+  status: RoomPhase
+  title: string
+  chatLocked: boolean
+  settings: Settings
+  participants: Participant[]
+  chat: ChatMessage[]
+  /** messageId → emoji → userIds */
+  reactions: Map<string, Map<string, string[]>>
+  polls: Poll[]
+  tallies: Map<string, Tally>
+  questions: Question[]
+  hands: Hand[]
+  presence: Map<string, Presence>
+}
+
+export const HOSTS: ReadonlySet<Role> = new Set(['host', 'co-host'])
+
+export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected: boolean): RoomView {
+  const state = doc.getMap<unknown>('state')
+  const participants = [...doc.getMap<Participant>('participants').values()]
+  const reactions = new Map<string, Map<string, string[]>>()
+  for (const key of doc.getMap<boolean>('reactions').keys()) {
+    const [messageId, emoji, userId] = key.split('|')
+    if (!messageId || !emoji || !userId) continue
+    const byEmoji = reactions.get(messageId) ?? new Map<string, string[]>()
+    byEmoji.set(emoji, [...(byEmoji.get(emoji) ?? []), userId])
+    reactions.set(messageId, byEmoji)
+  }
+  const upvotes = doc.getMap<number>('upvoteCounts')
+  const questions = [...doc.getMap<Omit<Question, 'upvotes'>>('questions').values()].map((q) => ({
+    ...q,
+    upvotes: Number(upvotes.get(q.id) ?? 0),
+  }))
+  const presence = new Map<string, Presence>()
+  for (const [clientId, value] of awareness.getStates()) {
+    const s = value as { user?: { id?: string }; media?: Media }
+    // my own state is never echoed back stamped: it is mine while the socket is up
+    const id = clientId === awareness.clientID ? (connected ? me : undefined) : s.user?.id
+    if (id) presence.set(id, { online: true, media: s.media ?? null })
+  }
+  const order: Record<Role, number> = { host: 0, 'co-host': 1, presenter: 2, participant: 3, viewer: 4 }
+  return {
+    status: (state.get('status') as RoomPhase | undefined) ?? 'scheduled',
+    title: (state.get('title') as string | undefined) ?? '',
+    chatLocked: Boolean(state.get('chatLocked')),
+    settings: (state.get('settings') as Settings | undefined) ?? {},
+    participants: participants
+      .filter((p) => !p.removed)
+      .sort((a, b) => order[a.role] - order[b.role] || a.name.localeCompare(b.name)),
+    chat: doc.getArray<ChatMessage>('chat').toArray(),
+    reactions,
+    polls: [...doc.getMap<Poll>('polls').values()].sort((a, b) => a.createdAt - b.createdAt),
+    tallies: new Map(doc.getMap<Tally>('tallies').entries()),
+    questions,
+    hands: doc.getArray<Hand>('hands').toArray(),
+    presence,
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * One live room: the Yjs document `sessions/<id>` synced read-only over y-websocket (opened with
+ * `stateless=1`), plus awareness. The page never writes the document: every change is a typed
+ * action sent as a stateless message (type 100, docs/rooms.md) and the server's change arrives
+ * as a normal document update before the reply. Any rejected reply, also one for an action this
+ * page did not send, is reported to `onRejected` with its reason code.
+ */
+import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { WebsocketProvider } from 'y-websocket'
+import { freshToken, refresh, SignedOutError } from '../lib/session'
+import { KEEPALIVE_MS } from '../collab/userFeed'
+
+const STATELESS = 100
+
+export interface Reply {
+  id: string | number | null
+  ok: boolean
+  reason?: string
+  [key: string]: unknown
+}
+
+export type RoomStatus = 'connecting' | 'live' | 'offline' | 'closed'
+
+export interface ConnState {
+  status: RoomStatus
+  /** Set when the server closed the room for good (removed, cancelled, no such session). */
+  message?: string
+}
+
+const CLOSED: Record<number, string> = {
+  4403: 'You were removed from this session, or have not joined it.',
+  4404: 'This session does not exist.',
+  4410: 'This session was cancelled.',
+}
+
+export class Room {
+  readonly doc = new Y.Doc()
+  readonly provider: WebsocketProvider
+  private next = 0
+  private readonly waiting = new Map<string, (reply: Reply) => void>()
+  private readonly listeners = new Set<() => void>()
+  private destroyed = false
+  private state: ConnState = { status: 'connecting' }
+  private version = 0
+
+  constructor(
+    sessionId: string,
+    private readonly onRejected: (reply: Reply) => void,
+  ) {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+    this.provider = new WebsocketProvider(`${scheme}://${location.host}/collab`, `sessions/${sessionId}`, this.doc, {
+      connect: false,
+      disableBc: true,
+      params: {},
+      // a quiet room relays nothing; y-websocket drops a socket silent for 30 s
+      resyncInterval: KEEPALIVE_MS,
+    })
+    this.provider.messageHandlers[STATELESS] = (_encoder, decoder) => {
+      decoding.readVarUint(decoder) // status: always 0 for rooms
+      let reply: Reply
+      try {
+        reply = JSON.parse(decoding.readVarString(decoder)) as Reply
+      } catch {
+        return
+      }
+      const key = reply.id === null ? '' : String(reply.id)
+      const resolve = this.waiting.get(key)
+      this.waiting.delete(key)
+      if (!reply.ok) this.onRejected(reply)
+      resolve?.(reply)
+    }
+    this.provider.on('status', ({ status }) => this.set({ status: status === 'connected' ? 'connecting' : 'offline' }))
+    this.provider.on('sync', (synced: boolean) => {
+      if (synced) this.set({ status: 'live' })
+    })
+    this.provider.on('closed', ({ code }: { code: number }) => {
+      if (code === 4401) {
+        refresh().then(
+          () => void this.connect(),
+          (err: unknown) => this.set({ status: 'closed', message: err instanceof SignedOutError ? err.message : 'Cannot reach the server.' }),
+        )
+        return
+      }
+      this.set({ status: 'closed', message: CLOSED[code] ?? `The server closed the room (${code}).` })
+    })
+    // presence: announce the media state once (then only on a change; y-protocols renews it)
+    this.provider.awareness.setLocalStateField('media', { mic: false, camera: false, screen: false })
+    this.doc.on('update', this.bump)
+    this.provider.awareness.on('change', this.bump)
+    window.addEventListener('online', this.onOnline)
+    window.addEventListener('offline', this.onOffline)
+  }
+
+  private readonly bump = (): void => {
+    this.version += 1
+    for (const fn of this.listeners) fn()
+  }
+
+  private set(state: ConnState): void {
+    if (this.state.status === 'closed' && state.status !== 'closed' && this.state.message) return
+    this.state = state
+    this.bump()
+  }
+
+  get conn(): ConnState {
+    return this.state
+  }
+
+  /** Changes with every document update, awareness change and connection change. */
+  get snapshotVersion(): number {
+    return this.version
+  }
+
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private readonly onOnline = (): void => void this.connect()
+  private readonly onOffline = (): void => {
+    this.provider.disconnect()
+    this.set({ status: 'offline' })
+  }
+
+  async connect(): Promise<void> {
+    if (this.destroyed || !navigator.onLine) return
+    try {
+      const token = await freshToken(20)
+      if (this.destroyed) return
+      this.provider.params = { token, stateless: '1' }
+      this.provider.connect()
+    } catch (err) {
+      this.set({ status: 'offline', message: err instanceof Error ? err.message : undefined })
+    }
+  }
+
+  /** Send one action; resolves with the server's reply (a lost socket resolves as offline). */
+  act(action: string, fields: Record<string, unknown> = {}): Promise<Reply> {
+    const ws = this.provider.ws
+    const id = `a${++this.next}`
+    if (!ws || ws.readyState !== WebSocket.OPEN || !this.provider.synced) {
+      const reply: Reply = { id, ok: false, reason: 'offline' }
+      this.onRejected(reply)
+      return Promise.resolve(reply)
+    }
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve)
+      const encoder = encoding.createEncoder()
+      encoding.writeVarUint(encoder, STATELESS)
+      encoding.writeVarUint(encoder, 0)
+      encoding.writeVarString(encoder, JSON.stringify({ id, action, ...fields }))
+      ws.send(encoding.toUint8Array(encoder))
+    })
+  }
+
+  setMedia(media: { mic: boolean; camera: boolean; screen: boolean }): void {
+    this.provider.awareness.setLocalStateField('media', media)
+  }
+
+  destroy(): void {
+    this.destroyed = true
+    window.removeEventListener('online', this.onOnline)
+    window.removeEventListener('offline', this.onOffline)
+    this.provider.destroy()
+    this.doc.destroy()
+    this.listeners.clear()
+  }
+}
+
+/** Words for every reason code of docs/rooms.md (and `offline`, the page's own). */
+export const REASONS: Record<string, string> = {
+  invalid: 'The request was malformed.',
+  unknown_action: 'The server does not know this action.',
+  too_large: 'That is too large to send.',
+  too_long: 'That text is too long.',
+  not_allowed: 'Only the host can do that.',
+  not_started: 'The session has not started yet.',
+  session_ended: 'The session has ended: the room is read-only.',
+  chat_disabled: 'Chat is turned off for this session.',
+  chat_locked: 'The host locked the chat.',
+  questions_disabled: 'Questions are turned off for this session.',
+  anonymous_disabled: 'Anonymous questions are not allowed in this session.',
+  rate_limited: 'You are sending too fast; wait a moment.',
+  not_found: 'That item no longer exists.',
+  poll_not_open: 'This poll is not open yet.',
+  poll_closed: 'This poll is closed.',
+  already_voted: 'You already upvoted this question.',
+  limit_reached: 'This session has reached its limit for that.',
+  internal: 'The server failed; please try again.',
+  offline: 'You are offline: the action was not sent.',
+}
+
+export function reasonText(reason: string | undefined): string {
+  return REASONS[reason ?? ''] ?? `Rejected (${reason ?? 'unknown reason'}).`
+}
