@@ -159,7 +159,9 @@ def mux_signer(settings: Settings) -> MuxSigner | None:
         return None
     if not key_id or not key:
         raise SigningKeyError("set MUX_SIGNING_KEY_ID and MUX_SIGNING_PRIVATE_KEY together")
-    return MuxSigner.from_base64_pem(key_id, key, settings.mux_token_ttl)
+    return MuxSigner.from_base64_pem(
+        key_id, key, settings.mux_token_ttl, settings.mux_token_slack
+    )
 
 
 async def _start_services(

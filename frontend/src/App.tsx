@@ -15,6 +15,9 @@ const NotesArea = lazy(() => import('./notes/NotesArea'))
 const NotesHome = lazy(() => import('./notes/NotesHome'))
 const NotePage = lazy(() => import('./notes/NotePage'))
 const ComingSoon = lazy(() => import('./routes/ComingSoon'))
+const CoursesPage = lazy(() => import('./courses/CoursesPage'))
+const ModulePage = lazy(() => import('./courses/ModulePage'))
+const LessonPage = lazy(() => import('./courses/LessonPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -74,9 +77,9 @@ const router = createBrowserRouter([
           { path: ':noteId', element: lazyPage(<NotePage />) },
         ],
       },
-      { path: '/courses', element: lazyPage(<ComingSoon area="courses" />) },
-      { path: '/courses/:moduleId', element: lazyPage(<ComingSoon area="courses" />) },
-      { path: '/lessons/:lessonId', element: lazyPage(<ComingSoon area="courses" />) },
+      { path: '/courses', element: lazyPage(<CoursesPage />) },
+      { path: '/courses/:moduleId', element: lazyPage(<ModulePage />) },
+      { path: '/lessons/:lessonId', element: lazyPage(<LessonPage />) },
       { path: '/sessions', element: lazyPage(<ComingSoon area="sessions" />) },
       { path: '/sessions/:sessionId', element: lazyPage(<ComingSoon area="sessions" />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },
