@@ -55,13 +55,23 @@ async function fetchTokens(playbackId: string, local: boolean): Promise<Tokens> 
   return { video, thumbnail, storyboard }
 }
 
-function isTokenError(event: Event): boolean {
-  const detail = (event as CustomEvent<{ muxCode?: number; code?: number; data?: { response?: { code?: number } } }>)
-    .detail
-  if (!detail) return false
-  if (detail.muxCode !== undefined && (TOKEN_ERROR_CODES.has(detail.muxCode) || String(detail.muxCode).startsWith('2403')))
-    return true
-  return detail.data?.response?.code === 403
+const MEDIA_ERR_NETWORK = 2
+const MAX_RECOVERIES = 3
+
+/**
+ * Whether a player error means "this token no longer works". Mux's errors carry a muxCode
+ * (2403210: expired). A stream played by URL (this server's local stand-in) gets only a
+ * network error from the player, so the playlist is asked once more: a 403 is the token.
+ */
+async function isTokenError(event: Event, streamUrl: string | null): Promise<boolean> {
+  const detail = (event as CustomEvent<{ muxCode?: number; code?: number } | undefined>).detail
+  if (detail?.muxCode !== undefined && TOKEN_ERROR_CODES.has(detail.muxCode)) return true
+  if (!streamUrl || (detail && detail.code !== MEDIA_ERR_NETWORK)) return false
+  try {
+    return (await fetch(streamUrl, { cache: 'no-store' })).status === 403
+  } catch {
+    return false
+  }
 }
 
 export default function LessonPage() {
@@ -88,6 +98,7 @@ function LessonView({ detail }: { detail: LessonDetail }) {
   const [error, setError] = useState<string | null>(null)
   const [media, setMedia] = useState<MuxPlayerElement | null>(null)
   const [status, setStatus] = useState('')
+  const [clock, setClock] = useState({ at: 0, of: lesson.durationSeconds })
   const position = useRef(0)
   const recovering = useRef(false)
   const tokensRef = useRef<Tokens | null>(null)
@@ -153,6 +164,10 @@ function LessonView({ detail }: { detail: LessonDetail }) {
     }
     const onTime = () => {
       if (media.currentTime > 0) position.current = media.currentTime
+      const of = Number.isFinite(media.duration) && media.duration > 0 ? media.duration : lesson.durationSeconds
+      setClock((c) =>
+        Math.floor(c.at) === Math.floor(media.currentTime) && c.of === of ? c : { at: media.currentTime, of },
+      )
     }
     media.addEventListener('play', onPlay)
     media.addEventListener('timeupdate', onTime)
@@ -160,13 +175,18 @@ function LessonView({ detail }: { detail: LessonDetail }) {
       media.removeEventListener('play', onPlay)
       media.removeEventListener('timeupdate', onTime)
     }
-  }, [media, remount])
+  }, [media, remount, lesson.durationSeconds])
 
+  const recoveries = useRef(0)
   const onPlayerError = useCallback(
     (event: Event) => {
-      if (!isTokenError(event)) return
       const wasPlaying = media ? !media.paused : false
-      void remount(position.current, wasPlaying, 'The video link expired; getting a new one…')
+      const streamUrl = tokensRef.current?.video.streamUrl ?? null
+      void isTokenError(event, streamUrl).then((expired) => {
+        if (!expired || recoveries.current >= MAX_RECOVERIES) return
+        recoveries.current += 1
+        void remount(position.current, wasPlaying, 'The video link expired; getting a new one…')
+      })
     },
     [media, remount],
   )
@@ -233,6 +253,11 @@ function LessonView({ detail }: { detail: LessonDetail }) {
           playbackId && !error && <div className="player-placeholder" role="status">Loading video…</div>
         )}
       </div>
+      {source && (
+        <p className="lesson-time" data-testid="lesson-time">
+          {formatTime(clock.at)} / {formatTime(clock.of)}
+        </p>
+      )}
       <p className="lesson-status" role="status" aria-live="polite">
         {status}
         {!status && saved && !completed && saved.positionSeconds > 0 && (

@@ -3,6 +3,7 @@
  * is a prop the parent fixes when it mounts this player: hls.js starts there, and nothing
  * sets currentTime on top of it.
  */
+import type { MuxCSSProperties } from '@mux/mux-player-react'
 import MuxPlayer from '@mux/mux-player-react'
 import type MuxPlayerElement from '@mux/mux-player'
 
@@ -34,7 +35,15 @@ export default function Player({ source, title, startTime, autoPlay, poster, onE
     streamType: 'on-demand' as const,
     accentColor: '#4f46e5',
     onError,
-    style: { width: '100%', aspectRatio: '16 / 9' },
+    // media-chrome's time display and rate button have an aria-label that does not contain
+    // their visible text (axe: label-content-name-mismatch); the page shows the time itself
+    style: {
+      width: '100%',
+      aspectRatio: '16 / 9',
+      '--time-display': 'none',
+      '--playback-rate-button': 'none',
+      '--playback-rate-menu-button': 'none',
+    } as MuxCSSProperties,
   }
   if (source.streamUrl) return <MuxPlayer {...common} src={source.streamUrl} poster={poster} />
   return (
