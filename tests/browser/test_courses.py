@@ -8,6 +8,7 @@ player's own state, each bounded by a deadline.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.browser
 ADMIN = "admin@example.com"
 PREMIUM = "premium@example.com"
 PLAYER = "mux-player"
+ELEMENT = f"document.querySelector('{PLAYER}')"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,18 @@ def course_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         {},
         setup=[
             ["sample-course"],
-            ["user", "create", "--email", ADMIN, "--password", PASSWORD, "--name", "Ada Admin", "--role", "admin"],
+            [
+                "user",
+                "create",
+                "--email",
+                ADMIN,
+                "--password",
+                PASSWORD,
+                "--name",
+                "Ada",
+                "--role",
+                "admin",
+            ],
         ],
     )
 
@@ -49,14 +62,16 @@ def api(server: Server, method: str, path: str, token: str | None = None, body: 
         server.url + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        headers={"Content-Type": "application/json"}
+        | ({"Authorization": f"Bearer {token}"} if token else {}),
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (the test server)
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
 def access_token(server: Server, email: str) -> str:
-    session = api(server, "POST", "/api/workbook/auth/login", body={"email": email, "password": PASSWORD})
+    body = {"email": email, "password": PASSWORD}
+    session = api(server, "POST", "/api/workbook/auth/login", body=body)
     return str(session["token"])
 
 
@@ -83,24 +98,22 @@ def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
 
 
 def current_time(page: Page) -> float:
-    return float(page.evaluate(f"() => document.querySelector('{PLAYER}').currentTime"))
+    return float(page.evaluate(f"() => {ELEMENT}.currentTime"))
 
 
 def wait_ready(page: Page) -> None:
     """The player has the frame at its start position (readyState >= HAVE_CURRENT_DATA)."""
     page.wait_for_function(
-        f"() => {{ const p = document.querySelector('{PLAYER}'); return p && p.readyState >= 2 && p.duration > 0 }}",
+        f"() => {{ const p = {ELEMENT}; return p && p.readyState >= 2 && p.duration > 0 }}",
         timeout=20_000,
     )
 
 
 def play_until(page: Page, seconds: float, rate: float = 1) -> None:
     page.evaluate(
-        f"r => {{ const p = document.querySelector('{PLAYER}'); p.muted = true; p.playbackRate = r; p.play() }}", rate
+        f"r => {{ const p = {ELEMENT}; p.muted = true; p.playbackRate = r; p.play() }}", rate
     )
-    page.wait_for_function(
-        f"s => document.querySelector('{PLAYER}').currentTime >= s", arg=seconds, timeout=40_000
-    )
+    page.wait_for_function(f"s => {ELEMENT}.currentTime >= s", arg=seconds, timeout=40_000)
 
 
 def lesson_id_of(page: Page, title: str) -> str:
@@ -146,7 +159,9 @@ def test_find_a_module_play_leave_and_resume_where_left(
         assert time.monotonic() < deadline, f"page hide did not save: {saved}"
         time.sleep(0.2)
     assert abs(saved["positionSeconds"] - left_at) < 1.5, (saved, left_at)
-    # "continue watching" offers it
+    # "continue watching" offers it, on /courses and on the home page
+    expect(page.get_by_role("region", name="Continue watching")).to_contain_text("Welcome")
+    page.goto(f"{course_server.url}/notes")
     expect(page.get_by_role("region", name="Continue watching")).to_contain_text("Welcome")
 
     page.get_by_role("region", name="Continue watching").get_by_role("link").first.click()
@@ -155,7 +170,7 @@ def test_find_a_module_play_leave_and_resume_where_left(
     assert saved["positionSeconds"] - 4.5 <= start <= saved["positionSeconds"] - 1.5, (start, saved)
     # a re-render (the saved status changes after a pause save) never re-applies the start
     play_until(page, start + 2)
-    page.evaluate(f"() => document.querySelector('{PLAYER}').pause()")
+    page.evaluate(f"() => {ELEMENT}.pause()")
     expect(page.get_by_role("status").filter(has_text="Saved at")).to_be_visible()
     assert current_time(page) >= start + 2
     page.screenshot(path=str(artifacts / "courses-lesson.png"))
@@ -165,13 +180,13 @@ def test_find_a_module_play_leave_and_resume_where_left(
 def test_completion_offers_the_next_lesson_and_the_module_shows_progress(
     course_server: Server, new_context: Callable[..., BrowserContext]
 ) -> None:
-    page, email = sign_up(new_context(), course_server, "Cam Completer")
+    page, _ = sign_up(new_context(), course_server, "Cam Completer")
     page.goto(f"{course_server.url}/courses")
     page.get_by_role("link", name="Running a live workshop").click()
     page.get_by_role("link", name="Before the session", exact=True).click()
     wait_ready(page)
     # watched (not skipped) to the end, fast: watch time counts played media time
-    page.evaluate(f"() => {{ const p = document.querySelector('{PLAYER}'); p.muted = true; p.playbackRate = 4; p.play() }}")
+    page.evaluate(f"() => {{ const p = {ELEMENT}; p.muted = true; p.playbackRate = 4; p.play() }}")
     done = page.get_by_test_id("completed")
     expect(done).to_contain_text("Completed", timeout=30_000)
     done.get_by_role("link", name="Next lesson").click()
@@ -191,7 +206,7 @@ def test_an_expired_token_is_recovered_at_the_same_position(
     page.get_by_role("link", name="Your first shared note", exact=True).click()
     wait_ready(page)
     play_until(page, 10)
-    page.evaluate(f"() => document.querySelector('{PLAYER}').pause()")  # a pause saves
+    page.evaluate(f"() => {ELEMENT}.pause()")  # a pause saves
     expect(page.get_by_role("status").filter(has_text="Saved at")).to_be_visible()
     position = stored(course_server, email, lesson_id)["positionSeconds"]
     assert position >= 10
@@ -199,15 +214,16 @@ def test_an_expired_token_is_recovered_at_the_same_position(
     # the next video token handed to the page has expired (as after a day-long idle tab), and
     # says it has not: only the player's 403 can reveal it
     key = json.loads((course_server.data_dir / "mux-dev-key.json").read_text())
-    private = serialization.load_pem_private_key(__import__("base64").b64decode(key["privateKey"]), None)
+    private = serialization.load_pem_private_key(base64.b64decode(key["privateKey"]), None)
     served: list[str] = []
 
     def expire_first(route: Route) -> None:
         response = route.fetch()
         body = response.json()
         if json.loads(route.request.post_data or "{}").get("type") == "video" and not served:
-            claims = {"sub": "sample-m1-l2", "aud": "v", "exp": int(time.time()) - 60, "kid": key["keyId"]}
-            expired = jwt.encode(claims, private, algorithm="RS256", headers={"kid": key["keyId"]})  # type: ignore[arg-type]
+            kid = key["keyId"]
+            claims = {"sub": "sample-m1-l2", "aud": "v", "exp": int(time.time()) - 60, "kid": kid}
+            expired = jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})  # type: ignore[arg-type]
             body["token"] = expired
             body["expiresAt"] = int(time.time()) + 7200
             body["streamUrl"] = body["streamUrl"].split("?token=")[0] + "?token=" + expired
@@ -218,7 +234,7 @@ def test_an_expired_token_is_recovered_at_the_same_position(
     page.reload()
     wait_ready(page)
     assert served, "the expired token was never served"
-    src = page.evaluate(f"() => document.querySelector('{PLAYER}').getAttribute('src') || ''")
+    src = page.evaluate(f"() => {ELEMENT}.getAttribute('src') || ''")
     assert served[0] not in src  # a new token plays
     start = current_time(page)
     assert position - 4.5 <= start <= position, (start, position)
@@ -233,26 +249,29 @@ def test_the_player_works_by_keyboard(
     page.get_by_role("link", name="Getting started with shared notes").click()
     page.get_by_role("link", name="Working offline", exact=True).click()
     wait_ready(page)
-    page.evaluate(f"() => {{ document.querySelector('{PLAYER}').muted = true }}")
+    page.evaluate(f"() => {{ {ELEMENT}.muted = true }}")
     # Tab from the breadcrumb's last link reaches the player's play button
     page.get_by_role("navigation", name="Breadcrumb").get_by_role("link").last.focus()
     for _ in range(6):
         page.keyboard.press("Tab")
         label = page.evaluate(
-            """() => { let a = document.activeElement; while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement
-                       return a ? (a.getAttribute('aria-label') || a.tagName) : '' }"""
+            """() => {
+                let a = document.activeElement
+                while (a && a.shadowRoot?.activeElement) a = a.shadowRoot.activeElement
+                return a ? (a.getAttribute('aria-label') || a.tagName) : ''
+            }"""
         )
         if "play" in str(label).lower():
             break
     else:
         pytest.fail(f"Tab never reached the play button (last focus: {label})")
     page.keyboard.press("Space")
-    page.wait_for_function(f"() => !document.querySelector('{PLAYER}').paused && document.querySelector('{PLAYER}').currentTime > 0.5")
+    page.wait_for_function(f"() => !{ELEMENT}.paused && {ELEMENT}.currentTime > 0.5")
     before = current_time(page)
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"b => document.querySelector('{PLAYER}').currentTime > b + 4", arg=before)
+    page.wait_for_function(f"b => {ELEMENT}.currentTime > b + 4", arg=before)
     page.keyboard.press("Space")
-    page.wait_for_function(f"() => document.querySelector('{PLAYER}').paused")
+    page.wait_for_function(f"() => {ELEMENT}.paused")
 
 
 def test_a_free_user_sees_the_premium_module_locked(
@@ -293,7 +312,8 @@ def test_an_admin_creates_a_module_and_a_lesson(
     expect(rows).to_have_text(["Anchoring", "Discounts"])
     page.get_by_role("button", name="Move Discounts up").click()
     expect(rows).to_have_text(["Discounts", "Anchoring"])
-    expect(page.locator(".lesson-row").filter(has_text="Anchoring")).to_contain_text("Video: sample-m1-l1")
+    anchoring = page.locator(".lesson-row").filter(has_text="Anchoring")
+    expect(anchoring).to_contain_text("Video: sample-m1-l1")
     assert_accessible(page, "/courses/:moduleId (admin)")
     page.get_by_role("link", name="Anchoring", exact=True).click()
     wait_ready(page)
@@ -303,7 +323,8 @@ def test_an_admin_creates_a_module_and_a_lesson(
 def test_phone_width_screenshots(
     course_server: Server, new_context: Callable[..., BrowserContext], artifacts: Path, path: str
 ) -> None:
-    page, _ = sign_up(new_context(viewport={"width": 390, "height": 844}), course_server, "Pat Phone")
+    phone = new_context(viewport={"width": 390, "height": 844})
+    page, _ = sign_up(phone, course_server, "Pat Phone")
     page.goto(f"{course_server.url}/courses")
     if path != "/courses":
         page.get_by_role("link", name="Getting started with shared notes").click()
@@ -314,4 +335,5 @@ def test_phone_width_screenshots(
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, f"{path}: the page scrolls sideways ({width}px)"
-    page.screenshot(path=str(artifacts / f"courses-phone-{path.strip('/') or 'list'}.png"), full_page=True)
+    name = f"courses-phone-{path.strip('/') or 'list'}.png"
+    page.screenshot(path=str(artifacts / name), full_page=True)

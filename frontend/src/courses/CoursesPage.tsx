@@ -1,11 +1,12 @@
 /** `/courses`: continue watching, module search (after a pause in typing) and difficulty filter. */
 import { useEffect, useState } from 'react'
 import { Link } from 'react-router'
-import { DIFFICULTIES, formatTime, useContinue, useModuleProgress, useModules, type Difficulty, type Module } from '../api/courses'
+import { DIFFICULTIES, useModuleProgress, useModules, type Difficulty, type Module } from '../api/courses'
 import { describe } from '../api/client'
 import { useUser } from '../lib/useSession'
 import { Icon } from '../ui/Icon'
 import { AdminModuleForm } from './Admin'
+import { ContinueWatching } from './ContinueWatching'
 import './courses.css'
 
 export const SEARCH_DEBOUNCE_MS = 300
@@ -21,31 +22,6 @@ function useDebounced<T>(value: T, ms: number): T {
 
 function lockReason(module: Module): string {
   return module.requiredTier === 'premium' ? 'Premium members only' : 'Not open yet'
-}
-
-export function ContinueWatching() {
-  const items = useContinue()
-  if (!items.data?.length) return null
-  return (
-    <section className="continue" aria-labelledby="continue-h">
-      <h2 id="continue-h">Continue watching</h2>
-      <ul className="continue-list">
-        {items.data.map((item) => (
-          <li key={item.lessonId}>
-            <Link to={`/lessons/${item.lessonId}`} className="continue-card">
-              <span className="continue-title">{item.lessonTitle}</span>
-              <span className="muted">{item.moduleTitle}</span>
-              <progress
-                max={item.durationSeconds || 1}
-                value={item.positionSeconds}
-                aria-label={`${item.lessonTitle}: at ${formatTime(item.positionSeconds)} of ${formatTime(item.durationSeconds)}`}
-              />
-            </Link>
-          </li>
-        ))}
-      </ul>
-    </section>
-  )
 }
 
 function ModuleProgressLine({ module }: { module: Module }) {
