@@ -241,6 +241,37 @@ def test_an_expired_token_is_recovered_at_the_same_position(
     play_until(page, start + 1)
 
 
+def test_a_token_close_to_expiry_is_replaced_before_playing(
+    course_server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    page, _ = sign_up(new_context(), course_server, "Ida Idle")
+    video_tokens: list[str] = []
+
+    def nearly_expired(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        if json.loads(route.request.post_data or "{}").get("type") == "video":
+            video_tokens.append(body["token"])
+            if len(video_tokens) == 1:  # as if the tab had been left open for hours
+                body["expiresAt"] = int(time.time()) + 120
+        route.fulfill(response=response, json=body)
+
+    page.route("**/api/mux/playback-token", nearly_expired)
+    page.goto(f"{course_server.url}/courses")
+    page.get_by_role("link", name="Running a live workshop").click()
+    page.get_by_role("link", name="During the session", exact=True).click()
+    wait_ready(page)
+    assert len(video_tokens) == 1
+    page.evaluate(f"() => {{ const p = {ELEMENT}; p.muted = true; p.play() }}")
+    # the play is held, a new token fetched, and the new player plays on
+    page.wait_for_function(
+        f"() => {ELEMENT}.currentTime > 1.5 && !{ELEMENT}.paused", timeout=20_000
+    )
+    assert len(video_tokens) == 2
+    src = page.evaluate(f"() => {ELEMENT}.getAttribute('src') || ''")
+    assert video_tokens[1] in src
+
+
 def test_the_player_works_by_keyboard(
     course_server: Server, new_context: Callable[..., BrowserContext]
 ) -> None:

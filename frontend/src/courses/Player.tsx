@@ -30,7 +30,8 @@ export default function Player({ source, title, startTime, autoPlay, poster, onE
     ref: onElement,
     title,
     startTime: startTime > 0 ? startTime : undefined,
-    autoPlay: autoPlay || undefined,
+    // a remount after a token refresh plays on (muted only if the browser refuses sound)
+    autoPlay: autoPlay ? ('any' as const) : undefined,
     disableTracking: true,
     streamType: 'on-demand' as const,
     accentColor: '#4f46e5',
