@@ -2,7 +2,7 @@
 
 - Every GET/HEAD path outside the API that is not a file is the app itself: `index.html`
   (the router in the page decides, and shows its own 404 page). Paths under `/api/` (and
-  `/collab/`) never reach this route, so an unknown API path is the JSON 404 of the error
+  `/collab/`, `/mux-local/`) never reach this route, so an unknown API path is the JSON 404 of the error
   handlers and a wrong method there is a 405 naming the allowed ones.
 - A file is sent precompressed when the build left a `.br` / `.gz` next to it and the client
   accepts that encoding (brotli first), with `Content-Encoding` and `Vary: Accept-Encoding`.
@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
-_NOT_APP = ("/api/", "/collab/")
+_NOT_APP = ("/api/", "/collab/", "/mux-local/")
 _ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 
 PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8">
