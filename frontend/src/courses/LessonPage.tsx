@@ -55,7 +55,6 @@ async function fetchTokens(playbackId: string, local: boolean): Promise<Tokens> 
   return { video, thumbnail, storyboard }
 }
 
-const MEDIA_ERR_NETWORK = 2
 const MAX_RECOVERIES = 3
 
 /**
@@ -66,7 +65,7 @@ const MAX_RECOVERIES = 3
 async function isTokenError(event: Event, streamUrl: string | null): Promise<boolean> {
   const detail = (event as CustomEvent<{ muxCode?: number; code?: number } | undefined>).detail
   if (detail?.muxCode !== undefined && TOKEN_ERROR_CODES.has(detail.muxCode)) return true
-  if (!streamUrl || (detail && detail.code !== MEDIA_ERR_NETWORK)) return false
+  if (!streamUrl) return false
   try {
     return (await fetch(streamUrl, { cache: 'no-store' })).status === 403
   } catch {
@@ -177,12 +176,17 @@ function LessonView({ detail }: { detail: LessonDetail }) {
     }
   }, [media, remount, lesson.durationSeconds])
 
+
   const recoveries = useRef(0)
+  const probing = useRef(false)
   const onPlayerError = useCallback(
     (event: Event) => {
       const wasPlaying = media ? !media.paused : false
       const streamUrl = tokensRef.current?.video.streamUrl ?? null
+      if (probing.current) return
+      probing.current = true
       void isTokenError(event, streamUrl).then((expired) => {
+        probing.current = false
         if (!expired || recoveries.current >= MAX_RECOVERIES) return
         recoveries.current += 1
         void remount(position.current, wasPlaying, 'The video link expired; getting a new one…')
@@ -190,6 +194,28 @@ function LessonView({ detail }: { detail: LessonDetail }) {
     },
     [media, remount],
   )
+  const onPlayerErrorRef = useRef(onPlayerError)
+  onPlayerErrorRef.current = onPlayerError
+  // The player's error events do not reliably reach the page (one raised while the first
+  // playlist loads comes before React attaches listeners, and a URL-played stream's error
+  // carries no status), so the page also watches for a stuck player: no data for 3 s while
+  // loading or playing means the playlist is asked once (isTokenError) per stuck spell.
+  useEffect(() => {
+    if (!media) return
+    const el = media as unknown as { readyState: number; paused: boolean }
+    let stuck = 0
+    const onError = (event: Event) => onPlayerErrorRef.current(event)
+    const timer = setInterval(() => {
+      const waiting = el.readyState < 3 && (el.readyState === 0 || !el.paused)
+      stuck = waiting ? stuck + 1 : 0
+      if (stuck === 3) onPlayerErrorRef.current(new CustomEvent('error'))
+    }, 1000)
+    media.addEventListener('error', onError)
+    return () => {
+      clearInterval(timer)
+      media.removeEventListener('error', onError)
+    }
+  }, [media])
 
   const onSaved = useCallback(
     (progress: Saved) => {
@@ -246,7 +272,6 @@ function LessonView({ detail }: { detail: LessonDetail }) {
               autoPlay={mount.autoPlay}
               poster={poster}
               onElement={setMedia}
-              onError={onPlayerError}
             />
           </Suspense>
         ) : (

@@ -22,10 +22,9 @@ interface Props {
   autoPlay: boolean
   poster?: string
   onElement: (el: MuxPlayerElement | null) => void
-  onError: (event: Event) => void
 }
 
-export default function Player({ source, title, startTime, autoPlay, poster, onElement, onError }: Props) {
+export default function Player({ source, title, startTime, autoPlay, poster, onElement }: Props) {
   const common = {
     ref: onElement,
     title,
@@ -35,7 +34,6 @@ export default function Player({ source, title, startTime, autoPlay, poster, onE
     disableTracking: true,
     streamType: 'on-demand' as const,
     accentColor: '#4f46e5',
-    onError,
     // media-chrome's time display and rate button have an aria-label that does not contain
     // their visible text (axe: label-content-name-mismatch); the page shows the time itself
     style: {
