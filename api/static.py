@@ -2,8 +2,8 @@
 
 - Every GET/HEAD path outside the API that is not a file is the app itself: `index.html`
   (the router in the page decides, and shows its own 404 page). Paths under `/api/` (and
-  `/collab/`, `/mux-local/`) never reach this route, so an unknown API path is the JSON 404 of the error
-  handlers and a wrong method there is a 405 naming the allowed ones.
+  `/collab/`, `/mux-local/`) never reach this route, so an unknown API path is the JSON 404
+  of the error handlers and a wrong method there is a 405 naming the allowed ones.
 - A file is sent precompressed when the build left a `.br` / `.gz` next to it and the client
   accepts that encoding (brotli first), with `Content-Encoding` and `Vary: Accept-Encoding`.
 - `/assets/*` names carry a content hash: `Cache-Control: public, max-age=31536000, immutable`.
