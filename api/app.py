@@ -138,9 +138,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.metrics = metrics
     app.state.openapi = spec
     app.state.settings = settings
-    app.state.local_streams = (
-        local_streams if mux is not None and not settings.production else None
-    )
+    app.state.local_streams = local_streams if mux is not None and not settings.production else None
     return app
 
 
@@ -159,7 +157,7 @@ def mux_signer(settings: Settings) -> MuxSigner | None:
         return None
     if not key_id or not key:
         raise SigningKeyError("set MUX_SIGNING_KEY_ID and MUX_SIGNING_PRIVATE_KEY together")
-    return MuxSigner.from_base64_pem(key_id, key, settings.mux_token_ttl)
+    return MuxSigner.from_base64_pem(key_id, key, settings.mux_token_ttl, settings.mux_token_slack)
 
 
 async def _start_services(

@@ -37,9 +37,12 @@ class MuxSigner:
     key_id: str
     private_key: rsa.RSAPrivateKey
     ttl_seconds: int
+    slack_seconds: int = TOKEN_SLACK_SECONDS
 
     @classmethod
-    def from_base64_pem(cls, key_id: str, encoded: str, ttl_seconds: int) -> MuxSigner:
+    def from_base64_pem(
+        cls, key_id: str, encoded: str, ttl_seconds: int, slack_seconds: int = TOKEN_SLACK_SECONDS
+    ) -> MuxSigner:
         try:
             pem = base64.b64decode(encoded.strip(), validate=False)
             key: PrivateKeyTypes = serialization.load_pem_private_key(pem, password=None)
@@ -49,14 +52,16 @@ class MuxSigner:
             ) from exc
         if not isinstance(key, rsa.RSAPrivateKey):
             raise SigningKeyError("MUX_SIGNING_PRIVATE_KEY must be an RSA key")
-        return cls(key_id=key_id, private_key=key, ttl_seconds=ttl_seconds)
+        return cls(
+            key_id=key_id, private_key=key, ttl_seconds=ttl_seconds, slack_seconds=slack_seconds
+        )
 
     def sign(
         self, playback_id: str, kind: PlaybackType, *, covers_seconds: int = 0
     ) -> tuple[str, int]:
         """A token for ``playback_id``, valid for the configured TTL or, when longer,
-        ``covers_seconds`` (the video's duration) plus an hour of slack for pauses."""
-        covered = covers_seconds + TOKEN_SLACK_SECONDS if covers_seconds else 0
+        ``covers_seconds`` (the video's duration) plus the slack for pauses (an hour by default)."""
+        covered = covers_seconds + self.slack_seconds if covers_seconds else 0
         lifetime = max(self.ttl_seconds, covered)
         expires_at = int(time.time()) + lifetime
         claims = {"sub": playback_id, "aud": AUDIENCES[kind], "exp": expires_at, "kid": self.key_id}

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     mux_signing_key_id: str | None = Field(None, alias="MUX_SIGNING_KEY_ID")
     mux_signing_private_key: str | None = Field(None, alias="MUX_SIGNING_PRIVATE_KEY")
     mux_token_ttl: int = Field(6 * 3600, alias="MUX_TOKEN_TTL_SECONDS", gt=0)
+    # a lesson's token lives its duration plus this (pauses); 0 in tests that watch it expire
+    mux_token_slack: int = Field(3600, alias="MUX_TOKEN_SLACK_SECONDS", ge=0)
     mux_webhook_secret: str = Field(DEV_MUX_WEBHOOK_SECRET, alias="MUX_WEBHOOK_SECRET")
 
     # Transcription.

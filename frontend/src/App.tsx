@@ -17,6 +17,9 @@ const NotePage = lazy(() => import('./notes/NotePage'))
 const ComingSoon = lazy(() => import('./routes/ComingSoon'))
 const SessionsList = lazy(() => import('./sessions/SessionsList'))
 const RoomPage = lazy(() => import('./sessions/RoomPage'))
+const CoursesPage = lazy(() => import('./courses/CoursesPage'))
+const ModulePage = lazy(() => import('./courses/ModulePage'))
+const LessonPage = lazy(() => import('./courses/LessonPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -76,9 +79,9 @@ const router = createBrowserRouter([
           { path: ':noteId', element: lazyPage(<NotePage />) },
         ],
       },
-      { path: '/courses', element: lazyPage(<ComingSoon area="courses" />) },
-      { path: '/courses/:moduleId', element: lazyPage(<ComingSoon area="courses" />) },
-      { path: '/lessons/:lessonId', element: lazyPage(<ComingSoon area="courses" />) },
+      { path: '/courses', element: lazyPage(<CoursesPage />) },
+      { path: '/courses/:moduleId', element: lazyPage(<ModulePage />) },
+      { path: '/lessons/:lessonId', element: lazyPage(<LessonPage />) },
       { path: '/sessions', element: lazyPage(<SessionsList />) },
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },

@@ -186,3 +186,17 @@ async def test_webhook_signature(mux_client: httpx.AsyncClient) -> None:
     assert missing.status_code == 400
     garbled = await mux_client.post(url, content=body, headers={"mux-signature": "v1=abc"})
     assert garbled.status_code == 400
+
+
+def test_token_lifetime_covers_the_video_plus_the_configured_slack(dev_key: DevKey) -> None:
+    from api.playback import TOKEN_SLACK_SECONDS, MuxSigner
+
+    default = MuxSigner.from_base64_pem(dev_key.key_id, dev_key.private_key_b64, 60)
+    none = MuxSigner.from_base64_pem(dev_key.key_id, dev_key.private_key_b64, 60, 0)
+    now = int(time.time())
+    _, expires = default.sign("pb", "video", covers_seconds=600)
+    assert 600 + TOKEN_SLACK_SECONDS <= expires - now <= 600 + TOKEN_SLACK_SECONDS + 2
+    _, expires = none.sign("pb", "video", covers_seconds=600)
+    assert 600 <= expires - now <= 602  # the video alone: tests watch such a token expire
+    _, expires = none.sign("pb", "video", covers_seconds=10)
+    assert 60 <= expires - now <= 62  # never shorter than the TTL

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +57,11 @@ class Server:
     log: Path
 
 
-def start_server(tmp: Path, extra_env: dict[str, str]) -> Iterator[Server]:
+def start_server(
+    tmp: Path, extra_env: dict[str, str], setup: Sequence[Sequence[str]] = ()
+) -> Iterator[Server]:
+    """Serve with ``extra_env``; each ``collab`` command of ``setup`` (e.g. ``sample-course``)
+    runs first, in the same environment and data dir, and must succeed."""
     if not (DIST / "index.html").exists():
         missing(f"{DIST}/index.html is missing: build the page with `make frontend`")
     collab = ROOT / ".venv" / "bin" / "collab"
@@ -84,6 +88,12 @@ def start_server(tmp: Path, extra_env: dict[str, str]) -> Iterator[Server]:
             **extra_env,
         }
     )
+    for command in setup:
+        done = subprocess.run(
+            [executable, *command], env=env, cwd=tmp, capture_output=True, text=True, timeout=300
+        )
+        if done.returncode != 0:
+            pytest.fail(f"collab {' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
     log = tmp / "server.log"
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(

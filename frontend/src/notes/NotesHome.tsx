@@ -1,6 +1,7 @@
 /** The notes area with no note open. */
 import { useEffect } from 'react'
 import { Icon } from '../ui/Icon'
+import { ContinueWatching } from '../courses/ContinueWatching'
 
 export default function NotesHome() {
   useEffect(() => {
@@ -13,6 +14,7 @@ export default function NotesHome() {
       </div>
       <h1 className="empty-title">Pick a note or start a new one</h1>
       <p className="muted">Notes sync live with everyone you share them with, and keep working offline.</p>
+      <ContinueWatching />
     </div>
   )
 }
