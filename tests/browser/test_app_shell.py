@@ -121,7 +121,7 @@ def test_no_serious_accessibility_violations_on_any_page(
     ada.goto(f"{server.url}/courses")
     expect(ada.get_by_role("heading", name="Courses", level=1)).to_be_visible()
     assert_accessible(ada, "/courses")
-    for area in ("recordings",):  # /sessions: tests/browser/test_sessions.py
+    for area in ("recordings",):  # /sessions: tests/browser/test_live_session_page.py
         ada.goto(f"{server.url}/{area}")
         expect(ada.get_by_role("heading", name=re.compile("coming soon"))).to_be_visible()
         assert_accessible(ada, f"/{area}")
