@@ -33,7 +33,10 @@ def _picture(label: str, second: int, hue: float) -> Image.Image:
     red, green, blue = (int(255 * c) for c in colorsys.hsv_to_rgb(hue, 0.55, 0.45))
     image = Image.new("RGB", (_WIDTH, _HEIGHT), (red, green, blue))
     draw = ImageDraw.Draw(image)
-    draw.text((32, 28), label, fill="white", font=_font(30))
+    size = 30
+    while size > 12 and draw.textlength(label, font=_font(size)) > _WIDTH - 64:
+        size -= 2  # the label fits the frame's width
+    draw.text((32, 28), label, fill="white", font=_font(size))
     draw.text((_WIDTH // 2, _HEIGHT // 2 + 20), f"{second // 60}:{second % 60:02d}",
               fill="white", font=_font(110), anchor="mm")
     return image
