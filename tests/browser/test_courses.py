@@ -12,7 +12,6 @@ import base64
 import json
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from tests.browser.checks import assert_accessible
 from tests.browser.harness import PASSWORD, Server, start_server
+from tests.browser.test_notes_page import sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -73,18 +73,6 @@ def access_token(server: Server, email: str) -> str:
     body = {"email": email, "password": PASSWORD}
     session = api(server, "POST", "/api/workbook/auth/login", body=body)
     return str(session["token"])
-
-
-def sign_up(context: BrowserContext, server: Server, name: str) -> tuple[Page, str]:
-    page = context.new_page()
-    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com"
-    page.goto(f"{server.url}/register")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("button", name="New note")).to_be_visible()
-    return page, email
 
 
 def sign_in(context: BrowserContext, server: Server, email: str) -> Page:
