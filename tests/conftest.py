@@ -47,6 +47,21 @@ def require_service(name: str, url: str, default_port: int) -> None:
     pytest.skip(message)
 
 
+# The longest tests start first: with `pytest -n` (xdist hands out the first batch round robin)
+# they then run side by side instead of one of them closing the run on a single worker.
+_FIRST = ("slow", "browser", "interop")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for position, marker in enumerate(_FIRST):
+            if item.get_closest_marker(marker) is not None:
+                return position
+        return len(_FIRST)
+
+    items.sort(key=rank)  # stable: the collection order within a rank is kept
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""

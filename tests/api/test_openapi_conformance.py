@@ -121,6 +121,8 @@ def _failures(event: events.EngineEvent) -> Iterator[str]:
         yield f"error: {event.info.title}: {' '.join(event.info.message.split())[:400]}"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(360)  # ~45 s alone; several times that beside other test workers
 def test_the_server_does_what_openapi_json_says(api_schema: Any) -> None:
     failures: list[str] = []
     cases = 0

@@ -244,6 +244,8 @@ async def test_frames_batched_split_fragmented_and_between_pings_all_arrive_in_o
         (Frame(Opcode.BINARY, b"\x00\x00\x00").serialize(mask=False), 1002),  # clients mask
         (b"\x82\xff" + (2**40).to_bytes(8, "big"), 1009),  # masked, announces 1 TiB
     ],
+    # Named ids: a random mask in the id would differ between collecting processes (xdist).
+    ids=["text", "unmasked", "oversized"],
 )
 async def test_text_unmasked_and_oversized_frames_get_their_close_code(
     frame: bytes, code: int, ws_impl: str
