@@ -19,11 +19,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import (
+    account,
     audio,
     auth,
     health,
@@ -37,6 +39,7 @@ from api import (
     shares,
     watching,
 )
+from api.epochs import EpochGate, RedisEpochBus, TokenEpochs
 from api.errors import exception_handlers
 from api.job_context import build_job_context
 from api.live import LiveSockets, build_collab, live_routes, note_feed
@@ -58,6 +61,7 @@ from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
 from storage.db import connect, require_schema
 from storage.objects import open_object_store
+from storage.users import UserRepository
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -81,6 +85,7 @@ def api_operations() -> list[Operation]:
     """Every REST operation, in documentation order."""
     return [
         *auth.operations,
+        *account.operations,
         *modules.operations,
         *lessons.operations,
         *progress.operations,
@@ -131,7 +136,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics), Middleware(EpochGate)],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
@@ -178,6 +183,17 @@ async def _start_services(
         stack.push_async_callback(redis.aclose)  # type: ignore[attr-defined]
         limiter = RedisRateLimiter(redis, prefix=f"{settings.redis_prefix}ratelimit:")
 
+    # One node alone hears every change itself; with Redis, caching starts once subscribed.
+    epochs = TokenEpochs(
+        UserRepository(db), ttl=settings.token_epoch_cache_seconds, caching=redis is None
+    )
+    epoch_bus: RedisEpochBus | None = None
+    if redis is not None:
+        epoch_bus = RedisEpochBus(redis, f"{settings.redis_prefix}token-epochs", epochs)
+        listeners = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(listeners.cancel_scope.cancel)  # runs first on the way out
+        listeners.start_soon(epoch_bus.run)
+
     objects = open_object_store(
         settings.effective_storage_url, endpoint_url=settings.s3_endpoint_url
     )
@@ -214,6 +230,8 @@ async def _start_services(
         mux_webhook_secret=settings.mux_webhook_secret,
         redis=redis,
         objects=objects,
+        epochs=epochs,
+        epoch_bus=epoch_bus,
         audio_max_bytes=settings.audio_max_bytes,
     )
 
@@ -230,6 +248,7 @@ async def _start_live(
     server = build_collab(
         database=services.db,
         tokens=services.tokens,
+        epochs=services.epochs,
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
         node_id=settings.node_id or default_node_id(),

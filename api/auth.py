@@ -102,6 +102,7 @@ async def _issue(svc: Services, user: User) -> tuple[str, str, int]:
         email=user.email,
         role=user.role.value,
         tier=user.subscription_tier.value,
+        epoch=user.token_epoch,
     )
     refresh = new_refresh_token()
     await TokenRepository(svc.db).create(
@@ -143,7 +144,7 @@ def _set_cookies(response: Response, svc: Services, token: str, refresh: str) ->
     )
 
 
-def _clear_cookies(response: Response, svc: Services) -> None:
+def clear_cookies(response: Response, svc: Services) -> None:
     secure = svc.auth.cookie_secure
     response.delete_cookie(ACCESS_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
     response.delete_cookie(
@@ -152,7 +153,7 @@ def _clear_cookies(response: Response, svc: Services) -> None:
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="lax")
 
 
-async def _session_response(svc: Services, user: User, status: int) -> Response:
+async def session_response(svc: Services, user: User, status: int) -> Response:
     token, refresh, expires_at = await _issue(svc, user)
     body = Session(user=UserOut.of(user), token=token, refresh_token=refresh, expires_at=expires_at)
     response = respond(body, status)
@@ -176,7 +177,7 @@ async def register(request: Request) -> Response:
     except EmailTaken as exc:
         raise conflict("an account with this email already exists") from exc
     log.info("registered user %s", user.id)
-    return await _session_response(svc, user, 201)
+    return await session_response(svc, user, 201)
 
 
 async def login(request: Request) -> Response:
@@ -195,7 +196,7 @@ async def login(request: Request) -> Response:
             await svc.limiter.hit(limits.login_ip, ip)
             await svc.limiter.hit(limits.login_account, account)
         raise unauthorized("invalid email or password")
-    return await _session_response(svc, user, 200)
+    return await session_response(svc, user, 200)
 
 
 def _presented_refresh(request: Request, body: RefreshBody) -> str:
@@ -235,6 +236,7 @@ async def refresh(request: Request) -> Response:
         email=user.email,
         role=user.role.value,
         tier=user.subscription_tier.value,
+        epoch=user.token_epoch,
     )
     response = respond(TokenPair(token=token, refresh_token=replacement, expires_at=expires_at))
     _set_cookies(response, svc, token, replacement)
@@ -250,7 +252,7 @@ async def logout(request: Request) -> Response:
     if presented:
         await TokenRepository(svc.db).revoke(hash_refresh_token(presented))
     response = respond(Success())
-    _clear_cookies(response, svc)
+    clear_cookies(response, svc)
     return response
 
 

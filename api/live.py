@@ -3,8 +3,9 @@ authorization and its socket.
 
 `TokenAuth` authenticates every collab socket, whatever its kind: the access JWT (`?token=`) or
 the browser's `collab_access` cookie; a cookie-authenticated socket must come from our own origin
-(cross-site WebSocket hijacking would otherwise ride on the cookie). The principal carries the
-user's role and the token's claims.
+(cross-site WebSocket hijacking would otherwise ride on the cookie), and a token of an epoch the
+user has left is refused with 4401 (api/epochs.py). The principal carries the user's role and
+the token's claims.
 
 `NotesAuthorizer` is the `notes` kind's authorizer: the owner and `write` shares edit, `read`
 shares get a read-only connection, anyone else is refused with 4403; an unknown note is 4404
@@ -31,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from api.epochs import TokenEpochs
 from api.errors import ApiError
 from api.security import ACCESS_COOKIE
 from api.tokens import AccessTokens
@@ -59,8 +61,9 @@ class TokenAuth(Extension):
 
     priority = 500
 
-    def __init__(self, tokens: AccessTokens) -> None:
+    def __init__(self, tokens: AccessTokens, epochs: TokenEpochs) -> None:
         self._tokens = tokens
+        self._epochs = epochs
 
     async def on_authenticate(self, event: Authenticate) -> None:
         token = event.token
@@ -72,6 +75,7 @@ class TokenAuth(Extension):
             raise Reject(CloseCode.UNAUTHORIZED, "missing token")
         try:
             claims = self._tokens.decode(token)
+            await self._epochs.check(claims)  # signed out everywhere, or deleted
         except ApiError as exc:
             raise Reject(CloseCode.UNAUTHORIZED, exc.message) from exc
         event.principal = CollabPrincipal(
@@ -232,6 +236,7 @@ def build_collab(
     *,
     database: Database,
     tokens: AccessTokens,
+    epochs: TokenEpochs,
     redis_url: str | None,
     redis_prefix: str,
     node_id: str,
@@ -243,7 +248,7 @@ def build_collab(
     (live rooms, `rooms.live.RoomKind`) and `document_extensions`."""
     rooms = RoomKind(database)
     extensions = [
-        TokenAuth(tokens),
+        TokenAuth(tokens, epochs),
         *document_extensions(
             database, redis_url=redis_url, redis_prefix=redis_prefix, node_id=node_id,
             persist_interval=persist_interval, shutdown_timeout=config.shutdown_timeout,

@@ -15,6 +15,7 @@ from typing import Literal
 
 from starlette.requests import Request
 
+from api.epochs import CHECKED_STATE, REVOKED_STATE
 from api.errors import ApiError, forbidden, unauthorized
 from api.tokens import AccessTokens
 
@@ -89,6 +90,12 @@ def optional_principal(request: Request, tokens: AccessTokens) -> Principal | No
     if not token:
         return None
     claims = tokens.decode(token)
+    # The token epoch (api/epochs.py) is async to check: EpochGate checked it before the route.
+    if getattr(request.state, CHECKED_STATE, None) != token:
+        raise RuntimeError("EpochGate did not check this request's token (api.app installs it)")
+    refusal = getattr(request.state, REVOKED_STATE, None)
+    if isinstance(refusal, ApiError):
+        raise refusal
     principal = Principal(
         user_id=claims.user_id,
         name=claims.name,

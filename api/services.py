@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute
 
+from api.epochs import EpochBus, TokenEpochs
 from api.passwords import Passwords
 from api.playback import MuxSigner
 from api.ratelimit import RateLimiter, RateRule
@@ -58,6 +59,8 @@ class Services:
     mux: MuxSigner | None
     mux_webhook_secret: str
     objects: ObjectStore
+    epochs: TokenEpochs
+    epoch_bus: EpochBus | None = None  # with Redis: tells the other nodes (api/epochs.py)
     redis: Redis[bytes] | None = None
     collab: CollabServer | None = None
     feed: NoteFeed | None = None  # the collab server's per-user feed (notes.feeds)

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(DEV_JWT_SECRET, alias="JWT_SECRET")
     access_token_ttl: int = Field(900, alias="ACCESS_TOKEN_TTL_SECONDS", gt=0)
     refresh_token_ttl: int = Field(7 * 24 * 3600, alias="REFRESH_TOKEN_TTL_SECONDS", gt=0)
+    token_epoch_cache_seconds: float = Field(60.0, alias="TOKEN_EPOCH_CACHE_SECONDS", ge=0)
     registration_open: bool = Field(True, alias="REGISTRATION_OPEN")
     cookie_secure: bool = Field(True, alias="COOKIE_SECURE")
 

@@ -1,9 +1,10 @@
 """Access tokens (HS256 JWT, short-lived) and opaque refresh tokens (stored only as a hash).
 
 Access claims follow the team contract: `sub` (user id), `name`, `email`, `role`,
-`type: "access"`, `exp`, `iat`, `jti`. Refresh tokens are 256 random bits; the database keeps
-their SHA-256, so a leaked table cannot be replayed. Rotation and reuse detection live in the
-storage repository; this module only mints and hashes.
+`type: "access"`, `exp`, `iat`, `jti`, and `ep`: the user's token epoch when it was issued
+(api/epochs.py refuses a token whose epoch the user has left; absent means 0). Refresh tokens
+are 256 random bits; the database keeps their SHA-256, so a leaked table cannot be replayed.
+Rotation and reuse detection live in the storage repository; this module only mints and hashes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class AccessClaims:
     role: str
     tier: str
     expires_at: int
+    epoch: int = 0
 
 
 _VERIFIED_MAX = 4096  # verified tokens remembered (~0.5 KB each)
@@ -42,7 +44,8 @@ class AccessTokens:
     A verified token is remembered (keyed by the whole token, signature included) until it
     expires, so its signature is checked once although the same token comes back on every
     REST call and every document a client opens. Only expiry depends on the time, and it is
-    checked again on every hit; access tokens have no revocation list to consult.
+    checked again on every hit. Revocation is per user, not per token: the user's token epoch
+    (api/epochs.py), checked after this on every route and every socket.
     """
 
     secret: str
@@ -53,7 +56,14 @@ class AccessTokens:
     )
 
     def issue(
-        self, *, user_id: uuid.UUID, name: str, email: str, role: str, tier: str = "free"
+        self,
+        *,
+        user_id: uuid.UUID,
+        name: str,
+        email: str,
+        role: str,
+        tier: str = "free",
+        epoch: int = 0,
     ) -> tuple[str, int]:
         now = int(time.time())
         expires_at = now + self.ttl_seconds
@@ -67,6 +77,7 @@ class AccessTokens:
             "iat": now,
             "exp": expires_at,
             "jti": uuid.uuid4().hex,
+            "ep": epoch,
         }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires_at
 
@@ -102,7 +113,11 @@ class AccessTokens:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError as exc:
             raise unauthorized("invalid access token") from exc
+        epoch = claims.get("ep", 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise unauthorized("invalid access token")
         return AccessClaims(
+            epoch=epoch,
             user_id=user_id,
             name=str(claims.get("name", "")),
             email=str(claims.get("email", "")),

@@ -1,6 +1,7 @@
 """Control commands: what an operator or the REST layer does to live connections, on every node.
 
-A command names a document and, optionally, one user of it::
+A command names a document (or ``ALL_DOCUMENTS``, every document of the node) and,
+optionally, one user of it::
 
     Control.close(name, code, reason, user_id=None)    close (everyone, or one user: a kick)
     Control.access(name, user_id, read_only=, role=)   change a user's access in place
@@ -21,9 +22,13 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Control", "ControlAction", "decode_control", "encode_control"]
+__all__ = ["ALL_DOCUMENTS", "Control", "ControlAction", "decode_control", "encode_control"]
 
 ControlAction = Literal["close", "access"]
+
+ALL_DOCUMENTS = "*"
+"""The document of a command meant for every document (a user signed out everywhere). No
+document is named ``*``: every kind's names are ``<kind>/<id>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,7 @@ class Control:
     """One control command (build with ``Control.close`` or ``Control.access``).
 
     Attributes:
-        document: the document name (``notes/<id>``).
+        document: the document name (``notes/<id>``), or ``ALL_DOCUMENTS``.
         action: ``close`` ends connections with ``code``; ``access`` changes them in place.
         user_id: the user whose connections are meant; None means every connection.
         code: the close code (``close`` only).

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from collab.channel import BufferedChannel, Channel, ConnectRequest, StreamChannel
 from collab.config import CollabConfig
 from collab.connection import Connection
-from collab.control import Control
+from collab.control import ALL_DOCUMENTS, Control
 from collab.direct import DirectSession
 from collab.document import Document
 from collab.errors import (
@@ -211,6 +211,13 @@ class CollabServer:
             self._tg.start_soon(self.registry.rebuild, document)
 
     def _live(self, name: str) -> list[Connection]:
+        if name == ALL_DOCUMENTS:
+            return [
+                c
+                for document in self.registry.documents.values()
+                for c in document.connections.values()
+                if isinstance(c, Connection)
+            ]
         document = self.registry.documents.get(name)
         if document is None:
             return []
@@ -279,6 +286,16 @@ class CollabServer:
         """Close ``user_id``'s connections of ``name`` on every node (access revoked, or a host
         removed a participant). Returns how many of this node's connections were closed."""
         command = Control.close(name, code, reason or default_reason(code), user_id=user_id)
+        return await self.control(command)
+
+    async def close_user_everywhere(
+        self, user_id: str, code: CloseCode = CloseCode.UNAUTHORIZED, reason: str | None = None
+    ) -> int:
+        """Close every connection of ``user_id``, whatever the document, on every node (signed
+        out everywhere, password changed, account deleted). Returns this node's count."""
+        command = Control.close(
+            ALL_DOCUMENTS, code, reason or default_reason(code), user_id=user_id
+        )
         return await self.control(command)
 
     async def set_read_only(self, name: str, user_id: str, *, read_only: bool = True) -> int:

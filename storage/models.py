@@ -121,6 +121,11 @@ class User(SQLModel, table=True):
     password_hash: str = _str(255, nullable=False)
     role: Role = Field(default=Role.USER, sa_type=_enum(Role, "user_role"))
     subscription_tier: Tier = Field(default=Tier.FREE, sa_type=_enum(Tier, "user_tier"))
+    # Raised by "sign out everywhere", a password change and an account delete: access tokens
+    # of an older epoch are refused (api/epochs.py).
+    token_epoch: int = Field(
+        default=0, nullable=False, sa_column_kwargs={"server_default": sa.text("0")}
+    )
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -90,6 +90,28 @@ class UserRepository:
             user.updated_at = utcnow()
         return user
 
+    async def token_epochs(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The token epoch of each existing user among ``user_ids`` (a deleted one is absent)."""
+        if not user_ids:
+            return {}
+        async with self._db.read() as session:
+            rows = await session.execute(
+                sa.select(col(User.id), col(User.token_epoch)).where(col(User.id).in_(user_ids))
+            )
+            return {row[0]: int(row[1]) for row in rows}
+
+    async def raise_token_epoch(self, user_id: uuid.UUID) -> int | None:
+        """Move ``user_id`` to a new token epoch (one atomic increment); None: no such user."""
+        async with self._db.write() as session:
+            result = await session.execute(
+                sa.update(User)
+                .where(col(User.id) == user_id)
+                .values(token_epoch=User.token_epoch + 1, updated_at=utcnow())
+                .returning(col(User.token_epoch))
+            )
+            row = result.first()
+        return None if row is None else int(row[0])
+
     async def delete(self, user_id: uuid.UUID) -> bool:
         async with self._db.write() as session:
             result = await session.execute(sa.delete(User).where(col(User.id) == user_id))
