@@ -108,7 +108,9 @@ def uvicorn_config(settings: Settings, app: Starlette, host: str, port: int) -> 
         lifespan="on",
         # Whole seconds, rounded up: int(0.5) == 0 would cancel every handler at once.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
-        proxy_headers=True,
+        # X-Forwarded-* only from TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1).
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list or [],
         log_config=None,
     )
 

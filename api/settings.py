@@ -7,6 +7,7 @@ Every field here is documented in the README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, alias="COLLAB_PUBLIC_URL")
     log_level: str = Field("INFO", alias="COLLAB_LOG_LEVEL")
     shutdown_timeout: float = Field(10.0, alias="COLLAB_SHUTDOWN_TIMEOUT", gt=0)
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or CIDRs,
+    # comma-separated). Empty: none, so a client cannot pick its own address for rate limits.
+    trusted_proxies: str = Field("", alias="TRUSTED_PROXIES")
 
     # Services. Unset means the embedded default under data_dir.
     database_url: str | None = Field(None, alias="DATABASE_URL")
@@ -135,6 +139,22 @@ class Settings(BaseSettings):
         if self.storage_url:
             return self.storage_url
         return (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _check_trusted_proxies(self) -> Settings:
+        for entry in self.trusted_proxy_list:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"TRUSTED_PROXIES: {entry!r} is not an IP address or network "
+                    "(name proxies by address: a host name could resolve to anything)"
+                ) from exc
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
