@@ -20,6 +20,7 @@ const RoomPage = lazy(() => import('./sessions/RoomPage'))
 const CoursesPage = lazy(() => import('./courses/CoursesPage'))
 const ModulePage = lazy(() => import('./courses/ModulePage'))
 const LessonPage = lazy(() => import('./courses/LessonPage'))
+const AccountPage = lazy(() => import('./account/AccountPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -85,6 +86,7 @@ const router = createBrowserRouter([
       { path: '/sessions', element: lazyPage(<SessionsList />) },
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },
+      { path: '/account', element: lazyPage(<AccountPage />) },
     ],
   },
   { path: '*', element: <NotFound /> },

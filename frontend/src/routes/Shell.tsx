@@ -51,13 +51,15 @@ export default function Shell() {
           ))}
         </nav>
         <div className="account">
-          <span className="avatar avatar-sm" style={{ backgroundColor: color, color: textOn(color) }} title={name} aria-hidden="true">
-            {initials(name)}
-          </span>
-          <span className="account-name">
-            <span className="visually-hidden">Signed in as </span>
-            {name}
-          </span>
+          <NavLink to="/account" className="account-link" title="Account">
+            <span className="avatar avatar-sm" style={{ backgroundColor: color, color: textOn(color) }} aria-hidden="true">
+              {initials(name)}
+            </span>
+            <span className="account-name">
+              <span className="visually-hidden">Account: signed in as </span>
+              {name}
+            </span>
+          </NavLink>
           <button type="button" className="icon-btn" aria-label="Sign out" title="Sign out" onClick={() => void signOut()}>
             <Icon name="logout" />
           </button>

@@ -1,0 +1,71 @@
+"""The account page: a password change keeps this browser signed in and signs the other one
+out; "sign out everywhere" signs out both, and the old tokens open nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.browser.checks import assert_accessible
+from tests.browser.harness import PASSWORD, Server
+from tests.browser.test_notes_page import sign_up
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(context: BrowserContext, server: Server, email: str, password: str) -> Page:
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="New note")).to_be_visible()
+    return page
+
+
+def open_account(page: Page) -> None:
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Account", exact=True)).to_be_visible()
+
+
+def test_a_password_change_signs_out_the_other_browser(
+    server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    laptop, email = sign_up(new_context(), server, "Pat Account")
+    phone = sign_in(new_context(viewport={"width": 390, "height": 844}), server, email, PASSWORD)
+    open_account(laptop)
+    assert_accessible(laptop, "account page")
+    laptop.get_by_label("Current password").fill("not my password")
+    laptop.get_by_label("New password", exact=True).fill("a brand new password")
+    laptop.get_by_label("New password again").fill("a brand new password")
+    laptop.get_by_role("button", name="Change password").click()
+    expect(laptop.locator("#currentPassword-error")).to_have_text("This is not your current password.")
+
+    laptop.get_by_label("Current password").fill(PASSWORD)
+    laptop.get_by_role("button", name="Change password").click()
+    expect(laptop.get_by_text("Password changed.")).to_be_visible()
+    laptop.get_by_role("link", name="Notes").click()
+    expect(laptop.get_by_role("button", name="New note")).to_be_visible()  # still signed in
+    laptop.reload()
+    expect(laptop.get_by_role("button", name="New note")).to_be_visible()
+
+    phone.reload()
+    expect(phone).to_have_url(f"{server.url}/login", timeout=15_000)
+    sign_in(phone.context, server, email, "a brand new password")
+
+
+def test_sign_out_everywhere_ends_both_browsers(
+    server: Server, new_context: Callable[..., BrowserContext], artifacts: Path
+) -> None:
+    laptop, email = sign_up(new_context(), server, "Sam Everywhere")
+    phone = sign_in(new_context(viewport={"width": 390, "height": 844}), server, email, PASSWORD)
+    open_account(phone)
+    phone.screenshot(path=str(artifacts / "account-phone.png"), full_page=True)
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name="Sign out everywhere").click()
+    expect(phone).to_have_url(f"{server.url}/login")
+    laptop.reload()
+    expect(laptop).to_have_url(f"{server.url}/login", timeout=15_000)
