@@ -40,6 +40,10 @@ class ObjectStore(Protocol):
     async def get(self, key: str) -> bytes: ...
     async def delete(self, key: str) -> None: ...
     async def exists(self, key: str) -> bool: ...
+    async def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (a folder: ``audio/<user>/``), sorted."""
+        ...
+
     async def url(self, key: str, expires_in: int = 3600) -> str | None: ...
     async def check(self) -> None: ...
     def close(self) -> None: ...
@@ -105,6 +109,17 @@ class FileObjectStore:
 
     async def exists(self, key: str) -> bool:
         return await _in_thread(self._path(key).is_file)
+
+    async def keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix.rstrip("/"))
+
+        def walk() -> list[str]:
+            if not folder.is_dir():
+                return []
+            found = (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+            return sorted(p.relative_to(self.root).as_posix() for p in found)
+
+        return await _in_thread(walk)
 
     async def url(self, key: str, expires_in: int = 3600) -> str | None:
         return None  # served through the API, not directly
@@ -177,6 +192,21 @@ class S3ObjectStore:
                 return False
             raise
         return True
+
+    async def keys(self, prefix: str) -> list[str]:
+        start = self._key(prefix.rstrip("/")) + "/"
+
+        def walk() -> list[str]:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start
+            )
+            return sorted(
+                item["Key"][len(self.prefix):]
+                for page in pages
+                for item in page.get("Contents", [])
+            )
+
+        return await _in_thread(walk)
 
     async def url(self, key: str, expires_in: int = 3600) -> str | None:
         """A presigned GET URL valid for ``expires_in`` seconds."""

@@ -42,7 +42,9 @@ def test_a_password_change_signs_out_the_other_browser(
     laptop.get_by_label("New password", exact=True).fill("a brand new password")
     laptop.get_by_label("New password again").fill("a brand new password")
     laptop.get_by_role("button", name="Change password").click()
-    expect(laptop.locator("#currentPassword-error")).to_have_text("This is not your current password.")
+    expect(laptop.locator("#currentPassword-error")).to_have_text(
+        "This is not your current password."
+    )
 
     laptop.get_by_label("Current password").fill(PASSWORD)
     laptop.get_by_role("button", name="Change password").click()

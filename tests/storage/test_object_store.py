@@ -120,3 +120,15 @@ async def test_check_fails_for_a_missing_bucket(
             await store.check()
     finally:
         store.close()
+
+
+async def test_keys_lists_a_folder_and_nothing_beside_it(
+    store: FileObjectStore | S3ObjectStore,
+) -> None:
+    for key in ("audio/u1/a.webm", "audio/u1/sub/b.mp3", "audio/u10/c.wav", "exports/n/x.json"):
+        await store.put(key, b"x")
+    assert await store.keys("audio/u1/") == ["audio/u1/a.webm", "audio/u1/sub/b.mp3"]
+    assert await store.keys("audio/u1") == ["audio/u1/a.webm", "audio/u1/sub/b.mp3"]
+    assert await store.keys("audio/nobody/") == []
+    await store.delete("audio/u1/a.webm")
+    assert await store.keys("audio/u1/") == ["audio/u1/sub/b.mp3"]
