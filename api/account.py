@@ -16,17 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Session, clear_cookies, session_response
-from api.errors import ApiError, unauthorized
+from api.errors import ApiError, FieldError, unauthorized
 from api.openapi import Operation
 from api.ratelimit import refuse_if_over
 from api.schema import CamelModel, Success, parse_body, respond
 from api.security import require
 from api.services import Services, services
 from collab import CloseCode
+from storage.models import User
 from storage.tokens import TokenRepository
 from storage.users import UserRepository
 
-__all__ = ["end_every_session", "operations"]
+__all__ = ["confirm_password", "end_every_session", "operations"]
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +59,29 @@ async def logout_all(request: Request) -> Response:
     return response
 
 
+async def confirm_password(svc: Services, user_id: uuid.UUID, password: str, field: str) -> User:
+    """The user, once ``password`` is theirs. A wrong one counts as a failed sign-in of the
+    account (the same limit) and is a 403 naming ``field``."""
+    limits, account = svc.limits, str(user_id)
+    await refuse_if_over(svc.limiter, limits.login_account, account, enabled=limits.enabled)
+    user = await UserRepository(svc.db).get(user_id)
+    if user is None:
+        raise unauthorized("account no longer exists")
+    if not await svc.passwords.verify(user.password_hash, password):
+        if limits.enabled:
+            await svc.limiter.hit(limits.login_account, account)
+        message = "the current password is wrong"
+        fields: list[FieldError] = [{"field": field, "message": message}]
+        raise ApiError(403, f"{field}: {message}", code="forbidden", fields=fields)
+    return user
+
+
 async def change_password(request: Request) -> Response:
-    """A wrong current password counts as a failed sign-in of the account (the same limit)."""
     svc = services(request)
     principal = require(request, svc.tokens, "workbook.read")
     body = await parse_body(request, PasswordChangeBody)
-    limits, users = svc.limits, UserRepository(svc.db)
-    account = str(principal.user_id)
-    await refuse_if_over(svc.limiter, limits.login_account, account, enabled=limits.enabled)
-    user = await users.get(principal.user_id)
-    if user is None:
-        raise unauthorized("account no longer exists")
-    if not await svc.passwords.verify(user.password_hash, body.current_password):
-        if limits.enabled:
-            await svc.limiter.hit(limits.login_account, account)
-        raise ApiError(
-            403,
-            "currentPassword: the current password is wrong",
-            code="forbidden",
-            fields=[{"field": "currentPassword", "message": "the current password is wrong"}],
-        )
+    users = UserRepository(svc.db)
+    user = await confirm_password(svc, principal.user_id, body.current_password, "currentPassword")
     await users.update(user.id, password_hash=await svc.passwords.hash(body.new_password))
     await end_every_session(svc, user.id, "password changed")
     log.info("user %s changed the password", user.id)

@@ -28,6 +28,7 @@ from api import (
     account,
     audio,
     auth,
+    erase,
     health,
     lessons,
     modules,
@@ -86,6 +87,7 @@ def api_operations() -> list[Operation]:
     return [
         *auth.operations,
         *account.operations,
+        *erase.operations,
         *modules.operations,
         *lessons.operations,
         *progress.operations,
