@@ -37,6 +37,12 @@ export async function startSession(id: string): Promise<Session> {
   return must(await api.POST('/api/workbook/sessions/{sessionId}/start', { params: { path: { sessionId: id } } })).session
 }
 
+/** Record leaving the session (the room's socket closing records it too, but only on a node's
+ * last connection of this user: an explicit leave is exact). */
+export async function leaveSession(id: string): Promise<void> {
+  must(await api.POST('/api/workbook/sessions/{sessionId}/leave', { params: { path: { sessionId: id } } }))
+}
+
 /** Download the export (json or md) through the signed-in client, as a file. */
 export async function downloadExport(id: string, format: 'json' | 'md', title: string): Promise<void> {
   const result = await api.GET('/api/workbook/sessions/{sessionId}/export', {
