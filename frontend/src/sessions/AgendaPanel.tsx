@@ -73,8 +73,8 @@ function AgendaEditor({ ctx, items, done }: { ctx: RoomCtx; items: AgendaItem[];
           </label>
           <input id={`agenda-min-${index}`} className="input agenda-min" type="number" min={0} max={600} value={row.minutes} onChange={(e) => update(index, 'minutes', e.target.value)} />
           <span className="muted small">min</span>
-          <button type="button" className="link-btn danger" onClick={() => setRows((prev) => prev.filter((_, i) => i !== index))}>
-            Remove<span className="visually-hidden"> item {index + 1}</span>
+          <button type="button" className="link-btn danger" aria-label={`Remove item ${index + 1}`} onClick={() => setRows((prev) => prev.filter((_, i) => i !== index))}>
+            Remove
           </button>
         </div>
       ))}
@@ -156,13 +156,18 @@ export function AgendaPanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
                 <span className="muted small">{item.minutes ? `${item.minutes} min` : ''}</span>
                 {now ? <span className="tag tag-open">Now</span> : null}
                 {host && live && !now ? (
-                  <button type="button" className="link-btn" onClick={() => void ctx.act('agenda.current', { index })}>
-                    Start<span className="visually-hidden">: {item.title}</span>
+                  <button type="button" className="link-btn" aria-label={`Start: ${item.title}`} onClick={() => void ctx.act('agenda.current', { index })}>
+                    Start
                   </button>
                 ) : null}
                 {host && live && now && item.minutes ? (
-                  <button type="button" className="link-btn" onClick={() => void ctx.act('timer.start', { seconds: item.minutes * 60, label: item.title })}>
-                    Time it<span className="visually-hidden">: {item.title}</span>
+                  <button
+                    type="button"
+                    className="link-btn"
+                    aria-label={`Time it: ${item.title}`}
+                    onClick={() => void ctx.act('timer.start', { seconds: item.minutes * 60, label: item.title })}
+                  >
+                    Time it
                   </button>
                 ) : null}
               </li>
