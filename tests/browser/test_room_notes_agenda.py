@@ -105,6 +105,14 @@ def test_shared_notes_private_notes_agenda_timer_and_leave(
 
     host.screenshot(path=str(artifacts / "room-notes.png"), full_page=True)
     assert_accessible(host, "room with notes and agenda (host)")
+    host.set_viewport_size({"width": 1024, "height": 800})
+    host.locator(".room-side").screenshot(path=str(artifacts / "room-side-tablet.png"))
+    host.set_viewport_size({"width": 390, "height": 844})
+    host.locator(".room-tabs").get_by_role("button", name="Agenda").click()
+    expect(host.get_by_role("button", name="Start timer")).to_be_visible()
+    assert host.evaluate("document.documentElement.scrollWidth") <= 390
+    host.screenshot(path=str(artifacts / "room-agenda-host-phone.png"), full_page=True)
+    host.set_viewport_size({"width": 1280, "height": 800})
 
     # a private note for the session, from the room: opened in a new tab, in the notes list
     with ada_ctx.expect_page() as opened:

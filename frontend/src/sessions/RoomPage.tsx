@@ -249,7 +249,13 @@ function RoomView(props: {
           {TABS.map((t) => (
             <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
               {t.label}
-              {t.id === 'chat' && unread ? <span className="unread"> {unread} new</span> : null}
+              {t.id === 'chat' && unread ? (
+                <span className="unread">
+                  {' '}
+                  {unread}
+                  <span className="visually-hidden"> new</span>
+                </span>
+              ) : null}
             </button>
           ))}
         </div>
