@@ -293,7 +293,9 @@ def timer_start(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     seconds = f.get("seconds")
     if not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= 86_400:
         raise Rejected("invalid")
-    label = text(f, "label", 100) if f.get("label") is not None else ""
+    raw = f.get("label")
+    blank = raw is None or (isinstance(raw, str) and not raw.strip())
+    label = "" if blank else text(f, "label", 100)
     d.ymap(c.room, d.STATE)["timer"] = {"startedAt": c.now, "seconds": seconds, "label": label}
     return Outcome()
 

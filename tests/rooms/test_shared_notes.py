@@ -22,6 +22,7 @@ from rooms.export import to_markdown as export_markdown
 from rooms.rules import Actor, Rejected
 from storage.db import migrate
 from storage.models import LiveSession, ParticipantRole, Role
+from tests.collab._nodes import cleanup
 from tests.rooms._room import Attendee, RoomEnv, User, room_env
 
 
@@ -155,6 +156,39 @@ async def test_the_export_carries_the_shared_notes(url: str) -> None:
                                          notes=to_markdown)
         assert empty["notes"] == ""
         assert "## Shared notes\n\n(none)" in export_markdown(empty)
+
+
+@pytest.mark.redis
+async def test_two_nodes_share_the_notes_and_the_end_reaches_both(
+    tmp_path: Path, redis_url: str
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'two.db'}"
+    await migrate(url)
+    prefix = f"test:{uuid.uuid4().hex[:8]}:"
+    try:
+        async with room_env(url, redis_url=redis_url, prefix=prefix) as one, \
+                room_env(url, redis_url=redis_url, prefix=prefix) as two:
+            host, ann, bob = (await one.user("Hannah", Role.HOST), await one.user("Ann"),
+                              await one.user("Bob"))
+            live = await one.session(host)
+            for user in (host, ann, bob):
+                await one.join(live, user)
+            live = await one.start(live)
+            room = await one.attend(live, host)
+            hannah = await _synced(one, live, host)
+            ann_w, bob_w = await _synced(two, live, ann), await _synced(two, live, bob)
+            await ann_w.write("written on node two")
+            await hannah.a.until(lambda a: "written on node two" in to_plain_text(a.doc))
+            await room.ok("participant.remove", userId=bob.id)  # on node one
+            assert await bob_w.a.client.wait_closed() == 4403  # closed on node two
+            await room.ok("session.end")
+            await anyio.sleep(0.3)  # the control command crosses to node two
+            await ann_w.write("after the end, on node two")
+            await anyio.sleep(0.3)
+            assert "after the end" not in await _server_text(two, live)
+            assert "after the end" not in to_plain_text(hannah.a.doc)
+    finally:
+        await cleanup(redis_url, prefix)
 
 
 # -- qa.mine (pure) ----------------------------------------------------------------------------
