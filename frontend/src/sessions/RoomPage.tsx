@@ -2,7 +2,7 @@
  * `/sessions/:id`: the live room. Joins over REST, then reads everything from the room's Y.Doc
  * (read-only socket) and awareness; every change is an action (room.ts). No polling.
  */
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
@@ -14,9 +14,11 @@ import { PollsPanel } from './PollsPanel'
 import { QaPanel } from './QaPanel'
 import { PeoplePanel } from './PeoplePanel'
 import { AgendaPanel, TimerPill } from './AgendaPanel'
-import { SharedNotes } from './SharedNotes'
 import { MyNotes } from './MyNotes'
 import './sessions.css'
+
+// the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
+const SharedNotes = lazy(() => import('./SharedNotes').then((m) => ({ default: m.SharedNotes })))
 
 type Tab = 'chat' | 'polls' | 'qa' | 'people' | 'agenda' | 'notes'
 const TABS: { id: Tab; label: string }[] = [
@@ -268,7 +270,15 @@ function RoomView(props: {
           </div>
           <div className="room-side">
             <AgendaPanel ctx={ctx} view={view} />
-            <SharedNotes ctx={ctx} view={view} sessionId={sessionId} />
+            <Suspense
+              fallback={
+                <section className="panel panel-notes" aria-label="Shared notes">
+                  <p className="muted small">Opening the shared notes…</p>
+                </section>
+              }
+            >
+              <SharedNotes ctx={ctx} view={view} sessionId={sessionId} />
+            </Suspense>
             <MyNotes sessionId={sessionId} title={title} />
           </div>
         </div>
