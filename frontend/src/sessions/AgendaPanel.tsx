@@ -2,22 +2,28 @@
  * Agenda and timer (docs/rooms.md, "Agenda and timer"): everyone sees the agenda, the item being
  * worked on and the countdown; hosts edit the agenda (`agenda.set`), mark the current item
  * (`agenda.current`) and start or stop the countdown (`timer.start`, `timer.stop`). The
- * countdown is computed here from the server's `startedAt + seconds`; nothing ticks in the
- * document.
+ * countdown is computed here from the server's `startedAt + seconds` against the server's
+ * clock (this device's, corrected by the skew seen at join); nothing ticks in the document.
  */
 import { useEffect, useState, type FormEvent } from 'react'
+import { serverSkew } from '../api/sessions'
 import type { RoomCtx } from './RoomPage'
 import type { AgendaItem, RoomView, Timer } from './model'
 
 const MAX_ITEMS = 50
 
+/** The server's clock as this device best knows it (the timer's times are the server's). */
+function serverNow(): number {
+  return Date.now() + serverSkew()
+}
+
 /** Seconds left on the timer (0 once it ran out), re-rendering every second while it runs. */
 export function useRemaining(timer: Timer | null): number | null {
-  const [now, setNow] = useState(() => Date.now())
+  const [now, setNow] = useState(serverNow)
   useEffect(() => {
     if (!timer) return
-    setNow(Date.now())
-    const id = setInterval(() => setNow(Date.now()), 1000)
+    setNow(serverNow())
+    const id = setInterval(() => setNow(serverNow()), 1000)
     return () => clearInterval(id)
   }, [timer])
   if (!timer) return null
