@@ -126,6 +126,7 @@ def test_shared_notes_private_notes_agenda_timer_and_leave(
     expect(note.locator("#session-filter")).to_be_visible()
     expect(note.locator("#notes-list")).to_contain_text(f"My notes: {TITLE}")
     expect(note.locator("#notes-list .note-item")).to_have_count(1)
+    expect(note.locator("#note-session-link")).to_have_attribute("href", f"/sessions/{session_id}")
     note.get_by_role("textbox", name="Note content").click()
     note.keyboard.type("Ask Hanna about the API date")
     note.get_by_role("button", name="Show all notes").click()
