@@ -140,6 +140,17 @@ async def test_access_follows_removal_promotion_and_the_end(url: str) -> None:
         assert "promoted, now writing" in to_plain_text(late.a.doc)
 
 
+async def test_the_shared_notes_survive_a_restart(url: str) -> None:
+    async with room_env(url) as env:
+        live, _, ann, _ = await _cast(env)
+        ann_w = await _synced(env, live, ann)
+        await ann_w.write("kept across the restart")
+        await _until_text(env, live, "kept across the restart")
+    async with room_env(url) as env:  # a new server on the same database
+        again = await _synced(env, live, ann)
+        assert "kept across the restart" in to_plain_text(again.a.doc)
+
+
 async def test_the_export_carries_the_shared_notes(url: str) -> None:
     async with room_env(url) as env:
         live, host, ann, _ = await _cast(env)
