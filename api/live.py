@@ -11,7 +11,8 @@ the token's claims.
 shares get a read-only connection, anyone else is refused with 4403; an unknown note is 4404
 and a deleted one 4410. The `users` kind is each user's live feed (`notes.feeds`: only that
 user, read-only). The `sessions` kind (live rooms) is `rooms.live.RoomKind`: its own
-authorizer and stateless actions (docs/rooms.md).
+authorizer and stateless actions (docs/rooms.md); `sessions-notes` (each session's shared
+notes) is `rooms.shared_notes.SharedNotesAuthorizer`.
 
 The server is built in the lifespan (it needs the database), so the WebSocket route is a small
 ASGI app that dispatches to the routes the lifespan published on `app.state.services`.
@@ -47,6 +48,7 @@ from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
 from notes.meta_mirror import MetaMirror
 from notes.search_index import SearchIndexer
 from rooms.live import RoomKind
+from rooms.shared_notes import SharedNotesAuthorizer
 from storage.db import Database
 from storage.documents import DocumentLog
 from storage.note_meta import NoteMetaStore
@@ -245,7 +247,8 @@ def build_collab(
     metrics_registry: CollectorRegistry,
 ) -> CollabServer:
     """The web node's collab server: token authentication, the notes kind, the sessions kind
-    (live rooms, `rooms.live.RoomKind`) and `document_extensions`."""
+    (live rooms, `rooms.live.RoomKind`), the sessions' shared notes and
+    `document_extensions`."""
     rooms = RoomKind(database)
     extensions = [
         TokenAuth(tokens, epochs),
@@ -259,6 +262,7 @@ def build_collab(
         DocumentKind("notes", NotesAuthorizer(database)),
         DocumentKind(FEED_KIND, FeedAuthorizer()),
         rooms.kind(),
+        SharedNotesAuthorizer(database).kind(),
     ]
     return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
 

@@ -6,7 +6,9 @@ Deleting closes the live document's connections with 4410 (DOCUMENT_DELETED).
 
 Title, tags and folder also live in the document's `meta` map (`notes.meta`): a create or
 update writes them there too, so the row and the document agree. A create may carry the
-client's own `id` (a note made offline) and is then idempotent. Every change to a note list is
+client's own `id` (a note made offline) and is then idempotent. A note may carry the
+`sessionId` of a live session its owner joined (their private notes for that session,
+docs/rooms.md); the list filters by it. Every change to a note list is
 announced on the users' live feeds (`notes.feeds`).
 """
 
@@ -47,6 +49,7 @@ from notes.meta import META_KEYS, row_meta, write_meta
 from storage.documents import DocumentLog
 from storage.models import Note
 from storage.notes import Access, NoteRepository, UnknownReference, VersionConflict
+from storage.sessions import LiveSessionRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class NoteQuery(CamelModel):
     search: str | None = Field(None, max_length=200)
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     folder: str | None = Field(None, max_length=255)
+    session_id: uuid.UUID | None = Field(None, description="only notes linked to this session")
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=100_000)
 
@@ -96,6 +100,9 @@ class NoteCreate(CamelModel):
     is_private: bool = True
     module_id: uuid.UUID | None = None
     folder: str | None = Field(None, max_length=255)
+    session_id: uuid.UUID | None = Field(
+        None, description="a live session the caller joined: the note is theirs for it"
+    )
 
 
 class NoteUpdate(CamelModel):
@@ -117,6 +124,7 @@ class NoteOut(CamelModel):
     is_private: bool
     module_id: str | None
     folder: str | None
+    session_id: str | None = None
     version: int
     access: AccessName
     document: str
@@ -135,6 +143,7 @@ class NoteOut(CamelModel):
             is_private=note.is_private,
             module_id=str(note.module_id) if note.module_id else None,
             folder=note.folder,
+            session_id=str(note.session_id) if note.session_id else None,
             version=note.version,
             access=access.value,
             document=f"notes/{note.id}",
@@ -198,6 +207,7 @@ async def list_notes(request: Request) -> Response:
         query.folder,
         limit=query.limit,
         offset=query.offset,
+        session_id=query.session_id,
     )
     notes = [NoteOut.of(hit.note, hit.access, hit.snippet) for hit in hits]
     return respond(NoteList(notes=notes, total=total, has_more=query.offset + len(notes) < total))
@@ -229,6 +239,10 @@ async def create_note(request: Request) -> Response:
     if body.id is not None and (found := await _existing(svc, principal, body.id)):
         return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)
     tags = _dedupe(body.tags)
+    if body.session_id is not None:
+        member = await LiveSessionRepository(svc.db).member(body.session_id, principal.user_id)
+        if member is None or member.removed_at is not None:  # (no probing for sessions either)
+            raise missing_reference("sessionId", "session you joined")
     try:
         note = await NoteRepository(svc.db).create(
             principal.user_id,
@@ -239,6 +253,7 @@ async def create_note(request: Request) -> Response:
             folder=body.folder,
             content_text=body.content,
             note_id=body.id,
+            session_id=body.session_id,
         )
     except UnknownReference as exc:
         if body.id is not None and (found := await _existing(svc, principal, body.id)):

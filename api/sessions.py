@@ -31,6 +31,7 @@ from api.schema import (
 from api.security import Permission, Principal, require
 from api.services import Services, services
 from collab import CollabServer
+from notes.markdown import to_markdown as notes_markdown
 from rooms.document import room_name
 from rooms.export import to_markdown
 from rooms.service import RoomService, SessionError
@@ -334,7 +335,7 @@ async def export_session(request: Request) -> Response:
     host_view = live.host_id == principal.user_id or principal.admin
     if not host_view and await rooms.member(live, principal.user_id) is None:
         raise ApiError(403, "only the session's participants may export it")
-    export = await rooms.export(live, host_view=host_view)
+    export = await rooms.export(live, host_view=host_view, notes=notes_markdown)
     filename = f"session-{live.id}.{query.format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if query.format == "md":
@@ -373,7 +374,8 @@ operations = [
     Operation("POST", f"{_ONE}/leave", leave_session, "Record leaving a session", "sessions",
               response=Success, permission="workbook.read", errors=(404, 429)),
     Operation("GET", f"{_ONE}/export", export_session,
-              "Export chat, polls and Q&A (attendance and engagement for the host)", "sessions",
+              "Export chat, polls, Q&A and shared notes (attendance, engagement for the host)",
+              "sessions",
               query=ExportQuery, permission="workbook.read", errors=(403, 404, 429),
               media_type="application/octet-stream"),
 ]

@@ -58,6 +58,7 @@ class Spec:
     handler: Handler
     roles: frozenset[str]
     before_start: bool = False  # allowed while the session is scheduled/waiting
+    after_end: bool = False  # a question that changes nothing: answered after the end too
 
 
 def parse(payload: str) -> tuple[str, str, dict[str, Any]]:
@@ -107,11 +108,11 @@ def apply_action(
     if spec is None:
         raise Rejected("unknown_action")
     status = d.status(room)
-    if status in ("ended", "cancelled"):
+    if status in ("ended", "cancelled") and not (spec.after_end and status == "ended"):
         raise Rejected("session_ended")
     if actor.role not in spec.roles:
         raise Rejected("not_allowed")
-    if status != "live" and not spec.before_start:
+    if status not in ("live", "ended") and not spec.before_start:
         raise Rejected("not_started")
     return spec.handler(Ctx(actor, room, ledger, now, new_id), fields)
 
@@ -292,7 +293,9 @@ def timer_start(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     seconds = f.get("seconds")
     if not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= 86_400:
         raise Rejected("invalid")
-    label = text(f, "label", 100) if f.get("label") is not None else ""
+    raw = f.get("label")
+    blank = raw is None or (isinstance(raw, str) and not raw.strip())
+    label = "" if blank else text(f, "label", 100)
     d.ymap(c.room, d.STATE)["timer"] = {"startedAt": c.now, "seconds": seconds, "label": label}
     return Outcome()
 
@@ -326,12 +329,13 @@ def _actions() -> dict[str, Spec]:
         "poll.publish": Spec(polls.poll_publish, HOSTS),
         "poll.vote": Spec(polls.poll_vote, everyone),
         "poll.results": Spec(polls.poll_results, HOSTS, before_start=True),
-        "poll.mine": Spec(polls.poll_mine, everyone, before_start=True),
+        "poll.mine": Spec(polls.poll_mine, everyone, before_start=True, after_end=True),
         "qa.ask": Spec(polls.qa_ask, SPEAKERS),
         "qa.upvote": Spec(polls.qa_upvote, everyone),
         "qa.answer": Spec(polls.qa_mark("answered"), HOSTS),
         "qa.dismiss": Spec(polls.qa_mark("dismissed"), HOSTS),
         "qa.authors": Spec(polls.qa_authors, HOSTS),
+        "qa.mine": Spec(polls.qa_mine, everyone, before_start=True, after_end=True),
     }
 
 

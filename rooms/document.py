@@ -11,6 +11,9 @@ A session has two Yjs documents, both written by the server only:
   asked an anonymous question, engagement counts. No socket can open it (the kind is not
   served); the room's actions read and write it beside the room, and it is stored and fanned
   out like any document.
+* ``sessions-notes/{id}``, the **shared notes**: a rich-text document like a note's (the
+  XmlFragment ``default``), edited by the participants themselves over normal Yjs sync
+  (``rooms.shared_notes`` authorizes it).
 
 Numbers read back from a document are floats (Yjs numbers); the helpers here return ints.
 """
@@ -26,6 +29,7 @@ from collab.types import YDoc
 
 ROOM_KIND = "sessions"
 LEDGER_KIND = "sessions-private"
+NOTES_KIND = "sessions-notes"
 
 # room
 STATE = "state"  # Map: status, chatLocked, title, settings, startedAt, endedAt, timer, agendaIndex
@@ -56,6 +60,10 @@ def room_name(session_id: object) -> str:
 
 def ledger_name(session_id: object) -> str:
     return f"{LEDGER_KIND}/{session_id}"
+
+
+def notes_name(session_id: object) -> str:
+    return f"{NOTES_KIND}/{session_id}"
 
 
 def ymap(doc: YDoc, name: str) -> Map[Any]:

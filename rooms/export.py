@@ -1,15 +1,20 @@
-"""A session's record after the fact: chat, polls with their results, Q&A; for the host also
-attendance and engagement per participant. JSON, or Markdown for people."""
+"""A session's record after the fact: chat, polls with their results, Q&A, the shared notes;
+for the host also attendance and engagement per participant. JSON, or Markdown for people.
+
+The shared notes are rich text; turning them into Markdown is the notes package's job, so the
+caller passes a ``NotesRenderer`` (``notes.markdown.to_markdown``) in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from collab.types import YDoc
 from rooms import document as d
 from storage.models import LiveSession, SessionParticipant
+
+NotesRenderer = Callable[[YDoc], str]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -29,10 +34,12 @@ def build_export(
     participants: Sequence[SessionParticipant],
     *,
     host_view: bool,
+    shared_notes: YDoc | None = None,
+    notes: NotesRenderer | None = None,
 ) -> dict[str, Any]:
     """The export as JSON. Attendees see published poll results and anonymous questions
     without their author; ``host_view`` adds every tally, the authors, attendance and
-    engagement."""
+    engagement. ``notes`` is the shared notes as Markdown (empty when there are none)."""
     out: dict[str, Any] = {
         "session": {
             "id": str(live.id), "title": live.title, "description": live.description,
@@ -40,8 +47,10 @@ def build_export(
             "scheduledEnd": _iso(live.scheduled_end), "actualStart": _iso(live.actual_start),
             "actualEnd": _iso(live.actual_end),
         },
-        "chat": [], "polls": [], "questions": [],
+        "chat": [], "polls": [], "questions": [], "notes": "",
     }
+    if shared_notes is not None and notes is not None:
+        out["notes"] = notes(shared_notes).strip()
     if room is None or ledger is None:
         return out
     out["chat"] = [
@@ -110,6 +119,7 @@ def to_markdown(export: dict[str, Any]) -> str:
     for q in export["questions"]:
         who = q["name"] or "Anonymous"
         lines.append(f"- {q['text']} ({who}; {q['upvotes']} upvotes; {q['status']})")
+    lines += ["", "## Shared notes", "", export.get("notes") or "(none)"]
     if "attendance" in export:
         lines += ["", "## Attendance", "",
                   "| name | role | joined | left | messages | votes | questions | hands | "

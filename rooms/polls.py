@@ -207,3 +207,12 @@ def qa_authors(c: Ctx, f: Mapping[str, Any]) -> Outcome:
     assert c.actor.role in HOSTS
     authors = {str(k): dict(v) for k, v in d.ymap(c.ledger, d.AUTHORS).items()}
     return Outcome({"authors": authors})
+
+
+def qa_mine(c: Ctx, f: Mapping[str, Any]) -> Outcome:
+    """The questions the sender upvoted (a page shows them as upvoted after a reload)."""
+    mine = [
+        str(question_id) for question_id in d.keys(d.ymap(c.room, d.QUESTIONS))
+        if c.actor.user_id in d.upvotes_map(c.ledger, str(question_id))
+    ]
+    return Outcome({"upvoted": sorted(mine)})

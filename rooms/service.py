@@ -18,7 +18,8 @@ from collab import CloseCode, CollabServer
 from collab.types import YDoc
 from rooms import document as d
 from rooms.effects import store_engagement
-from rooms.export import build_export
+from rooms.export import NotesRenderer, build_export
+from rooms.shared_notes import SharedNotesAccess
 from storage.db import Database
 from storage.models import LiveSession, ParticipantRole, SessionParticipant, SessionStatus
 from storage.sessions import LiveSessionRepository
@@ -133,9 +134,11 @@ class RoomService:
 
         await self._room(live.id, mirror)
         if self.server is not None and target is SessionStatus.ENDED:
+            await SharedNotesAccess(self.server).ended(live.id)
             await store_engagement(self.server, self.sessions, live.id)
         if self.server is not None and target is SessionStatus.CANCELLED:
             await self.server.close_document(d.room_name(live.id), CloseCode.DOCUMENT_DELETED)
+            await SharedNotesAccess(self.server).cancelled(live.id)
         return moved
 
     async def join(
@@ -171,13 +174,18 @@ class RoomService:
         member = await self.sessions.member(live.id, user_id)
         return None if member is None or member.removed_at is not None else member
 
-    async def export(self, live: LiveSession, *, host_view: bool) -> dict[str, Any]:
-        """Chat, polls and Q&A; attendance and engagement too for ``host_view``."""
+    async def export(
+        self, live: LiveSession, *, host_view: bool, notes: NotesRenderer | None = None
+    ) -> dict[str, Any]:
+        """Chat, polls, Q&A and the shared notes (rendered by ``notes``, as Markdown);
+        attendance and engagement too for ``host_view``."""
         participants = await self.sessions.participants(live.id) if host_view else []
         if self.server is None:
             return build_export(live, None, None, participants, host_view=host_view)
         async with (
             self.server.open_direct(d.room_name(live.id), actor="api") as room,
             self.server.open_direct(d.ledger_name(live.id), actor="api") as ledger,
+            self.server.open_direct(d.notes_name(live.id), actor="api") as shared,
         ):
-            return build_export(live, room.doc, ledger.doc, participants, host_view=host_view)
+            return build_export(live, room.doc, ledger.doc, participants, host_view=host_view,
+                                shared_notes=shared.doc, notes=notes)

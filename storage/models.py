@@ -251,6 +251,8 @@ class Note(SQLModel, table=True):
     is_private: bool = Field(default=True, nullable=False)
     module_id: uuid.UUID | None = _fk("modules.id", ondelete="SET NULL", nullable=True)
     folder: str | None = _str(255, default=None, nullable=True)
+    # an attendee's own notes for a live session (migration 0006)
+    session_id: uuid.UUID | None = _fk("live_sessions.id", ondelete="SET NULL", nullable=True)
     content_text: str = _str(None, default="", nullable=False)
     version: int = Field(default=1, nullable=False)
     deleted_at: datetime | None = _ts(nullable=True)

@@ -90,6 +90,7 @@ class NoteRepository:
         folder: str | None = None,
         content_text: str = "",
         note_id: uuid.UUID | None = None,
+        session_id: uuid.UUID | None = None,
     ) -> Note:
         note = Note(
             id=note_id or uuid.uuid4(),
@@ -99,13 +100,14 @@ class NoteRepository:
             is_private=is_private,
             module_id=module_id,
             folder=folder,
+            session_id=session_id,
             content_text=content_text[:MAX_CONTENT_TEXT],
         )
         try:
             async with self._db.write() as session:
                 session.add(note)
         except IntegrityError as exc:
-            raise UnknownReference("owner or module does not exist") from exc
+            raise UnknownReference("owner, module or session does not exist") from exc
         return note
 
     async def get(self, note_id: uuid.UUID, *, include_deleted: bool = False) -> Note | None:
@@ -243,6 +245,7 @@ class NoteRepository:
         folder: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        session_id: uuid.UUID | None = None,
     ) -> tuple[list[NoteHit], int]:
         """Notes ``user_id`` owns or was shared, best match first (or most recent first).
 
@@ -256,6 +259,8 @@ class NoteRepository:
         ]
         if folder is not None:
             filters.append(_NOTES.c.folder == folder)
+        if session_id is not None:
+            filters.append(_NOTES.c.session_id == session_id)
         rank: Any = sa.null()
         base = _NOTES.outerjoin(_SHARES, _share_of(user_id))
         if words and self._db.dialect == "postgresql":

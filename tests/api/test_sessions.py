@@ -170,13 +170,14 @@ async def test_export_formats_and_host_only_attendance(
     await client.post(f"{P}/{sid}/join", headers=bearer(a["token"]))
     attendee = await client.get(f"{P}/{sid}/export", headers=bearer(a["token"]))
     assert attendee.status_code == 200, attendee.text
-    assert set(attendee.json()) == {"session", "chat", "polls", "questions"}
+    assert set(attendee.json()) == {"session", "chat", "polls", "questions", "notes"}
     hosted = (await client.get(f"{P}/{sid}/export", headers=host)).json()
     names = sorted(row["name"] for row in hosted["attendance"])
     assert names == ["A", "Hannah Host"]
     md = await client.get(f"{P}/{sid}/export", params={"format": "md"}, headers=host)
     assert md.headers["content-type"].startswith("text/markdown")
     assert md.text.startswith("# Workshop") and "## Attendance" in md.text
+    assert "## Shared notes" in md.text
     refused = await client.get(f"{P}/{sid}/export", headers=bearer(stranger["token"]))
     assert refused.status_code == 403
 

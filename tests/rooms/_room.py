@@ -1,5 +1,6 @@
-"""Room test kit: a migrated SQLite database, a collab server with the sessions kind, users and
-sessions made through the service, and attendees speaking the room's actions over a channel."""
+"""Room test kit: a migrated SQLite database, a collab server with the sessions kind and the
+shared notes' kind, users and sessions made through the service, and attendees speaking the
+room's actions over a channel."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from collab.protocol import (
 from rooms import document as d
 from rooms.live import RoomKind
 from rooms.service import RoomService
+from rooms.shared_notes import SharedNotesAuthorizer
 from storage.db import Database, connect
 from storage.documents import DocumentLog
 from storage.models import LiveSession, Role
@@ -173,7 +175,8 @@ async def room_env(
         if redis_url is not None:
             extensions.append(RedisFanout(redis_url, f"node-{uuid.uuid4().hex[:6]}",
                                           key_prefix=prefix, store=log, retry_delay=0.05))
-        async with running(config, extensions, kinds=[kind.kind()]) as h:
+        kinds = [kind.kind(), SharedNotesAuthorizer(db).kind()]
+        async with running(config, extensions, kinds=kinds) as h:
             yield RoomEnv(h, db, RoomService(db, h.server), kind)
 
 

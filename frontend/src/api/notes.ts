@@ -16,6 +16,8 @@ export type Version = Schemas['VersionOut']
 export interface ListFilter {
   search: string
   tags: string[]
+  /** Only the notes linked to this live session (the caller's notes for it). */
+  sessionId?: string | null
 }
 
 export const PAGE = 50
@@ -23,7 +25,7 @@ const CACHE_KEY = 'collab.notesCache'
 
 export const keys = {
   lists: ['notes', 'list'] as const,
-  list: (filter: ListFilter) => ['notes', 'list', filter.search, filter.tags.join(',')] as const,
+  list: (filter: ListFilter) => ['notes', 'list', filter.search, filter.tags.join(','), filter.sessionId ?? ''] as const,
   note: (id: string) => ['notes', 'one', id] as const,
   shares: (id: string) => ['notes', 'shares', id] as const,
   versions: (id: string) => ['notes', 'versions', id] as const,
@@ -63,7 +65,7 @@ export interface ListResult extends NoteList {
 
 /** Notes created offline and not yet on the server come first in the unfiltered list. */
 function withQueued(notes: Note[], filter: ListFilter): Note[] {
-  if (filter.search || filter.tags.length) return notes
+  if (filter.search || filter.tags.length || filter.sessionId) return notes
   const queued = queuedCreates().map(localNote).filter((q) => !notes.some((n) => n.id === q.id))
   return [...queued.reverse(), ...notes]
 }
@@ -76,13 +78,14 @@ async function fetchList(filter: ListFilter, pages: number, signal: AbortSignal)
           query: {
             ...(filter.search ? { search: filter.search } : {}),
             ...(filter.tags.length ? { tags: filter.tags } : {}),
+            ...(filter.sessionId ? { sessionId: filter.sessionId } : {}),
             limit: PAGE * pages,
           },
         },
         signal,
       }),
     )
-    if (!filter.search && !filter.tags.length) {
+    if (!filter.search && !filter.tags.length && !filter.sessionId) {
       localStorage.setItem(CACHE_KEY, JSON.stringify(body.notes.map((n) => ({ ...n, snippet: null }))))
     }
     const notes = withQueued(body.notes, filter)
@@ -91,7 +94,10 @@ async function fetchList(filter: ListFilter, pages: number, signal: AbortSignal)
     if (!(err instanceof OfflineError)) throw err
     const q = filter.search.toLowerCase()
     const notes = withQueued(cachedNotes(), { search: '', tags: [] }).filter(
-      (n) => (!q || n.title.toLowerCase().includes(q)) && filter.tags.every((t) => n.tags.includes(t)),
+      (n) =>
+        (!q || n.title.toLowerCase().includes(q)) &&
+        filter.tags.every((t) => n.tags.includes(t)) &&
+        (!filter.sessionId || n.sessionId === filter.sessionId),
     )
     return { notes, total: notes.length, hasMore: false, offline: true, success: true } as ListResult
   }

@@ -726,7 +726,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Export chat, polls and Q&A (attendance and engagement for the host) */
+        /** Export chat, polls, Q&A and shared notes (attendance, engagement for the host) */
         get: operations["get_api_workbook_sessions_sessionId_export"];
         put?: never;
         post?: never;
@@ -1347,6 +1347,12 @@ export interface components {
              * @default null
              */
             moduleId?: string | null;
+            /**
+             * Sessionid
+             * @description a live session the caller joined: the note is theirs for it
+             * @default null
+             */
+            sessionId?: string | null;
             /** Tags */
             tags?: string[];
             /** Title */
@@ -1400,6 +1406,11 @@ export interface components {
             moduleId: string | null;
             /** Ownerid */
             ownerId: string;
+            /**
+             * Sessionid
+             * @default null
+             */
+            sessionId?: string | null;
             /**
              * Snippet
              * @default null
@@ -4379,6 +4390,7 @@ export interface operations {
                 search?: string | null;
                 tags?: string[];
                 folder?: string | null;
+                sessionId?: string | null;
                 limit?: number;
                 offset?: number;
             };

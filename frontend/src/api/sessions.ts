@@ -29,12 +29,36 @@ export async function createSession(body: SessionCreate): Promise<Schemas['Sessi
   return must(await api.POST('/api/workbook/sessions', { body }))
 }
 
+let skewMs = 0
+
+/**
+ * How far the server's clock is ahead of this device's (ms), from the `Date` header of the last
+ * join: a room's times (the timer's `startedAt`) are server times. The header has whole
+ * seconds, so only a skew over 2 s is corrected.
+ */
+export function serverSkew(): number {
+  return skewMs
+}
+
 export async function joinSession(id: string): Promise<JoinResult> {
-  return must(await api.POST('/api/workbook/sessions/{sessionId}/join', { params: { path: { sessionId: id } } }))
+  const sent = Date.now()
+  const result = await api.POST('/api/workbook/sessions/{sessionId}/join', { params: { path: { sessionId: id } } })
+  const date = Date.parse(result.response.headers.get('date') ?? '')
+  if (!Number.isNaN(date)) {
+    const skew = date + 500 - (sent + Date.now()) / 2
+    skewMs = Math.abs(skew) > 2000 ? skew : 0
+  }
+  return must(result)
 }
 
 export async function startSession(id: string): Promise<Session> {
   return must(await api.POST('/api/workbook/sessions/{sessionId}/start', { params: { path: { sessionId: id } } })).session
+}
+
+/** Record leaving the session (the room's socket closing records it too, but only on a node's
+ * last connection of this user: an explicit leave is exact). */
+export async function leaveSession(id: string): Promise<void> {
+  must(await api.POST('/api/workbook/sessions/{sessionId}/leave', { params: { path: { sessionId: id } } }))
 }
 
 /** Download the export (json or md) through the signed-in client, as a file. */

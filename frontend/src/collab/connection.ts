@@ -75,13 +75,19 @@ export class NoteConnection {
   private readonly listeners = new Set<(state: SyncState) => void>()
   private readonly stopOutbox: () => void
 
+  /**
+   * `document` names another document in the notes' layout (a session's shared notes,
+   * `sessions-notes/<id>`); its pending parts are kept apart from the notes' (the background
+   * sync of notes changed offline reads `collab.pending.*` as note ids).
+   */
   constructor(
     noteId: string,
     private readonly onSignedOut: (message: string) => void,
+    document?: string,
   ) {
     this.noteId = noteId
-    this.name = `notes/${noteId}`
-    this.pendingKey = `collab.pending.${noteId}`
+    this.name = document ?? `notes/${noteId}`
+    this.pendingKey = document ? `collab.docpending.${document}` : `collab.pending.${noteId}`
     this.parts = readParts(this.pendingKey)
     this.state = { kind: 'loading', pending: 0, queued: isQueued(noteId) }
     this.state.pending = this.countPending()

@@ -32,6 +32,6 @@ export async function forgetLocalDocuments(): Promise<void> {
   localStorage.removeItem(OPENED_KEY)
   localStorage.removeItem('collab.notesCache')
   for (const key of Object.keys(localStorage)) {
-    if (/^collab\.pending\./.test(key) || key === 'collab.outbox') localStorage.removeItem(key)
+    if (/^collab\.(doc)?pending\./.test(key) || key === 'collab.outbox') localStorage.removeItem(key)
   }
 }

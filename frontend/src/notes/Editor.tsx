@@ -172,9 +172,12 @@ interface NoteEditorProps {
   user: AwarenessUser
   editable: boolean
   onReady: (editor: Editor) => void
+  /** The text box's accessible name (default "Note content"). */
+  label?: string
+  placeholder?: string
 }
 
-export function NoteEditor({ connection, user, editable, onReady }: NoteEditorProps) {
+export function NoteEditor({ connection, user, editable, onReady, label = 'Note content', placeholder }: NoteEditorProps) {
   const [linkAsk, setLinkAsk] = useState<{ previous: string; resolve: (v: string | null) => void } | null>(null)
   const askLink: LinkAsk = useCallback((previous) => new Promise((resolve) => setLinkAsk({ previous, resolve })), [])
   const [groups] = useState(() => tools(askLink))
@@ -194,14 +197,14 @@ export function NoteEditor({ connection, user, editable, onReady }: NoteEditorPr
           render: caretRenderer(connection.awareness),
           selectionRender: selectionRenderer(connection.awareness),
         }),
-        Placeholder.configure({ placeholder: 'Start writing… use the toolbar or Markdown shortcuts like # and -' }),
+        Placeholder.configure({ placeholder: placeholder ?? 'Start writing… use the toolbar or Markdown shortcuts like # and -' }),
       ],
       editorProps: {
         attributes: {
           class: 'prose',
           role: 'textbox',
           'aria-multiline': 'true',
-          'aria-label': 'Note content',
+          'aria-label': label,
           spellcheck: 'true',
         },
       },

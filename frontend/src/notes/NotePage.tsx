@@ -282,6 +282,11 @@ function NoteView({ note, queued, signedOut, gone }: NoteViewProps) {
           <div className="meta-fields">
             <FolderField folder={folder} folders={folders} editable={access === 'owner' && canEdit} onChange={saveFolder} />
             <TagsField tags={tags} editable={canEdit} onChange={saveTags} />
+            {note.sessionId ? (
+              <Link className="chip chip-xs session-link" to={`/sessions/${note.sessionId}`} id="note-session-link">
+                Live session
+              </Link>
+            ) : null}
           </div>
           <div className="presence">
             <SyncStatus state={sync} />

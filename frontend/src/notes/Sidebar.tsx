@@ -1,6 +1,6 @@
 /** The sidebar: "New note", search (after a pause in typing), folders, tag filter, the list. */
 import { useEffect, useMemo, useState, type ReactNode } from 'react'
-import { Link, useNavigate, useParams } from 'react-router'
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { describe, OfflineError } from '../api/client'
 import { keys, localNote, patchLists, useNotesList, type ListResult, type Note } from '../api/notes'
@@ -42,17 +42,21 @@ export function Sidebar() {
   const client = useQueryClient()
   const navigate = useNavigate()
   const { noteId } = useParams()
+  // `?session=<id>`: only the notes linked to that live session (opened from its room)
+  const [params, setParams] = useSearchParams()
+  const sessionId = params.get('session')
+  const keep = sessionId ? `?session=${encodeURIComponent(sessionId)}` : ''
   const [input, setInput] = useState('')
   const search = useDebounced(input.trim(), SEARCH_DEBOUNCE_MS)
   const [tags, setTags] = useState<string[]>([])
   const [folder, setFolder] = useState<string | null>(null)
   const [pages, setPages] = useState(1)
-  const filter = useMemo(() => ({ search, tags }), [search, tags])
+  const filter = useMemo(() => ({ search, tags, sessionId }), [search, tags, sessionId])
   const list = useNotesList(filter, pages)
   const [allTags, setAllTags] = useState<Set<string>>(new Set())
   const [folders, setFolders] = useState<Set<string>>(new Set())
 
-  useEffect(() => setPages(1), [search, tags])
+  useEffect(() => setPages(1), [search, tags, sessionId])
   useEffect(() => {
     const notes = list.data?.notes ?? []
     setAllTags((prev) => {
@@ -89,12 +93,12 @@ export function Sidebar() {
     )
     patchLists(client, (notes) => [note, ...notes.filter((n) => n.id !== note.id)])
     client.setQueryData(keys.note(note.id), note)
-    navigate(`/notes/${note.id}`)
+    navigate(`/notes/${note.id}`) // (a new note is not linked to the session: the filter goes)
   }
 
   const data = list.data
   const shown = (data?.notes ?? []).filter((n) => !folder || n.folder === folder)
-  const filtered = Boolean(search || tags.length)
+  const filtered = Boolean(search || tags.length || sessionId)
   let summary: string
   if (list.isFetching) summary = 'Searching…'
   else if (list.isError) summary = describe(list.error)
@@ -126,6 +130,23 @@ export function Sidebar() {
           />
         </div>
         <div className="filters">
+          {sessionId ? (
+            <div className="session-filter" role="group" aria-label="Live session filter">
+              <span className="chip chip-toggle" aria-pressed="true" id="session-filter">
+                Notes for a live session
+              </span>
+              <button
+                type="button"
+                className="link-btn"
+                onClick={() => {
+                  params.delete('session')
+                  setParams(params)
+                }}
+              >
+                Show all notes
+              </button>
+            </div>
+          ) : null}
           {folders.size ? (
             <nav className="folders" aria-label="Folders">
               {[null, ...[...folders].sort()].map((f) => (
@@ -163,7 +184,7 @@ export function Sidebar() {
         {shown.map((note) => (
           <li key={note.id}>
             <Link
-              to={`/notes/${note.id}`}
+              to={`/notes/${note.id}${keep}`}
               className={`note-item${note.id === noteId ? ' active' : ''}`}
               aria-current={note.id === noteId ? 'page' : undefined}
               data-id={note.id}
@@ -173,6 +194,7 @@ export function Sidebar() {
               <span className="note-meta">
                 {relativeTime(note.updatedAt)}
                 {accessLabel(note)}
+                {note.sessionId ? ' · live session' : ''}
                 {note.tags.slice(0, 3).map((t) => (
                   <span key={t} className="chip chip-xs">
                     {t}

@@ -144,14 +144,13 @@ function PollCard({ ctx, poll, tally, mine, onVoted }: { ctx: RoomCtx; poll: Pol
 export function PollsPanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
   const [mine, setMine] = useState<Record<string, number[]>>({})
   const live = ctx.room.conn.status === 'live'
-  const ended = view.status === 'ended' || view.status === 'cancelled'
   useEffect(() => {
     // after every (re)connect: which options did I pick (votes are not in the room document)
-    if (!live || ended) return
+    if (!live) return // (answered after the end too: an ended room still shows my votes)
     void ctx.act('poll.mine').then((reply) => {
       if (reply.ok) setMine((reply.votes as Record<string, number[]> | undefined) ?? {})
     })
-  }, [live, ended, ctx.act])
+  }, [live, ctx.act])
   const polls = ctx.isHost ? view.polls : view.polls.filter((p) => p.status !== 'draft')
   return (
     <section className="panel panel-polls" aria-labelledby="polls-title">

@@ -1,5 +1,9 @@
-/** Q&A: ask (optionally anonymous), upvote once, sort by votes or newest; hosts moderate. */
-import { useState, type FormEvent } from 'react'
+/**
+ * Q&A: ask (optionally anonymous), upvote once, sort by votes or newest; hosts moderate. Which
+ * questions I upvoted is the server's (`qa.mine`, asked after every connect), not this page's
+ * memory, so it survives a reload and shows on every device.
+ */
+import { useEffect, useState, type FormEvent } from 'react'
 import type { RoomCtx } from './RoomPage'
 import type { RoomView } from './model'
 
@@ -11,6 +15,13 @@ export function QaPanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
   const [anonymous, setAnonymous] = useState(false)
   const [sort, setSort] = useState<'votes' | 'newest'>('votes')
   const [upvoted, setUpvoted] = useState<Set<string>>(new Set())
+  const live = ctx.room.conn.status === 'live'
+  useEffect(() => {
+    if (!live) return
+    void act('qa.mine').then((reply) => {
+      if (reply.ok) setUpvoted((s) => new Set([...s, ...((reply.upvoted as string[] | undefined) ?? [])]))
+    })
+  }, [live, act])
   const disabled = view.settings.questions === false
   const canAsk = !readOnly && !disabled && view.status === 'live' && ctx.role !== 'viewer'
   const questions = view.questions

@@ -2,9 +2,9 @@
  * `/sessions/:id`: the live room. Joins over REST, then reads everything from the room's Y.Doc
  * (read-only socket) and awareness; every change is an action (room.ts). No polling.
  */
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
-import { Link, useParams } from 'react-router'
-import { downloadExport, joinSession, startSession, type JoinResult } from '../api/sessions'
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { Link, useNavigate, useParams } from 'react-router'
+import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
 import { useUser } from '../lib/useSession'
 import { HOSTS, readRoom, type Role } from './model'
@@ -13,14 +13,21 @@ import { ChatPanel } from './ChatPanel'
 import { PollsPanel } from './PollsPanel'
 import { QaPanel } from './QaPanel'
 import { PeoplePanel } from './PeoplePanel'
+import { AgendaPanel, TimerPill } from './AgendaPanel'
+import { MyNotes } from './MyNotes'
 import './sessions.css'
 
-type Tab = 'chat' | 'polls' | 'qa' | 'people'
+// the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
+const SharedNotes = lazy(() => import('./SharedNotes').then((m) => ({ default: m.SharedNotes })))
+
+type Tab = 'chat' | 'polls' | 'qa' | 'people' | 'agenda' | 'notes'
 const TABS: { id: Tab; label: string }[] = [
   { id: 'people', label: 'People' },
   { id: 'chat', label: 'Chat' },
   { id: 'polls', label: 'Polls' },
   { id: 'qa', label: 'Q&A' },
+  { id: 'agenda', label: 'Agenda' },
+  { id: 'notes', label: 'Notes' },
 ]
 
 export interface RoomCtx {
@@ -128,6 +135,7 @@ function RoomView(props: {
   const title = view.title || join?.session.title || 'Live session'
   const [busy, setBusy] = useState(false)
   const [confirmEnd, setConfirmEnd] = useState(false)
+  const navigate = useNavigate()
   // at phone width only one panel shows: the Chat tab marks messages that arrived elsewhere
   const [seenChat, setSeenChat] = useState(view.chat.length)
   useEffect(() => {
@@ -152,6 +160,18 @@ function RoomView(props: {
     }
   }
 
+  const leave = async () => {
+    setBusy(true)
+    try {
+      // (an ended session still records the leave; one the host removed us from has no row to
+      // change: either way we go)
+      await leaveSession(sessionId).catch(() => undefined)
+    } finally {
+      setBusy(false)
+      navigate('/sessions')
+    }
+  }
+
   return (
     <main className="area-page room-page" id="main" data-status={view.status} data-conn={conn.status}>
       <div className="room">
@@ -163,7 +183,7 @@ function RoomView(props: {
               <span id="room-conn" role="status">
                 {conn.status === 'live' ? 'Connected' : conn.status === 'offline' ? 'Offline, reconnecting…' : conn.status === 'closed' ? 'Disconnected' : 'Connecting…'}
               </span>{' '}
-              · you are {role}
+              · you are {role} <TimerPill timer={view.timer} />
             </p>
           </div>
           <div className="room-actions">
@@ -190,9 +210,9 @@ function RoomView(props: {
                 Ending makes the room read-only for everyone.
               </span>
             ) : null}
-            <Link className="btn btn-ghost" to="/sessions">
+            <button type="button" className="btn btn-ghost" id="leave-room" disabled={busy} onClick={() => void leave()}>
               Leave
-            </Link>
+            </button>
           </div>
         </header>
         {conn.message && conn.status === 'closed' ? (
@@ -231,15 +251,36 @@ function RoomView(props: {
           {TABS.map((t) => (
             <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
               {t.label}
-              {t.id === 'chat' && unread ? <span className="unread"> {unread} new</span> : null}
+              {t.id === 'chat' && unread ? (
+                <span className="unread">
+                  {' '}
+                  {unread}
+                  <span className="visually-hidden"> new</span>
+                </span>
+              ) : null}
             </button>
           ))}
         </div>
-        <div className="room-grid" data-tab={tab}>
-          <PeoplePanel ctx={ctx} view={view} />
-          <ChatPanel ctx={ctx} view={view} />
-          <PollsPanel ctx={ctx} view={view} />
-          <QaPanel ctx={ctx} view={view} />
+        <div className="room-body" data-tab={tab}>
+          <div className="room-grid">
+            <PeoplePanel ctx={ctx} view={view} />
+            <ChatPanel ctx={ctx} view={view} />
+            <PollsPanel ctx={ctx} view={view} />
+            <QaPanel ctx={ctx} view={view} />
+          </div>
+          <div className="room-side">
+            <AgendaPanel ctx={ctx} view={view} />
+            <Suspense
+              fallback={
+                <section className="panel panel-notes" aria-label="Shared notes">
+                  <p className="muted small">Opening the shared notes…</p>
+                </section>
+              }
+            >
+              <SharedNotes ctx={ctx} view={view} sessionId={sessionId} />
+            </Suspense>
+            <MyNotes sessionId={sessionId} title={title} />
+          </div>
         </div>
       </div>
     </main>

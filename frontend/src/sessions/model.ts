@@ -59,6 +59,16 @@ export interface Presence {
   online: boolean
   media: Media | null
 }
+export interface AgendaItem {
+  title: string
+  minutes: number
+}
+/** A countdown the host started: it ends at `startedAt + seconds * 1000` (server time). */
+export interface Timer {
+  startedAt: number
+  seconds: number
+  label: string
+}
 export interface Settings {
   chat?: boolean
   questions?: boolean
@@ -79,6 +89,9 @@ export interface RoomView {
   questions: Question[]
   hands: Hand[]
   presence: Map<string, Presence>
+  agenda: AgendaItem[]
+  agendaIndex: number | null
+  timer: Timer | null
 }
 
 export const HOSTS: ReadonlySet<Role> = new Set(['host', 'co-host'])
@@ -122,5 +135,8 @@ export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected
     questions,
     hands: doc.getArray<Hand>('hands').toArray(),
     presence,
+    agenda: doc.getArray<AgendaItem>('agenda').toArray(),
+    agendaIndex: typeof state.get('agendaIndex') === 'number' ? (state.get('agendaIndex') as number) : null,
+    timer: (state.get('timer') as Timer | null | undefined) ?? null,
   }
 }
