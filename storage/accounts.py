@@ -33,11 +33,12 @@ class Owned:
 
     def document_names(self, user_id: uuid.UUID) -> list[str]:
         """Every collab document that is the user's: notes (deleted ones too), the rooms of
-        the sessions they host (state and private ledger), and their own feed."""
+        the sessions they host (state, private ledger, shared notes), and their own feed."""
         return [
             *(f"notes/{note_id}" for note_id in self.note_ids),
             *(f"sessions/{sid}" for sid in self.hosted_session_ids),
             *(f"sessions-private/{sid}" for sid in self.hosted_session_ids),
+            *(f"sessions-notes/{sid}" for sid in self.hosted_session_ids),
             f"users/{user_id}",
         ]
 
