@@ -30,9 +30,11 @@ from collab.errors import Reject
 from collab.extensions.persistence import Persistence
 from collab.hooks import Change, Configure, Disconnect
 from collab.kinds import Authorize, DocumentKind, StatelessReceived
+from media.signaling import ACTIONS as MEDIA_ACTIONS
 from rooms import document as d
 from rooms.actions import apply_action, parse
 from rooms.effects import carry_out
+from rooms.media import RoomMedia
 from rooms.recount import Recounter
 from rooms.rules import Actor, Rejected
 from rooms.throttle import Throttle
@@ -57,8 +59,9 @@ class RoomKind(Extension):
 
     _STALE = 30.0  # seconds
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, media: RoomMedia | None = None) -> None:
         self._sessions = LiveSessionRepository(database)
+        self.media = media
         self._server: CollabServer | None = None
         self._present: dict[str, _Presence] = {}  # connection id -> since when
         self.throttle = Throttle()
@@ -144,6 +147,14 @@ class RoomKind(Extension):
                 await self._sessions.leave(presence.session_id, presence.user_id)
         except Exception:  # the room goes on; a lost presence interval is logged
             log.exception("could not record time present for %s", event.connection_id)
+        if not still_here and self.media is not None and self._server is not None:
+            # The participant's last connection here ended (left, dropped, removed: a removal
+            # closes their connections on every node): their media ends on this node.
+            try:
+                await self.media.leave(self._server, str(presence.session_id),
+                                       str(presence.user_id))
+            except Exception:
+                log.exception("could not end the media of %s", event.connection_id)
 
     # -- stateless handler ---------------------------------------------------------------------
 
@@ -153,7 +164,10 @@ class RoomKind(Extension):
             client_id, action, fields = parse(event.payload)
             actor = Actor(event.principal.user_id, event.principal.name, event.role or "viewer")
             self.throttle.check(event.doc_id, actor.user_id, action, time.monotonic())
-            data = await self.act(event.doc_id, action, fields, actor)
+            if action in MEDIA_ACTIONS:
+                data = await self.act_media(event.doc_id, action, fields, actor)
+            else:
+                data = await self.act(event.doc_id, action, fields, actor)
         except Rejected as rejected:
             client_id = client_id or rejected.client_id
             event.reply(_json({"id": client_id, "ok": False, "reason": rejected.reason}))
@@ -163,6 +177,14 @@ class RoomKind(Extension):
             event.reply(_json({"id": client_id, "ok": False, "reason": "internal"}))
             return
         event.reply(_json({"id": client_id, "ok": True, **data}))
+
+    async def act_media(
+        self, doc_id: str, action: str, fields: dict[str, object], actor: Actor
+    ) -> dict[str, object]:
+        """A ``media.*`` action (``rooms.media``); ``media_unavailable`` without a relay."""
+        if self.media is None or self._server is None:
+            raise Rejected("media_unavailable")
+        return await self.media.act(self._server, doc_id, action, fields, actor)
 
     async def act(
         self, doc_id: str, action: str, fields: dict[str, object], actor: Actor

@@ -1,0 +1,501 @@
+"""The relay: per room, publishers' tracks forwarded encoded to subscribers (docs/media.md).
+
+Two aiortc peer connections per participant, both offered by the client: the *publish*
+connection receives the participant's sources (``audio``, ``camera``, ``screen``), the
+*subscribe* connection sends them what they subscribed to. Every published track gets one
+``Forwarder``; every subscription one ``Outlet`` that a subscriber's sender re-packetizes
+(``media.passthrough``: no decode, no encode). Video is VP8 and audio Opus on both connections,
+so the publisher's bitstream can go out unchanged.
+
+``MediaRelay`` is an async context manager owning a task group: the forwarders and the
+connection watchdogs run in it and end with it. Calls for one participant are serialised (one
+lock each), so two offers of the same participant never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import anyio
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+
+from media import passthrough
+from media.forward import Forwarder, Outlet
+from media.sdp import Section, sections
+from media.signaling import KIND_OF
+
+__all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
+
+log = logging.getLogger(__name__)
+
+REFUSALS = {
+    "media_limit": "a room or process media limit is reached",
+    "media_unavailable": "the relay is not running, or the offer could not be negotiated",
+    "not_found": "no such publication",
+    "invalid": "the offer does not match the tracks listed",
+}
+
+
+class MediaRefused(Exception):
+    """A signaling request refused; ``reason`` is a key of ``REFUSALS``, nothing changed."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        assert reason in REFUSALS, reason
+        super().__init__(detail or REFUSALS[reason])
+        self.reason = reason
+        self.detail = detail or REFUSALS[reason]
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """One STUN or TURN server, as given to both aiortc and the browser."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RelayLimits:
+    """Admission limits; past one, the request is refused with ``media_limit``."""
+
+    publishers_per_room: int = 6  # participants publishing at once
+    subscribers_per_room: int = 30  # participants with a subscribe connection
+    connections_per_process: int = 200  # peer connections of every room together
+    subscriptions_per_process: int = 300  # forwarded tracks (outlets) of every room together
+    max_video_bitrate: int = 1_500_000  # bits/s the client is asked to cap each video at
+    video_queue: int = 60  # packets per subscriber (~2 s at 30 fps) before dropping to a keyframe
+    audio_queue: int = 100  # packets per subscriber (2 s of 20 ms Opus frames)
+    connect_timeout: float = 15.0  # seconds for a new connection to reach "connected"
+    keyframe_interval: float = 0.5  # seconds between keyframe requests to one publisher
+
+    def as_json(self) -> dict[str, object]:
+        return {"publishersPerRoom": self.publishers_per_room,
+                "subscribersPerRoom": self.subscribers_per_room,
+                "maxVideoBitrate": self.max_video_bitrate}
+
+
+@dataclass(eq=False, slots=True)
+class Publication:
+    user_id: str
+    source: str
+    mid: str
+    forwarder: Forwarder
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+@dataclass(eq=False, slots=True)
+class _Subscription:
+    publication: Publication
+    outlet: Outlet
+    sender: RTCRtpSender
+
+
+@dataclass(eq=False, slots=True)
+class _Member:
+    user_id: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    publish_pc: RTCPeerConnection | None = None
+    subscribe_pc: RTCPeerConnection | None = None
+    publications: dict[str, Publication] = field(default_factory=dict)  # source ->
+    subscriptions: dict[str, _Subscription] = field(default_factory=dict)  # mid ->
+    spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
+
+
+class MediaRelay:
+    """Rooms of publishers and subscribers, forwarding encoded media.
+
+    Args:
+        limits: admission limits.
+        ice_servers: the servers aiortc itself uses (empty: host candidates only; never a
+            third-party default).
+        client_ice_servers: what ``media.config`` hands to clients (TURN for strict NATs).
+        on_change: called with a room id when its publications changed on their own (a
+            publisher's connection failed or closed); not called for changes a caller made.
+    """
+
+    def __init__(
+        self,
+        limits: RelayLimits | None = None,
+        *,
+        ice_servers: Sequence[IceServer] = (),
+        client_ice_servers: Sequence[IceServer] = (),
+        on_change: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.limits = limits or RelayLimits()
+        self.client_ice_servers = tuple(client_ice_servers)
+        self._config = RTCConfiguration(iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in ice_servers
+        ])
+        self._on_change = on_change
+        self._rooms: dict[str, dict[str, _Member]] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._connections = 0
+        self._subscriptions = 0
+
+    async def __aenter__(self) -> MediaRelay:
+        passthrough.install()
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return None
+        try:
+            for room_id in list(self._rooms):
+                for user_id in list(self._rooms.get(room_id, {})):
+                    await self.leave(room_id, user_id)
+        finally:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(exc_type, exc, tb)
+        return None
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def publications(self, room_id: str) -> dict[str, list[str]]:
+        """user id -> the sources that user publishes in the room."""
+        return {
+            user_id: sorted(member.publications)
+            for user_id, member in self._rooms.get(room_id, {}).items()
+            if member.publications
+        }
+
+    def stats(self) -> dict[str, int]:
+        return {"rooms": len(self._rooms), "connections": self._connections,
+                "subscriptions": self._subscriptions}
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str:
+        """Answer a publish offer; start forwarding its new sources, stop the missing ones.
+
+        Args:
+            tracks: mid -> source, for every source the offer sends.
+
+        Returns:
+            the answer SDP (with every server candidate: aiortc does not trickle its own).
+
+        Raises:
+            MediaRefused: media_limit, invalid (a listed mid is not a sending section of the
+                right kind), media_unavailable; nothing changed.
+        """
+        found = {s.mid: s for s in sections(offer) if s.mid is not None}
+        for mid, source in tracks.items():
+            section = found.get(mid)
+            if section is None or section.kind != KIND_OF[source] or not section.sends:
+                raise MediaRefused("invalid", f"tracks: mid {mid} does not send {source}")
+        member = self._member(room_id, user_id)
+        async with member.lock:
+            new_pc = member.publish_pc is None
+            publishing = {u for u, m in self._rooms[room_id].items() if m.publications}
+            if tracks and user_id not in publishing and (
+                len(publishing) >= self.limits.publishers_per_room
+            ):
+                raise MediaRefused("media_limit", "publishers per room")
+            pc = member.publish_pc or self._connection(room_id, user_id, "publish")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                started: list[Publication] = []
+                for transceiver in pc.getTransceivers():
+                    _prefer_relayed_codecs(transceiver)
+                    line = transceiver.mid
+                    sent = tracks.get(line) if line is not None else None
+                    if line is None or sent is None or sent in member.publications:
+                        continue
+                    # Marked before the connection is up: receive() starts the worker later.
+                    passthrough.forward_encoded(transceiver.receiver.track)
+                    started.append(self._publication(
+                        user_id, sent, line, transceiver.receiver, found[line]
+                    ))
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:
+                if new_pc:
+                    await self._drop_connection(member, "publish")
+                log.warning("publish offer of %s in %s failed: %s", user_id, room_id, exc)
+                raise MediaRefused("media_unavailable", "the offer could not be answered") \
+                    from exc
+            for publication in started:
+                member.publications[publication.source] = publication
+                self._start(publication)
+            for source in [s for s in member.publications if s not in tracks.values()]:
+                await self._unpublish(room_id, member, source)
+            return str(pc.localDescription.sdp)
+
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
+        """Stop forwarding one source; every subscriber's track of it ends (RTCP BYE).
+
+        Returns:
+            whether it was published (idempotent).
+        """
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return False
+        async with member.lock:
+            return await self._unpublish(room_id, member, source)
+
+    # -- subscribing -----------------------------------------------------------------------
+
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str:
+        """Answer a subscribe offer: each listed recvonly m-line gets that publication.
+
+        Args:
+            wanted: mid -> (publisher's user id, source). A mid subscribed before and missing
+                now stops (its sender is stopped; the client must not reuse that m-line).
+
+        Returns:
+            the answer SDP.
+
+        Raises:
+            MediaRefused: not_found (no such publication), invalid, media_limit,
+                media_unavailable; nothing changed.
+        """
+        room = self._rooms.get(room_id, {})
+        found = {s.mid: s for s in sections(offer) if s.mid is not None}
+        targets: dict[str, Publication] = {}
+        for mid, (publisher, source) in wanted.items():
+            section = found.get(mid)
+            if section is None or section.kind != KIND_OF[source] or not section.receives:
+                raise MediaRefused("invalid", f"tracks: mid {mid} does not receive {source}")
+            publication = room.get(publisher, _Member(publisher)).publications.get(source)
+            if publication is None:
+                raise MediaRefused("not_found", f"{publisher} does not publish {source}")
+            targets[mid] = publication
+        member = self._member(room_id, user_id)
+        async with member.lock:
+            if member.subscribe_pc is None:
+                subscribers = sum(1 for m in room.values() if m.subscribe_pc is not None)
+                if subscribers >= self.limits.subscribers_per_room:
+                    raise MediaRefused("media_limit", "subscribers per room")
+            if any(mid in member.spent_mids for mid in targets):
+                raise MediaRefused("invalid", "tracks: an ended m-line cannot be reused")
+            added = [m for m, p in targets.items() if _changed(member.subscriptions.get(m), p)]
+            if self._subscriptions + len(added) > self.limits.subscriptions_per_process:
+                raise MediaRefused("media_limit", "forwarded tracks per process")
+            new_pc = member.subscribe_pc is None
+            pc = member.subscribe_pc or self._connection(room_id, user_id, "subscribe")
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                for transceiver in pc.getTransceivers():
+                    _prefer_relayed_codecs(transceiver)
+                    line = transceiver.mid
+                    if line is None or line in member.spent_mids:
+                        continue
+                    current = member.subscriptions.get(line)
+                    target = targets.get(line)
+                    if current is not None and current.publication is target:
+                        continue
+                    if current is not None:
+                        self._end_subscription(member, line)
+                    if target is None:
+                        transceiver.sender.replaceTrack(None)
+                        transceiver.direction = "inactive"
+                        continue
+                    outlet = target.forwarder.attach()
+                    transceiver.sender.replaceTrack(outlet)
+                    transceiver.direction = "sendonly"
+                    # A subscriber's PLI/FIR goes to the publisher (throttled), not to an
+                    # encoder of our own: there is none. (Private: see media.passthrough.)
+                    transceiver.sender._send_keyframe = (  # type: ignore[method-assign]
+                        target.forwarder.request_keyframe
+                    )
+                    member.subscriptions[line] = _Subscription(target, outlet, transceiver.sender)
+                    self._subscriptions += 1
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:
+                if new_pc:
+                    await self._drop_connection(member, "subscribe")
+                log.warning("subscribe offer of %s in %s failed: %s", user_id, room_id, exc)
+                raise MediaRefused("media_unavailable", "the offer could not be answered") \
+                    from exc
+            return str(pc.localDescription.sdp)
+
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool:
+        """Add one trickled remote ICE candidate (RFC 8838); False without that connection."""
+        member = self._rooms.get(room_id, {}).get(user_id)
+        pc = None if member is None else (
+            member.publish_pc if pc_name == "publish" else member.subscribe_pc
+        )
+        if pc is None or pc.remoteDescription is None:
+            return False
+        try:
+            parsed = candidate_from_sdp(candidate)
+        except (ValueError, IndexError):
+            raise MediaRefused("invalid", "candidate") from None
+        parsed.sdpMid = sdp_mid
+        await pc.addIceCandidate(parsed)
+        return True
+
+    async def leave(self, room_id: str, user_id: str) -> None:
+        """Close both of a participant's connections and end their publications (idempotent)."""
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return
+        async with member.lock:
+            await self._drop_connection(member, "publish", room_id)
+            await self._drop_connection(member, "subscribe", room_id)
+        self._forget(room_id, member)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _member(self, room_id: str, user_id: str) -> _Member:
+        if self._tg is None:
+            raise MediaRefused("media_unavailable", "the relay is not running")
+        room = self._rooms.setdefault(room_id, {})
+        member = room.get(user_id)
+        if member is None:
+            member = room[user_id] = _Member(user_id)
+        return member
+
+    def _forget(self, room_id: str, member: _Member) -> None:
+        room = self._rooms.get(room_id, {})
+        if (room.get(member.user_id) is member and member.publish_pc is None
+                and member.subscribe_pc is None):
+            del room[member.user_id]
+        if not room:
+            self._rooms.pop(room_id, None)
+
+    def _connection(self, room_id: str, user_id: str, name: str) -> RTCPeerConnection:
+        if self._connections >= self.limits.connections_per_process:
+            raise MediaRefused("media_limit", "peer connections per process")
+        pc = RTCPeerConnection(self._config)
+        self._connections += 1
+        member = self._rooms[room_id][user_id]
+        if name == "publish":
+            member.publish_pc = pc
+        else:
+            member.subscribe_pc = pc
+        connected = asyncio.Event()
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "connected":
+                connected.set()
+            elif pc.connectionState in ("failed", "closed"):
+                await self._lost(room_id, user_id, pc)
+
+        async def watchdog() -> None:
+            with anyio.move_on_after(self.limits.connect_timeout):
+                await connected.wait()
+                return
+            log.info("%s connection of %s in %s never connected", name, user_id, room_id)
+            await self._lost(room_id, user_id, pc)
+
+        assert self._tg is not None
+        self._tg.start_soon(watchdog)
+        return pc
+
+    async def _lost(self, room_id: str, user_id: str, pc: RTCPeerConnection) -> None:
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return
+        changed = False
+        async with member.lock:
+            if member.publish_pc is pc:
+                changed = bool(member.publications)
+                await self._drop_connection(member, "publish", room_id)
+            elif member.subscribe_pc is pc:
+                await self._drop_connection(member, "subscribe", room_id)
+        self._forget(room_id, member)
+        if changed and self._on_change is not None:
+            await self._on_change(room_id)
+
+    async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
+        if name == "publish":
+            pc, member.publish_pc = member.publish_pc, None
+            for source in list(member.publications):
+                await self._unpublish(room_id, member, source)
+        else:
+            pc, member.subscribe_pc = member.subscribe_pc, None
+            for mid in list(member.subscriptions):
+                self._end_subscription(member, mid)
+            member.spent_mids.clear()
+        if pc is not None:
+            self._connections -= 1
+            await pc.close()
+
+    def _publication(self, user_id: str, source: str, mid: str, receiver: Any,
+                     section: Section) -> Publication:
+        ssrcs = list(section.ssrcs)
+
+        async def request_keyframe() -> None:
+            targets = ssrcs or [s.source for s in receiver.getSynchronizationSources()]
+            for ssrc in targets:
+                await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
+
+        limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
+        forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
+                              keyframe_interval=self.limits.keyframe_interval)
+        return Publication(user_id, source, mid, forwarder)
+
+    def _start(self, publication: Publication) -> None:
+        async def run() -> None:
+            with publication.scope:
+                await publication.forwarder.run()
+
+        assert self._tg is not None
+        self._tg.start_soon(run)
+
+    async def _unpublish(self, room_id: str, member: _Member, source: str) -> bool:
+        publication = member.publications.pop(source, None)
+        if publication is None:
+            return False
+        publication.scope.cancel()
+        publication.forwarder.close()
+        for subscriber in list(self._rooms.get(room_id, {}).values()):
+            for mid, sub in list(subscriber.subscriptions.items()):
+                if sub.publication is publication:
+                    self._end_subscription(subscriber, mid)
+                    subscriber.spent_mids.add(mid)
+                    # RTCP BYE: the subscriber's receiver ends its track (RFC 3550 6.6).
+                    await sub.sender.stop()
+        return True
+
+    def _end_subscription(self, member: _Member, mid: str) -> None:
+        sub = member.subscriptions.pop(mid, None)
+        if sub is not None:
+            sub.publication.forwarder.detach(sub.outlet)
+            self._subscriptions -= 1
+
+
+def _changed(current: _Subscription | None, target: Publication) -> bool:
+    return current is None or current.publication is not target
+
+
+def _prefer_relayed_codecs(transceiver: Any) -> None:
+    """VP8 (with RTX) for video, Opus for audio: what a forwarded bitstream can be re-sent as."""
+    wanted = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}[transceiver.kind]
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    transceiver.setCodecPreferences(
+        [c for c in capabilities if c.mimeType.lower() in wanted]
+    )
