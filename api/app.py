@@ -39,7 +39,7 @@ from api import (
 )
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, live_routes, note_feed
+from api.live import LiveSockets, build_collab, build_media, live_routes, note_feed
 from api.localstream import dev_key_file, local_stream_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
@@ -227,7 +227,13 @@ async def _start_live(
         from redis.exceptions import RedisError  # an `except` evaluates it: import it first
 
         unreachable = (RedisError, OSError)
+    # The relay is entered before the collab server, so it outlives it: rooms end their
+    # participants' media as their connections close on the way out.
+    media = build_media(settings)
+    if media is not None:
+        media = await stack.enter_async_context(media)
     server = build_collab(
+        media=media,
         database=services.db,
         tokens=services.tokens,
         redis_url=settings.redis_url,

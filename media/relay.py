@@ -15,8 +15,9 @@ lock each), so two offers of the same participant never interleave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -130,8 +131,11 @@ class MediaRelay:
         ice_servers: the servers aiortc itself uses (empty: host candidates only; never a
             third-party default).
         client_ice_servers: what ``media.config`` hands to clients (TURN for strict NATs).
-        on_change: called with a room id when its publications changed on their own (a
-            publisher's connection failed or closed); not called for changes a caller made.
+
+    ``changes`` yields the id of a room whose publications changed on their own (a publisher's
+    connection failed, closed or never connected), for the room layer to mirror; changes a
+    caller made are not reported. It holds 256 ids; past that, ids are dropped (the consumer
+    fell behind by that many failures, and the next change reports the room again).
     """
 
     def __init__(
@@ -140,7 +144,6 @@ class MediaRelay:
         *,
         ice_servers: Sequence[IceServer] = (),
         client_ice_servers: Sequence[IceServer] = (),
-        on_change: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.limits = limits or RelayLimits()
         self.client_ice_servers = tuple(client_ice_servers)
@@ -148,7 +151,7 @@ class MediaRelay:
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in ice_servers
         ])
-        self._on_change = on_change
+        self._changed, self.changes = anyio.create_memory_object_stream[str](256)
         self._rooms: dict[str, dict[str, _Member]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._connections = 0
@@ -174,6 +177,7 @@ class MediaRelay:
                 for user_id in list(self._rooms.get(room_id, {})):
                     await self.leave(room_id, user_id)
         finally:
+            self._changed.close()
             tg.cancel_scope.cancel()
             await tg.__aexit__(exc_type, exc, tb)
         return None
@@ -427,8 +431,9 @@ class MediaRelay:
             elif member.subscribe_pc is pc:
                 await self._drop_connection(member, "subscribe", room_id)
         self._forget(room_id, member)
-        if changed and self._on_change is not None:
-            await self._on_change(room_id)
+        if changed:
+            with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+                self._changed.send_nowait(room_id)
 
     async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
         if name == "publish":

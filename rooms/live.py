@@ -25,6 +25,9 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 
+import anyio
+import anyio.abc
+
 from collab import CloseCode, CollabServer, Extension
 from collab.errors import Reject
 from collab.extensions.persistence import Persistence
@@ -62,6 +65,7 @@ class RoomKind(Extension):
     def __init__(self, database: Database, media: RoomMedia | None = None) -> None:
         self._sessions = LiveSessionRepository(database)
         self.media = media
+        self._media_tg: anyio.abc.TaskGroup | None = None
         self._server: CollabServer | None = None
         self._present: dict[str, _Presence] = {}  # connection id -> since when
         self.throttle = Throttle()
@@ -79,6 +83,10 @@ class RoomKind(Extension):
 
     async def __aenter__(self) -> RoomKind:
         await self.recounter.__aenter__()
+        if self.media is not None and self._server is not None:
+            self._media_tg = anyio.create_task_group()
+            await self._media_tg.__aenter__()
+            self._media_tg.start_soon(self.media.follow, self._server)
         return self
 
     async def __aexit__(
@@ -87,6 +95,10 @@ class RoomKind(Extension):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        tg, self._media_tg = self._media_tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
         await self.recounter.__aexit__(exc_type, exc, tb)
 
     async def on_change(self, event: Change) -> None:

@@ -132,6 +132,15 @@ class RoomMedia:
         await self.leave(server, doc_id, user)
         return {}
 
+    async def follow(self, server: CollabServer) -> None:
+        """Mirror the rooms whose publications the relay reports changed on their own (a
+        publisher's connection failed); runs until the relay closes its ``changes``."""
+        async for room_id in self.relay.changes:
+            try:
+                await self.mirror(server, room_id)
+            except Exception:
+                log.exception("could not mirror the media of room %s", room_id)
+
     async def leave(self, server: CollabServer, doc_id: str, user_id: str) -> None:
         """End a participant's media in a room (they left, were removed, or asked)."""
         await self.relay.leave(doc_id, user_id)
