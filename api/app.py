@@ -48,6 +48,7 @@ from api.playback import MuxSigner, SigningKeyError
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLimiter
 from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
+from api.session_recordings import SessionRecordings
 from api.settings import Settings
 from api.static import SpaRoute
 from api.tokens import AccessTokens
@@ -56,6 +57,7 @@ from collab.extensions.fanout import default_node_id
 from jobs import open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
+from rooms.media import RoomMedia
 from storage.db import connect, require_schema
 from storage.objects import open_object_store
 
@@ -229,9 +231,12 @@ async def _start_live(
         unreachable = (RedisError, OSError)
     # The relay is entered before the collab server, so it outlives it: rooms end their
     # participants' media as their connections close on the way out.
-    media = build_media(settings)
-    if media is not None:
-        media = await stack.enter_async_context(media)
+    relay = build_media(settings)
+    media = None
+    if relay is not None:
+        await stack.enter_async_context(relay)
+        recordings = SessionRecordings(services.db, services.objects, lambda: services.jobs)
+        media = RoomMedia(relay, recordings, settings.data_dir / "recordings-in-progress")
     server = build_collab(
         media=media,
         database=services.db,

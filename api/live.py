@@ -241,12 +241,12 @@ def build_collab(
     config: CollabConfig,
     persist_interval: float,
     metrics_registry: CollectorRegistry,
-    media: MediaRelay | None = None,
+    media: RoomMedia | None = None,
 ) -> CollabServer:
     """The web node's collab server: token authentication, the notes kind, the sessions kind
     (live rooms, `rooms.live.RoomKind`, with `media.*` signaling when a relay is given) and
     `document_extensions`."""
-    rooms = RoomKind(database, None if media is None else RoomMedia(media))
+    rooms = RoomKind(database, media)
     extensions = [
         TokenAuth(tokens),
         *document_extensions(

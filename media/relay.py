@@ -19,6 +19,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +35,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from media import passthrough
 from media.forward import Forwarder, Outlet
+from media.recording import RecordedFile, Recording, WebmRemux
 from media.sdp import Section, sections
 from media.signaling import KIND_OF
 
@@ -46,6 +48,7 @@ REFUSALS = {
     "media_unavailable": "the relay is not running, or the offer could not be negotiated",
     "not_found": "no such publication",
     "invalid": "the offer does not match the tracks listed",
+    "recording_active": "the room is already being recorded",
 }
 
 
@@ -153,6 +156,7 @@ class MediaRelay:
         ])
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
         self._rooms: dict[str, dict[str, _Member]] = {}
+        self._recordings: dict[str, Recording] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._connections = 0
         self._subscriptions = 0
@@ -173,6 +177,8 @@ class MediaRelay:
         if tg is None:
             return None
         try:
+            for room_id in list(self._recordings):
+                self.stop_recording(room_id)
             for room_id in list(self._rooms):
                 for user_id in list(self._rooms.get(room_id, {})):
                     await self.leave(room_id, user_id)
@@ -247,9 +253,14 @@ class MediaRelay:
                 log.warning("publish offer of %s in %s failed: %s", user_id, room_id, exc)
                 raise MediaRefused("media_unavailable", "the offer could not be answered") \
                     from exc
+            recording = self._recordings.get(room_id)
             for publication in started:
                 member.publications[publication.source] = publication
                 self._start(publication)
+                if recording is not None and recording.user_id == user_id:
+                    for kind, source in recording.sources.items():
+                        if source == publication.source:  # back after leaving: a new segment
+                            recording.follow(kind, publication.forwarder)
             for source in [s for s in member.publications if s not in tracks.values()]:
                 await self._unpublish(room_id, member, source)
             return str(pc.localDescription.sdp)
@@ -369,6 +380,40 @@ class MediaRelay:
             await self._drop_connection(member, "publish", room_id)
             await self._drop_connection(member, "subscribe", room_id)
         self._forget(room_id, member)
+
+    # -- recording -------------------------------------------------------------------------
+
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
+        """Record ``user_id``'s audio and video (screen if shared, else camera) to ``path``.
+
+        The recording follows the publisher when they leave and publish again; it ends with
+        ``stop_recording`` (or the relay).
+
+        Raises:
+            MediaRefused: not_found (the user publishes nothing), recording_active.
+        """
+        if room_id in self._recordings:
+            raise MediaRefused("recording_active")
+        member = self._rooms.get(room_id, {}).get(user_id)
+        published = {} if member is None else member.publications
+        sources = {"audio": "audio"} if "audio" in published else {}
+        video = next((s for s in ("screen", "camera") if s in published), None)
+        if video is not None:
+            sources["video"] = video
+        if member is None or not sources:
+            raise MediaRefused("not_found", f"{user_id} publishes nothing to record")
+        assert self._tg is not None
+        tg = self._tg
+        recording = Recording(user_id, sources, WebmRemux(path, video=video is not None),
+                              lambda run: tg.start_soon(run))
+        for kind, source in sources.items():
+            recording.follow(kind, published[source].forwarder)
+        self._recordings[room_id] = recording
+
+    def stop_recording(self, room_id: str) -> RecordedFile | None:
+        """Finish the room's recording: the file written, or None when none ran."""
+        recording = self._recordings.pop(room_id, None)
+        return None if recording is None else recording.stop()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ the server writes; a client that sees it change offers again on its subscribe co
 | ``media.ice`` | ``pc`` (``publish``/``subscribe``), ``candidate``, ``sdpMid`` | — |
 | ``media.mute`` | ``source``, ``muted`` | — |
 | ``media.leave`` | — | — |
+| ``media.record`` | ``on``, ``userId`` (optional: the sender) | ``objectKey``, ``duration`` |
 
 ``source`` is ``audio``, ``camera`` or ``screen``; ``audio`` rides an audio m-line, the other two
 video m-lines. A ``publish`` offer lists every source the client sends on that connection: a
@@ -39,6 +40,7 @@ __all__ = [
     "Message",
     "Mute",
     "Publish",
+    "Record",
     "SignalingError",
     "Subscribe",
     "Unpublish",
@@ -102,11 +104,17 @@ class Leave:
     pass
 
 
-Message = Config | Publish | Unpublish | Subscribe | Ice | Mute | Leave
+@dataclass(frozen=True, slots=True)
+class Record:
+    on: bool
+    user_id: str | None  # whose media; None: the sender's
+
+
+Message = Config | Publish | Unpublish | Subscribe | Ice | Mute | Leave | Record
 
 ACTIONS = frozenset({
     "media.config", "media.publish", "media.unpublish", "media.subscribe", "media.ice",
-    "media.mute", "media.leave",
+    "media.mute", "media.leave", "media.record",
 })
 
 
@@ -163,6 +171,14 @@ def parse(action: str, fields: Mapping[str, Any]) -> Message:
         return Mute(_source(fields), muted)
     if action == "media.leave":
         return Leave()
+    if action == "media.record":
+        on = fields.get("on")
+        if not isinstance(on, bool):
+            raise SignalingError("on")
+        user_id = fields.get("userId")
+        if user_id is not None and (not isinstance(user_id, str) or not 0 < len(user_id) <= 64):
+            raise SignalingError("userId")
+        return Record(on, user_id)
     raise SignalingError("action")
 
 

@@ -17,12 +17,17 @@ offers again on its subscribe connection when it changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from collab import CollabServer
 from collab.types import YDoc
+from media.recording import RecordedFile
 from media.relay import MediaRefused, MediaRelay
 from media.signaling import (
     Config,
@@ -30,6 +35,7 @@ from media.signaling import (
     Leave,
     Mute,
     Publish,
+    Record,
     SignalingError,
     Subscribe,
     Unpublish,
@@ -38,11 +44,22 @@ from media.signaling import parse as parse_media
 from rooms import document as d
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 
-__all__ = ["MEDIA", "RoomMedia", "may_publish"]
+__all__ = ["MEDIA", "RECORDING", "RecordingSink", "RoomMedia", "may_publish"]
 
 log = logging.getLogger(__name__)
 
 MEDIA = "media"  # room Map: userId -> {source: {"muted": bool}}
+RECORDING = "recording"  # in the room's state Map: {userId, startedAt} while recording, else None
+
+
+class RecordingSink(Protocol):
+    """Keeps a finished recording of a session (the object store, a recording row, a
+    transcription job); implemented at the edge, where those live."""
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        """Store ``recorded`` (a WebM file the caller deletes afterwards) for the session, on
+        behalf of ``user_id`` (who stopped it); return its object key."""
+        ...
 
 
 def may_publish(role: str, settings: Mapping[str, Any], source: str) -> bool:
@@ -61,10 +78,15 @@ class RoomMedia:
 
     Args:
         relay: the running relay of this process.
+        recordings: where finished recordings go; None refuses ``media.record``.
+        scratch: the folder recordings are written to while they run.
     """
 
-    def __init__(self, relay: MediaRelay) -> None:
+    def __init__(self, relay: MediaRelay, recordings: RecordingSink | None = None,
+                 scratch: Path | None = None) -> None:
         self.relay = relay
+        self.recordings = recordings
+        self.scratch = scratch
 
     async def act(
         self, server: CollabServer, doc_id: str, action: str, fields: Mapping[str, Any],
@@ -87,7 +109,8 @@ class RoomMedia:
         async with server.open_direct(name, actor="room") as room:
             status = d.status(room.doc)
             settings = d.settings(room.doc)
-        if status in ("ended", "cancelled") and not isinstance(message, Leave):
+        stopping = isinstance(message, Leave) or (isinstance(message, Record) and not message.on)
+        if status in ("ended", "cancelled") and not stopping:
             raise Rejected("session_ended")
         try:
             return await self._carry_out(server, doc_id, message, actor, status, settings)
@@ -129,8 +152,43 @@ class RoomMedia:
                 raise Rejected("not_found")
             await self.mirror(server, doc_id, muted={message.source: message.muted}, user=user)
             return {}
+        if isinstance(message, Record):
+            return await self._record(server, doc_id, message, actor, status)
         await self.leave(server, doc_id, user)
         return {}
+
+    async def _record(self, server: CollabServer, doc_id: str, message: Record, actor: Actor,
+                      status: str) -> dict[str, object]:
+        if actor.role not in HOSTS:
+            raise Rejected("not_allowed")
+        if self.recordings is None or self.scratch is None:
+            raise Rejected("media_unavailable")
+        if message.on:
+            if status != "live":
+                raise Rejected("not_started")
+            target = message.user_id or actor.user_id
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            path = self.scratch / f"{doc_id}-{uuid.uuid4().hex}.webm"
+            self.relay.start_recording(doc_id, target, path)
+            await self._set_recording(server, doc_id, {
+                "userId": target, "startedAt": int(time.time() * 1000)})
+            return {}
+        recorded = self.relay.stop_recording(doc_id)
+        if recorded is None:
+            raise Rejected("not_found")
+        await self._set_recording(server, doc_id, None)
+        key = None
+        if recorded.size:  # (empty: no keyframe ever came, nothing worth keeping)
+            # A failing store leaves the file in the scratch folder (logged by the caller).
+            key = await self.recordings.store(doc_id, actor.user_id, recorded)
+        with contextlib.suppress(FileNotFoundError):
+            recorded.path.unlink()
+        return {"objectKey": key, "duration": recorded.duration if key else 0.0}
+
+    async def _set_recording(self, server: CollabServer, doc_id: str,
+                             value: dict[str, object] | None) -> None:
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            room.transact(lambda doc: d.ymap(doc, d.STATE).__setitem__(RECORDING, value))
 
     async def follow(self, server: CollabServer) -> None:
         """Mirror the rooms whose publications the relay reports changed on their own (a

@@ -13,6 +13,7 @@ from media.signaling import (
     Leave,
     Mute,
     Publish,
+    Record,
     SignalingError,
     Subscribe,
     Unpublish,
@@ -36,6 +37,8 @@ def test_every_action_parses() -> None:
         "publish", CANDIDATE.removeprefix("candidate:"), "0")
     assert parse("media.mute", {"source": "audio", "muted": True}) == Mute("audio", True)
     assert parse("media.leave", {}) == Leave()
+    assert parse("media.record", {"on": True}) == Record(True, None)
+    assert parse("media.record", {"on": False, "userId": "u"}) == Record(False, "u")
 
 
 @pytest.mark.parametrize(("action", "fields", "field"), [
@@ -61,7 +64,9 @@ def test_every_action_parses() -> None:
     ("media.ice", {"pc": "publish", "candidate": "a=x", "sdpMid": "0"}, "candidate"),
     ("media.ice", {"pc": "publish", "candidate": CANDIDATE}, "sdpMid"),
     ("media.mute", {"source": "audio", "muted": "yes"}, "muted"),
-    ("media.record", {}, "action"),
+    ("media.record", {}, "on"),
+    ("media.record", {"on": True, "userId": ""}, "userId"),
+    ("media.stream", {}, "action"),
 ])
 def test_malformed_messages_name_the_field(action: str, fields: dict[str, Any],
                                            field: str) -> None:

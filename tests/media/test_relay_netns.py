@@ -4,13 +4,17 @@ the room's socket (a real collab server with the sessions kind)."""
 
 from __future__ import annotations
 
+import io
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import anyio
+import av
 import pytest
 
+from media.recording import RecordedFile
 from media.relay import MediaRelay, RelayLimits
 from rooms.media import RoomMedia
 from storage.db import migrate
@@ -122,3 +126,77 @@ async def test_subscribing_to_nothing_published_is_not_found(url: str) -> None:
         reason = await room.refused("media.subscribe", sdp=offer, tracks=[
             {"mid": "0", "userId": str(uuid.uuid4()), "source": "camera"}])
         assert reason == "not_found"
+
+
+class _Sink:
+    """A RecordingSink keeping the bytes in memory."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, RecordedFile, str]] = {}
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        key = f"recordings/{session_id}/{len(self.files)}.webm"
+        self.files[key] = (recorded.path.read_bytes(), recorded, user_id)
+        return key
+
+
+async def test_recording_remuxes_and_survives_a_rejoin(
+    url: str, namespaces: Callable[[], Namespace], tmp_path: Path
+) -> None:
+    publisher_ns = namespaces()
+    sink = _Sink()
+    async with (
+        MediaRelay(RelayLimits(connect_timeout=20)) as relay,
+        room_env(url, media=RoomMedia(relay, sink, tmp_path / "rec")) as env,
+    ):
+        host = await env.user("Hannah", Role.HOST)
+        live = await env.start(await env.session(host))
+        room = await env.attend(live, host)
+        doc_id = str(live.id)
+        first = await publisher_ns.spawn("publish", "audio,camera")
+        second: Peer | None = None
+        try:
+            await _publish(room, first)
+            started = time.monotonic()
+            await room.ok("media.record", on=True)
+            assert (await room.refused("media.record", on=True)) == "recording_active"
+            await room.until(lambda a: a.map("state")["recording"]["userId"] == host.id)
+            remux = relay._recordings[doc_id].remux
+            await wait_for(lambda: remux.written["video"] >= 20, 10)
+
+            # The publisher leaves and comes back on a new connection: the same file goes on.
+            await room.ok("media.leave")
+            await first.close()
+            written = dict(remux.written)
+            second = await publisher_ns.spawn("publish", "audio,camera")
+            await _publish(room, second)
+            await wait_for(lambda: remux.written["video"] >= written["video"] + 20, 10)
+            reply = await room.ok("media.record", on=False)
+            elapsed = time.monotonic() - started
+        finally:
+            await first.close()
+            if second is not None:
+                await second.close()
+        await room.until(lambda a: a.map("state")["recording"] is None)
+        assert not list((tmp_path / "rec").iterdir())  # the scratch file is gone
+
+    data, recorded, user_id = sink.files[reply["objectKey"]]
+    assert user_id == host.id and recorded.video and reply["duration"] == recorded.duration
+    # Two segments and the gap between them: the file spans (nearly) the whole recording.
+    assert elapsed - 1.5 < recorded.duration <= elapsed + 0.1, (recorded.duration, elapsed)
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        assert (video.codec_context.name, video.width, video.height) == ("vp8", 320, 240)
+        assert container.streams.audio[0].codec_context.name == "opus"
+        frames = {"video": 0, "audio": 0}
+        first_video_key: bool | None = None
+        for packet in container.demux():
+            if packet.size == 0:
+                continue
+            kind = packet.stream.type
+            if kind == "video" and first_video_key is None:
+                first_video_key = packet.is_keyframe
+            frames[kind] += len(packet.decode())  # raises on a broken bitstream
+    assert first_video_key is True
+    assert frames["video"] >= written["video"] + 20 - 2
+    assert frames["audio"] >= 50
