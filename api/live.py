@@ -41,7 +41,8 @@ from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
 from collab.kinds import Authorize, DocumentKind
-from media.relay import IceServer, MediaRelay, RelayLimits
+from media.config import IceServer, RelayLimits
+from media.relay import MediaRelay
 from notes.autoversions import AutoVersions
 from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
 from notes.meta_mirror import MetaMirror

@@ -7,17 +7,20 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
 from jobs import JobQueue
 from jobs.catalog import transcribe_recording_job
 from jobs.enqueue import JobQueueFull
-from media.recording import RecordedFile
 from storage.db import Database
 from storage.objects import ObjectStore
 from storage.recordings import RecordingRepository
 from storage.sessions import LiveSessionRepository
+
+if TYPE_CHECKING:
+    from media.recording import RecordedFile
 
 log = logging.getLogger(__name__)
 

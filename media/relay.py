@@ -10,6 +10,10 @@ so the publisher's bitstream can go out unchanged.
 ``MediaRelay`` is an async context manager owning a task group: the forwarders and the
 connection watchdogs run in it and end with it. Calls for one participant are serialised (one
 lock each), so two offers of the same participant never interleave.
+
+aiortc (and PyAV with it, about 40 MiB resident together) is imported when the first peer
+connection is made, not when the relay starts: a process whose rooms never use media does not
+pay for it (``tests/test_startup_imports.py``).
 """
 
 from __future__ import annotations
@@ -21,83 +25,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
-from aiortc.sdp import candidate_from_sdp
 
-from media import passthrough
-from media.forward import Forwarder, Outlet
-from media.recording import RecordedFile, Recording, WebmRemux
+from media.config import IceServer, MediaRefused, RelayLimits
 from media.sdp import Section, sections
 from media.signaling import KIND_OF
+
+if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
+    from aiortc import RTCPeerConnection, RTCRtpSender
+
+    from media.forward import Forwarder, Outlet
+    from media.recording import RecordedFile, Recording
 
 __all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
 
 log = logging.getLogger(__name__)
-
-REFUSALS = {
-    "media_limit": "a room or process media limit is reached",
-    "media_unavailable": "the relay is not running, or the offer could not be negotiated",
-    "not_found": "no such publication",
-    "invalid": "the offer does not match the tracks listed",
-    "recording_active": "the room is already being recorded",
-}
-
-
-class MediaRefused(Exception):
-    """A signaling request refused; ``reason`` is a key of ``REFUSALS``, nothing changed."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        assert reason in REFUSALS, reason
-        super().__init__(detail or REFUSALS[reason])
-        self.reason = reason
-        self.detail = detail or REFUSALS[reason]
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    """One STUN or TURN server, as given to both aiortc and the browser."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    def as_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"urls": list(self.urls)}
-        if self.username is not None:
-            out["username"] = self.username
-        if self.credential is not None:
-            out["credential"] = self.credential
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class RelayLimits:
-    """Admission limits; past one, the request is refused with ``media_limit``."""
-
-    publishers_per_room: int = 6  # participants publishing at once
-    subscribers_per_room: int = 30  # participants with a subscribe connection
-    connections_per_process: int = 200  # peer connections of every room together
-    subscriptions_per_process: int = 300  # forwarded tracks (outlets) of every room together
-    max_video_bitrate: int = 1_500_000  # bits/s the client is asked to cap each video at
-    video_queue: int = 60  # packets per subscriber (~2 s at 30 fps) before dropping to a keyframe
-    audio_queue: int = 100  # packets per subscriber (2 s of 20 ms Opus frames)
-    connect_timeout: float = 15.0  # seconds for a new connection to reach "connected"
-    keyframe_interval: float = 0.5  # seconds between keyframe requests to one publisher
-
-    def as_json(self) -> dict[str, object]:
-        return {"publishersPerRoom": self.publishers_per_room,
-                "subscribersPerRoom": self.subscribers_per_room,
-                "maxVideoBitrate": self.max_video_bitrate}
-
 
 @dataclass(eq=False, slots=True)
 class Publication:
@@ -150,10 +94,7 @@ class MediaRelay:
     ) -> None:
         self.limits = limits or RelayLimits()
         self.client_ice_servers = tuple(client_ice_servers)
-        self._config = RTCConfiguration(iceServers=[
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in ice_servers
-        ])
+        self._ice_servers = tuple(ice_servers)
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
         self._rooms: dict[str, dict[str, _Member]] = {}
         self._recordings: dict[str, Recording] = {}
@@ -162,7 +103,6 @@ class MediaRelay:
         self._subscriptions = 0
 
     async def __aenter__(self) -> MediaRelay:
-        passthrough.install()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         return self
@@ -230,8 +170,13 @@ class MediaRelay:
             if tracks and user_id not in publishing and (
                 len(publishing) >= self.limits.publishers_per_room
             ):
+                self._forget(room_id, member)
                 raise MediaRefused("media_limit", "publishers per room")
             pc = member.publish_pc or self._connection(room_id, user_id, "publish")
+            from aiortc import RTCSessionDescription
+
+            from media import passthrough
+
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 started: list[Publication] = []
@@ -250,6 +195,7 @@ class MediaRelay:
             except Exception as exc:
                 if new_pc:
                     await self._drop_connection(member, "publish")
+                    self._forget(room_id, member)
                 log.warning("publish offer of %s in %s failed: %s", user_id, room_id, exc)
                 raise MediaRefused("media_unavailable", "the offer could not be answered") \
                     from exc
@@ -310,14 +256,18 @@ class MediaRelay:
             if member.subscribe_pc is None:
                 subscribers = sum(1 for m in room.values() if m.subscribe_pc is not None)
                 if subscribers >= self.limits.subscribers_per_room:
+                    self._forget(room_id, member)
                     raise MediaRefused("media_limit", "subscribers per room")
             if any(mid in member.spent_mids for mid in targets):
                 raise MediaRefused("invalid", "tracks: an ended m-line cannot be reused")
             added = [m for m, p in targets.items() if _changed(member.subscriptions.get(m), p)]
             if self._subscriptions + len(added) > self.limits.subscriptions_per_process:
+                self._forget(room_id, member)
                 raise MediaRefused("media_limit", "forwarded tracks per process")
             new_pc = member.subscribe_pc is None
             pc = member.subscribe_pc or self._connection(room_id, user_id, "subscribe")
+            from aiortc import RTCSessionDescription
+
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 for transceiver in pc.getTransceivers():
@@ -349,6 +299,7 @@ class MediaRelay:
             except Exception as exc:
                 if new_pc:
                     await self._drop_connection(member, "subscribe")
+                    self._forget(room_id, member)
                 log.warning("subscribe offer of %s in %s failed: %s", user_id, room_id, exc)
                 raise MediaRefused("media_unavailable", "the offer could not be answered") \
                     from exc
@@ -363,6 +314,8 @@ class MediaRelay:
         )
         if pc is None or pc.remoteDescription is None:
             return False
+        from aiortc.sdp import candidate_from_sdp
+
         try:
             parsed = candidate_from_sdp(candidate)
         except (ValueError, IndexError):
@@ -402,6 +355,8 @@ class MediaRelay:
             sources["video"] = video
         if member is None or not sources:
             raise MediaRefused("not_found", f"{user_id} publishes nothing to record")
+        from media.recording import Recording, WebmRemux
+
         assert self._tg is not None
         tg = self._tg
         recording = Recording(user_id, sources, WebmRemux(path, video=video is not None),
@@ -435,11 +390,25 @@ class MediaRelay:
             self._rooms.pop(room_id, None)
 
     def _connection(self, room_id: str, user_id: str, name: str) -> RTCPeerConnection:
-        if self._connections >= self.limits.connections_per_process:
-            raise MediaRefused("media_limit", "peer connections per process")
-        pc = RTCPeerConnection(self._config)
-        self._connections += 1
         member = self._rooms[room_id][user_id]
+        if self._connections >= self.limits.connections_per_process:
+            self._forget(room_id, member)
+            raise MediaRefused("media_limit", "peer connections per process")
+        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+        from media import passthrough
+
+        try:
+            passthrough.install()  # idempotent
+        except passthrough.HookUnavailable as exc:  # another aiortc: no forwarding at all
+            log.error("media relay unavailable: %s", exc)
+            self._forget(room_id, member)
+            raise MediaRefused("media_unavailable", "the media relay cannot run here") from exc
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in self._ice_servers
+        ]))
+        self._connections += 1
         if name == "publish":
             member.publish_pc = pc
         else:
@@ -503,6 +472,8 @@ class MediaRelay:
             for ssrc in targets:
                 await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
 
+        from media.forward import Forwarder
+
         limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
         forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
                               keyframe_interval=self.limits.keyframe_interval)
@@ -544,6 +515,8 @@ def _changed(current: _Subscription | None, target: Publication) -> bool:
 
 def _prefer_relayed_codecs(transceiver: Any) -> None:
     """VP8 (with RTX) for video, Opus for audio: what a forwarded bitstream can be re-sent as."""
+    from aiortc import RTCRtpSender
+
     wanted = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}[transceiver.kind]
     capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
     transceiver.setCodecPreferences(

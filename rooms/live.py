@@ -9,6 +9,9 @@
   ``{"id", "ok": true, ...}`` or ``{"id", "ok": false, "reason"}`` (``rooms.rules.REASONS``).
   Changes are applied through ``open_direct`` with origin ``server:room``, so they are stored,
   broadcast and fanned out like any edit, and the reply goes out after that.
+* ``media.*`` actions go to ``rooms.media.RoomMedia`` (signaling for the process's media
+  relay, docs/media.md); without one they are refused with ``media_unavailable``. A
+  participant's media ends when their last connection on this node does.
 * an **extension**: it gets the server (``on_configure``), adds each connection's time in
   the room to the participant's engagement data when it ends, stamps ``left_at`` when a
   participant's last connection on this node ends (a later connection clears it again), and

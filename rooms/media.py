@@ -23,12 +23,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collab import CollabServer
 from collab.types import YDoc
-from media.recording import RecordedFile
-from media.relay import MediaRefused, MediaRelay
+from media.config import MediaRefused
 from media.signaling import (
     Config,
     Ice,
@@ -43,6 +42,10 @@ from media.signaling import (
 from media.signaling import parse as parse_media
 from rooms import document as d
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
+
+if TYPE_CHECKING:  # the relay imports aiortc when its first connection is made, not here
+    from media.recording import RecordedFile
+    from media.relay import MediaRelay
 
 __all__ = ["MEDIA", "RECORDING", "RecordingSink", "RoomMedia", "may_publish"]
 
