@@ -105,12 +105,19 @@ async def test_publish_late_subscriber_unpublish(
             await ann_room.until(lambda a: a.map("media").get(host.id) == {
                 "audio": {"muted": False}})
             assert relay.stats()["subscriptions"] == 1
+
+            # A removed participant's media ends with their last connection to the room.
+            await host_room.ok("participant.remove", userId=ann.id)
+            await subscriber.expect(
+                lambda e: e.get("event") == "ended" and e["source"].endswith(":audio"))
+            await wait_for(lambda: ann.id not in relay._rooms.get(doc_id, {}), 5)
+            assert relay.stats()["subscriptions"] == 0
         finally:
             await publisher.close()
             if subscriber is not None:
                 await subscriber.close()
         await host_room.ok("media.leave")
-        await ann_room.until(lambda a: host.id not in a.map("media"))
+        await host_room.until(lambda a: host.id not in a.map("media"))
 
 
 async def test_subscribing_to_nothing_published_is_not_found(url: str) -> None:
