@@ -334,6 +334,11 @@ class MediaRelay:
             await self._drop_connection(member, "subscribe", room_id)
         self._forget(room_id, member)
 
+    async def close_room(self, room_id: str) -> None:
+        """Every participant of the room leaves (the session ended); idempotent."""
+        for user_id in list(self._rooms.get(room_id, {})):
+            await self.leave(room_id, user_id)
+
     # -- recording -------------------------------------------------------------------------
 
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None:

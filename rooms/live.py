@@ -231,6 +231,8 @@ class RoomKind(Extension):
             # action survives even a kill -9 of this node.
             await self._persistence.flush(urgent=False)
         await carry_out(server, self._sessions, uuid.UUID(doc_id), outcome.effects)
+        if self.media is not None and any(e.kind == "end" for e in outcome.effects):
+            await self.media.end(server, doc_id, actor.user_id)
         return outcome.data
 
 

@@ -176,14 +176,30 @@ class RoomMedia:
             await self._set_recording(server, doc_id, {
                 "userId": target, "startedAt": int(time.time() * 1000)})
             return {}
-        recorded = self.relay.stop_recording(doc_id)
-        if recorded is None:
+        stored = await self._finish_recording(server, doc_id, actor.user_id)
+        if stored is None:
             raise Rejected("not_found")
+        return stored
+
+    async def end(self, server: CollabServer, doc_id: str, user_id: str) -> None:
+        """The session ended: a running recording is finished and stored (on behalf of
+        ``user_id``, who ended it) and everyone's media ends."""
+        try:
+            await self._finish_recording(server, doc_id, user_id)
+        finally:
+            await self.relay.close_room(doc_id)
+            await self.mirror(server, doc_id)
+
+    async def _finish_recording(self, server: CollabServer, doc_id: str,
+                                user_id: str) -> dict[str, object] | None:
+        recorded = self.relay.stop_recording(doc_id)
+        if recorded is None or self.recordings is None:
+            return None
         await self._set_recording(server, doc_id, None)
         key = None
         if recorded.size:  # (empty: no keyframe ever came, nothing worth keeping)
             # A failing store leaves the file in the scratch folder (logged by the caller).
-            key = await self.recordings.store(doc_id, actor.user_id, recorded)
+            key = await self.recordings.store(doc_id, user_id, recorded)
         with contextlib.suppress(FileNotFoundError):
             recorded.path.unlink()
         return {"objectKey": key, "duration": recorded.duration if key else 0.0}

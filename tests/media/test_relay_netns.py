@@ -180,6 +180,13 @@ async def test_recording_remuxes_and_survives_a_rejoin(
             await wait_for(lambda: remux.written["video"] >= written["video"] + 20, 10)
             reply = await room.ok("media.record", on=False)
             elapsed = time.monotonic() - started
+
+            # Ending the session finishes a running recording and everyone's media.
+            await room.ok("media.record", on=True)
+            await wait_for(lambda: relay._recordings[doc_id].remux.written["video"] > 5, 10)
+            await room.ok("session.end")
+            assert len(sink.files) == 2 and doc_id not in relay._rooms
+            await second.expect(lambda e: e.get("event") in ("closed", "failed"), 40)
         finally:
             await first.close()
             if second is not None:
