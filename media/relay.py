@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from media.config import IceServer, MediaRefused, RelayLimits
-from media.sdp import Section, sections
+from media.sdp import Section, ice_ufrag, sections
 from media.signaling import KIND_OF
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
@@ -165,6 +165,7 @@ class MediaRelay:
                 raise MediaRefused("invalid", f"tracks: mid {mid} does not send {source}")
         member = self._member(room_id, user_id)
         async with member.lock:
+            await self._replace_if_new(room_id, member, "publish", offer)
             new_pc = member.publish_pc is None
             publishing = {u for u, m in self._rooms[room_id].items() if m.publications}
             if tracks and user_id not in publishing and (
@@ -253,6 +254,7 @@ class MediaRelay:
             targets[mid] = publication
         member = self._member(room_id, user_id)
         async with member.lock:
+            await self._replace_if_new(room_id, member, "subscribe", offer)
             if member.subscribe_pc is None:
                 subscribers = sum(1 for m in room.values() if m.subscribe_pc is not None)
                 if subscribers >= self.limits.subscribers_per_room:
@@ -399,7 +401,7 @@ class MediaRelay:
         if self._connections >= self.limits.connections_per_process:
             self._forget(room_id, member)
             raise MediaRefused("media_limit", "peer connections per process")
-        from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
 
         from media import passthrough
 
@@ -409,10 +411,13 @@ class MediaRelay:
             log.error("media relay unavailable: %s", exc)
             self._forget(room_id, member)
             raise MediaRefused("media_unavailable", "the media relay cannot run here") from exc
+        # max-bundle: with aiortc's default ("balanced"), a second m-line of a kind that is
+        # not first in the offer keeps a transport that bundling then stops, and its media
+        # never flows (audio + camera + screen in one offer: the screen is lost; 1.16).
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in self._ice_servers
-        ]))
+        ], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self._connections += 1
         if name == "publish":
             member.publish_pc = pc
@@ -453,6 +458,16 @@ class MediaRelay:
         if changed:
             with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
                 self._changed.send_nowait(room_id)
+
+    async def _replace_if_new(self, room_id: str, member: _Member, name: str,
+                              offer: str) -> None:
+        """An offer from another connection (a reloaded page, a second tab, a client that
+        recovers from a failed one: aiortc has no ICE restart) replaces the current one."""
+        pc = member.publish_pc if name == "publish" else member.subscribe_pc
+        current = None if pc is None or pc.remoteDescription is None else ice_ufrag(
+            pc.remoteDescription.sdp)
+        if current is not None and current != ice_ufrag(offer):
+            await self._drop_connection(member, name, room_id)
 
     async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
         if name == "publish":

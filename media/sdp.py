@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Section", "sections"]
+__all__ = ["Section", "ice_ufrag", "sections"]
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
@@ -58,3 +58,12 @@ def sections(sdp: str) -> list[Section]:
     for section in found:
         section.ssrcs = [s for s in section.ssrcs if s not in rtx]
     return found
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    """The first ``a=ice-ufrag`` of ``sdp`` (RFC 8839): a new value means a new connection."""
+    for raw in sdp.splitlines():
+        line = raw.strip()
+        if line.startswith("a=ice-ufrag:"):
+            return line[len("a=ice-ufrag:"):]
+    return None

@@ -6,6 +6,10 @@ offer and the answer over the room's socket, so the subprocess needs no signalin
 
     python _peer.py publish audio,camera
     python _peer.py subscribe <userId>:camera,<userId>:audio
+
+A publisher renegotiates on ``{"cmd": "publish", "sources": [...]}``: a source left out stops
+(its m-line goes inactive), a new one gets a new m-line; it then prints a new offer and waits
+for the answer, as at the start.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ import time
 from typing import Any
 
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 
 WIDTH, HEIGHT, FPS = 320, 240, 15
@@ -73,7 +82,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    # max-bundle: aiortc's "balanced" loses a second video m-line behind an audio one
+    # (docs/hazards.md).
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
     connected_at: list[float] = []
     frames: dict[str, int] = {}
     consumers: list[asyncio.Task[None]] = []
@@ -93,7 +104,7 @@ async def main() -> None:
             sources[pc.addTransceiver(track, direction="sendonly")] = source
     else:
         for want in spec.split(","):
-            user_id, source = want.rsplit(":", 1)
+            source = want.rsplit(":", 1)[1]
             kind = "audio" if source == "audio" else "video"
             sources[pc.addTransceiver(kind, direction="recvonly")] = want
 
@@ -116,21 +127,38 @@ async def main() -> None:
             if transceiver.receiver.track is track:
                 consumers.append(asyncio.ensure_future(consume(name, track)))
 
-    await pc.setLocalDescription(await pc.createOffer())
-    tracks = []
-    for transceiver, name in sources.items():
-        if role == "publish":
-            tracks.append({"mid": transceiver.mid, "source": name})
-        else:
-            user_id, source = name.rsplit(":", 1)
-            tracks.append({"mid": transceiver.mid, "userId": user_id, "source": source})
-    emit(offer=pc.localDescription.sdp, tracks=tracks)
-    answer = await read_line(reader)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["answer"], type="answer"))
+    async def negotiate() -> None:
+        await pc.setLocalDescription(await pc.createOffer())
+        tracks = []
+        for transceiver, name in sources.items():
+            if transceiver.direction == "inactive":
+                continue
+            if role == "publish":
+                tracks.append({"mid": transceiver.mid, "source": name})
+            else:
+                user_id, source = name.rsplit(":", 1)
+                tracks.append({"mid": transceiver.mid, "userId": user_id, "source": source})
+        emit(offer=pc.localDescription.sdp, tracks=tracks)
+        answer = await read_line(reader)
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["answer"], type="answer"))
+
+    await negotiate()
     while True:
         command = await read_line(reader)
         if command.get("cmd") == "report":
             emit(event="report", frames=frames)
+        elif command.get("cmd") == "publish":
+            wanted = set(command["sources"])
+            for transceiver, name in sources.items():
+                if name not in wanted and transceiver.direction != "inactive":
+                    transceiver.sender.replaceTrack(None)
+                    transceiver.direction = "inactive"
+            live = {n for t, n in sources.items() if t.direction != "inactive"}
+            for source in sorted(wanted - live):
+                track = AudioStreamTrack() if source == "audio" else Pattern()
+                sources[pc.addTransceiver(track, direction="sendonly")] = source
+            await negotiate()
         elif command.get("cmd") == "stop":
             break
     for task in consumers:

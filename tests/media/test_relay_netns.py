@@ -214,3 +214,69 @@ async def test_recording_remuxes_and_survives_a_rejoin(
     assert first_video_key is True
     assert frames["video"] >= written["video"] + 20 - 2
     assert frames["audio"] >= 50
+
+
+async def _renegotiate(room: Attendee, peer: Peer, sources: list[str]) -> None:
+    after = len(peer.events)
+    await peer.send(cmd="publish", sources=sources)
+    offer = await peer.expect(lambda e: "offer" in e, after=after)
+    reply = await room.ok("media.publish", sdp=offer["offer"], tracks=offer["tracks"])
+    await peer.send(answer=reply["sdp"])
+
+
+async def test_screen_share_on_and_off(url: str, namespaces: Callable[[], Namespace]) -> None:
+    publisher_ns, first_ns, second_ns = namespaces(), namespaces(), namespaces()
+    async with (
+        MediaRelay(RelayLimits(connect_timeout=20)) as relay,
+        room_env(url, media=RoomMedia(relay)) as env,
+    ):
+        host, ann = await env.user("Hannah", Role.HOST), await env.user("Ann")
+        live = await env.session(host)
+        await env.join(live, ann)
+        live = await env.start(live)
+        host_room, ann_room = await env.attend(live, host), await env.attend(live, ann)
+        doc_id = str(live.id)
+        peers = [await publisher_ns.spawn("publish", "audio,camera,screen")]
+        try:
+            publisher = peers[0]
+            await _publish(host_room, publisher)
+            peers.append(first := await first_ns.spawn(
+                "subscribe", f"{host.id}:camera,{host.id}:screen"))
+            await _subscribe(ann_room, first)
+            for source in ("camera", "screen"):
+                await first.expect(
+                    lambda e, s=source: e.get("event") == "first" and e["source"].endswith(s))
+
+            # Screen off: the publisher's new offer leaves it out.
+            await _renegotiate(host_room, publisher, ["audio", "camera"])
+            await first.expect(
+                lambda e: e.get("event") == "ended" and e["source"].endswith(":screen"))
+            assert relay.publications(doc_id) == {host.id: ["audio", "camera"]}
+            await ann_room.until(lambda a: set(a.map("media")[host.id]) == {"audio", "camera"})
+            before = (await first.frames())[f"{host.id}:camera"]
+            with anyio.fail_after(10):  # the camera goes on
+                while (await first.frames())[f"{host.id}:camera"] < before + 10:
+                    await anyio.sleep(0.1)
+
+            # Screen on again (a new m-line): another attendee gets it.
+            await _renegotiate(host_room, publisher, ["audio", "camera", "screen"])
+            await ann_room.until(lambda a: "screen" in a.map("media")[host.id])
+            bob = await env.user("Bob")
+            await env.join(live, bob)
+            bob_room = await env.attend(live, bob)
+            peers.append(second := await second_ns.spawn("subscribe", f"{host.id}:screen"))
+            await _subscribe(bob_room, second)
+            await second.expect(
+                lambda e: e.get("event") == "first" and e["source"].endswith(":screen"))
+
+            # Ann's page comes back on a new connection (a reload): it replaces the old one.
+            peers.append(again := await first_ns.spawn("subscribe", f"{host.id}:camera"))
+            await _subscribe(ann_room, again)
+            await again.expect(
+                lambda e: e.get("event") == "first" and e["source"].endswith(":camera"))
+            await first.expect(
+                lambda e: e.get("event") == "ended" and e["source"].endswith(":camera"))
+            assert relay.stats()["subscriptions"] == 2  # Bob's screen, Ann's new camera
+        finally:
+            for peer in peers:
+                await peer.close()
