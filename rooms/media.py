@@ -43,16 +43,42 @@ from media.signaling import parse as parse_media
 from rooms import document as d
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 
-if TYPE_CHECKING:  # the relay imports aiortc when its first connection is made, not here
-    from media.recording import RecordedFile
-    from media.relay import MediaRelay
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream
 
-__all__ = ["MEDIA", "RECORDING", "RecordingSink", "RoomMedia", "may_publish"]
+    from media.config import IceServer, RelayLimits
+    from media.recording import RecordedFile
+
+__all__ = ["MEDIA", "RECORDING", "MediaBackend", "RecordingSink", "RoomMedia", "may_publish"]
 
 log = logging.getLogger(__name__)
 
 MEDIA = "media"  # room Map: userId -> {source: {"muted": bool}}
 RECORDING = "recording"  # in the room's state Map: {userId, startedAt} while recording, else None
+
+
+class MediaBackend(Protocol):
+    """What the room side needs from a media server: ``media.relay.MediaRelay`` (aiortc, in
+    this process) satisfies it; a dedicated SFU (LiveKit, mediasoup) behind the same actions
+    would implement it too (docs/media.md, "Next step"). Every method raises
+    ``media.config.MediaRefused`` to refuse."""
+
+    client_ice_servers: tuple[IceServer, ...]
+    limits: RelayLimits
+    changes: MemoryObjectReceiveStream[str]
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str: ...
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str: ...
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool: ...
+    async def leave(self, room_id: str, user_id: str) -> None: ...
+    async def close_room(self, room_id: str) -> None: ...
+    def publications(self, room_id: str) -> dict[str, list[str]]: ...
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
+    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
 
 
 class RecordingSink(Protocol):
@@ -80,12 +106,12 @@ class RoomMedia:
     """Handles the ``media.*`` actions of every room on this node.
 
     Args:
-        relay: the running relay of this process.
+        relay: the running media server of this process (``media.relay.MediaRelay``).
         recordings: where finished recordings go; None refuses ``media.record``.
         scratch: the folder recordings are written to while they run.
     """
 
-    def __init__(self, relay: MediaRelay, recordings: RecordingSink | None = None,
+    def __init__(self, relay: MediaBackend, recordings: RecordingSink | None = None,
                  scratch: Path | None = None) -> None:
         self.relay = relay
         self.recordings = recordings
