@@ -185,8 +185,13 @@ class MediaRelay:
                     _prefer_relayed_codecs(transceiver)
                     line = transceiver.mid
                     sent = tracks.get(line) if line is not None else None
-                    if line is None or sent is None or sent in member.publications:
+                    if line is None or sent is None:
                         continue
+                    current = member.publications.get(sent)
+                    if current is not None and current.mid == line:
+                        continue
+                    if current is not None:  # the source moved to another m-line
+                        await self._unpublish(room_id, member, sent)
                     # Marked before the connection is up: receive() starts the worker later.
                     passthrough.forward_encoded(transceiver.receiver.track)
                     started.append(self._publication(
