@@ -116,3 +116,34 @@ async def test_a_forwarder_fans_out_and_coalesces_keyframe_requests() -> None:
         with pytest.raises(MediaStreamError):
             await outlet.recv()
     assert forwarder.received == 2 and forwarder.keyframes == 1
+
+
+async def test_a_slow_subscriber_never_slows_the_others() -> None:
+    sent: list[int] = []
+
+    async def send() -> None:
+        sent.append(1)
+
+    source = _Source()
+    forwarder = Forwarder(source, send, queue_limit=5, keyframe_interval=0.05)
+    runner = asyncio.ensure_future(forwarder.run())
+    fast, slow = forwarder.attach(), forwarder.attach()
+    received: list[int] = []
+
+    async def read_fast() -> None:
+        while len(received) < 40:
+            received.append((await fast.recv()).pts)
+
+    reader = asyncio.ensure_future(read_fast())
+    for n in range(40):  # a keyframe every 10 packets; nobody reads `slow`
+        source.queue.put_nowait(_packet(n % 10 == 0, n))
+        await asyncio.sleep(0)
+    await asyncio.wait_for(reader, 2)
+    assert received == list(range(40))  # every packet, in order, for the reader that keeps up
+    # The one that does not holds at most its limit (starting at a keyframe when it holds
+    # any), dropped the rest and asked the publisher for keyframes.
+    assert len(slow._packets) <= 5 and slow.dropped + len(slow._packets) == 40
+    assert all(p.is_keyframe for p in list(slow._packets)[:1])
+    assert slow.dropped >= 35 and sent
+    source.queue.put_nowait(None)
+    await asyncio.wait_for(runner, 1)
