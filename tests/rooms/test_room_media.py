@@ -112,3 +112,18 @@ async def test_without_a_relay_media_is_unavailable_and_offers_may_be_large(url:
             {"id": "big", "action": "media.publish", "sdp": "v=0" + "p" * 40_000,
              "tracks": AUDIO})))
         assert (await room.reply("big"))["reason"] == "too_large"
+
+
+async def test_ending_the_session_through_rest_ends_its_media(url: str) -> None:
+    ended: list[str] = []
+
+    class Backend(MediaRelay):
+        async def close_room(self, room_id: str) -> None:
+            ended.append(room_id)
+            await super().close_room(room_id)
+
+    async with Backend() as relay, room_env(url, media=RoomMedia(relay)) as env:
+        host = await env.user("H", Role.HOST)
+        live = await env.start(await env.session(host))
+        await env.service.transition(await env.service.get(live.id), "end")
+        assert ended == [str(live.id)]
