@@ -43,7 +43,7 @@ from api import (
 from api.epochs import EpochGate, RedisEpochBus, TokenEpochs
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, live_routes, note_feed
+from api.live import LiveSockets, build_collab, build_media, live_routes, note_feed
 from api.localstream import dev_key_file, local_stream_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
@@ -52,6 +52,7 @@ from api.playback import MuxSigner, SigningKeyError
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RateRule, RedisRateLimiter
 from api.schema import CamelModel
 from api.services import AuthConfig, Limits, Services
+from api.session_recordings import SessionRecordings
 from api.settings import Settings
 from api.static import SpaRoute
 from api.tokens import AccessTokens
@@ -60,6 +61,7 @@ from collab.extensions.fanout import default_node_id
 from jobs import open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
+from rooms.media import RoomMedia
 from storage.db import connect, require_schema
 from storage.objects import open_object_store
 from storage.users import UserRepository
@@ -247,7 +249,16 @@ async def _start_live(
         from redis.exceptions import RedisError  # an `except` evaluates it: import it first
 
         unreachable = (RedisError, OSError)
+    # The relay is entered before the collab server, so it outlives it: rooms end their
+    # participants' media as their connections close on the way out.
+    relay = build_media(settings)
+    media = None
+    if relay is not None:
+        await stack.enter_async_context(relay)
+        recordings = SessionRecordings(services.db, services.objects, lambda: services.jobs)
+        media = RoomMedia(relay, recordings, settings.data_dir / "recordings-in-progress")
     server = build_collab(
+        media=media,
         database=services.db,
         tokens=services.tokens,
         epochs=services.epochs,

@@ -36,6 +36,7 @@ from starlette.types import Receive, Scope, Send
 from api.epochs import TokenEpochs
 from api.errors import ApiError
 from api.security import ACCESS_COOKIE
+from api.settings import IceServerSetting, Settings
 from api.tokens import AccessTokens
 from collab import Authenticate, CloseCode, CollabConfig, CollabServer, Extension, Persistence
 from collab import Principal as CollabPrincipal
@@ -43,11 +44,14 @@ from collab.asgi import routes as collab_routes
 from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
 from collab.kinds import Authorize, DocumentKind
+from media.config import IceServer, RelayLimits
+from media.relay import MediaRelay
 from notes.autoversions import AutoVersions
 from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
 from notes.meta_mirror import MetaMirror
 from notes.search_index import SearchIndexer
 from rooms.live import RoomKind
+from rooms.media import RoomMedia
 from rooms.shared_notes import SharedNotesAuthorizer
 from storage.db import Database
 from storage.documents import DocumentLog
@@ -245,11 +249,12 @@ def build_collab(
     config: CollabConfig,
     persist_interval: float,
     metrics_registry: CollectorRegistry,
+    media: RoomMedia | None = None,
 ) -> CollabServer:
     """The web node's collab server: token authentication, the notes kind, the sessions kind
-    (live rooms, `rooms.live.RoomKind`), the sessions' shared notes and
-    `document_extensions`."""
-    rooms = RoomKind(database)
+    (live rooms, `rooms.live.RoomKind`, with `media.*` signaling when a relay is given), the
+    sessions' shared notes and `document_extensions`."""
+    rooms = RoomKind(database, media)
     extensions = [
         TokenAuth(tokens, epochs),
         *document_extensions(
@@ -265,6 +270,25 @@ def build_collab(
         SharedNotesAuthorizer(database).kind(),
     ]
     return CollabServer(config, extensions, kinds=kinds, metrics_registry=metrics_registry)
+
+
+def build_media(settings: Settings) -> MediaRelay | None:
+    """The process's media relay (docs/media.md), or None with MEDIA_ENABLED=false."""
+    if not settings.media_enabled:
+        return None
+
+    def servers(values: Sequence[IceServerSetting]) -> list[IceServer]:
+        return [IceServer(tuple(v.urls), v.username, v.credential) for v in values]
+
+    limits = RelayLimits(
+        publishers_per_room=settings.media_publishers_per_room,
+        subscribers_per_room=settings.media_subscribers_per_room,
+        connections_per_process=settings.media_connections,
+        subscriptions_per_process=settings.media_subscriptions,
+        max_video_bitrate=settings.media_max_video_bitrate,
+    )
+    return MediaRelay(limits, ice_servers=servers(settings.media_server_ice_servers),
+                      client_ice_servers=servers(settings.media_ice_servers))
 
 
 def note_feed(server: CollabServer) -> NoteFeed | None:

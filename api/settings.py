@@ -11,7 +11,7 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105 - the placeholder we refuse
@@ -23,6 +23,22 @@ _RULE = r"^\d+/\d+$"  # a rate limit: "<count>/<seconds>"
 
 class SettingsError(ValueError):
     """A setting is missing or unsafe; the message names the environment variable."""
+
+
+class IceServerSetting(BaseModel):
+    """One STUN/TURN server of MEDIA_ICE_SERVERS / MEDIA_SERVER_ICE_SERVERS (docs/media.md)."""
+
+    urls: list[str] = Field(min_length=1)
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _schemes(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r}: an ICE server URL starts with stun:, turn: or turns:")
+        return urls
 
 
 class Settings(BaseSettings):
@@ -87,6 +103,20 @@ class Settings(BaseSettings):
     # a lesson's token lives its duration plus this (pauses); 0 in tests that watch it expire
     mux_token_slack: int = Field(3600, alias="MUX_TOKEN_SLACK_SECONDS", ge=0)
     mux_webhook_secret: str = Field(DEV_MUX_WEBHOOK_SECRET, alias="MUX_WEBHOOK_SECRET")
+
+    # Live media (docs/media.md). No ICE server by default: never a third party's STUN.
+    media_enabled: bool = Field(True, alias="MEDIA_ENABLED")
+    media_ice_servers: list[IceServerSetting] = Field([], alias="MEDIA_ICE_SERVERS")
+    media_server_ice_servers: list[IceServerSetting] = Field(
+        [], alias="MEDIA_SERVER_ICE_SERVERS"
+    )
+    media_publishers_per_room: int = Field(6, alias="MEDIA_PUBLISHERS_PER_ROOM", ge=0)
+    media_subscribers_per_room: int = Field(30, alias="MEDIA_SUBSCRIBERS_PER_ROOM", ge=0)
+    media_connections: int = Field(200, alias="MEDIA_MAX_CONNECTIONS", ge=0)
+    media_subscriptions: int = Field(300, alias="MEDIA_MAX_SUBSCRIPTIONS", ge=0)
+    media_max_video_bitrate: int = Field(
+        1_500_000, alias="MEDIA_MAX_VIDEO_BITRATE", ge=100_000
+    )
 
     # Transcription.
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from jobs.compaction import compact_all, compact_document
 from jobs.context import JobContext, JobFunction
 from jobs.enqueue import Every
+from jobs.transcriber import TranscriptionUnavailable
 
 
 async def compact_document_job(ctx: JobContext, name: str) -> int:
@@ -35,11 +36,26 @@ async def append_note_text_job(ctx: JobContext, note_id: str, text: str, actor: 
     await ctx.require_notes().append_text(note_id, text, actor=actor)
 
 
+async def transcribe_recording_job(ctx: JobContext, object_key: str, content_type: str) -> str:
+    """Transcribe a stored recording (a live session's, `rooms.media`): "unavailable" while no
+    transcription service is configured (the seam), "missing" for an unknown object, else
+    "transcribed". Storing the text is the transcription pipeline's part (not built yet)."""
+    if ctx.objects is None or not await ctx.objects.exists(object_key):
+        return "missing"
+    data = await ctx.objects.get(object_key)
+    try:
+        await ctx.transcriber.transcribe(data, content_type)
+    except TranscriptionUnavailable:
+        return "unavailable"
+    return "transcribed"
+
+
 JOBS: tuple[JobFunction, ...] = (
     compact_document_job,
     compact_all_job,
     export_note_job,
     append_note_text_job,
+    transcribe_recording_job,
 )
 """Every job, registered by `__name__` with the arq worker."""
 

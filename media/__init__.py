@@ -1,6 +1,13 @@
-"""The aiortc SFU-style relay: peer connections, encoded-frame forwarding and recording.
+"""Live media: an aiortc relay forwarding encoded audio, camera and screen tracks from each
+room's publishers to its subscribers, and recording them by remuxing (docs/media.md).
 
-Imports no sibling package. Not built yet: live rooms and media come after the notes work.
+Imports no sibling package. The room side (who may publish, the signaling actions) is
+``rooms.media``; this package knows peer connections, tracks and packets. aiortc and PyAV are
+imported when the relay makes its first peer connection. ``samplevideo`` (the sample course's
+HLS videos) lives here too, for its PyAV use.
 """
 
-__all__: list[str] = []
+from media.config import IceServer, MediaRefused, RelayLimits
+from media.relay import MediaRelay
+
+__all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collab.types import YDoc
+from media.signaling import ACTIONS as MEDIA_ACTIONS
 from rooms import document as d
 from rooms import polls
 from rooms.rules import (
@@ -28,6 +29,7 @@ from rooms.rules import (
     MAX_ACTION_BYTES,
     MAX_CHAT,
     MAX_CHAT_MESSAGES,
+    MAX_MEDIA_ACTION_BYTES,
     SPEAKERS,
     Actor,
     Ctx,
@@ -63,7 +65,8 @@ class Spec:
 
 def parse(payload: str) -> tuple[str, str, dict[str, Any]]:
     """``(client id, action name, fields)`` of a payload (at most the core's stateless frame
-    limit, so parsing it whole is bounded).
+    limit, so parsing it whole is bounded). ``media.*`` actions (``rooms.media``) are known
+    here too, with their own size limit.
 
     Raises:
         Rejected: invalid (not a JSON object, no id or action), too_large, unknown_action;
@@ -79,12 +82,13 @@ def parse(payload: str) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
         raise Rejected("invalid")
     client_id = str(raw_id)[:64]
-    if len(payload.encode()) > MAX_ACTION_BYTES:
-        raise Rejected("too_large", client_id)
     action = data.get("action")
+    media = isinstance(action, str) and action in MEDIA_ACTIONS
+    if len(payload.encode()) > (MAX_MEDIA_ACTION_BYTES if media else MAX_ACTION_BYTES):
+        raise Rejected("too_large", client_id)
     if not isinstance(action, str):
         raise Rejected("invalid", client_id)
-    if action not in ACTIONS:
+    if action not in ACTIONS and not media:
         raise Rejected("unknown_action", client_id)
     return client_id, action, data
 

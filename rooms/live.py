@@ -9,6 +9,9 @@
   ``{"id", "ok": true, ...}`` or ``{"id", "ok": false, "reason"}`` (``rooms.rules.REASONS``).
   Changes are applied through ``open_direct`` with origin ``server:room``, so they are stored,
   broadcast and fanned out like any edit, and the reply goes out after that.
+* ``media.*`` actions go to ``rooms.media.RoomMedia`` (signaling for the process's media
+  relay, docs/media.md); without one they are refused with ``media_unavailable``. A
+  participant's media ends when their last connection on this node does.
 * an **extension**: it gets the server (``on_configure``), adds each connection's time in
   the room to the participant's engagement data when it ends, stamps ``left_at`` when a
   participant's last connection on this node ends (a later connection clears it again), and
@@ -25,14 +28,19 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 
+import anyio
+import anyio.abc
+
 from collab import CloseCode, CollabServer, Extension
 from collab.errors import Reject
 from collab.extensions.persistence import Persistence
 from collab.hooks import Change, Configure, Disconnect
 from collab.kinds import Authorize, DocumentKind, StatelessReceived
+from media.signaling import ACTIONS as MEDIA_ACTIONS
 from rooms import document as d
 from rooms.actions import apply_action, parse
 from rooms.effects import carry_out
+from rooms.media import RoomMedia
 from rooms.recount import Recounter
 from rooms.rules import Actor, Rejected
 from rooms.throttle import Throttle
@@ -57,8 +65,10 @@ class RoomKind(Extension):
 
     _STALE = 30.0  # seconds
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, media: RoomMedia | None = None) -> None:
         self._sessions = LiveSessionRepository(database)
+        self.media = media
+        self._media_tg: anyio.abc.TaskGroup | None = None
         self._server: CollabServer | None = None
         self._present: dict[str, _Presence] = {}  # connection id -> since when
         self.throttle = Throttle()
@@ -76,6 +86,10 @@ class RoomKind(Extension):
 
     async def __aenter__(self) -> RoomKind:
         await self.recounter.__aenter__()
+        if self.media is not None and self._server is not None:
+            self._media_tg = anyio.create_task_group()
+            await self._media_tg.__aenter__()
+            self._media_tg.start_soon(self.media.follow, self._server)
         return self
 
     async def __aexit__(
@@ -84,6 +98,10 @@ class RoomKind(Extension):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        tg, self._media_tg = self._media_tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
         await self.recounter.__aexit__(exc_type, exc, tb)
 
     async def on_change(self, event: Change) -> None:
@@ -144,6 +162,14 @@ class RoomKind(Extension):
                 await self._sessions.leave(presence.session_id, presence.user_id)
         except Exception:  # the room goes on; a lost presence interval is logged
             log.exception("could not record time present for %s", event.connection_id)
+        if not still_here and self.media is not None and self._server is not None:
+            # The participant's last connection here ended (left, dropped, removed: a removal
+            # closes their connections on every node): their media ends on this node.
+            try:
+                await self.media.leave(self._server, str(presence.session_id),
+                                       str(presence.user_id))
+            except Exception:
+                log.exception("could not end the media of %s", event.connection_id)
 
     # -- stateless handler ---------------------------------------------------------------------
 
@@ -153,7 +179,10 @@ class RoomKind(Extension):
             client_id, action, fields = parse(event.payload)
             actor = Actor(event.principal.user_id, event.principal.name, event.role or "viewer")
             self.throttle.check(event.doc_id, actor.user_id, action, time.monotonic())
-            data = await self.act(event.doc_id, action, fields, actor)
+            if action in MEDIA_ACTIONS:
+                data = await self.act_media(event.doc_id, action, fields, actor)
+            else:
+                data = await self.act(event.doc_id, action, fields, actor)
         except Rejected as rejected:
             client_id = client_id or rejected.client_id
             event.reply(_json({"id": client_id, "ok": False, "reason": rejected.reason}))
@@ -163,6 +192,14 @@ class RoomKind(Extension):
             event.reply(_json({"id": client_id, "ok": False, "reason": "internal"}))
             return
         event.reply(_json({"id": client_id, "ok": True, **data}))
+
+    async def act_media(
+        self, doc_id: str, action: str, fields: dict[str, object], actor: Actor
+    ) -> dict[str, object]:
+        """A ``media.*`` action (``rooms.media``); ``media_unavailable`` without a relay."""
+        if self.media is None or self._server is None:
+            raise Rejected("media_unavailable")
+        return await self.media.act(self._server, doc_id, action, fields, actor)
 
     async def act(
         self, doc_id: str, action: str, fields: dict[str, object], actor: Actor
@@ -194,6 +231,8 @@ class RoomKind(Extension):
             # action survives even a kill -9 of this node.
             await self._persistence.flush(urgent=False)
         await carry_out(server, self._sessions, uuid.UUID(doc_id), outcome.effects)
+        if self.media is not None and any(e.kind == "end" for e in outcome.effects):
+            await self.media.end(server, doc_id, actor.user_id)
         return outcome.data
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from collab.types import YDoc
 
 MAX_ACTION_BYTES = 8 * 1024  # one action's JSON (the core closes above 64 KiB: 1009)
+MAX_MEDIA_ACTION_BYTES = 32 * 1024  # a media.* action carries an SDP offer (docs/media.md)
 MAX_CHAT = 1000  # characters of a chat message
 MAX_QUESTION = 500
 MAX_POLL_QUESTION = 300
@@ -41,6 +42,9 @@ REASONS = {
     "poll_closed": "the poll is closed",
     "already_voted": "an upvote counts once per user",
     "limit_reached": "the session holds as many of these as it may",
+    "media_limit": "a media limit of the room or the server is reached (docs/media.md)",
+    "media_unavailable": "no media relay runs here, or the offer could not be answered",
+    "recording_active": "the room is already being recorded",
     "internal": "the server failed; the action was not applied, or only partly (logged)",
 }
 

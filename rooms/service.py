@@ -19,6 +19,7 @@ from collab.types import YDoc
 from rooms import document as d
 from rooms.effects import store_engagement
 from rooms.export import NotesRenderer, build_export
+from rooms.live import RoomKind
 from rooms.shared_notes import SharedNotesAccess
 from storage.db import Database
 from storage.models import LiveSession, ParticipantRole, SessionParticipant, SessionStatus
@@ -136,6 +137,10 @@ class RoomService:
         if self.server is not None and target is SessionStatus.ENDED:
             await SharedNotesAccess(self.server).ended(live.id)
             await store_engagement(self.server, self.sessions, live.id)
+            kind = next((e for e in self.server.extensions if isinstance(e, RoomKind)), None)
+            if kind is not None and kind.media is not None:
+                # A running recording is stored as the host's; everyone's media ends.
+                await kind.media.end(self.server, str(live.id), str(live.host_id))
         if self.server is not None and target is SessionStatus.CANCELLED:
             await self.server.close_document(d.room_name(live.id), CloseCode.DOCUMENT_DELETED)
             await SharedNotesAccess(self.server).cancelled(live.id)

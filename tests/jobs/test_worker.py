@@ -84,6 +84,7 @@ def test_worker_settings_register_every_job_and_the_cron() -> None:
         "compact_all_job",
         "export_note_job",
         "append_note_text_job",
+        "transcribe_recording_job",
     }
     assert [c.name for c in WorkerSettings.cron_jobs] == ["cron:compact_all_job"]
 

@@ -32,6 +32,7 @@ from collab.protocol import (
 )
 from rooms import document as d
 from rooms.live import RoomKind
+from rooms.media import RoomMedia
 from rooms.service import RoomService
 from rooms.shared_notes import SharedNotesAuthorizer
 from storage.db import Database, connect
@@ -165,11 +166,12 @@ class RoomEnv:
 @contextlib.asynccontextmanager
 async def room_env(
     url: str, config: CollabConfig = ROOM_CONFIG, *, redis_url: str | None = None,
-    prefix: str = "",
+    prefix: str = "", media: RoomMedia | None = None,
 ) -> AsyncIterator[RoomEnv]:
-    """One node; with ``redis_url``, a node of a cluster (its own fan-out node id)."""
+    """One node; with ``redis_url``, a node of a cluster (its own fan-out node id); with
+    ``media``, its rooms answer ``media.*`` actions."""
     async with connect(url) as db:
-        kind = RoomKind(db)
+        kind = RoomKind(db, media)
         log = DocumentLog(db)
         extensions: list[Extension] = [Persistence(log), kind]
         if redis_url is not None:

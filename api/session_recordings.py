@@ -1,0 +1,57 @@
+"""Where a live session's recording goes when the host stops it (`rooms.media.RecordingSink`):
+the object store, a recording row of the host who stopped it (so it is listed and played with
+their recordings), and a queued transcription job with the object key."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from jobs import JobQueue
+from jobs.catalog import transcribe_recording_job
+from jobs.enqueue import JobQueueFull
+from storage.db import Database
+from storage.objects import ObjectStore
+from storage.recordings import RecordingRepository
+from storage.sessions import LiveSessionRepository
+
+if TYPE_CHECKING:
+    from media.recording import RecordedFile
+
+log = logging.getLogger(__name__)
+
+
+class SessionRecordings:
+    def __init__(
+        self, database: Database, objects: ObjectStore, jobs: Callable[[], JobQueue | None]
+    ) -> None:
+        self._objects = objects
+        self._recordings = RecordingRepository(database)
+        self._sessions = LiveSessionRepository(database)
+        self._jobs = jobs  # the queue starts after the collab server is built
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        data = await anyio.to_thread.run_sync(recorded.path.read_bytes)
+        file_name = f"{uuid.uuid4().hex}.webm"
+        key = f"recordings/sessions/{session_id}/{file_name}"
+        content_type = "video/webm" if recorded.video else "audio/webm"
+        await self._objects.put(key, data, content_type)
+        live = await self._sessions.get(uuid.UUID(session_id))
+        title = f"{live.title if live is not None else 'Live session'} (recording)"
+        await self._recordings.create(
+            uuid.UUID(user_id), title=title[:255], file_name=file_name, object_key=key,
+            file_size=len(data), content_type=content_type, duration_seconds=recorded.duration,
+        )
+        queue = self._jobs()
+        if queue is None:
+            log.warning("no job queue: recording %s is not queued for transcription", key)
+        else:
+            try:
+                await queue.enqueue(transcribe_recording_job, key, content_type)
+            except JobQueueFull:
+                log.warning("job queue full: recording %s is not queued for transcription", key)
+        return key

@@ -1,0 +1,549 @@
+"""The relay: per room, publishers' tracks forwarded encoded to subscribers (docs/media.md).
+
+Two aiortc peer connections per participant, both offered by the client: the *publish*
+connection receives the participant's sources (``audio``, ``camera``, ``screen``), the
+*subscribe* connection sends them what they subscribed to. Every published track gets one
+``Forwarder``; every subscription one ``Outlet`` that a subscriber's sender re-packetizes
+(``media.passthrough``: no decode, no encode). Video is VP8 and audio Opus on both connections,
+so the publisher's bitstream can go out unchanged.
+
+``MediaRelay`` is an async context manager owning a task group: the forwarders and the
+connection watchdogs run in it and end with it. Calls for one participant are serialised (one
+lock each), so two offers of the same participant never interleave.
+
+aiortc (and PyAV with it, about 40 MiB resident together) is imported when the first peer
+connection is made, not when the relay starts: a process whose rooms never use media does not
+pay for it (``tests/test_startup_imports.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from media.config import IceServer, MediaRefused, RelayLimits
+from media.sdp import Section, ice_ufrag, sections
+from media.signaling import KIND_OF
+
+if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
+    from aiortc import RTCPeerConnection, RTCRtpSender
+
+    from media.forward import Forwarder, Outlet
+    from media.recording import RecordedFile, Recording
+
+__all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
+
+log = logging.getLogger(__name__)
+
+@dataclass(eq=False, slots=True)
+class Publication:
+    user_id: str
+    source: str
+    mid: str
+    forwarder: Forwarder
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
+@dataclass(eq=False, slots=True)
+class _Subscription:
+    publication: Publication
+    outlet: Outlet
+    sender: RTCRtpSender
+
+
+@dataclass(eq=False, slots=True)
+class _Member:
+    user_id: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    publish_pc: RTCPeerConnection | None = None
+    subscribe_pc: RTCPeerConnection | None = None
+    publications: dict[str, Publication] = field(default_factory=dict)  # source ->
+    subscriptions: dict[str, _Subscription] = field(default_factory=dict)  # mid ->
+    spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
+
+
+class MediaRelay:
+    """Rooms of publishers and subscribers, forwarding encoded media.
+
+    Args:
+        limits: admission limits.
+        ice_servers: the servers aiortc itself uses (empty: host candidates only; never a
+            third-party default).
+        client_ice_servers: what ``media.config`` hands to clients (TURN for strict NATs).
+
+    ``changes`` yields the id of a room whose publications changed on their own (a publisher's
+    connection failed, closed or never connected), for the room layer to mirror; changes a
+    caller made are not reported. It holds 256 ids; past that, ids are dropped (the consumer
+    fell behind by that many failures, and the next change reports the room again).
+    """
+
+    def __init__(
+        self,
+        limits: RelayLimits | None = None,
+        *,
+        ice_servers: Sequence[IceServer] = (),
+        client_ice_servers: Sequence[IceServer] = (),
+    ) -> None:
+        self.limits = limits or RelayLimits()
+        self.client_ice_servers = tuple(client_ice_servers)
+        self._ice_servers = tuple(ice_servers)
+        self._changed, self.changes = anyio.create_memory_object_stream[str](256)
+        self._rooms: dict[str, dict[str, _Member]] = {}
+        self._recordings: dict[str, Recording] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._connections = 0
+        self._subscriptions = 0
+
+    async def __aenter__(self) -> MediaRelay:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return None
+        try:
+            for room_id in list(self._recordings):
+                self.stop_recording(room_id)
+            for room_id in list(self._rooms):
+                for user_id in list(self._rooms.get(room_id, {})):
+                    await self.leave(room_id, user_id)
+        finally:
+            self._changed.close()
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(exc_type, exc, tb)
+        return None
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def publications(self, room_id: str) -> dict[str, list[str]]:
+        """user id -> the sources that user publishes in the room."""
+        return {
+            user_id: sorted(member.publications)
+            for user_id, member in self._rooms.get(room_id, {}).items()
+            if member.publications
+        }
+
+    def stats(self) -> dict[str, int]:
+        return {"rooms": len(self._rooms), "connections": self._connections,
+                "subscriptions": self._subscriptions}
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str:
+        """Answer a publish offer; start forwarding its new sources, stop the missing ones.
+
+        Args:
+            tracks: mid -> source, for every source the offer sends.
+
+        Returns:
+            the answer SDP (with every server candidate: aiortc does not trickle its own).
+
+        Raises:
+            MediaRefused: media_limit, invalid (a listed mid is not a sending section of the
+                right kind), media_unavailable; nothing changed.
+        """
+        found = {s.mid: s for s in sections(offer) if s.mid is not None}
+        for mid, source in tracks.items():
+            section = found.get(mid)
+            if section is None or section.kind != KIND_OF[source] or not section.sends:
+                raise MediaRefused("invalid", f"tracks: mid {mid} does not send {source}")
+        member = self._member(room_id, user_id)
+        async with member.lock:
+            await self._replace_if_new(room_id, member, "publish", offer)
+            new_pc = member.publish_pc is None
+            publishing = {u for u, m in self._rooms[room_id].items() if m.publications}
+            if tracks and user_id not in publishing and (
+                len(publishing) >= self.limits.publishers_per_room
+            ):
+                self._forget(room_id, member)
+                raise MediaRefused("media_limit", "publishers per room")
+            pc = member.publish_pc or self._connection(room_id, user_id, "publish")
+            from aiortc import RTCSessionDescription
+
+            from media import passthrough
+
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                started: list[Publication] = []
+                for transceiver in pc.getTransceivers():
+                    _prefer_relayed_codecs(transceiver)
+                    line = transceiver.mid
+                    sent = tracks.get(line) if line is not None else None
+                    if line is None or sent is None:
+                        continue
+                    current = member.publications.get(sent)
+                    if current is not None and current.mid == line:
+                        continue
+                    if current is not None:  # the source moved to another m-line
+                        await self._unpublish(room_id, member, sent)
+                    # Marked before the connection is up: receive() starts the worker later.
+                    passthrough.forward_encoded(transceiver.receiver.track)
+                    started.append(self._publication(
+                        user_id, sent, line, transceiver.receiver, found[line]
+                    ))
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:
+                if new_pc:
+                    await self._drop_connection(member, "publish")
+                    self._forget(room_id, member)
+                log.warning("publish offer of %s in %s failed: %s", user_id, room_id, exc)
+                raise MediaRefused("media_unavailable", "the offer could not be answered") \
+                    from exc
+            recording = self._recordings.get(room_id)
+            for publication in started:
+                member.publications[publication.source] = publication
+                self._start(publication)
+                if recording is not None and recording.user_id == user_id:
+                    for kind, source in recording.sources.items():
+                        if source == publication.source:  # back after leaving: a new segment
+                            recording.follow(kind, publication.forwarder)
+            for source in [s for s in member.publications if s not in tracks.values()]:
+                await self._unpublish(room_id, member, source)
+            return str(pc.localDescription.sdp)
+
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
+        """Stop forwarding one source; every subscriber's track of it ends (RTCP BYE).
+
+        Returns:
+            whether it was published (idempotent).
+        """
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return False
+        async with member.lock:
+            return await self._unpublish(room_id, member, source)
+
+    # -- subscribing -----------------------------------------------------------------------
+
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str:
+        """Answer a subscribe offer: each listed recvonly m-line gets that publication.
+
+        Args:
+            wanted: mid -> (publisher's user id, source). A mid subscribed before and missing
+                now stops (its sender is stopped; the client must not reuse that m-line).
+
+        Returns:
+            the answer SDP.
+
+        Raises:
+            MediaRefused: not_found (no such publication), invalid, media_limit,
+                media_unavailable; nothing changed.
+        """
+        room = self._rooms.get(room_id, {})
+        found = {s.mid: s for s in sections(offer) if s.mid is not None}
+        targets: dict[str, Publication] = {}
+        for mid, (publisher, source) in wanted.items():
+            section = found.get(mid)
+            if section is None or section.kind != KIND_OF[source] or not section.receives:
+                raise MediaRefused("invalid", f"tracks: mid {mid} does not receive {source}")
+            publication = room.get(publisher, _Member(publisher)).publications.get(source)
+            if publication is None:
+                raise MediaRefused("not_found", f"{publisher} does not publish {source}")
+            targets[mid] = publication
+        member = self._member(room_id, user_id)
+        async with member.lock:
+            await self._replace_if_new(room_id, member, "subscribe", offer)
+            if member.subscribe_pc is None:
+                subscribers = sum(1 for m in room.values() if m.subscribe_pc is not None)
+                if subscribers >= self.limits.subscribers_per_room:
+                    self._forget(room_id, member)
+                    raise MediaRefused("media_limit", "subscribers per room")
+            if any(mid in member.spent_mids for mid in targets):
+                raise MediaRefused("invalid", "tracks: an ended m-line cannot be reused")
+            added = [m for m, p in targets.items() if _changed(member.subscriptions.get(m), p)]
+            if self._subscriptions + len(added) > self.limits.subscriptions_per_process:
+                self._forget(room_id, member)
+                raise MediaRefused("media_limit", "forwarded tracks per process")
+            new_pc = member.subscribe_pc is None
+            pc = member.subscribe_pc or self._connection(room_id, user_id, "subscribe")
+            from aiortc import RTCSessionDescription
+
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+                for transceiver in pc.getTransceivers():
+                    _prefer_relayed_codecs(transceiver)
+                    line = transceiver.mid
+                    if line is None or line in member.spent_mids:
+                        continue
+                    current = member.subscriptions.get(line)
+                    target = targets.get(line)
+                    if current is not None and current.publication is target:
+                        continue
+                    if current is not None:
+                        self._end_subscription(member, line)
+                    if target is None:
+                        transceiver.sender.replaceTrack(None)
+                        transceiver.direction = "inactive"
+                        continue
+                    outlet = target.forwarder.attach()
+                    transceiver.sender.replaceTrack(outlet)
+                    transceiver.direction = "sendonly"
+                    # A subscriber's PLI/FIR goes to the publisher (throttled), not to an
+                    # encoder of our own: there is none. (Private: see media.passthrough.)
+                    transceiver.sender._send_keyframe = (  # type: ignore[method-assign]
+                        target.forwarder.request_keyframe
+                    )
+                    member.subscriptions[line] = _Subscription(target, outlet, transceiver.sender)
+                    self._subscriptions += 1
+                await pc.setLocalDescription(await pc.createAnswer())
+            except Exception as exc:
+                if new_pc:
+                    await self._drop_connection(member, "subscribe")
+                    self._forget(room_id, member)
+                log.warning("subscribe offer of %s in %s failed: %s", user_id, room_id, exc)
+                raise MediaRefused("media_unavailable", "the offer could not be answered") \
+                    from exc
+            return str(pc.localDescription.sdp)
+
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool:
+        """Add one trickled remote ICE candidate (RFC 8838); False without that connection."""
+        member = self._rooms.get(room_id, {}).get(user_id)
+        pc = None if member is None else (
+            member.publish_pc if pc_name == "publish" else member.subscribe_pc
+        )
+        if pc is None or pc.remoteDescription is None:
+            return False
+        from aiortc.sdp import candidate_from_sdp
+
+        try:
+            parsed = candidate_from_sdp(candidate)
+        except (ValueError, IndexError):
+            raise MediaRefused("invalid", "candidate") from None
+        parsed.sdpMid = sdp_mid
+        await pc.addIceCandidate(parsed)
+        return True
+
+    async def leave(self, room_id: str, user_id: str) -> None:
+        """Close both of a participant's connections and end their publications (idempotent)."""
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return
+        async with member.lock:
+            await self._drop_connection(member, "publish", room_id)
+            await self._drop_connection(member, "subscribe", room_id)
+        self._forget(room_id, member)
+
+    async def close_room(self, room_id: str) -> None:
+        """Every participant of the room leaves (the session ended); idempotent."""
+        for user_id in list(self._rooms.get(room_id, {})):
+            await self.leave(room_id, user_id)
+
+    # -- recording -------------------------------------------------------------------------
+
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
+        """Record ``user_id``'s audio and video (screen if shared, else camera) to ``path``.
+
+        The recording follows the publisher when they leave and publish again; it ends with
+        ``stop_recording`` (or the relay).
+
+        Raises:
+            MediaRefused: not_found (the user publishes nothing), recording_active.
+        """
+        if room_id in self._recordings:
+            raise MediaRefused("recording_active")
+        member = self._rooms.get(room_id, {}).get(user_id)
+        published = {} if member is None else member.publications
+        sources = {"audio": "audio"} if "audio" in published else {}
+        video = next((s for s in ("screen", "camera") if s in published), None)
+        if video is not None:
+            sources["video"] = video
+        if member is None or not sources:
+            raise MediaRefused("not_found", f"{user_id} publishes nothing to record")
+        from media.recording import Recording, WebmRemux
+
+        assert self._tg is not None
+        tg = self._tg
+        recording = Recording(user_id, sources, WebmRemux(path, video=video is not None),
+                              lambda run: tg.start_soon(run))
+        for kind, source in sources.items():
+            recording.follow(kind, published[source].forwarder)
+        self._recordings[room_id] = recording
+
+    def stop_recording(self, room_id: str) -> RecordedFile | None:
+        """Finish the room's recording: the file written, or None when none ran."""
+        recording = self._recordings.pop(room_id, None)
+        return None if recording is None else recording.stop()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _member(self, room_id: str, user_id: str) -> _Member:
+        if self._tg is None:
+            raise MediaRefused("media_unavailable", "the relay is not running")
+        room = self._rooms.setdefault(room_id, {})
+        member = room.get(user_id)
+        if member is None:
+            member = room[user_id] = _Member(user_id)
+        return member
+
+    def _forget(self, room_id: str, member: _Member) -> None:
+        room = self._rooms.get(room_id, {})
+        if (room.get(member.user_id) is member and member.publish_pc is None
+                and member.subscribe_pc is None):
+            del room[member.user_id]
+        if not room:
+            self._rooms.pop(room_id, None)
+
+    def _connection(self, room_id: str, user_id: str, name: str) -> RTCPeerConnection:
+        member = self._rooms[room_id][user_id]
+        if self._connections >= self.limits.connections_per_process:
+            self._forget(room_id, member)
+            raise MediaRefused("media_limit", "peer connections per process")
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
+
+        from media import passthrough
+
+        try:
+            passthrough.install()  # idempotent
+        except passthrough.HookUnavailable as exc:  # another aiortc: no forwarding at all
+            log.error("media relay unavailable: %s", exc)
+            self._forget(room_id, member)
+            raise MediaRefused("media_unavailable", "the media relay cannot run here") from exc
+        # max-bundle: with aiortc's default ("balanced"), a second m-line of a kind that is
+        # not first in the offer keeps a transport that bundling then stops, and its media
+        # never flows (audio + camera + screen in one offer: the screen is lost; 1.16).
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in self._ice_servers
+        ], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self._connections += 1
+        if name == "publish":
+            member.publish_pc = pc
+        else:
+            member.subscribe_pc = pc
+        connected = asyncio.Event()
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState == "connected":
+                connected.set()
+            elif pc.connectionState in ("failed", "closed"):
+                await self._lost(room_id, user_id, pc)
+
+        async def watchdog() -> None:
+            with anyio.move_on_after(self.limits.connect_timeout):
+                await connected.wait()
+                return
+            log.info("%s connection of %s in %s never connected", name, user_id, room_id)
+            await self._lost(room_id, user_id, pc)
+
+        assert self._tg is not None
+        self._tg.start_soon(watchdog)
+        return pc
+
+    async def _lost(self, room_id: str, user_id: str, pc: RTCPeerConnection) -> None:
+        member = self._rooms.get(room_id, {}).get(user_id)
+        if member is None:
+            return
+        changed = False
+        async with member.lock:
+            if member.publish_pc is pc:
+                changed = bool(member.publications)
+                await self._drop_connection(member, "publish", room_id)
+            elif member.subscribe_pc is pc:
+                await self._drop_connection(member, "subscribe", room_id)
+        self._forget(room_id, member)
+        if changed:
+            with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+                self._changed.send_nowait(room_id)
+
+    async def _replace_if_new(self, room_id: str, member: _Member, name: str,
+                              offer: str) -> None:
+        """An offer from another connection (a reloaded page, a second tab, a client that
+        recovers from a failed one: aiortc has no ICE restart) replaces the current one."""
+        pc = member.publish_pc if name == "publish" else member.subscribe_pc
+        current = None if pc is None or pc.remoteDescription is None else ice_ufrag(
+            pc.remoteDescription.sdp)
+        if current is not None and current != ice_ufrag(offer):
+            await self._drop_connection(member, name, room_id)
+
+    async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
+        if name == "publish":
+            pc, member.publish_pc = member.publish_pc, None
+            for source in list(member.publications):
+                await self._unpublish(room_id, member, source)
+        else:
+            pc, member.subscribe_pc = member.subscribe_pc, None
+            for mid in list(member.subscriptions):
+                self._end_subscription(member, mid)
+            member.spent_mids.clear()
+        if pc is not None:
+            self._connections -= 1
+            await pc.close()
+
+    def _publication(self, user_id: str, source: str, mid: str, receiver: Any,
+                     section: Section) -> Publication:
+        ssrcs = list(section.ssrcs)
+
+        async def request_keyframe() -> None:
+            targets = ssrcs or [s.source for s in receiver.getSynchronizationSources()]
+            for ssrc in targets:
+                await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
+
+        from media.forward import Forwarder
+
+        limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
+        forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
+                              keyframe_interval=self.limits.keyframe_interval)
+        return Publication(user_id, source, mid, forwarder)
+
+    def _start(self, publication: Publication) -> None:
+        async def run() -> None:
+            with publication.scope:
+                await publication.forwarder.run()
+
+        assert self._tg is not None
+        self._tg.start_soon(run)
+
+    async def _unpublish(self, room_id: str, member: _Member, source: str) -> bool:
+        publication = member.publications.pop(source, None)
+        if publication is None:
+            return False
+        publication.scope.cancel()
+        publication.forwarder.close()
+        for subscriber in list(self._rooms.get(room_id, {}).values()):
+            for mid, sub in list(subscriber.subscriptions.items()):
+                if sub.publication is publication:
+                    self._end_subscription(subscriber, mid)
+                    subscriber.spent_mids.add(mid)
+                    # RTCP BYE: the subscriber's receiver ends its track (RFC 3550 6.6).
+                    await sub.sender.stop()
+        return True
+
+    def _end_subscription(self, member: _Member, mid: str) -> None:
+        sub = member.subscriptions.pop(mid, None)
+        if sub is not None:
+            sub.publication.forwarder.detach(sub.outlet)
+            self._subscriptions -= 1
+
+
+def _changed(current: _Subscription | None, target: Publication) -> bool:
+    return current is None or current.publication is not target
+
+
+def _prefer_relayed_codecs(transceiver: Any) -> None:
+    """VP8 (with RTX) for video, Opus for audio: what a forwarded bitstream can be re-sent as."""
+    from aiortc import RTCRtpSender
+
+    wanted = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}[transceiver.kind]
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+    transceiver.setCodecPreferences(
+        [c for c in capabilities if c.mimeType.lower() in wanted]
+    )

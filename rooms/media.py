@@ -1,0 +1,277 @@
+"""Media signaling on the room's socket: ``media.*`` actions checked and handed to the relay.
+
+The relay (``media.relay``) knows peer connections and tracks; this module knows the room: the
+sender's role (from the connection, kept current on promotion), the session's status and its
+settings. Who may publish (docs/media.md, "Who may publish"):
+
+* ``audio`` and ``camera``: hosts and co-hosts always; participants and presenters when
+  ``whoMayUnmute`` is ``everyone``;
+* ``screen``: hosts and co-hosts always; participants and presenters when ``whoMayShare`` is
+  ``everyone``;
+* viewers never. Anyone in the room may subscribe.
+
+What is published, and its mute state, is mirrored into the room document's ``media`` map
+(userId → source → ``{"muted": bool}``), so every page (on every node) sees who sends what and
+offers again on its subscribe connection when it changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from collab import CollabServer
+from collab.types import YDoc
+from media.config import MediaRefused
+from media.signaling import (
+    Config,
+    Ice,
+    Leave,
+    Mute,
+    Publish,
+    Record,
+    SignalingError,
+    Subscribe,
+    Unpublish,
+)
+from media.signaling import parse as parse_media
+from rooms import document as d
+from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream
+
+    from media.config import IceServer, RelayLimits
+    from media.recording import RecordedFile
+
+__all__ = ["MEDIA", "RECORDING", "MediaBackend", "RecordingSink", "RoomMedia", "may_publish"]
+
+log = logging.getLogger(__name__)
+
+MEDIA = "media"  # room Map: userId -> {source: {"muted": bool}}
+RECORDING = "recording"  # in the room's state Map: {userId, startedAt} while recording, else None
+
+
+class MediaBackend(Protocol):
+    """What the room side needs from a media server: ``media.relay.MediaRelay`` (aiortc, in
+    this process) satisfies it; a dedicated SFU (LiveKit, mediasoup) behind the same actions
+    would implement it too (docs/media.md, "Next step"). Every method raises
+    ``media.config.MediaRefused`` to refuse."""
+
+    client_ice_servers: tuple[IceServer, ...]
+    limits: RelayLimits
+    changes: MemoryObjectReceiveStream[str]
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str: ...
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str: ...
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool: ...
+    async def leave(self, room_id: str, user_id: str) -> None: ...
+    async def close_room(self, room_id: str) -> None: ...
+    def publications(self, room_id: str) -> dict[str, list[str]]: ...
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
+    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
+
+
+class RecordingSink(Protocol):
+    """Keeps a finished recording of a session (the object store, a recording row, a
+    transcription job); implemented at the edge, where those live."""
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        """Store ``recorded`` (a WebM file the caller deletes afterwards) for the session, on
+        behalf of ``user_id`` (who stopped it); return its object key."""
+        ...
+
+
+def may_publish(role: str, settings: Mapping[str, Any], source: str) -> bool:
+    """Whether ``role`` may send ``source`` under the session's ``settings``."""
+    if role in HOSTS:
+        return True
+    if role not in SPEAKERS:
+        return False
+    setting = "whoMayShare" if source == "screen" else "whoMayUnmute"
+    default = "hosts" if source == "screen" else "everyone"
+    return bool(settings.get(setting, default) == "everyone")
+
+
+class RoomMedia:
+    """Handles the ``media.*`` actions of every room on this node.
+
+    Args:
+        relay: the running media server of this process (``media.relay.MediaRelay``).
+        recordings: where finished recordings go; None refuses ``media.record``.
+        scratch: the folder recordings are written to while they run.
+    """
+
+    def __init__(self, relay: MediaBackend, recordings: RecordingSink | None = None,
+                 scratch: Path | None = None) -> None:
+        self.relay = relay
+        self.recordings = recordings
+        self.scratch = scratch
+
+    async def act(
+        self, server: CollabServer, doc_id: str, action: str, fields: Mapping[str, Any],
+        actor: Actor,
+    ) -> dict[str, object]:
+        """Check and carry out one media action.
+
+        Returns:
+            the reply's extra fields (``sdp`` for offers, ``iceServers`` and ``limits``).
+
+        Raises:
+            Rejected: invalid, not_allowed, not_started, session_ended, not_found, media_limit,
+                media_unavailable; nothing changed.
+        """
+        try:
+            message = parse_media(action, fields)
+        except SignalingError:
+            raise Rejected("invalid") from None
+        name = d.room_name(doc_id)
+        async with server.open_direct(name, actor="room") as room:
+            status = d.status(room.doc)
+            settings = d.settings(room.doc)
+        stopping = isinstance(message, Leave) or (isinstance(message, Record) and not message.on)
+        if status in ("ended", "cancelled") and not stopping:
+            raise Rejected("session_ended")
+        try:
+            return await self._carry_out(server, doc_id, message, actor, status, settings)
+        except MediaRefused as refused:
+            raise Rejected(refused.reason) from None
+
+    async def _carry_out(
+        self, server: CollabServer, doc_id: str, message: object, actor: Actor, status: str,
+        settings: Mapping[str, Any],
+    ) -> dict[str, object]:
+        relay, user = self.relay, actor.user_id
+        if isinstance(message, Config):
+            return {"iceServers": [s.as_json() for s in relay.client_ice_servers],
+                    "limits": relay.limits.as_json()}
+        if isinstance(message, Publish):
+            if status != "live":
+                raise Rejected("not_started")
+            if any(not may_publish(actor.role, settings, s) for s in message.tracks.values()):
+                raise Rejected("not_allowed")
+            answer = await relay.publish(doc_id, user, message.sdp, message.tracks)
+            await self.mirror(server, doc_id)
+            return {"sdp": answer}
+        if isinstance(message, Subscribe):
+            answer = await relay.subscribe(doc_id, user, message.sdp, message.tracks)
+            return {"sdp": answer}
+        if isinstance(message, Unpublish):
+            if await relay.unpublish(doc_id, user, message.source):
+                await self.mirror(server, doc_id)
+            return {}
+        if isinstance(message, Ice):
+            if not await relay.add_candidate(doc_id, user, message.pc, message.candidate,
+                                             message.sdp_mid):
+                raise Rejected("not_found")
+            return {}
+        if isinstance(message, Mute):
+            if not message.muted and not may_publish(actor.role, settings, message.source):
+                raise Rejected("not_allowed")
+            if message.source not in relay.publications(doc_id).get(user, []):
+                raise Rejected("not_found")
+            await self.mirror(server, doc_id, muted={message.source: message.muted}, user=user)
+            return {}
+        if isinstance(message, Record):
+            return await self._record(server, doc_id, message, actor, status)
+        await self.leave(server, doc_id, user)
+        return {}
+
+    async def _record(self, server: CollabServer, doc_id: str, message: Record, actor: Actor,
+                      status: str) -> dict[str, object]:
+        if actor.role not in HOSTS:
+            raise Rejected("not_allowed")
+        if self.recordings is None or self.scratch is None:
+            raise Rejected("media_unavailable")
+        if message.on:
+            if status != "live":
+                raise Rejected("not_started")
+            target = message.user_id or actor.user_id
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            path = self.scratch / f"{doc_id}-{uuid.uuid4().hex}.webm"
+            self.relay.start_recording(doc_id, target, path)
+            await self._set_recording(server, doc_id, {
+                "userId": target, "startedAt": int(time.time() * 1000)})
+            return {}
+        stored = await self._finish_recording(server, doc_id, actor.user_id)
+        if stored is None:
+            raise Rejected("not_found")
+        return stored
+
+    async def end(self, server: CollabServer, doc_id: str, user_id: str) -> None:
+        """The session ended: a running recording is finished and stored (on behalf of
+        ``user_id``, who ended it) and everyone's media ends."""
+        try:
+            await self._finish_recording(server, doc_id, user_id)
+        finally:
+            await self.relay.close_room(doc_id)
+            await self.mirror(server, doc_id)
+
+    async def _finish_recording(self, server: CollabServer, doc_id: str,
+                                user_id: str) -> dict[str, object] | None:
+        recorded = self.relay.stop_recording(doc_id)
+        if recorded is None or self.recordings is None:
+            return None
+        await self._set_recording(server, doc_id, None)
+        key = None
+        if recorded.size:  # (empty: no keyframe ever came, nothing worth keeping)
+            # A failing store leaves the file in the scratch folder (logged by the caller).
+            key = await self.recordings.store(doc_id, user_id, recorded)
+        with contextlib.suppress(FileNotFoundError):
+            recorded.path.unlink()
+        return {"objectKey": key, "duration": recorded.duration if key else 0.0}
+
+    async def _set_recording(self, server: CollabServer, doc_id: str,
+                             value: dict[str, object] | None) -> None:
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            room.transact(lambda doc: d.ymap(doc, d.STATE).__setitem__(RECORDING, value))
+
+    async def follow(self, server: CollabServer) -> None:
+        """Mirror the rooms whose publications the relay reports changed on their own (a
+        publisher's connection failed); runs until the relay closes its ``changes``."""
+        async for room_id in self.relay.changes:
+            try:
+                await self.mirror(server, room_id)
+            except Exception:
+                log.exception("could not mirror the media of room %s", room_id)
+
+    async def leave(self, server: CollabServer, doc_id: str, user_id: str) -> None:
+        """End a participant's media in a room (they left, were removed, or asked)."""
+        await self.relay.leave(doc_id, user_id)
+        await self.mirror(server, doc_id)
+
+    async def mirror(
+        self, server: CollabServer, doc_id: str, *, muted: Mapping[str, bool] | None = None,
+        user: str | None = None,
+    ) -> None:
+        """Write this node's publications of the room into its ``media`` map (mute kept)."""
+        published = self.relay.publications(doc_id)
+
+        def write(doc: YDoc) -> None:
+            media = d.ymap(doc, MEDIA)
+            for user_id in d.keys(media):
+                if user_id not in published:
+                    del media[user_id]
+            for user_id, sources in published.items():
+                before = d.entry(media, user_id) or {}
+                entry: dict[str, Any] = {}
+                for source in sources:
+                    was = before.get(source)
+                    mute = bool(was.get("muted")) if isinstance(was, Mapping) else False
+                    if user_id == user and muted is not None and source in muted:
+                        mute = muted[source]
+                    entry[source] = {"muted": mute}
+                if entry != before:
+                    media[user_id] = entry
+
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            room.transact(write)

@@ -1,0 +1,170 @@
+"""An aiortc client for the relay tests, run as a subprocess inside its own network namespace.
+
+It speaks JSON lines: on stdout its offer (``{"offer", "tracks"}``) and then events; on stdin
+the answer (``{"answer"}``) and then commands (``report``, ``stop``). The test carries the
+offer and the answer over the room's socket, so the subprocess needs no signaling of its own.
+
+    python _peer.py publish audio,camera
+    python _peer.py subscribe <userId>:camera,<userId>:audio
+
+A publisher renegotiates on ``{"cmd": "publish", "sources": [...]}``: a source left out stops
+(its m-line goes inactive), a new one gets a new m-line; it then prints a new offer and waits
+for the answer, as at the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import sys
+import time
+from typing import Any
+
+import av
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+
+WIDTH, HEIGHT, FPS = 320, 240, 15
+
+
+class Pattern(MediaStreamTrack):
+    """A moving gradient, 320x240 at 15 fps."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._start: float | None = None
+        row = bytes((x * 255 // WIDTH) for x in range(WIDTH))
+        self._luma = row * HEIGHT
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self.count / FPS - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        shift = (self.count * 4) % WIDTH
+        luma = self._luma[shift:] + self._luma[:shift]
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        frame.planes[0].update(luma)
+        frame.planes[1].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+        frame.planes[2].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+        frame.pts = self.count * (90000 // FPS)
+        frame.time_base = fractions.Fraction(1, 90000)
+        self.count += 1
+        return frame
+
+
+def emit(**event: Any) -> None:
+    print(json.dumps(event), flush=True)
+
+
+async def read_line(reader: asyncio.StreamReader) -> dict[str, Any]:
+    line = await reader.readline()
+    if not line:
+        return {"cmd": "stop"}
+    value: dict[str, Any] = json.loads(line)
+    return value
+
+
+async def main() -> None:
+    role, spec = sys.argv[1], sys.argv[2]
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    # max-bundle: aiortc's "balanced" loses a second video m-line behind an audio one
+    # (docs/hazards.md).
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    connected_at: list[float] = []
+    frames: dict[str, int] = {}
+    consumers: list[asyncio.Task[None]] = []
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        if pc.connectionState == "connected" and not connected_at:
+            connected_at.append(time.monotonic())
+            emit(event="connected")
+        elif pc.connectionState in ("failed", "closed"):
+            emit(event=pc.connectionState)
+
+    sources: dict[Any, str] = {}
+    if role == "publish":
+        for source in spec.split(","):
+            track = AudioStreamTrack() if source == "audio" else Pattern()
+            sources[pc.addTransceiver(track, direction="sendonly")] = source
+    else:
+        for want in spec.split(","):
+            source = want.rsplit(":", 1)[1]
+            kind = "audio" if source == "audio" else "video"
+            sources[pc.addTransceiver(kind, direction="recvonly")] = want
+
+    async def consume(name: str, track: MediaStreamTrack) -> None:
+        frames[name] = 0
+        while True:
+            try:
+                await track.recv()
+            except MediaStreamError:
+                emit(event="ended", source=name, frames=frames[name])
+                return
+            frames[name] += 1
+            if frames[name] == 1:
+                since = time.monotonic() - connected_at[0] if connected_at else None
+                emit(event="first", source=name, after_connected=since)
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        for transceiver, name in sources.items():
+            if transceiver.receiver.track is track:
+                consumers.append(asyncio.ensure_future(consume(name, track)))
+
+    async def negotiate() -> None:
+        await pc.setLocalDescription(await pc.createOffer())
+        tracks = []
+        for transceiver, name in sources.items():
+            if transceiver.direction == "inactive":
+                continue
+            if role == "publish":
+                tracks.append({"mid": transceiver.mid, "source": name})
+            else:
+                user_id, source = name.rsplit(":", 1)
+                tracks.append({"mid": transceiver.mid, "userId": user_id, "source": source})
+        emit(offer=pc.localDescription.sdp, tracks=tracks)
+        answer = await read_line(reader)
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["answer"], type="answer"))
+
+    await negotiate()
+    while True:
+        command = await read_line(reader)
+        if command.get("cmd") == "report":
+            emit(event="report", frames=frames)
+        elif command.get("cmd") == "publish":
+            wanted = set(command["sources"])
+            for transceiver, name in sources.items():
+                if name not in wanted and transceiver.direction != "inactive":
+                    transceiver.sender.replaceTrack(None)
+                    transceiver.direction = "inactive"
+            live = {n for t, n in sources.items() if t.direction != "inactive"}
+            for source in sorted(wanted - live):
+                track = AudioStreamTrack() if source == "audio" else Pattern()
+                sources[pc.addTransceiver(track, direction="sendonly")] = source
+            await negotiate()
+        elif command.get("cmd") == "stop":
+            break
+    for task in consumers:
+        task.cancel()
+    await pc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,102 @@
+"""The private aiortc hook the relay relies on (``media.passthrough``): this file fails loudly
+when an aiortc upgrade changes what the hook replaces."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import metadata
+from typing import Any
+
+import aiortc.rtcrtpreceiver as receiver_module
+import av
+import pytest
+from aiortc.codecs import get_encoder
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from media import passthrough
+
+
+def test_the_installed_aiortc_is_the_pinned_one() -> None:
+    assert metadata.version("aiortc") == passthrough.AIORTC_VERSION
+    passthrough.check()  # the private shapes are all there
+
+
+def test_another_aiortc_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passthrough.metadata, "version", lambda name: "1.17.0")
+    with pytest.raises(passthrough.HookUnavailable, match=r"aiortc 1\.17\.0 installed"):
+        passthrough.check()
+
+
+def test_a_changed_worker_signature_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    def decoder_worker(loop: Any, input_q: Any, output_q: Any) -> None: ...
+
+    monkeypatch.setattr(passthrough, "_original", None)
+    monkeypatch.setattr(receiver_module, "decoder_worker", decoder_worker)
+    with pytest.raises(passthrough.HookUnavailable, match="decoder_worker"):
+        passthrough.check()
+
+
+@dataclass
+class _Codec:
+    mimeType: str
+    clockRate: int
+
+
+@dataclass
+class _Encoded:
+    data: bytes
+    timestamp: int
+
+
+async def _run_worker(output: asyncio.Queue[Any], tasks: list[Any]) -> list[Any]:
+    loop = asyncio.get_running_loop()
+    inbox: queue.Queue[Any] = queue.Queue()
+    for task in [*tasks, None]:
+        inbox.put(task)
+    worker = threading.Thread(target=receiver_module.decoder_worker,
+                              args=(loop, inbox, output, threading.Event()))
+    worker.start()
+    got = []
+    while (item := await asyncio.wait_for(output.get(), 10)) is not None:
+        got.append(item)
+    await asyncio.to_thread(worker.join)
+    return got
+
+
+async def test_a_marked_receiver_yields_encoded_packets() -> None:
+    passthrough.install()
+    passthrough.install()  # idempotent
+    assert receiver_module.decoder_worker is passthrough._worker
+    track = receiver_module.RemoteStreamTrack(kind="video")
+    passthrough.forward_encoded(track)
+    vp8 = _Codec("video/VP8", 90000)
+    got = await _run_worker(track._queue, [
+        (vp8, _Encoded(b"\x10\x02\x00\x9d\x01\x2a", 3000)),  # frame tag bit 0 clear: key frame
+        (vp8, _Encoded(b"\x11\x02\x00", 6000)),
+        (_Codec("audio/opus", 48000), _Encoded(b"\xfc\xff", 960)),
+    ])
+    assert [type(p) for p in got] == [av.Packet] * 3
+    assert [bytes(p) for p in got] == [b"\x10\x02\x00\x9d\x01\x2a", b"\x11\x02\x00", b"\xfc\xff"]
+    assert [p.pts for p in got] == [3000, 6000, 960]
+    assert [p.time_base.denominator for p in got] == [90000, 90000, 48000]
+    assert [passthrough.is_keyframe(p) for p in got] == [True, False, True]
+
+
+async def test_an_unmarked_receiver_still_decodes() -> None:
+    passthrough.install()
+    track = receiver_module.RemoteStreamTrack(kind="audio")
+    opus = RTCRtpCodecParameters(
+        mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
+    silence = av.AudioFrame(format="s16", layout="stereo", samples=960)
+    for plane in silence.planes:
+        plane.update(bytes(plane.buffer_size))
+    silence.sample_rate, silence.pts = 48000, 0
+    silence.time_base = Fraction(1, 48000)
+    payloads, _ = get_encoder(opus).encode(silence)
+    got = await _run_worker(track._queue, [(opus, JitterFrame(data=payloads[0], timestamp=0))])
+    assert got and all(isinstance(f, av.AudioFrame) for f in got)
