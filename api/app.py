@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import (
     account,
+    account_routes,
     audio,
     auth,
     erase,
@@ -90,6 +91,7 @@ def api_operations() -> list[Operation]:
         *auth.operations,
         *account.operations,
         *erase.operations,
+        *account_routes.operations,
         *modules.operations,
         *lessons.operations,
         *progress.operations,
@@ -224,6 +226,9 @@ async def _start_services(
             audio=RateRule.parse("audio", settings.rate_limit_audio),
             enabled=settings.rate_limits_enabled,
             sessions=RateRule.parse("sessions", settings.rate_limit_sessions),
+            account_export=RateRule.parse(
+                "account-export", settings.rate_limit_account_export
+            ),
         ),
         auth=AuthConfig(
             cookie_secure=settings.cookie_secure,

@@ -8,8 +8,8 @@ Order, and why:
 3. The ``users`` row goes, and with it every row that references it (storage/accounts.py lists
    what the foreign keys cascade). From now on the authorizers refuse the documents: no note,
    no session.
-4. Objects (recordings, note exports) and the documents' durable logs go; the logs are swept
-   once more after ``ERASE_SETTLE_SECONDS``, for a last edit a node applied while the
+4. Objects (recordings, note and account exports) and the documents' durable logs go; the
+   logs are swept once more after ``ERASE_SETTLE_SECONDS``, for a last edit a node applied while the
    documents closed (a room records a participant leaving).
 A failure after step 3 leaves files or log rows no row points at any more; the answer is then a
 500 and the delete can be repeated only by an operator (`collab` logs the user id). Tests walk
@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.account import confirm_password, end_every_session
+from api.account_export import export_prefix
 from api.auth import clear_cookies
 from api.openapi import Operation
 from api.schema import CamelModel, Success, parse_body, respond
@@ -70,6 +71,7 @@ async def erase_account(svc: Services, user_id: uuid.UUID) -> None:
     if svc.epoch_bus is not None:
         await svc.epoch_bus.announce(user_id)
     keys = set(owned.object_keys) | set(await svc.objects.keys(f"audio/{user_id}/"))
+    keys |= set(await svc.objects.keys(export_prefix(user_id)))
     for note_id in owned.note_ids:
         keys |= set(await svc.objects.keys(f"exports/{note_id}/"))
     for key in sorted(keys):

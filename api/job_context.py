@@ -8,6 +8,7 @@ out to the nodes holding the note, indexed for search), never straight into the 
 
 from __future__ import annotations
 
+from api.account_export import AccountExporter, AccountExportJobs
 from api.settings import Settings
 from collab.server import CollabServer
 from jobs.context import JobContext
@@ -35,4 +36,5 @@ def build_job_context(
         objects=objects,
         notes=NoteService(collab, documents, objects),
         transcriber=TranscriberNotConfigured(),
+        accounts=AccountExportJobs(AccountExporter(database, objects, collab)),
     )

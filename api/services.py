@@ -46,6 +46,7 @@ class Limits:
     audio: RateRule
     enabled: bool = True
     sessions: RateRule = field(default_factory=lambda: RateRule("sessions", 300, 900))
+    account_export: RateRule = field(default_factory=lambda: RateRule("account-export", 10, 3600))
 
 
 @dataclass(slots=True)

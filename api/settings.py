@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     rate_limit_notes_read: str = Field("600/900", alias="RATE_LIMIT_NOTES_READ", pattern=_RULE)
     rate_limit_notes_write: str = Field("300/900", alias="RATE_LIMIT_NOTES_WRITE", pattern=_RULE)
     rate_limit_audio: str = Field("10/3600", alias="RATE_LIMIT_AUDIO", pattern=_RULE)
+    rate_limit_account_export: str = Field(
+        "10/3600", alias="RATE_LIMIT_ACCOUNT_EXPORT", pattern=_RULE
+    )
     rate_limit_sessions: str = Field("300/900", alias="RATE_LIMIT_SESSIONS", pattern=_RULE)
     audio_max_bytes: int = Field(100 * 2**20, alias="AUDIO_MAX_BYTES", ge=1)
 

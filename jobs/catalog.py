@@ -30,6 +30,12 @@ async def export_note_job(ctx: JobContext, note_id: str, export_id: str) -> str:
     return await ctx.require_notes().run_export(note_id, export_id)
 
 
+async def export_account_job(ctx: JobContext, user_id: str, export_id: str) -> str:
+    """Build the zip of an account export recorded by `GET /api/workbook/me/export`; return
+    its final status ("done", "failed", or "missing")."""
+    return await ctx.require_accounts().run_account_export(user_id, export_id)
+
+
 async def append_note_text_job(ctx: JobContext, note_id: str, text: str, actor: str) -> None:
     """Append `text` to a note (one paragraph per line) through the collab server: the edit
     reaches connected editors on every node and the search index like a client's edit."""
@@ -54,6 +60,7 @@ JOBS: tuple[JobFunction, ...] = (
     compact_document_job,
     compact_all_job,
     export_note_job,
+    export_account_job,
     append_note_text_job,
     transcribe_recording_job,
 )

@@ -17,7 +17,14 @@ from jobs.compaction import DEFAULT_MIN_UPDATES, ListableLog
 from jobs.transcriber import Transcriber, TranscriberNotConfigured
 from storage.objects import ObjectStore
 
-__all__ = ["JobArg", "JobContext", "JobFunction", "JobNotConfigured", "NoteOperations"]
+__all__ = [
+    "AccountOperations",
+    "JobArg",
+    "JobContext",
+    "JobFunction",
+    "JobNotConfigured",
+    "NoteOperations",
+]
 
 JobArg: TypeAlias = str | int | float | bool | None
 """Job arguments are plain values: they cross Redis (pickled by arq) in production."""
@@ -25,6 +32,14 @@ JobArg: TypeAlias = str | int | float | bool | None
 
 class JobNotConfigured(RuntimeError):
     """A job needs a resource that this process's `JobContext` was built without."""
+
+
+class AccountOperations(Protocol):
+    """Account work that jobs run (implemented by `api.account_export.AccountExportJobs`)."""
+
+    async def run_account_export(self, user_id: str, export_id: str) -> str:
+        """Build a pending account export's zip into the object store; its final status."""
+        ...
 
 
 class NoteOperations(Protocol):
@@ -54,6 +69,7 @@ class JobContext:
         objects: the object store (exports, audio); None only in tests that need none.
         notes: note exports and edits; None only in tests that need none.
         transcriber: speech to text (`TranscriberNotConfigured` until one is built).
+        accounts: account exports; None only in tests that need none.
     """
 
     documents: ListableLog
@@ -61,12 +77,19 @@ class JobContext:
     objects: ObjectStore | None = None
     notes: NoteOperations | None = None
     transcriber: Transcriber = field(default_factory=TranscriberNotConfigured)
+    accounts: AccountOperations | None = None
 
     def require_notes(self) -> NoteOperations:
         """`notes`, or `JobNotConfigured` for a context built without it."""
         if self.notes is None:
             raise JobNotConfigured("this job context has no note operations")
         return self.notes
+
+    def require_accounts(self) -> AccountOperations:
+        """`accounts`, or `JobNotConfigured` for a context built without it."""
+        if self.accounts is None:
+            raise JobNotConfigured("this job context has no account operations")
+        return self.accounts
 
 
 JobFunction: TypeAlias = Callable[Concatenate[JobContext, ...], Awaitable[object]]
