@@ -52,9 +52,16 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     let last = media.currentTime
     let playing = !media.paused
     let dirty = false
+    // the player forgets its position once it leaves the page (an unmount's cleanup runs after
+    // the element is removed): the last position it reported while connected is used then
+    let known = media.currentTime || 0
+    const position = () => {
+      const detached = 'isConnected' in media && !(media as unknown as Node).isConnected
+      return detached ? known : media.currentTime || 0
+    }
 
     const body = () => ({
-      positionSeconds: Math.max(0, media.currentTime || 0),
+      positionSeconds: Math.max(0, position()),
       watchTimeSeconds: watched.current,
       clientTimestamp: Date.now(),
     })
@@ -88,6 +95,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
 
     const onTime = () => {
       const now = media.currentTime
+      known = now
       const step = now - last
       // played media time only: a seek jumps further than a timeupdate interval
       if (playing && step > 0 && step < 1.5 * Math.max(1, media.playbackRate)) {
@@ -109,6 +117,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     }
     const onSeeked = () => {
       last = media.currentTime
+      known = last
       saveSoon()
     }
     const onEnded = () => {
@@ -141,7 +150,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
       document.removeEventListener('visibilitychange', onVisibility)
       window.removeEventListener('pagehide', saveOnExit)
       // leaving the lesson inside the app (or a player remount) saves where it stood
-      if (media.currentTime > 0) saveOnExit()
+      if (position() > 0) saveOnExit()
     }
   }, [media, target.kind, target.id])
 }
