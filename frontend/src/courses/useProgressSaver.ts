@@ -1,7 +1,8 @@
 /**
  * The one owner of saving video progress. It listens to the media element and saves
  * `{positionSeconds, watchTimeSeconds, clientTimestamp}`: every 15 s while playing, and on
- * pause, seeked, ended, the tab going hidden, page hide and unmount. The server merges saves
+ * pause, seeked, ended, the tab going hidden, page hide (and beforeunload: a keepalive fetch
+ * started there survives a navigation more reliably than one started in pagehide) and unmount. The server merges saves
  * idempotently (position last-write-wins by clientTimestamp, watch time never goes down), so
  * an extra or repeated save is harmless.
  *
@@ -139,6 +140,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     media.addEventListener('ended', onEnded)
     document.addEventListener('visibilitychange', onVisibility)
     window.addEventListener('pagehide', saveOnExit)
+    window.addEventListener('beforeunload', saveOnExit)
     return () => {
       clearInterval(timer)
       media.removeEventListener('timeupdate', onTime)
@@ -149,6 +151,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
       media.removeEventListener('ended', onEnded)
       document.removeEventListener('visibilitychange', onVisibility)
       window.removeEventListener('pagehide', saveOnExit)
+      window.removeEventListener('beforeunload', saveOnExit)
       // leaving the lesson inside the app (or a player remount) saves where it stood
       if (position() > 0) saveOnExit()
     }
