@@ -3,8 +3,8 @@
  * `{positionSeconds, watchTimeSeconds, clientTimestamp}`: every 15 s while playing, and on
  * pause, seeked, ended, the tab going hidden, page hide (and beforeunload: a keepalive fetch
  * started there survives a navigation more reliably than one started in pagehide) and
- * unmount. The server merges saves idempotently (position last-write-wins by clientTimestamp, watch time never goes down), so
- * an extra or repeated save is harmless.
+ * unmount. The server merges saves idempotently (position last-write-wins by clientTimestamp,
+ * watch time never goes down), so an extra or repeated save is harmless.
  *
  * Watch time is the TOTAL across sessions: it starts from the stored value and grows by the
  * media time actually played (a seek adds nothing). Saves at page hide use `fetch(keepalive)`
