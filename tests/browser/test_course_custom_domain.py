@@ -12,10 +12,15 @@ only for a token Mux would accept (RS256 with the public key, `kid`, `aud`, `sub
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from tests.browser.harness import Server, start_server
@@ -132,3 +137,40 @@ def test_a_token_the_stand_in_refuses_stops_the_custom_domain_player(
     assert playlists and all(s == 403 for s in playlists), seen
     assert not any("/segment-" in u for u, _ in seen), seen
     assert page.evaluate(f"() => {ELEMENT}.readyState") == 0
+
+
+def test_an_expired_token_on_the_custom_domain_is_replaced(
+    custom_domain_server: Server, new_context: Callable[..., BrowserContext]
+) -> None:
+    """The stream host refuses the expired token (403); the page learns it (the player's
+    muxCode 2403210, or its stuck-player check asking stream.<domain> itself, whichever comes
+    first), fetches a new token and remounts the player, all through the custom domain."""
+    page, _ = sign_up(new_context(), custom_domain_server, "Exa Expired")
+    seen = forward_mux_hosts(page, custom_domain_server)
+    key = json.loads((custom_domain_server.data_dir / "mux-dev-key.json").read_text())
+    private = serialization.load_pem_private_key(base64.b64decode(key["privateKey"]), None)
+    expired: list[str] = []
+
+    def expire_first(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        if json.loads(route.request.post_data or "{}").get("type") == "video" and not expired:
+            kid = key["keyId"]
+            claims = {"sub": "sample-m1-l3", "aud": "v", "exp": int(time.time()) - 60, "kid": kid}
+            token = jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})  # type: ignore[arg-type]
+            body["token"] = token
+            body["expiresAt"] = int(time.time()) + 7200  # says it has not expired
+            expired.append(token)
+        route.fulfill(response=response, json=body)
+
+    page.route("**/api/mux/playback-token", expire_first)
+    page.goto(f"{custom_domain_server.url}/courses")
+    page.get_by_role("link", name="Getting started with shared notes").click()
+    page.get_by_role("link", name="Working offline", exact=True).click()
+    wait_ready(page)
+    assert expired, "the expired token was never served"
+    token = page.evaluate(f"() => {ELEMENT}.tokens?.playback || {ELEMENT}.playbackToken || ''")
+    assert token and token != expired[0]
+    refused = [u for u, s in seen if s == 403]
+    assert any(expired[0] in u for u in refused), seen
+    play_until(page, 2)
