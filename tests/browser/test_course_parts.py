@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def stored_part(server: Server, email: str, sub_lesson_id: str) -> dict[str, Any
 
 
 def test_a_part_plays_with_its_own_token_saves_its_own_progress_and_resumes(
-    course_server: Server, new_context: Callable[..., BrowserContext]
+    course_server: Server, new_context: Callable[..., BrowserContext], artifacts: Path
 ) -> None:
     page, email = sign_up(new_context(), course_server, "Paz Parts")
     page.goto(f"{course_server.url}/courses")
@@ -84,6 +85,10 @@ def test_a_part_plays_with_its_own_token_saves_its_own_progress_and_resumes(
     # the lesson page shows where the part stands, and the part resumes there
     page.reload()
     expect(parts.get_by_role("listitem").first).to_contain_text("At 0:0")
+    wait_ready(page)
+    page.set_viewport_size({"width": 1280, "height": 1160})  # the page scrolls inside <main>
+    page.screenshot(path=str(artifacts / "courses-lesson-parts.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
     parts.get_by_role("link", name="Polls").click()
     wait_ready(page)
     start = current_time(page)
