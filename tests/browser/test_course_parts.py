@@ -225,7 +225,7 @@ def test_an_admin_edits_reorders_and_deletes_modules_lessons_and_sub_lessons(
     page.get_by_role("button", name="Delete module").click()
     expect(page).to_have_url(f"{course_server.url}/courses")
     modules = page.get_by_role("list", name="Modules")
-    expect(modules).not_to_contain_text("Facilitation")
+    expect(modules).not_to_contain_text("Facilitation, edited")
     assert confirmed == [
         'Delete the sub-lesson "Check-in"?',
         'Delete the lesson "Opening the room"?',
