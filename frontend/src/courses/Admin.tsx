@@ -253,3 +253,49 @@ export function AdminLessonTools({
     </div>
   )
 }
+
+/**
+ * Up/down for a module in the course order (shown on the unfiltered list): every module whose
+ * place changes gets its new index as `order` (`PATCH /api/workbook/modules/{id}`).
+ */
+export function ModuleMoveButtons({ modules, index }: { modules: Module[]; index: number }) {
+  const client = useQueryClient()
+  const module = modules[index]
+  if (!module) return null
+  const move = async (delta: number) => {
+    const order = modules.slice()
+    order.splice(index, 1)
+    order.splice(index + delta, 0, module)
+    try {
+      for (const [i, m] of order.entries()) {
+        if (m.order === i) continue
+        must(await api.PATCH('/api/workbook/modules/{moduleId}', { params: { path: { moduleId: m.id } }, body: { order: i } }))
+      }
+    } catch (err) {
+      toast(describe(err), 'error')
+    }
+    await client.invalidateQueries({ queryKey: courseKeys.all })
+  }
+  return (
+    <span className="admin-actions">
+      <button
+        type="button"
+        className="btn btn-ghost"
+        disabled={index === 0}
+        onClick={() => void move(-1)}
+        aria-label={`Move module ${module.title} up`}
+      >
+        Up
+      </button>
+      <button
+        type="button"
+        className="btn btn-ghost"
+        disabled={index === modules.length - 1}
+        onClick={() => void move(1)}
+        aria-label={`Move module ${module.title} down`}
+      >
+        Down
+      </button>
+    </span>
+  )
+}
