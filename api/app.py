@@ -237,6 +237,7 @@ async def _start_services(
         ),
         mux=mux,
         mux_webhook_secret=settings.mux_webhook_secret,
+        mux_custom_domain=settings.mux_custom_domain,
         redis=redis,
         objects=objects,
         epochs=epochs,

@@ -22,14 +22,22 @@ from storage.lessons import LessonRepository
 from storage.models import Difficulty, Tier
 from storage.modules import ModuleRepository
 
-__all__ = ["SAMPLE_MODULES", "SampleReport", "dev_key_file", "load_sample_course"]
+__all__ = [
+    "SAMPLE_MODULES",
+    "SampleReport",
+    "dev_key_file",
+    "load_sample_course",
+    "sample_videos",
+]
 
 
 def _exercise(title: str, prompt: str) -> dict[str, str]:
     return {"title": title, "prompt": prompt}
 
 
-# (title, description, difficulty, tier, content, lessons: (title, seconds, chapters))
+# (title, description, difficulty, tier, content, lessons: (title, seconds, sub-lessons)); a
+# sub-lesson is (title, start) for a chapter of the lesson's video, or (title, start, seconds)
+# for a part with a video of its own (its own playback id, token and progress)
 SAMPLE_MODULES: list[dict[str, Any]] = [
     {
         "title": "Getting started with shared notes",
@@ -57,7 +65,10 @@ SAMPLE_MODULES: list[dict[str, Any]] = [
             "materials": ["A session scheduled in the app"],
             "exercises": [_exercise("Run a poll", "Ask the room one question with a poll.")],
         },
-        "lessons": [("Before the session", 16, []), ("During the session", 22, [])],
+        "lessons": [
+            ("Before the session", 16, []),
+            ("During the session", 22, [("Polls", 0, 12), ("Questions", 12, 10)]),
+        ],
     },
     {
         "title": "Advanced facilitation",
@@ -94,8 +105,22 @@ def ensure_dev_key(settings: Settings) -> bool:
     return True
 
 
-def _playback_id(module_index: int, lesson_index: int) -> str:
-    return f"sample-m{module_index + 1}-l{lesson_index + 1}"
+def _playback_id(module_index: int, lesson_index: int, part: int | None = None) -> str:
+    lesson = f"sample-m{module_index + 1}-l{lesson_index + 1}"
+    return lesson if part is None else f"{lesson}-p{part + 1}"
+
+
+def sample_videos(m_index: int) -> list[tuple[str, int, str]]:
+    """(playback id, seconds, label) of every video of the sample module at ``m_index``."""
+    spec = SAMPLE_MODULES[m_index]
+    found: list[tuple[str, int, str]] = []
+    for l_index, (title, seconds, subs) in enumerate(spec["lessons"]):
+        found.append((_playback_id(m_index, l_index), seconds, f"{spec['title']}: {title}"))
+        for s_index, sub in enumerate(subs):
+            if len(sub) == 3:
+                label = f"{title}: {sub[0]}"
+                found.append((_playback_id(m_index, l_index, s_index), sub[2], label))
+    return found
 
 
 async def load_sample_course(settings: Settings) -> SampleReport:
@@ -106,10 +131,8 @@ async def load_sample_course(settings: Settings) -> SampleReport:
         page, _ = await modules.search(None, limit=1000)
         existing = {module.title for module in page}
         for m_index, spec in enumerate(SAMPLE_MODULES):
-            for l_index, (title, seconds, _) in enumerate(spec["lessons"]):
-                playback_id = _playback_id(m_index, l_index)
+            for playback_id, seconds, label in sample_videos(m_index):
                 if not (streams / playback_id / "index.m3u8").exists():
-                    label = f"{spec['title']}: {title}"
                     write_hls(streams / playback_id, seconds, label=label, hue=0.15 + 0.3 * m_index)
                     report.videos_written.append(playback_id)
             if spec["title"] in existing:
@@ -135,8 +158,14 @@ async def load_sample_course(settings: Settings) -> SampleReport:
                 )
                 assert lesson is not None
                 report.lessons_created += 1
-                for c_index, (chapter, start) in enumerate(chapters):
+                for c_index, sub in enumerate(chapters):
+                    own = len(sub) == 3  # a part with its own video, or a chapter
                     await lessons.add_sub_lesson(
-                        lesson.id, title=chapter, order=c_index, start_time_seconds=start
+                        lesson.id,
+                        title=sub[0],
+                        order=c_index,
+                        start_time_seconds=sub[1],
+                        mux_playback_id=_playback_id(m_index, l_index, c_index) if own else None,
+                        duration_seconds=sub[2] if own else 0,
                     )
     return report

@@ -68,6 +68,7 @@ class Services:
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)
     audio_max_bytes: int = 100 * 2**20
+    mux_custom_domain: str | None = None  # MUX_CUSTOM_DOMAIN, handed to the player
 
 
 def services(request: HTTPConnection) -> Services:

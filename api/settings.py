@@ -19,6 +19,8 @@ DEV_MUX_WEBHOOK_SECRET = "dev-only-mux-webhook-secret"  # noqa: S105
 
 Environment = Literal["development", "test", "production"]
 _RULE = r"^\d+/\d+$"  # a rate limit: "<count>/<seconds>"
+# a DNS name without scheme, port or path: "media.example.com"
+_DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 
 
 class SettingsError(ValueError):
@@ -103,6 +105,11 @@ class Settings(BaseSettings):
     # a lesson's token lives its duration plus this (pauses); 0 in tests that watch it expire
     mux_token_slack: int = Field(3600, alias="MUX_TOKEN_SLACK_SECONDS", ge=0)
     mux_webhook_secret: str = Field(DEV_MUX_WEBHOOK_SECRET, alias="MUX_WEBHOOK_SECRET")
+    # Mux custom domain: the player fetches https://stream.<domain>/<playbackId>.m3u8?token=...
+    # (and images from image.<domain>) instead of mux.com; unset means Mux's own hosts
+    mux_custom_domain: str | None = Field(
+        None, alias="MUX_CUSTOM_DOMAIN", pattern=_DOMAIN, max_length=200
+    )
 
     # Live media (docs/media.md). No ICE server by default: never a third party's STUN.
     media_enabled: bool = Field(True, alias="MEDIA_ENABLED")

@@ -83,6 +83,7 @@ const router = createBrowserRouter([
       { path: '/courses', element: lazyPage(<CoursesPage />) },
       { path: '/courses/:moduleId', element: lazyPage(<ModulePage />) },
       { path: '/lessons/:lessonId', element: lazyPage(<LessonPage />) },
+      { path: '/lessons/:lessonId/parts/:subLessonId', element: lazyPage(<LessonPage />) },
       { path: '/sessions', element: lazyPage(<SessionsList />) },
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from api.playback import DevKey, generate_dev_key
+from api.settings import Settings
 from tests.api.conftest import bearer, register, user_with_role
 
 WEBHOOK_SECRET = "webhook-secret-for-tests"
@@ -200,3 +201,12 @@ def test_token_lifetime_covers_the_video_plus_the_configured_slack(dev_key: DevK
     assert 600 <= expires - now <= 602  # the video alone: tests watch such a token expire
     _, expires = none.sign("pb", "video", covers_seconds=10)
     assert 60 <= expires - now <= 62  # never shorter than the TTL
+
+
+@pytest.mark.parametrize(
+    "domain", ["https://media.example.com", "media.example.com/x", "localhost", "a.b:443", ""]
+)
+def test_mux_custom_domain_must_be_a_bare_dns_name(domain: str) -> None:
+    with pytest.raises(ValueError, match="MUX_CUSTOM_DOMAIN"):
+        Settings(MUX_CUSTOM_DOMAIN=domain)
+    assert Settings(MUX_CUSTOM_DOMAIN="media.example.com").mux_custom_domain == "media.example.com"

@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from api.playback import generate_dev_key
-from api.sample import SAMPLE_MODULES, load_sample_course
+from api.sample import SAMPLE_MODULES, load_sample_course, sample_videos
 from api.settings import Settings
 from tests.api.conftest import bearer, make_settings, register, user_with_role
 
@@ -30,9 +30,9 @@ def made_streams(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from media.samplevideo import write_hls
 
     root = tmp_path_factory.mktemp("streams")
-    for m_index, spec in enumerate(SAMPLE_MODULES):
-        for l_index, (title, _, _) in enumerate(spec["lessons"]):
-            write_hls(root / f"sample-m{m_index + 1}-l{l_index + 1}", 4, label=title)
+    for m_index in range(len(SAMPLE_MODULES)):
+        for playback_id, _, label in sample_videos(m_index):
+            write_hls(root / playback_id, 4, label=label)
     return root
 
 
@@ -92,6 +92,37 @@ async def test_the_sample_course_plays_with_a_signed_token(sample: tuple[Client,
     assert (await client.get(image_url, params={"token": token})).status_code == 403
     wrong_aud = await client.get(url.replace(token, poster.json()["token"]))
     assert wrong_aud.status_code == 403
+
+
+async def test_sample_parts_play_their_own_videos_and_custom_domain_drops_the_url(
+    sample: tuple[Client, Settings], app_factory: Callable[..., Any]
+) -> None:
+    client, settings = sample
+    user = bearer((await register(client))["token"])
+    found = await client.get("/api/workbook/modules", params={"search": "workshop"}, headers=user)
+    module = found.json()["modules"][0]
+    lessons = (await client.get(f"/api/workbook/modules/{module['id']}/lessons", headers=user))
+    during = lessons.json()["lessons"][1]
+    parts = [(s["title"], s["muxPlaybackId"], s["durationSeconds"]) for s in during["subLessons"]]
+    assert parts == [("Polls", "sample-m2-l2-p1", 12), ("Questions", "sample-m2-l2-p2", 10)]
+    answer = await _token(client, user, "sample-m2-l2-p1", "video")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["customDomain"] is None
+    assert (await client.get(answer.json()["streamUrl"])).status_code == 200
+
+    # MUX_CUSTOM_DOMAIN: the page plays through stream.<domain>, so no local URL is handed out
+    custom = await app_factory(
+        COLLAB_DATA_DIR=str(settings.data_dir), MUX_CUSTOM_DOMAIN="media.example.test"
+    )
+    user2 = bearer((await register(custom))["token"])
+    through = await _token(custom, user2, "sample-m2-l2-p1", "video")
+    assert through.status_code == 200, through.text
+    assert through.json()["customDomain"] == "media.example.test"
+    assert through.json()["streamUrl"] is None
+    playlist = await custom.get(
+        "/mux-local/stream/sample-m2-l2-p1.m3u8", params={"token": through.json()["token"]}
+    )
+    assert playlist.status_code == 200
 
 
 async def test_streams_refuse_tokens_mux_would_refuse(sample: tuple[Client, Settings]) -> None:

@@ -338,18 +338,24 @@ def test_an_admin_creates_a_module_and_a_lesson(
     wait_ready(page)
 
 
-@pytest.mark.parametrize("path", ["/courses", "module", "lesson"])
+@pytest.mark.parametrize("path", ["/courses", "module", "lesson", "part"])
 def test_phone_width_screenshots(
     course_server: Server, new_context: Callable[..., BrowserContext], artifacts: Path, path: str
 ) -> None:
     phone = new_context(viewport={"width": 390, "height": 844})
     page, _ = sign_up(phone, course_server, "Pat Phone")
     page.goto(f"{course_server.url}/courses")
-    if path != "/courses":
+    if path in {"module", "lesson"}:
         page.get_by_role("link", name="Getting started with shared notes").click()
         expect(page.get_by_role("heading", name="Lessons")).to_be_visible()
     if path == "lesson":
         page.get_by_role("link", name="Welcome", exact=True).click()
+        wait_ready(page)
+    if path == "part":  # a lesson with parts, then its first part
+        page.get_by_role("link", name="Running a live workshop").click()
+        page.get_by_role("link", name="During the session", exact=True).click()
+        page.get_by_role("list", name="Parts").get_by_role("link", name="Polls").click()
+        expect(page.get_by_role("heading", name="Polls")).to_be_visible()
         wait_ready(page)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -25,6 +25,7 @@ export const courseKeys = {
   lesson: (id: string) => ['courses', 'lesson', id] as const,
   moduleProgress: (moduleId: string) => ['courses', 'progress', moduleId] as const,
   continue: ['courses', 'continue'] as const,
+  subLessonProgress: (id: string) => ['courses', 'sub-progress', id] as const,
 }
 
 const noRetryOn4xx = (count: number, err: unknown) => !(err instanceof ApiError && err.status < 500) && count < 2

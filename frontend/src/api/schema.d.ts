@@ -1554,6 +1554,12 @@ export interface components {
         };
         /** PlaybackToken */
         PlaybackToken: {
+            /**
+             * Customdomain
+             * @description MUX_CUSTOM_DOMAIN: the player fetches https://stream.<customDomain>/<playbackId>.m3u8?token=... (and images from image.<customDomain>) instead of mux.com
+             * @default null
+             */
+            customDomain?: string | null;
             /** Expiresat */
             expiresAt: number;
             /**

@@ -8,6 +8,7 @@ import { useQueryClient } from '@tanstack/react-query'
 import { api, describe, must } from '../api/client'
 import { courseKeys, DIFFICULTIES, type Difficulty, type Lesson, type Module } from '../api/courses'
 import { toast } from '../ui/toast'
+import { AdminSubLessons } from './AdminSubLessons'
 import type { components } from '../api/schema'
 
 type ModuleBody = components['schemas']['ModuleCreate']
@@ -181,7 +182,7 @@ export function AdminLessonForm({ moduleId, lesson, onDone }: { moduleId: string
   )
 }
 
-/** Up/down/delete for one lesson, and its sub-lessons (add, delete). */
+/** Up/down/edit/delete for one lesson, and its sub-lessons (AdminSubLessons). */
 export function AdminLessonTools({
   moduleId,
   lessons,
@@ -195,8 +196,6 @@ export function AdminLessonTools({
 }) {
   const client = useQueryClient()
   const [editing, setEditing] = useState(false)
-  const [chapter, setChapter] = useState('')
-  const [chapterStart, setChapterStart] = useState('0')
   const refresh = () => client.invalidateQueries({ queryKey: courseKeys.lessons(moduleId) })
   const run = async (work: () => Promise<unknown>) => {
     try {
@@ -223,27 +222,6 @@ export function AdminLessonTools({
       if (!confirm(`Delete the lesson "${lesson.title}"?`)) return
       must(await api.DELETE('/api/workbook/lessons/{lessonId}', { params: { path: { lessonId: lesson.id } } }))
     })
-  const addChapter = (e: FormEvent) => {
-    e.preventDefault()
-    void run(async () => {
-      must(
-        await api.POST('/api/workbook/lessons/{lessonId}/sub-lessons', {
-          params: { path: { lessonId: lesson.id } },
-          body: {
-            title: chapter,
-            order: lesson.subLessons?.length ?? 0,
-            startTimeSeconds: Math.max(0, Math.round(Number(chapterStart) || 0)),
-          },
-        }),
-      )
-      setChapter('')
-    })
-  }
-  const removeChapter = (id: string) =>
-    run(async () =>
-      must(await api.DELETE('/api/workbook/sub-lessons/{subLessonId}', { params: { path: { subLessonId: id } } })),
-    )
-
   return (
     <div className="admin-lesson">
       <p className="muted">
@@ -271,32 +249,53 @@ export function AdminLessonTools({
         </button>
       </div>
       {editing && <AdminLessonForm moduleId={moduleId} lesson={lesson} onDone={() => setEditing(false)} />}
-      <ul className="admin-chapters">
-        {lesson.subLessons?.map((sub) => (
-          <li key={sub.id}>
-            {sub.title} ({sub.startTimeSeconds} s){' '}
-            <button type="button" className="btn btn-ghost" onClick={() => void removeChapter(sub.id)} aria-label={`Delete chapter ${sub.title}`}>
-              Delete
-            </button>
-          </li>
-        ))}
-      </ul>
-      <form className="admin-inline" onSubmit={addChapter} aria-label={`Add a chapter to ${lesson.title}`}>
-        <label htmlFor={`chapter-${lesson.id}`}>Chapter</label>
-        <input id={`chapter-${lesson.id}`} className="input" required value={chapter} onChange={(e) => setChapter(e.target.value)} />
-        <label htmlFor={`chapter-start-${lesson.id}`}>Starts at (s)</label>
-        <input
-          id={`chapter-start-${lesson.id}`}
-          className="input"
-          type="number"
-          min={0}
-          value={chapterStart}
-          onChange={(e) => setChapterStart(e.target.value)}
-        />
-        <button type="submit" className="btn">
-          Add chapter
-        </button>
-      </form>
+      <AdminSubLessons moduleId={moduleId} lesson={lesson} />
     </div>
+  )
+}
+
+/**
+ * Up/down for a module in the course order (shown on the unfiltered list): every module whose
+ * place changes gets its new index as `order` (`PATCH /api/workbook/modules/{id}`).
+ */
+export function ModuleMoveButtons({ modules, index }: { modules: Module[]; index: number }) {
+  const client = useQueryClient()
+  const module = modules[index]
+  if (!module) return null
+  const move = async (delta: number) => {
+    const order = modules.slice()
+    order.splice(index, 1)
+    order.splice(index + delta, 0, module)
+    try {
+      for (const [i, m] of order.entries()) {
+        if (m.order === i) continue
+        must(await api.PATCH('/api/workbook/modules/{moduleId}', { params: { path: { moduleId: m.id } }, body: { order: i } }))
+      }
+    } catch (err) {
+      toast(describe(err), 'error')
+    }
+    await client.invalidateQueries({ queryKey: courseKeys.all })
+  }
+  return (
+    <span className="admin-actions">
+      <button
+        type="button"
+        className="btn btn-ghost"
+        disabled={index === 0}
+        onClick={() => void move(-1)}
+        aria-label={`Move module ${module.title} up`}
+      >
+        Up
+      </button>
+      <button
+        type="button"
+        className="btn btn-ghost"
+        disabled={index === modules.length - 1}
+        onClick={() => void move(1)}
+        aria-label={`Move module ${module.title} down`}
+      >
+        Down
+      </button>
+    </span>
   )
 }

@@ -5,7 +5,7 @@ import { DIFFICULTIES, useModuleProgress, useModules, type Difficulty, type Modu
 import { describe } from '../api/client'
 import { useUser } from '../lib/useSession'
 import { Icon } from '../ui/Icon'
-import { AdminModuleForm } from './Admin'
+import { AdminModuleForm, ModuleMoveButtons } from './Admin'
 import { ContinueWatching } from './ContinueWatching'
 import './courses.css'
 
@@ -44,6 +44,14 @@ export default function CoursesPage() {
   const search = useDebounced(input.trim(), SEARCH_DEBOUNCE_MS)
   const modules = useModules(search, difficulty)
   const [creating, setCreating] = useState(false)
+  // the course order can be changed where it is shown whole: no search, no filter, one page
+  const reorderable =
+    user?.role === 'admin' &&
+    !search &&
+    !difficulty &&
+    !modules.isPlaceholderData &&
+    modules.data !== undefined &&
+    modules.data.total === modules.data.modules.length
 
   return (
     <main id="main" className="courses-page">
@@ -95,7 +103,7 @@ export default function CoursesPage() {
           </p>
           {modules.data.modules.length === 0 && <p className="muted">No modules match.</p>}
           <ul className="module-list" aria-label="Modules">
-            {modules.data.modules.map((m) => (
+            {modules.data.modules.map((m, i) => (
               <li key={m.id} className={`module-card${m.isLocked ? ' locked' : ''}`}>
                 <h2>
                   <Link to={`/courses/${m.id}`}>{m.title}</Link>
@@ -111,6 +119,7 @@ export default function CoursesPage() {
                     <ModuleProgressLine module={m} />
                   )}
                 </p>
+                {reorderable && <ModuleMoveButtons modules={modules.data.modules} index={i} />}
               </li>
             ))}
           </ul>

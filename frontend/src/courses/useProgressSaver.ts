@@ -1,9 +1,10 @@
 /**
  * The one owner of saving video progress. It listens to the media element and saves
  * `{positionSeconds, watchTimeSeconds, clientTimestamp}`: every 15 s while playing, and on
- * pause, seeked, ended, the tab going hidden, page hide and unmount. The server merges saves
- * idempotently (position last-write-wins by clientTimestamp, watch time never goes down), so
- * an extra or repeated save is harmless.
+ * pause, seeked, ended, the tab going hidden, page hide (and beforeunload: a keepalive fetch
+ * started there survives a navigation more reliably than one started in pagehide) and
+ * unmount. The server merges saves idempotently (position last-write-wins by clientTimestamp,
+ * watch time never goes down), so an extra or repeated save is harmless.
  *
  * Watch time is the TOTAL across sessions: it starts from the stored value and grows by the
  * media time actually played (a seek adds nothing). Saves at page hide use `fetch(keepalive)`
@@ -52,9 +53,16 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     let last = media.currentTime
     let playing = !media.paused
     let dirty = false
+    // the player forgets its position once it leaves the page (an unmount's cleanup runs after
+    // the element is removed): the last position it reported while connected is used then
+    let known = media.currentTime || 0
+    const position = () => {
+      const detached = 'isConnected' in media && !(media as unknown as Node).isConnected
+      return detached ? known : media.currentTime || 0
+    }
 
     const body = () => ({
-      positionSeconds: Math.max(0, media.currentTime || 0),
+      positionSeconds: Math.max(0, position()),
       watchTimeSeconds: watched.current,
       clientTimestamp: Date.now(),
     })
@@ -88,6 +96,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
 
     const onTime = () => {
       const now = media.currentTime
+      known = now
       const step = now - last
       // played media time only: a seek jumps further than a timeupdate interval
       if (playing && step > 0 && step < 1.5 * Math.max(1, media.playbackRate)) {
@@ -109,6 +118,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     }
     const onSeeked = () => {
       last = media.currentTime
+      known = last
       saveSoon()
     }
     const onEnded = () => {
@@ -130,6 +140,7 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
     media.addEventListener('ended', onEnded)
     document.addEventListener('visibilitychange', onVisibility)
     window.addEventListener('pagehide', saveOnExit)
+    window.addEventListener('beforeunload', saveOnExit)
     return () => {
       clearInterval(timer)
       media.removeEventListener('timeupdate', onTime)
@@ -140,8 +151,9 @@ export function useProgressSaver({ target, media, initialWatchTime, onSaved }: O
       media.removeEventListener('ended', onEnded)
       document.removeEventListener('visibilitychange', onVisibility)
       window.removeEventListener('pagehide', saveOnExit)
+      window.removeEventListener('beforeunload', saveOnExit)
       // leaving the lesson inside the app (or a player remount) saves where it stood
-      if (media.currentTime > 0) saveOnExit()
+      if (position() > 0) saveOnExit()
     }
   }, [media, target.kind, target.id])
 }
