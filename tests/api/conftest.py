@@ -204,7 +204,13 @@ async def serve(app: Starlette) -> AsyncIterator[dict[str, Any]]:
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            assert (await client.get("/api/health")).status_code == 200
+            # Healthy once started; on a loaded machine a check may first miss its deadline.
+            for _ in range(20):
+                health = await client.get("/api/health")
+                if health.status_code == 200:
+                    break
+                await asyncio.sleep(0.5)
+            assert health.status_code == 200, health.text
             yield {"client": client, "ws": f"ws://127.0.0.1:{port}/collab/notes"}
     finally:  # also when the test failed: a server left running would hang the session
         server.should_exit = True

@@ -57,6 +57,9 @@ def new_context(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
 
     yield make
     for context in contexts:
+        # A route handler still forwarding a request when the test ended would raise into the
+        # next test's first Playwright call ("Fetch response has been disposed").
+        context.unroute_all(behavior="ignoreErrors")
         context.close()
 
 

@@ -3,6 +3,8 @@ out; "sign out everywhere" signs out both, and the old tokens open nothing."""
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +73,37 @@ def test_sign_out_everywhere_ends_both_browsers(
     expect(phone).to_have_url(f"{server.url}/login")
     laptop.reload()
     expect(laptop).to_have_url(f"{server.url}/login", timeout=15_000)
+
+
+def test_download_my_data_then_delete_the_account(
+    server: Server, new_context: Callable[..., BrowserContext], tmp_path: Path
+) -> None:
+    page, email = sign_up(new_context(), server, "Dana Leaving")
+    page.get_by_role("button", name="New note").click()
+    expect(page).to_have_url(re.compile(r"/notes/[0-9a-f-]+$"))
+    page.get_by_label("Note title").fill("Packing list")
+    page.get_by_label("Note title").press("Enter")
+    expect(page.locator("#notes-list")).to_contain_text("Packing list")
+    open_account(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    saved = tmp_path / "export.zip"
+    download.value.save_as(saved)
+    names = zipfile.ZipFile(saved).namelist()
+    assert "account.json" in names
+    assert any(n.startswith("notes/packing-list-") and n.endswith(".md") for n in names)
+    expect(page.get_by_text("Your export was downloaded.")).to_be_visible()
+
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page.locator("#deletePassword-error")).to_have_text("This is not your password.")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete my account").click()
+    expect(page).to_have_url(f"{server.url}/login")
+    expect(page.get_by_role("status")).to_have_text("Your account was deleted.")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid email or password")

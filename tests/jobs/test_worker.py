@@ -83,6 +83,7 @@ def test_worker_settings_register_every_job_and_the_cron() -> None:
         "compact_document_job",
         "compact_all_job",
         "export_note_job",
+        "export_account_job",
         "append_note_text_job",
         "transcribe_recording_job",
     }

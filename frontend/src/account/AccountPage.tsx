@@ -6,7 +6,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { useNavigate } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
-import { api, ApiError, describe } from '../api/client'
+import { api, ApiError, apiError, authedFetch, describe } from '../api/client'
 import { forgetLocalDocuments } from '../collab/forget'
 import { accept, clear } from '../lib/session'
 import { useUser } from '../lib/useSession'
@@ -21,7 +21,9 @@ export default function AccountPage() {
   const client = useQueryClient()
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({})
   const [formError, setFormError] = useState('')
-  const [busy, setBusy] = useState<'password' | 'everywhere' | null>(null)
+  const [busy, setBusy] = useState<'password' | 'everywhere' | 'export' | 'delete' | null>(null)
+  const [exportNote, setExportNote] = useState('')
+  const [deleteError, setDeleteError] = useState('')
 
   useEffect(() => {
     document.title = 'Account · Workbook'
@@ -72,6 +74,65 @@ export default function AccountPage() {
       navigate('/login', { replace: true })
     } catch (err) {
       toast(describe(err), 'error')
+      setBusy(null)
+    }
+  }
+
+  const downloadData = async () => {
+    setBusy('export')
+    setExportNote('Preparing your export…')
+    try {
+      let response = await authedFetch(new Request('/api/workbook/me/export'))
+      if (response.status === 202) {
+        // a large account: a background job builds the zip; its status is cheap to ask for
+        const job = (await response.json()) as { statusUrl: string; downloadUrl?: string | null; status: string }
+        let status = job
+        for (let i = 0; i < 300 && status.status === 'pending'; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 2000))
+          status = (await (await authedFetch(new Request(job.statusUrl))).json()) as typeof job
+        }
+        if (status.status !== 'done' || !status.downloadUrl) throw new Error('The export failed. Please try again later.')
+        response = await authedFetch(new Request(status.downloadUrl))
+      }
+      if (!response.ok) throw apiError(response, await response.json().catch(() => undefined))
+      const url = URL.createObjectURL(await response.blob())
+      const link = document.createElement('a')
+      link.href = url
+      link.download = `workbook-export-${new Date().toISOString().slice(0, 10)}.zip`
+      link.click()
+      setTimeout(() => URL.revokeObjectURL(url), 60_000)
+      setExportNote('Your export was downloaded.')
+    } catch (err) {
+      setExportNote(describe(err))
+    } finally {
+      setBusy(null)
+    }
+  }
+
+  const deleteAccount = async (ev: FormEvent<HTMLFormElement>) => {
+    ev.preventDefault()
+    const password = String(new FormData(ev.currentTarget).get('deletePassword') ?? '')
+    if (!password) {
+      setDeleteError('Enter your password to confirm.')
+      return
+    }
+    if (!confirm('Delete your account and everything in it? This cannot be undone.')) return
+    setBusy('delete')
+    setDeleteError('')
+    try {
+      const result = await api.DELETE('/api/workbook/me', { body: { password } })
+      if (!result.response.ok) {
+        const err = apiError(result.response, result.error)
+        setDeleteError(err.fields[0]?.field === 'password' ? 'This is not your password.' : describe(err))
+        setBusy(null)
+        return
+      }
+      clear()
+      await forgetLocalDocuments()
+      client.clear()
+      navigate('/login', { replace: true, state: { notice: 'Your account was deleted.' } })
+    } catch (err) {
+      setDeleteError(describe(err))
       setBusy(null)
     }
   }
@@ -128,6 +189,45 @@ export default function AccountPage() {
         <button type="button" className="btn btn-danger" disabled={busy !== null} onClick={() => void signOutEverywhere()}>
           {busy === 'everywhere' ? 'Signing out…' : 'Sign out everywhere'}
         </button>
+      </section>
+      <section className="account-card" aria-labelledby="data-title">
+        <h2 id="data-title">Your data</h2>
+        <p className="muted">A zip of everything you own: notes, recordings with transcripts, progress, and what you wrote in live sessions.</p>
+        <button type="button" className="btn" disabled={busy !== null} onClick={() => void downloadData()}>
+          {busy === 'export' ? 'Preparing…' : 'Download my data'}
+        </button>
+        <p className="muted" role="status">
+          {exportNote}
+        </p>
+      </section>
+      <section className="account-card account-danger" aria-labelledby="delete-title">
+        <h2 id="delete-title">Delete account</h2>
+        <p className="muted">
+          Your notes, recordings, progress and the sessions you host are deleted for good. In other people&apos;s sessions your messages stay, signed
+          &ldquo;Deleted user&rdquo;.
+        </p>
+        <form noValidate onSubmit={(ev) => void deleteAccount(ev)}>
+          <div className="field">
+            <label htmlFor="deletePassword" className="label">
+              Password
+            </label>
+            <input
+              id="deletePassword"
+              name="deletePassword"
+              type="password"
+              className="input"
+              autoComplete="current-password"
+              aria-invalid={deleteError ? true : undefined}
+              aria-describedby="deletePassword-error"
+            />
+            <span className="field-error" id="deletePassword-error">
+              {deleteError}
+            </span>
+          </div>
+          <button type="submit" className="btn btn-danger" disabled={busy !== null}>
+            {busy === 'delete' ? 'Deleting…' : 'Delete my account'}
+          </button>
+        </form>
       </section>
     </main>
   )

@@ -18,6 +18,7 @@ export function AuthPage({ mode }: { mode: 'login' | 'register' }) {
   const [busy, setBusy] = useState(false)
   const formRef = useRef<HTMLFormElement>(null)
   const from = (location.state as { from?: string } | null)?.from ?? '/notes'
+  const notice = (location.state as { notice?: string } | null)?.notice
 
   useEffect(() => {
     document.title = `${isLogin ? 'Sign in' : 'Create account'} · Workbook`
@@ -115,6 +116,11 @@ export function AuthPage({ mode }: { mode: 'login' | 'register' }) {
             ? 'Sign in to write notes together with your workshop group.'
             : 'Write notes together, keep writing offline, take them with you.'}
         </p>
+        {notice ? (
+          <p className="auth-notice" role="status">
+            {notice}
+          </p>
+        ) : null}
         <form ref={formRef} className="auth-form" noValidate aria-describedby="auth-error" onSubmit={(ev) => void onSubmit(ev)} key={mode}>
           {isLogin ? null : field('name', 'Your name', { autoComplete: 'name', maxLength: 100 })}
           {field('email', 'Email', { type: 'email', autoComplete: 'email' })}
