@@ -34,7 +34,7 @@ from rooms import document as d
 from rooms.actions import apply_action, parse
 from rooms.effects import carry_out
 from rooms.recount import Recounter
-from rooms.rules import Actor, Rejected
+from rooms.rules import DEFAULT_MAX_PARTICIPANTS, Actor, Rejected
 from rooms.throttle import Throttle
 from storage.db import Database
 from storage.models import SessionStatus
@@ -110,8 +110,12 @@ class RoomKind(Extension):
             raise Reject(CloseCode.FORBIDDEN, "removed from the session")
         event.read_only = True
         event.role = member.role.value
-        if member.left_at is not None:  # back in the room: present again (role kept)
-            await self._sessions.join(session_id, user_id)
+        if member.left_at is not None:  # back in the room: present again (role kept) ...
+            admission = await self._sessions.admit(
+                session_id, user_id, default_limit=DEFAULT_MAX_PARTICIPANTS
+            )
+            if admission.refused is not None:  # ... if a seat is free (or it ended meanwhile)
+                raise Reject(CloseCode.FORBIDDEN, f"cannot rejoin: {admission.refused}")
         self._prune()
         self._present[event.connection_id] = _Presence(session_id, user_id, time.monotonic())
 

@@ -18,6 +18,7 @@ MAX_POLL_OPTIONS = 10
 MAX_CHAT_MESSAGES = 5000  # per session
 MAX_POLLS = 100
 MAX_QUESTIONS = 1000
+DEFAULT_MAX_PARTICIPANTS = 500  # a session's maxParticipants when its settings name none
 
 HOSTS = frozenset({"host", "co-host"})
 SPEAKERS = frozenset({"host", "co-host", "presenter", "participant"})

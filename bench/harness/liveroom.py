@@ -61,6 +61,20 @@ def _setup_ours(ctx: Context, n: int) -> tuple[list[dict[str, Any]], str]:
     return specs, room
 
 
+def demand_rows(stats: PhaseStats, load_seconds: float, prefix: str) -> list[Row]:
+    """CPU seconds the phase took (load, then the drain until every attendee saw everything)
+    per second of load: the cores the load needs, also when the machine was too busy to give
+    them in real time (then the drain runs longer, and a starved server batches more: a
+    lower bound). And what everything else on the machine used meanwhile."""
+    per = stats.seconds / load_seconds
+    return [
+        Row(f"{prefix}server CPU-s per s of load", "cores", stats.server_cpu * per),
+        Row(f"{prefix}load generator CPU-s per s of load", "cores", stats.loadgen_cpu * per,
+            "info"),
+        Row(f"{prefix}everything else on the machine", "cores", stats.other_cpu, "info"),
+    ]
+
+
 def _specs(ctx: Context, n: int) -> list[dict[str, Any]]:
     if ctx.server.api is not None:
         specs, _room = _setup_ours(ctx, n)
@@ -107,12 +121,12 @@ def _run_phase(
                 "chatRate": chat_rate / ctx.pool.size,
                 "poll": poll,
             },
-            timeout=duration_ms / 1000 + 90,
+            timeout=duration_ms / 1000 + 180,
         )
         chat_total = sum(r["chatSent"] for r in runs)
         drains = ctx.pool.all(
-            {"cmd": "rdrain", "chatTotal": chat_total, "poll": poll, "timeoutMs": 30_000},
-            timeout=90,
+            {"cmd": "rdrain", "chatTotal": chat_total, "poll": poll, "timeoutMs": 120_000},
+            timeout=180,
         )
     return stats, runs, drains, poll["at"] if poll else start_at
 
@@ -207,9 +221,11 @@ def room(ctx: Context) -> list[Row]:
         Row("presence latency p50 (probes)", "ms", latency_rows(presence, "")[0].value),
         Row("presence latency p99 (probes)", "ms", latency_rows(presence, "")[2].value),
         *cost_rows(stats),
+        *demand_rows(stats, p["duration"], ""),
         Row("presence only: presence latency p99 (probes)", "ms",
             latency_rows(base_presence, "")[2].value),
         Row("presence only: server CPU", "cores", base_stats.server_cpu),
+        *demand_rows(base_stats, p["baseline"], "presence only: "),
         Row("presence only: server RSS peak", "MiB", base_stats.server_rss_peak / 2**20),
         Row("presence only: load generator CPU", "cores", base_stats.loadgen_cpu, "info"),
     ]

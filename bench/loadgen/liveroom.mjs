@@ -24,6 +24,8 @@ import { keep } from './rooms.mjs'
 
 const STATELESS = 100
 const AWARENESS = 1
+// A reply this late counts as lost (the suite runs on a shared, sometimes saturated machine).
+const ACT_TIMEOUT_MS = 120_000
 const CHAT_RE = /^b(\d+):(\d+)@([0-9.]+)$/
 
 /** This worker's attendees (and the host, when it lives here), in the orchestrator's order. */
@@ -150,7 +152,7 @@ class Member {
       this.chat.push([{ text, at: Date.now() }])
       return true
     }
-    const reply = await this.act('chat.post', { text })
+    const reply = await this.act('chat.post', { text }, ACT_TIMEOUT_MS)
     if (!reply.ok) this.rejected[reply.reason] = (this.rejected[reply.reason] ?? 0) + 1
     return reply.ok
   }
@@ -160,7 +162,7 @@ class Member {
       this.votes.set(String(this.sid), choice)
       return true
     }
-    const reply = await this.act('poll.vote', { pollId, choices: [choice] })
+    const reply = await this.act('poll.vote', { pollId, choices: [choice] }, ACT_TIMEOUT_MS)
     if (!reply.ok) this.rejected[reply.reason] = (this.rejected[reply.reason] ?? 0) + 1
     return reply.ok
   }
