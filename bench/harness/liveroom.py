@@ -28,6 +28,7 @@ from harness.procstat import PhaseStats
 OPTIONS = 4
 PROBES = 20  # attendees that decode presence and measure its latency (see liveroom.mjs)
 SYNC_TIMEOUT_MS = 90_000
+OPEN_BATCH = 50  # attendees a worker connects at once (then waits for them to sync)
 REST_THREADS = 8
 
 
@@ -138,7 +139,8 @@ def room(ctx: Context) -> list[Row]:
     parts = ctx.pool.split(specs)
     replies = ctx.pool.each(
         [
-            {"cmd": "ropen", "target": ctx.target, "specs": part, "timeoutMs": SYNC_TIMEOUT_MS}
+            {"cmd": "ropen", "target": ctx.target, "specs": part, "timeoutMs": SYNC_TIMEOUT_MS,
+             "batch": OPEN_BATCH}
             for part in parts
         ],
         timeout=SYNC_TIMEOUT_MS / 1000 + 30,

@@ -174,22 +174,29 @@ class Member {
   }
 }
 
-/** Creates this worker's members and waits until every one is synced. */
-export async function ropen ({ target, specs, timeoutMs }) {
-  const created = specs.map((spec) => new Member(target, spec))
-  members.push(...created)
-  keep(created.map((m) => m.c)) // `close` destroys them with the other scenarios' clients
+/**
+ * Creates this worker's members, `batch` at a time (each batch synced before the next starts:
+ * attendees arrive over a few seconds, not in one instant; the connect storm is scenario 3),
+ * and waits until every one is synced.
+ */
+export async function ropen ({ target, specs, timeoutMs, batch }) {
   let failed = 0
   const codes = {}
-  await Promise.all(created.map(async (m) => {
-    try {
-      await m.c.waitSynced(timeoutMs)
-    } catch {
-      failed++
-      for (const code of m.c.closeCodes) codes[code] = (codes[code] ?? 0) + 1
-    }
-  }))
-  return { synced: created.length - failed, failed, closeCodes: codes }
+  const step = batch || specs.length
+  for (let i = 0; i < specs.length; i += step) {
+    const created = specs.slice(i, i + step).map((spec) => new Member(target, spec))
+    members.push(...created)
+    keep(created.map((m) => m.c)) // `close` destroys them with the other scenarios' clients
+    await Promise.all(created.map(async (m) => {
+      try {
+        await m.c.waitSynced(timeoutMs)
+      } catch {
+        failed++
+        for (const code of m.c.closeCodes) codes[code] = (codes[code] ?? 0) + 1
+      }
+    }))
+  }
+  return { synced: specs.length - failed, failed, closeCodes: codes }
 }
 
 /** One action by member `sid` (the host's poll.create/open/publish/results). */
