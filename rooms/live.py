@@ -189,9 +189,15 @@ class RoomKind(Extension):
         ):
             outcome = room.transact(
                 lambda r: ledger.transact(
-                    lambda led: apply_action(action, fields, actor, r, led, now=now)
+                    lambda led: apply_action(
+                        action, fields, actor, r, led, now=now, defer_tallies=True
+                    )
                 )
             )
+        if outcome.tallies_deferred:
+            # The votes of a burst share one room update (rooms.recount); the voter still
+            # sees the count with its vote before the reply.
+            await self.recounter.settle(doc_id)
         if self._persistence is not None:
             # Accepted means durable: the reply waits for the group commit that stores the
             # change (sharing it with every other change of the window), so an accepted
