@@ -196,25 +196,27 @@ class LiveSessionRepository:
         p = _PARTICIPANTS.c
         try:
             async with self._db.write() as session:
-                live = (
-                    await session.scalars(
-                        select(LiveSession)
+                # The session row (locked) and the user's participant row in one statement:
+                # a write transaction holds SQLite's one write lock, so it stays short.
+                row = (
+                    await session.execute(
+                        select(LiveSession, SessionParticipant)
+                        .outerjoin(
+                            SessionParticipant,
+                            sa.and_(
+                                col(SessionParticipant.session_id) == col(LiveSession.id),
+                                col(SessionParticipant.user_id) == user_id,
+                            ),
+                        )
                         .where(col(LiveSession.id) == session_id)
-                        .with_for_update()
+                        .with_for_update(of=LiveSession)
                     )
                 ).first()
-                if live is None:
+                if row is None:
                     return Admission(None, "not_found")
+                live, participant = row[0], row[1]
                 if live.status in _CLOSED:
                     return Admission(None, "closed")
-                participant = (
-                    await session.scalars(
-                        select(SessionParticipant).where(
-                            col(SessionParticipant.session_id) == session_id,
-                            col(SessionParticipant.user_id) == user_id,
-                        )
-                    )
-                ).first()
                 if participant is not None and participant.removed_at is not None:
                     return Admission(participant, "removed")
                 limit = int(live.settings.get("maxParticipants", default_limit))
