@@ -218,8 +218,9 @@ class Ours(ServerKind):
                 email = f"bench-host-{secrets.token_hex(4)}@example.com"
                 password = secrets.token_urlsafe(16)
                 subprocess.run(
-                    [*cli, "user", "create", "--email", email, "--password", password,
-                     "--name", "Bench host", "--role", "host"],
+                    # `--password=...`: a random password may start with "-"
+                    [*cli, "user", "create", f"--email={email}", f"--password={password}",
+                     "--name=Bench host", "--role=host"],
                     cwd=REPO, env=env, stdout=log, stderr=log, check=True,
                 )
                 return email, password
