@@ -194,10 +194,11 @@ class RoomKind(Extension):
                     )
                 )
             )
-        if outcome.tallies_deferred:
-            # The votes of a burst share one room update (rooms.recount); the voter still
-            # sees the count with its vote before the reply.
-            await self.recounter.settle(doc_id)
+            if outcome.tallies_deferred:
+                # The votes of a burst share one room update (rooms.recount); the voter still
+                # sees the count with its vote before the reply. Awaited with both documents
+                # open, so the recount finds them loaded (never an unload and a reload).
+                await self.recounter.settle(doc_id)
         if self._persistence is not None:
             # Accepted means durable: the reply waits for the group commit that stores the
             # change (sharing it with every other change of the window), so an accepted
