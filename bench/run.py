@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import documents, report, rooms
+from harness import documents, liveroom, report, rooms
 from harness.common import Context, Row
 from harness.pool import BENCH_DIR, WorkerPool
 from harness.procstat import Sampler
@@ -49,6 +49,8 @@ class Scenario:
     run: Callable[[Context], list[Row]]
     full: dict[str, Any]
     smoke: dict[str, Any]
+    multinode: bool = False  # also run on the servers of several nodes (ours-pg-redis-2)
+    in_smoke: bool = True  # part of `--smoke` (the room sizes share one smoke variant)
 
 
 SCENARIOS = [
@@ -107,6 +109,21 @@ SCENARIOS = [
         documents.memory,
         {"idle_connections": 500, "documents": 200, "doc_txns": 5000, "short_lived": 10000},
         {"idle_connections": 10, "documents": 3, "doc_txns": 500, "short_lived": 12},
+    ),
+    *(
+        Scenario(
+            f"room-{n}",
+            f"8{part}. Live room: {n} attendees, presence 1/s each, chat 5/s, a poll voted "
+            "by all within 1 s",
+            liveroom.room,
+            {"attendees": n, "presence_rate": 1, "chat_rate": 5, "duration": 20,
+             "baseline": 10, "vote_window_ms": 1000},
+            {"attendees": 6, "presence_rate": 1, "chat_rate": 2, "duration": 2,
+             "baseline": 1, "vote_window_ms": 500},
+            multinode=True,
+            in_smoke=n == 50,
+        )
+        for part, n in (("a", 50), ("b", 200), ("c", 500))
     ),
 ]
 
@@ -267,11 +284,14 @@ def run_all(
     out: dict[str, dict[str, Any]] = {s.key: {} for s in scenarios}
     if args.smoke:
         for server in servers:
+            runs_here = [s for s in scenarios if server.nodes == 1 or s.multinode]
+            if not runs_here:
+                continue
             try:
                 with server.start(log_dir, smoke=True) as running:
                     pool = WorkerPool(args.workers, log_dir / server.name)
                     try:
-                        for scenario in scenarios:
+                        for scenario in runs_here:
                             result = run_scenario(scenario, server, running, args, log_dir, pool)
                             out[scenario.key][server.name] = result
                             if "error" in result:
@@ -280,13 +300,15 @@ def run_all(
                     finally:
                         pool.close()
             except Exception as exc:
-                for scenario in scenarios:
+                for scenario in runs_here:
                     out[scenario.key].setdefault(
                         server.name, _error(exc, log_dir / f"{server.name}.error")
                     )
         return out
     for scenario in scenarios:
         for server in servers:
+            if server.nodes > 1 and not scenario.multinode:
+                continue
             print(f"bench: {scenario.key} on {server.name} ...", flush=True)
             try:
                 with server.start(log_dir) as running:
@@ -383,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
 
     servers = [s for s in SERVERS if not args.servers or s.name in args.servers.split(",")]
     scenarios = [s for s in SCENARIOS if not args.scenarios or s.key in args.scenarios.split(",")]
+    if args.smoke and not args.scenarios:
+        scenarios = [s for s in scenarios if s.in_smoke]
     if args.trace is None:
         # Smoke runs replay a small synthetic trace of the same shape (they take no timings).
         use_file = DEFAULT_TRACE.exists() and not args.smoke

@@ -102,8 +102,11 @@ def apply_action(
     *,
     now: int,
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    defer_tallies: bool = False,
 ) -> Outcome:
     """Check and apply one parsed action (call inside transactions of both documents).
+    With ``defer_tallies`` a vote leaves the room's count to the caller
+    (``Outcome.tallies_deferred``).
 
     Raises:
         Rejected: with the reason code; nothing was written.
@@ -118,7 +121,7 @@ def apply_action(
         raise Rejected("not_allowed")
     if status not in ("live", "ended") and not spec.before_start:
         raise Rejected("not_started")
-    return spec.handler(Ctx(actor, room, ledger, now, new_id), fields)
+    return spec.handler(Ctx(actor, room, ledger, now, new_id, defer_tallies), fields)
 
 
 # -- chat --------------------------------------------------------------------------------------

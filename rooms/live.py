@@ -42,7 +42,7 @@ from rooms.actions import apply_action, parse
 from rooms.effects import carry_out
 from rooms.media import RoomMedia
 from rooms.recount import Recounter
-from rooms.rules import Actor, Rejected
+from rooms.rules import DEFAULT_MAX_PARTICIPANTS, Actor, Rejected
 from rooms.throttle import Throttle
 from storage.db import Database
 from storage.models import SessionStatus
@@ -128,8 +128,12 @@ class RoomKind(Extension):
             raise Reject(CloseCode.FORBIDDEN, "removed from the session")
         event.read_only = True
         event.role = member.role.value
-        if member.left_at is not None:  # back in the room: present again (role kept)
-            await self._sessions.join(session_id, user_id)
+        if member.left_at is not None:  # back in the room: present again (role kept) ...
+            admission = await self._sessions.admit(
+                session_id, user_id, default_limit=DEFAULT_MAX_PARTICIPANTS
+            )
+            if admission.refused is not None:  # ... if a seat is free (or it ended meanwhile)
+                raise Reject(CloseCode.FORBIDDEN, f"cannot rejoin: {admission.refused}")
         self._prune()
         self._present[event.connection_id] = _Presence(session_id, user_id, time.monotonic())
 
@@ -222,9 +226,16 @@ class RoomKind(Extension):
         ):
             outcome = room.transact(
                 lambda r: ledger.transact(
-                    lambda led: apply_action(action, fields, actor, r, led, now=now)
+                    lambda led: apply_action(
+                        action, fields, actor, r, led, now=now, defer_tallies=True
+                    )
                 )
             )
+            if outcome.tallies_deferred:
+                # The votes of a burst share one room update (rooms.recount); the voter still
+                # sees the count with its vote before the reply. Awaited with both documents
+                # open, so the recount finds them loaded (never an unload and a reload).
+                await self.recounter.settle(doc_id)
         if self._persistence is not None:
             # Accepted means durable: the reply waits for the group commit that stores the
             # change (sharing it with every other change of the window), so an accepted

@@ -126,6 +126,9 @@ def poll_vote(c: Ctx, f: Mapping[str, Any]) -> Outcome:
         voters += old is None
         votes[c.actor.user_id] = chosen
         d.keep_tally(c.ledger, poll["id"], counts, voters)
+        if c.defer_tallies:
+            return Outcome({"changed": previous is not None, "choices": chosen},
+                           tallies_deferred=True)
         d.write_tally(c.room, poll, counts, voters)
     return Outcome({"changed": previous is not None, "choices": chosen})
 

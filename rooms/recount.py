@@ -8,6 +8,12 @@ polls and questions from its ledger (loading it if it is not loaded: the ledger 
 action and may have been unloaded since) and writes whatever differs. Once the ledgers agree
 every node computes the same counts and nothing more is written: it converges and stops.
 
+The same recount shows this node's own votes: a vote writes the ledger only and waits
+(:meth:`Recounter.settle`) for the next recount of its room, so the votes of a burst share one
+room update per ``interval`` instead of one each — in a room of N attendees every room update
+is N frames, and N votes in a second were N² frames (250,000 for 500 attendees, docs/benchmarks.md
+8c). A single vote in a quiet room is shown at once (the recount starts when requested).
+
 Open polls are counted in full (their votes are still coming); a closed poll was counted in
 full at its close and is counted again only when voters merged in since. Recounts run in a
 task of their own (never inside the fan-out reader), at most one per room per
@@ -57,16 +63,27 @@ def recount(room: YDoc, ledger: YDoc) -> int:
 class Recounter:
     """Recounts the rooms whose ledger changed on another node (see the module docstring)."""
 
-    def __init__(self, interval: float = 0.05) -> None:
+    def __init__(self, interval: float = 0.05, settle_timeout: float = 10.0) -> None:
         self.interval = interval
+        self.settle_timeout = settle_timeout
         self.server: CollabServer | None = None
         self._pending: set[str] = set()
+        self._settled: dict[str, list[anyio.Event]] = {}  # room -> who waits for its recount
         self._wake = anyio.Event()
         self._tg: TaskGroup | None = None
 
     def request(self, doc_id: str) -> None:
         self._pending.add(doc_id)
         self._wake.set()
+
+    async def settle(self, doc_id: str) -> None:
+        """Request a recount of the room and wait until one that started after this call has
+        finished (or failed: the next one shows the counts), ``settle_timeout`` at most."""
+        done = anyio.Event()
+        self._settled.setdefault(doc_id, []).append(done)
+        self.request(doc_id)
+        with anyio.move_on_after(self.settle_timeout):
+            await done.wait()
 
     async def __aenter__(self) -> Recounter:
         self._tg = anyio.create_task_group()
@@ -86,18 +103,28 @@ class Recounter:
             await tg.__aexit__(exc_type, exc, tb)
 
     async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            pending, self._pending = self._pending, set()
-            for doc_id in pending:
-                try:
-                    await self._recount(doc_id)
-                except ServerGoingAway:
-                    return
-                except Exception:  # the room shows the counts of the next action instead
-                    log.exception("recount of sessions/%s failed", doc_id)
-            await anyio.sleep(self.interval)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake = anyio.Event()
+                pending, self._pending = self._pending, set()
+                for doc_id in pending:
+                    waiting = self._settled.pop(doc_id, [])
+                    try:
+                        await self._recount(doc_id)
+                    except ServerGoingAway:
+                        return
+                    except Exception:  # the room shows the counts of the next action instead
+                        log.exception("recount of sessions/%s failed", doc_id)
+                    finally:
+                        for done in waiting:
+                            done.set()
+                await anyio.sleep(self.interval)
+        finally:  # nobody waits for a recount that will not come
+            for waiting in self._settled.values():
+                for done in waiting:
+                    done.set()
+            self._settled.clear()
 
     async def _recount(self, doc_id: str) -> None:
         server = self.server

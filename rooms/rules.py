@@ -19,6 +19,7 @@ MAX_POLL_OPTIONS = 10
 MAX_CHAT_MESSAGES = 5000  # per session
 MAX_POLLS = 100
 MAX_QUESTIONS = 1000
+DEFAULT_MAX_PARTICIPANTS = 500  # a session's maxParticipants when its settings name none
 
 HOSTS = frozenset({"host", "co-host"})
 SPEAKERS = frozenset({"host", "co-host", "presenter", "participant"})
@@ -81,6 +82,8 @@ class Effect:
 class Outcome:
     data: dict[str, Any] = field(default_factory=dict)  # extra reply fields
     effects: list[Effect] = field(default_factory=list)
+    #: the room's counts are left to the caller's coalesced writer (``Ctx.defer_tallies``)
+    tallies_deferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,9 @@ class Ctx:
     ledger: YDoc
     now: int  # ms since the epoch
     new_id: Callable[[], str]
+    #: a vote updates the ledger only and leaves the room's ``tallies`` entry to the caller,
+    #: which writes it for a burst of votes at once (``rooms.recount.Recounter.settle``)
+    defer_tallies: bool = False
 
 
 def want_str(fields: Mapping[str, Any], name: str, limit: int = 64) -> str:

@@ -20,12 +20,12 @@ from rooms import document as d
 from rooms.effects import store_engagement
 from rooms.export import NotesRenderer, build_export
 from rooms.live import RoomKind
+from rooms.rules import DEFAULT_MAX_PARTICIPANTS
 from rooms.shared_notes import SharedNotesAccess
 from storage.db import Database
-from storage.models import LiveSession, ParticipantRole, SessionParticipant, SessionStatus
+from storage.models import LiveSession, SessionParticipant, SessionStatus
 from storage.sessions import LiveSessionRepository
 
-HOST_ROLES = frozenset({ParticipantRole.HOST, ParticipantRole.CO_HOST})
 _TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
     "start": (frozenset({SessionStatus.SCHEDULED, SessionStatus.WAITING}), SessionStatus.LIVE),
     "end": (frozenset({SessionStatus.LIVE}), SessionStatus.ENDED),
@@ -33,7 +33,6 @@ _TRANSITIONS: dict[str, tuple[frozenset[SessionStatus], SessionStatus]] = {
         frozenset({SessionStatus.SCHEDULED, SessionStatus.WAITING}), SessionStatus.CANCELLED
     ),
 }
-DEFAULT_MAX_PARTICIPANTS = 500
 
 
 class SessionError(Exception):
@@ -151,16 +150,19 @@ class RoomService:
     ) -> SessionParticipant:
         if live.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
             raise SessionError("conflict", f"the session is {live.status.value}", "status")
-        member = await self.sessions.member(live.id, user_id)
-        if member is not None and member.removed_at is not None:
+        # The limit check and the insert are one transaction on the session row: joins racing
+        # for the last seats cannot exceed maxParticipants (storage: LiveSessionRepository.admit).
+        admission = await self.sessions.admit(
+            live.id, user_id, default_limit=DEFAULT_MAX_PARTICIPANTS
+        )
+        joined = admission.participant
+        if admission.refused == "removed":
             raise SessionError("removed", "the host removed you from this session")
-        present = member is not None and member.joined_at is not None and member.left_at is None
-        hosting = member is not None and member.role in HOST_ROLES
-        limit = int(live.settings.get("maxParticipants", DEFAULT_MAX_PARTICIPANTS))
-        if not present and not hosting and await self.sessions.present_count(live.id) >= limit:
-            raise SessionError("full", f"the session is full ({limit} participants)")
-        joined = await self.sessions.join(live.id, user_id)
-        if joined is None:
+        if admission.refused == "full":
+            raise SessionError("full", f"the session is full ({admission.limit} participants)")
+        if admission.refused == "closed":
+            raise SessionError("conflict", "the session has ended", "status")
+        if joined is None or admission.refused is not None:
             raise SessionError("not_found", "no such session")
 
         def add(doc: YDoc) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,20 @@ from storage.types import utcnow
 
 _PARTICIPANTS: sa.Table = SessionParticipant.__table__  # type: ignore[attr-defined]
 _UPDATABLE = frozenset({"title", "description", "scheduled_start", "scheduled_end", "settings"})
+_NOT_COUNTED = (ParticipantRole.HOST, ParticipantRole.CO_HOST)
+_CLOSED = (SessionStatus.ENDED, SessionStatus.CANCELLED)
+
+Refusal = Literal["not_found", "closed", "removed", "full"]
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The outcome of :meth:`LiveSessionRepository.admit`: the participant row (None when the
+    session or user does not exist) and, when refused, why (nothing was written then)."""
+
+    participant: SessionParticipant | None
+    refused: Refusal | None = None
+    limit: int = 0
 
 
 class LiveSessionRepository:
@@ -163,6 +179,73 @@ class LiveSessionRepository:
             return None
         return participant
 
+    async def admit(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, *, default_limit: int
+    ) -> Admission:
+        """Join (again) unless that would put the session over its ``maxParticipants``
+        (``default_limit`` when the settings name none).
+
+        One write transaction holding the session row (``SELECT … FOR UPDATE`` on PostgreSQL;
+        SQLite's ``BEGIN IMMEDIATE`` serialises every writer), so joins racing for the last
+        seats are counted one after the other, on every node: the limit is never exceeded.
+        Someone already present, the host and co-hosts are never refused as ``full``; a removed
+        participant always is refused (``removed``), an ended or cancelled session too
+        (``closed``).
+        """
+        now = utcnow()
+        p = _PARTICIPANTS.c
+        try:
+            async with self._db.write() as session:
+                # The session row (locked) and the user's participant row in one statement:
+                # a write transaction holds SQLite's one write lock, so it stays short.
+                row = (
+                    await session.execute(
+                        select(LiveSession, SessionParticipant)
+                        .outerjoin(
+                            SessionParticipant,
+                            sa.and_(
+                                col(SessionParticipant.session_id) == col(LiveSession.id),
+                                col(SessionParticipant.user_id) == user_id,
+                            ),
+                        )
+                        .where(col(LiveSession.id) == session_id)
+                        .with_for_update(of=LiveSession)
+                    )
+                ).first()
+                if row is None:
+                    return Admission(None, "not_found")
+                live, participant = row[0], row[1]
+                if live.status in _CLOSED:
+                    return Admission(None, "closed")
+                if participant is not None and participant.removed_at is not None:
+                    return Admission(participant, "removed")
+                limit = int(live.settings.get("maxParticipants", default_limit))
+                present = (
+                    participant is not None
+                    and participant.joined_at is not None
+                    and participant.left_at is None
+                )
+                if not present and (participant is None or participant.role not in _NOT_COUNTED):
+                    count = await session.scalar(
+                        sa.select(sa.func.count()).select_from(_PARTICIPANTS).where(
+                            p.session_id == session_id,
+                            p.joined_at.is_not(None),
+                            p.left_at.is_(None),
+                            p.removed_at.is_(None),
+                            p.role.not_in(_NOT_COUNTED),
+                        )
+                    )
+                    if int(count or 0) >= limit:
+                        return Admission(participant, "full", limit)
+                if participant is None:
+                    participant = SessionParticipant(session_id=session_id, user_id=user_id)
+                    session.add(participant)
+                participant.joined_at = now
+                participant.left_at = None
+        except IntegrityError:  # no such user
+            return Admission(None, "not_found")
+        return Admission(participant, None, limit)
+
     async def leave(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         async with self._db.write() as session:
             result = await session.execute(
@@ -242,7 +325,7 @@ class LiveSessionRepository:
                     p.joined_at.is_not(None),
                     p.left_at.is_(None),
                     p.removed_at.is_(None),
-                    p.role.not_in([ParticipantRole.HOST, ParticipantRole.CO_HOST]),
+                    p.role.not_in(_NOT_COUNTED),
                 )
             )
         return int(total or 0)

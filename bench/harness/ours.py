@@ -84,6 +84,16 @@ class OurApi:
         self.users.append(user)
         return user
 
+    def login(self, email: str, password: str) -> User:
+        body = {"email": email, "password": password}
+        out = self.request("POST", "/api/workbook/auth/login", body)
+        return User(id=out["user"]["id"], email=email, token=out["token"])
+
+    def attendees(self, count: int) -> list[User]:
+        """`count` distinct users (registered as needed)."""
+        self._ensure_users(count)
+        return self.users[:count]
+
     def create_note(self, owner: User) -> str:
         body = {"title": "Benchmark note", "content": "", "tags": [], "isPrivate": True}
         out = self.request("POST", "/api/workbook/notes", body, token=owner.token)

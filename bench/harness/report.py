@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 ANCHORS = ("hocuspocus", "y-websocket-server")
-OURS = ("ours-embedded", "ours-pg-redis")
+OURS = ("ours-embedded", "ours-pg-redis", "ours-pg-redis-2")
 
 
 def fmt(value: float | None, unit: str, better: str) -> str:

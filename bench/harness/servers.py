@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,21 @@ class Running:
     _next_sid: int = 0
     _rooms: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: every node's process (the first is `proc`) and where its clients connect
+    nodes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    targets: list[dict[str, str]] = field(default_factory=list)
+    #: our server: (email, password) of a new account with the `host` role (`collab user create`)
+    create_host: Callable[[], tuple[str, str]] | None = None
 
     def pids(self) -> list[int]:
-        return children_of(self.proc.pid) if self.proc.poll() is None else []
+        procs = self.nodes or [self.proc]
+        return [pid for p in procs if p.poll() is None for pid in children_of(p.pid)]
+
+    def sids(self, count: int) -> list[int]:
+        """`count` fresh client ids (unique within this server's run)."""
+        first = self._next_sid
+        self._next_sid += count
+        return list(range(first, first + count))
 
     def rooms(
         self, count: int, per_room: int, per_user: int | None = None
@@ -77,6 +89,7 @@ class ServerKind:
 
     name: str = ""
     column: str = ""
+    nodes: int = 1  # server processes; several only for the scenarios that ask for them
 
     @contextlib.contextmanager
     def start(self, log_dir: Path, *, smoke: bool = False) -> Iterator[Running]:
@@ -130,10 +143,13 @@ class NodeAnchor(ServerKind):
 
 
 class Ours(ServerKind):
-    """`collab serve`, embedded defaults (SQLite, in-process fan-out) or PostgreSQL + Redis."""
+    """`collab serve`, embedded defaults (SQLite, in-process fan-out) or PostgreSQL + Redis;
+    with `nodes` > 1 (PostgreSQL + Redis only) that many `collab serve` processes sharing them."""
 
-    def __init__(self, name: str, column: str, *, services: bool) -> None:
-        self.name, self.column, self.services = name, column, services
+    def __init__(self, name: str, column: str, *, services: bool, nodes: int = 1) -> None:
+        if nodes > 1 and not services:
+            raise ValueError("several nodes need PostgreSQL + Redis")
+        self.name, self.column, self.services, self.nodes = name, column, services, nodes
 
     def _env(self, data_dir: Path, port: int) -> dict[str, str]:
         env = {
@@ -180,16 +196,38 @@ class Ours(ServerKind):
             subprocess.run(
                 [*cli, "db", "upgrade"], cwd=REPO, env=env, stdout=log, stderr=log, check=True
             )
-            proc = subprocess.Popen([*cli, "serve"], cwd=REPO, env=env, stdout=log, stderr=log)
-            stack.callback(_stop, proc)
-            base = f"http://127.0.0.1:{port}"
-            _wait_http(f"{base}/api/health", proc, 60)
-            api = OurApi(base)
+            ports = [port, *(free_port() for _ in range(self.nodes - 1))]
+            procs = []
+            for i, node_port in enumerate(ports):
+                node_env = {**env, "COLLAB_PORT": str(node_port)}
+                if self.nodes > 1:
+                    node_env["COLLAB_NODE_ID"] = f"bench-node-{i + 1}"
+                proc = subprocess.Popen(
+                    [*cli, "serve"], cwd=REPO, env=node_env, stdout=log, stderr=log
+                )
+                stack.callback(_stop, proc)
+                procs.append(proc)
+            for proc, node_port in zip(procs, ports, strict=True):
+                _wait_http(f"http://127.0.0.1:{node_port}/api/health", proc, 60)
+            api = OurApi(f"http://127.0.0.1:{port}")
+            targets = [
+                {"kind": "y-websocket", "url": f"ws://127.0.0.1:{p}/collab"} for p in ports
+            ]
+
+            def create_host() -> tuple[str, str]:
+                email = f"bench-host-{secrets.token_hex(4)}@example.com"
+                password = secrets.token_urlsafe(16)
+                subprocess.run(
+                    # `--password=...`: a random password may start with "-"
+                    [*cli, "user", "create", f"--email={email}", f"--password={password}",
+                     "--name=Bench host", "--role=host"],
+                    cwd=REPO, env=env, stdout=log, stderr=log, check=True,
+                )
+                return email, password
+
             yield Running(
-                self.name,
-                proc,
-                {"kind": "y-websocket", "url": f"ws://127.0.0.1:{port}/collab"},
-                api=api,
+                self.name, procs[0], targets[0], api=api, nodes=procs, targets=targets,
+                create_host=create_host,
             )
 
 
@@ -251,6 +289,7 @@ def _redis_prefix() -> Iterator[str]:
 SERVERS: list[ServerKind] = [
     Ours("ours-embedded", "ours (SQLite)", services=False),
     Ours("ours-pg-redis", "ours (PG+Redis)", services=True),
+    Ours("ours-pg-redis-2", "ours (PG+Redis, 2 nodes)", services=True, nodes=2),
     NodeAnchor("hocuspocus", "Hocuspocus", "hocuspocus.mjs", "hocuspocus"),
     NodeAnchor("y-websocket-server", "y-websocket-server", "y-websocket-server.mjs", "y-websocket"),
 ]

@@ -22,7 +22,9 @@ class PlainWebSocket extends WebSocket {
 /**
  * @param {{kind: string, url: string}} target  kind: "y-websocket" (ours, y-websocket-server) or
  *   "hocuspocus"; url: the provider's server URL (ours: ws://host:port/collab)
- * @param {{room: string, token?: string, sid: number}} spec
+ * @param {{room: string, token?: string, sid: number, url?: string, stateless?: boolean}} spec
+ *   url: this client's server when it differs from the target's (a node of several);
+ *   stateless: opt in to stateless messages (our rooms' actions)
  */
 export class BenchClient {
   constructor (target, spec, { connect = true } = {}) {
@@ -47,7 +49,7 @@ export class BenchClient {
     this.doc.on('update', () => this._wakeChange())
     if (target.kind === 'hocuspocus') {
       this.provider = new HocuspocusProvider({
-        url: target.url,
+        url: spec.url ?? target.url,
         name: spec.room,
         document: this.doc,
         token: spec.token ?? 'bench',
@@ -57,9 +59,11 @@ export class BenchClient {
         onClose: ({ event }) => this.closeCodes.push(event?.code ?? 0),
       })
     } else {
-      this.provider = new WebsocketProvider(target.url, spec.room, this.doc, {
+      const params = spec.token ? { token: spec.token } : {}
+      if (spec.stateless) params.stateless = '1' // rooms' actions (docs/rooms.md)
+      this.provider = new WebsocketProvider(spec.url ?? target.url, spec.room, this.doc, {
         WebSocketPolyfill: PlainWebSocket,
-        params: spec.token ? { token: spec.token } : {},
+        params,
         disableBc: true,
         connect,
       })

@@ -4,6 +4,7 @@
 import readline from 'node:readline'
 import * as rooms from './rooms.mjs'
 import * as documents from './documents.mjs'
+import * as liveroom from './liveroom.mjs'
 
 const handlers = {
   open: rooms.open,
@@ -17,6 +18,11 @@ const handlers = {
   offline: documents.offline,
   churn: documents.churn,
   loaddocs: documents.loaddocs,
+  ropen: liveroom.ropen,
+  ract: liveroom.ract,
+  rrun: liveroom.rrun,
+  rdrain: liveroom.rdrain,
+  rclose: liveroom.rclose,
   ping: async () => ({ pid: process.pid }),
 }
 

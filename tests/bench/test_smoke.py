@@ -47,7 +47,9 @@ def test_smoke_run_converges_on_every_server(
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     results = json.loads(raw.read_text())
     servers = {s["name"] for s in results["servers"]}
-    assert servers == {"ours-embedded", "ours-pg-redis", "hocuspocus", "y-websocket-server"}
+    assert servers == {
+        "ours-embedded", "ours-pg-redis", "ours-pg-redis-2", "hocuspocus", "y-websocket-server"
+    }
     assert set(results["scenarios"]) == {
         "fanout",
         "bigroom",
@@ -57,7 +59,11 @@ def test_smoke_run_converges_on_every_server(
         "offline",
         "presence",
         "memory",
+        "room-50",  # the live room's smoke variant (room-200 and room-500 are full runs only)
     }
+    # Two nodes only where a scenario asks for them.
+    assert set(results["scenarios"]["room-50"]["servers"]) == servers
+    assert "ours-pg-redis-2" not in results["scenarios"]["fanout"]["servers"]
     assert_every_scenario_succeeded(results)
     text = report.read_text()
     assert "/ best anchor" in text and "Fan-out" in text
@@ -77,6 +83,11 @@ SUCCESS_ROWS: dict[str, dict[str, str]] = {
     "offline": {"converged": "one"},
     "presence": {"final states seen by all": "one"},
     "memory": {"short-lived documents failed": "zero"},
+    "room-50": {
+        "exact final tally seen by every attendee": "one",
+        "chat deliveries missing": "zero",
+        "chat latency (every attendee) p50": "measured",
+    },
 }
 
 

@@ -186,6 +186,27 @@ class YjsClient(NodeProcess):
         )
         return list(result["value"])
 
+    async def shared(self, name: str, kind: str = "array") -> Any:
+        """A top-level `Y.Array` (kind "array") or `Y.Map` ("map") as JSON."""
+        return await self.call("getShared", name=name, type=kind)
+
+    async def wait_for_shared(
+        self, name: str, contains: str, kind: str = "array", timeout: float = 10.0
+    ) -> Any:
+        """Wait until the JSON of a top-level array or map contains `contains`; return it."""
+        result = await self.call(
+            "waitForShared", name=name, type=kind, contains=contains,
+            timeoutMs=int(timeout * 1000), timeout=timeout + 5,
+        )
+        return result["value"]
+
+    async def push_array(self, name: str, value: Any) -> int:
+        """Push onto a top-level `Y.Array` of the local document (sent like any edit)."""
+        return int(await self.call("pushArray", name=name, value=value))
+
+    async def set_map(self, name: str, key: str, value: Any) -> None:
+        await self.call("setMap", name=name, key=key, value=value)
+
     async def synced(self, timeout: float = 10.0) -> None:
         await self.call("waitForSynced", timeoutMs=int(timeout * 1000), timeout=timeout + 5)
 

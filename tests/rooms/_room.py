@@ -66,6 +66,7 @@ class Attendee:
         self.replies: dict[str, dict[str, Any]] = {}
         self.awareness: list[bytes] = []
         self.synced = anyio.Event()
+        self.updates = 0  # room updates received after the sync
         self._ids = itertools.count(1)
         self._changed = anyio.Event()
 
@@ -80,6 +81,8 @@ class Attendee:
                     self.doc.apply_update(message.update)
                     if isinstance(message, SyncStep2):
                         self.synced.set()
+                    else:
+                        self.updates += 1
                 elif isinstance(message, Stateless):
                     reply = json.loads(message.payload)
                     self.replies[str(reply["id"])] = reply

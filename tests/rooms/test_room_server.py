@@ -129,6 +129,7 @@ async def test_two_hundred_attendees_vote_at_once(url: str) -> None:
         await host.ok("poll.open", pollId=poll)
         await host.ok("poll.publish", pollId=poll)
         expected = [0, 0, 0]
+        updates_before = host.updates
         sent: list[tuple[Attendee, str]] = []
         for i, attendee in enumerate(attendees):  # every vote is on the wire before any reply
             choices = [i % 3] if i % 4 else [0, 2]
@@ -142,6 +143,9 @@ async def test_two_hundred_attendees_vote_at_once(url: str) -> None:
         assert host.map(d.TALLIES)[poll]["results"] == expected
         assert (await host.ok("poll.results", pollId=poll))["results"] == expected
         await attendees[-1].until(lambda a: a.map(d.TALLIES)[poll]["results"] == expected, 20)
+        # The burst's votes share room updates (rooms.recount: one per 50 ms at most), not
+        # one each: 200 votes to 201 connections would be 40,000 frames.
+        assert host.updates - updates_before < 50, host.updates - updates_before
 
 
 async def test_removed_participant_is_closed_and_kept_out(url: str) -> None:
@@ -290,3 +294,27 @@ async def test_a_failing_effect_is_answered_and_the_connection_stays(
             assert not ann.client.closed.is_set()  # not removed yet
         await host.ok("participant.remove", userId=ann_id)  # the retry completes it
         assert await ann.client.wait_closed() == 4403
+
+
+async def test_a_socket_does_not_take_back_a_seat_given_away(url: str) -> None:
+    """Someone who left comes back by opening the room again (no REST join): admitted only
+    while a seat is free, through the same admission as a join (maxParticipants holds)."""
+    async with room_env(url) as env:
+        host, ann, bob, cara = (await env.user("H", Role.HOST), await env.user("Ann"),
+                                await env.user("Bob"), await env.user("Cara"))
+        live = await env.session(host, maxParticipants=2)
+        await env.join(live, ann)
+        await env.service.leave(live, uuid.UUID(ann.id))
+        await env.join(live, bob)
+        await env.join(live, cara)
+        with pytest.raises(SessionError) as full:
+            await env.join(live, ann)
+        assert full.value.kind == "full"
+        back = await env.connect(live, ann)
+        assert await back.client.wait_closed() == 4403
+        assert await env.service.sessions.present_count(live.id) == 2
+        await env.service.leave(live, uuid.UUID(bob.id))
+        await env.attend(live, ann)  # a free seat: admitted, present again
+        member = await env.service.sessions.member(live.id, uuid.UUID(ann.id))
+        assert member is not None and member.left_at is None
+        assert await env.service.sessions.present_count(live.id) == 2

@@ -91,6 +91,7 @@ const textOf = (node) => {
   }
   return node.toArray().map(textOf).join('')
 }
+const shared = (name, type) => (type === 'map' ? doc.getMap(name) : doc.getArray(name))
 const xmlLines = () => doc.getXmlFragment('default').toArray().map(textOf)
 
 const remoteStates = () => {
@@ -183,6 +184,27 @@ const commands = {
   waitForStateless ({ count, timeoutMs = 10000 }) {
     return waitFor(() => (stateless.length >= count ? [...stateless] : undefined),
       timeoutMs, `${count} stateless messages`)
+  },
+  // Top-level shared types other than the text (a room's `chat` array, `tallies` map ...), as
+  // JSON: read them, wait for a value, and write them directly (as a client that ignores the
+  // server's read-only rule would).
+  getShared ({ name, type }) {
+    return shared(name, type).toJSON()
+  },
+  waitForShared ({ name, type, contains, timeoutMs = 10000 }) {
+    return waitFor(() => {
+      const value = shared(name, type).toJSON()
+      return JSON.stringify(value).includes(contains) ? value : undefined
+    }, timeoutMs, `${name} containing ${JSON.stringify(contains)}`)
+  },
+  pushArray ({ name, value }) {
+    const array = doc.getArray(name)
+    array.push([value])
+    return array.length
+  },
+  setMap ({ name, key, value }) {
+    doc.getMap(name).set(key, value)
+    return null
   },
   stateSize () {
     return Y.encodeStateAsUpdate(doc).byteLength
