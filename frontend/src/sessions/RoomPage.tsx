@@ -15,6 +15,8 @@ import { QaPanel } from './QaPanel'
 import { PeoplePanel } from './PeoplePanel'
 import { AgendaPanel, TimerPill } from './AgendaPanel'
 import { MyNotes } from './MyNotes'
+import { RoomMediaClient } from './media'
+import { MediaStage, useMediaVersion } from './MediaStage'
 import './sessions.css'
 
 // the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
@@ -144,6 +146,16 @@ function RoomView(props: {
   const unread = tab === 'chat' ? 0 : Math.max(0, view.chat.length - seenChat)
   const act = useCallback((action: string, fields?: Record<string, unknown>) => room.act(action, fields), [room])
   const ctx: RoomCtx = { room, me, role, isHost, readOnly: ended || conn.status === 'closed', act }
+  // the media connections live as long as this view; unmounting (leaving) stops every track
+  const [media, setMedia] = useState<RoomMediaClient | null>(null)
+  useEffect(() => {
+    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me)
+    setMedia(client)
+    return () => client.destroy()
+  }, [room, me])
+  useEffect(() => {
+    if (ended) media?.destroy()
+  }, [ended, media])
 
   useEffect(() => {
     document.title = `${title} · Live session · Workbook`
@@ -162,6 +174,7 @@ function RoomView(props: {
 
   const leave = async () => {
     setBusy(true)
+    media?.destroy()
     try {
       // (an ended session still records the leave; one the host removed us from has no row to
       // change: either way we go)
@@ -247,6 +260,7 @@ function RoomView(props: {
             </button>
           </div>
         ) : null}
+        {media ? <MediaStage ctx={ctx} view={view} client={media} /> : null}
         <div className="room-tabs" role="group" aria-label="Room panels">
           {TABS.map((t) => (
             <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
@@ -263,7 +277,7 @@ function RoomView(props: {
         </div>
         <div className="room-body" data-tab={tab}>
           <div className="room-grid">
-            <PeoplePanel ctx={ctx} view={view} />
+            {media ? <PeopleWithMedia ctx={ctx} view={view} media={media} /> : <PeoplePanel ctx={ctx} view={view} speaker={null} />}
             <ChatPanel ctx={ctx} view={view} />
             <PollsPanel ctx={ctx} view={view} />
             <QaPanel ctx={ctx} view={view} />
@@ -285,4 +299,10 @@ function RoomView(props: {
       </div>
     </main>
   )
+}
+
+/** The people list re-rendered on audio levels (the active speaker) as well as room changes. */
+function PeopleWithMedia({ ctx, view, media }: { ctx: RoomCtx; view: ReturnType<typeof readRoom>; media: RoomMediaClient }) {
+  useMediaVersion(media)
+  return <PeoplePanel ctx={ctx} view={view} speaker={media.speaker} />
 }
