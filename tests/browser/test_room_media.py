@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
@@ -224,9 +225,14 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     host.locator("#media-record").click()
     for page in (host, ann, vic):
         expect(page.locator("#recording-indicator")).to_have_count(0)
+    expect(host.locator("#media-record")).to_have_text("Record")  # the reply: stored
     expect(host.locator("#media-error")).to_have_count(0)
-    stored = [p for p in server.data_dir.rglob("*.webm") if "in-progress" not in str(p)]
-    assert stored and stored[0].stat().st_size > 10_000, stored
+    stored = list((server.data_dir / "objects" / "recordings").rglob("*.webm"))
+    assert len(stored) == 1, stored
+    with av.open(str(stored[0])) as container:
+        video = container.streams.video[0]
+        assert video.codec_context.name == "vp8" and container.streams.audio
+        assert container.duration and container.duration / av.time_base > 1.5
 
     # the host stops the screen; attendees' stage follows; leaving stops the host's devices
     host.locator("#media-screen").click()
