@@ -218,6 +218,8 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
         """() => { const v = document.querySelector('.tile-screen video');
                    window.__t0 ??= v.currentTime; return v.currentTime - window.__t0 > 2 }""",
         timeout=TIMEOUT, polling=250)
+    for page in (host, ann, vic):  # (autoplay allowed by the flag: no click asked for)
+        expect(page.locator("#media-sound")).to_have_count(0)
     host.screenshot(path=str(artifacts / "room-media-host.png"))
     ann.screenshot(path=str(artifacts / "room-media-phone.png"), full_page=True)
     assert_accessible(host, "room with media (host)")

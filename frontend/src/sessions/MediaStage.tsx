@@ -4,7 +4,7 @@
  * indicator everyone sees. What is published comes from the room document's `media` map; the
  * server decides who may publish and the bar shows its refusal in words.
  */
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import type { RoomCtx } from './RoomPage'
 import type { MediaSource, RoomView } from './model'
 import { deviceError, Refused, type RemoteTrack, type RoomMediaClient } from './media'
@@ -35,6 +35,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   const [error, setError] = useState('')
   const [pending, setPending] = useState<MediaSource | 'record' | null>(null)
   const [soundBlocked, setSoundBlocked] = useState(false)
+  const onBlocked = useCallback(() => setSoundBlocked(true), [])
   const live = view.status === 'live' && !ctx.readOnly
   const local = client.local
   const names = new Map(view.participants.map((p) => [p.userId, p.name]))
@@ -201,7 +202,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
       {remote
         .filter((t) => t.source === 'audio')
         .map((t) => (
-          <Sound key={`${t.userId}:audio`} track={t} blocked={soundBlocked} onBlocked={() => setSoundBlocked(true)} />
+          <Sound key={`${t.userId}:audio`} track={t} blocked={soundBlocked} onBlocked={onBlocked} />
         ))}
     </section>
   )
@@ -224,9 +225,11 @@ function Sound({ track, blocked, onBlocked }: { track: RemoteTrack; blocked: boo
   useEffect(() => {
     const audio = ref.current
     if (!audio || blocked) return
-    audio.srcObject = track.stream
+    if (audio.srcObject !== track.stream) audio.srcObject = track.stream
     // a page nobody clicked yet may not play sound: ask for a click once
-    audio.play().catch(() => onBlocked())
+    audio.play().catch((err: unknown) => {
+      if (err instanceof DOMException && err.name === 'NotAllowedError') onBlocked()
+    })
   }, [track.stream, blocked, onBlocked])
   return <audio ref={ref} autoPlay data-user={track.userId} />
 }
