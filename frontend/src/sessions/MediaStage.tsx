@@ -100,7 +100,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
         <h2 id="media-title">Audio and video</h2>
         {view.recording ? (
           <span className="rec-pill" role="status" id="recording-indicator">
-            <span className="rec-dot" aria-hidden="true" /> Recording{recordingBy ? ` ${recordingBy === 'You' ? 'you' : recordingBy}` : ''}
+            <span className="rec-dot" aria-hidden="true" /> Recording{recordingBy && recordingBy !== 'You' ? ` ${recordingBy}` : ''}
           </span>
         ) : null}
       </div>
