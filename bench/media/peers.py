@@ -5,9 +5,10 @@ black/white blocks along the top, over a moving gradient so the encoder has real
 Opus. It records when each index left (``time.monotonic``, one clock for every namespace).
 
 ``peers.py subscribe N PUBLISHER_ID probe|count``: N subscribers of the publisher's camera
-and audio. With ``probe``, subscriber 0 decodes its video and notes when each index first shows (the latency probe);
-the others count encoded frames without decoding (``media.passthrough`` on the receiving
-side), so the subscribers' own CPU does not drown the server's on a small machine.
+and audio. With ``probe``, subscriber 0 decodes its video and notes when each index first
+shows (the latency probe); the others count encoded frames without decoding
+(``media.passthrough`` on the receiving side), so the subscribers' own CPU does not drown the
+server's on a small machine.
 
 Lines of JSON on stdout (offers, reports), commands on stdin (answers, ``report``, ``stop``).
 """
@@ -89,7 +90,7 @@ async def lines(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 async def main() -> None:
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=2**24)  # (50 answers are one line)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     role = sys.argv[1]
     pcs: list[RTCPeerConnection] = []

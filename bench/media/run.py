@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -81,6 +82,18 @@ class Stock:
             await pc.close()
 
 
+def cpu_seconds(peer: Peer) -> float:
+    """User + system CPU of a peer process so far (``ip netns exec`` execs into Python)."""
+    fields = Path(f"/proc/{peer.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def outlet_drops(relay: MediaRelay) -> int:
+    """Packets our relay dropped for slow subscribers so far (its private state: a bench)."""
+    return sum(sub.outlet.dropped for member in relay._rooms.get(ROOM, {}).values()
+               for sub in member.subscriptions.values())
+
+
 async def report(peer: Peer) -> dict[str, Any]:
     after = len(peer.events)
     await peer.send(cmd="report")
@@ -118,7 +131,8 @@ async def one_run(server: str, n: int, warmup: float, window: float) -> dict[str
                 for i, o in enumerate(offers):
                     if server == "ours":
                         wanted = {t["mid"]: (t["userId"], t["source"]) for t in o["tracks"]}
-                        answers.append(await ours.subscribe(ROOM, f"s{start + i}", o["sdp"], wanted))
+                        user = f"s{start + i}"
+                        answers.append(await ours.subscribe(ROOM, user, o["sdp"], wanted))
                     else:
                         while "video" not in stock.tracks:
                             await asyncio.sleep(0.05)
@@ -134,8 +148,10 @@ async def one_run(server: str, n: int, warmup: float, window: float) -> dict[str
             before = [await report(p) for p in subscribers]
             sent0 = (await report(publisher))["sent"]
             cpu0, wall0 = time.process_time(), time.monotonic()
+            load0, drops0 = sum(cpu_seconds(p) for p in subscribers), outlet_drops(ours)
             await asyncio.sleep(window)
             cpu1, wall1 = time.process_time(), time.monotonic()
+            load1, drops1 = sum(cpu_seconds(p) for p in subscribers), outlet_drops(ours)
             pub_end = await report(publisher)
             after = [await report(p) for p in subscribers]
             sent = pub_end["sent"] - sent0
@@ -147,8 +163,12 @@ async def one_run(server: str, n: int, warmup: float, window: float) -> dict[str
                          if i in sent_at and sent0 < i <= pub_end["sent"])
             connected = sum(s == "connected" for s in states)
             return {
-                "server": server, "n": n, "connected": connected, "window_s": round(wall1 - wall0, 2),
+                "server": server, "n": n, "connected": connected,
+                "window_s": round(wall1 - wall0, 2),
                 "server_cores": round((cpu1 - cpu0) / (wall1 - wall0), 3),
+                "subscriber_processes_cores": round((load1 - load0) / (wall1 - wall0), 3),
+                "relay_dropped_packets": drops1 - drops0,
+                "load_average": os.getloadavg()[0],
                 "frames_sent": sent, "delivered_min": min(delivered), "delivered_median":
                 statistics.median(delivered), "latency_samples": len(lat),
                 "latency_p50_ms": round(lat[len(lat) // 2], 1) if lat else None,

@@ -192,6 +192,19 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     expect(vic.locator("#media-viewer-hint")).to_be_visible()
     assert '"reason":"not_allowed"' in _forced_publish(vic)
 
+    # a refused camera permission is said in words, and nothing is published
+    ann.evaluate("""() => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices)
+      navigator.mediaDevices.getUserMedia = (constraints) => {
+        navigator.mediaDevices.getUserMedia = real
+        return Promise.reject(new DOMException('denied', 'NotAllowedError'))
+      }
+    }""")
+    ann.locator("#media-camera").click()
+    expect(ann.locator("#media-error")).to_contain_text("Permission to use your camera was denied")
+    expect(ann.locator("#media-camera")).to_have_text("Camera off")
+    ann.locator("#media-error").get_by_role("button", name="Dismiss").click()
+
     # Ann (a participant, allowed to speak) turns on her microphone; the host hears her
     ann.locator("#media-mic").click()
     expect(ann.locator("#media-mic")).to_have_text("Mic on")
