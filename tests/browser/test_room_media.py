@@ -218,6 +218,21 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     assert level > 0, "the host's page received only silence from Ann"
     # someone speaks (the fake microphones beep): a highlighted row in the viewer's list
     expect(vic.locator(".person[data-speaking='true']")).to_have_count(1, timeout=TIMEOUT)
+    # Ann's socket drops (the server ends her media with it) and comes back: she publishes
+    # again by herself and the host hears her on a new subscription
+    # (the page's own offline handling closes the socket: Playwright's offline emulation
+    # leaves an open WebSocket alone)
+    ann.evaluate("() => window.dispatchEvent(new Event('offline'))")
+    expect(host.locator(f"audio[data-user='{ann_id}']")).to_have_count(0, timeout=TIMEOUT)
+    ann.evaluate("() => window.dispatchEvent(new Event('online'))")
+    expect(host.locator(f"audio[data-user='{ann_id}']")).to_have_count(1, timeout=TIMEOUT)
+    expect(ann.locator("#media-mic")).to_have_text("Mic on")
+    level = 0.0
+    for _ in range(10):
+        level = host.evaluate(LEVEL, f"audio[data-user='{ann_id}']")
+        if level > 0:
+            break
+    assert level > 0, "after her reconnect the host received only silence from Ann"
     # Ann mutes: everyone's list says so
     ann.locator("#media-mic").click()
     expect(ann.locator("#media-mic")).to_have_text("Mic muted")

@@ -2,7 +2,7 @@
  * `/sessions/:id`: the live room. Joins over REST, then reads everything from the room's Y.Doc
  * (read-only socket) and awareness; every change is an action (room.ts). No polling.
  */
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
@@ -156,6 +156,16 @@ function RoomView(props: {
   useEffect(() => {
     if (ended) media?.destroy()
   }, [ended, media])
+  // a socket that dropped took this participant's media with it on the server: offer again
+  const lastStatus = useRef(conn.status)
+  const everLive = useRef(false)
+  useEffect(() => {
+    const before = lastStatus.current
+    lastStatus.current = conn.status
+    if (conn.status !== 'live' || before === 'live') return
+    if (everLive.current) media?.resume()
+    everLive.current = true
+  }, [conn.status, media])
 
   useEffect(() => {
     document.title = `${title} · Live session · Workbook`

@@ -153,7 +153,10 @@ export class RoomMediaClient {
     pc.addEventListener('connectionstatechange', () => {
       // aiortc has no ICE restart: a failed connection is replaced by a new one on the next change
       if (pc.connectionState !== 'failed') return
-      if (name === 'publish' && this.publishPc === pc) this.publishPc = null
+      if (name === 'publish' && this.publishPc === pc) {
+        this.publishPc = null
+        this.republish()
+      }
       if (name === 'subscribe' && this.subscribePc === pc) {
         this.subscribePc = null
         this.receiving.clear()
@@ -258,6 +261,30 @@ export class RoomMediaClient {
       throw err
     }
     await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp as string })
+  }
+
+  /** Offer what I send again on a fresh publish connection (queued after other changes). */
+  private republish(): void {
+    if (this.destroyed || !this.sending.size) return
+    for (const sent of this.sending.values()) sent.transceiver = null
+    this.publishChain = this.publishChain.then(() => this.negotiate()).catch(() => undefined)
+  }
+
+  /**
+   * The room socket came back: the server ended this participant's media when its last
+   * connection closed, so publish and subscribe again on new connections.
+   */
+  resume(): void {
+    if (this.destroyed) return
+    this.publishPc?.close()
+    this.publishPc = null
+    this.subscribePc?.close()
+    this.subscribePc = null
+    this.receiving.clear()
+    this.remote.clear()
+    this.republish()
+    void this.setWanted(this.wanted, true).catch(() => undefined)
+    this.bump()
   }
 
   async setMuted(muted: boolean): Promise<void> {
