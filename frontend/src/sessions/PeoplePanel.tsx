@@ -1,7 +1,6 @@
 /** Participants with role, presence, media and hand; my hand and media; host moderation. */
-import { useState } from 'react'
 import type { RoomCtx } from './RoomPage'
-import type { Media, RoomView } from './model'
+import type { RoomView } from './model'
 
 const ROLE_LABEL: Record<string, string> = {
   host: 'Host',
@@ -11,18 +10,12 @@ const ROLE_LABEL: Record<string, string> = {
   viewer: 'Viewer',
 }
 
-export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
+/** `speaker`: who is speaking now (audio level measured by this page, media.ts). */
+export function PeoplePanel({ ctx, view, speaker }: { ctx: RoomCtx; view: RoomView; speaker: string | null }) {
   const { act, me, isHost, role, readOnly } = ctx
-  const [media, setMedia] = useState<Media>({ mic: false, camera: false, screen: false })
   const handIndex = new Map(view.hands.map((h, i) => [h.userId, i + 1]))
   const myHand = handIndex.has(me)
   const live = view.status === 'live'
-
-  const toggle = (key: keyof Media) => {
-    const next = { ...media, [key]: !media[key] }
-    setMedia(next)
-    ctx.room.setMedia(next)
-  }
 
   return (
     <section className="panel panel-people" aria-labelledby="people-title">
@@ -41,12 +34,6 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
             {myHand ? 'Lower hand' : 'Raise hand'}
           </button>
         ) : null}
-        <button type="button" className="btn" aria-pressed={media.mic} disabled={readOnly} onClick={() => toggle('mic')}>
-          {media.mic ? 'Mic on' : 'Mic off'}
-        </button>
-        <button type="button" className="btn" aria-pressed={media.camera} disabled={readOnly} onClick={() => toggle('camera')}>
-          {media.camera ? 'Camera on' : 'Camera off'}
-        </button>
       </div>
       {isHost && view.hands.length ? (
         <div className="hand-queue">
@@ -70,9 +57,11 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
         {view.participants.map((p) => {
           const presence = view.presence.get(p.userId)
           const hand = handIndex.get(p.userId)
+          const sent = view.media.get(p.userId)
+          const speaking = speaker === p.userId
           const canModerate = isHost && p.userId !== me && p.role !== 'host' && !(role === 'co-host' && p.role === 'co-host')
           return (
-            <li key={p.userId} className="person" data-user={p.userId}>
+            <li key={p.userId} className={`person ${speaking ? 'person-speaking' : ''}`} data-user={p.userId} data-speaking={speaking ? 'true' : undefined}>
               <span className={`dot ${presence ? 'dot-on' : ''}`} aria-hidden="true" />
               <span className="person-name">
                 {p.name}
@@ -85,10 +74,11 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
                   Hand {hand}
                 </span>
               ) : null}
-              {presence?.media ? (
-                <span className="media">
-                  {presence.media.mic ? 'mic on' : 'muted'}
-                  {presence.media.camera ? ' · camera' : ''}
+              {sent ? (
+                <span className="media" data-media={Object.keys(sent).sort().join(' ')}>
+                  {sent.audio ? (sent.audio.muted ? 'muted' : speaking ? 'speaking' : 'mic on') : 'no mic'}
+                  {sent.camera ? ' · camera' : ''}
+                  {sent.screen ? ' · screen' : ''}
                 </span>
               ) : null}
               {canModerate && !readOnly ? (

@@ -2,7 +2,7 @@
  * `/sessions/:id`: the live room. Joins over REST, then reads everything from the room's Y.Doc
  * (read-only socket) and awareness; every change is an action (room.ts). No polling.
  */
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react'
+import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
@@ -15,6 +15,8 @@ import { QaPanel } from './QaPanel'
 import { PeoplePanel } from './PeoplePanel'
 import { AgendaPanel, TimerPill } from './AgendaPanel'
 import { MyNotes } from './MyNotes'
+import { RoomMediaClient } from './media'
+import { MediaStage, useMediaVersion } from './MediaStage'
 import './sessions.css'
 
 // the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
@@ -144,6 +146,26 @@ function RoomView(props: {
   const unread = tab === 'chat' ? 0 : Math.max(0, view.chat.length - seenChat)
   const act = useCallback((action: string, fields?: Record<string, unknown>) => room.act(action, fields), [room])
   const ctx: RoomCtx = { room, me, role, isHost, readOnly: ended || conn.status === 'closed', act }
+  // the media connections live as long as this view; unmounting (leaving) stops every track
+  const [media, setMedia] = useState<RoomMediaClient | null>(null)
+  useEffect(() => {
+    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me)
+    setMedia(client)
+    return () => client.destroy()
+  }, [room, me])
+  useEffect(() => {
+    if (ended) media?.destroy()
+  }, [ended, media])
+  // a socket that dropped took this participant's media with it on the server: offer again
+  const lastStatus = useRef(conn.status)
+  const everLive = useRef(false)
+  useEffect(() => {
+    const before = lastStatus.current
+    lastStatus.current = conn.status
+    if (conn.status !== 'live' || before === 'live') return
+    if (everLive.current) media?.resume()
+    everLive.current = true
+  }, [conn.status, media])
 
   useEffect(() => {
     document.title = `${title} · Live session · Workbook`
@@ -162,6 +184,7 @@ function RoomView(props: {
 
   const leave = async () => {
     setBusy(true)
+    media?.destroy()
     try {
       // (an ended session still records the leave; one the host removed us from has no row to
       // change: either way we go)
@@ -247,6 +270,7 @@ function RoomView(props: {
             </button>
           </div>
         ) : null}
+        {media ? <MediaStage ctx={ctx} view={view} client={media} /> : null}
         <div className="room-tabs" role="group" aria-label="Room panels">
           {TABS.map((t) => (
             <button key={t.id} type="button" className="seg-btn" aria-pressed={tab === t.id} onClick={() => props.setTab(t.id)}>
@@ -263,7 +287,7 @@ function RoomView(props: {
         </div>
         <div className="room-body" data-tab={tab}>
           <div className="room-grid">
-            <PeoplePanel ctx={ctx} view={view} />
+            {media ? <PeopleWithMedia ctx={ctx} view={view} media={media} /> : <PeoplePanel ctx={ctx} view={view} speaker={null} />}
             <ChatPanel ctx={ctx} view={view} />
             <PollsPanel ctx={ctx} view={view} />
             <QaPanel ctx={ctx} view={view} />
@@ -285,4 +309,10 @@ function RoomView(props: {
       </div>
     </main>
   )
+}
+
+/** The people list re-rendered on audio levels (the active speaker) as well as room changes. */
+function PeopleWithMedia({ ctx, view, media }: { ctx: RoomCtx; view: ReturnType<typeof readRoom>; media: RoomMediaClient }) {
+  useMediaVersion(media)
+  return <PeoplePanel ctx={ctx} view={view} speaker={media.speaker} />
 }

@@ -73,7 +73,20 @@ export interface Settings {
   chat?: boolean
   questions?: boolean
   anonymousQuestions?: boolean
+  /** who may turn on microphone and camera besides hosts: `everyone` (default) or `hosts` */
+  whoMayUnmute?: string
+  /** who may share a screen besides hosts: `hosts` (default) or `everyone` */
+  whoMayShare?: string
 }
+
+/** `state.recording` while the host records (docs/media.md, "Recording"). */
+export interface Recording {
+  userId: string
+  startedAt: number
+}
+export type MediaSource = 'audio' | 'camera' | 'screen'
+/** The `media` map: what each participant publishes through the relay, with mute state. */
+export type PublishedMedia = Map<string, Partial<Record<MediaSource, { muted: boolean }>>>
 
 export interface RoomView {
   status: RoomPhase
@@ -92,6 +105,8 @@ export interface RoomView {
   agenda: AgendaItem[]
   agendaIndex: number | null
   timer: Timer | null
+  media: PublishedMedia
+  recording: Recording | null
 }
 
 export const HOSTS: ReadonlySet<Role> = new Set(['host', 'co-host'])
@@ -138,5 +153,7 @@ export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected
     agenda: doc.getArray<AgendaItem>('agenda').toArray(),
     agendaIndex: typeof state.get('agendaIndex') === 'number' ? (state.get('agendaIndex') as number) : null,
     timer: (state.get('timer') as Timer | null | undefined) ?? null,
+    media: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean }>>>('media').entries()),
+    recording: (state.get('recording') as Recording | null | undefined) ?? null,
   }
 }

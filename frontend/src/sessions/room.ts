@@ -40,6 +40,7 @@ export class Room {
   readonly provider: WebsocketProvider
   private next = 0
   private readonly waiting = new Map<string, (reply: Reply) => void>()
+  private readonly quiet = new Set<string>()
   private readonly listeners = new Set<() => void>()
   private destroyed = false
   private state: ConnState = { status: 'connecting' }
@@ -68,7 +69,8 @@ export class Room {
       const key = reply.id === null ? '' : String(reply.id)
       const resolve = this.waiting.get(key)
       this.waiting.delete(key)
-      if (!reply.ok) this.onRejected(reply)
+      // (a quiet action's caller shows its own words for the refusal)
+      if (!reply.ok && !this.quiet.delete(key)) this.onRejected(reply)
       resolve?.(reply)
     }
     this.provider.on('status', ({ status }) => this.set({ status: status === 'connected' ? 'connecting' : 'offline' }))
@@ -137,16 +139,17 @@ export class Room {
   }
 
   /** Send one action; resolves with the server's reply (a lost socket resolves as offline). */
-  act(action: string, fields: Record<string, unknown> = {}): Promise<Reply> {
+  act(action: string, fields: Record<string, unknown> = {}, quiet = false): Promise<Reply> {
     const ws = this.provider.ws
     const id = `a${++this.next}`
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.provider.synced) {
       const reply: Reply = { id, ok: false, reason: 'offline' }
-      this.onRejected(reply)
+      if (!quiet) this.onRejected(reply)
       return Promise.resolve(reply)
     }
     return new Promise((resolve) => {
       this.waiting.set(id, resolve)
+      if (quiet) this.quiet.add(id)
       const encoder = encoding.createEncoder()
       encoding.writeVarUint(encoder, STATELESS)
       encoding.writeVarUint(encoder, 0)
@@ -189,7 +192,23 @@ export const REASONS: Record<string, string> = {
   already_voted: 'You already upvoted this question.',
   limit_reached: 'This session has reached its limit for that.',
   internal: 'The server failed; please try again.',
+  media_limit: 'This room or server has reached its limit for audio and video; try again later.',
+  media_unavailable: 'Audio and video are not available on this server.',
+  recording_active: 'A recording is already running in this room.',
   offline: 'You are offline: the action was not sent.',
+}
+
+/** Media refusals in the words of the control that was refused (docs/media.md, "Signaling"). */
+export const MEDIA_REASONS: Record<string, string> = {
+  not_allowed: 'The host has not allowed you to share that in this session.',
+  not_started: 'Audio and video start when the host starts the session.',
+  not_found: 'That is no longer being shared.',
+  invalid: 'The browser sent a media request the server could not use.',
+  session_ended: 'The session has ended.',
+}
+
+export function mediaReasonText(reason: string | undefined): string {
+  return MEDIA_REASONS[reason ?? ''] ?? reasonText(reason)
 }
 
 export function reasonText(reason: string | undefined): string {

@@ -1,0 +1,235 @@
+/**
+ * The room's audio and video: my media bar (microphone, camera, screen), the stage (a shared
+ * screen large, cameras beside it), the others' sound, and the host's recording control with an
+ * indicator everyone sees. What is published comes from the room document's `media` map; the
+ * server decides who may publish and the bar shows its refusal in words.
+ */
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import type { RoomCtx } from './RoomPage'
+import type { MediaSource, RoomView } from './model'
+import { deviceError, Refused, type RemoteTrack, type RoomMediaClient } from './media'
+import { mediaReasonText } from './room'
+
+const WHAT: Record<MediaSource, string> = { audio: 'microphone', camera: 'camera', screen: 'screen' }
+
+function explain(err: unknown, source: MediaSource): string {
+  if (err instanceof Refused) return mediaReasonText(err.reason)
+  if (source === 'screen' && err instanceof DOMException && err.name === 'NotAllowedError') return 'Screen sharing was cancelled or not allowed.'
+  return deviceError(err, WHAT[source])
+}
+
+/** What a role may send under the session's settings (the server checks it again). */
+function allowed(ctx: RoomCtx, view: RoomView, source: MediaSource): boolean {
+  if (ctx.isHost) return true
+  if (ctx.role === 'viewer') return false
+  if (source === 'screen') return view.settings.whoMayShare === 'everyone'
+  return (view.settings.whoMayUnmute ?? 'everyone') === 'everyone'
+}
+
+export function useMediaVersion(client: RoomMediaClient): number {
+  return useSyncExternalStore(client.subscribe, () => client.snapshotVersion)
+}
+
+export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView; client: RoomMediaClient }) {
+  useMediaVersion(client)
+  const [error, setError] = useState('')
+  const [pending, setPending] = useState<MediaSource | 'record' | null>(null)
+  const [soundBlocked, setSoundBlocked] = useState(false)
+  const onBlocked = useCallback(() => setSoundBlocked(true), [])
+  const live = view.status === 'live' && !ctx.readOnly
+  const local = client.local
+  const names = new Map(view.participants.map((p) => [p.userId, p.name]))
+  const nameOf = (userId: string) => (userId === ctx.me ? 'You' : (names.get(userId) ?? 'Someone'))
+
+  // receive everything the others publish; a change of the map renegotiates
+  const wanted: string[] = []
+  for (const [userId, sources] of view.media) {
+    if (userId === ctx.me) continue
+    for (const source of Object.keys(sources)) wanted.push(`${userId}:${source}`)
+  }
+  const wantedKey = wanted.sort().join('|')
+  useEffect(() => {
+    if (view.status !== 'live') return
+    client.setWanted(wantedKey ? wantedKey.split('|') : []).catch((err: unknown) => {
+      if (err instanceof Refused && err.reason === 'not_found') return // gone meanwhile: the map follows
+      setError(err instanceof Refused ? mediaReasonText(err.reason) : 'Could not receive the others\u2019 audio and video.')
+    })
+  }, [client, wantedKey, view.status])
+
+  // presence mirrors what I really send
+  useEffect(() => {
+    ctx.room.setMedia({ mic: local.audio && !local.muted, camera: local.camera, screen: local.screen })
+  }, [ctx.room, local.audio, local.muted, local.camera, local.screen])
+
+  const run = async (what: MediaSource | 'record', job: () => Promise<unknown>, source: MediaSource = 'camera') => {
+    setPending(what)
+    setError('')
+    try {
+      await job()
+    } catch (err) {
+      setError(explain(err, source))
+    } finally {
+      setPending(null)
+    }
+  }
+
+  const toggleMic = () =>
+    void run('audio', () => (local.audio ? client.setMuted(!local.muted) : client.setSource('audio', true)), 'audio')
+  const toggle = (source: 'camera' | 'screen') => void run(source, () => client.setSource(source, !local[source]), source)
+  const record = () =>
+    void run('record', async () => {
+      const reply = await ctx.room.act('media.record', { on: !view.recording }, true)
+      if (!reply.ok) throw new Refused(reply.reason ?? 'internal')
+    })
+
+  const remote = client.remoteTracks
+  const videos: { key: string; userId: string; source: MediaSource; stream: MediaStream; mine: boolean }[] = []
+  for (const source of ['screen', 'camera'] as const) {
+    const mine = client.localStream(source)
+    if (mine) videos.push({ key: `me:${source}`, userId: ctx.me, source, stream: mine, mine: true })
+    for (const t of remote) if (t.source === source) videos.push({ key: `${t.userId}:${source}`, ...t, mine: false })
+  }
+  const hasScreen = videos.some((v) => v.source === 'screen')
+  const speaker = client.speaker
+  const mayPublish = (['audio', 'camera', 'screen'] as const).filter((s) => allowed(ctx, view, s))
+  const recordingBy = view.recording ? nameOf(view.recording.userId) : ''
+
+  return (
+    <section className="panel panel-media" aria-labelledby="media-title" data-speaker={speaker ?? ''}>
+      <div className="media-head">
+        <h2 id="media-title">Audio and video</h2>
+        {view.recording ? (
+          <span className="rec-pill" role="status" id="recording-indicator">
+            <span className="rec-dot" aria-hidden="true" /> Recording{recordingBy && recordingBy !== 'You' ? ` ${recordingBy}` : ''}
+          </span>
+        ) : null}
+      </div>
+      {mayPublish.length ? (
+        <div className="media-bar" role="group" aria-label="Your audio and video">
+          {mayPublish.includes('audio') ? (
+            <button
+              type="button"
+              className={`btn media-btn ${local.audio && !local.muted ? 'media-on' : ''}`}
+              id="media-mic"
+              aria-pressed={local.audio && !local.muted}
+              disabled={!live || pending !== null}
+              onClick={toggleMic}
+            >
+              {pending === 'audio' ? 'Mic…' : !local.audio ? 'Turn on mic' : local.muted ? 'Mic muted' : 'Mic on'}
+            </button>
+          ) : null}
+          {mayPublish.includes('camera') ? (
+            <button
+              type="button"
+              className={`btn media-btn ${local.camera ? 'media-on' : ''}`}
+              id="media-camera"
+              aria-pressed={local.camera}
+              disabled={!live || pending !== null}
+              onClick={() => toggle('camera')}
+            >
+              {pending === 'camera' ? 'Camera…' : local.camera ? 'Camera on' : 'Camera off'}
+            </button>
+          ) : null}
+          {mayPublish.includes('screen') ? (
+            <button
+              type="button"
+              className={`btn media-btn ${local.screen ? 'media-on' : ''}`}
+              id="media-screen"
+              aria-pressed={local.screen}
+              disabled={!live || pending !== null}
+              onClick={() => toggle('screen')}
+            >
+              {pending === 'screen' ? 'Screen…' : local.screen ? 'Stop sharing' : 'Share screen'}
+            </button>
+          ) : null}
+          {ctx.isHost ? (
+            <button
+              type="button"
+              className={`btn media-btn ${view.recording ? 'btn-danger' : ''}`}
+              id="media-record"
+              aria-pressed={Boolean(view.recording)}
+              disabled={!live || pending !== null}
+              onClick={record}
+            >
+              {pending === 'record' ? 'Recording…' : view.recording ? 'Stop recording' : 'Record'}
+            </button>
+          ) : null}
+        </div>
+      ) : (
+        <p className="muted small" id="media-viewer-hint">
+          {ctx.role === 'viewer' ? 'You are watching: viewers cannot share audio or video.' : 'In this session only the hosts share audio and video.'}
+        </p>
+      )}
+      {!live && mayPublish.length ? <p className="muted small">{view.status === 'live' ? '' : 'Audio and video start when the session is live.'}</p> : null}
+      {error ? (
+        <p className="media-error" role="alert" id="media-error">
+          {error}{' '}
+          <button type="button" className="link-btn" onClick={() => setError('')}>
+            Dismiss
+          </button>
+        </p>
+      ) : null}
+      {soundBlocked ? (
+        <button type="button" className="btn btn-primary" id="media-sound" onClick={() => setSoundBlocked(false)}>
+          Turn on sound
+        </button>
+      ) : null}
+      {videos.length ? (
+        <div className={`stage ${hasScreen ? 'stage-screen' : ''}`} aria-label="Video">
+          {videos.map((v) => {
+            const muted = v.mine ? local.muted || !local.audio : Boolean(view.media.get(v.userId)?.audio?.muted ?? !view.media.get(v.userId)?.audio)
+            return (
+              <figure
+                key={v.key}
+                className={`tile tile-${v.source} ${speaker === v.userId && v.source === 'camera' ? 'tile-speaking' : ''}`}
+                data-user={v.userId}
+                data-source={v.source}
+              >
+                <Video stream={v.stream} />
+                <figcaption>
+                  {nameOf(v.userId)}
+                  {v.source === 'screen' ? ' · screen' : ''}
+                  {v.source === 'camera' && muted ? <span className="tile-muted"> · muted</span> : null}
+                  {speaker === v.userId && v.source === 'camera' ? <span className="visually-hidden"> (speaking)</span> : null}
+                </figcaption>
+              </figure>
+            )
+          })}
+        </div>
+      ) : view.status === 'live' ? (
+        <p className="muted small">Nobody shares video right now.</p>
+      ) : null}
+      {remote
+        .filter((t) => t.source === 'audio')
+        .map((t) => (
+          <Sound key={`${t.userId}:audio`} track={t} blocked={soundBlocked} onBlocked={onBlocked} />
+        ))}
+    </section>
+  )
+}
+
+function Video({ stream }: { stream: MediaStream }) {
+  const ref = useRef<HTMLVideoElement>(null)
+  useEffect(() => {
+    const video = ref.current
+    if (!video) return
+    video.srcObject = stream
+    void video.play().catch(() => undefined)
+  }, [stream])
+  // (video only: the sound plays from its own element)
+  return <video ref={ref} muted playsInline autoPlay />
+}
+
+function Sound({ track, blocked, onBlocked }: { track: RemoteTrack; blocked: boolean; onBlocked: () => void }) {
+  const ref = useRef<HTMLAudioElement>(null)
+  useEffect(() => {
+    const audio = ref.current
+    if (!audio || blocked) return
+    if (audio.srcObject !== track.stream) audio.srcObject = track.stream
+    // a page nobody clicked yet may not play sound: ask for a click once
+    audio.play().catch((err: unknown) => {
+      if (err instanceof DOMException && err.name === 'NotAllowedError') onBlocked()
+    })
+  }, [track.stream, blocked, onBlocked])
+  return <audio ref={ref} autoPlay data-user={track.userId} />
+}
