@@ -14,7 +14,7 @@ from storage.db import HEAD_REVISION, alembic_config, connect, current_revision,
 from storage.modules import ModuleRepository
 from storage.search import rebuild_sqlite_fts
 
-HEAD = "0005"
+HEAD = "0007"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -38,7 +38,13 @@ def _diff(conn: sa.Connection) -> list[object]:
             return False
         return not (
             kind == "index"
-            and name in {"ix_modules_search_vector", "ix_notes_search_vector", "ix_notes_tags"}
+            and name
+            in {
+                "ix_modules_search_vector",
+                "ix_notes_search_vector",
+                "ix_notes_tags",
+                "ix_transcript_segments_search_vector",
+            }
         )
 
     context.opts["include_object"] = include
