@@ -35,6 +35,7 @@ from api import (
     progress,
     sessions,
     shares,
+    transcripts,
     watching,
 )
 from api.errors import exception_handlers
@@ -88,6 +89,7 @@ def api_operations() -> list[Operation]:
         *notes.operations,
         *note_content.operations,
         *shares.operations,
+        *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
         *audio.operations,
         *sessions.operations,
         *mux.operations,

@@ -1,11 +1,14 @@
 """`/api/workbook/audio`: a user's audio recordings (bytes in the object store, metadata in SQL).
 
-Uploads are `multipart/form-data` (`audio` file, `title`, optional `moduleId`), capped at
-`Services.audio_max_bytes` while the body is still arriving. The bytes are stored first under
+Uploads are `multipart/form-data` (`audio` file, `title`, optional `moduleId` and
+`transcribe`), capped at `Services.audio_max_bytes` while the body is still arriving. What the
+file is (MP3, WAV, M4A, WebM, Ogg), and its duration, are read from its bytes with PyAV, never
+from its name or declared type; anything else is a 415. The bytes are stored first under
 `audio/<user id>/<recording id>.<ext>`, then the row is written; when the row cannot be written
 the object is deleted again, so a failed upload leaves nothing behind. Recordings are private: a
 recording of another user is a 404 like a missing one. The upload counts against the per-user
-audio rate limit; reads do not. Transcription (`POST /api/workbook/audio/transcribe`) is not here.
+audio rate limit; reads do not. Transcription and transcript search are `api.transcripts`;
+``transcribe=true`` starts it right after the upload.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import re
 import uuid
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -39,6 +44,8 @@ from api.schema import (
 )
 from api.security import Principal, require
 from api.services import Services, services
+from api.transcribe import start_transcription
+from speech.audio import AudioInfo, NotAudio, probe
 from storage.errors import UnknownReference
 from storage.models import AudioRecording
 from storage.modules import ModuleRepository
@@ -47,7 +54,8 @@ from storage.recordings import RecordingRepository
 
 log = logging.getLogger(__name__)
 
-# Extension -> the content types a client may send for it (the first is the canonical one).
+# Extension -> the content types a client may declare for it (documentation only: what a file
+# is comes from its bytes, `speech.audio.probe`).
 FORMATS: dict[str, tuple[str, ...]] = {
     "mp3": ("audio/mpeg", "audio/mp3"),
     "wav": ("audio/wav", "audio/x-wav", "audio/wave"),
@@ -56,7 +64,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "ogg": ("audio/ogg",),
 }
 _EXT_OF_TYPE = {ctype: ext for ext, types in FORMATS.items() for ctype in types}
-_GENERIC_TYPES = {"", "application/octet-stream"}
 _CHUNK = 64 * 1024
 _MAX_PART = 64 * 1024  # the text fields (title, moduleId)
 _MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
@@ -90,6 +97,9 @@ class AudioUpload(CamelModel):
     )
     title: str = Field(min_length=1, max_length=255, pattern=_TITLE_PATTERN)
     module_id: str = Field("", pattern=_MODULE_ID_PATTERN, description="empty: no module")
+    transcribe: Literal["", "true", "false", "1", "0"] = Field(
+        "", description="true: transcribe it right away (POST /api/workbook/audio/transcribe)"
+    )
 
 
 class AudioQuery(CamelModel):
@@ -103,6 +113,8 @@ class RecordingOut(CamelModel):
     file_name: str
     file_size: int
     content_type: str
+    duration_seconds: float | None = Field(description="read from the file at upload")
+    format: str | None = Field(description="the container the bytes are: mp3, wav, m4a, webm, ogg")
     status: str
     module_id: str | None
     created_at: datetime
@@ -115,6 +127,8 @@ class RecordingOut(CamelModel):
             file_name=recording.file_name,
             file_size=recording.file_size,
             content_type=recording.content_type,
+            duration_seconds=recording.duration_seconds,
+            format=recording.format,
             status=recording.status.value,
             module_id=str(recording.module_id) if recording.module_id else None,
             created_at=recording.created_at,
@@ -124,6 +138,9 @@ class RecordingOut(CamelModel):
 class RecordingEnvelope(CamelModel):
     success: bool = True
     recording: RecordingOut
+    transcription_id: str | None = Field(
+        None, description="set when the upload asked for transcription (transcribe=true)"
+    )
 
 
 class RecordingList(CamelModel):
@@ -186,29 +203,33 @@ def _file_name(upload: UploadFile) -> str:
     return name.strip()[-255:]
 
 
-def _format(upload: UploadFile, file_name: str) -> tuple[str, str, str]:
-    """The stored extension, content type and file name, or a 415 naming `audio`.
+def _named(file_name: str, ext: str) -> str:
+    """The stored name ends in the extension of what the bytes are: `blob` of a browser
+    MediaRecorder upload becomes `blob.webm`, a disguised `run.exe` `run.exe.mp3`; a recording
+    is never served back under a name that is not audio."""
+    if PurePosixPath(file_name).suffix.lower().lstrip(".") == ext:
+        return file_name
+    return f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else f"recording.{ext}"
 
-    A name with an audio extension decides (its content type may be generic, not another audio
-    type). Otherwise the content type must be an audio type, which decides; the stored name then
-    ends in that type's extension (`blob` of a browser MediaRecorder upload becomes `blob.webm`,
-    a disguised `run.exe` sent as audio/mpeg `run.exe.mp3`): a recording is never served back
-    under a name that is not audio.
-    """
-    sent = (upload.content_type or "").split(";")[0].strip().lower()
-    suffix = PurePosixPath(file_name).suffix.lower().lstrip(".")
-    if suffix in FORMATS and (sent in _GENERIC_TYPES or sent in FORMATS[suffix]):
-        return suffix, sent if sent in FORMATS[suffix] else FORMATS[suffix][0], file_name
-    if suffix not in FORMATS and sent in _EXT_OF_TYPE:
-        ext = _EXT_OF_TYPE[sent]
-        named = f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else ""
-        return ext, sent, named
-    allowed = ", ".join(f".{ext}" for ext in FORMATS)
-    raise ApiError(
-        415,
-        f"audio: unsupported format (send {allowed} with a matching audio content type)",
-        fields=[{"field": "audio", "message": f"unsupported format; allowed: {allowed}"}],
-    )
+
+async def _probe(data: bytes) -> AudioInfo:
+    """What the bytes are (never the name or the declared type), or a 415 naming `audio`."""
+    try:
+        return await anyio.to_thread.run_sync(probe, data)
+    except NotAudio as exc:
+        allowed = ", ".join(f".{ext}" for ext in FORMATS)
+        raise ApiError(
+            415,
+            f"audio: not a recording in a supported format ({allowed})",
+            fields=[{"field": "audio", "message": f"not decodable audio; allowed: {allowed}"}],
+        ) from exc
+
+
+def _flag(form: FormData, name: str) -> bool:
+    raw = (_text(form, name) or "").strip().lower()
+    if raw not in ("", "true", "false", "1", "0"):
+        raise invalid(name, "must be true or false")
+    return raw in ("true", "1")
 
 
 async def _read_upload(upload: UploadFile, limit: int) -> bytes:
@@ -247,13 +268,21 @@ async def upload_audio(request: Request) -> Response:
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
             raise invalid("audio", "a file is required" if upload is None else "must be a file")
-        ext, content_type, file_name = _format(upload, _file_name(upload))
         module_id = await _module_id(svc, form)
+        transcribe = _flag(form, "transcribe")
         data = await _read_upload(upload, limit)
     finally:
         await form.close()
-    recording = await _store(svc, principal, title, file_name, ext, content_type, data, module_id)
-    return respond(RecordingEnvelope(recording=RecordingOut.of(recording)), 201)
+    info = await _probe(data)
+    file_name = _named(_file_name(upload), info.ext)
+    recording = await _store(svc, principal, title, file_name, info, data, module_id)
+    transcription_id = None
+    if transcribe:
+        transcription, _ = await start_transcription(svc, recording)
+        transcription_id = str(transcription.id)
+    refreshed = await RecordingRepository(svc.db).get(recording.id) or recording
+    return respond(RecordingEnvelope(recording=RecordingOut.of(refreshed),
+                                     transcription_id=transcription_id), 201)
 
 
 async def _store(
@@ -261,23 +290,24 @@ async def _store(
     principal: Principal,
     title: str,
     file_name: str,
-    ext: str,
-    content_type: str,
+    info: AudioInfo,
     data: bytes,
     module_id: uuid.UUID | None,
 ) -> AudioRecording:
     """The object first, then the row; a failed row write deletes the object again."""
     recording_id = uuid.uuid4()
-    key = f"audio/{principal.user_id}/{recording_id}.{ext}"
-    await svc.objects.put(key, data, content_type)
+    key = f"audio/{principal.user_id}/{recording_id}.{info.ext}"
+    await svc.objects.put(key, data, info.content_type)
     try:
         return await RecordingRepository(svc.db).create(
             principal.user_id,
             title=title,
-            file_name=file_name or f"recording.{ext}",
+            file_name=file_name,
             object_key=key,
             file_size=len(data),
-            content_type=content_type,
+            content_type=info.content_type,
+            duration_seconds=info.duration,
+            audio_format=info.ext,
             module_id=module_id,
             recording_id=recording_id,
         )
@@ -344,6 +374,8 @@ async def download_audio(request: Request) -> Response:
 
 
 async def delete_audio(request: Request) -> Response:
+    """The row first (its transcription, segments and their index entries cascade with it),
+    then the bytes."""
     svc = services(request)
     principal = require(request, svc.tokens, "workbook.write")
     recording = await own_recording(svc, principal, path_uuid(request, "id"))

@@ -6,9 +6,12 @@ plain value (arq stores results in Redis).
 
 from __future__ import annotations
 
+import uuid
+
 from jobs.compaction import compact_all, compact_document
 from jobs.context import JobContext, JobFunction
 from jobs.enqueue import Every
+from jobs.transcription import transcribe_recording
 
 
 async def compact_document_job(ctx: JobContext, name: str) -> int:
@@ -35,11 +38,22 @@ async def append_note_text_job(ctx: JobContext, note_id: str, text: str, actor: 
     await ctx.require_notes().append_text(note_id, text, actor=actor)
 
 
+async def transcribe_recording_job(ctx: JobContext, transcription_id: str) -> str | None:
+    """Transcribe a recording whose transcription `TranscriptRepository.start` created; return
+    its final status ("done", "failed"), None when it was not processing (a duplicate)."""
+    database, objects = ctx.require_storage()
+    return await transcribe_recording(
+        uuid.UUID(transcription_id), database=database, objects=objects,
+        transcriber=ctx.transcriber, announce=ctx.announce, policy=ctx.transcription_retry,
+    )
+
+
 JOBS: tuple[JobFunction, ...] = (
     compact_document_job,
     compact_all_job,
     export_note_job,
     append_note_text_job,
+    transcribe_recording_job,
 )
 """Every job, registered by `__name__` with the arq worker."""
 

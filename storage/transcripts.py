@@ -159,8 +159,14 @@ class TranscriptRepository:
         return await self._finish(transcription_id, TranscriptionStatus.DONE, rows=kept,
                                   **values)
 
-    async def _finish(self, transcription_id: uuid.UUID, status: TranscriptionStatus, *,
-                      rows: Sequence[NewSegment] | None = None, **values: Any) -> Transcription | None:
+    async def _finish(
+        self,
+        transcription_id: uuid.UUID,
+        status: TranscriptionStatus,
+        *,
+        rows: Sequence[NewSegment] | None = None,
+        **values: Any,
+    ) -> Transcription | None:
         async with self._db.write() as session:
             found = await session.get(Transcription, transcription_id)
             if found is None or found.status is not TranscriptionStatus.PROCESSING:
@@ -246,7 +252,7 @@ class TranscriptRepository:
         ]
         postgres = self._db.dialect == "postgresql"
         if postgres:
-            vector = sa.literal_column("transcript_segments.search_vector")
+            vector: sa.ColumnElement[Any] = sa.literal_column("transcript_segments.search_vector")
             filters.append(vector.op("@@")(_pg_query(words)))
             snippet: Any = sa.func.ts_headline(
                 sa.literal_column("'english'::regconfig"), _SEGMENTS.c.text, _pg_query(words),

@@ -52,7 +52,8 @@ _SQLITE_UPGRADE = [
     END""",
 ]
 _SQLITE_DOWNGRADE = [
-    *(f"DROP TRIGGER IF EXISTS transcript_segments_fts_{e}" for e in ("insert", "update", "delete")),
+    *(f"DROP TRIGGER IF EXISTS transcript_segments_fts_{event}"
+      for event in ("insert", "update", "delete")),
     "DROP TABLE IF EXISTS transcript_segments_fts",
 ]
 
