@@ -10,21 +10,24 @@ segment per chunk.
 
 The client retries 429, 5xx and lost connections itself (`max_retries`, exponential backoff
 honouring ``Retry-After``); what still fails then is `TranscriptionRetryable` for the job to
-retry later, any other refusal `TranscriptionFailed`.
+retry later, any other refusal `TranscriptionFailed`. The `openai` package is imported when an
+`OpenAITranscriber` is built: the embedded default never loads it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_process
-import openai
 
 from speech.audio import RATE, NotAudio, chunks, decode_pcm, utterances, wav_bytes
 from speech.transcript import Segment, Transcript, TranscriptionFailed, TranscriptionRetryable
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["API_MAX_BYTES", "OpenAITranscriber", "prepare_chunks"]
 
@@ -69,9 +72,12 @@ class OpenAITranscriber:
     def __init__(self, *, api_key: str, model: str = "whisper-1", base_url: str | None = None,
                  max_chunk_bytes: int = 24 * 1024 * 1024, max_retries: int = 3,
                  timeout: float = 600.0, language: str | None = None) -> None:
+        import openai  # only with this engine (see the module docstring)
+
         if not 64 * 1024 <= max_chunk_bytes <= API_MAX_BYTES:
             raise ValueError(f"max_chunk_bytes must be between 64 KiB and {API_MAX_BYTES}")
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url,
+        self._openai = openai
+        self._client: openai.AsyncOpenAI = openai.AsyncOpenAI(api_key=api_key, base_url=base_url,
                                           max_retries=max_retries, timeout=timeout)
         self._model = model
         self._max_chunk_bytes = max_chunk_bytes
@@ -101,6 +107,7 @@ class OpenAITranscriber:
                              duration=duration)
 
     async def _chunk(self, part: _Chunk, index: int) -> tuple[list[Segment], str | None]:
+        openai = self._openai
         options: dict[str, Any] = {}
         if self._language:
             options["language"] = self._language

@@ -27,7 +27,7 @@ async def test_spoken_words_are_found_with_ordered_times(speech: bytes, fmt: str
     assert info.ext == fmt
     transcript = await PocketSphinxTranscriber().transcribe(audio, "application/octet-stream")
     words = set(transcript.text.split())
-    assert EXPECTED <= words, transcript.text
+    assert words >= EXPECTED, transcript.text
     assert transcript.language == "en-US" and transcript.engine == "pocketsphinx"
     assert transcript.confidence is not None and 0 < transcript.confidence <= 1
     assert len(transcript.segments) >= 2  # cut at the pause between the sentences
