@@ -17,18 +17,24 @@ import logging
 import re
 import uuid
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any, Literal
 from urllib.parse import quote
 
-import anyio
-import anyio.to_thread
 from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive
 
+from api.audio_form import (
+    MAX_FIELDS,
+    audio_info,
+    form_flag,
+    form_text,
+    read_form,
+    read_upload,
+    stored_name,
+    upload_name,
+)
 from api.errors import ApiError, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
@@ -37,7 +43,6 @@ from api.schema import (
     WHITESPACE,
     CamelModel,
     Success,
-    ascii_uint,
     parse_query,
     path_uuid,
     respond,
@@ -45,7 +50,7 @@ from api.schema import (
 from api.security import Principal, require
 from api.services import Services, services
 from api.transcribe import start_transcription
-from speech.audio import AudioInfo, NotAudio, probe
+from speech.audio import AudioInfo
 from storage.errors import UnknownReference
 from storage.models import AudioRecording
 from storage.modules import ModuleRepository
@@ -64,10 +69,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "ogg": ("audio/ogg",),
 }
 _EXT_OF_TYPE = {ctype: ext for ext, types in FORMATS.items() for ctype in types}
-_CHUNK = 64 * 1024
-_MAX_PART = 64 * 1024  # the text fields (title, moduleId)
-_MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
-_FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file itself
 # Not blank once stripped, no U+0000.
 _TITLE_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 _MODULE_ID_PATTERN = f"^$|{UUID_PATTERN}"
@@ -85,7 +86,7 @@ class AudioUpload(CamelModel):
     # Every other property is one more text field (a list would be several; null is none).
     model_config = ConfigDict(
         json_schema_extra={
-            "maxProperties": _MAX_FIELDS + 1,
+            "maxProperties": MAX_FIELDS + 1,
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         }
     )
@@ -149,102 +150,8 @@ class RecordingList(CamelModel):
     has_more: bool
 
 
-def _too_big(limit: int) -> ApiError:
-    return invalid("audio", f"the file is larger than {limit} bytes", status=413)
-
-
-def _capped(receive: Receive, cap: int, limit: int) -> Receive:
-    """`receive` that refuses the request once its body passed `cap` bytes (no spooling on)."""
-    seen = 0
-
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > cap:
-                raise _too_big(limit)
-        return message
-
-    return wrapped
-
-
-async def _read_form(request: Request, limit: int) -> FormData:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "multipart/form-data":
-        raise ApiError(
-            415,
-            "send the recording as multipart/form-data",
-            fields=[{"field": "audio", "message": "the body must be multipart/form-data"}],
-        )
-    cap = limit + _FORM_OVERHEAD
-    length = request.headers.get("content-length")
-    declared = None if length is None else ascii_uint(length)
-    if declared is not None and declared > cap:
-        raise _too_big(limit)
-    capped = Request(request.scope, _capped(request.receive, cap, limit))
-    return await capped.form(max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART)
-
-
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise invalid(name, "must be a text field, not a file")
-    if "\x00" in value:
-        raise invalid(name, "must not contain NUL (U+0000) characters")
-    return value
-
-
-def _file_name(upload: UploadFile) -> str:
-    raw = (upload.filename or "").replace("\\", "/")
-    name = "".join(ch for ch in PurePosixPath(raw).name if ch.isprintable())
-    return name.strip()[-255:]
-
-
-def _named(file_name: str, ext: str) -> str:
-    """The stored name ends in the extension of what the bytes are: `blob` of a browser
-    MediaRecorder upload becomes `blob.webm`, a disguised `run.exe` `run.exe.mp3`; a recording
-    is never served back under a name that is not audio."""
-    if PurePosixPath(file_name).suffix.lower().lstrip(".") == ext:
-        return file_name
-    return f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else f"recording.{ext}"
-
-
-async def _probe(data: bytes) -> AudioInfo:
-    """What the bytes are (never the name or the declared type), or a 415 naming `audio`."""
-    try:
-        return await anyio.to_thread.run_sync(probe, data)
-    except NotAudio as exc:
-        allowed = ", ".join(f".{ext}" for ext in FORMATS)
-        raise ApiError(
-            415,
-            f"audio: not a recording in a supported format ({allowed})",
-            fields=[{"field": "audio", "message": f"not decodable audio; allowed: {allowed}"}],
-        ) from exc
-
-
-def _flag(form: FormData, name: str) -> bool:
-    raw = (_text(form, name) or "").strip().lower()
-    if raw not in ("", "true", "false", "1", "0"):
-        raise invalid(name, "must be true or false")
-    return raw in ("true", "1")
-
-
-async def _read_upload(upload: UploadFile, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := await upload.read(_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise _too_big(limit)
-    if not data:
-        raise invalid("audio", "the file is empty")
-    return bytes(data)
-
-
 async def _module_id(svc: Services, form: FormData) -> uuid.UUID | None:
-    raw = _text(form, "moduleId")
+    raw = form_text(form, "moduleId")
     if not raw:
         return None
     if not re.fullmatch(UUID_PATTERN, raw):
@@ -260,26 +167,29 @@ async def upload_audio(request: Request) -> Response:
     principal = require(request, svc.tokens, "workbook.write")
     await enforce(svc.limiter, svc.limits.audio, str(principal.user_id), enabled=svc.limits.enabled)
     limit = svc.audio_max_bytes
-    form = await _read_form(request, limit)
+    form = await read_form(request, limit)
     try:
-        title = (_text(form, "title") or "").strip()
+        title = (form_text(form, "title") or "").strip()
         if not title or len(title) > 255:
             raise invalid("title", "must be 1 to 255 characters")
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
             raise invalid("audio", "a file is required" if upload is None else "must be a file")
         module_id = await _module_id(svc, form)
-        transcribe = _flag(form, "transcribe")
-        data = await _read_upload(upload, limit)
+        transcribe = form_flag(form, "transcribe")
+        data = await read_upload(upload, limit)
     finally:
         await form.close()
-    info = await _probe(data)
-    file_name = _named(_file_name(upload), info.ext)
+    info = await audio_info(data)
+    file_name = stored_name(upload_name(upload), info.ext)
     recording = await _store(svc, principal, title, file_name, info, data, module_id)
     transcription_id = None
     if transcribe:
-        transcription, _ = await start_transcription(svc, recording)
-        transcription_id = str(transcription.id)
+        try:
+            transcription, _ = await start_transcription(svc, recording)
+            transcription_id = str(transcription.id)
+        except ApiError as exc:  # the upload itself succeeded: the client may ask again later
+            log.warning("no transcription for uploaded recording %s: %s", recording.id, exc)
     refreshed = await RecordingRepository(svc.db).get(recording.id) or recording
     return respond(RecordingEnvelope(recording=RecordingOut.of(refreshed),
                                      transcription_id=transcription_id), 201)
