@@ -24,6 +24,7 @@ __all__ = [
     "NotAudio",
     "Span",
     "chunks",
+    "cover",
     "decode_pcm",
     "probe",
     "utterances",
@@ -201,6 +202,17 @@ def chunks(spans: list[Span], *, max_seconds: float) -> list[Span]:
             out[-1] = Span(out[-1].start, span.end)
         else:
             out.append(span)
+    return out
+
+
+def cover(spans: list[Span], total: int) -> list[Span]:
+    """`spans` widened to cover all `total` samples, each gap split at its middle: a decoder
+    that adapts to the recording (PocketSphinx's cepstral mean) hears its silences too."""
+    out: list[Span] = []
+    for i, span in enumerate(spans):
+        start = 0 if i == 0 else out[-1].end
+        end = total if i == len(spans) - 1 else (span.end + spans[i + 1].start) // 2
+        out.append(Span(start, max(end, start)))
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from speech import NotAudio, PocketSphinxTranscriber, TranscriptionFailed, probe
-from speech.audio import RATE, decode_pcm, utterances
+from speech.audio import RATE, Span, cover, decode_pcm, utterances
 from tests.audio_samples import encoded, spoken_wav, tone_pcm, wav
 
 TEXT = "Please bring your notebook and a pencil. We will discuss pricing for haircuts."
@@ -62,6 +62,11 @@ def test_decoding_resamples_to_16k_mono_and_finds_the_pauses() -> None:
     # Cut in the pause, each side padded by 0.15 s (MP3 adds a few ms of encoder delay).
     assert 1.0 < spans[0].end / RATE < 1.3 and 1.3 < spans[1].start / RATE < 1.55
     assert utterances(bytes(2 * RATE)) == []  # silence: nothing to transcribe
+    # Widened to the whole recording, split in the middle of the pause.
+    covered = cover(spans, len(decoded) // 2)
+    assert covered[0].start == 0 and covered[-1].end == len(decoded) // 2
+    assert covered[0].end == covered[1].start == (spans[0].end + spans[1].start) // 2
+    assert cover([Span(10, 20)], 100) == [Span(0, 100)]
 
 
 async def test_undecodable_audio_fails_permanently() -> None:
