@@ -5,15 +5,15 @@ width. The server is `collab serve` with its embedded offline engine."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.audio_samples import encoded, spoken_wav
 from tests.browser.checks import assert_accessible
-from tests.browser.harness import ARTIFACTS, Server
+from tests.browser.harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Server
 from tests.browser.test_notes_page import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -95,3 +95,51 @@ def test_phone_width_and_a_refused_file(
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
     assert_accessible(page, "/recordings at phone width")
+
+
+@pytest.fixture(scope="module")
+def fake_microphone(browser: Browser) -> Iterator[Browser]:
+    """A second Chromium (same Playwright) whose microphone is its built-in test tone, granted
+    without a prompt."""
+    instance = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    ])
+    yield instance
+    instance.close()
+
+
+def test_record_pause_resume_and_upload_from_the_microphone(
+    server: Server, fake_microphone: Browser, new_context: Callable[..., BrowserContext]
+) -> None:
+    context = fake_microphone.new_context(viewport={"width": 1280, "height": 800},
+                                          permissions=["microphone"])
+    context.set_default_timeout(15_000)
+    try:
+        page, _ = sign_up(context, server, "Mo Mic")
+        page.goto(f"{server.url}/recordings")
+        page.get_by_role("button", name="Record").click()
+        expect(page.get_by_text("Recording…")).to_be_visible()
+        page.wait_for_function(
+            "() => document.querySelector('meter.rec-level')?.value > 0.01"
+        )  # the level meter moves with the test tone
+        page.get_by_role("button", name="Pause").click()
+        expect(page.get_by_text("Paused")).to_be_visible()
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator(".rec-clock")).to_have_text(re.compile(r"0:0[2-9]"))
+        page.get_by_role("button", name="Stop and upload").click()
+        recordings = page.get_by_role("list", name="My recordings")
+        expect(recordings.get_by_role("button", name=re.compile("Recording"))).to_be_visible()
+        expect(recordings).to_contain_text("webm")
+        expect(recordings).to_contain_text(re.compile(r"0:0[1-9]"))  # duration from the bytes
+    finally:
+        context.close()
+
+    # Refused: said in words, nothing uploaded.
+    refused = new_context()  # the shared browser: no fake device, no permission granted
+    page, _ = sign_up(refused, server, "No Mic")
+    page.goto(f"{server.url}/recordings")
+    page.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("alert")).to_contain_text(
+        re.compile("Microphone access was refused|No microphone was found|cannot record")
+    )
+    expect(page.get_by_text("No recordings yet.")).to_be_visible()

@@ -1,5 +1,6 @@
 /**
- * `/recordings`: upload audio (drag and drop or a file picker, with a progress bar), the list
+ * `/recordings`: record from the microphone or upload audio (drag and drop or a file picker,
+ * with a progress bar), the list
  * with status, duration and format, a player with the transcript beside it (the current line
  * highlighted as it plays, a click on a line seeks there, lines can be corrected), and search
  * across transcripts whose hits play the audio from the moment the word was said. Status comes
@@ -26,6 +27,7 @@ import { UserFeed } from '../collab/userFeed'
 import { useUser } from '../lib/useSession'
 import { clear } from '../lib/session'
 import { toast } from '../ui/toast'
+import { Recorder } from './Recorder'
 import './recordings.css'
 
 const STATUS: Record<string, string> = {
@@ -59,12 +61,10 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
     setDragging(false)
     pick(event.dataTransfer.files[0])
   }
-  const submit = async (event: FormEvent) => {
-    event.preventDefault()
-    if (!file) return
+  const send = async (blob: Blob, name: string, named: string) => {
     setProgress(0)
     try {
-      const created = await upload(file, file.name, title.trim() || file.name, now, setProgress)
+      const created = await upload(blob, name, named, now, setProgress)
       setFile(null)
       setTitle('')
       setPicker((n) => n + 1)
@@ -75,8 +75,13 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
       setProgress(null)
     }
   }
+  const submit = async (event: FormEvent) => {
+    event.preventDefault()
+    if (file) await send(file, file.name, title.trim() || file.name)
+  }
   return (
     <form className="rec-upload" onSubmit={(e) => void submit(e)} aria-label="Upload a recording">
+      <Recorder onRecorded={(blob, name) => void send(blob, name, title.trim() || `Recording ${new Date().toLocaleString()}`)} />
       <label
         className={`rec-drop${dragging ? ' dragging' : ''}`}
         onDragOver={(e) => {
