@@ -137,6 +137,8 @@ def _failures(event: events.EngineEvent) -> Iterator[str]:
         yield f"error: {event.info.title}: {' '.join(event.info.message.split())[:400]}"
 
 
+# Every operation, all phases: about 100 s on a quiet 2-core machine, more when it is shared.
+@pytest.mark.timeout(360)
 def test_the_server_does_what_openapi_json_says(api_schema: Any) -> None:
     failures: list[str] = []
     cases = 0
