@@ -46,6 +46,10 @@ system-deps:
 	  echo "installing Debian's DejaVu fonts for PDF exports"; \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; }
+	@{ command -v espeak-ng && command -v ffmpeg; } >/dev/null 2>&1 || { \
+	  echo "installing Debian espeak-ng and ffmpeg for the transcription tests and benchmark"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng ffmpeg >/dev/null; }
 
 node: node_modules/.installed
 

@@ -39,6 +39,7 @@ from api import (
     progress,
     sessions,
     shares,
+    transcripts,
     watching,
 )
 from api.epochs import EpochGate, RedisEpochBus, TokenEpochs
@@ -99,6 +100,7 @@ def api_operations() -> list[Operation]:
         *notes.operations,
         *note_content.operations,
         *shares.operations,
+        *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
         *audio.operations,
         *sessions.operations,
         *mux.operations,

@@ -1,11 +1,14 @@
 """`/api/workbook/audio`: a user's audio recordings (bytes in the object store, metadata in SQL).
 
-Uploads are `multipart/form-data` (`audio` file, `title`, optional `moduleId`), capped at
-`Services.audio_max_bytes` while the body is still arriving. The bytes are stored first under
+Uploads are `multipart/form-data` (`audio` file, `title`, optional `moduleId` and
+`transcribe`), capped at `Services.audio_max_bytes` while the body is still arriving. What the
+file is (MP3, WAV, M4A, WebM, Ogg), and its duration, are read from its bytes with PyAV, never
+from its name or declared type; anything else is a 415. The bytes are stored first under
 `audio/<user id>/<recording id>.<ext>`, then the row is written; when the row cannot be written
 the object is deleted again, so a failed upload leaves nothing behind. Recordings are private: a
 recording of another user is a 404 like a missing one. The upload counts against the per-user
-audio rate limit; reads do not. Transcription (`POST /api/workbook/audio/transcribe`) is not here.
+audio rate limit; reads do not. Transcription and transcript search are `api.transcripts`;
+``transcribe=true`` starts it right after the upload.
 """
 
 from __future__ import annotations
@@ -14,16 +17,24 @@ import logging
 import re
 import uuid
 from datetime import datetime
-from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive
 
+from api.audio_form import (
+    MAX_FIELDS,
+    audio_info,
+    form_flag,
+    form_text,
+    read_form,
+    read_upload,
+    stored_name,
+    upload_name,
+)
 from api.errors import ApiError, invalid, missing_reference, not_found
 from api.openapi import Operation
 from api.ratelimit import enforce
@@ -32,13 +43,14 @@ from api.schema import (
     WHITESPACE,
     CamelModel,
     Success,
-    ascii_uint,
     parse_query,
     path_uuid,
     respond,
 )
 from api.security import Principal, require
 from api.services import Services, services
+from api.transcribe import start_transcription
+from speech.audio import AudioInfo
 from storage.errors import UnknownReference
 from storage.models import AudioRecording
 from storage.modules import ModuleRepository
@@ -47,7 +59,8 @@ from storage.recordings import RecordingRepository
 
 log = logging.getLogger(__name__)
 
-# Extension -> the content types a client may send for it (the first is the canonical one).
+# Extension -> the content types a client may declare for it (documentation only: what a file
+# is comes from its bytes, `speech.audio.probe`).
 FORMATS: dict[str, tuple[str, ...]] = {
     "mp3": ("audio/mpeg", "audio/mp3"),
     "wav": ("audio/wav", "audio/x-wav", "audio/wave"),
@@ -56,11 +69,6 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "ogg": ("audio/ogg",),
 }
 _EXT_OF_TYPE = {ctype: ext for ext, types in FORMATS.items() for ctype in types}
-_GENERIC_TYPES = {"", "application/octet-stream"}
-_CHUNK = 64 * 1024
-_MAX_PART = 64 * 1024  # the text fields (title, moduleId)
-_MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
-_FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file itself
 # Not blank once stripped, no U+0000.
 _TITLE_PATTERN = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 _MODULE_ID_PATTERN = f"^$|{UUID_PATTERN}"
@@ -78,7 +86,7 @@ class AudioUpload(CamelModel):
     # Every other property is one more text field (a list would be several; null is none).
     model_config = ConfigDict(
         json_schema_extra={
-            "maxProperties": _MAX_FIELDS + 1,
+            "maxProperties": MAX_FIELDS + 1,
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         }
     )
@@ -90,6 +98,9 @@ class AudioUpload(CamelModel):
     )
     title: str = Field(min_length=1, max_length=255, pattern=_TITLE_PATTERN)
     module_id: str = Field("", pattern=_MODULE_ID_PATTERN, description="empty: no module")
+    transcribe: Literal["", "true", "false", "1", "0"] = Field(
+        "", description="true: transcribe it right away (POST /api/workbook/audio/transcribe)"
+    )
 
 
 class AudioQuery(CamelModel):
@@ -103,6 +114,8 @@ class RecordingOut(CamelModel):
     file_name: str
     file_size: int
     content_type: str
+    duration_seconds: float | None = Field(description="read from the file at upload")
+    format: str | None = Field(description="the container the bytes are: mp3, wav, m4a, webm, ogg")
     status: str
     module_id: str | None
     created_at: datetime
@@ -115,6 +128,8 @@ class RecordingOut(CamelModel):
             file_name=recording.file_name,
             file_size=recording.file_size,
             content_type=recording.content_type,
+            duration_seconds=recording.duration_seconds,
+            format=recording.format,
             status=recording.status.value,
             module_id=str(recording.module_id) if recording.module_id else None,
             created_at=recording.created_at,
@@ -124,6 +139,9 @@ class RecordingOut(CamelModel):
 class RecordingEnvelope(CamelModel):
     success: bool = True
     recording: RecordingOut
+    transcription_id: str | None = Field(
+        None, description="set when the upload asked for transcription (transcribe=true)"
+    )
 
 
 class RecordingList(CamelModel):
@@ -132,98 +150,8 @@ class RecordingList(CamelModel):
     has_more: bool
 
 
-def _too_big(limit: int) -> ApiError:
-    return invalid("audio", f"the file is larger than {limit} bytes", status=413)
-
-
-def _capped(receive: Receive, cap: int, limit: int) -> Receive:
-    """`receive` that refuses the request once its body passed `cap` bytes (no spooling on)."""
-    seen = 0
-
-    async def wrapped() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > cap:
-                raise _too_big(limit)
-        return message
-
-    return wrapped
-
-
-async def _read_form(request: Request, limit: int) -> FormData:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "multipart/form-data":
-        raise ApiError(
-            415,
-            "send the recording as multipart/form-data",
-            fields=[{"field": "audio", "message": "the body must be multipart/form-data"}],
-        )
-    cap = limit + _FORM_OVERHEAD
-    length = request.headers.get("content-length")
-    declared = None if length is None else ascii_uint(length)
-    if declared is not None and declared > cap:
-        raise _too_big(limit)
-    capped = Request(request.scope, _capped(request.receive, cap, limit))
-    return await capped.form(max_files=1, max_fields=_MAX_FIELDS, max_part_size=_MAX_PART)
-
-
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise invalid(name, "must be a text field, not a file")
-    if "\x00" in value:
-        raise invalid(name, "must not contain NUL (U+0000) characters")
-    return value
-
-
-def _file_name(upload: UploadFile) -> str:
-    raw = (upload.filename or "").replace("\\", "/")
-    name = "".join(ch for ch in PurePosixPath(raw).name if ch.isprintable())
-    return name.strip()[-255:]
-
-
-def _format(upload: UploadFile, file_name: str) -> tuple[str, str, str]:
-    """The stored extension, content type and file name, or a 415 naming `audio`.
-
-    A name with an audio extension decides (its content type may be generic, not another audio
-    type). Otherwise the content type must be an audio type, which decides; the stored name then
-    ends in that type's extension (`blob` of a browser MediaRecorder upload becomes `blob.webm`,
-    a disguised `run.exe` sent as audio/mpeg `run.exe.mp3`): a recording is never served back
-    under a name that is not audio.
-    """
-    sent = (upload.content_type or "").split(";")[0].strip().lower()
-    suffix = PurePosixPath(file_name).suffix.lower().lstrip(".")
-    if suffix in FORMATS and (sent in _GENERIC_TYPES or sent in FORMATS[suffix]):
-        return suffix, sent if sent in FORMATS[suffix] else FORMATS[suffix][0], file_name
-    if suffix not in FORMATS and sent in _EXT_OF_TYPE:
-        ext = _EXT_OF_TYPE[sent]
-        named = f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else ""
-        return ext, sent, named
-    allowed = ", ".join(f".{ext}" for ext in FORMATS)
-    raise ApiError(
-        415,
-        f"audio: unsupported format (send {allowed} with a matching audio content type)",
-        fields=[{"field": "audio", "message": f"unsupported format; allowed: {allowed}"}],
-    )
-
-
-async def _read_upload(upload: UploadFile, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := await upload.read(_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise _too_big(limit)
-    if not data:
-        raise invalid("audio", "the file is empty")
-    return bytes(data)
-
-
 async def _module_id(svc: Services, form: FormData) -> uuid.UUID | None:
-    raw = _text(form, "moduleId")
+    raw = form_text(form, "moduleId")
     if not raw:
         return None
     if not re.fullmatch(UUID_PATTERN, raw):
@@ -239,21 +167,32 @@ async def upload_audio(request: Request) -> Response:
     principal = require(request, svc.tokens, "workbook.write")
     await enforce(svc.limiter, svc.limits.audio, str(principal.user_id), enabled=svc.limits.enabled)
     limit = svc.audio_max_bytes
-    form = await _read_form(request, limit)
+    form = await read_form(request, limit)
     try:
-        title = (_text(form, "title") or "").strip()
+        title = (form_text(form, "title") or "").strip()
         if not title or len(title) > 255:
             raise invalid("title", "must be 1 to 255 characters")
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
             raise invalid("audio", "a file is required" if upload is None else "must be a file")
-        ext, content_type, file_name = _format(upload, _file_name(upload))
         module_id = await _module_id(svc, form)
-        data = await _read_upload(upload, limit)
+        transcribe = form_flag(form, "transcribe")
+        data = await read_upload(upload, limit)
     finally:
         await form.close()
-    recording = await _store(svc, principal, title, file_name, ext, content_type, data, module_id)
-    return respond(RecordingEnvelope(recording=RecordingOut.of(recording)), 201)
+    info = await audio_info(data)
+    file_name = stored_name(upload_name(upload), info.ext)
+    recording = await _store(svc, principal, title, file_name, info, data, module_id)
+    transcription_id = None
+    if transcribe:
+        try:
+            transcription, _ = await start_transcription(svc, recording)
+            transcription_id = str(transcription.id)
+        except ApiError as exc:  # the upload itself succeeded: the client may ask again later
+            log.warning("no transcription for uploaded recording %s: %s", recording.id, exc)
+    refreshed = await RecordingRepository(svc.db).get(recording.id) or recording
+    return respond(RecordingEnvelope(recording=RecordingOut.of(refreshed),
+                                     transcription_id=transcription_id), 201)
 
 
 async def _store(
@@ -261,23 +200,24 @@ async def _store(
     principal: Principal,
     title: str,
     file_name: str,
-    ext: str,
-    content_type: str,
+    info: AudioInfo,
     data: bytes,
     module_id: uuid.UUID | None,
 ) -> AudioRecording:
     """The object first, then the row; a failed row write deletes the object again."""
     recording_id = uuid.uuid4()
-    key = f"audio/{principal.user_id}/{recording_id}.{ext}"
-    await svc.objects.put(key, data, content_type)
+    key = f"audio/{principal.user_id}/{recording_id}.{info.ext}"
+    await svc.objects.put(key, data, info.content_type)
     try:
         return await RecordingRepository(svc.db).create(
             principal.user_id,
             title=title,
-            file_name=file_name or f"recording.{ext}",
+            file_name=file_name,
             object_key=key,
             file_size=len(data),
-            content_type=content_type,
+            content_type=info.content_type,
+            duration_seconds=info.duration,
+            audio_format=info.ext,
             module_id=module_id,
             recording_id=recording_id,
         )
@@ -344,6 +284,8 @@ async def download_audio(request: Request) -> Response:
 
 
 async def delete_audio(request: Request) -> Response:
+    """The row first (its transcription, segments and their index entries cascade with it),
+    then the bytes."""
     svc = services(request)
     principal = require(request, svc.tokens, "workbook.write")
     recording = await own_recording(svc, principal, path_uuid(request, "id"))

@@ -125,8 +125,23 @@ class Settings(BaseSettings):
         1_500_000, alias="MEDIA_MAX_VIDEO_BITRATE", ge=100_000
     )
 
-    # Transcription.
+    # Transcription (docs/transcription.md). "auto": OpenAI when a key is set, else offline.
+    transcription_engine: Literal["auto", "offline", "openai", "none"] = Field(
+        "auto", alias="TRANSCRIPTION_ENGINE"
+    )
     openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_transcription_model: str = Field(
+        "whisper-1", alias="OPENAI_TRANSCRIPTION_MODEL", min_length=1
+    )
+    openai_max_retries: int = Field(3, alias="OPENAI_MAX_RETRIES", ge=0, le=10)
+    openai_timeout: float = Field(600.0, alias="OPENAI_TIMEOUT_SECONDS", gt=0)
+    transcription_chunk_bytes: int = Field(
+        24 * 2**20, alias="TRANSCRIPTION_CHUNK_BYTES", ge=64 * 1024, le=25 * 2**20
+    )
+    transcription_attempts: int = Field(4, alias="TRANSCRIPTION_MAX_ATTEMPTS", ge=1, le=20)
+    transcription_retry_delay: float = Field(5.0, alias="TRANSCRIPTION_RETRY_DELAY", ge=0)
+    transcription_concurrency: int = Field(1, alias="TRANSCRIPTION_CONCURRENCY", ge=1, le=16)
 
     # Rate limits, "<count>/<seconds>" (README "Rate limits" explains the numbers). Sign-in
     # counts failed attempts only, per account and per client IP; sign-up every attempt per IP.
@@ -194,6 +209,19 @@ class Settings(BaseSettings):
                     f"TRUSTED_PROXIES: {entry!r} is not an IP address or network "
                     "(name proxies by address: a host name could resolve to anything)"
                 ) from exc
+        return self
+
+    @property
+    def transcriber_kind(self) -> Literal["offline", "openai", "none"]:
+        """The engine TRANSCRIPTION_ENGINE picks ("auto": OpenAI when keyed, else offline)."""
+        if self.transcription_engine == "auto":
+            return "openai" if self.openai_api_key else "offline"
+        return self.transcription_engine
+
+    @model_validator(mode="after")
+    def _engine_is_usable(self) -> Settings:
+        if self.transcription_engine == "openai" and not self.openai_api_key:
+            raise SettingsError("TRANSCRIPTION_ENGINE=openai needs OPENAI_API_KEY")
         return self
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ Job functions (`jobs.catalog`) take a typed `JobContext` and plain arguments; `j
 sends them either to the arq worker (`jobs.worker` adapts them to arq; the worker process is
 wired in `api.worker`) or runs them in-process when no Redis is configured. Imports `collab`
 and `storage` only: note work reaches a job through the `NoteOperations` seam declared here,
-transcription through `Transcriber`, both put on the context by the composition roots.
+transcription through `Transcriber` (engines in `speech`), both put on the context by the
+composition roots; `jobs.transcription` runs a recording through it with retries.
 """
 
 from jobs.compaction import CompactionResult, compact_all, compact_document
@@ -16,8 +17,10 @@ from jobs.transcriber import (
     Transcript,
     TranscriptionUnavailable,
 )
+from jobs.transcription import Announce, RetryPolicy, recording_message
 
 __all__ = [
+    "Announce",
     "ArqQueue",
     "CompactionResult",
     "Every",
@@ -27,6 +30,7 @@ __all__ = [
     "JobQueue",
     "JobQueueFull",
     "NoteOperations",
+    "RetryPolicy",
     "Transcriber",
     "TranscriberNotConfigured",
     "Transcript",
@@ -34,4 +38,5 @@ __all__ = [
     "compact_all",
     "compact_document",
     "open_job_queue",
+    "recording_message",
 ]

@@ -6,10 +6,12 @@ plain value (arq stores results in Redis).
 
 from __future__ import annotations
 
+import uuid
+
 from jobs.compaction import compact_all, compact_document
 from jobs.context import JobContext, JobFunction
 from jobs.enqueue import Every
-from jobs.transcriber import TranscriptionUnavailable
+from jobs.transcription import transcribe_recording
 
 
 async def compact_document_job(ctx: JobContext, name: str) -> int:
@@ -42,18 +44,14 @@ async def append_note_text_job(ctx: JobContext, note_id: str, text: str, actor: 
     await ctx.require_notes().append_text(note_id, text, actor=actor)
 
 
-async def transcribe_recording_job(ctx: JobContext, object_key: str, content_type: str) -> str:
-    """Transcribe a stored recording (a live session's, `rooms.media`): "unavailable" while no
-    transcription service is configured (the seam), "missing" for an unknown object, else
-    "transcribed". Storing the text is the transcription pipeline's part (not built yet)."""
-    if ctx.objects is None or not await ctx.objects.exists(object_key):
-        return "missing"
-    data = await ctx.objects.get(object_key)
-    try:
-        await ctx.transcriber.transcribe(data, content_type)
-    except TranscriptionUnavailable:
-        return "unavailable"
-    return "transcribed"
+async def transcribe_recording_job(ctx: JobContext, transcription_id: str) -> str | None:
+    """Transcribe a recording whose transcription `TranscriptRepository.start` created; return
+    its final status ("done", "failed"), None when it was not processing (a duplicate)."""
+    database, objects = ctx.require_storage()
+    return await transcribe_recording(
+        uuid.UUID(transcription_id), database=database, objects=objects,
+        transcriber=ctx.transcriber, announce=ctx.announce, policy=ctx.transcription_retry,
+    )
 
 
 JOBS: tuple[JobFunction, ...] = (

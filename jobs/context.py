@@ -15,6 +15,8 @@ from typing import Concatenate, Protocol, TypeAlias
 
 from jobs.compaction import DEFAULT_MIN_UPDATES, ListableLog
 from jobs.transcriber import Transcriber, TranscriberNotConfigured
+from jobs.transcription import Announce, RetryPolicy
+from storage.db import Database
 from storage.objects import ObjectStore
 
 __all__ = [
@@ -68,8 +70,11 @@ class JobContext:
         min_updates: compaction threshold used by the periodic `compact_all` job.
         objects: the object store (exports, audio); None only in tests that need none.
         notes: note exports and edits; None only in tests that need none.
-        transcriber: speech to text (`TranscriberNotConfigured` until one is built).
+        transcriber: speech to text (the engine the settings pick).
         accounts: account exports; None only in tests that need none.
+        database: the SQL database (transcriptions); None only in tests that need none.
+        announce: sends a stateless message to a user's feed (transcription status).
+        transcription_retry: how often and how patiently a transcription is retried.
     """
 
     documents: ListableLog
@@ -78,6 +83,9 @@ class JobContext:
     notes: NoteOperations | None = None
     transcriber: Transcriber = field(default_factory=TranscriberNotConfigured)
     accounts: AccountOperations | None = None
+    database: Database | None = None
+    announce: Announce | None = None
+    transcription_retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def require_notes(self) -> NoteOperations:
         """`notes`, or `JobNotConfigured` for a context built without it."""
@@ -90,6 +98,12 @@ class JobContext:
         if self.accounts is None:
             raise JobNotConfigured("this job context has no account operations")
         return self.accounts
+
+    def require_storage(self) -> tuple[Database, ObjectStore]:
+        """`database` and `objects`, or `JobNotConfigured` for a context built without them."""
+        if self.database is None or self.objects is None:
+            raise JobNotConfigured("this job context has no database or object store")
+        return self.database, self.objects
 
 
 JobFunction: TypeAlias = Callable[Concatenate[JobContext, ...], Awaitable[object]]

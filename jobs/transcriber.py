@@ -1,45 +1,50 @@
-"""The transcription seam: what a transcription job needs from a speech-to-text service.
+"""The transcription seam: what a transcription job needs from a speech-to-text engine.
 
-Declared here, where jobs consume it; a provider implements `Transcriber` structurally and the
-composition roots put it on the `JobContext`. None is built yet: until one is configured, the
-context holds `TranscriberNotConfigured`, which refuses every request with a clear error.
+Declared here, where jobs consume it; an engine (`speech.PocketSphinxTranscriber`,
+`speech.OpenAITranscriber`) implements `Transcriber` structurally and the composition roots put
+it on the `JobContext`. A context built without one holds `TranscriberNotConfigured`, which
+refuses every request with a clear error. The result type, `speech.Transcript`, and the errors
+an engine raises are the engines' own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Transcriber", "TranscriberNotConfigured", "Transcript", "TranscriptionUnavailable"]
+from speech.transcript import Segment, Transcript, TranscriptionFailed, TranscriptionRetryable
 
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    """The text of a recording, and its language when the service detected one."""
-
-    text: str
-    language: str | None = None
+__all__ = [
+    "Segment",
+    "Transcriber",
+    "TranscriberNotConfigured",
+    "Transcript",
+    "TranscriptionFailed",
+    "TranscriptionRetryable",
+    "TranscriptionUnavailable",
+]
 
 
 class TranscriptionUnavailable(RuntimeError):
-    """No transcription service is configured in this process."""
+    """No transcription engine is configured in this process."""
 
 
 class Transcriber(Protocol):
-    """Turns recorded audio into text."""
+    """Turns recorded audio into timed text."""
 
     async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
         """Transcribe `audio` (encoded as `content_type`, e.g. ``audio/webm``).
 
         Raises:
-            TranscriptionUnavailable: the service is not configured.
+            TranscriptionUnavailable: no engine is configured.
+            TranscriptionFailed: this audio cannot be transcribed; retrying will not help.
+            TranscriptionRetryable: a transient failure; the same call may succeed later.
         """
         ...
 
 
 class TranscriberNotConfigured:
-    """The `Transcriber` of a process without a transcription service: always refuses."""
+    """The `Transcriber` of a process without a transcription engine: always refuses."""
 
     async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
         """Raise `TranscriptionUnavailable` (nothing is sent anywhere)."""
-        raise TranscriptionUnavailable("no transcription service is configured")
+        raise TranscriptionUnavailable("no transcription engine is configured")

@@ -18,7 +18,7 @@ from arq.connections import RedisSettings
 from arq.cron import CronJob, cron
 from arq.worker import Function, Worker, func
 
-from jobs.catalog import JOBS, compact_all_job
+from jobs.catalog import JOBS, compact_all_job, transcribe_recording_job
 from jobs.context import JobArg, JobContext, JobFunction
 
 log = logging.getLogger(__name__)
@@ -116,9 +116,15 @@ def _wrap(job: JobFunction) -> Any:
     return run
 
 
+# arq's default job timeout is 300 s; a long recording on the offline engine takes longer (it
+# decodes at about real time on one core: an hour of audio takes about an hour).
+_TIMEOUTS = {transcribe_recording_job.__name__: 4 * 3600}
+
+
 def functions() -> list[Function]:
     """Every catalog job, wrapped for arq."""
-    return [func(_wrap(job), name=job.__name__) for job in JOBS]
+    return [func(_wrap(job), name=job.__name__, timeout=_TIMEOUTS.get(job.__name__))
+            for job in JOBS]
 
 
 def cron_jobs() -> list[CronJob]:

@@ -54,6 +54,12 @@ class RecordingStatus(StrEnum):
     FAILED = "failed"
 
 
+class TranscriptionStatus(StrEnum):
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     WAITING = "waiting"
@@ -285,6 +291,7 @@ class AudioRecording(SQLModel, table=True):
     content_type: str = _str(100, default="application/octet-stream", nullable=False)
     file_size: int = Field(sa_type=sa.BigInteger, nullable=False)
     duration_seconds: float | None = Field(default=None, nullable=True)
+    format: str | None = _str(20, default=None, nullable=True)  # read from the bytes: "webm"
     status: RecordingStatus = Field(
         default=RecordingStatus.UPLOADED, sa_type=_enum(RecordingStatus, "recording_status")
     )
@@ -293,7 +300,13 @@ class AudioRecording(SQLModel, table=True):
 
 
 class Transcription(SQLModel, table=True):
+    """A recording's transcription (one per recording). ``segments`` is what the engine
+    returned; the text people read, edit and search is in `TranscriptSegment` rows."""
+
     __tablename__ = "transcriptions"
+    __table_args__ = (
+        sa.UniqueConstraint("audio_recording_id", name="uq_transcription_recording"),
+    )
 
     id: uuid.UUID = _id()
     audio_recording_id: uuid.UUID = _fk("audio_recordings.id")
@@ -302,7 +315,34 @@ class Transcription(SQLModel, table=True):
     confidence: float | None = Field(default=None, nullable=True)
     segments: list[dict[str, Any]] = _json(list)
     engine: str = _str(50, default="", nullable=False)
+    status: TranscriptionStatus = Field(
+        default=TranscriptionStatus.PROCESSING,
+        sa_type=_enum(TranscriptionStatus, "transcription_status"),
+    )
+    error: str | None = _str(None, default=None, nullable=True)
+    attempts: int = Field(default=0, nullable=False)
+    edited: bool = Field(default=False, nullable=False)
     created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TranscriptSegment(SQLModel, table=True):
+    """One timed line of a transcription: the searchable unit (a hit carries its time)."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        sa.UniqueConstraint("transcription_id", "position", name="uq_transcript_segment"),
+    )
+
+    id: uuid.UUID = _id()
+    transcription_id: uuid.UUID = _fk("transcriptions.id")
+    recording_id: uuid.UUID = _fk("audio_recordings.id")
+    position: int = Field(nullable=False)
+    start_seconds: float = Field(nullable=False)
+    end_seconds: float = Field(nullable=False)
+    text: str = _str(None, nullable=False)  # as corrected by its owner; indexed
+    original_text: str = _str(None, nullable=False)  # as the engine heard it
+    confidence: float | None = Field(default=None, nullable=True)
 
 
 class LiveSession(SQLModel, table=True):

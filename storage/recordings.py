@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from storage.db import Database
 from storage.errors import UnknownReference
-from storage.models import AudioRecording, RecordingStatus, Transcription
+from storage.models import AudioRecording, RecordingStatus, Transcription, TranscriptionStatus
 from storage.types import utcnow
 
 
@@ -30,6 +30,7 @@ class RecordingRepository:
         file_size: int,
         content_type: str = "application/octet-stream",
         duration_seconds: float | None = None,
+        audio_format: str | None = None,
         module_id: uuid.UUID | None = None,
         recording_id: uuid.UUID | None = None,
     ) -> AudioRecording:
@@ -43,6 +44,7 @@ class RecordingRepository:
             content_type=content_type,
             file_size=file_size,
             duration_seconds=duration_seconds,
+            format=audio_format,
         )
         try:
             async with self._db.write() as session:
@@ -118,6 +120,7 @@ class RecordingRepository:
                 language=language,
                 confidence=confidence,
                 segments=list(segments),
+                status=TranscriptionStatus.DONE,
             )
             session.add(transcription)
             recording.status = RecordingStatus.TRANSCRIBED

@@ -96,6 +96,9 @@ _REBUILD = [
        SELECT rowid, title, content_text,
               coalesce((SELECT group_concat(value, ' ') FROM json_each(notes.tags)), '')
        FROM notes""",
+    "DELETE FROM transcript_segments_fts",
+    """INSERT INTO transcript_segments_fts (rowid, text)
+       SELECT rowid, text FROM transcript_segments""",
 ]
 
 

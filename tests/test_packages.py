@@ -10,7 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["api", "rooms", "notes", "jobs", "collab", "media", "storage"])
+@pytest.mark.parametrize(
+    "name", ["api", "rooms", "notes", "jobs", "collab", "media", "speech", "storage"]
+)
 def test_package_comes_from_this_repository(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__file__ is not None

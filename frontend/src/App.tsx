@@ -14,13 +14,13 @@ const Shell = lazy(() => import('./routes/Shell'))
 const NotesArea = lazy(() => import('./notes/NotesArea'))
 const NotesHome = lazy(() => import('./notes/NotesHome'))
 const NotePage = lazy(() => import('./notes/NotePage'))
-const ComingSoon = lazy(() => import('./routes/ComingSoon'))
 const SessionsList = lazy(() => import('./sessions/SessionsList'))
 const RoomPage = lazy(() => import('./sessions/RoomPage'))
 const CoursesPage = lazy(() => import('./courses/CoursesPage'))
 const ModulePage = lazy(() => import('./courses/ModulePage'))
 const LessonPage = lazy(() => import('./courses/LessonPage'))
 const AccountPage = lazy(() => import('./account/AccountPage'))
+const RecordingsPage = lazy(() => import('./recordings/RecordingsPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -86,7 +86,7 @@ const router = createBrowserRouter([
       { path: '/lessons/:lessonId/parts/:subLessonId', element: lazyPage(<LessonPage />) },
       { path: '/sessions', element: lazyPage(<SessionsList />) },
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
-      { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },
+      { path: '/recordings', element: lazyPage(<RecordingsPage />) },
       { path: '/account', element: lazyPage(<AccountPage />) },
     ],
   },

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from storage.errors import UnknownReference
 from storage.recordings import RecordingRepository
 from tests.api.conftest import bearer, register, user_with_role
+from tests.audio_samples import encoded, tone_pcm, wav
 
 AUDIO = "/api/workbook/audio"
-MP3 = b"ID3\x04\x00" + os.urandom(3000)
+MP3 = encoded(wav(tone_pcm(1.0)), "mp3")
+WEBM = encoded(wav(tone_pcm(0.5)), "webm")
 
 
 def stored_files(tmp_path: Path) -> list[Path]:
@@ -64,11 +66,13 @@ async def test_upload_list_get_download_delete(
     assert recording["moduleId"] == module_id
     assert "objectKey" not in recording and "createdAt" in recording
 
-    blob = b"\x1aE\xdf\xa3" + os.urandom(500)  # a MediaRecorder upload: no extension
+    blob = WEBM  # a MediaRecorder upload: no extension
     webm = await upload(client, me, data=blob, name="blob", ctype="audio/webm;codecs=opus")
     assert webm.status_code == 201, webm.text
     assert webm.json()["recording"]["contentType"] == "audio/webm"
-    assert webm.json()["recording"]["fileName"] == "blob.webm"  # named by its content type
+    assert webm.json()["recording"]["fileName"] == "blob.webm"  # named by its bytes
+    assert webm.json()["recording"]["format"] == "webm"
+    assert webm.json()["recording"]["durationSeconds"] == pytest.approx(0.5, abs=0.05)
 
     listed = (await client.get(AUDIO, params={"limit": 1}, headers=me)).json()
     assert listed["total"] == 2 and listed["hasMore"] is True and len(listed["recordings"]) == 1
@@ -98,10 +102,13 @@ async def test_validation_errors_name_the_field(client: httpx.AsyncClient, tmp_p
     assert (missing.status_code, field_of(missing)) == (422, "audio")
     as_json = await client.post(AUDIO, json={"title": "x", "audio": "AAAA"}, headers=me)
     assert (as_json.status_code, field_of(as_json)) == (415, "audio")
-    text = await upload(client, me, name="notes.txt", ctype="text/plain")
+    text = await upload(client, me, data=b"plain text, " * 50, name="notes.txt",
+                        ctype="text/plain")
     assert (text.status_code, field_of(text)) == (415, "audio")
-    mismatched = await upload(client, me, name="talk.wav", ctype="audio/mpeg")
-    assert (mismatched.status_code, field_of(mismatched)) == (415, "audio")
+    # The name and the declared type do not make it audio: its bytes do.
+    junk = b"ID3\x04\x00" + os.urandom(3000)  # an MP3 header, then noise
+    disguised = await upload(client, me, data=junk, name="talk.mp3", ctype="audio/mpeg")
+    assert (disguised.status_code, field_of(disguised)) == (415, "audio")
     empty = await upload(client, me, data=b"")
     assert (empty.status_code, field_of(empty)) == (422, "audio")
     for title in ("", "   ", "t" * 256):
@@ -117,11 +124,12 @@ async def test_validation_errors_name_the_field(client: httpx.AsyncClient, tmp_p
 async def test_too_big_is_413_even_without_a_content_length(
     app_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
-    client = await app_factory(AUDIO_MAX_BYTES=1000)
+    small = wav(tone_pcm(0.02))
+    client = await app_factory(AUDIO_MAX_BYTES=len(small))
     me = bearer((await register(client))["token"])
-    exact = await upload(client, me, data=b"a" * 1000)
+    exact = await upload(client, me, data=small, name="tick.wav", ctype="audio/wav")
     assert exact.status_code == 201, exact.text
-    over = await upload(client, me, data=b"a" * 1001)
+    over = await upload(client, me, data=small + b"\0\0", name="tick.wav", ctype="audio/wav")
     assert (over.status_code, field_of(over)) == (413, "audio")
 
     # A chunked body (no Content-Length) is refused while it arrives, not after spooling it all.
@@ -149,9 +157,19 @@ async def test_too_big_is_413_even_without_a_content_length(
 
 
 async def test_a_non_audio_name_sent_as_audio_is_renamed(client: httpx.AsyncClient) -> None:
-    """The audio content type decides when the name's extension is not an audio one, and the
-    stored name gets that type's extension: it is never served back as `run.exe`."""
+    """The bytes decide what a recording is, whatever its name and declared type; the stored
+    name gets the extension of what it is: it is never served back as `run.exe`."""
     me = bearer((await register(client))["token"])
+    wav_named_mp3 = await upload(client, me, data=wav(tone_pcm(0.3)), name="talk.mp3",
+                                 ctype="audio/mpeg")
+    assert wav_named_mp3.status_code == 201, wav_named_mp3.text
+    stored = wav_named_mp3.json()["recording"]
+    assert (stored["fileName"], stored["contentType"], stored["format"]) == (
+        "talk.mp3.wav", "audio/wav", "wav")
+    unnamed = await upload(client, me, name="upload", ctype="application/octet-stream")
+    assert unnamed.json()["recording"]["fileName"] == "upload.mp3"
+    bad_flag = await upload(client, me, transcribe="maybe")
+    assert (bad_flag.status_code, field_of(bad_flag)) == (422, "transcribe")
     disguised = await upload(client, me, name="run.exe", ctype="audio/mpeg")
     assert disguised.status_code == 201, disguised.text
     recording = disguised.json()["recording"]

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 from pycrdt import Doc, Text
 
 from api.settings import Settings
 from api.worker import WorkerSettings
-from jobs.catalog import compact_all_job, compact_document_job
+from jobs.catalog import compact_all_job, compact_document_job, transcribe_recording_job
 from jobs.context import JobContext
 from jobs.enqueue import ArqQueue, open_job_queue, queue_name
+from storage.db import Database
 from storage.documents import DocumentLog
+from storage.models import TranscriptionStatus
+from storage.objects import open_object_store
+from storage.recordings import RecordingRepository
+from storage.transcripts import TranscriptRepository
+from storage.users import UserRepository
+from tests.audio_samples import spoken_wav
 from tests.jobs.burst import burst_worker, run_worker
 
 pytestmark = [
@@ -87,6 +95,9 @@ def test_worker_settings_register_every_job_and_the_cron() -> None:
         "append_note_text_job",
         "transcribe_recording_job",
     }
+    timeouts = {f.name: f.timeout_s for f in WorkerSettings.functions}
+    assert timeouts["transcribe_recording_job"] == 4 * 3600  # arq's 300 s is too short
+    assert timeouts["compact_all_job"] is None  # arq's default
     assert [c.name for c in WorkerSettings.cron_jobs] == ["cron:compact_all_job"]
 
 
@@ -106,3 +117,32 @@ def test_worker_run_closes_the_context_it_opened_in_another_task(
         asyncio.set_event_loop(None)
         loop.close()
     assert worker.jobs_failed == 0
+
+
+@pytest.mark.slow
+async def test_arq_worker_transcribes_a_recording_with_the_offline_engine(
+    pg_database: Database, migrated_pg_url: str, redis_url: str, redis_prefix: str,
+    tmp_path: Path,
+) -> None:
+    objects_url = (tmp_path / "objects").as_uri()
+    settings = Settings(database_url=migrated_pg_url, redis_url=redis_url,
+                        redis_prefix=redis_prefix, storage_url=objects_url,
+                        transcription_engine="offline")
+    user = await UserRepository(pg_database).create(
+        email=f"w-{uuid.uuid4().hex[:8]}@example.com", name="W", password_hash="h")
+    await open_object_store(objects_url).put(
+        "audio/memo.wav", spoken_wav("Please bring your notebook and a pencil."), "audio/wav")
+    recording = await RecordingRepository(pg_database).create(
+        user.id, title="memo", file_name="memo.wav", object_key="audio/memo.wav", file_size=1,
+        content_type="audio/wav")
+    transcription, _ = await TranscriptRepository(pg_database).start(recording.id)
+    async with ArqQueue(redis_url, queue_name=queue_name(settings)) as queue:
+        assert await queue.enqueue(transcribe_recording_job, str(transcription.id))
+
+    assert await run_worker(settings) == (1, 0)
+
+    done = await TranscriptRepository(pg_database).get(transcription.id)
+    assert done is not None and done.status is TranscriptionStatus.DONE, done
+    assert {"notebook", "pencil"} <= set(done.content.split())
+    hits, _ = await TranscriptRepository(pg_database).search(user.id, "pencil")
+    assert [h.recording_id for h in hits] == [recording.id]

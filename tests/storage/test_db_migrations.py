@@ -38,7 +38,13 @@ def _diff(conn: sa.Connection) -> list[object]:
             return False
         return not (
             kind == "index"
-            and name in {"ix_modules_search_vector", "ix_notes_search_vector", "ix_notes_tags"}
+            and name
+            in {
+                "ix_modules_search_vector",
+                "ix_notes_search_vector",
+                "ix_notes_tags",
+                "ix_transcript_segments_search_vector",
+            }
         )
 
     context.opts["include_object"] = include

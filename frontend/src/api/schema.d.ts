@@ -143,6 +143,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workbook/audio/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search my transcripts: matching segments with their time */
+        get: operations["get_api_workbook_audio_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workbook/audio/transcribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Transcribe one of my recordings (queued; the status reaches my feed) */
+        post: operations["post_api_workbook_audio_transcribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workbook/audio/{id}": {
         parameters: {
             query?: never;
@@ -176,6 +210,24 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/workbook/audio/{id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A recording's transcript with its timed segments */
+        get: operations["get_api_workbook_audio_id_transcript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Correct segments' text (kept when re-indexed; the engine's text stays as original) */
+        patch: operations["patch_api_workbook_audio_id_transcript"];
         trace?: never;
     };
     "/api/workbook/auth/login": {
@@ -897,6 +949,13 @@ export interface components {
             moduleId?: string;
             /** Title */
             title: string;
+            /**
+             * Transcribe
+             * @description true: transcribe it right away (POST /api/workbook/audio/transcribe)
+             * @default
+             * @enum {string}
+             */
+            transcribe?: "" | "true" | "false" | "1" | "0";
         } & {
             [key: string]: string | number | boolean;
         };
@@ -1590,6 +1649,12 @@ export interface components {
              * @default true
              */
             success?: boolean;
+            /**
+             * Transcriptionid
+             * @description set when the upload asked for transcription (transcribe=true)
+             * @default null
+             */
+            transcriptionId?: string | null;
         };
         /** RecordingList */
         RecordingList: {
@@ -1609,10 +1674,20 @@ export interface components {
              * Format: date-time
              */
             createdAt: string;
+            /**
+             * Durationseconds
+             * @description read from the file at upload
+             */
+            durationSeconds: number | null;
             /** Filename */
             fileName: string;
             /** Filesize */
             fileSize: number;
+            /**
+             * Format
+             * @description the container the bytes are: mp3, wav, m4a, webm, ogg
+             */
+            format: string | null;
             /** Id */
             id: string;
             /** Moduleid */
@@ -1661,6 +1736,31 @@ export interface components {
              * @description the migration the database is at (null: none)
              */
             revision: string | null;
+        };
+        /** SegmentEdit */
+        SegmentEdit: {
+            /** Position */
+            position: number;
+            /** Text */
+            text: string;
+        };
+        /** SegmentOut */
+        SegmentOut: {
+            /** Confidence */
+            confidence: number | null;
+            /** Edited */
+            edited: boolean;
+            /** End */
+            end: number;
+            /** Position */
+            position: number;
+            /**
+             * Start
+             * @description seconds from the start of the recording
+             */
+            start: number;
+            /** Text */
+            text: string;
         };
         /** Session */
         Session: {
@@ -2004,6 +2104,116 @@ export interface components {
             success?: boolean;
             /** Token */
             token: string;
+        };
+        /** TranscribeRequest */
+        TranscribeRequest: {
+            /** Recordingid */
+            recordingId: string & unknown;
+        };
+        /** TranscribeStarted */
+        TranscribeStarted: {
+            /**
+             * Status
+             * @description processing, or where an earlier request got to
+             * @enum {string}
+             */
+            status: "processing" | "done" | "failed";
+            /**
+             * Success
+             * @default true
+             */
+            success?: boolean;
+            /** Transcriptionid */
+            transcriptionId: string;
+        };
+        /** TranscriptEdit */
+        TranscriptEdit: {
+            /** Segments */
+            segments: components["schemas"]["SegmentEdit"][];
+        };
+        /** TranscriptEnvelope */
+        TranscriptEnvelope: {
+            /**
+             * Success
+             * @default true
+             */
+            success?: boolean;
+            transcript: components["schemas"]["TranscriptOut"];
+        };
+        /** TranscriptHit */
+        TranscriptHit: {
+            /** End */
+            end: number;
+            /** Position */
+            position: number;
+            /** Recordingid */
+            recordingId: string;
+            /** Recordingtitle */
+            recordingTitle: string;
+            /**
+             * Snippet
+             * @description HTML-escaped, matches in <mark>
+             */
+            snippet: string | null;
+            /**
+             * Start
+             * @description where the matching segment starts, in seconds
+             */
+            start: number;
+            /** Text */
+            text: string;
+            /** Transcriptionid */
+            transcriptionId: string;
+        };
+        /** TranscriptHits */
+        TranscriptHits: {
+            /** Hasmore */
+            hasMore: boolean;
+            /** Hits */
+            hits: components["schemas"]["TranscriptHit"][];
+            /** Total */
+            total: number;
+        };
+        /** TranscriptOut */
+        TranscriptOut: {
+            /** Attempts */
+            attempts: number;
+            /** Confidence */
+            confidence: number | null;
+            /** Content */
+            content: string;
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Edited */
+            edited: boolean;
+            /** Engine */
+            engine: string;
+            /**
+             * Error
+             * @description why it failed (or why the last attempt did)
+             */
+            error: string | null;
+            /** Id */
+            id: string;
+            /** Language */
+            language: string | null;
+            /** Recordingid */
+            recordingId: string;
+            /** Segments */
+            segments: components["schemas"]["SegmentOut"][];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "done" | "failed";
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
         };
         /** UserOut */
         UserOut: {
@@ -2873,6 +3083,153 @@ export interface operations {
             };
         };
     };
+    get_api_workbook_audio_search: {
+        parameters: {
+            query: {
+                q: string;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptHits"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_workbook_audio_transcribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranscribeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscribeStarted"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Dependency unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_workbook_audio_id: {
         parameters: {
             query?: never;
@@ -3011,6 +3368,153 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_workbook_audio_id_transcript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptEnvelope"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_api_workbook_audio_id_transcript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranscriptEdit"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TranscriptEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

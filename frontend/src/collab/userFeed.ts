@@ -2,8 +2,10 @@
  * The signed-in user's change feed: one collab socket to document `users/<myUserId>` (same
  * y-websocket URL and token as notes), opted in to stateless messages (`stateless=1`, type 100,
  * docs/protocol.md). The server sends `{"type":"notes.changed","noteId","change"}` whenever a
- * note of mine (or shared with me) is created, updated, deleted, shared or unshared. The page
- * never polls the notes list: it refetches on these messages and on every (re)connect.
+ * note of mine (or shared with me) is created, updated, deleted, shared or unshared, and
+ * `{"type":"recordings.changed","recordingId","transcriptionId","status","error"?}` when a
+ * transcription of one of my recordings changes status. Pages never poll: they refetch on these
+ * messages and on every (re)connect.
  */
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
@@ -18,8 +20,17 @@ export interface NotesChanged {
   change: NoteChange
 }
 
+export interface RecordingsChanged {
+  type: 'recordings.changed'
+  recordingId: string
+  transcriptionId: string
+  status: 'processing' | 'done' | 'failed'
+  error?: string
+}
+
 export interface FeedHandlers {
-  onChange: (event: NotesChanged) => void
+  onChange?: (event: NotesChanged) => void
+  onRecording?: (event: RecordingsChanged) => void
   /** The socket is (again) connected: anything may have changed while it was not. */
   onConnect: () => void
   onSignedOut: (message: string) => void
@@ -29,10 +40,11 @@ const STATELESS = 100
 const MAX_BACKOFF_MS = 60_000
 export const KEEPALIVE_MS = 20_000
 
-function parse(payload: string): NotesChanged | null {
+function parse(payload: string): NotesChanged | RecordingsChanged | null {
   try {
-    const value = JSON.parse(payload) as Partial<NotesChanged>
+    const value = JSON.parse(payload) as Partial<NotesChanged> | Partial<RecordingsChanged>
     if (value.type === 'notes.changed' && typeof value.noteId === 'string') return value as NotesChanged
+    if (value.type === 'recordings.changed' && typeof value.recordingId === 'string') return value as RecordingsChanged
   } catch {
     // not JSON: not for us
   }
@@ -64,7 +76,8 @@ export class UserFeed {
       const payload = decoding.readVarString(decoder)
       this.accepted()
       const event = status === 0 ? parse(payload) : null
-      if (event) this.handlers.onChange(event)
+      if (event?.type === 'notes.changed') this.handlers.onChange?.(event)
+      else if (event?.type === 'recordings.changed') this.handlers.onRecording?.(event)
     }
     // An open socket is not yet an accepted one (a server without this document kind opens
     // and then closes it): the feed counts as connected once the server has synced with us.

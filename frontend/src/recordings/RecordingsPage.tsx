@@ -1,0 +1,383 @@
+/**
+ * `/recordings`: record from the microphone or upload audio (drag and drop or a file picker,
+ * with a progress bar), the list
+ * with status, duration and format, a player with the transcript beside it (the current line
+ * highlighted as it plays, a click on a line seeks there, lines can be corrected), and search
+ * across transcripts whose hits play the audio from the moment the word was said. Status comes
+ * from the user feed (`recordings.changed`): nothing is polled.
+ */
+import { useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react'
+import { useNavigate, useSearchParams } from 'react-router'
+import { useQueryClient } from '@tanstack/react-query'
+import {
+  audioUrl,
+  correct,
+  deleteRecording,
+  recordingKeys,
+  transcribe,
+  upload,
+  useRecordings,
+  useTranscript,
+  useTranscriptSearch,
+  type Recording,
+  type Transcript,
+} from '../api/recordings'
+import { describe } from '../api/client'
+import { UserFeed } from '../collab/userFeed'
+import { useUser } from '../lib/useSession'
+import { clear } from '../lib/session'
+import { toast } from '../ui/toast'
+import { Recorder } from './Recorder'
+import './recordings.css'
+
+const STATUS: Record<string, string> = {
+  uploaded: 'Not transcribed',
+  processing: 'Transcribing…',
+  transcribed: 'Transcribed',
+  failed: 'Transcription failed',
+}
+
+export function clock(seconds: number | null | undefined): string {
+  if (seconds == null) return '–'
+  const s = Math.max(0, Math.floor(seconds))
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
+function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
+  const [file, setFile] = useState<File | null>(null)
+  const [title, setTitle] = useState('')
+  const [now, setNow] = useState(true)
+  const [progress, setProgress] = useState<number | null>(null)
+  const [dragging, setDragging] = useState(false)
+  const [picker, setPicker] = useState(0) // a new key empties the native file input
+
+  const pick = (picked: File | undefined) => {
+    if (!picked) return
+    setFile(picked)
+    if (!title) setTitle(picked.name.replace(/\.[^.]+$/, ''))
+  }
+  const drop = (event: DragEvent<HTMLLabelElement>) => {
+    event.preventDefault()
+    setDragging(false)
+    pick(event.dataTransfer.files[0])
+  }
+  const send = async (blob: Blob, name: string, named: string) => {
+    setProgress(0)
+    try {
+      const created = await upload(blob, name, named, now, setProgress)
+      setFile(null)
+      setTitle('')
+      setPicker((n) => n + 1)
+      onUploaded(created.recording.id)
+    } catch (err) {
+      toast(err instanceof Error ? err.message : String(err), 'error')
+    } finally {
+      setProgress(null)
+    }
+  }
+  const submit = async (event: FormEvent) => {
+    event.preventDefault()
+    if (file) await send(file, file.name, title.trim() || file.name)
+  }
+  return (
+    <form className="rec-upload" onSubmit={(e) => void submit(e)} aria-label="Upload a recording">
+      <Recorder onRecorded={(blob, name) => void send(blob, name, title.trim() || `Recording ${new Date().toLocaleString()}`)} />
+      <label
+        className={`rec-drop${dragging ? ' dragging' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault()
+          setDragging(true)
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={drop}
+      >
+        <input key={picker} type="file" accept="audio/*,.mp3,.wav,.m4a,.webm,.ogg" onChange={(e) => pick(e.target.files?.[0])} />
+        <span>{file ? file.name : 'Drop an audio file here or choose one (MP3, WAV, M4A, WebM, Ogg; up to 100 MB)'}</span>
+      </label>
+      <label className="rec-field">
+        Title
+        <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={255} required={Boolean(file)} />
+      </label>
+      <label className="rec-check">
+        <input type="checkbox" checked={now} onChange={(e) => setNow(e.target.checked)} /> Transcribe it now
+      </label>
+      <button className="btn btn-primary" type="submit" disabled={!file || progress !== null}>
+        Upload
+      </button>
+      {progress !== null ? <progress value={progress} max={1} aria-label="Upload progress" /> : null}
+    </form>
+  )
+}
+
+function TranscriptView({
+  recording,
+  transcript,
+  current,
+  onSeek,
+}: {
+  recording: Recording
+  transcript: Transcript | null | undefined
+  current: number
+  onSeek: (seconds: number) => void
+}) {
+  const client = useQueryClient()
+  const [editing, setEditing] = useState<number | null>(null)
+  const [draft, setDraft] = useState('')
+  if (transcript === undefined) return <p className="muted">Loading the transcript…</p>
+  if (transcript === null || recording.status === 'uploaded') {
+    return (
+      <div className="rec-empty">
+        <p className="muted">No transcript yet.</p>
+        <button
+          className="btn"
+          onClick={() =>
+            void transcribe(recording.id).then(
+              () => client.invalidateQueries({ queryKey: recordingKeys.all }),
+              (err: unknown) => toast(describe(err), 'error'),
+            )
+          }
+        >
+          Transcribe
+        </button>
+      </div>
+    )
+  }
+  if (transcript.status === 'processing') return <p role="status">Transcribing… the text appears here when it is ready.</p>
+  if (transcript.status === 'failed') {
+    return (
+      <div className="rec-empty" role="alert">
+        <p>The transcription failed: {transcript.error}</p>
+        <button
+          className="btn"
+          onClick={() =>
+            void transcribe(recording.id).then(
+              () => client.invalidateQueries({ queryKey: recordingKeys.all }),
+              (err: unknown) => toast(describe(err), 'error'),
+            )
+          }
+        >
+          Try again
+        </button>
+      </div>
+    )
+  }
+  const save = async (position: number) => {
+    try {
+      const updated = await correct(recording.id, position, draft)
+      client.setQueryData(recordingKeys.transcript(recording.id), updated)
+      setEditing(null)
+    } catch (err) {
+      toast(describe(err), 'error')
+    }
+  }
+  return (
+    <ol className="rec-lines" aria-label="Transcript">
+      {transcript.segments.map((segment) => {
+        const active = current >= segment.start && current < segment.end
+        return (
+          <li key={segment.position} className={active ? 'active' : undefined} aria-current={active ? 'true' : undefined}>
+            <button className="rec-time" onClick={() => onSeek(segment.start)} aria-label={`Play from ${clock(segment.start)}`}>
+              {clock(segment.start)}
+            </button>
+            {editing === segment.position ? (
+              <form
+                className="rec-edit"
+                onSubmit={(e) => {
+                  e.preventDefault()
+                  void save(segment.position)
+                }}
+              >
+                <input value={draft} onChange={(e) => setDraft(e.target.value)} aria-label="Corrected text" autoFocus />
+                <button className="btn" type="submit">
+                  Save
+                </button>
+                <button className="btn" type="button" onClick={() => setEditing(null)}>
+                  Cancel
+                </button>
+              </form>
+            ) : (
+              <>
+                <span className="rec-text" onClick={() => onSeek(segment.start)}>
+                  {segment.text}
+                </span>
+                <button
+                  className="rec-fix"
+                  onClick={() => {
+                    setEditing(segment.position)
+                    setDraft(segment.text)
+                  }}
+                  aria-label={`Edit the line at ${clock(segment.start)}`}
+                >
+                  Edit
+                </button>
+              </>
+            )}
+          </li>
+        )
+      })}
+    </ol>
+  )
+}
+
+export default function RecordingsPage() {
+  const user = useUser()
+  const client = useQueryClient()
+  const navigate = useNavigate()
+  const [params, setParams] = useSearchParams()
+  const selected = params.get('r')
+  const startAt = Number(params.get('t') ?? '0')
+  const [query, setQuery] = useState('')
+  const [typed, setTyped] = useState('')
+  const recordings = useRecordings()
+  const list = recordings.data?.recordings ?? []
+  const recording = list.find((r) => r.id === selected) ?? null
+  const transcript = useTranscript(selected, recording !== null)
+  const hits = useTranscriptSearch(query)
+  const player = useRef<HTMLAudioElement>(null)
+  const [src, setSrc] = useState<string | null>(null)
+  const [current, setCurrent] = useState(0)
+
+  useEffect(() => {
+    document.title = 'Recordings · Workbook'
+  }, [])
+
+  useEffect(() => {
+    const timer = setTimeout(() => setQuery(typed.trim()), 250)
+    return () => clearTimeout(timer)
+  }, [typed])
+
+  useEffect(() => {
+    if (!user) return
+    const feed = new UserFeed(user.id, {
+      onRecording: () => void client.invalidateQueries({ queryKey: recordingKeys.all }),
+      onConnect: () => void client.invalidateQueries({ queryKey: recordingKeys.all }, { cancelRefetch: false }),
+      onSignedOut: (message) => {
+        toast(message, 'error')
+        clear()
+        navigate('/login', { replace: true })
+      },
+    })
+    void feed.connect()
+    return () => feed.destroy()
+  }, [user, client, navigate])
+
+  useEffect(() => {
+    if (!recording) return
+    let url: string | null = null
+    let cancelled = false
+    void audioUrl(recording.id).then(
+      (made) => {
+        if (cancelled) URL.revokeObjectURL(made)
+        else setSrc((url = made))
+      },
+      (err: unknown) => toast(describe(err), 'error'),
+    )
+    return () => {
+      cancelled = true
+      setSrc(null)
+      if (url) URL.revokeObjectURL(url)
+    }
+  }, [recording?.id]) // only a different recording needs another file
+
+  const open = (id: string, at = 0) => setParams(at ? { r: id, t: String(at) } : { r: id })
+  const seek = (seconds: number) => {
+    const audio = player.current
+    if (!audio) return
+    audio.currentTime = seconds
+    void audio.play().catch(() => undefined) // autoplay may be refused: the position is set
+  }
+
+  // A search hit in the recording already open: its file is loaded, so seek now (a newly
+  // opened recording seeks once its metadata is in, below).
+  useEffect(() => {
+    if (src && startAt && player.current && player.current.readyState >= 1) seek(startAt)
+  }, [src, startAt])
+
+  return (
+    <main className="area-page recordings" id="main">
+      <div className="rec-inner">
+      <h1>Recordings</h1>
+      <Uploader
+        onUploaded={(id) => {
+          void client.invalidateQueries({ queryKey: recordingKeys.all })
+          open(id)
+        }}
+      />
+      <div className="rec-search">
+        <input
+          type="search"
+          value={typed}
+          onChange={(e) => setTyped(e.target.value)}
+          placeholder="Search what was said"
+          aria-label="Search transcripts"
+        />
+        {query && hits.data ? (
+          <ul className="rec-hits" aria-label="Search results">
+            {hits.data.hits.length === 0 ? <li className="muted">Nothing found.</li> : null}
+            {hits.data.hits.map((hit) => (
+              <li key={`${hit.transcriptionId}-${hit.position}`}>
+                <button onClick={() => open(hit.recordingId, hit.start)}>
+                  <strong>{hit.recordingTitle}</strong> at {clock(hit.start)}:{' '}
+                  {/* the server escapes the text; only its <mark> elements are markup */}
+                  <span dangerouslySetInnerHTML={{ __html: hit.snippet ?? hit.text }} />
+                </button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+      </div>
+      <div className="rec-layout">
+        <ul className="rec-list" aria-label="My recordings">
+          {recordings.isPending ? <li className="muted">Loading…</li> : null}
+          {!recordings.isPending && list.length === 0 ? <li className="muted">No recordings yet.</li> : null}
+          {list.map((r) => (
+            <li key={r.id} className={r.id === selected ? 'selected' : undefined}>
+              <button onClick={() => open(r.id)} aria-current={r.id === selected ? 'true' : undefined}>
+                <span className="rec-title">{r.title}</span>
+                <span className="muted">
+                  {clock(r.durationSeconds)} · {r.format ?? '?'} · <span className={`rec-status ${r.status}`}>{STATUS[r.status] ?? r.status}</span>
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+        <section className="rec-detail" aria-label="Recording">
+          {recording ? (
+            <>
+              <div className="rec-head">
+                <h2>{recording.title}</h2>
+                <button
+                  className="btn"
+                  onClick={() =>
+                    void deleteRecording(recording.id).then(
+                      () => {
+                        setParams({})
+                        void client.invalidateQueries({ queryKey: recordingKeys.all })
+                      },
+                      (err: unknown) => toast(describe(err), 'error'),
+                    )
+                  }
+                >
+                  Delete
+                </button>
+              </div>
+              <audio
+                ref={player}
+                src={src ?? undefined}
+                controls
+                onLoadedMetadata={() => {
+                  if (startAt && player.current) seek(startAt)
+                }}
+                onTimeUpdate={() => setCurrent(player.current?.currentTime ?? 0)}
+              />
+              <TranscriptView recording={recording} transcript={transcript.data} current={current} onSeek={seek} />
+            </>
+          ) : (
+            <p className="muted">Choose a recording, or upload one.</p>
+          )}
+        </section>
+      </div>
+      </div>
+    </main>
+  )
+}
