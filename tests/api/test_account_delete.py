@@ -8,7 +8,6 @@ content contained; collaborators keep what is theirs.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from typing import Any
 
@@ -19,9 +18,10 @@ from pycrdt import Text
 from collab.client import CollabClient
 from storage.db import connect
 from tests.api.conftest import PASSWORD, bearer, register, user_with_role
+from tests.audio_samples import encoded, tone_pcm, wav
 
 P = "/api/workbook/sessions"
-MP3 = b"ID3\x04\x00" + os.urandom(3000)
+MP3 = encoded(wav(tone_pcm(1.0)), "mp3")
 
 
 async def leftovers(database_url: str, needles: list[str]) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import zipfile
 from typing import Any
 
@@ -15,9 +14,10 @@ import httpx
 from collab.client import CollabClient
 from rooms import document as d
 from tests.api.conftest import bearer, register, user_with_role
+from tests.audio_samples import encoded, tone_pcm, wav
 
 P = "/api/workbook/sessions"
-MP3 = b"ID3\x04\x00" + os.urandom(3000)
+MP3 = encoded(wav(tone_pcm(1.0)), "mp3")
 
 
 async def account_with_everything(

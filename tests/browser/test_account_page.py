@@ -102,7 +102,7 @@ def test_download_my_data_then_delete_the_account(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete my account").click()
     expect(page).to_have_url(f"{server.url}/login")
-    expect(page.get_by_role("status")).to_have_text("Your account was deleted.")
+    expect(page.locator(".auth-notice")).to_have_text("Your account was deleted.")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
