@@ -106,4 +106,4 @@ def test_download_my_data_then_delete_the_account(
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("invalid email or password")
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
