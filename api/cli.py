@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from api.logredact import RedactSecrets
+from api.logredact import install_log_privacy
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets())  # ?token=… in uvicorn's request lines
+    install_log_privacy(logging.getLogger().handlers)  # ?token=…, ?q=…, library DEBUG lines
 
 
 def _database_ready(settings: Settings) -> bool:
