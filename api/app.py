@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import (
     account,
+    analytics,
     audio,
     auth,
     erase,
@@ -99,6 +100,7 @@ def api_operations() -> list[Operation]:
         *shares.operations,
         *audio.operations,
         *sessions.operations,
+        *analytics.operations,
         *mux.operations,
         *health.operations,
     ]
