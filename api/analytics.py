@@ -57,28 +57,28 @@ class AnalyticsQuery(CamelModel):
     format: Literal["json", "csv"] = "json"
 
 
-class DateRange(CamelModel):
+class AnalyticsRange(CamelModel):
     from_: date = Field(alias="from")
     to: date
 
 
-class DayCountOut(CamelModel):
+class AnalyticsDayCount(CamelModel):
     day: str
     count: int
 
 
-class OverviewOut(CamelModel):
-    range: DateRange
+class AnalyticsOverview(CamelModel):
+    range: AnalyticsRange
     total_users: int
     new_users: int
     active_users: int
     lessons_completed: int
     modules_completed: int
     watch_seconds: float
-    daily_active: list[DayCountOut]
+    daily_active: list[AnalyticsDayCount]
 
 
-class ModuleOut(CamelModel):
+class AnalyticsModule(CamelModel):
     module_id: str
     title: str
     learners: int
@@ -87,12 +87,12 @@ class ModuleOut(CamelModel):
     time_spent_minutes: int
 
 
-class ModulesOut(CamelModel):
-    range: DateRange
-    modules: list[ModuleOut]
+class AnalyticsModules(CamelModel):
+    range: AnalyticsRange
+    modules: list[AnalyticsModule]
 
 
-class LessonOut(CamelModel):
+class AnalyticsLesson(CamelModel):
     lesson_id: str
     module_title: str
     title: str
@@ -107,12 +107,12 @@ class LessonOut(CamelModel):
     )
 
 
-class LessonsOut(CamelModel):
-    range: DateRange
-    lessons: list[LessonOut]
+class AnalyticsLessons(CamelModel):
+    range: AnalyticsRange
+    lessons: list[AnalyticsLesson]
 
 
-class SessionOut(CamelModel):
+class AnalyticsSession(CamelModel):
     session_id: str
     title: str
     status: str
@@ -126,28 +126,28 @@ class SessionOut(CamelModel):
     average_seconds_present: float
 
 
-class SessionsOut(CamelModel):
-    range: DateRange
-    sessions: list[SessionOut]
+class AnalyticsSessions(CamelModel):
+    range: AnalyticsRange
+    sessions: list[AnalyticsSession]
 
 
-class RecordingDayOut(CamelModel):
+class AnalyticsRecordingDay(CamelModel):
     day: str
     uploaded: int
     transcribed: int
 
 
-class RecordingsOut(CamelModel):
-    range: DateRange
+class AnalyticsRecordings(CamelModel):
+    range: AnalyticsRange
     uploaded: int
     by_status: dict[str, int]
     transcriptions: int
     audio_seconds: float
     transcribed_seconds: float
-    daily: list[RecordingDayOut]
+    daily: list[AnalyticsRecordingDay]
 
 
-def _span(query: AnalyticsQuery) -> tuple[DateRange, Range]:
+def _span(query: AnalyticsQuery) -> tuple[AnalyticsRange, Range]:
     last = query.to or datetime.now(UTC).date()
     first = query.from_ or max(date.min, last - timedelta(days=DEFAULT_DAYS - 1))
     if first > last:
@@ -158,7 +158,7 @@ def _span(query: AnalyticsQuery) -> tuple[DateRange, Range]:
         if last < date.max
         else datetime.max.replace(tzinfo=UTC)
     )
-    return DateRange(from_=first, to=last), Range(since, until)
+    return AnalyticsRange(from_=first, to=last), Range(since, until)
 
 
 def _cell(value: object) -> object:
@@ -168,7 +168,7 @@ def _cell(value: object) -> object:
 
 
 def _csv(
-    name: str, span: DateRange, header: Sequence[str], rows: Iterable[Sequence[object]]
+    name: str, span: AnalyticsRange, header: Sequence[str], rows: Iterable[Sequence[object]]
 ) -> Response:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -182,7 +182,7 @@ def _csv(
     )
 
 
-Handler = Callable[[AnalyticsRepository, Range, DateRange, bool], Awaitable[Response]]
+Handler = Callable[[AnalyticsRepository, Range, AnalyticsRange, bool], Awaitable[Response]]
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -196,12 +196,12 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-def _days(days: list[DayCount]) -> list[DayCountOut]:
-    return [DayCountOut(day=d.day, count=d.count) for d in days]
+def _days(days: list[DayCount]) -> list[AnalyticsDayCount]:
+    return [AnalyticsDayCount(day=d.day, count=d.count) for d in days]
 
 
 async def _overview(
-    repo: AnalyticsRepository, span: Range, shown: DateRange, csv_: bool
+    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
 ) -> Response:
     o = await repo.overview(span)
     if csv_:
@@ -216,7 +216,7 @@ async def _overview(
         daily = [("daily_active_users", d.day, d.count) for d in o.daily_active]
         return _csv("overview", shown, ("metric", "day", "value"), [*totals, *daily])
     return respond(
-        OverviewOut(
+        AnalyticsOverview(
             range=shown,
             total_users=o.total_users,
             new_users=o.new_users,
@@ -229,8 +229,8 @@ async def _overview(
     )
 
 
-def _module(m: ModuleStats) -> ModuleOut:
-    return ModuleOut(
+def _module(m: ModuleStats) -> AnalyticsModule:
+    return AnalyticsModule(
         module_id=str(m.module_id),
         title=m.title,
         learners=m.learners,
@@ -241,7 +241,7 @@ def _module(m: ModuleStats) -> ModuleOut:
 
 
 async def _modules(
-    repo: AnalyticsRepository, span: Range, shown: DateRange, csv_: bool
+    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
 ) -> Response:
     found = [_module(m) for m in await repo.modules(span)]
     if csv_:
@@ -258,11 +258,11 @@ async def _modules(
             for m in found
         ]
         return _csv("modules", shown, header, rows)
-    return respond(ModulesOut(range=shown, modules=found))
+    return respond(AnalyticsModules(range=shown, modules=found))
 
 
-def _lesson(s: LessonStats) -> LessonOut:
-    return LessonOut(
+def _lesson(s: LessonStats) -> AnalyticsLesson:
+    return AnalyticsLesson(
         lesson_id=str(s.lesson_id),
         module_title=s.module_title,
         title=s.title,
@@ -276,7 +276,7 @@ def _lesson(s: LessonStats) -> LessonOut:
 
 
 async def _lessons(
-    repo: AnalyticsRepository, span: Range, shown: DateRange, csv_: bool
+    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
 ) -> Response:
     found = [_lesson(s) for s in await repo.lessons(span)]
     if csv_:
@@ -308,11 +308,11 @@ async def _lessons(
             for s in found
         ]
         return _csv("lessons", shown, header, rows)
-    return respond(LessonsOut(range=shown, lessons=found))
+    return respond(AnalyticsLessons(range=shown, lessons=found))
 
 
-def _session(s: SessionStats) -> SessionOut:
-    return SessionOut(
+def _session(s: SessionStats) -> AnalyticsSession:
+    return AnalyticsSession(
         session_id=str(s.session_id),
         title=s.title,
         status=s.status,
@@ -328,7 +328,7 @@ def _session(s: SessionStats) -> SessionOut:
 
 
 async def _sessions(
-    repo: AnalyticsRepository, span: Range, shown: DateRange, csv_: bool
+    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
 ) -> Response:
     found = [_session(s) for s in await repo.sessions(span)]
     if csv_:
@@ -362,17 +362,17 @@ async def _sessions(
             for s in found
         ]
         return _csv("sessions", shown, header, rows)
-    return respond(SessionsOut(range=shown, sessions=found))
+    return respond(AnalyticsSessions(range=shown, sessions=found))
 
 
-def _recording_days(days: list[RecordingDay]) -> list[RecordingDayOut]:
+def _recording_days(days: list[RecordingDay]) -> list[AnalyticsRecordingDay]:
     return [
-        RecordingDayOut(day=d.day, uploaded=d.uploaded, transcribed=d.transcribed) for d in days
+        AnalyticsRecordingDay(day=d.day, uploaded=d.uploaded, transcribed=d.transcribed) for d in days
     ]
 
 
 async def _recordings(
-    repo: AnalyticsRepository, span: Range, shown: DateRange, csv_: bool
+    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
 ) -> Response:
     r = await repo.recordings(span)
     if csv_:
@@ -387,7 +387,7 @@ async def _recordings(
             rows += [("uploaded", d.day, d.uploaded), ("transcribed", d.day, d.transcribed)]
         return _csv("recordings", shown, ("metric", "day", "value"), rows)
     return respond(
-        RecordingsOut(
+        AnalyticsRecordings(
             range=shown,
             uploaded=r.uploaded,
             by_status=r.by_status,
@@ -414,10 +414,10 @@ operations = [
         media_type=_MEDIA,
     )
     for name, handler, model, summary in (
-        ("overview", _overview, OverviewOut, "Active users, completions and watch time by day"),
-        ("modules", _modules, ModulesOut, "Module learners, completion and time spent"),
-        ("lessons", _lessons, LessonsOut, "Lesson watch time and drop-off points"),
-        ("sessions", _sessions, SessionsOut, "Live session attendance and engagement"),
-        ("recordings", _recordings, RecordingsOut, "Recordings uploaded and transcribed"),
+        ("overview", _overview, AnalyticsOverview, "Active users, completions and watch time by day"),
+        ("modules", _modules, AnalyticsModules, "Module learners, completion and time spent"),
+        ("lessons", _lessons, AnalyticsLessons, "Lesson watch time and drop-off points"),
+        ("sessions", _sessions, AnalyticsSessions, "Live session attendance and engagement"),
+        ("recordings", _recordings, AnalyticsRecordings, "Recordings uploaded and transcribed"),
     )
 ]

@@ -21,6 +21,7 @@ const CoursesPage = lazy(() => import('./courses/CoursesPage'))
 const ModulePage = lazy(() => import('./courses/ModulePage'))
 const LessonPage = lazy(() => import('./courses/LessonPage'))
 const AccountPage = lazy(() => import('./account/AccountPage'))
+const AnalyticsPage = lazy(() => import('./admin/AnalyticsPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -87,6 +88,7 @@ const router = createBrowserRouter([
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<ComingSoon area="recordings" />) },
       { path: '/account', element: lazyPage(<AccountPage />) },
+      { path: '/admin/analytics', element: lazyPage(<AnalyticsPage />) },
     ],
   },
   { path: '*', element: <NotFound /> },
