@@ -367,7 +367,8 @@ async def _sessions(
 
 def _recording_days(days: list[RecordingDay]) -> list[AnalyticsRecordingDay]:
     return [
-        AnalyticsRecordingDay(day=d.day, uploaded=d.uploaded, transcribed=d.transcribed) for d in days
+        AnalyticsRecordingDay(day=d.day, uploaded=d.uploaded, transcribed=d.transcribed)
+        for d in days
     ]
 
 
@@ -414,7 +415,7 @@ operations = [
         media_type=_MEDIA,
     )
     for name, handler, model, summary in (
-        ("overview", _overview, AnalyticsOverview, "Active users, completions and watch time by day"),
+        ("overview", _overview, AnalyticsOverview, "Active users, completions, watch time by day"),
         ("modules", _modules, AnalyticsModules, "Module learners, completion and time spent"),
         ("lessons", _lessons, AnalyticsLessons, "Lesson watch time and drop-off points"),
         ("sessions", _sessions, AnalyticsSessions, "Live session attendance and engagement"),
