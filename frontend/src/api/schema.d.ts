@@ -45,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Active users, completions and watch time by day */
+        /** Active users, completions, watch time by day */
         get: operations["get_api_admin_analytics_overview"];
         put?: never;
         post?: never;
