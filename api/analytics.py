@@ -149,7 +149,8 @@ class AnalyticsRecordings(CamelModel):
 
 def _span(query: AnalyticsQuery) -> tuple[AnalyticsRange, Range]:
     last = query.to or datetime.now(UTC).date()
-    first = query.from_ or max(date.min, last - timedelta(days=DEFAULT_DAYS - 1))
+    back = timedelta(days=DEFAULT_DAYS - 1)
+    first = query.from_ or (last - back if last - date.min > back else date.min)
     if first > last:
         raise invalid("from", "must not be after `to`")
     since = datetime.combine(first, time.min, UTC)

@@ -242,20 +242,28 @@ class AnalyticsRepository:
     async def modules(self, span: Range) -> list[ModuleStats]:
         active = span.has(_MP.c.updated_at)
         done = sa.and_(span.has(_MP.c.completed_at), _MP.c.status == ProgressStatus.COMPLETED.value)
-        joined = _MODULES.outerjoin(
-            _MP, sa.and_(_MP.c.module_id == _MODULES.c.id, sa.or_(active, done))
+        per_module = (
+            sa.select(
+                _MP.c.module_id,
+                sa.func.sum(sa.case((active, 1), else_=0)).label("learners"),
+                sa.func.sum(sa.case((done, 1), else_=0)).label("completed"),
+                sa.func.avg(sa.case((active, _MP.c.progress_percent), else_=None)).label("pct"),
+                sa.func.sum(sa.case((active, _MP.c.time_spent_minutes), else_=0)).label("spent"),
+            )
+            .where(sa.or_(active, done))
+            .group_by(_MP.c.module_id)
+            .subquery("per_module")
         )
         rows = await self._rows(
             sa.select(
                 _MODULES.c.id,
                 _MODULES.c.title,
-                sa.func.sum(sa.case((active, 1), else_=0)),
-                sa.func.sum(sa.case((done, 1), else_=0)),
-                sa.func.avg(sa.case((active, _MP.c.progress_percent), else_=None)),
-                sa.func.sum(sa.case((active, _MP.c.time_spent_minutes), else_=0)),
+                per_module.c.learners,
+                per_module.c.completed,
+                per_module.c.pct,
+                per_module.c.spent,
             )
-            .select_from(joined)
-            .group_by(_MODULES.c.id, _MODULES.c.title, _MODULES.c.order_index)
+            .select_from(_MODULES.outerjoin(per_module, per_module.c.module_id == _MODULES.c.id))
             .order_by(_MODULES.c.order_index, _MODULES.c.title, _MODULES.c.id)
         )
         return [
@@ -280,8 +288,23 @@ class AnalyticsRepository:
     async def lessons(self, span: Range) -> list[LessonStats]:
         active = span.has(_LP.c.updated_at)
         done = span.has(_LP.c.completed_at)
+        # One pass over the range's progress rows, grouped per lesson, then joined to every
+        # lesson (an OR in the join condition would probe the rows once per lesson).
+        per_lesson = (
+            sa.select(
+                _LP.c.lesson_id,
+                sa.func.sum(sa.case((active, 1), else_=0)).label("viewers"),
+                sa.func.sum(sa.case((done, 1), else_=0)).label("completed"),
+                sa.func.sum(sa.case((active, _LP.c.watch_time_seconds), else_=0.0)).label(
+                    "watched"
+                ),
+            )
+            .where(sa.or_(active, done))
+            .group_by(_LP.c.lesson_id)
+            .subquery("per_lesson")
+        )
         joined = _LESSONS.join(_MODULES, _MODULES.c.id == _LESSONS.c.module_id).outerjoin(
-            _LP, sa.and_(_LP.c.lesson_id == _LESSONS.c.id, sa.or_(active, done))
+            per_lesson, per_lesson.c.lesson_id == _LESSONS.c.id
         )
         rows = await self._rows(
             sa.select(
@@ -289,20 +312,11 @@ class AnalyticsRepository:
                 _MODULES.c.title,
                 _LESSONS.c.title,
                 _LESSONS.c.duration_seconds,
-                sa.func.sum(sa.case((active, 1), else_=0)),
-                sa.func.sum(sa.case((done, 1), else_=0)),
-                sa.func.sum(sa.case((active, _LP.c.watch_time_seconds), else_=0.0)),
+                per_lesson.c.viewers,
+                per_lesson.c.completed,
+                per_lesson.c.watched,
             )
             .select_from(joined)
-            .group_by(
-                _LESSONS.c.id,
-                _MODULES.c.title,
-                _LESSONS.c.title,
-                _LESSONS.c.duration_seconds,
-                _MODULES.c.order_index,
-                _MODULES.c.id,
-                _LESSONS.c.order,
-            )
             .order_by(_MODULES.c.order_index, _MODULES.c.id, _LESSONS.c.order, _LESSONS.c.id)
         )
         bucket = self._bucket().label("bucket")
