@@ -288,19 +288,35 @@ class AnalyticsRepository:
     async def lessons(self, span: Range) -> list[LessonStats]:
         active = span.has(_LP.c.updated_at)
         done = span.has(_LP.c.completed_at)
-        # One pass over the range's progress rows, grouped per lesson, then joined to every
-        # lesson (an OR in the join condition would probe the rows once per lesson).
-        per_lesson = (
+        stopped = sa.and_(active, sa.not_(_LP.c.completed), _LESSONS.c.duration_seconds > 0)
+        # One pass over the range's progress rows (each row's flags and drop-off tenth), grouped
+        # per lesson, then joined to every lesson: an OR in the join condition instead would
+        # probe the progress rows once per lesson.
+        flags = (
             sa.select(
                 _LP.c.lesson_id,
-                sa.func.sum(sa.case((active, 1), else_=0)).label("viewers"),
-                sa.func.sum(sa.case((done, 1), else_=0)).label("completed"),
-                sa.func.sum(sa.case((active, _LP.c.watch_time_seconds), else_=0.0)).label(
-                    "watched"
-                ),
+                sa.case((active, 1), else_=0).label("a"),
+                sa.case((done, 1), else_=0).label("d"),
+                sa.case((active, _LP.c.watch_time_seconds), else_=0.0).label("w"),
+                sa.case((stopped, self._bucket()), else_=None).label("b"),
             )
+            .select_from(_LP.join(_LESSONS, _LESSONS.c.id == _LP.c.lesson_id))
             .where(sa.or_(active, done))
-            .group_by(_LP.c.lesson_id)
+            .subquery("flags")
+        )
+        tenths = [
+            sa.func.sum(sa.case((flags.c.b == i, 1), else_=0)).label(f"t{i}")
+            for i in range(DROP_OFF_BUCKETS)
+        ]
+        per_lesson = (
+            sa.select(
+                flags.c.lesson_id,
+                sa.func.sum(flags.c.a).label("viewers"),
+                sa.func.sum(flags.c.d).label("completed"),
+                sa.func.sum(flags.c.w).label("watched"),
+                *tenths,
+            )
+            .group_by(flags.c.lesson_id)
             .subquery("per_lesson")
         )
         joined = _LESSONS.join(_MODULES, _MODULES.c.id == _LESSONS.c.module_id).outerjoin(
@@ -315,20 +331,11 @@ class AnalyticsRepository:
                 per_lesson.c.viewers,
                 per_lesson.c.completed,
                 per_lesson.c.watched,
+                *(per_lesson.c[f"t{i}"] for i in range(DROP_OFF_BUCKETS)),
             )
             .select_from(joined)
             .order_by(_MODULES.c.order_index, _MODULES.c.id, _LESSONS.c.order, _LESSONS.c.id)
         )
-        bucket = self._bucket().label("bucket")
-        drops = await self._rows(
-            sa.select(_LP.c.lesson_id, bucket, sa.func.count())
-            .select_from(_LP.join(_LESSONS, _LESSONS.c.id == _LP.c.lesson_id))
-            .where(active, sa.not_(_LP.c.completed), _LESSONS.c.duration_seconds > 0)
-            .group_by(_LP.c.lesson_id, bucket)
-        )
-        curve: dict[uuid.UUID, list[int]] = {}
-        for lesson_id, index, n in drops:
-            curve.setdefault(lesson_id, [0] * DROP_OFF_BUCKETS)[int(index)] = int(n)
         out = []
         for row in rows:
             viewers = int(row[4] or 0)
@@ -343,7 +350,7 @@ class AnalyticsRepository:
                     completed=int(row[5] or 0),
                     watch_seconds=_round(watched),
                     average_watch_seconds=_round(watched / viewers if viewers else 0),
-                    drop_off=curve.get(row[0], [0] * DROP_OFF_BUCKETS),
+                    drop_off=[int(n or 0) for n in row[7:]],
                 )
             )
         return out
