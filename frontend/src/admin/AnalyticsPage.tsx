@@ -46,7 +46,7 @@ function fillDays<T extends { day: string }>(range: DateRange, rows: T[], pick: 
 }
 
 const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)} h`
-const minutes = (seconds: number) => Math.round(seconds / 60)
+const minutes = (seconds: number) => Math.round(seconds / 6) / 10
 
 function Section({
   id,
@@ -175,6 +175,7 @@ function LessonsSection({ range }: { range: DateRange }) {
         title="Watch time per lesson (minutes)"
         labels={rows.map((l) => `${l.moduleTitle} · ${l.title}`)}
         series={[{ name: 'minutes watched', values: rows.map((l) => minutes(l.watchSeconds)), tone: 'a' }]}
+        format={(v) => v.toFixed(1)}
         summary={`${rows.length} lessons, ${minutes(rows.reduce((n, l) => n + l.watchSeconds, 0))} minutes watched`}
       />
       <div className="dropoff-pick">

@@ -79,7 +79,7 @@ export function ColumnChart({
             key={i}
             x={`${i * slot + slot / 2}%`}
             y={height + 15}
-            className="chart-tick"
+            className={labels.length <= 10 && i % 2 === 1 ? 'chart-tick chart-tick-minor' : 'chart-tick'}
             textAnchor={labels.length > 10 ? (i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle') : 'middle'}
           >
             {labels[i]}
