@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from api import (
     account,
     account_routes,
+    analytics,
     audio,
     auth,
     erase,
@@ -103,6 +104,7 @@ def api_operations() -> list[Operation]:
         *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
         *audio.operations,
         *sessions.operations,
+        *analytics.operations,
         *mux.operations,
         *health.operations,
     ]

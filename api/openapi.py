@@ -314,10 +314,16 @@ def _query_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _responses(op: Operation, refs: dict[Any, Any], error_model: type[BaseModel]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
+    types = (op.media_type,) if isinstance(op.media_type, str) else op.media_type
     if op.response is not None:
-        ok["content"] = {"application/json": {"schema": refs[(op.response, "validation")]}}
+        # JSON is the model; other media types (e.g. a `?format=csv` export) are text.
+        ok["content"] = {
+            t: {"schema": refs[(op.response, "validation")]}
+            if t == "application/json"
+            else {"schema": {"type": "string"}}
+            for t in ("application/json", *types)
+        }
     elif op.media_type != "application/json":
-        types = (op.media_type,) if isinstance(op.media_type, str) else op.media_type
         ok["content"] = {t: {"schema": _body_schema(t)} for t in types}
     responses: dict[str, Any] = {str(op.status): ok}
     codes = set(op.errors)

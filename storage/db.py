@@ -51,7 +51,7 @@ _BEGIN_OPTION = "storage_sqlite_begin"
 _LOCK = 0x636F6C6C6162  # "collab": the migration advisory lock key
 _MIGRATION_LOCK = threading.Lock()
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 """The newest migration in ``storage/migrations/versions``: bump it with every new migration.
 
 `migrate` skips Alembic when the database is already there; a test compares this constant

@@ -200,7 +200,10 @@ class SubLesson(SQLModel, table=True):
 
 class ModuleProgress(SQLModel, table=True):
     __tablename__ = "module_progress"
-    __table_args__ = (sa.UniqueConstraint("user_id", "module_id", name="uq_module_progress"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "module_id", name="uq_module_progress"),
+        sa.Index("ix_module_progress_updated_at", "updated_at"),  # analytics (0009)
+    )
 
     id: uuid.UUID = _id()
     user_id: uuid.UUID = _fk("users.id")
@@ -217,7 +220,11 @@ class ModuleProgress(SQLModel, table=True):
 
 class LessonProgress(SQLModel, table=True):
     __tablename__ = "lesson_progress"
-    __table_args__ = (sa.UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress"),)
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress"),
+        sa.Index("ix_lesson_progress_updated_at", "updated_at"),  # analytics (0009)
+        sa.Index("ix_lesson_progress_completed_at", "completed_at"),
+    )
 
     id: uuid.UUID = _id()
     user_id: uuid.UUID = _fk("users.id")
@@ -234,6 +241,7 @@ class SubLessonProgress(SQLModel, table=True):
     __tablename__ = "sub_lesson_progress"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "sub_lesson_id", name="uq_sub_lesson_progress"),
+        sa.Index("ix_sub_lesson_progress_updated_at", "updated_at"),  # analytics (0009)
     )
 
     id: uuid.UUID = _id()
@@ -281,6 +289,7 @@ class NoteShare(SQLModel, table=True):
 
 class AudioRecording(SQLModel, table=True):
     __tablename__ = "audio_recordings"
+    __table_args__ = (sa.Index("ix_audio_recordings_created_at", "created_at"),)  # 0009
 
     id: uuid.UUID = _id()
     user_id: uuid.UUID = _fk("users.id")

@@ -21,6 +21,7 @@ const ModulePage = lazy(() => import('./courses/ModulePage'))
 const LessonPage = lazy(() => import('./courses/LessonPage'))
 const AccountPage = lazy(() => import('./account/AccountPage'))
 const RecordingsPage = lazy(() => import('./recordings/RecordingsPage'))
+const AnalyticsPage = lazy(() => import('./admin/AnalyticsPage'))
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -88,6 +89,7 @@ const router = createBrowserRouter([
       { path: '/sessions/:sessionId', element: lazyPage(<RoomPage />) },
       { path: '/recordings', element: lazyPage(<RecordingsPage />) },
       { path: '/account', element: lazyPage(<AccountPage />) },
+      { path: '/admin/analytics', element: lazyPage(<AnalyticsPage />) },
     ],
   },
   { path: '*', element: <NotFound /> },

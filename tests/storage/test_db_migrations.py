@@ -14,7 +14,7 @@ from storage.db import HEAD_REVISION, alembic_config, connect, current_revision,
 from storage.modules import ModuleRepository
 from storage.search import rebuild_sqlite_fts
 
-HEAD = "0008"
+HEAD = "0009"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

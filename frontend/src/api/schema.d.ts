@@ -4,6 +4,91 @@
  */
 
 export interface paths {
+    "/api/admin/analytics/lessons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lesson watch time and drop-off points */
+        get: operations["get_api_admin_analytics_lessons"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/modules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Module learners, completion and time spent */
+        get: operations["get_api_admin_analytics_modules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Active users, completions, watch time by day */
+        get: operations["get_api_admin_analytics_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/recordings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recordings uploaded and transcribed */
+        get: operations["get_api_admin_analytics_recordings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/analytics/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live session attendance and engagement */
+        get: operations["get_api_admin_analytics_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -930,6 +1015,156 @@ export interface components {
             status: string;
             /** Statusurl */
             statusUrl: string;
+        };
+        /** AnalyticsDayCount */
+        AnalyticsDayCount: {
+            /** Count */
+            count: number;
+            /** Day */
+            day: string;
+        };
+        /** AnalyticsLesson */
+        AnalyticsLesson: {
+            /** Averagewatchseconds */
+            averageWatchSeconds: number;
+            /** Completed */
+            completed: number;
+            /**
+             * Dropoff
+             * @description viewers who stopped, not completed, in each of 10 equal parts of the video (by their stored position)
+             */
+            dropOff: number[];
+            /** Durationseconds */
+            durationSeconds: number;
+            /** Lessonid */
+            lessonId: string;
+            /** Moduletitle */
+            moduleTitle: string;
+            /** Title */
+            title: string;
+            /** Viewers */
+            viewers: number;
+            /** Watchseconds */
+            watchSeconds: number;
+        };
+        /** AnalyticsLessons */
+        AnalyticsLessons: {
+            /** Lessons */
+            lessons: components["schemas"]["AnalyticsLesson"][];
+            range: components["schemas"]["AnalyticsRange"];
+        };
+        /** AnalyticsModule */
+        AnalyticsModule: {
+            /** Averagepercent */
+            averagePercent: number;
+            /** Completed */
+            completed: number;
+            /** Learners */
+            learners: number;
+            /** Moduleid */
+            moduleId: string;
+            /** Timespentminutes */
+            timeSpentMinutes: number;
+            /** Title */
+            title: string;
+        };
+        /** AnalyticsModules */
+        AnalyticsModules: {
+            /** Modules */
+            modules: components["schemas"]["AnalyticsModule"][];
+            range: components["schemas"]["AnalyticsRange"];
+        };
+        /** AnalyticsOverview */
+        AnalyticsOverview: {
+            /** Activeusers */
+            activeUsers: number;
+            /** Dailyactive */
+            dailyActive: components["schemas"]["AnalyticsDayCount"][];
+            /** Lessonscompleted */
+            lessonsCompleted: number;
+            /** Modulescompleted */
+            modulesCompleted: number;
+            /** Newusers */
+            newUsers: number;
+            range: components["schemas"]["AnalyticsRange"];
+            /** Totalusers */
+            totalUsers: number;
+            /** Watchseconds */
+            watchSeconds: number;
+        };
+        /** AnalyticsRange */
+        AnalyticsRange: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+        };
+        /** AnalyticsRecordingDay */
+        AnalyticsRecordingDay: {
+            /** Day */
+            day: string;
+            /** Transcribed */
+            transcribed: number;
+            /** Uploaded */
+            uploaded: number;
+        };
+        /** AnalyticsRecordings */
+        AnalyticsRecordings: {
+            /** Audioseconds */
+            audioSeconds: number;
+            /** Bystatus */
+            byStatus: {
+                [key: string]: number;
+            };
+            /** Daily */
+            daily: components["schemas"]["AnalyticsRecordingDay"][];
+            range: components["schemas"]["AnalyticsRange"];
+            /** Transcribedseconds */
+            transcribedSeconds: number;
+            /** Transcriptions */
+            transcriptions: number;
+            /** Uploaded */
+            uploaded: number;
+        };
+        /** AnalyticsSession */
+        AnalyticsSession: {
+            /** Attended */
+            attended: number;
+            /** Averagesecondspresent */
+            averageSecondsPresent: number;
+            /** Hands */
+            hands: number;
+            /** Messages */
+            messages: number;
+            /** Questions */
+            questions: number;
+            /** Registered */
+            registered: number;
+            /** Sessionid */
+            sessionId: string;
+            /**
+             * Startedat
+             * Format: date-time
+             */
+            startedAt: string;
+            /** Status */
+            status: string;
+            /** Title */
+            title: string;
+            /** Votes */
+            votes: number;
+        };
+        /** AnalyticsSessions */
+        AnalyticsSessions: {
+            range: components["schemas"]["AnalyticsRange"];
+            /** Sessions */
+            sessions: components["schemas"]["AnalyticsSession"][];
         };
         /**
          * AudioUpload
@@ -2375,6 +2610,266 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_api_admin_analytics_lessons: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsLessons"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_admin_analytics_modules: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsModules"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_admin_analytics_overview: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsOverview"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_admin_analytics_recordings: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsRecordings"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_admin_analytics_sessions: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsSessions"];
+                    "text/csv": string;
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_health: {
         parameters: {
             query?: never;

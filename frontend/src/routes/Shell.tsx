@@ -15,6 +15,9 @@ const AREAS: { to: string; label: string; icon: IconName }[] = [
   { to: '/recordings', label: 'Recordings', icon: 'video' },
 ]
 
+/** Only for admins (the server refuses everyone else anyway). */
+const ADMIN_AREA: { to: string; label: string; icon: IconName } = { to: '/admin/analytics', label: 'Analytics', icon: 'chart' }
+
 export default function Shell() {
   const user = useUser()
   const navigate = useNavigate()
@@ -43,7 +46,7 @@ export default function Shell() {
           <span className="brand-name">Workbook</span>
         </div>
         <nav className="area-nav" aria-label="Areas">
-          {AREAS.map((area) => (
+          {(user?.role === 'admin' ? [...AREAS, ADMIN_AREA] : AREAS).map((area) => (
             <NavLink key={area.to} to={area.to} className="area-link">
               <Icon name={area.icon} />
               <span>{area.label}</span>

@@ -26,6 +26,7 @@ const ICONS = {
   lock: 'M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4',
   book: 'M4 5a2 2 0 0 1 2-2h13v16H6a2 2 0 0 0-2 2zM4 21V5M8 7h7',
   live: 'M12 12h.01M8.5 8.5a5 5 0 0 0 0 7M15.5 8.5a5 5 0 0 1 0 7M5.6 5.6a9 9 0 0 0 0 12.8M18.4 5.6a9 9 0 0 1 0 12.8',
+  chart: 'M4 20V10M10 20V4M16 20v-7M21 20H3',
   video: 'M3 6h12v12H3zM15 10l6-3v10l-6-3',
 } as const
 
