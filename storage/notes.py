@@ -32,11 +32,10 @@ from storage.search import (
     MARK_END,
     MARK_START,
     fts5_any,
-    fts5_match,
     highlight,
-    pg_tsquery,
     pg_tsquery_any,
     question_words,
+    words_matched,
 )
 from storage.sql import Statement
 from storage.types import utcnow
@@ -268,12 +267,12 @@ class NoteRepository:
             vector: sa.ColumnElement[Any] = sa.literal_column("notes.search_vector")
             filters.append(vector.op("@@")(tsquery))
             rank = sa.func.ts_rank(vector, tsquery)
-            order = [_matched_words(words, postgres=True).desc(), rank.desc()]
+            order = [words_matched(words, "notes", postgres=True).desc(), rank.desc()]
         elif words:
             base = base.join(_FTS, _FTS.c.rowid == sa.literal_column("notes.rowid"))
             filters.append(sa.literal_column("notes_fts").op("MATCH")(_fts_query(words)))
             rank = sa.func.bm25(sa.literal_column("notes_fts"), *_BM25_WEIGHTS)
-            order = [_matched_words(words, postgres=False).desc(), rank.asc()]
+            order = [words_matched(words, "notes", postgres=False).desc(), rank.asc()]
         else:
             order = []
         order += [_NOTES.c.updated_at.desc(), _NOTES.c.id]
@@ -360,19 +359,3 @@ def _fts_query(words: list[str]) -> str:
     return fts5_any(words, prefix_last=True)
 
 
-def _matched_words(words: list[str], *, postgres: bool) -> sa.ColumnElement[int]:
-    """How many of ``words`` (the last as a prefix) the note matches: the first sort key."""
-    hits: list[sa.ColumnElement[int]] = []
-    for i, word in enumerate(words):
-        last = i == len(words) - 1
-        if postgres:
-            one = sa.func.to_tsquery(
-                sa.literal_column("'english'::regconfig"), pg_tsquery([word], prefix_last=last)
-            )
-            matched = sa.literal_column("notes.search_vector").op("@@")(one)
-        else:
-            only = sa.func.notes_fts(fts5_match([word], prefix_last=last))
-            table = only.table_valued("rowid").alias(f"word{i}")
-            matched = sa.literal_column("notes.rowid").in_(sa.select(table.c.rowid))
-        hits.append(sa.case((matched, 1), else_=0))
-    return sum(hits[1:], hits[0])

@@ -76,6 +76,26 @@ def pg_tsquery(words: list[str], *, prefix_last: bool = False) -> str:
     return " & ".join(parts)
 
 
+def words_matched(words: list[str], table: str, *, postgres: bool) -> sa.ColumnElement[int]:
+    """How many of ``words`` (the last as a prefix) a row of ``table`` matches: the first sort
+    key of an any-word search, the same on both databases. ``table`` has a ``search_vector``
+    column on PostgreSQL and an FTS5 table ``<table>_fts`` keyed by rowid on SQLite."""
+    hits: list[sa.ColumnElement[int]] = []
+    for i, word in enumerate(words):
+        last = i == len(words) - 1
+        if postgres:
+            one = sa.func.to_tsquery(
+                sa.literal_column("'english'::regconfig"), pg_tsquery([word], prefix_last=last)
+            )
+            matched = sa.literal_column(f"{table}.search_vector").op("@@")(one)
+        else:
+            only = getattr(sa.func, f"{table}_fts")(fts5_match([word], prefix_last=last))
+            found = only.table_valued("rowid").alias(f"word{i}")
+            matched = sa.literal_column(f"{table}.rowid").in_(sa.select(found.c.rowid))
+        hits.append(sa.case((matched, 1), else_=0))
+    return sum(hits[1:], hits[0])
+
+
 def highlight(raw: str | None) -> str | None:
     """HTML-escape a snippet and turn the database's markers into ``<mark>`` elements."""
     if raw is None:

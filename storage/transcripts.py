@@ -34,11 +34,10 @@ from storage.search import (
     MARK_END,
     MARK_START,
     fts5_any,
-    fts5_match,
     highlight,
-    pg_tsquery,
     pg_tsquery_any,
     question_words,
+    words_matched,
 )
 from storage.types import utcnow
 
@@ -265,7 +264,7 @@ class TranscriptRepository:
             snippet = sa.func.snippet(sa.literal_column("transcript_segments_fts"), 0,
                                       MARK_START, MARK_END, "…", 24)
         order = [
-            _matched(words, postgres=postgres).desc(),
+            words_matched(words, "transcript_segments", postgres=postgres).desc(),
             _RECORDINGS.c.created_at.desc(),
             _RECORDINGS.c.id,
             _SEGMENTS.c.position,
@@ -298,20 +297,3 @@ def _pg_query(words: list[str]) -> Any:
     )
 
 
-def _matched(words: list[str], *, postgres: bool) -> sa.ColumnElement[int]:
-    """How many of ``words`` (the last as a prefix) the segment matches: the first sort key."""
-    hits: list[sa.ColumnElement[int]] = []
-    for i, word in enumerate(words):
-        last = i == len(words) - 1
-        if postgres:
-            one = sa.func.to_tsquery(
-                sa.literal_column("'english'::regconfig"), pg_tsquery([word], prefix_last=last)
-            )
-            matched = sa.literal_column("transcript_segments.search_vector").op("@@")(one)
-        else:
-            only = sa.func.transcript_segments_fts(fts5_match([word], prefix_last=last))
-            table = only.table_valued("rowid").alias(f"word{i}")
-            matched = sa.literal_column("transcript_segments.rowid").in_(
-                sa.select(table.c.rowid))
-        hits.append(sa.case((matched, 1), else_=0))
-    return sum(hits[1:], hits[0])
