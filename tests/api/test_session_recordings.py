@@ -1,22 +1,22 @@
 """Where a stopped live-session recording goes (`api.session_recordings`): the object store, a
-recording row of the host, and a queued transcription job whose seam answers "unavailable"."""
+recording row of the host, and its transcription started as an upload's is (a record in
+"processing" and `transcribe_recording_job` for it)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from api.session_recordings import SessionRecordings
 from jobs.catalog import transcribe_recording_job
-from jobs.context import JobContext
 from media.recording import RecordedFile
 from storage.db import connect, migrate
 from storage.models import Role
 from storage.objects import FileObjectStore
 from storage.recordings import RecordingRepository
 from storage.sessions import LiveSessionRepository
+from storage.transcripts import TranscriptRepository
 from storage.users import UserRepository
 
 
@@ -52,9 +52,6 @@ async def test_a_stopped_recording_is_stored_listed_and_queued(tmp_path: Path) -
         assert total == 1
         assert (rows[0].title, rows[0].object_key, rows[0].content_type,
                 rows[0].duration_seconds) == ("Workshop (recording)", key, "video/webm", 4.5)
-        assert queue.jobs == [(transcribe_recording_job, key, "video/webm")]
-
-        context = JobContext(documents=None, objects=objects)  # type: ignore[arg-type]
-        assert await transcribe_recording_job(context, key, "video/webm") == "unavailable"
-        missing = f"recordings/sessions/{uuid.uuid4()}/none.webm"
-        assert await transcribe_recording_job(context, missing, "video/webm") == "missing"
+        transcription = await TranscriptRepository(db).for_recording(rows[0].id)
+        assert transcription is not None and transcription.status.value == "processing"
+        assert queue.jobs == [(transcribe_recording_job, str(transcription.id))]

@@ -188,7 +188,7 @@ def test_a_host_and_two_attendees_run_a_live_session(
     ada.get_by_label("Message", exact=True).press("Enter")
     ada.get_by_role("button", name="Raise hand").click()
     expect(host.locator(".hand-queue")).to_contain_text("Ada Attendee")
-    # presence: who is here (awareness, stamped by the server); media: test_room_media.py
+    # presence: who is here (awareness, stamped by the server); media: test_room_media_page.py
     ada_row = host.locator(".person").filter(has_text="Ada Attendee")
     expect(ada_row).to_contain_text("Hand 1")
     expect(host.locator(".person").filter(has_text="Bob Attendee")).to_contain_text("online")
