@@ -219,6 +219,22 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
         owner = await backend.user("Deployer")
         note_id = await backend.note(owner)
 
+        # An upload past nginx's default 1 MiB body limit lands in the object store (moto)
+        # and comes back byte for byte.
+        audio = b"ID3\x04\x00" + os.urandom(5 * 2**20)
+        auth = {"Authorization": f"Bearer {owner.token}"}
+        created = await http.post(
+            "/api/workbook/audio",
+            files={"audio": ("talk.mp3", audio, "audio/mpeg")},
+            data={"title": "Deploy check"},
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+        recording_id = created.json()["recording"]["id"]
+        for _ in range(2):  # from both nodes
+            file = await http.get(f"/api/workbook/audio/{recording_id}/file", headers=auth)
+            assert file.status_code == 200 and file.content == audio
+
     base = stack.http_url.replace("http://", "ws://") + "/collab"
     url = socket_url(base, f"notes/{note_id}", owner.token)
     a = NodePeer(url)
