@@ -263,3 +263,23 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
     finally:
         for peer in reversed(peers):
             await peer.__aexit__(None, None, None)
+
+
+def test_image_runs_as_non_root_without_the_build_ca(stack: Stack) -> None:
+    """The CA bundle handed to the build as a secret (docker/build.sh) is in no layer."""
+    inspect = subprocess.run(
+        [_docker(), "image", "inspect", "--format", "{{.Config.User}} {{.Config.Healthcheck}}",
+         "collab:latest"],
+        capture_output=True, text=True, check=True,
+    )
+    assert inspect.stdout.startswith("collab:collab "), inspect.stdout
+    assert "/api/health" in inspect.stdout
+    bundle = subprocess.run(
+        [_docker(), "run", "--rm", "--entrypoint", "sh", "collab:latest", "-c",
+         "cat /etc/ssl/certs/ca-certificates.crt; ls /run/secrets 2>/dev/null; true"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    local = sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
+    for cert in local:  # this machine's own CAs (a TLS-inspecting proxy's, say)
+        body = "".join(cert.read_text().split("-----")[2].split())
+        assert body[:200] not in "".join(bundle.split()), f"{cert} was baked into the image"
