@@ -260,6 +260,27 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
         await b.wait_for(lambda d: _text(d).count(";") == 2, 20)
         assert _text(a.doc) == _text(b.doc)
         assert f"hello from {a.node};and from {b.node};" == _text(a.doc)
+
+        # A rolling restart's first half: SIGTERM drains the node (exit 0, its sockets
+        # closed with 1012 "service restart" by uvicorn's shutdown or 1001 "going away" by
+        # the collab server's; docs/protocol.md); a client reconnecting through nginx lands
+        # on the other node and finds every edit.
+        stopping = a if a.node == "app1" else b
+        stop = stack.compose("stop", "--timeout", "30", "app1")
+        assert stop.returncode == 0, stop.stderr
+        assert await stopping.closed(30) in {1001, 1012}
+        container = stack.compose("ps", "-q", "app1").stdout.split()[0]
+        exit_code = subprocess.run(
+            [_docker(), "inspect", "--format", "{{.State.ExitCode}}", container],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        assert exit_code == "0", stack.compose("logs", "--tail", "40", "app1").stdout
+        again = NodePeer(url)
+        await again.__aenter__()
+        peers.append(again)
+        assert again.node == "app2"
+        await again.synced(20)
+        assert _text(again.doc) == _text(a.doc)
     finally:
         for peer in reversed(peers):
             await peer.__aexit__(None, None, None)
