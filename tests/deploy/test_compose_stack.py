@@ -212,6 +212,30 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
             nodes.add(response.headers["X-Collab-Node"])
         assert nodes == {"app1", "app2"}
 
+        # X-Forwarded-For: nginx replaces a client's own value with the address it sees, the
+        # nodes believe it only from nginx: a client reaching a node directly (here from the
+        # worker's container) is counted by its own address, whatever header it sends.
+        spoof = {"X-Forwarded-For": "203.0.113.9"}
+        through = uuid.uuid4().hex
+        assert (await http.get(f"/api/health?probe={through}", headers=spoof)).status_code == 200
+        direct = uuid.uuid4().hex
+        sent = stack.compose(
+            "exec", "-T", "worker", "python3", "-c",
+            "import urllib.request as u; u.urlopen(u.Request("
+            f"'http://172.30.0.11:8000/api/health?probe={direct}', headers={spoof!r}))",
+        )
+        assert sent.returncode == 0, sent.stderr
+        logs = stack.compose("logs", "--no-color", "app1", "app2").stdout
+        seen = {
+            probe: next(line for line in logs.splitlines() if probe in line)
+            for probe in (through, direct)
+        }
+        # The host's address as nginx saw it (the network's gateway through docker's port
+        # proxy): neither what the client claimed nor nginx's own address.
+        assert "203.0.113.9" not in seen[through] and "172.30.0.10:" not in seen[through]
+        assert " 172.30.0." in seen[through], seen[through]
+        assert " 172.30.0.13:" in seen[direct] and "203.0.113.9" not in seen[direct]
+
         page = await http.get("/")
         assert page.status_code == 200 and "<div id=\"root\"" in page.text
 
