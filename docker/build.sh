@@ -38,6 +38,7 @@ build() {  # build TAG DOCKERFILE [TARGET]
   local started=$SECONDS
   $DOCKER build --network host --secret "id=ca,src=$CA_BUNDLE" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" ${target:+--target "$target"} \
+    --label org.opencontainers.image.title=workshop-collab \
     --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
     -f "$file" -t "$tag" .
   log "built $tag in $((SECONDS - started)) s"
@@ -47,3 +48,6 @@ build "collab:$COLLAB_TAG" docker/Dockerfile
 for service in postgres redis s3 nginx; do
   build "collab-$service:$COLLAB_TAG" docker/services.Dockerfile "$service"
 done
+# Each build carries its commit as a label, so the image it replaced is left untagged: drop
+# those (untagged images of this project only; their layers stay shared with the new ones).
+$DOCKER image prune --force --filter label=org.opencontainers.image.title=workshop-collab >/dev/null
