@@ -309,6 +309,24 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
         for peer in reversed(peers):
             await peer.__aexit__(None, None, None)
 
+    # The backup command of docs/deploy.md: a custom-format dump that pg_restore can read,
+    # holding the account made above.
+    dump = subprocess.run(
+        [*_compose_command(), "-p", stack.project, "-f", str(DOCKER_DIR / "compose.yaml"),
+         "--env-file", str(stack.env_file), "exec", "-T", "postgres",
+         "pg_dump", "-U", "collab", "-d", "collab", "--format=custom"],
+        capture_output=True, timeout=120, check=False,
+    )
+    assert dump.returncode == 0 and dump.stdout.startswith(b"PGDMP"), dump.stderr[-2000:]
+    restored = subprocess.run(
+        [*_compose_command(), "-p", stack.project, "-f", str(DOCKER_DIR / "compose.yaml"),
+         "--env-file", str(stack.env_file), "exec", "-T", "postgres",
+         "pg_restore", "--data-only", "--table=users", "--file=-"],
+        input=dump.stdout, capture_output=True, timeout=120, check=False,
+    )
+    assert restored.returncode == 0, restored.stderr[-2000:]
+    assert owner.email.encode() in restored.stdout
+
 
 def test_image_runs_as_non_root_without_the_build_ca(stack: Stack) -> None:
     """The CA bundle handed to the build as a secret (docker/build.sh) is in no layer."""
