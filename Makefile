@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test check pytest install system-deps node frontend bench bench-smoke clean sample-course
+.PHONY: serve test check pytest install system-deps node frontend bench bench-smoke clean sample-course docker
 
 serve: install frontend
 	$(BIN)/collab serve
@@ -69,6 +69,10 @@ bench: install frontend
 
 bench-smoke: install
 	$(BIN)/python bench/run.py --smoke
+
+# The images of docker/compose.yaml, built from Debian packages (docs/deploy.md).
+docker:
+	docker/build.sh
 
 clean:
 	rm -rf $(VENV) node_modules frontend/node_modules frontend/dist
