@@ -49,7 +49,7 @@ def require_service(name: str, url: str, default_port: int) -> None:
 
 # The longest tests start first: with `pytest -n` (xdist hands out the first batch round robin)
 # they then run side by side instead of one of them closing the run on a single worker.
-_FIRST = ("slow", "browser", "interop")
+_FIRST = ("docker", "slow", "browser", "interop")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
