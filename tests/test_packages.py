@@ -18,3 +18,16 @@ def test_package_comes_from_this_repository(name: str) -> None:
     assert module.__file__ is not None
     assert Path(module.__file__).resolve().parent == ROOT / name
     assert module.__doc__, f"{name} has no package docstring"
+
+
+def test_the_image_copies_every_package() -> None:
+    """docker/Dockerfile copies the packages one by one (a layer each): a package added to
+    pyproject.toml but not there builds an image whose `collab` cannot import it."""
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "root_packages"
+    ]
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text().splitlines()
+    missing = [p for p in packages if f"COPY {p} ./{p}" not in dockerfile]
+    assert not missing, f"docker/Dockerfile does not copy {missing}"
