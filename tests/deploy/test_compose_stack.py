@@ -27,6 +27,7 @@ import httpx
 import pytest
 from pycrdt import Doc, Text
 
+from tests.audio_samples import tone_pcm, wav
 from tests.conftest import IN_CI
 from tests.interop.backends import RestBackend
 from tests.interop.serverprocess import free_port
@@ -245,11 +246,12 @@ async def test_two_nodes_behind_nginx_converge(stack: Stack) -> None:
 
         # An upload past nginx's default 1 MiB body limit lands in the object store (moto)
         # and comes back byte for byte.
-        audio = b"ID3\x04\x00" + os.urandom(5 * 2**20)
+        audio = wav(tone_pcm(170.0))  # 5.2 MiB of real audio (uploads are checked by bytes)
+        assert len(audio) > 5 * 2**20
         auth = {"Authorization": f"Bearer {owner.token}"}
         created = await http.post(
             "/api/workbook/audio",
-            files={"audio": ("talk.mp3", audio, "audio/mpeg")},
+            files={"audio": ("talk.wav", audio, "audio/wav")},
             data={"title": "Deploy check"},
             headers=auth,
         )
