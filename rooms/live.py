@@ -43,9 +43,9 @@ from rooms.effects import carry_out
 from rooms.media import RoomMedia
 from rooms.recount import Recounter
 from rooms.rules import DEFAULT_MAX_PARTICIPANTS, Actor, Rejected
+from rooms.shared_notes import session_member
 from rooms.throttle import Throttle
 from storage.db import Database
-from storage.models import SessionStatus
 from storage.sessions import LiveSessionRepository
 
 __all__ = ["RoomKind"]
@@ -112,20 +112,7 @@ class RoomKind(Extension):
     # -- authorizer ----------------------------------------------------------------------------
 
     async def authorize(self, event: Authorize) -> None:
-        try:
-            session_id = uuid.UUID(event.doc_id)
-            user_id = uuid.UUID(event.principal.user_id)
-        except ValueError as exc:
-            raise Reject(CloseCode.NOT_FOUND, "no such session") from exc
-        status, member = await self._sessions.admission(session_id, user_id)
-        if status is None:
-            raise Reject(CloseCode.NOT_FOUND, "no such session")
-        if status is SessionStatus.CANCELLED:
-            raise Reject(CloseCode.DOCUMENT_DELETED, "session cancelled")
-        if member is None:
-            raise Reject(CloseCode.FORBIDDEN, "join the session first")
-        if member.removed_at is not None:
-            raise Reject(CloseCode.FORBIDDEN, "removed from the session")
+        _, member, session_id, user_id = await session_member(self._sessions, event)
         event.read_only = True
         event.role = member.role.value
         if member.left_at is not None:  # back in the room: present again (role kept) ...

@@ -27,7 +27,7 @@ from collab.errors import Reject
 from collab.kinds import Authorize, DocumentKind
 from rooms import document as d
 from storage.db import Database
-from storage.models import SessionStatus
+from storage.models import SessionParticipant, SessionStatus
 from storage.sessions import LiveSessionRepository
 
 __all__ = ["EDITORS", "SharedNotesAccess", "SharedNotesAuthorizer", "may_edit"]
@@ -41,6 +41,29 @@ def may_edit(status: SessionStatus, role: str) -> bool:
     return status in _OPEN and role in EDITORS
 
 
+async def session_member(
+    sessions: LiveSessionRepository, event: Authorize
+) -> tuple[SessionStatus, SessionParticipant, uuid.UUID, uuid.UUID]:
+    """The session's status and the connecting user's membership (with both ids), or the
+    refusal every socket of a session gets: no such session 4404, cancelled 4410, not joined
+    or removed 4403. The room and its shared notes admit by this one rule."""
+    try:
+        session_id = uuid.UUID(event.doc_id)
+        user_id = uuid.UUID(event.principal.user_id)
+    except ValueError as exc:
+        raise Reject(CloseCode.NOT_FOUND, "no such session") from exc
+    status, member = await sessions.admission(session_id, user_id)
+    if status is None:
+        raise Reject(CloseCode.NOT_FOUND, "no such session")
+    if status is SessionStatus.CANCELLED:
+        raise Reject(CloseCode.DOCUMENT_DELETED, "session cancelled")
+    if member is None:
+        raise Reject(CloseCode.FORBIDDEN, "join the session first")
+    if member.removed_at is not None:
+        raise Reject(CloseCode.FORBIDDEN, "removed from the session")
+    return status, member, session_id, user_id
+
+
 class SharedNotesAuthorizer:
     """The kind's authorizer: a joined, not removed participant of an existing session."""
 
@@ -51,20 +74,7 @@ class SharedNotesAuthorizer:
         return DocumentKind(d.NOTES_KIND, self)
 
     async def authorize(self, event: Authorize) -> None:
-        try:
-            session_id = uuid.UUID(event.doc_id)
-            user_id = uuid.UUID(event.principal.user_id)
-        except ValueError as exc:
-            raise Reject(CloseCode.NOT_FOUND, "no such session") from exc
-        status, member = await self._sessions.admission(session_id, user_id)
-        if status is None:
-            raise Reject(CloseCode.NOT_FOUND, "no such session")
-        if status is SessionStatus.CANCELLED:
-            raise Reject(CloseCode.DOCUMENT_DELETED, "session cancelled")
-        if member is None:
-            raise Reject(CloseCode.FORBIDDEN, "join the session first")
-        if member.removed_at is not None:
-            raise Reject(CloseCode.FORBIDDEN, "removed from the session")
+        status, member, _, _ = await session_member(self._sessions, event)
         event.role = member.role.value
         event.read_only = event.read_only or not may_edit(status, member.role.value)
 
