@@ -46,7 +46,14 @@ from api import (
 from api.epochs import EpochGate, RedisEpochBus, TokenEpochs
 from api.errors import exception_handlers
 from api.job_context import build_job_context
-from api.live import LiveSockets, build_collab, build_media, live_routes, note_feed
+from api.live import (
+    LiveSockets,
+    build_collab,
+    build_media,
+    build_media_home,
+    live_routes,
+    note_feed,
+)
 from api.localstream import dev_key_file, local_stream_routes
 from api.metrics import Metrics, MetricsMiddleware, metrics_endpoint
 from api.openapi import Operation, build_openapi, docs_endpoint, openapi_endpoint, routes_for
@@ -261,12 +268,19 @@ async def _start_live(
         unreachable = (RedisError, OSError)
     # The relay is entered before the collab server, so it outlives it: rooms end their
     # participants' media as their connections close on the way out.
+    node_id = settings.node_id or default_node_id()
     relay = build_media(settings)
     media = None
     if relay is not None:
         await stack.enter_async_context(relay)
         recordings = SessionRecordings(services.db, services.objects, lambda: services.jobs)
-        media = RoomMedia(relay, recordings, settings.data_dir / "recordings-in-progress")
+        scratch = settings.data_dir / "recordings-in-progress"
+        media = RoomMedia(relay, recordings, scratch)
+        if services.redis is not None:  # several nodes: one media home per room
+            homed = build_media_home(settings, relay, services.redis, node_id=node_id,
+                                     scratch=scratch, recordings=recordings)
+            await stack.enter_async_context(homed)  # (left before the relay)
+            media = RoomMedia(homed, homed, scratch)
     server = build_collab(
         media=media,
         database=services.db,
@@ -274,7 +288,7 @@ async def _start_live(
         epochs=services.epochs,
         redis_url=settings.redis_url,
         redis_prefix=settings.redis_prefix,
-        node_id=settings.node_id or default_node_id(),
+        node_id=node_id,
         config=collab_config(settings),
         persist_interval=settings.collab_persist_interval,
         metrics_registry=metrics.registry,

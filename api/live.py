@@ -24,7 +24,9 @@ import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import anyio
@@ -45,6 +47,8 @@ from collab.errors import Reject
 from collab.extensions.fanout import RedisFanout
 from collab.kinds import Authorize, DocumentKind
 from media.config import IceServer, RelayLimits
+from media.home import HomedMedia, RecordingStore
+from media.homeclaim import RedisClaims
 from media.relay import MediaRelay
 from notes.autoversions import AutoVersions
 from notes.feeds import FEED_KIND, FeedAuthorizer, NoteFeed
@@ -58,6 +62,9 @@ from storage.documents import DocumentLog
 from storage.note_meta import NoteMetaStore
 from storage.notes import Access, NoteRepository
 from storage.versions import VersionRepository
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +296,18 @@ def build_media(settings: Settings) -> MediaRelay | None:
     )
     return MediaRelay(limits, ice_servers=servers(settings.media_server_ice_servers),
                       client_ice_servers=servers(settings.media_ice_servers))
+
+
+def build_media_home(
+    settings: Settings, relay: MediaRelay, redis: Redis[bytes], *, node_id: str, scratch: Path,
+    recordings: RecordingStore,
+) -> HomedMedia:
+    """With Redis: the node's media backend that hosts each room's media on one node (docs/
+    media.md, "One media home per room"); enter it after the relay."""
+    claims = RedisClaims(redis, node_id, prefix=settings.redis_prefix,
+                         ttl=settings.media_home_ttl)
+    return HomedMedia(relay, claims, redis, prefix=settings.redis_prefix, scratch=scratch,
+                      recordings=recordings, timeout=settings.media_home_timeout)
 
 
 def note_feed(server: CollabServer) -> NoteFeed | None:

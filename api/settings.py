@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     media_max_video_bitrate: int = Field(
         1_500_000, alias="MEDIA_MAX_VIDEO_BITRATE", ge=100_000
     )
+    # With Redis, one node hosts each room's media (docs/media.md, "One media home per room"):
+    # its claim lapses this long after the node dies; a forwarded call waits this long.
+    media_home_ttl: float = Field(10.0, alias="MEDIA_HOME_TTL", ge=1.0, le=300.0)
+    media_home_timeout: float = Field(15.0, alias="MEDIA_HOME_TIMEOUT", ge=1.0, le=120.0)
 
     # Transcription (docs/transcription.md). "auto": OpenAI when a key is set, else offline.
     transcription_engine: Literal["auto", "offline", "openai", "none"] = Field(

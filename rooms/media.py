@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -77,8 +77,12 @@ class MediaBackend(Protocol):
     async def leave(self, room_id: str, user_id: str) -> None: ...
     async def close_room(self, room_id: str) -> None: ...
     def publications(self, room_id: str) -> dict[str, list[str]]: ...
-    def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
-    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
+    # A relay in this process answers these two at once; a backend forwarding them to another
+    # node (``media.home.HomedMedia``) returns an awaitable.
+    def start_recording(self, room_id: str, user_id: str,
+                        path: Path) -> Awaitable[None] | None: ...
+    def stop_recording(
+        self, room_id: str) -> RecordedFile | Awaitable[RecordedFile | None] | None: ...
 
 
 class RecordingSink(Protocol):
@@ -198,7 +202,9 @@ class RoomMedia:
             target = message.user_id or actor.user_id
             self.scratch.mkdir(parents=True, exist_ok=True)
             path = self.scratch / f"{doc_id}-{uuid.uuid4().hex}.webm"
-            self.relay.start_recording(doc_id, target, path)
+            started = self.relay.start_recording(doc_id, target, path)
+            if started is not None:
+                await started
             await self._set_recording(server, doc_id, {
                 "userId": target, "startedAt": int(time.time() * 1000)})
             return {}
@@ -218,7 +224,8 @@ class RoomMedia:
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,
                                 user_id: str) -> dict[str, object] | None:
-        recorded = self.relay.stop_recording(doc_id)
+        stopped = self.relay.stop_recording(doc_id)
+        recorded = await stopped if isinstance(stopped, Awaitable) else stopped
         if recorded is None or self.recordings is None:
             return None
         await self._set_recording(server, doc_id, None)

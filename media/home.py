@@ -1,0 +1,445 @@
+"""One media home per room across nodes (docs/media.md, "One media home per room").
+
+``HomedMedia`` is the media backend of a node in a multi-node deployment. Every call names a
+room; the room's *home* is the node whose relay hosts its media (``media.homeclaim``). A call
+on the home runs on this process's relay; a call anywhere else is forwarded to the home over
+Redis pub/sub (``media.homewire``) and waits for its reply, at most ``timeout`` seconds, then
+refuses with ``media_unavailable``. WebRTC then connects browsers straight to the home node.
+
+Invariants:
+
+* only ``publish``, ``subscribe`` and ``start_recording`` claim a room; every other call goes
+  to the current home, or runs on the local relay (which holds nothing for it) when there is
+  none;
+* the home re-checks its claim before admitting a new publisher or subscriber, so a node that
+  has just released a room never starts hosting it again without the claim;
+* the home refreshes its claims every third of the TTL and releases a room when its last
+  member leaves or the room closes; a claim it finds lost ends the room's media here (the
+  clients offer again, to the new home);
+* a node that finds the home gone (nobody reads its request channel: the process died) takes
+  the claim over at once; a home that is alive but cut off from Redis keeps its claim until
+  the TTL and then loses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.abc
+
+from media.config import REFUSALS, MediaRefused
+from media.homeclaim import Claims
+from media.homewire import (
+    Reply,
+    Request,
+    WireError,
+    decode,
+    encode,
+    reply_channel,
+    request_channel,
+)
+
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream
+    from redis.asyncio import Redis
+
+    from media.config import IceServer, RelayLimits
+    from media.recording import RecordedFile
+
+__all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
+
+log = logging.getLogger(__name__)
+
+_CLAIMING = frozenset({"publish", "subscribe", "start_recording"})
+
+
+class LocalRelay(Protocol):
+    """This process's relay (``media.relay.MediaRelay``)."""
+
+    client_ice_servers: tuple[IceServer, ...]
+    limits: RelayLimits
+    changes: MemoryObjectReceiveStream[str]
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str: ...
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str: ...
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool: ...
+    async def leave(self, room_id: str, user_id: str) -> None: ...
+    async def close_room(self, room_id: str) -> None: ...
+    def publications(self, room_id: str) -> dict[str, list[str]]: ...
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
+    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
+
+
+class RecordingStore(Protocol):
+    """Where a finished recording goes (``rooms.media.RecordingSink``)."""
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str: ...
+
+
+@dataclass(eq=False, slots=True)
+class _Pending:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    reply: Reply | None = None
+
+
+class HomedMedia:
+    """The media backend of one node of a cluster; an async context manager.
+
+    Args:
+        relay: this process's relay, entered by the caller before this and left after it.
+        claims: this node's claims (``claims.node`` is this node's id).
+        redis: the client requests and replies travel on.
+        prefix: the deployment's Redis prefix.
+        scratch: where recordings started from another node are written on this one.
+        recordings: where this node stores a recording it wrote (None: recording refused).
+        timeout: seconds a forwarded call waits for the home's reply.
+
+    It is also the recording sink the room side must use (``store``): a recording written on
+    another node is stored by that node, one written here by ``recordings``.
+    """
+
+    def __init__(
+        self, relay: LocalRelay, claims: Claims, redis: Redis[bytes], *, prefix: str,
+        scratch: Path, recordings: RecordingStore | None = None, timeout: float = 15.0,
+    ) -> None:
+        self._relay, self._claims, self._redis = relay, claims, redis
+        self._prefix, self._scratch, self._recordings = prefix, scratch, recordings
+        self._timeout = timeout
+        self.node = claims.node
+        self.client_ice_servers = relay.client_ice_servers
+        self.limits = relay.limits
+        self._changed, self.changes = anyio.create_memory_object_stream[str](256)
+        self._hosting: dict[str, set[str]] = {}  # room -> its members, while this node is home
+        self._cache: dict[str, dict[str, list[str]]] = {}  # room -> publications at its home
+        self._pending: dict[str, _Pending] = {}
+        self._finished: dict[str, tuple[str, RecordedFile]] = {}  # token -> (room, file)
+        self._elsewhere: dict[Path, tuple[str, str]] = {}  # remote file -> (home, token)
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> HomedMedia:
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._tg = tg
+        await tg.start(self._listen)
+        tg.start_soon(self._refresh)
+        tg.start_soon(self._follow_relay)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tg, self._tg = self._tg, None
+        if tg is None:
+            return
+        try:
+            with anyio.move_on_after(2, shield=True):
+                for room in list(self._hosting):  # the next node may host them at once
+                    await self._claims.release(room)
+        except Exception:
+            log.warning("could not release the media claims on the way out", exc_info=True)
+        finally:
+            self._changed.close()
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
+
+    # -- the backend (rooms.media.MediaBackend) --------------------------------------------
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str:
+        args = {"user": user_id, "offer": offer, "tracks": dict(tracks)}
+        return str(await self._call("publish", room_id, args))
+
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
+        return bool(await self._call("unpublish", room_id, {"user": user_id, "source": source}))
+
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str:
+        args = {"user": user_id, "offer": offer,
+                "wanted": {mid: list(pair) for mid, pair in wanted.items()}}
+        return str(await self._call("subscribe", room_id, args))
+
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool:
+        args = {"user": user_id, "pc": pc_name, "candidate": candidate, "sdp_mid": sdp_mid}
+        return bool(await self._call("add_candidate", room_id, args))
+
+    async def leave(self, room_id: str, user_id: str) -> None:
+        await self._call("leave", room_id, {"user": user_id})
+
+    async def close_room(self, room_id: str) -> None:
+        await self._call("close_room", room_id, {})
+
+    def publications(self, room_id: str) -> dict[str, list[str]]:
+        """At the home, the relay's; elsewhere, as the home's last reply about the room said
+        (every call's reply carries them, so the caller mirrors what its own call left)."""
+        if room_id in self._hosting or room_id not in self._cache:
+            return self._relay.publications(room_id)
+        return {user: list(sources) for user, sources in self._cache[room_id].items()}
+
+    async def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
+        """Record at the home; ``path``'s name is kept, in the home's scratch folder when the
+        home is another node."""
+        await self._call("start_recording", room_id, {"user": user_id, "name": path.name},
+                         path=path)
+
+    async def stop_recording(self, room_id: str) -> RecordedFile | None:
+        """The finished file. One written on another node stays there until the room side
+        hands it to ``recordings_sink`` (which has that node store it)."""
+        value = await self._call("stop_recording", room_id, {})
+        if value is None or not isinstance(value, Mapping):
+            return value  # a local RecordedFile, or None
+        from media.recording import RecordedFile
+
+        recorded = RecordedFile(Path(value["path"]), float(value["duration"]),
+                                int(value["size"]), bool(value["video"]))
+        if value["token"]:
+            self._elsewhere[recorded.path] = (str(value["home"]), str(value["token"]))
+        return recorded
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        """Store a recording this node's ``stop_recording`` returned (``rooms.media``'s
+        ``RecordingSink``): by the node that wrote it, which then deletes it.
+
+        Raises:
+            MediaRefused: media_unavailable (no store here, or the writing node is gone).
+        """
+        elsewhere = self._elsewhere.pop(recorded.path, None)
+        if elsewhere is None:
+            if self._recordings is None:
+                raise MediaRefused("media_unavailable", "recordings are not kept here")
+            return await self._recordings.store(session_id, user_id, recorded)
+        home, token = elsewhere
+        args = {"user": user_id, "token": token}
+        return str(await self._remote(home, "store_recording", session_id, args, None))
+
+    # -- routing ---------------------------------------------------------------------------
+
+    async def _call(self, op: str, room: str, args: dict[str, Any],
+                    path: Path | None = None) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            if op in _CLAIMING:
+                home: str | None = await self._claims.claim(room)
+            else:
+                home = await self._claims.holder(room)
+            if home is None or home == self.node:
+                if home == self.node:
+                    self._host(room)
+                return await self._local(op, room, args, path)
+            return await self._remote(home, op, room, args, path)
+        except (RedisError, OSError):
+            log.warning("media call %s for room %s: Redis unreachable", op, room, exc_info=True)
+            raise MediaRefused("media_unavailable", "the media home cannot be reached") from None
+
+    def _host(self, room: str) -> None:
+        if room not in self._hosting:
+            # Newly home (first, or after a dead home): mirror the room as this relay has it,
+            # so the map drops what the previous home hosted and clients offer again.
+            self._hosting[room] = set()
+            self._cache.pop(room, None)
+            self._notify(room)
+
+    def _notify(self, room: str) -> None:
+        # The room side mirrors the room from ``changes``; past 256 waiting, a room is dropped
+        # (its next change reports it again), and none are reported once closed.
+        with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+            self._changed.send_nowait(room)
+
+    async def _remote(self, home: str, op: str, room: str, args: dict[str, Any],
+                      path: Path | None) -> Any:
+        request = Request(uuid.uuid4().hex, self.node, op, room, args)
+        pending = self._pending[request.id] = _Pending()
+        try:
+            receivers = await self._redis.publish(request_channel(self._prefix, home),
+                                                  encode(request))
+            if not receivers:  # nobody reads the home's channel: the process is gone
+                if await self._claims.take_over(room, home):
+                    log.warning("media home %s of room %s is gone; hosting it here", home, room)
+                    self._host(room)
+                    return await self._local(op, room, args, path)
+                raise MediaRefused("media_unavailable", f"the media home {home} is gone")
+            with anyio.move_on_after(self._timeout):
+                await pending.done.wait()
+        finally:
+            del self._pending[request.id]
+        reply = pending.reply
+        if reply is None:
+            raise MediaRefused("media_unavailable",
+                               f"the media home {home} did not answer in {self._timeout:g} s")
+        if not reply.ok:
+            reason = reply.reason if reply.reason in REFUSALS else "media_unavailable"
+            raise MediaRefused(reason, reply.detail)
+        if reply.publications is not None:
+            self._cache[room] = reply.publications
+        return reply.value
+
+    async def _local(self, op: str, room: str, args: dict[str, Any],
+                     path: Path | None = None) -> Any:
+        relay, user = self._relay, str(args.get("user", ""))
+        members = self._hosting.get(room)
+        try:
+            if op == "publish":
+                answer = await relay.publish(room, user, args["offer"], args["tracks"])
+                if members is not None:
+                    members.add(user)
+                return answer
+            if op == "subscribe":
+                wanted = {mid: (str(pair[0]), str(pair[1])) for mid, pair in
+                          args["wanted"].items() if isinstance(pair, list) and len(pair) == 2}
+                answer = await relay.subscribe(room, user, args["offer"], wanted)
+                if members is not None:
+                    members.add(user)
+                return answer
+            if op == "unpublish":
+                return await relay.unpublish(room, user, args["source"])
+            if op == "add_candidate":
+                return await relay.add_candidate(room, user, args["pc"], args["candidate"],
+                                                 args["sdp_mid"])
+            if op == "leave":
+                await relay.leave(room, user)
+                if members is not None:
+                    members.discard(user)
+                return None
+            if op == "close_room":
+                await relay.close_room(room)
+                if members is not None:
+                    members.clear()
+                return None
+            if op == "publications":
+                return relay.publications(room)
+            if op == "start_recording":
+                if path is None:  # asked by another node: written in this node's scratch
+                    self._scratch.mkdir(parents=True, exist_ok=True)
+                    path = self._scratch / Path(str(args["name"])).name
+                relay.start_recording(room, user, path)
+                return None
+            if op == "stop_recording":
+                return relay.stop_recording(room)
+            return await self._store_here(room, user, str(args["token"]))
+        finally:
+            if members is not None and not members and room in self._hosting:
+                del self._hosting[room]
+                await self._claims.release(room)
+
+    # -- serving other nodes ---------------------------------------------------------------
+
+    async def _listen(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Read requests for this node and replies to it, resubscribing after an outage."""
+        started = False
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                try:
+                    await pubsub.subscribe(request_channel(self._prefix, self.node),
+                                           reply_channel(self._prefix, self.node))
+                finally:
+                    if not started:  # ready once subscribed, or once the first try failed
+                        started = True  # (the node starts degraded, as without Redis)
+                        task_status.started()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=30.0)
+                    if message is not None and message.get("type") == "message":
+                        self._dispatch(bytes(message["data"]))
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception:
+                log.warning("media home channel lost; resubscribing", exc_info=True)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await pubsub.aclose()  # type: ignore[attr-defined]
+            await anyio.sleep(1.0)
+
+    def _dispatch(self, data: bytes) -> None:
+        try:
+            message = decode(data)
+        except WireError as exc:
+            log.warning("ignoring a malformed media home message (%s)", exc)
+            return
+        if isinstance(message, Reply):
+            pending = self._pending.get(message.id)
+            if pending is not None:  # (else: it timed out; the home's work stands)
+                pending.reply = message
+                pending.done.set()
+        elif self._tg is not None:
+            self._tg.start_soon(self._serve, message)
+
+    async def _serve(self, request: Request) -> None:
+        room = request.room
+        try:
+            if request.op in _CLAIMING and await self._claims.claim(room) != self.node:
+                raise MediaRefused("media_unavailable", "the room's media moved; offer again")
+            if request.op in _CLAIMING:
+                self._host(room)
+            value = await self._local(request.op, room, request.args)
+            if request.op == "stop_recording":
+                value = self._keep(room, value)
+            reply = Reply(request.id, True, value, self._relay.publications(room))
+        except MediaRefused as refused:
+            reply = Reply(request.id, False, reason=refused.reason, detail=refused.detail)
+        except Exception:
+            log.exception("media call %s for room %s from %s failed", request.op, room,
+                          request.sender)
+            reply = Reply(request.id, False, reason="media_unavailable",
+                          detail="the media home failed")
+        try:
+            await self._redis.publish(reply_channel(self._prefix, request.sender), encode(reply))
+        except Exception:
+            log.warning("could not answer %s's media call", request.sender, exc_info=True)
+
+    def _keep(self, room: str, recorded: RecordedFile | None) -> dict[str, Any] | None:
+        """A recording stopped for another node: kept here until that node has it stored."""
+        if recorded is None:
+            return None
+        token = ""
+        if recorded.size:
+            token = uuid.uuid4().hex
+            self._finished[token] = (room, recorded)
+        else:  # nothing worth keeping: the asking node will not ask to store it
+            recorded.path.unlink(missing_ok=True)
+        return {"home": self.node, "token": token, "path": str(recorded.path),
+                "duration": recorded.duration, "size": recorded.size, "video": recorded.video}
+
+    async def _store_here(self, room: str, user: str, token: str) -> str:
+        kept = self._finished.pop(token, None)
+        if kept is None or kept[0] != room or self._recordings is None:
+            raise MediaRefused("not_found", "no such finished recording here")
+        recorded = kept[1]
+        try:
+            return await self._recordings.store(room, user, recorded)
+        finally:
+            recorded.path.unlink(missing_ok=True)
+
+    # -- upkeep ----------------------------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        while True:
+            await anyio.sleep(self._claims.ttl / 3)
+            try:
+                lost = await self._claims.refresh(list(self._hosting))
+            except Exception:
+                log.warning("could not refresh the media claims", exc_info=True)
+                continue
+            for room in lost:
+                log.warning("lost the media claim on room %s; ending its media here", room)
+                self._hosting.pop(room, None)
+                await self._relay.close_room(room)
+
+    async def _follow_relay(self) -> None:
+        async with self._relay.changes:
+            async for room in self._relay.changes:
+                self._notify(room)
