@@ -1,0 +1,187 @@
+"""``media.home.HomedMedia`` on two nodes sharing a real Redis, each with a stand-in relay that
+records its calls: calls anywhere reach the room's home, refusals come back with their reason,
+a dead or silent home gives a clear refusal or is taken over, a recording is stored by the
+node that wrote it, and the claim ends with the room's media."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from redis.asyncio import Redis
+
+from media.config import IceServer, MediaRefused, RelayLimits
+from media.home import HomedMedia
+from media.homeclaim import RedisClaims
+from media.homewire import request_channel
+from media.recording import RecordedFile
+
+pytestmark = pytest.mark.redis
+
+
+class StandIn:
+    """A relay that answers at once and records what it was asked (its node's view)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.client_ice_servers: tuple[IceServer, ...] = ()
+        self.limits = RelayLimits()
+        self._send, self.changes = anyio.create_memory_object_stream[str](8)
+        self.calls: list[tuple[str, ...]] = []
+        self.published: dict[str, dict[str, list[str]]] = {}
+        self.refuse: MediaRefused | None = None
+        self.recording: Path | None = None
+
+    async def publish(self, room_id: str, user_id: str, offer: str,
+                      tracks: Mapping[str, str]) -> str:
+        self.calls.append(("publish", room_id, user_id))
+        if self.refuse is not None:
+            raise self.refuse
+        self.published.setdefault(room_id, {})[user_id] = sorted(tracks.values())
+        return f"answer from {self.node}"
+
+    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
+        self.calls.append(("unpublish", room_id, user_id, source))
+        return False
+
+    async def subscribe(self, room_id: str, user_id: str, offer: str,
+                        wanted: Mapping[str, tuple[str, str]]) -> str:
+        self.calls.append(("subscribe", room_id, user_id, *sorted(map(str, wanted.values()))))
+        return f"answer from {self.node}"
+
+    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
+                            sdp_mid: str) -> bool:
+        self.calls.append(("add_candidate", room_id, user_id, pc_name))
+        return True
+
+    async def leave(self, room_id: str, user_id: str) -> None:
+        self.calls.append(("leave", room_id, user_id))
+        self.published.get(room_id, {}).pop(user_id, None)
+
+    async def close_room(self, room_id: str) -> None:
+        self.calls.append(("close_room", room_id))
+        self.published.pop(room_id, None)
+
+    def publications(self, room_id: str) -> dict[str, list[str]]:
+        return dict(self.published.get(room_id, {}))
+
+    def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
+        self.calls.append(("start_recording", room_id, user_id))
+        self.recording = path
+
+    def stop_recording(self, room_id: str) -> RecordedFile | None:
+        if self.recording is None:
+            return None
+        self.recording.write_bytes(b"webm" * 100)
+        done, self.recording = RecordedFile(self.recording, 2.5, 400, True), None
+        return done
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.stored: list[tuple[str, str, bytes]] = []
+
+    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
+        self.stored.append((session_id, user_id, recorded.path.read_bytes()))
+        return f"recordings/{session_id}/1.webm"
+
+
+@contextlib.asynccontextmanager
+async def node(redis: Redis[bytes], prefix: str, name: str, scratch: Path, *,
+               timeout: float = 5.0) -> AsyncIterator[tuple[HomedMedia, StandIn, Sink]]:
+    relay, sink = StandIn(name), Sink()
+    claims = RedisClaims(redis, name, prefix=prefix, ttl=30)
+    async with HomedMedia(relay, claims, redis, prefix=prefix, scratch=scratch / name,
+                          recordings=sink, timeout=timeout) as homed:
+        yield homed, relay, sink
+
+
+@pytest.fixture
+async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis[bytes]]:
+    client: Redis[bytes] = Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(f"{redis_prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()  # type: ignore[attr-defined]
+
+
+async def test_calls_on_any_node_reach_the_home(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    claims = RedisClaims(redis, "observer", prefix=redis_prefix, ttl=30)
+    async with (node(redis, redis_prefix, "a", tmp_path) as (a, relay_a, _),
+                node(redis, redis_prefix, "b", tmp_path) as (b, relay_b, _)):
+        assert await a.publish("room", "pub", "offer", {"0": "audio", "1": "camera"}) == \
+            "answer from a"
+        assert await claims.holder("room") == "a"
+        assert await b.subscribe("room", "sub", "offer", {"0": ("pub", "camera")}) == \
+            "answer from a"  # b's subscriber reaches a's relay
+        assert b.publications("room") == {"pub": ["audio", "camera"]}  # from a's reply
+        assert await b.add_candidate("room", "sub", "subscribe", "c", "0") is True
+        relay_a.refuse = MediaRefused("media_limit", "publishers per room")
+        with pytest.raises(MediaRefused) as refused:
+            await b.publish("room", "pub2", "offer", {"0": "audio"})
+        assert (refused.value.reason, refused.value.detail) == \
+            ("media_limit", "publishers per room")
+        assert relay_b.calls == []  # nothing ran on b
+
+        # A removal on b ends the user's media at the home.
+        await b.leave("room", "sub")
+        assert ("leave", "room", "sub") in relay_a.calls
+        assert await claims.holder("room") == "a"  # the publisher is still there
+        await b.leave("room", "pub")
+        assert b.publications("room") == {}
+        assert await claims.holder("room") is None  # the room's media ended: released
+        # ... and a call for a room nobody hosts runs on the asking node (with nothing there).
+        await b.leave("room", "pub")
+        assert relay_b.calls == [("leave", "room", "pub")]
+
+
+async def test_a_silent_home_is_refused_clearly_and_a_dead_one_taken_over(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    claims = RedisClaims(redis, "ghost", prefix=redis_prefix, ttl=30)
+    async with node(redis, redis_prefix, "b", tmp_path, timeout=0.5) as (b, relay_b, _):
+        await claims.claim("room")
+        silent = redis.pubsub()  # "ghost" reads its channel but never answers
+        await silent.subscribe(request_channel(redis_prefix, "ghost"))
+        try:
+            with anyio.fail_after(5), pytest.raises(MediaRefused) as refused:
+                await b.publish("room", "pub", "offer", {"0": "audio"})
+        finally:
+            await silent.aclose()  # type: ignore[attr-defined]
+        assert refused.value.reason == "media_unavailable"
+        assert "ghost did not answer in 0.5 s" in refused.value.detail
+        assert relay_b.calls == []
+
+        # Now nobody reads ghost's channel (the process died): b hosts the room at once, and
+        # reports it so the room side mirrors the room as b has it.
+        assert await b.publish("room", "pub", "offer", {"0": "audio"}) == "answer from b"
+        assert await claims.holder("room") == "b"
+        with anyio.fail_after(5):
+            assert await b.changes.receive() == "room"
+
+
+async def test_a_recording_is_written_and_stored_by_the_home(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    async with (node(redis, redis_prefix, "a", tmp_path) as (a, relay_a, sink_a),
+                node(redis, redis_prefix, "b", tmp_path) as (b, _, sink_b)):
+        await a.publish("room", "host", "offer", {"0": "audio"})
+        await b.start_recording("room", "host", Path("/elsewhere/room-1.webm"))
+        assert relay_a.recording == tmp_path / "a" / "room-1.webm"  # in a's scratch
+        recorded = await b.stop_recording("room")
+        assert recorded is not None and (recorded.duration, recorded.size) == (2.5, 400)
+        assert await b.store("room", "host", recorded) == "recordings/room/1.webm"
+        assert sink_a.stored == [("room", "host", b"webm" * 100)] and sink_b.stored == []
+        assert not (tmp_path / "a" / "room-1.webm").exists()  # stored, then deleted there
+        assert await b.stop_recording("room") is None
+        await b.close_room("room")
+        assert ("close_room", "room") in relay_a.calls
