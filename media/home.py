@@ -30,13 +30,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
 from media.config import REFUSALS, MediaRefused
 from media.homeclaim import Claims
+from media.homelocal import FinishedRecordings, LocalRelay, RecordingStore, run_on
 from media.homewire import (
     Reply,
     Request,
@@ -48,10 +49,8 @@ from media.homewire import (
 )
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectReceiveStream
     from redis.asyncio import Redis
 
-    from media.config import IceServer, RelayLimits
     from media.recording import RecordedFile
 
 __all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
@@ -59,33 +58,6 @@ __all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
 log = logging.getLogger(__name__)
 
 _CLAIMING = frozenset({"publish", "subscribe", "start_recording"})
-
-
-class LocalRelay(Protocol):
-    """This process's relay (``media.relay.MediaRelay``)."""
-
-    client_ice_servers: tuple[IceServer, ...]
-    limits: RelayLimits
-    changes: MemoryObjectReceiveStream[str]
-
-    async def publish(self, room_id: str, user_id: str, offer: str,
-                      tracks: Mapping[str, str]) -> str: ...
-    async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
-    async def subscribe(self, room_id: str, user_id: str, offer: str,
-                        wanted: Mapping[str, tuple[str, str]]) -> str: ...
-    async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
-                            sdp_mid: str) -> bool: ...
-    async def leave(self, room_id: str, user_id: str) -> None: ...
-    async def close_room(self, room_id: str) -> None: ...
-    def publications(self, room_id: str) -> dict[str, list[str]]: ...
-    def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
-    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
-
-
-class RecordingStore(Protocol):
-    """Where a finished recording goes (``rooms.media.RecordingSink``)."""
-
-    async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -123,8 +95,10 @@ class HomedMedia:
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
         self._hosting: dict[str, set[str]] = {}  # room -> its members, while this node is home
         self._cache: dict[str, dict[str, list[str]]] = {}  # room -> publications at its home
+        self._away: dict[str, str] = {}  # room -> its home elsewhere, as last called
+        self._idle: set[str] = set()  # rooms hosted with no member at the last refresh
         self._pending: dict[str, _Pending] = {}
-        self._finished: dict[str, tuple[str, RecordedFile]] = {}  # token -> (room, file)
+        self._finished = FinishedRecordings()  # written here for another node
         self._elsewhere: dict[Path, tuple[str, str]] = {}  # remote file -> (home, token)
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -251,6 +225,7 @@ class HomedMedia:
             # so the map drops what the previous home hosted and clients offer again.
             self._hosting[room] = set()
             self._cache.pop(room, None)
+            self._away.pop(room, None)
             self._notify(room)
 
     def _notify(self, room: str) -> None:
@@ -285,51 +260,35 @@ class HomedMedia:
             raise MediaRefused(reason, reply.detail)
         if reply.publications is not None:
             self._cache[room] = reply.publications
+        self._away[room] = home
         return reply.value
 
     async def _local(self, op: str, room: str, args: dict[str, Any],
                      path: Path | None = None) -> Any:
-        relay, user = self._relay, str(args.get("user", ""))
         members = self._hosting.get(room)
+        user = str(args.get("user", ""))
         try:
-            if op == "publish":
-                answer = await relay.publish(room, user, args["offer"], args["tracks"])
-                if members is not None:
-                    members.add(user)
-                return answer
-            if op == "subscribe":
-                wanted = {mid: (str(pair[0]), str(pair[1])) for mid, pair in
-                          args["wanted"].items() if isinstance(pair, list) and len(pair) == 2}
-                answer = await relay.subscribe(room, user, args["offer"], wanted)
-                if members is not None:
-                    members.add(user)
-                return answer
-            if op == "unpublish":
-                return await relay.unpublish(room, user, args["source"])
-            if op == "add_candidate":
-                return await relay.add_candidate(room, user, args["pc"], args["candidate"],
-                                                 args["sdp_mid"])
-            if op == "leave":
-                await relay.leave(room, user)
-                if members is not None:
+            if op == "start_recording" and path is None:  # asked by another node: written
+                self._scratch.mkdir(parents=True, exist_ok=True)  # in this node's scratch
+                path = self._scratch / Path(str(args["name"])).name
+            if op == "store_recording":
+                return await self._finished.store(room, user, str(args["token"]),
+                                                  self._recordings)
+            joining = False
+            if members is not None and op in ("publish", "subscribe") and user not in members:
+                members.add(user)  # from the start of the call: the room is not idle meanwhile
+                joining = True
+            try:
+                value = await run_on(self._relay, op, room, args, path)
+            except BaseException:
+                if joining and members is not None:
                     members.discard(user)
-                return None
-            if op == "close_room":
-                await relay.close_room(room)
-                if members is not None:
-                    members.clear()
-                return None
-            if op == "publications":
-                return relay.publications(room)
-            if op == "start_recording":
-                if path is None:  # asked by another node: written in this node's scratch
-                    self._scratch.mkdir(parents=True, exist_ok=True)
-                    path = self._scratch / Path(str(args["name"])).name
-                relay.start_recording(room, user, path)
-                return None
-            if op == "stop_recording":
-                return relay.stop_recording(room)
-            return await self._store_here(room, user, str(args["token"]))
+                raise
+            if members is not None and op == "leave":
+                members.discard(user)
+            elif members is not None and op == "close_room":
+                members.clear()
+            return value
         finally:
             if members is not None and not members and room in self._hosting:
                 del self._hosting[room]
@@ -387,7 +346,7 @@ class HomedMedia:
                 self._host(room)
             value = await self._local(request.op, room, request.args)
             if request.op == "stop_recording":
-                value = self._keep(room, value)
+                value = self._finished.keep(room, self.node, value)
             reply = Reply(request.id, True, value, self._relay.publications(room))
         except MediaRefused as refused:
             reply = Reply(request.id, False, reason=refused.reason, detail=refused.detail)
@@ -400,29 +359,6 @@ class HomedMedia:
             await self._redis.publish(reply_channel(self._prefix, request.sender), encode(reply))
         except Exception:
             log.warning("could not answer %s's media call", request.sender, exc_info=True)
-
-    def _keep(self, room: str, recorded: RecordedFile | None) -> dict[str, Any] | None:
-        """A recording stopped for another node: kept here until that node has it stored."""
-        if recorded is None:
-            return None
-        token = ""
-        if recorded.size:
-            token = uuid.uuid4().hex
-            self._finished[token] = (room, recorded)
-        else:  # nothing worth keeping: the asking node will not ask to store it
-            recorded.path.unlink(missing_ok=True)
-        return {"home": self.node, "token": token, "path": str(recorded.path),
-                "duration": recorded.duration, "size": recorded.size, "video": recorded.video}
-
-    async def _store_here(self, room: str, user: str, token: str) -> str:
-        kept = self._finished.pop(token, None)
-        if kept is None or kept[0] != room or self._recordings is None:
-            raise MediaRefused("not_found", "no such finished recording here")
-        recorded = kept[1]
-        try:
-            return await self._recordings.store(room, user, recorded)
-        finally:
-            recorded.path.unlink(missing_ok=True)
 
     # -- upkeep ----------------------------------------------------------------------------
 
@@ -438,6 +374,37 @@ class HomedMedia:
                 log.warning("lost the media claim on room %s; ending its media here", room)
                 self._hosting.pop(room, None)
                 await self._relay.close_room(room)
+            # A room hosted with nobody in it (taken over, and nobody offered again) for a
+            # whole period is let go.
+            idle = {room for room, members in self._hosting.items() if not members}
+            for room in idle & self._idle:
+                if not self._hosting.get(room, True):
+                    del self._hosting[room]
+                    await self._claims.release(room)
+            self._idle = idle
+            try:
+                await self._watch_away()
+            except Exception:
+                log.warning("could not check the other media homes", exc_info=True)
+
+    async def _watch_away(self) -> None:
+        """Take over the rooms whose home elsewhere is gone (nobody reads its channel), so
+        their media map is mirrored empty and the clients offer again without waiting for
+        their connections to fail."""
+        homes = sorted(set(self._away.values()))
+        if not homes:
+            return
+        counts = await self._redis.pubsub_numsub(
+            *(request_channel(self._prefix, home) for home in homes))
+        for (_, readers), home in zip(counts, homes, strict=True):
+            if readers:
+                continue
+            for room in [r for r, h in self._away.items() if h == home]:
+                if await self._claims.take_over(room, home):
+                    log.warning("media home %s of room %s is gone; hosting it here", home, room)
+                    self._host(room)
+                else:  # another node took it, or nobody hosts it: ask again on the next call
+                    self._away.pop(room, None)
 
     async def _follow_relay(self) -> None:
         async with self._relay.changes:

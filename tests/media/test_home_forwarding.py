@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from media.config import IceServer, MediaRefused, RelayLimits
 from media.home import HomedMedia
 from media.homeclaim import RedisClaims
-from media.homewire import request_channel
+from media.homewire import Reply, Request, decode, encode, reply_channel, request_channel
 from media.recording import RecordedFile
 
 pytestmark = pytest.mark.redis
@@ -91,9 +91,10 @@ class Sink:
 
 @contextlib.asynccontextmanager
 async def node(redis: Redis[bytes], prefix: str, name: str, scratch: Path, *,
-               timeout: float = 5.0) -> AsyncIterator[tuple[HomedMedia, StandIn, Sink]]:
+               timeout: float = 5.0, ttl: float = 30
+               ) -> AsyncIterator[tuple[HomedMedia, StandIn, Sink]]:
     relay, sink = StandIn(name), Sink()
-    claims = RedisClaims(redis, name, prefix=prefix, ttl=30)
+    claims = RedisClaims(redis, name, prefix=prefix, ttl=ttl)
     async with HomedMedia(relay, claims, redis, prefix=prefix, scratch=scratch / name,
                           recordings=sink, timeout=timeout) as homed:
         yield homed, relay, sink
@@ -184,3 +185,40 @@ async def test_a_recording_is_written_and_stored_by_the_home(
         assert await b.stop_recording("room") is None
         await b.close_room("room")
         assert ("close_room", "room") in relay_a.calls
+
+
+async def test_a_home_gone_quiet_is_taken_over_without_a_call(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    """b forwarded to "ghost" (a stand-in home answering every call); ghost then stops
+    reading its channel, as a killed process does: b takes the room over on its own within a
+    refresh period and reports it (the room side mirrors it empty, and the pages offer again);
+    nobody offering again, b lets the claim go two periods later."""
+    claims = RedisClaims(redis, "ghost", prefix=redis_prefix, ttl=30)
+    await claims.claim("room")
+    ghost = redis.pubsub()
+    await ghost.subscribe(request_channel(redis_prefix, "ghost"))
+
+    async def answer() -> None:
+        while True:
+            message = await ghost.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None:
+                continue
+            request = decode(bytes(message["data"]))
+            assert isinstance(request, Request)
+            await redis.publish(reply_channel(redis_prefix, request.sender),
+                                encode(Reply(request.id, True, "answer from ghost", {})))
+
+    async with node(redis, redis_prefix, "b", tmp_path, ttl=0.6) as (b, relay_b, _):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(answer)
+            assert await b.subscribe("room", "sub", "offer", {}) == "answer from ghost"
+            tg.cancel_scope.cancel()
+        await ghost.aclose()  # type: ignore[attr-defined]  # the ghost dies
+        with anyio.fail_after(5):
+            assert await b.changes.receive() == "room"
+        assert await claims.holder("room") == "b"
+        assert relay_b.calls == []  # taken over by the watch, not by a call
+        with anyio.fail_after(5):
+            while await claims.holder("room") is not None:
+                await anyio.sleep(0.05)

@@ -123,21 +123,32 @@ async def test_one_media_home_across_two_nodes(
                 before = await _frames(ann_sub, camera, 1)
                 await _frames(ann_sub, camera, before + 15)
 
-            # The home dies with the host's socket on it. Ann's socket on node2 stays.
+                # Ann publishes too, from node2, to node1's relay.
+                ann_pub = await spawn("publish", "audio")
+                await _offer(a, ann_pub, "media.publish")
+                await a.wait_for(lambda _: room(a, "media").get(ann.id) == {
+                    "audio": {"muted": False}}, 10)
+                assert home() == "node1"
+
+            # The home dies with the host's socket on it. Ann's socket on node2 stays: without
+            # any call, node2 sees node1 gone, takes the room over and mirrors it empty, which
+            # is what makes the pages offer again (the page republishes when its own entry
+            # leaves the map, and re-subscribes when the others' change).
             await asyncio.to_thread(node1.kill)
             killed = time.monotonic()
+            await a.wait_for(lambda _: not room(a, "media"), 15)
+            assert home() == "node2"
+            print(f"node2 took the room's media over {time.monotonic() - killed:.2f} s after "
+                  "the kill, unasked")
             h2 = CollabClient(f"{node2.ws_url}/collab", name, token=host.token,
                               stateless=True, reconnect=False)
             async with h2:
                 async with asyncio.timeout(20):
                     await h2.synced()
-                # The host's page offers again (on reconnecting): node2 takes the room over
-                # at once (nobody reads node1's channel), before node1's claim would lapse.
+                # The host's page offers again (on reconnecting), to node2.
                 publisher2 = await spawn("publish", "audio,camera")
                 await _offer(h2, publisher2, "media.publish")
                 assert home() == "node2"
-                print(f"media home moved to node2 {time.monotonic() - killed:.2f} s after "
-                      "the kill")
                 # Ann's page offers again on its subscribe connection (its old one went to
                 # the dead node) and receives through node2.
                 ann_sub2 = await spawn("subscribe", f"{camera},{audio}")

@@ -56,6 +56,12 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
     })
   }, [client, wantedKey, view.status])
 
+  // what I send dropped from the map while I still send it: the media moved; publish again
+  const listed = view.media.has(ctx.me)
+  useEffect(() => {
+    client.noteListed(listed)
+  }, [client, listed])
+
   // presence mirrors what I really send
   useEffect(() => {
     ctx.room.setMedia({ mic: local.audio && !local.muted, camera: local.camera, screen: local.screen })

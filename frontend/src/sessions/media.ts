@@ -81,6 +81,7 @@ export class RoomMediaClient {
   private subscribePc: RTCPeerConnection | null = null
   private readonly sending = new Map<Source, { track: MediaStreamTrack; transceiver: RTCRtpTransceiver | null }>()
   private readonly receiving = new Map<string, RTCRtpTransceiver>() // "userId:source"
+  private listed = false // the room's `media` map lists me (noteListed)
   private readonly remote = new Map<string, RemoteTrack>()
   private publishChain: Promise<unknown> = Promise.resolve()
   private subscribeChain: Promise<unknown> = Promise.resolve()
@@ -268,6 +269,22 @@ export class RoomMediaClient {
     if (this.destroyed || !this.sending.size) return
     for (const sent of this.sending.values()) sent.transceiver = null
     this.publishChain = this.publishChain.then(() => this.negotiate()).catch(() => undefined)
+  }
+
+  /**
+   * Whether the room's `media` map lists what I send. Listed, then dropped while I still send:
+   * the room's media moved to another node (its home died, docs/media.md "One media home per
+   * room") or the relay lost my connection; publish again on a fresh connection (to the new
+   * home) instead of waiting for this one to fail.
+   */
+  noteListed(listed: boolean): void {
+    const dropped = this.listed && !listed
+    this.listed = listed
+    if (!dropped || this.destroyed || !this.sending.size) return
+    this.publishPc?.close()
+    this.publishPc = null
+    this.republish()
+    this.bump()
   }
 
   /**
