@@ -407,6 +407,6 @@ class HomedMedia:
                     self._away.pop(room, None)
 
     async def _follow_relay(self) -> None:
-        async with self._relay.changes:
-            async for room in self._relay.changes:
-                self._notify(room)
+        # (not closed here: the relay, which outlives this, would fail sending to it)
+        async for room in self._relay.changes:
+            self._notify(room)
