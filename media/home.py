@@ -16,6 +16,8 @@ Invariants:
 * the home refreshes its claims every third of the TTL and releases a room when its last
   member leaves or the room closes; a claim it finds lost ends the room's media here (the
   clients offer again, to the new home);
+* a user's media ends on a ``leave`` from the node their media was last negotiated through
+  (their page's socket): another node losing its last socket of the user ends nothing;
 * a node that finds the home gone (nobody reads its request channel: the process died) takes
   the claim over at once; a home that is alive but cut off from Redis keeps its claim until
   the TTL and then loses it.
@@ -93,7 +95,9 @@ class HomedMedia:
         self.client_ice_servers = relay.client_ice_servers
         self.limits = relay.limits
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
-        self._hosting: dict[str, set[str]] = {}  # room -> its members, while this node is home
+        # room -> its members (user -> the node their media was last negotiated through),
+        # while this node is the room's home
+        self._hosting: dict[str, dict[str, str]] = {}
         self._cache: dict[str, dict[str, list[str]]] = {}  # room -> publications at its home
         self._away: dict[str, str] = {}  # room -> its home elsewhere, as last called
         self._idle: set[str] = set()  # rooms hosted with no member at the last refresh
@@ -171,7 +175,7 @@ class HomedMedia:
 
     async def stop_recording(self, room_id: str) -> RecordedFile | None:
         """The finished file. One written on another node stays there until the room side
-        hands it to ``recordings_sink`` (which has that node store it)."""
+        hands it to ``store`` (which has that node store it)."""
         value = await self._call("stop_recording", room_id, {})
         if value is None or not isinstance(value, Mapping):
             return value  # a local RecordedFile, or None
@@ -195,9 +199,15 @@ class HomedMedia:
             if self._recordings is None:
                 raise MediaRefused("media_unavailable", "recordings are not kept here")
             return await self._recordings.store(session_id, user_id, recorded)
+        from redis.exceptions import RedisError
+
         home, token = elsewhere
         args = {"user": user_id, "token": token}
-        return str(await self._remote(home, "store_recording", session_id, args, None))
+        try:
+            return str(await self._remote(home, "store_recording", session_id, args, None))
+        except (RedisError, OSError):
+            log.warning("could not have %s store a recording", home, exc_info=True)
+            raise MediaRefused("media_unavailable", "the media home cannot be reached") from None
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -223,7 +233,7 @@ class HomedMedia:
         if room not in self._hosting:
             # Newly home (first, or after a dead home): mirror the room as this relay has it,
             # so the map drops what the previous home hosted and clients offer again.
-            self._hosting[room] = set()
+            self._hosting[room] = {}
             self._cache.pop(room, None)
             self._away.pop(room, None)
             self._notify(room)
@@ -264,9 +274,14 @@ class HomedMedia:
         return reply.value
 
     async def _local(self, op: str, room: str, args: dict[str, Any],
-                     path: Path | None = None) -> Any:
+                     path: Path | None = None, sender: str | None = None) -> Any:
+        """Run ``op`` here for ``sender`` (the node whose socket asked; this one by default).
+
+        A ``leave`` from a node other than the one the user's media was last negotiated
+        through is ignored: that node lost its last socket of the user, but the page that
+        holds the user's media is on another node (the leave that counts comes from there)."""
         members = self._hosting.get(room)
-        user = str(args.get("user", ""))
+        user, sender = str(args.get("user", "")), sender or self.node
         try:
             if op == "start_recording" and path is None:  # asked by another node: written
                 self._scratch.mkdir(parents=True, exist_ok=True)  # in this node's scratch
@@ -274,18 +289,24 @@ class HomedMedia:
             if op == "store_recording":
                 return await self._finished.store(room, user, str(args["token"]),
                                                   self._recordings)
+            if op == "leave" and members is not None and members.get(user, sender) != sender:
+                log.debug("media of %s in %s is held through %s, not %s: kept", user, room,
+                          members[user], sender)
+                return None
             joining = False
             if members is not None and op in ("publish", "subscribe") and user not in members:
-                members.add(user)  # from the start of the call: the room is not idle meanwhile
+                members[user] = sender  # from the start: the room is not idle meanwhile
                 joining = True
             try:
                 value = await run_on(self._relay, op, room, args, path)
             except BaseException:
                 if joining and members is not None:
-                    members.discard(user)
+                    members.pop(user, None)
                 raise
-            if members is not None and op == "leave":
-                members.discard(user)
+            if members is not None and op in ("publish", "subscribe"):
+                members[user] = sender
+            elif members is not None and op == "leave":
+                members.pop(user, None)
             elif members is not None and op == "close_room":
                 members.clear()
             return value
@@ -344,7 +365,7 @@ class HomedMedia:
                 raise MediaRefused("media_unavailable", "the room's media moved; offer again")
             if request.op in _CLAIMING:
                 self._host(room)
-            value = await self._local(request.op, room, request.args)
+            value = await self._local(request.op, room, request.args, sender=request.sender)
             if request.op == "stop_recording":
                 value = self._finished.keep(room, self.node, value)
             reply = Reply(request.id, True, value, self._relay.publications(room))

@@ -132,12 +132,16 @@ async def test_calls_on_any_node_reach_the_home(
             ("media_limit", "publishers per room")
         assert relay_b.calls == []  # nothing ran on b
 
-        # A removal on b ends the user's media at the home.
+        # A removal on b ends the media b's socket negotiated, at the home.
         await b.leave("room", "sub")
         assert ("leave", "room", "sub") in relay_a.calls
         assert await claims.holder("room") == "a"  # the publisher is still there
+        # b losing its last socket of "pub" (who negotiated through a) ends nothing.
         await b.leave("room", "pub")
-        assert b.publications("room") == {}
+        assert ("leave", "room", "pub") not in relay_a.calls
+        assert relay_a.publications("room") == {"pub": ["audio", "camera"]}
+        await a.leave("room", "pub")
+        assert relay_a.publications("room") == {}
         assert await claims.holder("room") is None  # the room's media ended: released
         # ... and a call for a room nobody hosts runs on the asking node (with nothing there).
         await b.leave("room", "pub")

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ async def _frames(peer: Peer, track: str, at_least: int, timeout: float = 15) ->
 
 async def test_one_media_home_across_two_nodes(
     nodes: Callable[[str], ServerProcess], namespaces: Callable[[], Namespace],
-    redis_url: str, redis_prefix: str,
+    redis_url: str, redis_prefix: str, tmp_path: Path,
 ) -> None:
     node1 = await asyncio.to_thread(nodes, "node1")
     node2 = await asyncio.to_thread(nodes, "node2")
@@ -109,6 +110,27 @@ async def test_one_media_home_across_two_nodes(
                 assert await _frames(ann_sub, camera, 22) >= 22  # 1.5 s of 15 fps
                 await _frames(bob_sub, camera, 1)
                 assert home() == "node1"
+
+                # The host records from a second socket, on node2: node1 writes the file and
+                # stores it (each node's object store is its own data dir here).
+                h_alt = CollabClient(f"{node2.ws_url}/collab", name, token=host.token,
+                                     stateless=True, reconnect=False)
+                async with h_alt:
+                    async with asyncio.timeout(20):
+                        await h_alt.synced()
+                    await ok(h_alt, "media.record", on=True)
+                    await a.wait_for(
+                        lambda _: (room(a, "state").get("recording") or {}).get("userId")
+                        == host.id, 10)
+                    frames = await _frames(ann_sub, camera, 1)
+                    await _frames(ann_sub, camera, frames + 30)  # two seconds go by
+                    stored = await ok(h_alt, "media.record", on=False)
+                key = stored["objectKey"]
+                assert key.startswith(f"recordings/sessions/{sid}/") and \
+                    stored["duration"] > 1.0, stored
+                assert (tmp_path / "node1" / "objects" / key).stat().st_size > 1000
+                assert not (tmp_path / "node2" / "objects" / key).exists()
+                assert not list((tmp_path / "node1" / "recordings-in-progress").iterdir())
 
                 # The host on node1 removes Bob, whose socket is on node2: node2 ends his
                 # media, at node1; Ann's goes on.
