@@ -97,7 +97,7 @@ def decode(data: bytes) -> Request | Reply:
     """
     try:
         raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
         raise WireError("not JSON") from None
     if not isinstance(raw, dict) or raw.get("v") != VERSION:
         raise WireError("not a version 1 message")
@@ -111,6 +111,15 @@ def decode(data: bytes) -> Request | Reply:
         for name, kind in OPS[op].items():
             if not isinstance(args.get(name), kind):
                 raise WireError(f"args.{name}")
+        if op == "publish" and not all(
+            isinstance(source, str) for source in args["tracks"].values()
+        ):
+            raise WireError("args.tracks")
+        if op == "subscribe" and not all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+            for pair in args["wanted"].values()
+        ):
+            raise WireError("args.wanted")
         return Request(message_id, _text(raw, "from"), op, _text(raw, "room"), args)
     ok = raw.get("ok")
     if ok is True:

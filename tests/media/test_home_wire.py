@@ -4,6 +4,7 @@ anything else is a ``WireError``."""
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -60,6 +61,13 @@ def _request(**changes: Any) -> bytes:
     (_request(args={}), "args.user"),
     (_request(args={"user": 7}), "args.user"),
     (_request(op="publish", args={"user": "u", "offer": "o", "tracks": []}), "args.tracks"),
+    (_request(op="publish", args={"user": "u", "offer": "o", "tracks": {"0": 1}}),
+     "args.tracks"),
+    (_request(op="subscribe", args={"user": "u", "offer": "o", "wanted": {"0": ["u"]}}),
+     "args.wanted"),
+    (_request(op="subscribe", args={"user": "u", "offer": "o", "wanted": {"0": ["u", 2]}}),
+     "args.wanted"),
+    (b"[" * 100_000, "not JSON"),
     (_request(room=None), "room"),
     (_request(**{"from": None}), "from"),
     (json.dumps({"v": 1, "id": "i", "ok": "yes"}).encode(), "neither"),
@@ -67,6 +75,39 @@ def _request(**changes: Any) -> bytes:
     (json.dumps({"v": 1, "id": "i", "ok": True, "publications": {"u": "audio"}}).encode(),
      "publications"),
 ])
-def test_anything_else_is_a_wire_error(data: bytes, what: str) -> None:
+def test_malformed_messages_are_wire_errors(data: bytes, what: str) -> None:
     with pytest.raises(WireError, match=what):
         decode(data)
+
+
+def test_an_extra_argument_is_ignored() -> None:
+    request = decode(_request(args={"user": "u", "tracks": 5}))
+    assert isinstance(request, Request) and request.op == "leave"
+
+
+def test_mutated_messages_decode_or_raise_wire_error() -> None:
+    """A seeded mutation run over valid messages: every input decodes to a message or raises
+    ``WireError``, never anything else."""
+    rng = random.Random(15)
+    seeds = [encode(Request("id", "node", op, "room", ARGS[op])) for op in sorted(OPS)]
+    seeds += [encode(Reply("id", True, {"a": [1]}, {"u": ["audio"]})),
+              encode(Reply("id", False, reason="invalid", detail="x"))]
+    decoded = refused = 0
+    for _ in range(3000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            choice = rng.random()
+            if choice < 0.4:
+                data[at] = rng.randrange(256)
+            elif choice < 0.7:
+                del data[at:at + rng.randint(1, 8)]
+            else:
+                data[at:at] = rng.choice([b'"', b"{", b"}", b"[", b"]", b",", b":", b"null",
+                                          b"1", b'"x"', b"true"])
+        try:
+            assert isinstance(decode(bytes(data)), Request | Reply)
+            decoded += 1
+        except WireError:
+            refused += 1
+    assert decoded and refused  # both outcomes were exercised
