@@ -421,10 +421,13 @@ class HomedMedia:
             if readers:
                 continue
             for room in [r for r, h in self._away.items() if h == home]:
-                if await self._claims.take_over(room, home):
+                # Killed, its claim stands: take it over. Shut down, it let its claims go:
+                # claim the room (its relay ended every connection without a mirror).
+                if await self._claims.take_over(room, home) \
+                        or await self._claims.claim(room) == self.node:
                     log.warning("media home %s of room %s is gone; hosting it here", home, room)
                     self._host(room)
-                else:  # another node took it, or nobody hosts it: ask again on the next call
+                else:  # another node took it first: calls go there
                     self._away.pop(room, None)
 
     async def _follow_relay(self) -> None:

@@ -213,7 +213,7 @@ async def test_a_home_gone_quiet_is_taken_over_without_a_call(
             await redis.publish(reply_channel(redis_prefix, request.sender),
                                 encode(Reply(request.id, True, "answer from ghost", {})))
 
-    async with node(redis, redis_prefix, "b", tmp_path, ttl=0.6) as (b, relay_b, _):
+    async with node(redis, redis_prefix, "b", tmp_path, ttl=1.5) as (b, relay_b, _):
         async with anyio.create_task_group() as tg:
             tg.start_soon(answer)
             assert await b.subscribe("room", "sub", "offer", {}) == "answer from ghost"
@@ -226,3 +226,20 @@ async def test_a_home_gone_quiet_is_taken_over_without_a_call(
         with anyio.fail_after(5):
             while await claims.holder("room") is not None:
                 await anyio.sleep(0.05)
+
+
+async def test_a_home_shut_down_is_claimed_by_a_node_it_served(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    """A home that shuts down lets its claims go and its relay ends every connection without
+    reporting a change; b, which forwarded to it, claims the room on its own and reports it."""
+    claims = RedisClaims(redis, "observer", prefix=redis_prefix, ttl=30)
+    async with node(redis, redis_prefix, "b", tmp_path, ttl=1.5) as (b, relay_b, _):
+        async with node(redis, redis_prefix, "a", tmp_path) as (a, _, _):
+            await a.publish("room", "pub", "offer", {"0": "audio"})
+            assert await b.subscribe("room", "sub", "offer", {}) == "answer from a"
+        assert await claims.holder("room") in (None, "b")  # a let it go on the way out
+        with anyio.fail_after(5):
+            assert await b.changes.receive() == "room"
+        assert await claims.holder("room") == "b"
+        assert relay_b.calls == []
