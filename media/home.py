@@ -268,9 +268,13 @@ class HomedMedia:
         if not reply.ok:
             reason = reply.reason if reply.reason in REFUSALS else "media_unavailable"
             raise MediaRefused(reason, reply.detail)
-        if reply.publications is not None:
-            self._cache[room] = reply.publications
-        self._away[room] = home
+        if op == "close_room":  # the room's media ended there
+            self._cache.pop(room, None)
+            self._away.pop(room, None)
+        else:
+            if reply.publications is not None:
+                self._cache[room] = reply.publications
+            self._away[room] = home
         return reply.value
 
     async def _local(self, op: str, room: str, args: dict[str, Any],
@@ -422,13 +426,16 @@ class HomedMedia:
                 continue
             for room in [r for r, h in self._away.items() if h == home]:
                 # Killed, its claim stands: take it over. Shut down, it let its claims go:
-                # claim the room (its relay ended every connection without a mirror).
-                if await self._claims.take_over(room, home) \
-                        or await self._claims.claim(room) == self.node:
+                # claim the room if it still listed publications (its relay ended every
+                # connection without a mirror), not a room whose media had ended anyway.
+                if await self._claims.take_over(room, home) or (
+                    self._cache.get(room) and await self._claims.claim(room) == self.node
+                ):
                     log.warning("media home %s of room %s is gone; hosting it here", home, room)
                     self._host(room)
-                else:  # another node took it first: calls go there
+                else:  # another node took it first, or nothing is left: calls find out
                     self._away.pop(room, None)
+                    self._cache.pop(room, None)
 
     async def _follow_relay(self) -> None:
         # (not closed here: the relay, which outlives this, would fail sending to it)
