@@ -13,7 +13,7 @@ from tests.databases import own_database
 from tests.interop.backends import JWT_SECRET
 from tests.interop.serverprocess import ServerProcess, free_port
 
-NodeFactory = Callable[[str], ServerProcess]
+NodeFactory = Callable[..., ServerProcess]
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +27,11 @@ def multinode_pg_url(postgres_url: str) -> Iterator[str]:
 def nodes(
     tmp_path: Path, multinode_pg_url: str, redis_url: str, redis_prefix: str
 ) -> Iterator[NodeFactory]:
-    """`make(node_id)` starts one `collab serve` on a free port; all are stopped afterwards."""
+    """`make(node_id, **env)` starts one `collab serve` on a free port (`env`: more
+    variables); all are stopped afterwards."""
     made: list[ServerProcess] = []
 
-    def make(node_id: str) -> ServerProcess:
+    def make(node_id: str, **extra: str) -> ServerProcess:
         port = free_port()
         data_dir = tmp_path / node_id
         data_dir.mkdir()
@@ -48,6 +49,7 @@ def nodes(
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_MEMORY_KIB": "1024",
             "PASSWORD_HASH_PARALLELISM": "1",
+            **extra,
         }
         collab = Path(sys.executable).with_name("collab")
         process = ServerProcess(
