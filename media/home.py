@@ -2,9 +2,10 @@
 
 ``HomedMedia`` is the media backend of a node in a multi-node deployment. Every call names a
 room; the room's *home* is the node whose relay hosts its media (``media.homeclaim``). A call
-on the home runs on this process's relay; a call anywhere else is forwarded to the home over
-Redis pub/sub (``media.homewire``) and waits for its reply, at most ``timeout`` seconds, then
-refuses with ``media_unavailable``. WebRTC then connects browsers straight to the home node.
+on the home runs on this process's relay (``media.homelocal``); a call anywhere else is
+forwarded to the home over Redis pub/sub (``media.homebus``, messages in ``media.homewire``)
+and waits for its reply, at most ``timeout`` seconds, then refuses with ``media_unavailable``.
+WebRTC then connects browsers straight to the home node.
 
 Invariants:
 
@@ -27,9 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -38,17 +37,10 @@ import anyio
 import anyio.abc
 
 from media.config import REFUSALS, MediaRefused
+from media.homebus import NobodyThere, RedisBus
 from media.homeclaim import Claims
 from media.homelocal import FinishedRecordings, LocalRelay, RecordingStore, run_on
-from media.homewire import (
-    Reply,
-    Request,
-    WireError,
-    decode,
-    encode,
-    reply_channel,
-    request_channel,
-)
+from media.homewire import Reply, Request
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -60,12 +52,6 @@ __all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
 log = logging.getLogger(__name__)
 
 _CLAIMING = frozenset({"publish", "subscribe", "start_recording"})
-
-
-@dataclass(eq=False, slots=True)
-class _Pending:
-    done: anyio.Event = field(default_factory=anyio.Event)
-    reply: Reply | None = None
 
 
 class HomedMedia:
@@ -88,9 +74,10 @@ class HomedMedia:
         self, relay: LocalRelay, claims: Claims, redis: Redis[bytes], *, prefix: str,
         scratch: Path, recordings: RecordingStore | None = None, timeout: float = 15.0,
     ) -> None:
-        self._relay, self._claims, self._redis = relay, claims, redis
-        self._prefix, self._scratch, self._recordings = prefix, scratch, recordings
-        self._timeout = timeout
+        self._relay, self._claims = relay, claims
+        self._scratch, self._recordings = scratch, recordings
+        self._bus = RedisBus(redis, claims.node, prefix=prefix, timeout=timeout,
+                             serve=self._serve)
         self.node = claims.node
         self.client_ice_servers = relay.client_ice_servers
         self.limits = relay.limits
@@ -101,7 +88,6 @@ class HomedMedia:
         self._cache: dict[str, dict[str, list[str]]] = {}  # room -> publications at its home
         self._away: dict[str, str] = {}  # room -> its home elsewhere, as last called
         self._idle: set[str] = set()  # rooms hosted with no member at the last refresh
-        self._pending: dict[str, _Pending] = {}
         self._finished = FinishedRecordings()  # written here for another node
         self._elsewhere: dict[Path, tuple[str, str]] = {}  # remote file -> (home, token)
         self._tg: anyio.abc.TaskGroup | None = None
@@ -110,7 +96,7 @@ class HomedMedia:
         tg = anyio.create_task_group()
         await tg.__aenter__()
         self._tg = tg
-        await tg.start(self._listen)
+        await tg.start(self._bus.run)
         tg.start_soon(self._refresh)
         tg.start_soon(self._follow_relay)
         return self
@@ -246,25 +232,14 @@ class HomedMedia:
 
     async def _remote(self, home: str, op: str, room: str, args: dict[str, Any],
                       path: Path | None) -> Any:
-        request = Request(uuid.uuid4().hex, self.node, op, room, args)
-        pending = self._pending[request.id] = _Pending()
         try:
-            receivers = await self._redis.publish(request_channel(self._prefix, home),
-                                                  encode(request))
-            if not receivers:  # nobody reads the home's channel: the process is gone
-                if await self._claims.take_over(room, home):
-                    log.warning("media home %s of room %s is gone; hosting it here", home, room)
-                    self._host(room)
-                    return await self._local(op, room, args, path)
-                raise MediaRefused("media_unavailable", f"the media home {home} is gone")
-            with anyio.move_on_after(self._timeout):
-                await pending.done.wait()
-        finally:
-            del self._pending[request.id]
-        reply = pending.reply
-        if reply is None:
-            raise MediaRefused("media_unavailable",
-                               f"the media home {home} did not answer in {self._timeout:g} s")
+            reply = await self._bus.ask(home, op, room, args)
+        except NobodyThere:  # the home's process is gone
+            if await self._claims.take_over(room, home):
+                log.warning("media home %s of room %s is gone; hosting it here", home, room)
+                self._host(room)
+                return await self._local(op, room, args, path)
+            raise MediaRefused("media_unavailable", f"the media home {home} is gone") from None
         if not reply.ok:
             reason = reply.reason if reply.reason in REFUSALS else "media_unavailable"
             raise MediaRefused(reason, reply.detail)
@@ -321,48 +296,7 @@ class HomedMedia:
 
     # -- serving other nodes ---------------------------------------------------------------
 
-    async def _listen(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        """Read requests for this node and replies to it, resubscribing after an outage."""
-        started = False
-        while True:
-            pubsub = self._redis.pubsub()
-            try:
-                try:
-                    await pubsub.subscribe(request_channel(self._prefix, self.node),
-                                           reply_channel(self._prefix, self.node))
-                finally:
-                    if not started:  # ready once subscribed, or once the first try failed
-                        started = True  # (the node starts degraded, as without Redis)
-                        task_status.started()
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=30.0)
-                    if message is not None and message.get("type") == "message":
-                        self._dispatch(bytes(message["data"]))
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception:
-                log.warning("media home channel lost; resubscribing", exc_info=True)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await pubsub.aclose()  # type: ignore[attr-defined]
-            await anyio.sleep(1.0)
-
-    def _dispatch(self, data: bytes) -> None:
-        try:
-            message = decode(data)
-        except WireError as exc:
-            log.warning("ignoring a malformed media home message (%s)", exc)
-            return
-        if isinstance(message, Reply):
-            pending = self._pending.get(message.id)
-            if pending is not None:  # (else: it timed out; the home's work stands)
-                pending.reply = message
-                pending.done.set()
-        elif self._tg is not None:
-            self._tg.start_soon(self._serve, message)
-
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self, request: Request) -> Reply:
         room = request.room
         try:
             if request.op in _CLAIMING and await self._claims.claim(room) != self.node:
@@ -372,18 +306,14 @@ class HomedMedia:
             value = await self._local(request.op, room, request.args, sender=request.sender)
             if request.op == "stop_recording":
                 value = self._finished.keep(room, self.node, value)
-            reply = Reply(request.id, True, value, self._relay.publications(room))
+            return Reply(request.id, True, value, self._relay.publications(room))
         except MediaRefused as refused:
-            reply = Reply(request.id, False, reason=refused.reason, detail=refused.detail)
+            return Reply(request.id, False, reason=refused.reason, detail=refused.detail)
         except Exception:
             log.exception("media call %s for room %s from %s failed", request.op, room,
                           request.sender)
-            reply = Reply(request.id, False, reason="media_unavailable",
-                          detail="the media home failed")
-        try:
-            await self._redis.publish(reply_channel(self._prefix, request.sender), encode(reply))
-        except Exception:
-            log.warning("could not answer %s's media call", request.sender, exc_info=True)
+            return Reply(request.id, False, reason="media_unavailable",
+                         detail="the media home failed")
 
     # -- upkeep ----------------------------------------------------------------------------
 
@@ -419,10 +349,9 @@ class HomedMedia:
         homes = sorted(set(self._away.values()))
         if not homes:
             return
-        counts = await self._redis.pubsub_numsub(
-            *(request_channel(self._prefix, home) for home in homes))
-        for (_, readers), home in zip(counts, homes, strict=True):
-            if readers:
+        readers = await self._bus.readers(homes)
+        for home in homes:
+            if readers[home]:
                 continue
             for room in [r for r, h in self._away.items() if h == home]:
                 # Killed, its claim stands: take it over. Shut down, it let its claims go:
