@@ -243,3 +243,20 @@ async def test_a_home_shut_down_is_claimed_by_a_node_it_served(
             assert await b.changes.receive() == "room"
         assert await claims.holder("room") == "b"
         assert relay_b.calls == []
+
+
+async def test_without_redis_calls_are_refused_clearly(tmp_path: Path) -> None:
+    """Redis unreachable (nothing listens on port 1): the node still starts, and a media call
+    is refused with media_unavailable, never an internal error; nothing ran."""
+    unreachable: Redis[bytes] = Redis.from_url("redis://127.0.0.1:1",
+                                               socket_connect_timeout=1.0)
+    relay = StandIn("b")
+    claims = RedisClaims(unreachable, "b", prefix="x:", ttl=30)
+    try:
+        async with HomedMedia(relay, claims, unreachable, prefix="x:", scratch=tmp_path) as b:
+            with anyio.fail_after(10), pytest.raises(MediaRefused) as refused:
+                await b.publish("room", "pub", "offer", {"0": "audio"})
+            assert refused.value.reason == "media_unavailable"
+            assert relay.calls == []
+    finally:
+        await unreachable.aclose()  # type: ignore[attr-defined]
