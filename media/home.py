@@ -52,6 +52,7 @@ __all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
 log = logging.getLogger(__name__)
 
 _CLAIMING = frozenset({"publish", "subscribe", "start_recording"})
+_CHANGING = frozenset({"publish", "unpublish", "leave", "close_room"})
 
 
 class HomedMedia:
@@ -306,6 +307,11 @@ class HomedMedia:
             value = await self._local(request.op, room, request.args, sender=request.sender)
             if request.op == "stop_recording":
                 value = self._finished.keep(room, self.node, value)
+            if request.op in _CHANGING:
+                # The asking node mirrors what this reply says; the home mirrors too, later
+                # and from its relay, so of two overlapping calls the current state is written
+                # last (the room side writes only entries that differ).
+                self._notify(room)
             return Reply(request.id, True, value, self._relay.publications(room))
         except MediaRefused as refused:
             return Reply(request.id, False, reason=refused.reason, detail=refused.detail)

@@ -135,6 +135,8 @@ async def test_calls_on_any_node_reach_the_home(
         # A removal on b ends the media b's socket negotiated, at the home.
         await b.leave("room", "sub")
         assert ("leave", "room", "sub") in relay_a.calls
+        with anyio.fail_after(5):  # a hosts it (1), and mirrors after b's leave (2)
+            assert [await a.changes.receive() for _ in range(2)] == ["room", "room"]
         assert await claims.holder("room") == "a"  # the publisher is still there
         # b losing its last socket of "pub" (who negotiated through a) ends nothing.
         await b.leave("room", "pub")
