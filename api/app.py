@@ -71,7 +71,7 @@ from collab.extensions.fanout import default_node_id
 from jobs import open_job_queue
 from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
-from rooms.media import RoomMedia
+from rooms.media import MediaBackend, RecordingSink, RoomMedia
 from storage.db import connect, require_schema
 from storage.objects import open_object_store
 from storage.users import UserRepository
@@ -275,12 +275,14 @@ async def _start_live(
         await stack.enter_async_context(relay)
         recordings = SessionRecordings(services.db, services.objects, lambda: services.jobs)
         scratch = settings.data_dir / "recordings-in-progress"
-        media = RoomMedia(relay, recordings, scratch)
+        backend: MediaBackend = relay
+        sink: RecordingSink = recordings
         if services.redis is not None:  # several nodes: one media home per room
             homed = build_media_home(settings, relay, services.redis, node_id=node_id,
                                      scratch=scratch, recordings=recordings)
             await stack.enter_async_context(homed)  # (left before the relay)
-            media = RoomMedia(homed, homed, scratch)
+            backend = sink = homed  # (it stores a recording where it was written)
+        media = RoomMedia(backend, sink, scratch)
     server = build_collab(
         media=media,
         database=services.db,
