@@ -7,9 +7,9 @@ refuses a publish forged on the viewer's socket; the host records, everyone sees
 indicator, and a WebM file lands in the object store. axe runs on the room with media, and
 screenshots are taken at desktop and phone width.
 
-Headless Chromium has no screen to capture, so the page's screen source is a canvas
-``captureStream`` installed through the page's test hook (``window.__workbookScreenSource``);
-camera and microphone are Chromium's fake devices. Chromium and the relay both run in this
+The screen is real ``getDisplayMedia``: with ``--use-fake-device-for-media-stream`` and
+``--use-fake-ui-for-media-stream`` headless Chromium answers it with a fake 1280x720 monitor
+capture (no picker), just as camera and microphone are its fake devices. Chromium and the relay both run in this
 namespace: the relay gathers the machine's non-loopback address, and Chromium offers it once
 mDNS hiding of local addresses is off.
 """
@@ -34,23 +34,6 @@ pytestmark = pytest.mark.browser
 ARGS = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         "--autoplay-policy=no-user-gesture-required",
         "--disable-features=WebRtcHideLocalIpsWithMdns"]
-
-# The screen: a canvas whose content changes every frame (a counter and a moving bar).
-SCREEN_HOOK = """
-window.__workbookScreenSource = () => {
-  const canvas = document.createElement('canvas')
-  canvas.width = 640; canvas.height = 360
-  const g = canvas.getContext('2d')
-  let n = 0
-  setInterval(() => {
-    n += 1
-    g.fillStyle = '#1d4ed8'; g.fillRect(0, 0, 640, 360)
-    g.fillStyle = '#fff'; g.fillRect((n * 7) % 640, 150, 60, 60)
-    g.font = '40px sans-serif'; g.fillText('slide ' + n, 20, 60)
-  }, 66)
-  return canvas.captureStream(15)
-}
-"""
 
 # Replies arriving on the room socket, as text (the JSON of a stateless reply is readable).
 CAPTURE_REPLIES = """
@@ -143,7 +126,6 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     server = media_server
     host_ctx, ann_ctx = _context(media_browser), _context(media_browser, 390, 844)
     vic_ctx = _context(media_browser)
-    host_ctx.add_init_script(SCREEN_HOOK)
     vic_ctx.add_init_script(CAPTURE_SOCKETS)
     vic_ctx.add_init_script(CAPTURE_REPLIES)
     host, host_email = sign_up(host_ctx, server, "Hanna Host")

@@ -63,12 +63,7 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
   })
 }
 
-const SCREEN_HOOK = '__workbookScreenSource'
-
-async function screenStream(): Promise<MediaStream> {
-  // a test hook: headless Chromium has no screen to capture (tests/browser/test_room_media.py)
-  const hook = (window as unknown as Record<string, unknown>)[SCREEN_HOOK]
-  if (typeof hook === 'function') return (hook as () => MediaStream)()
+function screenStream(): Promise<MediaStream> {
   return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false })
 }
 
