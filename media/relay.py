@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from media.config import IceServer, MediaRefused, RelayLimits
-from media.sdp import Section, ice_ufrag, sections
+from media.sdp import Section, cap_bandwidth, ice_ufrag, sections
 from media.signaling import KIND_OF
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
@@ -215,7 +215,9 @@ class MediaRelay:
                             recording.follow(kind, publication.forwarder)
             for source in [s for s in member.publications if s not in tracks.values()]:
                 await self._unpublish(room_id, member, source)
-            return str(pc.localDescription.sdp)
+            # the browser sends each video at most at the cap the answer states
+            return cap_bandwidth(str(pc.localDescription.sdp), "video",
+                                 self.limits.max_video_bitrate)
 
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
         """Stop forwarding one source; every subscriber's track of it ends (RTCP BYE).

@@ -9,9 +9,9 @@ screenshots are taken at desktop and phone width.
 
 The screen is real ``getDisplayMedia``: with ``--use-fake-device-for-media-stream`` and
 ``--use-fake-ui-for-media-stream`` headless Chromium answers it with a fake 1280x720 monitor
-capture (no picker), just as camera and microphone are its fake devices. Chromium and the relay both run in this
-namespace: the relay gathers the machine's non-loopback address, and Chromium offers it once
-mDNS hiding of local addresses is off.
+capture (no picker), just as camera and microphone are its fake devices. Chromium and the
+relay both run in this namespace: the relay gathers the machine's non-loopback address, and
+Chromium offers it once mDNS hiding of local addresses is off.
 """
 
 from __future__ import annotations
