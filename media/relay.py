@@ -1,5 +1,7 @@
 """The relay: per room, publishers' tracks forwarded encoded to subscribers (docs/media.md).
 
+The bookkeeping (members, connections, unpublishing) is in ``media.members``.
+
 Two aiortc peer connections per participant, both offered by the client: the *publish*
 connection receives the participant's sources (``audio``, ``camera``, ``screen``), the
 *subscribe* connection sends them what they subscribed to. Every published track gets one
@@ -18,59 +20,36 @@ pay for it (``tests/test_startup_imports.py``).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
 from media.config import IceServer, MediaRefused, RelayLimits
-from media.sdp import Section, ice_ufrag, sections
+from media.members import (
+    Member,
+    Publication,
+    RelayCore,
+    Subscription,
+    prefer_relayed_codecs,
+    subscription_changed,
+)
+from media.sdp import sections
 from media.signaling import KIND_OF
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
-    from aiortc import RTCPeerConnection, RTCRtpSender
 
-    from media.forward import Forwarder, Outlet
     from media.recording import RecordedFile, Recording
 
 __all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
 
 log = logging.getLogger(__name__)
 
-@dataclass(eq=False, slots=True)
-class Publication:
-    user_id: str
-    source: str
-    mid: str
-    forwarder: Forwarder
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
-
-@dataclass(eq=False, slots=True)
-class _Subscription:
-    publication: Publication
-    outlet: Outlet
-    sender: RTCRtpSender
-
-
-@dataclass(eq=False, slots=True)
-class _Member:
-    user_id: str
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    publish_pc: RTCPeerConnection | None = None
-    subscribe_pc: RTCPeerConnection | None = None
-    publications: dict[str, Publication] = field(default_factory=dict)  # source ->
-    subscriptions: dict[str, _Subscription] = field(default_factory=dict)  # mid ->
-    spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
-
-
-class MediaRelay:
+class MediaRelay(RelayCore):
     """Rooms of publishers and subscribers, forwarding encoded media.
 
     Args:
@@ -92,15 +71,8 @@ class MediaRelay:
         ice_servers: Sequence[IceServer] = (),
         client_ice_servers: Sequence[IceServer] = (),
     ) -> None:
-        self.limits = limits or RelayLimits()
-        self.client_ice_servers = tuple(client_ice_servers)
-        self._ice_servers = tuple(ice_servers)
-        self._changed, self.changes = anyio.create_memory_object_stream[str](256)
-        self._rooms: dict[str, dict[str, _Member]] = {}
+        super().__init__(limits, ice_servers=ice_servers, client_ice_servers=client_ice_servers)
         self._recordings: dict[str, Recording] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._connections = 0
-        self._subscriptions = 0
 
     async def __aenter__(self) -> MediaRelay:
         self._tg = anyio.create_task_group()
@@ -182,7 +154,7 @@ class MediaRelay:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 started: list[Publication] = []
                 for transceiver in pc.getTransceivers():
-                    _prefer_relayed_codecs(transceiver)
+                    prefer_relayed_codecs(transceiver)
                     line = transceiver.mid
                     sent = tracks.get(line) if line is not None else None
                     if line is None or sent is None:
@@ -253,7 +225,7 @@ class MediaRelay:
             section = found.get(mid)
             if section is None or section.kind != KIND_OF[source] or not section.receives:
                 raise MediaRefused("invalid", f"tracks: mid {mid} does not receive {source}")
-            publication = room.get(publisher, _Member(publisher)).publications.get(source)
+            publication = room.get(publisher, Member(publisher)).publications.get(source)
             if publication is None:
                 raise MediaRefused("not_found", f"{publisher} does not publish {source}")
             targets[mid] = publication
@@ -267,7 +239,8 @@ class MediaRelay:
                     raise MediaRefused("media_limit", "subscribers per room")
             if any(mid in member.spent_mids for mid in targets):
                 raise MediaRefused("invalid", "tracks: an ended m-line cannot be reused")
-            added = [m for m, p in targets.items() if _changed(member.subscriptions.get(m), p)]
+            added = [m for m, p in targets.items()
+                     if subscription_changed(member.subscriptions.get(m), p)]
             if self._subscriptions + len(added) > self.limits.subscriptions_per_process:
                 self._forget(room_id, member)
                 raise MediaRefused("media_limit", "forwarded tracks per process")
@@ -278,7 +251,7 @@ class MediaRelay:
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 for transceiver in pc.getTransceivers():
-                    _prefer_relayed_codecs(transceiver)
+                    prefer_relayed_codecs(transceiver)
                     line = transceiver.mid
                     if line is None or line in member.spent_mids:
                         continue
@@ -300,7 +273,7 @@ class MediaRelay:
                     transceiver.sender._send_keyframe = (  # type: ignore[method-assign]
                         target.forwarder.request_keyframe
                     )
-                    member.subscriptions[line] = _Subscription(target, outlet, transceiver.sender)
+                    member.subscriptions[line] = Subscription(target, outlet, transceiver.sender)
                     self._subscriptions += 1
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:
@@ -381,169 +354,3 @@ class MediaRelay:
         """Finish the room's recording: the file written, or None when none ran."""
         recording = self._recordings.pop(room_id, None)
         return None if recording is None else recording.stop()
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _member(self, room_id: str, user_id: str) -> _Member:
-        if self._tg is None:
-            raise MediaRefused("media_unavailable", "the relay is not running")
-        room = self._rooms.setdefault(room_id, {})
-        member = room.get(user_id)
-        if member is None:
-            member = room[user_id] = _Member(user_id)
-        return member
-
-    def _forget(self, room_id: str, member: _Member) -> None:
-        room = self._rooms.get(room_id, {})
-        if (room.get(member.user_id) is member and member.publish_pc is None
-                and member.subscribe_pc is None):
-            del room[member.user_id]
-        if not room:
-            self._rooms.pop(room_id, None)
-
-    def _connection(self, room_id: str, user_id: str, name: str) -> RTCPeerConnection:
-        member = self._rooms[room_id][user_id]
-        if self._connections >= self.limits.connections_per_process:
-            self._forget(room_id, member)
-            raise MediaRefused("media_limit", "peer connections per process")
-        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
-
-        from media import passthrough
-
-        try:
-            passthrough.install()  # idempotent
-        except passthrough.HookUnavailable as exc:  # another aiortc: no forwarding at all
-            log.error("media relay unavailable: %s", exc)
-            self._forget(room_id, member)
-            raise MediaRefused("media_unavailable", "the media relay cannot run here") from exc
-        # max-bundle: with aiortc's default ("balanced"), a second m-line of a kind that is
-        # not first in the offer keeps a transport that bundling then stops, and its media
-        # never flows (audio + camera + screen in one offer: the screen is lost; 1.16).
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in self._ice_servers
-        ], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self._connections += 1
-        if name == "publish":
-            member.publish_pc = pc
-        else:
-            member.subscribe_pc = pc
-        connected = asyncio.Event()
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "connected":
-                connected.set()
-            elif pc.connectionState in ("failed", "closed"):
-                await self._lost(room_id, user_id, pc)
-
-        async def watchdog() -> None:
-            with anyio.move_on_after(self.limits.connect_timeout):
-                await connected.wait()
-                return
-            log.info("%s connection of %s in %s never connected", name, user_id, room_id)
-            await self._lost(room_id, user_id, pc)
-
-        assert self._tg is not None
-        self._tg.start_soon(watchdog)
-        return pc
-
-    async def _lost(self, room_id: str, user_id: str, pc: RTCPeerConnection) -> None:
-        member = self._rooms.get(room_id, {}).get(user_id)
-        if member is None:
-            return
-        changed = False
-        async with member.lock:
-            if member.publish_pc is pc:
-                changed = bool(member.publications)
-                await self._drop_connection(member, "publish", room_id)
-            elif member.subscribe_pc is pc:
-                await self._drop_connection(member, "subscribe", room_id)
-        self._forget(room_id, member)
-        if changed:
-            with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
-                self._changed.send_nowait(room_id)
-
-    async def _replace_if_new(self, room_id: str, member: _Member, name: str,
-                              offer: str) -> None:
-        """An offer from another connection (a reloaded page, a second tab, a client that
-        recovers from a failed one: aiortc has no ICE restart) replaces the current one."""
-        pc = member.publish_pc if name == "publish" else member.subscribe_pc
-        current = None if pc is None or pc.remoteDescription is None else ice_ufrag(
-            pc.remoteDescription.sdp)
-        if current is not None and current != ice_ufrag(offer):
-            await self._drop_connection(member, name, room_id)
-
-    async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
-        if name == "publish":
-            pc, member.publish_pc = member.publish_pc, None
-            for source in list(member.publications):
-                await self._unpublish(room_id, member, source)
-        else:
-            pc, member.subscribe_pc = member.subscribe_pc, None
-            for mid in list(member.subscriptions):
-                self._end_subscription(member, mid)
-            member.spent_mids.clear()
-        if pc is not None:
-            self._connections -= 1
-            await pc.close()
-
-    def _publication(self, user_id: str, source: str, mid: str, receiver: Any,
-                     section: Section) -> Publication:
-        ssrcs = list(section.ssrcs)
-
-        async def request_keyframe() -> None:
-            targets = ssrcs or [s.source for s in receiver.getSynchronizationSources()]
-            for ssrc in targets:
-                await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
-
-        from media.forward import Forwarder
-
-        limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
-        forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
-                              keyframe_interval=self.limits.keyframe_interval)
-        return Publication(user_id, source, mid, forwarder)
-
-    def _start(self, publication: Publication) -> None:
-        async def run() -> None:
-            with publication.scope:
-                await publication.forwarder.run()
-
-        assert self._tg is not None
-        self._tg.start_soon(run)
-
-    async def _unpublish(self, room_id: str, member: _Member, source: str) -> bool:
-        publication = member.publications.pop(source, None)
-        if publication is None:
-            return False
-        publication.scope.cancel()
-        publication.forwarder.close()
-        for subscriber in list(self._rooms.get(room_id, {}).values()):
-            for mid, sub in list(subscriber.subscriptions.items()):
-                if sub.publication is publication:
-                    self._end_subscription(subscriber, mid)
-                    subscriber.spent_mids.add(mid)
-                    # RTCP BYE: the subscriber's receiver ends its track (RFC 3550 6.6).
-                    await sub.sender.stop()
-        return True
-
-    def _end_subscription(self, member: _Member, mid: str) -> None:
-        sub = member.subscriptions.pop(mid, None)
-        if sub is not None:
-            sub.publication.forwarder.detach(sub.outlet)
-            self._subscriptions -= 1
-
-
-def _changed(current: _Subscription | None, target: Publication) -> bool:
-    return current is None or current.publication is not target
-
-
-def _prefer_relayed_codecs(transceiver: Any) -> None:
-    """VP8 (with RTX) for video, Opus for audio: what a forwarded bitstream can be re-sent as."""
-    from aiortc import RTCRtpSender
-
-    wanted = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}[transceiver.kind]
-    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
-    transceiver.setCodecPreferences(
-        [c for c in capabilities if c.mimeType.lower() in wanted]
-    )
