@@ -9,6 +9,9 @@ adds the public operations (publish, subscribe, leave, recording) on top. Invari
 * ``_connections`` counts open peer connections and ``_subscriptions`` forwarded tracks of the
   whole process; every path that closes one decrements it exactly once
   (``_drop_connection``, ``_end_subscription``);
+* a room's speaker meter exists while someone's audio level was seen within its ``stale``
+  time; ``speaker_changes`` reports a room whose speakers changed, at most every
+  ``SPEAKER_PERIOD``;
 * a publication's forwarder runs in the relay's task group under its own cancel scope, and
   ends (with every subscriber's track of it) when it is unpublished.
 """
@@ -27,6 +30,7 @@ import anyio
 from media.config import IceServer, MediaRefused, RelayLimits
 from media.sdp import Section, ice_ufrag
 from media.signaling import KIND_OF
+from media.speaker import SpeakerMeter, Speakers
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection
     from aiortc import RTCPeerConnection, RTCRtpSender
@@ -38,12 +42,15 @@ __all__ = ["Member", "Publication", "RelayCore", "Subscription", "prefer_relayed
 
 log = logging.getLogger(__name__)
 
+SPEAKER_PERIOD = 0.25  # seconds between evaluations of a room's speakers (at most 4 changes/s)
+
 @dataclass(eq=False, slots=True)
 class Publication:
     user_id: str
     source: str
     mid: str
     forwarder: Forwarder
+    receiver: Any = None  # the aiortc RTCRtpReceiver it comes from
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
 
@@ -63,6 +70,7 @@ class Member:
     publications: dict[str, Publication] = field(default_factory=dict)  # source ->
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid ->
     spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
+    muted: set[str] = field(default_factory=set)  # sources not forwarded (``set_muted``)
 
 
 
@@ -85,6 +93,48 @@ class RelayCore:
         self._tg: anyio.abc.TaskGroup | None = None
         self._connections = 0
         self._subscriptions = 0
+        self._meters: dict[str, SpeakerMeter] = {}
+        self._speakers: dict[str, Speakers] = {}
+        self._spoke, self.speaker_changes = anyio.create_memory_object_stream[str](256)
+
+    def speakers(self, room_id: str) -> Speakers:
+        """Who speaks in the room now, as last reported on ``speaker_changes``."""
+        return self._speakers.get(room_id, Speakers())
+
+    def _measure(self, room_id: str, publication: Publication) -> None:
+        """Feed the room's speaker meter with the audio level of ``publication``'s packets
+        (not while muted: a muted voice is not heard)."""
+        from media import passthrough
+
+        forwarder, user_id = publication.forwarder, publication.user_id
+        loop = asyncio.get_running_loop()
+
+        def observe(level: int) -> None:
+            if not forwarder.muted and not forwarder.ended.is_set():
+                meter = self._meters.get(room_id)
+                if meter is None:
+                    meter = self._meters[room_id] = SpeakerMeter()
+                meter.observe(user_id, level, loop.time())
+
+        passthrough.tap_audio_level(publication.receiver, observe)
+
+    async def _evaluate_speakers(self) -> None:
+        """Every ``SPEAKER_PERIOD``: each metered room's speakers; a change is reported on
+        ``speaker_changes`` (dropped when the consumer is 256 rooms behind)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await anyio.sleep(SPEAKER_PERIOD)
+            for room_id, meter in list(self._meters.items()):
+                current = meter.evaluate(loop.time())
+                if current != self._speakers.get(room_id, Speakers()):
+                    if current == Speakers():
+                        self._speakers.pop(room_id, None)
+                    else:
+                        self._speakers[room_id] = current
+                    with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+                        self._spoke.send_nowait(room_id)
+                if meter.idle:
+                    del self._meters[room_id]
 
     def _member(self, room_id: str, user_id: str) -> Member:
         if self._tg is None:
@@ -204,7 +254,7 @@ class RelayCore:
         limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
         forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
                               keyframe_interval=self.limits.keyframe_interval)
-        return Publication(user_id, source, mid, forwarder)
+        return Publication(user_id, source, mid, forwarder, receiver)
 
     def _start(self, publication: Publication) -> None:
         async def run() -> None:

@@ -20,6 +20,7 @@ pay for it (``tests/test_startup_imports.py``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,7 +42,6 @@ from media.sdp import sections
 from media.signaling import KIND_OF
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
-
     from media.recording import RecordedFile, Recording
 
 __all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
@@ -77,6 +77,7 @@ class MediaRelay(RelayCore):
     async def __aenter__(self) -> MediaRelay:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._tg.start_soon(self._evaluate_speakers)
         return self
 
     async def __aexit__(
@@ -89,13 +90,15 @@ class MediaRelay(RelayCore):
         if tg is None:
             return None
         try:
-            for room_id in list(self._recordings):
-                self.stop_recording(room_id)
+            for recording in self._recordings.values():
+                recording.stop()  # parts stay in the scratch folder: nobody stores them
+            self._recordings.clear()
             for room_id in list(self._rooms):
                 for user_id in list(self._rooms.get(room_id, {})):
                     await self.leave(room_id, user_id)
         finally:
             self._changed.close()
+            self._spoke.close()
             tg.cancel_scope.cancel()
             await tg.__aexit__(exc_type, exc, tb)
         return None
@@ -180,14 +183,34 @@ class MediaRelay(RelayCore):
             recording = self._recordings.get(room_id)
             for publication in started:
                 member.publications[publication.source] = publication
+                publication.forwarder.set_muted(publication.source in member.muted)
+                if publication.source == "audio":
+                    self._measure(room_id, publication)
                 self._start(publication)
-                if recording is not None and recording.user_id == user_id:
-                    for kind, source in recording.sources.items():
-                        if source == publication.source:  # back after leaving: a new segment
-                            recording.follow(kind, publication.forwarder)
+                if recording is not None:
+                    recording.consider(user_id, publication.source, publication.forwarder)
             for source in [s for s in member.publications if s not in tracks.values()]:
                 await self._unpublish(room_id, member, source)
             return str(pc.localDescription.sdp)
+
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool:
+        """Stop (or resume) forwarding ``user_id``'s ``source`` to its subscribers and to a
+        recording, whatever the client sends; a resumed video starts at its next keyframe
+        (requested). The state outlives a republication of the source on this connection.
+
+        Returns:
+            whether the source is published here.
+        """
+        member = self._rooms.get(room_id, {}).get(user_id)
+        publication = None if member is None else member.publications.get(source)
+        if member is None or publication is None:
+            return False
+        if muted:
+            member.muted.add(source)
+        else:
+            member.muted.discard(source)
+        publication.forwarder.set_muted(muted)
+        return True
 
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
         """Stop forwarding one source; every subscriber's track of it ends (RTCP BYE).
@@ -322,35 +345,48 @@ class MediaRelay(RelayCore):
     # -- recording -------------------------------------------------------------------------
 
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
-        """Record ``user_id``'s audio and video (screen if shared, else camera) to ``path``.
+        """Record the room's voices and ``user_id``'s video (screen if shared now, else
+        camera) to ``path``, each as it is published, until ``stop_recording``.
 
-        The recording follows the publisher when they leave and publish again; it ends with
-        ``stop_recording`` (or the relay).
+        Every audio publication is recorded, those that start later too; a publisher who
+        leaves and publishes again continues their part.
 
         Raises:
-            MediaRefused: not_found (the user publishes nothing), recording_active.
+            MediaRefused: not_found (nothing in the room to record), recording_active.
         """
         if room_id in self._recordings:
             raise MediaRefused("recording_active")
-        member = self._rooms.get(room_id, {}).get(user_id)
-        published = {} if member is None else member.publications
-        sources = {"audio": "audio"} if "audio" in published else {}
-        video = next((s for s in ("screen", "camera") if s in published), None)
-        if video is not None:
-            sources["video"] = video
-        if member is None or not sources:
-            raise MediaRefused("not_found", f"{user_id} publishes nothing to record")
-        from media.recording import Recording, WebmRemux
+        room = self._rooms.get(room_id, {})
+        presenter = room.get(user_id)
+        video = "screen" if presenter is not None and "screen" in presenter.publications \
+            else "camera"
+        from media.recording import Recording
 
         assert self._tg is not None
         tg = self._tg
-        recording = Recording(user_id, sources, WebmRemux(path, video=video is not None),
-                              lambda run: tg.start_soon(run))
-        for kind, source in sources.items():
-            recording.follow(kind, published[source].forwarder)
+        recording = Recording(user_id, video, path, lambda run: tg.start_soon(run),
+                              asyncio.get_running_loop().time())
+        wanted = [(m.user_id, p) for m in room.values() for p in m.publications.values()
+                  if recording.wants(m.user_id, p.source)]
+        if not wanted:
+            raise MediaRefused("not_found", "nothing in the room to record")
+        for member_id, publication in wanted:
+            recording.consider(member_id, publication.source, publication.forwarder)
         self._recordings[room_id] = recording
 
-    def stop_recording(self, room_id: str) -> RecordedFile | None:
-        """Finish the room's recording: the file written, or None when none ran."""
+    async def stop_recording(self, room_id: str) -> RecordedFile | None:
+        """Finish the room's recording: the file written, or None when none ran.
+
+        The parts are made into the stored file (``media.mixdown``: the voices mixed) in a
+        worker thread; forwarding goes on meanwhile.
+        """
         recording = self._recordings.pop(room_id, None)
-        return None if recording is None else recording.stop()
+        if recording is None:
+            return None
+        parts = recording.stop()
+        from media.mixdown import finish
+        from media.recording import RecordedFile
+
+        if not parts:
+            return RecordedFile(recording.path, 0.0, 0, False)
+        return await anyio.to_thread.run_sync(finish, parts, recording.path)
