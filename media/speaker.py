@@ -8,11 +8,13 @@ the packet header (``media.passthrough.tap_audio_level``): no decoding.
 ``SpeakerMeter`` (pure: the caller passes the clock) turns those levels into a room's speakers.
 Invariants:
 
-* a user's level is an exponential average of their packets' levels in dBov (time constant
-  ``tau``), so one loud packet does not make a speaker and a syllable's gap does not end one;
-* a user starts speaking above ``on_db`` and stops below ``off_db`` (hysteresis), and keeps
-  speaking for ``hold`` seconds after dropping below it; a user whose last packet is older
-  than ``stale`` seconds (unpublished, muted, gone) is not speaking;
+* a user's level follows a louder packet at once and falls by at most ``release`` dB per
+  second (peak with release, as a level meter does), so the gaps between syllables (or the
+  20 ms beeps, twice a second, of Chromium's fake microphone) do not end speech;
+* a user starts speaking at ``on_db`` or above and stops below ``off_db`` (hysteresis), and
+  keeps speaking for ``hold`` seconds after dropping below it: one loud packet (a cough)
+  shows as speech for about ``(on_db - off_db) / release + hold`` seconds at most; a user whose
+  last packet is older than ``stale`` seconds (unpublished, muted, gone) is not speaking;
 * the active speaker is the loudest speaker; the current one keeps the place until another is
   louder by ``margin`` dB or it stops speaking.
 
@@ -22,7 +24,6 @@ per evaluation period (``media.relay``: four times a second per room).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 __all__ = ["SILENT", "SpeakerMeter", "Speakers"]
@@ -43,16 +44,16 @@ class Speakers:
 class _Level:
     db: float
     last: float  # when the last packet came (seconds)
+    heard: float  # when the level was last at ``off_db`` or above
     speaking: bool = False
-    quiet_since: float | None = None
 
 
 @dataclass(slots=True)
 class SpeakerMeter:
     on_db: float = -45.0
     off_db: float = -55.0
-    tau: float = 0.3
-    hold: float = 0.6
+    release: float = 40.0  # dB per second
+    hold: float = 0.3
     margin: float = 6.0
     stale: float = 0.5
     _levels: dict[str, _Level] = field(default_factory=dict)
@@ -63,11 +64,13 @@ class SpeakerMeter:
         db = -float(min(127, max(0, level)))
         entry = self._levels.get(user_id)
         if entry is None:
-            self._levels[user_id] = _Level(db, now)
+            self._levels[user_id] = _Level(db, now, now)
             return
-        weight = 1.0 - math.exp(-max(0.0, now - entry.last) / self.tau)
-        entry.db += (db - entry.db) * weight
+        decayed = entry.db - self.release * max(0.0, now - entry.last)
+        entry.db = max(db, decayed)
         entry.last = now
+        if entry.db >= self.off_db:
+            entry.heard = now
 
     def level(self, user_id: str) -> float:
         """The smoothed level of ``user_id`` in dBov (``SILENT`` if unknown)."""
@@ -80,12 +83,9 @@ class SpeakerMeter:
             del self._levels[user_id]
         for entry in self._levels.values():
             if entry.db >= self.on_db:
-                entry.speaking, entry.quiet_since = True, None
-            elif entry.speaking and entry.db < self.off_db:
-                if entry.quiet_since is None:
-                    entry.quiet_since = now
-                if now - entry.quiet_since >= self.hold:
-                    entry.speaking, entry.quiet_since = False, None
+                entry.speaking = True
+            elif entry.speaking and entry.db < self.off_db and now - entry.heard >= self.hold:
+                entry.speaking = False
         speaking = {u: e.db for u, e in self._levels.items() if e.speaking}
         if not speaking:
             self._active = None
