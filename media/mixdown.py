@@ -4,7 +4,7 @@ The live path only remuxes (``media.recording``): each voice and the presenter's
 files of their own. Browsers play only the first audio track of a file, and transcription
 reads one, so ``finish`` decodes every voice, mixes them (PyAV's ``amix``, no normalisation:
 voices keep their level, clipping only when several are loud at once) and encodes the mix as
-Opus: the one transcoding step, run once per recording in a worker thread, never per packet.
+Opus: the one transcoding step, run once per recording in a worker process, never per packet.
 
 The finished WebM holds, in this order: the mix (the first audio track: what a browser plays),
 the presenter's video (copied), and every voice (copied: one Opus track per user heard, for
@@ -42,7 +42,8 @@ _GAP_CHUNK = 960  # samples of silence per frame filled into a gap (20 ms)
 def finish(parts: Sequence[RecordedPart], path: Path) -> RecordedFile:
     """Write the stored recording of ``parts`` to ``path`` and delete the parts.
 
-    Synchronous and CPU-bound (decodes and encodes the audio once): run it in a thread.
+    Synchronous and CPU-bound (decodes and encodes the audio once): run it in a worker process
+    (``anyio.to_process``); about 0.01 s per second of each voice here.
     """
     try:
         voices = [p for p in parts if p.kind == "audio"]

@@ -242,7 +242,11 @@ class RoomMedia:
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,
                                 user_id: str) -> dict[str, object] | None:
-        recorded = await self.relay.stop_recording(doc_id)
+        try:
+            recorded = await self.relay.stop_recording(doc_id)
+        except Exception:  # the file could not be finished: the recording is over anyway
+            await self._set_recording(server, doc_id, None)
+            raise
         if recorded is None or self.recordings is None:
             return None
         await self._set_recording(server, doc_id, None)

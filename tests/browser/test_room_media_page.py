@@ -273,6 +273,9 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     with av.open(str(stored[0])) as container:
         video = container.streams.video[0]
         assert video.codec_context.name == "vp8" and container.streams.audio
+        # the first track is the room's voices mixed (what a browser plays), Opus
+        first = container.streams[0]
+        assert (first.type, first.codec_context.name) == ("audio", "opus")
         assert container.duration and container.duration / av.time_base > 1.5
 
     # the host stops the screen; attendees' stage follows; leaving stops the host's devices
