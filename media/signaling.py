@@ -13,7 +13,7 @@ the server writes; a client that sees it change offers again on its subscribe co
 | ``media.unpublish`` | ``source`` | — |
 | ``media.subscribe`` | ``sdp`` (offer), ``tracks`` ``[{mid, userId, source}]`` | ``sdp`` (answer) |
 | ``media.ice`` | ``pc`` (``publish``/``subscribe``), ``candidate``, ``sdpMid`` | — |
-| ``media.mute`` | ``source``, ``muted`` | — |
+| ``media.mute`` | ``source``, ``muted``, ``userId`` (optional: a host muting another) | — |
 | ``media.leave`` | — | — |
 | ``media.record`` | ``on``, ``userId`` (optional: the sender) | ``objectKey``, ``duration`` |
 
@@ -97,6 +97,7 @@ class Ice:
 class Mute:
     source: Source
     muted: bool
+    user_id: str | None = None  # whose source; None: the sender's (a host's forced mute)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +169,22 @@ def parse(action: str, fields: Mapping[str, Any]) -> Message:
         muted = fields.get("muted")
         if not isinstance(muted, bool):
             raise SignalingError("muted")
-        return Mute(_source(fields), muted)
+        return Mute(_source(fields), muted, _opt_user(fields))
     if action == "media.leave":
         return Leave()
     if action == "media.record":
         on = fields.get("on")
         if not isinstance(on, bool):
             raise SignalingError("on")
-        user_id = fields.get("userId")
-        if user_id is not None and (not isinstance(user_id, str) or not 0 < len(user_id) <= 64):
-            raise SignalingError("userId")
-        return Record(on, user_id)
+        return Record(on, _opt_user(fields))
     raise SignalingError("action")
+
+
+def _opt_user(fields: Mapping[str, Any]) -> str | None:
+    user_id = fields.get("userId")
+    if user_id is not None and (not isinstance(user_id, str) or not 0 < len(user_id) <= 64):
+        raise SignalingError("userId")
+    return user_id
 
 
 def _sdp(fields: Mapping[str, Any]) -> str:

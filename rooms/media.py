@@ -11,8 +11,19 @@ settings. Who may publish (docs/media.md, "Who may publish"):
 * viewers never. Anyone in the room may subscribe.
 
 What is published, and its mute state, is mirrored into the room document's ``media`` map
-(userId → source → ``{"muted": bool}``), so every page (on every node) sees who sends what and
-offers again on its subscribe connection when it changes.
+(userId → source → ``{"muted": bool}``, plus ``"forced": true`` while a host's mute holds), so
+every page (on every node) sees who sends what and offers again on its subscribe connection
+when it changes. Mute is enforced by the relay: a muted source is not forwarded
+(``MediaBackend.set_muted``), whatever the client sends. Mute rules:
+
+* the owner may always mute; they may unmute only if they may publish that source now (above),
+  which also decides whether a host's forced mute can be undone by them;
+* hosts and co-hosts may mute anyone's source (``userId``): a *forced* mute; they cannot unmute
+  someone else (turning a microphone on is the owner's decision).
+
+Who speaks (the relay measures the audio level of each voice) is written to the state Map's
+``speaker`` (``{"userId": active speaker or None, "speaking": [userIds]}``) when it changes,
+at most four times a second per room.
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
 
 from collab import CollabServer
 from collab.types import YDoc
@@ -48,13 +61,16 @@ if TYPE_CHECKING:
 
     from media.config import IceServer, RelayLimits
     from media.recording import RecordedFile
+    from media.speaker import Speakers
 
-__all__ = ["MEDIA", "RECORDING", "MediaBackend", "RecordingSink", "RoomMedia", "may_publish"]
+__all__ = ["MEDIA", "RECORDING", "SPEAKER", "MediaBackend", "RecordingSink", "RoomMedia",
+           "may_publish"]
 
 log = logging.getLogger(__name__)
 
-MEDIA = "media"  # room Map: userId -> {source: {"muted": bool}}
+MEDIA = "media"  # room Map: userId -> {source: {"muted": bool, "forced"?: True}}
 RECORDING = "recording"  # in the room's state Map: {userId, startedAt} while recording, else None
+SPEAKER = "speaker"  # in the room's state Map: {userId: active speaker | None, speaking: [ids]}
 
 
 class MediaBackend(Protocol):
@@ -66,10 +82,13 @@ class MediaBackend(Protocol):
     client_ice_servers: tuple[IceServer, ...]
     limits: RelayLimits
     changes: MemoryObjectReceiveStream[str]
+    speaker_changes: MemoryObjectReceiveStream[str]  # rooms whose speakers changed
 
     async def publish(self, room_id: str, user_id: str, offer: str,
                       tracks: Mapping[str, str]) -> str: ...
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool: ...
+    def speakers(self, room_id: str) -> Speakers: ...
     async def subscribe(self, room_id: str, user_id: str, offer: str,
                         wanted: Mapping[str, tuple[str, str]]) -> str: ...
     async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
@@ -78,7 +97,7 @@ class MediaBackend(Protocol):
     async def close_room(self, room_id: str) -> None: ...
     def publications(self, room_id: str) -> dict[str, list[str]]: ...
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
-    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
+    async def stop_recording(self, room_id: str) -> RecordedFile | None: ...
 
 
 class RecordingSink(Protocol):
@@ -175,11 +194,16 @@ class RoomMedia:
                 raise Rejected("not_found")
             return {}
         if isinstance(message, Mute):
+            owner = message.user_id or user
+            forced = owner != user
+            if forced and (actor.role not in HOSTS or not message.muted):
+                raise Rejected("not_allowed")
             if not message.muted and not may_publish(actor.role, settings, message.source):
                 raise Rejected("not_allowed")
-            if message.source not in relay.publications(doc_id).get(user, []):
+            if message.source not in relay.publications(doc_id).get(owner, []):
                 raise Rejected("not_found")
-            await self.mirror(server, doc_id, muted={message.source: message.muted}, user=user)
+            await self.mirror(server, doc_id, muted={message.source: message.muted}, user=owner,
+                              forced=forced)
             return {}
         if isinstance(message, Record):
             return await self._record(server, doc_id, message, actor, status)
@@ -218,7 +242,11 @@ class RoomMedia:
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,
                                 user_id: str) -> dict[str, object] | None:
-        recorded = self.relay.stop_recording(doc_id)
+        try:
+            recorded = await self.relay.stop_recording(doc_id)
+        except Exception:  # the file could not be finished: the recording is over anyway
+            await self._set_recording(server, doc_id, None)
+            raise
         if recorded is None or self.recordings is None:
             return None
         await self._set_recording(server, doc_id, None)
@@ -237,12 +265,30 @@ class RoomMedia:
 
     async def follow(self, server: CollabServer) -> None:
         """Mirror the rooms whose publications the relay reports changed on their own (a
-        publisher's connection failed); runs until the relay closes its ``changes``."""
-        async for room_id in self.relay.changes:
+        publisher's connection failed), and whose speakers changed; runs until the relay
+        closes its streams."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._follow_speakers, server)
+            async for room_id in self.relay.changes:
+                try:
+                    await self.mirror(server, room_id)
+                except Exception:
+                    log.exception("could not mirror the media of room %s", room_id)
+
+    async def _follow_speakers(self, server: CollabServer) -> None:
+        async for room_id in self.relay.speaker_changes:
+            value = self.relay.speakers(room_id).as_json()
+
+            def write(doc: YDoc, value: dict[str, object] = value) -> None:
+                state = d.ymap(doc, d.STATE)
+                if d.entry(state, SPEAKER) != value:
+                    state[SPEAKER] = value
+
             try:
-                await self.mirror(server, room_id)
+                async with server.open_direct(d.room_name(room_id), actor="room") as room:
+                    room.transact(write)
             except Exception:
-                log.exception("could not mirror the media of room %s", room_id)
+                log.exception("could not write the speakers of room %s", room_id)
 
     async def leave(self, server: CollabServer, doc_id: str, user_id: str) -> None:
         """End a participant's media in a room (they left, were removed, or asked)."""
@@ -251,10 +297,13 @@ class RoomMedia:
 
     async def mirror(
         self, server: CollabServer, doc_id: str, *, muted: Mapping[str, bool] | None = None,
-        user: str | None = None,
+        user: str | None = None, forced: bool = False,
     ) -> None:
-        """Write this node's publications of the room into its ``media`` map (mute kept)."""
+        """Write this node's publications of the room into its ``media`` map (mute kept; the
+        ``muted`` changes of ``user``, a host's if ``forced``), then have the relay enforce
+        the map's mute state."""
         published = self.relay.publications(doc_id)
+        states: dict[tuple[str, str], bool] = {}
 
         def write(doc: YDoc) -> None:
             media = d.ymap(doc, MEDIA)
@@ -266,12 +315,18 @@ class RoomMedia:
                 entry: dict[str, Any] = {}
                 for source in sources:
                     was = before.get(source)
-                    mute = bool(was.get("muted")) if isinstance(was, Mapping) else False
+                    was = was if isinstance(was, Mapping) else {}
+                    mute, force = bool(was.get("muted")), bool(was.get("forced"))
                     if user_id == user and muted is not None and source in muted:
                         mute = muted[source]
-                    entry[source] = {"muted": mute}
+                        force = forced or (force and mute)
+                    entry[source] = {"muted": True, "forced": True} if mute and force else {
+                        "muted": mute}
+                    states[(user_id, source)] = mute
                 if entry != before:
                     media[user_id] = entry
 
         async with server.open_direct(d.room_name(doc_id), actor="room") as room:
             room.transact(write)
+        for (user_id, source), mute in states.items():
+            self.relay.set_muted(doc_id, user_id, source, mute)

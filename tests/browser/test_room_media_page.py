@@ -198,8 +198,10 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
         if level > 0:
             break
     assert level > 0, "the host's page received only silence from Ann"
-    # someone speaks (the fake microphones beep): a highlighted row in the viewer's list
-    expect(vic.locator(".person[data-speaking='true']")).to_have_count(1, timeout=TIMEOUT)
+    # someone speaks (the fake microphones beep; the server reads the level of each voice's
+    # packets): a highlighted row in the viewer's list, and an active speaker on the stage
+    expect(vic.locator(".person[data-speaking='true']").first).to_be_visible(timeout=TIMEOUT)
+    expect(vic.locator(".panel-media")).not_to_have_attribute("data-speaker", "")
     # Ann's socket drops (the server ends her media with it) and comes back: she publishes
     # again by herself and the host hears her on a new subscription
     # (the page's own offline handling closes the socket: Playwright's offline emulation
@@ -215,6 +217,15 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
         if level > 0:
             break
     assert level > 0, "after her reconnect the host received only silence from Ann"
+    # the host mutes Ann (the relay stops forwarding her voice); her page follows
+    host.get_by_role("button", name="Mute Ann Attendee").click()
+    expect(ann.locator("#media-mic")).to_have_text("Muted by a host")
+    expect(host.locator(f".person[data-user='{ann_id}'] .media")).to_contain_text(
+        "muted by a host")
+    # the session lets participants unmute themselves: she may turn it on again
+    ann.locator("#media-mic").click()
+    expect(ann.locator("#media-mic")).to_have_text("Mic on")
+    expect(host.locator(f".person[data-user='{ann_id}'] .media")).not_to_contain_text("muted")
     # Ann mutes: everyone's list says so
     ann.locator("#media-mic").click()
     expect(ann.locator("#media-mic")).to_have_text("Mic muted")
@@ -244,6 +255,9 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     with av.open(str(stored[0])) as container:
         video = container.streams.video[0]
         assert video.codec_context.name == "vp8" and container.streams.audio
+        # the first track is the room's voices mixed (what a browser plays), Opus
+        first = container.streams[0]
+        assert (first.type, first.codec_context.name) == ("audio", "opus")
         assert container.duration and container.duration / av.time_base > 1.5
 
     # the host stops the screen; attendees' stage follows; leaving stops the host's devices

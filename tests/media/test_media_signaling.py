@@ -36,6 +36,8 @@ def test_every_action_parses() -> None:
     assert parse("media.ice", {"pc": "publish", "candidate": CANDIDATE, "sdpMid": "0"}) == Ice(
         "publish", CANDIDATE.removeprefix("candidate:"), "0")
     assert parse("media.mute", {"source": "audio", "muted": True}) == Mute("audio", True)
+    assert parse("media.mute", {"source": "camera", "muted": True, "userId": "u2"}) == Mute(
+        "camera", True, "u2")
     assert parse("media.leave", {}) == Leave()
     assert parse("media.record", {"on": True}) == Record(True, None)
     assert parse("media.record", {"on": False, "userId": "u"}) == Record(False, "u")
@@ -64,6 +66,7 @@ def test_every_action_parses() -> None:
     ("media.ice", {"pc": "publish", "candidate": "a=x", "sdpMid": "0"}, "candidate"),
     ("media.ice", {"pc": "publish", "candidate": CANDIDATE}, "sdpMid"),
     ("media.mute", {"source": "audio", "muted": "yes"}, "muted"),
+    ("media.mute", {"source": "audio", "muted": True, "userId": 7}, "userId"),
     ("media.record", {}, "on"),
     ("media.record", {"on": True, "userId": ""}, "userId"),
     ("media.stream", {}, "action"),

@@ -168,22 +168,22 @@ async def test_recording_remuxes_and_survives_a_rejoin(
             await room.ok("media.record", on=True)
             assert (await room.refused("media.record", on=True)) == "recording_active"
             await room.until(lambda a: a.map("state")["recording"]["userId"] == host.id)
-            remux = relay._recordings[doc_id].remux
-            await wait_for(lambda: remux.written["video"] >= 20, 10)
+            recording = relay._recordings[doc_id]
+            await wait_for(lambda: recording.written("video") >= 20, 10)
 
             # The publisher leaves and comes back on a new connection: the same file goes on.
             await room.ok("media.leave")
             await first.close()
-            written = dict(remux.written)
+            written = {"video": recording.written("video")}
             second = await publisher_ns.spawn("publish", "audio,camera")
             await _publish(room, second)
-            await wait_for(lambda: remux.written["video"] >= written["video"] + 20, 10)
+            await wait_for(lambda: recording.written("video") >= written["video"] + 20, 10)
             reply = await room.ok("media.record", on=False)
             elapsed = time.monotonic() - started
 
             # Ending the session finishes a running recording and everyone's media.
             await room.ok("media.record", on=True)
-            await wait_for(lambda: relay._recordings[doc_id].remux.written["video"] > 5, 10)
+            await wait_for(lambda: relay._recordings[doc_id].written("video") > 5, 10)
             await room.ok("session.end")
             assert len(sink.files) == 2 and doc_id not in relay._rooms
             await second.expect(lambda e: e.get("event") in ("closed", "failed"), 40)

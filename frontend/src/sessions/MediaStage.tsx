@@ -40,6 +40,8 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   const local = client.local
   const names = new Map(view.participants.map((p) => [p.userId, p.name]))
   const nameOf = (userId: string) => (userId === ctx.me ? 'You' : (names.get(userId) ?? 'Someone'))
+  const myAudio = view.media.get(ctx.me)?.audio
+  const forcedMute = Boolean(myAudio?.muted && myAudio.forced)
 
   // receive everything the others publish; a change of the map renegotiates
   const wanted: string[] = []
@@ -55,6 +57,12 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
       setError(err instanceof Refused ? mediaReasonText(err.reason) : 'Could not receive the others\u2019 audio and video.')
     })
   }, [client, wantedKey, view.status])
+
+  // a host muted my microphone: the server no longer forwards it; stop sending it too
+  const serverMuted = Boolean(myAudio?.muted)
+  useEffect(() => {
+    if (serverMuted) client.followServerMute()
+  }, [client, serverMuted])
 
   // presence mirrors what I really send
   useEffect(() => {
@@ -90,7 +98,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
     for (const t of remote) if (t.source === source) videos.push({ key: `${t.userId}:${source}`, ...t, mine: false })
   }
   const hasScreen = videos.some((v) => v.source === 'screen')
-  const speaker = client.speaker
+  const speaker = view.speaker.userId // measured by the server (docs/media.md, "Speakers")
   const mayPublish = (['audio', 'camera', 'screen'] as const).filter((s) => allowed(ctx, view, s))
   const recordingBy = view.recording ? nameOf(view.recording.userId) : ''
 
@@ -115,8 +123,12 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
               disabled={!live || pending !== null}
               onClick={toggleMic}
             >
-              {pending === 'audio' ? 'Mic…' : !local.audio ? 'Turn on mic' : local.muted ? 'Mic muted' : 'Mic on'}
+              {pending === 'audio' ? 'Mic…' : !local.audio ? 'Turn on mic' : local.muted ? (forcedMute ? 'Muted by a host' : 'Mic muted') : 'Mic on'}
             </button>
+          ) : null}
+          {local.audio && !local.muted ? (
+            // my own microphone, measured here at once (who speaks in the room comes from the server)
+            <meter className="mic-level" id="media-mic-level" min={0} max={0.25} value={Math.min(client.myLevel, 0.25)} aria-label="Your microphone level" />
           ) : null}
           {mayPublish.includes('camera') ? (
             <button

@@ -16,7 +16,7 @@ import { PeoplePanel } from './PeoplePanel'
 import { AgendaPanel, TimerPill } from './AgendaPanel'
 import { MyNotes } from './MyNotes'
 import { RoomMediaClient } from './media'
-import { MediaStage, useMediaVersion } from './MediaStage'
+import { MediaStage } from './MediaStage'
 import './sessions.css'
 
 // the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
@@ -287,7 +287,7 @@ function RoomView(props: {
         </div>
         <div className="room-body" data-tab={tab}>
           <div className="room-grid">
-            {media ? <PeopleWithMedia ctx={ctx} view={view} media={media} /> : <PeoplePanel ctx={ctx} view={view} speaker={null} />}
+            <PeoplePanel ctx={ctx} view={view} />
             <ChatPanel ctx={ctx} view={view} />
             <PollsPanel ctx={ctx} view={view} />
             <QaPanel ctx={ctx} view={view} />
@@ -311,8 +311,3 @@ function RoomView(props: {
   )
 }
 
-/** The people list re-rendered on audio levels (the active speaker) as well as room changes. */
-function PeopleWithMedia({ ctx, view, media }: { ctx: RoomCtx; view: ReturnType<typeof readRoom>; media: RoomMediaClient }) {
-  useMediaVersion(media)
-  return <PeoplePanel ctx={ctx} view={view} speaker={media.speaker} />
-}

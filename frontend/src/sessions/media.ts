@@ -5,8 +5,10 @@
  * are non-trickle (sent once gathering completes; the server's answer carries all its
  * candidates). A change of what I send or of the room's `media` map renegotiates the same
  * connection: a source turned off becomes an inactive m-line (spent, as with the server), a
- * source turned on gets a new one. Audio levels (active speaker) are measured here with
- * WebAudio on the streams, not by the server.
+ * source turned on gets a new one. Who speaks in the room is measured by the server (the room
+ * state's `speaker`); this page measures only my own microphone (WebAudio), for the meter
+ * beside my mic button. Mute is enforced by the server; a host's mute of my microphone
+ * (`forced` in the `media` map) is applied here too (`followServerMute`).
  */
 import type { Reply } from './room'
 
@@ -87,7 +89,7 @@ export class RoomMediaClient {
   private audioContext: AudioContext | null = null
   private readonly analysers = new Map<string, { analyser: AnalyserNode; source: MediaStreamAudioSourceNode; data: Float32Array<ArrayBuffer> }>()
   private levelTimer: number | null = null
-  /** userId → audio level 0..1 (RMS), refreshed five times a second. */
+  /** userId (only mine) → audio level 0..1 (RMS), refreshed five times a second. */
   readonly levels = new Map<string, number>()
 
   constructor(
@@ -358,7 +360,6 @@ export class RoomMediaClient {
       const [userId = '', source] = key.split(':')
       const stream = new MediaStream([event.track])
       this.remote.set(key, { userId, source: source as Source, stream })
-      if (source === 'audio') this.watchLevel(userId, stream)
       this.bump()
     }
   }
@@ -402,17 +403,18 @@ export class RoomMediaClient {
     if (changed) this.bump()
   }
 
-  /** Who speaks now: the loudest level above a floor, or null. */
-  get speaker(): string | null {
-    let best: string | null = null
-    let loudest = 0.02
-    for (const [userId, level] of this.levels) {
-      if (level > loudest) {
-        loudest = level
-        best = userId
-      }
-    }
-    return best
+  /** My microphone's level (0..1 RMS; 0 while muted), for my own meter. */
+  get myLevel(): number {
+    return this.levels.get(this.me) ?? 0
+  }
+
+  /** The server muted my microphone (a host did): stop sending it here too. */
+  followServerMute(): void {
+    const sent = this.sending.get('audio')
+    if (!sent || this.muted) return
+    sent.track.enabled = false
+    this.muted = true
+    this.bump()
   }
 
   /** Leave: stop every local track, close both connections, tell the server (best effort). */
