@@ -201,5 +201,6 @@ class Sink:
             "rtx_packets": self.rtx_packets,
             "anchored": self.clock.anchor is not None, "exact": exact,
             "keyframe_checks": self.clock.checks, "mismatches": self.clock.mismatches,
-            "unaligned": unaligned, "keyframes": self.clock.observed, "times": times if exact else {},
+            "unaligned": unaligned, "keyframes": self.clock.observed,
+            "times": times if exact else {},
         }
