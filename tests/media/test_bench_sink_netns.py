@@ -61,7 +61,7 @@ async def test_sinks_count_the_probes_frames_and_none_after_unpublish(
             await _until(indexed, 30)
 
             # A short stream: the next WINDOW frames the publisher sends.
-            sent0 = (await report(publisher))["sent"]
+            sent0 = int((await report(publisher))["sent"])
 
             async def window_sent() -> bool:
                 return int((await report(publisher))["sent"]) >= sent0 + WINDOW
