@@ -13,9 +13,9 @@ hand each unprotected RTP packet to a ``StreamTally`` for its SSRC. Invariants:
 * ``FrameClock`` turns a timestamp into the publisher's frame index only from an anchor (one
   decoded keyframe showing its index) and a whole number of ``FRAME_TICKS`` from it, give or
   take ``SLACK`` ticks; anything further off has no index (the caller counts it), and a later
-  keyframe whose decoded index differs from the prediction counts a ``mismatch``. (The
-  publisher's chain stamps frame k at 3000k or 3000k - 1: measured, steps of 3000, 2999, 3001.
-  The relay adds one constant per subscriber, so differences keep that +-1.)
+  keyframe whose decoded index differs from the prediction counts a ``mismatch``. (aiortc's
+  VP8 encoder stamps frame k at 3000k or 3000k - 1: it reads the pts after PyAV rescaled it
+  to microseconds, and truncates. The relay adds one constant per subscriber.)
 """
 
 from __future__ import annotations
