@@ -111,7 +111,7 @@ class Sink:
 
         def data_received(data: bytes, component: int) -> None:
             # RFC 7983 5: 128-191 is RTP/RTCP; STUN (0-3) and DTLS (20-63) keep aiortc's path.
-            if 127 < data[0] < 192:
+            if data and 127 < data[0] < 192:
                 self._packet(dtls, data)
             else:
                 aiortc_path(data, component)
