@@ -30,7 +30,9 @@ lag by each subscriber's latency). Sanity checks, in ``sanity`` and on stderr: e
 exactly the probe's indices (``sinks_equal_probe``, ``sink_only_frames``,
 ``probe_only_frames``), no sink has an index the publisher did not send (``phantom_frames``) or
 more complete frames than it sent (``sinks_over_sent``), no packet failed SRTP authentication,
-and every sink's index mapping held on every keyframe it checked.
+every sink's index mapping held on every keyframe it checked, and every connection was still
+up at the end on both sides (``connected_at_end``, ``relay_subscriptions_at_end``: audio and
+video per subscriber; the server's consent checks were answered).
 Prints one JSON line per run and writes them to ``--out``.
 """
 
@@ -204,6 +206,12 @@ def insane(result: dict[str, Any]) -> list[str]:
         problems.append(f"only {result['sinks_equal_probe']} of {result['sinks']} sinks got "
                         f"the probe's frames (sink-only {result['sink_only_frames']}, "
                         f"probe-only {result['probe_only_frames']}){verdict}")
+    if result["connected_at_end"] < result["n"]:
+        problems.append(f"{result['n'] - result['connected_at_end']} connections were down at "
+                        "the end")
+    if result["relay_subscriptions_at_end"] not in (None, 2 * result["n"]):
+        problems.append(f"the relay held {result['relay_subscriptions_at_end']} subscriptions "
+                        f"at the end, not {2 * result['n']}")
     if result["sinks_over_sent"]:
         problems.append(f"{result['sinks_over_sent']} sinks counted more complete frames than "
                         "the publisher sent")
@@ -274,6 +282,10 @@ async def one_run(server: str, n: int, probes: int, per_process: int, warmup: fl
             result = {
                 "server": server, "n": n, "probes": min(probes, n),
                 "connected": sum(s == "connected" for s in states),
+                "connected_at_end": sum(s == "connected" for r in rest for s in r["states"]),
+                # The server's side: a connection it gave up on ends its subscriptions.
+                "relay_subscriptions_at_end": ours.stats()["subscriptions"]
+                if server == "ours" else None,
                 "window_s": round(wall1 - wall0, 2),
                 "server_cores": round((cpu1 - cpu0) / (wall1 - wall0), 3),
                 "subscriber_processes_cores": round((load1 - load0) / (wall1 - wall0), 3),
