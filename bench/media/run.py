@@ -19,7 +19,8 @@ than the server. A sink's frame is *complete* when all its packets arrived; a si
 indices through one decoded keyframe and checks them on later ones (``rtpcount.FrameClock``).
 
 After every connection is up and a warm-up, one window measures: server CPU
-(``time.process_time``, all threads) and the subscriber processes' CPU; the frames the publisher
+(``time.process_time``, all threads), the publisher's and the subscriber processes' CPU (in
+all and per process, the probes' first); the frames the publisher
 sent in the window, and for each subscriber how many of those indices it got (probe: decoded;
 sink: complete) by ``--settle`` seconds after the window (``delivered``); latency from the
 publisher's send time of an index (one monotonic clock) to the probe's decoded picture showing
@@ -268,10 +269,11 @@ async def one_run(server: str, n: int, probes: int, per_process: int, warmup: fl
             sent0 = first["sent"]
             start = [s for r in rest for s in r["subscribers"]]
             cpu0, wall0 = time.process_time(), time.monotonic()
-            load0, drops0 = sum(cpu_seconds(p) for p in subscribers), outlet_drops(ours)
+            load0, drops0 = [cpu_seconds(p) for p in peers], outlet_drops(ours)
             await asyncio.sleep(window)
             cpu1, wall1 = time.process_time(), time.monotonic()
-            load1, drops1 = sum(cpu_seconds(p) for p in subscribers), outlet_drops(ours)
+            wall = wall1 - wall0
+            load1, drops1 = [cpu_seconds(p) for p in peers], outlet_drops(ours)
             first, *rest = await asyncio.gather(*(report(p) for p in [publisher, *subscribers]))
             sent1 = first["sent"]
             end = [s for r in rest for s in r["subscribers"]]
@@ -288,7 +290,11 @@ async def one_run(server: str, n: int, probes: int, per_process: int, warmup: fl
                 if server == "ours" else None,
                 "window_s": round(wall1 - wall0, 2),
                 "server_cores": round((cpu1 - cpu0) / (wall1 - wall0), 3),
-                "subscriber_processes_cores": round((load1 - load0) / (wall1 - wall0), 3),
+                "publisher_cores": round((load1[0] - load0[0]) / wall, 3),
+                "subscriber_processes_cores": round((sum(load1[1:]) - sum(load0[1:])) / wall, 3),
+                # Per process, probes first (``groups``).
+                "subscriber_process_cores": [round((b - a) / wall, 3)
+                                             for a, b in zip(load0[1:], load1[1:], strict=True)],
                 "relay_dropped_packets": drops1 - drops0,
                 "load_average": os.getloadavg()[0],
             }
