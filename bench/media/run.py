@@ -19,21 +19,21 @@ than the server. A sink's frame is *complete* when all its packets arrived; a si
 indices through one decoded keyframe and checks them on later ones (``rtpcount.FrameClock``).
 
 After every connection is up and a warm-up, one window measures: server CPU
-(``time.process_time``, all threads), the publisher's and the subscriber processes' CPU (in
-all and per process, the probes' first); the frames the publisher
-sent in the window, and for each subscriber how many of those indices it got (probe: decoded;
-sink: complete) by ``--settle`` seconds after the window (``delivered``); latency from the
-publisher's send time of an index (one monotonic clock) to the probe's decoded picture showing
-it (``latency_*``: includes aiortc's jitter buffer, which holds a frame until the next one
-starts, and the decode) and to the first packet of that frame at the sinks (``sink_latency_*``).
-``counts_*`` are the frames counted between the window's two reports, no indices needed (they
-lag by each subscriber's latency). Sanity checks, in ``sanity`` and on stderr: every sink got
-exactly the probe's indices (``sinks_equal_probe``, ``sink_only_frames``,
-``probe_only_frames``), no sink has an index the publisher did not send (``phantom_frames``) or
-more complete frames than it sent (``sinks_over_sent``), no packet failed SRTP authentication,
-every sink's index mapping held on every keyframe it checked, and every connection was still
-up at the end on both sides (``connected_at_end``, ``relay_subscriptions_at_end``: audio and
-video per subscriber; the server's consent checks were answered).
+(``time.process_time``, all threads), the publisher's and the subscriber processes' CPU (in all
+and per process, the probes' first); the frames the publisher sent in the window, and for each
+subscriber how many of those indices it got (probe: decoded; sink: complete) by ``--settle``
+seconds after the window (``delivered``); latency from the publisher's send time of an index
+(one monotonic clock) to the probe's decoded picture showing it (``latency_*``: includes
+aiortc's jitter buffer, which holds a frame until the next one starts, and the decode) and to
+the first packet of that frame at the sinks (``sink_latency_*``). ``counts_*`` are the frames
+counted between the window's two reports, no indices needed (they lag by each subscriber's
+latency). Sanity checks, in ``sanity`` and on stderr: every sink got exactly the probe's indices
+(``sinks_equal_probe``, ``sink_only_frames``, ``probe_only_frames``), no sink has an index the
+publisher did not send (``phantom_frames``) or more complete frames than it sent
+(``sinks_over_sent``), no packet failed SRTP authentication, every sink's index mapping held on
+every keyframe it checked, and every connection was still up at the end on both sides
+(``connected_at_end``, ``relay_subscriptions_at_end``: audio and video per subscriber; the
+server's consent checks were answered).
 Prints one JSON line per run and writes them to ``--out``.
 """
 
