@@ -1,7 +1,7 @@
 """The media benchmark's sinks (``bench/media/sink.py``) do not fake delivery: through the relay,
 each counts exactly the frames a decoding probe sees, and nothing once the camera is unpublished
-(while its audio still arrives and is counted). Peers in network namespaces, as the benchmark
-runs them (``bench/media/run.py``)."""
+(while its audio still arrives and is counted); the relay's senders get their receiver reports.
+Peers in network namespaces, as the benchmark runs them (``bench/media/run.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
+import pytest
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.rtp import RtcpRrPacket
 
 from bench.media.run import PUBLISHER, ROOM, report, spawn
 from media.config import RelayLimits
@@ -31,8 +34,18 @@ async def _subscribers(peer: Peer, since: int = 0) -> list[dict[str, Any]]:
 
 
 async def test_sinks_count_the_probes_frames_and_none_after_unpublish(
-    namespaces: Callable[[], Namespace],
+    namespaces: Callable[[], Namespace], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The relay's senders (in this process) note the receiver reports that reach them.
+    reported: set[int] = set()
+    handle = RTCRtpSender._handle_rtcp_packet
+
+    async def noting(sender: RTCRtpSender, packet: Any) -> None:
+        if isinstance(packet, RtcpRrPacket):
+            reported.update(r.ssrc for r in packet.reports if r.ssrc == sender._ssrc)
+        await handle(sender, packet)
+
+    monkeypatch.setattr(RTCRtpSender, "_handle_rtcp_packet", noting)
     publisher_ns, subscriber_ns = namespaces(), namespaces()
     peers: list[Peer] = []
     async with MediaRelay(RelayLimits(connect_timeout=20)) as relay:
@@ -83,6 +96,11 @@ async def test_sinks_count_the_probes_frames_and_none_after_unpublish(
                 assert {int(k) for k in sink["times"]} & window == probe_frames
                 assert sink["srtp_failures"] == sink["mismatches"] == sink["unaligned"] == 0
                 assert sink["audio_packets"] > 0
+
+            async def reports_arrived() -> bool:  # one a second from every receiver
+                return len(reported) == 2 * 3  # audio and video, the probe and two sinks
+
+            await _until(reports_arrived, 5)
 
             # Unpublished camera: the sinks count no more video, while audio goes on.
             assert await relay.unpublish(ROOM, PUBLISHER, "camera")
