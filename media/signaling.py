@@ -30,7 +30,7 @@ that member's pages only (``from`` added) and checks every description for what 
 | action | fields | reply |
 | --- | --- | --- |
 | ``media.p2p.publish`` | ``sources`` (what the sender sends peer to peer, may be empty) | — |
-| ``media.p2p.offer`` | ``to``, ``cid``, ``sdp`` | — |
+| ``media.p2p.offer`` | ``to``, ``cid``, ``sdp``, ``tracks`` ``[{mid, source}]`` wanted | — |
 | ``media.p2p.answer`` | ``to``, ``cid``, ``sdp`` | — |
 | ``media.p2p.ice`` | ``to``, ``cid``, ``candidate``, ``sdpMid`` | — |
 | ``media.p2p.failed`` | ``with`` (optional: the peer) | — |
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
 from media.sdp import sections
@@ -146,6 +146,7 @@ class P2pSignal:
     to: str  # the member addressed
     cid: str  # the peer connection, named by its offerer
     sdp: str
+    tracks: dict[str, Source] = field(default_factory=dict)  # offer: mid -> source wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +272,16 @@ def _parse_p2p(action: str, fields: Mapping[str, Any]) -> Message:
         if not isinstance(sdp_mid, str) or not _MID.match(sdp_mid):
             raise SignalingError("sdpMid")
         return P2pIce(to, cid, candidate, sdp_mid)
-    return P2pSignal("offer" if action == "media.p2p.offer" else "answer", to, cid, _sdp(fields))
+    sdp = _sdp(fields)
+    tracks: dict[str, Source] = {}
+    if action == "media.p2p.offer":
+        for entry in _entries(fields, limit=len(SOURCES)):
+            mid, source = _mid(entry), _source(entry)
+            if mid in tracks or source in tracks.values():
+                raise SignalingError("tracks")
+            tracks[mid] = source
+        return P2pSignal("offer", to, cid, sdp, tracks)
+    return P2pSignal("answer", to, cid, sdp)
 
 
 def p2p_sends(sdp: str) -> frozenset[str]:

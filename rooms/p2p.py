@@ -183,6 +183,8 @@ class P2pRooms:
         if isinstance(message, P2pSignal):
             self._check_sends(message.sdp, actor.role, settings, published)
             push.update({"push": f"media.p2p.{message.kind}", "sdp": message.sdp})
+            if message.kind == "offer":
+                push["tracks"] = [{"mid": m, "source": s} for m, s in message.tracks.items()]
         else:
             push.update({"push": "media.p2p.ice", "candidate": message.candidate,
                          "sdpMid": message.sdp_mid})

@@ -102,8 +102,9 @@ def test_the_p2p_actions_parse() -> None:
     assert parse("media.p2p.publish", {"sources": ["camera", "audio"]}) == P2pPublish(
         ("audio", "camera"))
     assert parse("media.p2p.publish", {"sources": []}) == P2pPublish(())
-    assert parse("media.p2p.offer", {"to": "u2", "cid": "c-1", "sdp": SDP}) == P2pSignal(
-        "offer", "u2", "c-1", SDP)
+    assert parse("media.p2p.offer", {"to": "u2", "cid": "c-1", "sdp": SDP, "tracks": [
+        {"mid": "0", "source": "audio"}, {"mid": "1", "source": "screen"}]}) == P2pSignal(
+        "offer", "u2", "c-1", SDP, {"0": "audio", "1": "screen"})
     assert parse("media.p2p.answer", {"to": "u2", "cid": "c-1", "sdp": SDP}) == P2pSignal(
         "answer", "u2", "c-1", SDP)
     assert parse("media.p2p.ice", {"to": "u2", "cid": "c", "candidate": CANDIDATE,
@@ -118,10 +119,13 @@ def test_the_p2p_actions_parse() -> None:
     ("media.p2p.publish", {"sources": ["mic"]}, "source"),
     ("media.p2p.publish", {"sources": ["audio", "camera", "screen", "audio"]}, "sources"),
     ("media.p2p.offer", {"cid": "c", "sdp": SDP}, "to"),
+    ("media.p2p.offer", {"to": "u", "cid": "c", "sdp": SDP}, "tracks"),
+    ("media.p2p.offer", {"to": "u", "cid": "c", "sdp": SDP, "tracks": [
+        {"mid": "0", "source": "audio"}, {"mid": "1", "source": "audio"}]}, "tracks"),
     ("media.p2p.offer", {"to": "", "cid": "c", "sdp": SDP}, "to"),
     ("media.p2p.offer", {"to": "u" * 65, "cid": "c", "sdp": SDP}, "to"),
-    ("media.p2p.offer", {"to": "u", "sdp": SDP}, "cid"),
-    ("media.p2p.offer", {"to": "u", "cid": "a b", "sdp": SDP}, "cid"),
+    ("media.p2p.offer", {"to": "u", "sdp": SDP, "tracks": []}, "cid"),
+    ("media.p2p.offer", {"to": "u", "cid": "a b", "sdp": SDP, "tracks": []}, "cid"),
     ("media.p2p.answer", {"to": "u", "cid": "c", "sdp": "hello"}, "sdp"),
     ("media.p2p.answer", {"to": "u", "cid": "c"}, "sdp"),
     ("media.p2p.ice", {"to": "u", "cid": "c", "candidate": "x", "sdpMid": "0"}, "candidate"),

@@ -29,6 +29,9 @@ SEND = RECV.replace("recvonly", "sendonly")
 SEND_AUDIO = (HEAD + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n"
               "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=recvonly\r\n")
 DATA = RECV + "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:2\r\n"
+TRACKS = [{"mid": "0", "source": "audio"}, {"mid": "1", "source": "camera"}]
+WANT: dict[str, Any] = {"sdp": RECV, "tracks": TRACKS}
+SEND_WANT: dict[str, Any] = {"sdp": SEND_AUDIO, "tracks": TRACKS}
 CANDIDATE = "candidate:1 1 udp 2130706431 198.18.0.2 40000 typ host"
 
 
@@ -100,10 +103,10 @@ async def test_p2p_signaling_reaches_only_the_addressed_member_of_the_room(url: 
         assert ann.map(d.STATE)[MODE]["mode"] == "p2p"
 
         # the receiver offers (recvonly), the publisher answers (sendonly)
-        await ann.ok("media.p2p.offer", to=host_u.id, cid="c1", sdp=RECV)
+        await ann.ok("media.p2p.offer", to=host_u.id, cid="c1", **WANT)
         await host.until(lambda a: len(a.pushes) == 1)
         assert host.pushes[0] == {"push": "media.p2p.offer", "from": ann_u.id, "cid": "c1",
-                                  "sdp": RECV}
+                                  "sdp": RECV, "tracks": TRACKS}
         await host.ok("media.p2p.answer", to=ann_u.id, cid="c1", sdp=SEND)
         await host.ok("media.p2p.ice", to=ann_u.id, cid="c1", candidate=CANDIDATE, sdpMid="0")
         await ann.until(lambda a: len(a.pushes) == 2)
@@ -114,24 +117,24 @@ async def test_p2p_signaling_reaches_only_the_addressed_member_of_the_room(url: 
         await ann.until(lambda a: a.map(P2P)[host_u.id]["audio"] == {"muted": True})
 
         # a member of another room, or nobody, cannot be addressed
-        assert await ann.refused("media.p2p.offer", to=carl_u.id, cid="c2", sdp=RECV) == \
+        assert await ann.refused("media.p2p.offer", to=carl_u.id, cid="c2", **WANT) == \
             "not_found"
-        assert await carl.refused("media.p2p.offer", to=ann_u.id, cid="c3", sdp=RECV) == \
+        assert await carl.refused("media.p2p.offer", to=ann_u.id, cid="c3", **WANT) == \
             "not_found"
-        assert await ann.refused("media.p2p.offer", to=ann_u.id, cid="c4", sdp=RECV) == \
+        assert await ann.refused("media.p2p.offer", to=ann_u.id, cid="c4", **WANT) == \
             "not_found"
         # what an author would send is checked: a viewer sends nothing, a participant only
         # what it may publish and has published, nobody opens a data channel
-        assert await vic.refused("media.p2p.offer", to=host_u.id, cid="v1", sdp=SEND_AUDIO) == \
+        assert await vic.refused("media.p2p.offer", to=host_u.id, cid="v1", **SEND_WANT) == \
             "not_allowed"
         assert await vic.refused("media.p2p.publish", sources=["audio"]) == "not_allowed"
         assert await bob.refused("media.p2p.answer", to=host_u.id, cid="b1", sdp=SEND) == \
             "not_found"
         assert await host.refused("media.p2p.answer", to=ann_u.id, cid="c1", sdp=DATA) == \
             "invalid"
-        assert await ann.refused("media.p2p.offer", to=host_u.id, cid="bad id", sdp=RECV) == \
+        assert await ann.refused("media.p2p.offer", to=host_u.id, cid="bad id", **WANT) == \
             "invalid"
-        await vic.ok("media.p2p.offer", to=host_u.id, cid="v2", sdp=RECV)  # viewers receive
+        await vic.ok("media.p2p.offer", to=host_u.id, cid="v2", **WANT)  # viewers receive
         await host.until(lambda a: len(a.pushes) == 2)
         await anyio.sleep(0.2)  # (nothing else is on its way: every reply above came back)
         assert not bob.pushes and not carl.pushes and not vic.pushes
@@ -168,7 +171,7 @@ async def test_the_mode_moves_to_the_relay_and_room_state_ends_p2p(url: str) -> 
         await host.until(lambda a: a.map(d.STATE)[MODE] == {"mode": "relay",
                                                             "reason": "publishers"})
         assert host.map(P2P) == {}
-        assert await ann.refused("media.p2p.offer", to=host_u.id, cid="x", sdp=RECV) == \
+        assert await ann.refused("media.p2p.offer", to=host_u.id, cid="x", **WANT) == \
             "media_mode"
         assert (await ann.ok("media.p2p.publish", sources=["audio"]))["mode"] == "relay"
         assert (await ann.ok("media.p2p.failed"))["mode"] == "relay"
@@ -208,7 +211,7 @@ async def test_an_addressed_message_crosses_nodes_to_its_member_only(
             ann, bob = await two.attend(live, ann_u), await two.attend(live, bob_u)
             await host.ok("media.p2p.publish", sources=["audio", "camera"])
             await ann.until(lambda a: host_u.id in a.map(P2P), 10)
-            await ann.ok("media.p2p.offer", to=host_u.id, cid="n1", sdp=RECV)
+            await ann.ok("media.p2p.offer", to=host_u.id, cid="n1", **WANT)
             await host.until(lambda a: len(a.pushes) == 1, 10)
             await host.ok("media.p2p.answer", to=ann_u.id, cid="n1", sdp=SEND)
             await ann.until(lambda a: len(a.pushes) == 1, 10)
