@@ -100,7 +100,9 @@ TIMEOUT = 20_000
 
 @pytest.fixture(scope="module")
 def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from start_server(tmp_path_factory.mktemp("collab-media"), {})
+    # (the relay only: peer to peer is tests/browser/test_room_p2p_page.py)
+    yield from start_server(tmp_path_factory.mktemp("collab-media"),
+                            {"MEDIA_P2P_MAX_PUBLISHERS": "0"})
 
 
 @pytest.fixture(scope="module")

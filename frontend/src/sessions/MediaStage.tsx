@@ -1,13 +1,14 @@
 /**
  * The room's audio and video: my media bar (microphone, camera, screen), the stage (a shared
  * screen large, cameras beside it), the others' sound, and the host's recording control with an
- * indicator everyone sees. What is published comes from the room document's `media` map; the
+ * indicator everyone sees. What is published comes from the room document's `media` map (the
+ * relay) or `p2p` map (peer to peer, small meetings: `state.mediaMode`, docs/media.md); the
  * server decides who may publish and the bar shows its refusal in words.
  */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import type { RoomCtx } from './RoomPage'
 import type { MediaSource, RoomView } from './model'
-import { deviceError, Refused, type RemoteTrack, type RoomMediaClient } from './media'
+import { deviceError, Refused, type RemoteTrack, type RoomMediaClient, type Source } from './media'
 import { mediaReasonText } from './room'
 
 const WHAT: Record<MediaSource, string> = { audio: 'microphone', camera: 'camera', screen: 'screen' }
@@ -56,6 +57,25 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
     })
   }, [client, wantedKey, view.status])
 
+  // the room's mode, and what members send peer to peer (the mesh follows both)
+  useEffect(() => {
+    if (view.status === 'live') client.setMode(view.mediaMode)
+  }, [client, view.mediaMode, view.status])
+  const p2pKey = [...view.p2p.entries()]
+    .map(([userId, sources]) => `${userId}=${Object.keys(sources).sort().join(',')}`)
+    .sort()
+    .join('|')
+  useEffect(() => {
+    if (view.status !== 'live') return
+    const map = new Map<string, Source[]>()
+    for (const entry of p2pKey ? p2pKey.split('|') : []) {
+      const [userId = '', sources = ''] = entry.split('=')
+      map.set(userId, sources ? (sources.split(',') as Source[]) : [])
+    }
+    client.setP2p(map)
+  }, [client, p2pKey, view.status])
+  const published = new Map([...view.media, ...view.p2p])
+
   // presence mirrors what I really send
   useEffect(() => {
     ctx.room.setMedia({ mic: local.audio && !local.muted, camera: local.camera, screen: local.screen })
@@ -95,9 +115,14 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   const recordingBy = view.recording ? nameOf(view.recording.userId) : ''
 
   return (
-    <section className="panel panel-media" aria-labelledby="media-title" data-speaker={speaker ?? ''}>
+    <section className="panel panel-media" aria-labelledby="media-title" data-speaker={speaker ?? ''} data-media-mode={client.mode}>
       <div className="media-head">
         <h2 id="media-title">Audio and video</h2>
+        {view.status === 'live' && published.size ? (
+          <span className="muted small" id="media-mode">
+            {client.mode === 'p2p' ? 'Direct between participants' : 'Through the server'}
+          </span>
+        ) : null}
         {view.recording ? (
           <span className="rec-pill" role="status" id="recording-indicator">
             <span className="rec-dot" aria-hidden="true" /> Recording{recordingBy && recordingBy !== 'You' ? ` ${recordingBy}` : ''}
@@ -177,7 +202,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
       {videos.length ? (
         <div className={`stage ${hasScreen ? 'stage-screen' : ''}`} aria-label="Video">
           {videos.map((v) => {
-            const muted = v.mine ? local.muted || !local.audio : Boolean(view.media.get(v.userId)?.audio?.muted ?? !view.media.get(v.userId)?.audio)
+            const muted = v.mine ? local.muted || !local.audio : Boolean(published.get(v.userId)?.audio?.muted ?? !published.get(v.userId)?.audio)
             return (
               <figure
                 key={v.key}

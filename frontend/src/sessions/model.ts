@@ -87,6 +87,13 @@ export interface Recording {
 export type MediaSource = 'audio' | 'camera' | 'screen'
 /** The `media` map: what each participant publishes through the relay, with mute state. */
 export type PublishedMedia = Map<string, Partial<Record<MediaSource, { muted: boolean }>>>
+/** `state.mediaMode`: peer to peer for small meetings, else the relay (docs/media.md). */
+export type MediaMode = 'p2p' | 'relay'
+
+export function mediaModeOf(doc: Y.Doc): MediaMode {
+  const value = doc.getMap<unknown>('state').get('mediaMode') as { mode?: string } | null | undefined
+  return value?.mode === 'p2p' ? 'p2p' : 'relay'
+}
 
 export interface RoomView {
   status: RoomPhase
@@ -106,6 +113,9 @@ export interface RoomView {
   agendaIndex: number | null
   timer: Timer | null
   media: PublishedMedia
+  /** what members send peer to peer (the `p2p` map; empty in relay mode) */
+  p2p: PublishedMedia
+  mediaMode: MediaMode
   recording: Recording | null
 }
 
@@ -154,6 +164,8 @@ export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected
     agendaIndex: typeof state.get('agendaIndex') === 'number' ? (state.get('agendaIndex') as number) : null,
     timer: (state.get('timer') as Timer | null | undefined) ?? null,
     media: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean }>>>('media').entries()),
+    p2p: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean }>>>('p2p').entries()),
+    mediaMode: mediaModeOf(doc),
     recording: (state.get('recording') as Recording | null | undefined) ?? null,
   }
 }
