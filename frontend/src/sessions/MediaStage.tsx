@@ -8,7 +8,8 @@
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import type { RoomCtx } from './RoomPage'
 import type { MediaSource, RoomView } from './model'
-import { deviceError, Refused, type RemoteTrack, type RoomMediaClient, type Source } from './media'
+import { deviceError, Refused } from './devices'
+import type { RemoteTrack, RoomMediaClient, Source } from './media'
 import { mediaReasonText } from './room'
 
 const WHAT: Record<MediaSource, string> = { audio: 'microphone', camera: 'camera', screen: 'screen' }
@@ -74,6 +75,10 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
     }
     client.setP2p(map)
   }, [client, p2pKey, view.status])
+  const membersKey = view.participants.map((p) => p.userId).sort().join('|')
+  useEffect(() => {
+    client.setMembers(membersKey ? membersKey.split('|') : [])
+  }, [client, membersKey])
   const published = new Map([...view.media, ...view.p2p])
 
   // presence mirrors what I really send

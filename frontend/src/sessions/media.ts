@@ -15,7 +15,9 @@
  * room, its devices stay on.
  */
 import type { MediaMode } from './model'
-import { P2pMesh } from './p2p'
+import { Refused, screenStream } from './devices'
+import { AudioLevels } from './levels'
+import { gathered, P2pMesh } from './p2p'
 import type { Push, Reply } from './room'
 
 export type Source = 'audio' | 'camera' | 'screen'
@@ -48,46 +50,6 @@ export interface MediaRoom {
 
 const RELAY_ONLY: MediaRoom = { mode: () => 'relay', onPush: () => () => undefined }
 
-/** The page's own words for the failures of getting a device (DOMException names). */
-export function deviceError(err: unknown, what: string): string {
-  const name = err instanceof DOMException ? err.name : ''
-  if (name === 'NotAllowedError' || name === 'SecurityError')
-    return `Permission to use your ${what} was denied: allow it in the browser's site settings and try again.`
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what} was found on this device.`
-  if (name === 'NotReadableError' || name === 'AbortError') return `Your ${what} is in use by another program or could not be started.`
-  return `Could not start your ${what}${err instanceof Error && err.message ? `: ${err.message}` : '.'}`
-}
-
-/** A refusal of the server as a thrown error carrying its reason code. */
-export class Refused extends Error {
-  constructor(readonly reason: string) {
-    super(reason)
-  }
-}
-
-async function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== 'complete') return
-      pc.removeEventListener('icegatheringstatechange', done)
-      resolve()
-    }
-    pc.addEventListener('icegatheringstatechange', done)
-    // host candidates come at once; a STUN/TURN server that never answers must not hang us
-    setTimeout(resolve, 3000)
-  })
-}
-
-const SCREEN_HOOK = '__workbookScreenSource'
-
-async function screenStream(): Promise<MediaStream> {
-  // a test hook: headless Chromium has no screen to capture (tests/browser/test_room_media.py)
-  const hook = (window as unknown as Record<string, unknown>)[SCREEN_HOOK]
-  if (typeof hook === 'function') return (hook as () => MediaStream)()
-  return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false })
-}
-
 /** One page's media in one room; `destroy` stops every track and closes both connections. */
 export class RoomMediaClient {
   private iceServers: RTCIceServer[] = []
@@ -105,11 +67,10 @@ export class RoomMediaClient {
   private destroyed = false
   private version = 0
   private muted = false
-  private audioContext: AudioContext | null = null
-  private readonly analysers = new Map<string, { analyser: AnalyserNode; source: MediaStreamAudioSourceNode; data: Float32Array<ArrayBuffer> }>()
-  private levelTimer: number | null = null
-  /** userId → audio level 0..1 (RMS), refreshed five times a second. */
-  readonly levels = new Map<string, number>()
+  private readonly meter = new AudioLevels(
+    (userId) => userId === this.me && this.muted,
+    () => this.bump(),
+  )
   private mesh: P2pMesh | null = null
   private p2pWanted = new Map<string, Source[]>()
   private modeSeen: MediaMode | null = null
@@ -184,6 +145,11 @@ export class RoomMediaClient {
       if (before === 'relay' && this.sending.size) this.publishChain = this.publishChain.then(() => this.publish()).catch(() => undefined)
     }
     this.bump()
+  }
+
+  /** The room's members changed (a removal): peer to peer, only members get my media. */
+  setMembers(userIds: string[]): void {
+    this.mesh?.members(new Set(userIds))
   }
 
   /** The room's `p2p` map changed: what each member sends peer to peer. */
@@ -510,55 +476,21 @@ export class RoomMediaClient {
   }
 
   private watchLevel(userId: string, stream: MediaStream): void {
-    try {
-      this.audioContext ??= new AudioContext()
-      void this.audioContext.resume().catch(() => undefined)
-      this.dropAnalyser(userId)
-      const source = this.audioContext.createMediaStreamSource(stream)
-      const analyser = this.audioContext.createAnalyser()
-      analyser.fftSize = 512
-      source.connect(analyser)
-      this.analysers.set(userId, { analyser, source, data: new Float32Array(analyser.fftSize) })
-      this.levelTimer ??= window.setInterval(() => this.measure(), 200)
-    } catch {
-      // no WebAudio: no speaker highlight, the sound itself still plays
-    }
+    this.meter.watch(userId, stream)
   }
 
   private dropAnalyser(userId: string): void {
-    const entry = this.analysers.get(userId)
-    if (!entry) return
-    entry.source.disconnect()
-    this.analysers.delete(userId)
-    this.levels.delete(userId)
+    this.meter.drop(userId)
   }
 
-  private measure(): void {
-    let changed = false
-    for (const [userId, { analyser, data }] of this.analysers) {
-      analyser.getFloatTimeDomainData(data)
-      let sum = 0
-      for (const v of data) sum += v * v
-      const level = Math.round(Math.sqrt(sum / data.length) * 1000) / 1000
-      const muted = userId === this.me && this.muted
-      const value = muted ? 0 : level
-      if (this.levels.get(userId) !== value) changed = true
-      this.levels.set(userId, value)
-    }
-    if (changed) this.bump()
+  /** userId → audio level 0..1 (RMS), refreshed five times a second. */
+  get levels(): Map<string, number> {
+    return this.meter.levels
   }
 
   /** Who speaks now: the loudest level above a floor, or null. */
   get speaker(): string | null {
-    let best: string | null = null
-    let loudest = 0.02
-    for (const [userId, level] of this.levels) {
-      if (level > loudest) {
-        loudest = level
-        best = userId
-      }
-    }
-    return best
+    return this.meter.speaker
   }
 
   /** Leave: stop every local track, close both connections, tell the server (best effort). */
@@ -574,9 +506,7 @@ export class RoomMediaClient {
     this.publishPc?.close()
     this.subscribePc?.close()
     this.publishPc = this.subscribePc = null
-    if (this.levelTimer !== null) window.clearInterval(this.levelTimer)
-    for (const userId of [...this.analysers.keys()]) this.dropAnalyser(userId)
-    void this.audioContext?.close().catch(() => undefined)
+    this.meter.close()
     this.remote.clear()
     this.listeners.clear()
     if (had) void this.act('media.leave').catch(() => undefined)

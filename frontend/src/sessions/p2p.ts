@@ -54,7 +54,9 @@ function rtcConfig(iceServers: RTCIceServer[]): RTCConfiguration {
   return { iceServers, bundlePolicy: 'max-bundle', ...(policy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}) }
 }
 
-async function gathered(pc: RTCPeerConnection): Promise<void> {
+/** Wait until ICE gathering completes (host candidates come at once; a STUN/TURN server that
+ * never answers must not hang us: at most 3 s). */
+export async function gathered(pc: RTCPeerConnection): Promise<void> {
   if (pc.iceGatheringState === 'complete') return
   await new Promise<void>((resolve) => {
     const done = () => {
@@ -92,6 +94,18 @@ export class P2pMesh {
       r.wanted = key
       const current = r
       r.chain = r.chain.then(() => this.offer(peer, current, sources)).catch(() => undefined)
+    }
+  }
+
+  /**
+   * Who is in the room now (not removed): a connection I answer for anyone else is closed, so a
+   * removed member stops receiving from me whatever their page does.
+   */
+  members(userIds: Set<string>): void {
+    for (const [key, a] of [...this.answering]) {
+      if (userIds.has(key.slice(0, key.lastIndexOf(':')))) continue
+      this.answering.delete(key)
+      a.pc.close()
     }
   }
 
