@@ -57,6 +57,15 @@ ADVANCING = """async (selector) => {
   return video.currentTime > before
 }"""
 
+# Every RTCPeerConnection the page makes, to read their states.
+TRACK_PCS = """
+window.__pcs = []
+const NativePc = window.RTCPeerConnection
+window.RTCPeerConnection = class extends NativePc {
+  constructor(...args) { super(...args); window.__pcs.push(this) }
+}
+"""
+
 TIMEOUT = 20_000
 
 
@@ -87,6 +96,21 @@ def _renders(page: Page, user_id: str) -> None:
     page.wait_for_function(ADVANCING, arg=selector, timeout=TIMEOUT, polling=250)
 
 
+def _schedule(host: Page, ann: Page, server: Server, host_email: str) -> dict[str, str | None]:
+    """The host schedules and starts a session Ann is in; their user ids."""
+    make_host(host, server, host_email)
+    host.get_by_role("button", name="Schedule a session").click()
+    host.get_by_label("Session title").fill("Small meeting")
+    host.get_by_role("button", name="Schedule", exact=True).click()
+    expect(host.get_by_role("button", name="Start session")).to_be_visible()
+    ann.goto(host.url)
+    host.get_by_role("button", name="Start session").click()
+    for page in (host, ann):
+        expect(page.locator("main.room-page")).to_have_attribute("data-status", "live")
+    return {name: page.locator(".person").filter(has_text="(you)").get_attribute("data-user")
+            for name, page in (("host", host), ("ann", ann))}
+
+
 def test_two_participants_see_each_other_p2p_then_a_failure_moves_them_to_the_relay(
     p2p_server: Server, p2p_browser: Browser, artifacts: Path
 ) -> None:
@@ -99,19 +123,7 @@ def test_two_participants_see_each_other_p2p_then_a_failure_moves_them_to_the_re
     try:
         host, host_email = sign_up(contexts[0], server, "Hanna Host")
         ann, _ = sign_up(contexts[1], server, "Ann Attendee")
-        make_host(host, server, host_email)
-        host.get_by_role("button", name="Schedule a session").click()
-        host.get_by_label("Session title").fill("Small meeting")
-        host.get_by_role("button", name="Schedule", exact=True).click()
-        expect(host.get_by_role("button", name="Start session")).to_be_visible()
-        ann.goto(host.url)
-        host.get_by_role("button", name="Start session").click()
-        for page in (host, ann):
-            expect(page.locator("main.room-page")).to_have_attribute("data-status", "live")
-        ids = {}
-        for name, page in (("host", host), ("ann", ann)):
-            me = page.locator(".person").filter(has_text="(you)")
-            ids[name] = me.get_attribute("data-user")
+        ids = _schedule(host, ann, server, host_email)
         # room state the switch must not touch: a message, a raised hand, an unsent draft
         ann.get_by_label("Message", exact=True).fill("Hello before the switch")
         ann.get_by_label("Message", exact=True).press("Enter")
@@ -173,6 +185,42 @@ def test_two_participants_see_each_other_p2p_then_a_failure_moves_them_to_the_re
         host.screenshot(path=str(artifacts / "room-p2p-relay.png"))
         print(f"p2p pictures after {p2p_seconds:.1f} s; relay pictures {relay_seconds:.1f} s "
               "after the failing connection was offered")
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_a_removed_participant_loses_her_p2p_media(
+    p2p_server: Server, p2p_browser: Browser
+) -> None:
+    """The host removes Ann while both send peer to peer: her entry leaves the room's ``p2p``
+    map, so the host's page closes the connection it received her camera on, and the one it
+    answered her offer on (she is no longer a member): no connection of the host's page is
+    left open, whatever Ann's page does."""
+    contexts = [p2p_browser.new_context(viewport={"width": 1280, "height": 860})
+                for _ in range(2)]
+    for context in contexts:
+        context.set_default_timeout(TIMEOUT)
+        context.add_init_script(CAPTURE_SENT)
+        context.add_init_script(TRACK_PCS)
+    try:
+        host, host_email = sign_up(contexts[0], p2p_server, "Hanna Host")
+        ann, _ = sign_up(contexts[1], p2p_server, "Ann Attendee")
+        ids = _schedule(host, ann, p2p_server, host_email)
+        host.locator("#media-camera").click()
+        ann.locator("#media-camera").click()
+        _renders(host, ids["ann"])
+        _renders(ann, ids["host"])
+        expect(host.locator(".panel-media")).to_have_attribute("data-media-mode", "p2p")
+        open_pcs = "() => window.__pcs.filter((pc) => pc.connectionState !== 'closed').length"
+        assert host.evaluate(open_pcs) == 2  # receiving Ann's camera, answering hers
+
+        host.get_by_role("button", name="Remove Ann Attendee").click()
+        expect(ann.locator("main.room-page")).to_have_attribute("data-conn", "closed")
+        expect(host.locator(f".tile-camera[data-user='{ids['ann']}']")).to_have_count(0)
+        host.wait_for_function(f"{open_pcs} === 0", timeout=TIMEOUT)
+        expect(host.locator(".panel-media")).to_have_attribute("data-media-mode", "p2p")
+        assert _sent(host, "media.publish") == 0
     finally:
         for context in contexts:
             context.close()
