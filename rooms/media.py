@@ -52,6 +52,7 @@ from media.signaling import (
 from media.signaling import parse as parse_media
 from rooms import document as d
 from rooms.p2p import P2P, P2pRooms, current_mode, prune, settle
+from rooms.p2p import clear as clear_p2p
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 
 if TYPE_CHECKING:
@@ -269,11 +270,14 @@ class RoomMedia:
 
     async def end(self, server: CollabServer, doc_id: str, user_id: str) -> None:
         """The session ended: a running recording is finished and stored (on behalf of
-        ``user_id``, who ended it) and everyone's media ends."""
+        ``user_id``, who ended it) and everyone's media ends (through the relay and peer to
+        peer)."""
         try:
             await self._finish_recording(server, doc_id, user_id)
         finally:
             await self.relay.close_room(doc_id)
+            async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                room.transact(clear_p2p)
             await self.mirror(server, doc_id)
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,

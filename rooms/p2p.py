@@ -31,7 +31,7 @@ published peer to peer (``media.signaling.p2p_sends``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from collab import CollabServer
@@ -40,13 +40,14 @@ from media.signaling import P2pFailed, P2pIce, P2pPublish, P2pSignal, p2p_sends
 from rooms import document as d
 from rooms.rules import Actor, Rejected
 
-__all__ = ["MODE", "P2P", "P2pRooms", "next_mode", "prune", "settle"]
+__all__ = ["MODE", "P2P", "P2pRooms", "clear", "next_mode", "prune", "settle"]
 
 P2P = "p2p"  # room Map: userId -> {source: {"muted": bool}} sent peer to peer
 MODE = "mediaMode"  # in the room's state Map: {"mode", "reason"}
 RECORDING = "recording"  # (rooms.media.RECORDING: the same key of the state Map)
 
 Mode = Literal["p2p", "relay"]
+MayPublish = Callable[[str, Mapping[str, Any], str], bool]  # rooms.media.may_publish
 
 
 def next_mode(current: str | None, *, limit: int, publishers: int, relay_publishers: int,
@@ -78,6 +79,13 @@ def current_mode(doc: YDoc) -> str | None:
     return str(value.get("mode")) if isinstance(value, Mapping) else None
 
 
+def clear(doc: YDoc) -> None:
+    """Nobody sends peer to peer any more (the session ended)."""
+    p2p = d.ymap(doc, P2P)
+    for user_id in d.keys(p2p):
+        del p2p[user_id]
+
+
 def settle(doc: YDoc, limit: int, *, moved: str | None = None, adding: str | None = None,
            ended: bool = False) -> Mode:
     """Write the room's mode after a change (inside the change's transaction). Moving to
@@ -104,7 +112,7 @@ def settle(doc: YDoc, limit: int, *, moved: str | None = None, adding: str | Non
     return mode
 
 
-def prune(doc: YDoc, may: Any) -> bool:
+def prune(doc: YDoc, may: MayPublish) -> bool:
     """Drop from the ``p2p`` map what its members may no longer send (removed, gone from the
     participants, or ``may(role, settings, source)`` false). Returns whether anything went."""
     p2p = d.ymap(doc, P2P)
@@ -135,7 +143,7 @@ class P2pRooms:
         may: ``rooms.media.may_publish``.
     """
 
-    def __init__(self, limit: int, may: Any) -> None:
+    def __init__(self, limit: int, may: MayPublish) -> None:
         self.limit = limit
         self.may = may
 

@@ -190,6 +190,17 @@ async def test_a_failure_report_moves_the_room(url: str) -> None:
                          and a.map(P2P) == {})
 
 
+async def test_ending_the_session_ends_p2p_media(url: str) -> None:
+    async with MediaRelay(RelayLimits()) as relay, room_env(url, media=RoomMedia(relay)) as env:
+        host_u = await env.user("H", Role.HOST)
+        live = await env.start(await env.session(host_u))
+        host = await env.attend(live, host_u)
+        await host.ok("media.p2p.publish", sources=["audio", "camera"])
+        await host.until(lambda a: host_u.id in a.map(P2P))
+        await host.ok("session.end")
+        await host.until(lambda a: a.map(P2P) == {})
+
+
 @pytest.mark.redis
 async def test_an_addressed_message_crosses_nodes_to_its_member_only(
     tmp_path: Path, redis_url: str
