@@ -233,3 +233,19 @@ async def test_an_addressed_message_crosses_nodes_to_its_member_only(
             assert len(ann.pushes) == 1 and bob.pushes[0]["cid"] == "n2"
     finally:
         await cleanup(redis_url, prefix)
+
+
+async def test_a_settings_change_ends_what_may_no_longer_be_sent(url: str) -> None:
+    async with MediaRelay(RelayLimits()) as relay, room_env(url, media=RoomMedia(relay)) as env:
+        host_u, ann_u = await env.user("H", Role.HOST), await env.user("Ann")
+        live = await env.session(host_u)
+        await env.join(live, ann_u)
+        live = await env.start(live)
+        host, ann = await env.attend(live, host_u), await env.attend(live, ann_u)
+        await host.ok("media.p2p.publish", sources=["audio"])
+        await ann.ok("media.p2p.publish", sources=["audio", "camera"])
+        await host.until(lambda a: set(a.map(P2P)) == {host_u.id, ann_u.id})
+        await env.service.update(await env.service.get(live.id),
+                                 {"settings": {"whoMayUnmute": "hosts"}})
+        await host.until(lambda a: set(a.map(P2P)) == {host_u.id})
+        assert await ann.refused("media.p2p.publish", sources=["audio"]) == "not_allowed"
