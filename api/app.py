@@ -266,7 +266,8 @@ async def _start_live(
     if relay is not None:
         await stack.enter_async_context(relay)
         recordings = SessionRecordings(services.db, services.objects, lambda: services.jobs)
-        media = RoomMedia(relay, recordings, settings.data_dir / "recordings-in-progress")
+        media = RoomMedia(relay, recordings, settings.data_dir / "recordings-in-progress",
+                          p2p_limit=settings.media_p2p_max_publishers)
     server = build_collab(
         media=media,
         database=services.db,

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     media_max_video_bitrate: int = Field(
         1_500_000, alias="MEDIA_MAX_VIDEO_BITRATE", ge=100_000
     )
+    # small meetings go peer to peer up to this many publishers; 0: always the relay
+    media_p2p_max_publishers: int = Field(4, alias="MEDIA_P2P_MAX_PUBLISHERS", ge=0, le=16)
 
     # Transcription (docs/transcription.md). "auto": OpenAI when a key is set, else offline.
     transcription_engine: Literal["auto", "offline", "openai", "none"] = Field(

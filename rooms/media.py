@@ -24,6 +24,10 @@ when it changes. Mute is enforced by the relay: a muted source is not forwarded
 Who speaks (the relay measures the audio level of each voice) is written to the state Map's
 ``speaker`` (``{"userId": active speaker or None, "speaking": [userIds]}``) when it changes,
 at most four times a second per room.
+
+Small meetings go peer to peer (``rooms.p2p``): ``media.p2p.*`` actions go there, and every
+write of the ``media`` map or the recording state settles the room's media mode in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ from media.signaling import (
     Ice,
     Leave,
     Mute,
+    P2pFailed,
+    P2pIce,
+    P2pPublish,
+    P2pSignal,
     Publish,
     Record,
     SignalingError,
@@ -54,6 +62,8 @@ from media.signaling import (
 )
 from media.signaling import parse as parse_media
 from rooms import document as d
+from rooms.p2p import P2P, P2pRooms, current_mode, prune, settle
+from rooms.p2p import clear as clear_p2p
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 
 if TYPE_CHECKING:
@@ -128,13 +138,18 @@ class RoomMedia:
         relay: the running media server of this process (``media.relay.MediaRelay``).
         recordings: where finished recordings go; None refuses ``media.record``.
         scratch: the folder recordings are written to while they run.
+        p2p_limit: the most publishers a room may have peer to peer (0: always the relay).
     """
 
+    _MOVE_WAIT = 10.0  # seconds a recording waits for its publisher to move to the relay
+
     def __init__(self, relay: MediaBackend, recordings: RecordingSink | None = None,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, p2p_limit: int = 4) -> None:
         self.relay = relay
         self.recordings = recordings
         self.scratch = scratch
+        self.p2p = P2pRooms(p2p_limit, may_publish)
+        self._mirrored: dict[str, anyio.Event] = {}  # set (and dropped) by the next mirror
 
     async def act(
         self, server: CollabServer, doc_id: str, action: str, fields: Mapping[str, Any],
@@ -170,9 +185,14 @@ class RoomMedia:
         settings: Mapping[str, Any],
     ) -> dict[str, object]:
         relay, user = self.relay, actor.user_id
+        if isinstance(message, P2pPublish | P2pSignal | P2pIce | P2pFailed):
+            return await self.p2p.act(server, doc_id, message, actor, status, settings)
         if isinstance(message, Config):
+            async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                mode = room.transact(lambda doc: settle(doc, self.p2p.limit))
             return {"iceServers": [s.as_json() for s in relay.client_ice_servers],
-                    "limits": relay.limits.as_json()}
+                    "limits": {**relay.limits.as_json(), "p2pPublishers": self.p2p.limit},
+                    "mode": mode}
         if isinstance(message, Publish):
             if status != "live":
                 raise Rejected("not_started")
@@ -201,7 +221,10 @@ class RoomMedia:
             if not message.muted and not may_publish(actor.role, settings, message.source):
                 raise Rejected("not_allowed")
             if message.source not in relay.publications(doc_id).get(owner, []):
-                raise Rejected("not_found")
+                if not await self._mute_p2p(server, doc_id, owner, message.source,
+                                            message.muted, forced):
+                    raise Rejected("not_found")
+                return {}
             await self.mirror(server, doc_id, muted={message.source: message.muted}, user=owner,
                               forced=forced)
             return {}
@@ -222,6 +245,7 @@ class RoomMedia:
             target = message.user_id or actor.user_id
             self.scratch.mkdir(parents=True, exist_ok=True)
             path = self.scratch / f"{doc_id}-{uuid.uuid4().hex}.webm"
+            await self._to_relay(server, doc_id, target)
             self.relay.start_recording(doc_id, target, path)
             await self._set_recording(server, doc_id, {
                 "userId": target, "startedAt": int(time.time() * 1000)})
@@ -231,13 +255,56 @@ class RoomMedia:
             raise Rejected("not_found")
         return stored
 
+    async def _to_relay(self, server: CollabServer, doc_id: str, user_id: str) -> None:
+        """The relay records: a room in P2P mode moves to the relay (``rooms.p2p``) and this
+        waits, bounded, for ``user_id``'s pages to publish there."""
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            if current_mode(room.doc) != "p2p":
+                return
+            sending = user_id in d.keys(d.ymap(room.doc, P2P))
+            room.transact(lambda doc: settle(doc, self.p2p.limit, moved="recording"))
+        if not sending:
+            return
+        with anyio.move_on_after(self._MOVE_WAIT):
+            while not self.relay.publications(doc_id).get(user_id):
+                await self._mirrored.setdefault(doc_id, anyio.Event()).wait()
+
+    async def _mute_p2p(self, server: CollabServer, doc_id: str, user_id: str, source: str,
+                        muted: bool, forced: bool = False) -> bool:
+        """Mute state of a source sent peer to peer (``forced``: a host's mute, kept until the
+        owner may and does unmute); False: the user does not send it. Peer to peer, the mute
+        is the pages' to apply: no server sits in the path (docs/media.md)."""
+        def write(doc: YDoc) -> bool:
+            p2p = d.ymap(doc, P2P)
+            entry = d.entry(p2p, user_id) or {}
+            if source not in entry:
+                return False
+            was = entry[source] if isinstance(entry[source], Mapping) else {}
+            force = forced or (bool(was.get("forced")) and muted)
+            value = {"muted": True, "forced": True} if muted and force else {"muted": muted}
+            if entry[source] != value:
+                p2p[user_id] = {**entry, source: value}
+            return True
+
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            return bool(room.transact(write))
+
+    async def prune_p2p(self, server: CollabServer, doc_id: str) -> None:
+        """A role, a removal or the settings changed: drop what members may no longer send
+        peer to peer (their peers close those connections when the ``p2p`` map says so)."""
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            room.transact(lambda doc: prune(doc, may_publish))
+
     async def end(self, server: CollabServer, doc_id: str, user_id: str) -> None:
         """The session ended: a running recording is finished and stored (on behalf of
-        ``user_id``, who ended it) and everyone's media ends."""
+        ``user_id``, who ended it) and everyone's media ends (through the relay and peer to
+        peer)."""
         try:
             await self._finish_recording(server, doc_id, user_id)
         finally:
             await self.relay.close_room(doc_id)
+            async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                room.transact(clear_p2p)
             await self.mirror(server, doc_id)
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,
@@ -260,8 +327,12 @@ class RoomMedia:
 
     async def _set_recording(self, server: CollabServer, doc_id: str,
                              value: dict[str, object] | None) -> None:
+        def write(doc: YDoc) -> None:
+            d.ymap(doc, d.STATE)[RECORDING] = value
+            settle(doc, self.p2p.limit, ended=value is None)
+
         async with server.open_direct(d.room_name(doc_id), actor="room") as room:
-            room.transact(lambda doc: d.ymap(doc, d.STATE).__setitem__(RECORDING, value))
+            room.transact(write)
 
     async def follow(self, server: CollabServer) -> None:
         """Mirror the rooms whose publications the relay reports changed on their own (a
@@ -291,22 +362,29 @@ class RoomMedia:
                 log.exception("could not write the speakers of room %s", room_id)
 
     async def leave(self, server: CollabServer, doc_id: str, user_id: str) -> None:
-        """End a participant's media in a room (they left, were removed, or asked)."""
+        """End a participant's media in a room (they left, were removed, or asked): through
+        the relay and peer to peer."""
         await self.relay.leave(doc_id, user_id)
-        await self.mirror(server, doc_id)
+        await self.mirror(server, doc_id, gone=user_id)
 
     async def mirror(
         self, server: CollabServer, doc_id: str, *, muted: Mapping[str, bool] | None = None,
-        user: str | None = None, forced: bool = False,
+        user: str | None = None, forced: bool = False, gone: str | None = None,
     ) -> None:
         """Write this node's publications of the room into its ``media`` map (mute kept; the
-        ``muted`` changes of ``user``, a host's if ``forced``), then have the relay enforce
-        the map's mute state."""
+        ``muted`` changes of ``user``, a host's if ``forced``), settle the room's media mode,
+        then have the relay enforce the map's mute state; ``gone``: a member whose P2P
+        publications end too."""
         published = self.relay.publications(doc_id)
         states: dict[tuple[str, str], bool] = {}
+        limit = self.p2p.limit
 
         def write(doc: YDoc) -> None:
             media = d.ymap(doc, MEDIA)
+            had = bool(d.keys(media))
+            p2p = d.ymap(doc, P2P)
+            if gone is not None and gone in d.keys(p2p):
+                del p2p[gone]
             for user_id in d.keys(media):
                 if user_id not in published:
                     del media[user_id]
@@ -325,8 +403,12 @@ class RoomMedia:
                     states[(user_id, source)] = mute
                 if entry != before:
                     media[user_id] = entry
+            settle(doc, limit, ended=had and not d.keys(media))
 
         async with server.open_direct(d.room_name(doc_id), actor="room") as room:
             room.transact(write)
         for (user_id, source), mute in states.items():
             self.relay.set_muted(doc_id, user_id, source, mute)
+        waiting = self._mirrored.pop(doc_id, None)
+        if waiting is not None:
+            waiting.set()

@@ -81,9 +81,14 @@ LEVEL = """async (selector) => {
 TIMEOUT = 20_000
 
 
-@pytest.fixture(scope="module")
-def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from start_server(tmp_path_factory.mktemp("collab-media"), {})
+@pytest.fixture(scope="module", params=["0", "4"], ids=["relay", "p2p-first"])
+def media_server(tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The relay only (no P2P), and P2P for up to 4 publishers: the same story holds with
+    the host and Ann sending peer to peer until the recording moves the room to the relay
+    (docs/media.md, "Peer-to-peer mode"; the switch itself: test_room_p2p_page.py)."""
+    yield from start_server(tmp_path_factory.mktemp("collab-media"),
+                            {"MEDIA_P2P_MAX_PUBLISHERS": request.param})
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +240,8 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     host.locator("#media-record").click()
     for page in (host, ann, vic):
         expect(page.locator("#recording-indicator")).to_be_visible()
+        # the relay records: a room that was peer to peer has moved there
+        expect(page.locator(".panel-media")).to_have_attribute("data-media-mode", "relay")
     vic.wait_for_function(  # two seconds of pictures pass on the viewer's screen
         """() => { const v = document.querySelector('.tile-screen video');
                    window.__t0 ??= v.currentTime; return v.currentTime - window.__t0 > 2 }""",

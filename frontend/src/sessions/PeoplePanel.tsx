@@ -10,8 +10,9 @@ const ROLE_LABEL: Record<string, string> = {
   viewer: 'Viewer',
 }
 
-/** Who speaks comes from the room state (`view.speaker`: measured by the server from each
- * voice's audio level, the same on every page and node). */
+/** Who speaks comes from the room state (`view.speaker`: measured by the relay from each
+ * voice's audio level, the same on every page and node; peer to peer the list shows no speaker,
+ * only the stage does, from what this page receives). */
 export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
   const { act, me, isHost, role, readOnly } = ctx
   const handIndex = new Map(view.hands.map((h, i) => [h.userId, i + 1]))
@@ -58,7 +59,7 @@ export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
         {view.participants.map((p) => {
           const presence = view.presence.get(p.userId)
           const hand = handIndex.get(p.userId)
-          const sent = view.media.get(p.userId)
+          const sent = view.media.get(p.userId) ?? view.p2p.get(p.userId)
           const speaking = view.speaker.speaking.includes(p.userId)
           const canModerate = isHost && p.userId !== me && p.role !== 'host' && !(role === 'co-host' && p.role === 'co-host')
           return (

@@ -7,7 +7,7 @@ import { Link, useNavigate, useParams } from 'react-router'
 import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
 import { useUser } from '../lib/useSession'
-import { HOSTS, readRoom, type Role } from './model'
+import { HOSTS, mediaModeOf, readRoom, type Role } from './model'
 import { reasonText, Room, type Reply } from './room'
 import { ChatPanel } from './ChatPanel'
 import { PollsPanel } from './PollsPanel'
@@ -149,7 +149,10 @@ function RoomView(props: {
   // the media connections live as long as this view; unmounting (leaving) stops every track
   const [media, setMedia] = useState<RoomMediaClient | null>(null)
   useEffect(() => {
-    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me)
+    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me, {
+      mode: () => mediaModeOf(room.doc),
+      onPush: room.onPush,
+    })
     setMedia(client)
     return () => client.destroy()
   }, [room, me])
