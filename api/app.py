@@ -282,7 +282,8 @@ async def _start_live(
                                      scratch=scratch, recordings=recordings)
             await stack.enter_async_context(homed)  # (left before the relay)
             backend = sink = homed  # (it stores a recording where it was written)
-        media = RoomMedia(backend, sink, scratch)
+        media = RoomMedia(backend, sink, scratch,
+                          p2p_limit=settings.media_p2p_max_publishers)
     server = build_collab(
         media=media,
         database=services.db,

@@ -34,6 +34,8 @@ from collab import CollabServer
 from notes.markdown import to_markdown as notes_markdown
 from rooms.document import room_name
 from rooms.export import to_markdown
+from rooms.media import may_publish
+from rooms.rules import HOSTS, SPEAKERS
 from rooms.service import RoomService, SessionError
 from storage.models import LiveSession, SessionParticipant, SessionStatus
 
@@ -169,19 +171,17 @@ def join_url(session_id: uuid.UUID) -> str:
 
 
 def permissions_for(role: str, settings: SessionSettings) -> MediaPermissions:
-    hosts = role in ("host", "co-host")
-    speaker = hosts or role in ("participant", "presenter")
-
-    def allowed(who: Who) -> bool:
-        return hosts or (who == "everyone" and speaker)
-
+    hosts = role in HOSTS
+    speaker = hosts or role in SPEAKERS
+    # the relay's own rule (rooms.media), so the page offers exactly what the server accepts
+    room_settings = {"whoMayUnmute": settings.who_may_unmute, "whoMayShare": settings.who_may_share}
     return MediaPermissions(
         can_chat=speaker and settings.chat,
         can_ask=speaker and settings.questions,
         can_vote=True,
         can_raise_hand=speaker,
-        can_unmute=allowed(settings.who_may_unmute),
-        can_share=allowed(settings.who_may_share),
+        can_unmute=may_publish(role, room_settings, "audio"),
+        can_share=may_publish(role, room_settings, "screen"),
         can_moderate=hosts,
     )
 

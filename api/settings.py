@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     # its claim lapses this long after the node dies; a forwarded call waits this long.
     media_home_ttl: float = Field(10.0, alias="MEDIA_HOME_TTL", ge=1.0, le=300.0)
     media_home_timeout: float = Field(15.0, alias="MEDIA_HOME_TIMEOUT", ge=1.0, le=120.0)
+    # small meetings go peer to peer up to this many publishers; 0: always the relay
+    media_p2p_max_publishers: int = Field(4, alias="MEDIA_P2P_MAX_PUBLISHERS", ge=0, le=16)
 
     # Transcription (docs/transcription.md). "auto": OpenAI when a key is set, else offline.
     transcription_engine: Literal["auto", "offline", "openai", "none"] = Field(

@@ -197,11 +197,13 @@ class AwarenessChange:
 @dataclass(slots=True)
 class StatelessBroadcast:
     """Fired after a stateless message was sent to this node's opted-in connections of
-    ``document``; fan-out relays it to the other nodes (at most once, like awareness)."""
+    ``document``; fan-out relays it to the other nodes (at most once, like awareness). With
+    ``user_id`` it is addressed to that user's connections only, on every node."""
 
     document: str
     payload: str
     origin: Origin
+    user_id: str | None = None
 
 
 @dataclass(slots=True)

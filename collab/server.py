@@ -313,26 +313,34 @@ class CollabServer:
     # -- stateless messages -------------------------------------------------------------------
 
     async def broadcast_stateless(
-        self, name: str, payload: str, *, exclude: str | None = None
+        self, name: str, payload: str, *, exclude: str | None = None, user_id: str | None = None
     ) -> int:
         """Send ``payload`` to every opted-in connection of ``name`` on every node, except the
-        connection ``exclude`` (at most once: a node unreachable right now misses it).
+        connection ``exclude`` (at most once: a node unreachable right now misses it). With
+        ``user_id``, only that user's connections of ``name`` get it (a message addressed to
+        one member of a room: its other members never see it, on any node).
 
         Returns:
             how many of this node's connections it was queued on.
         """
-        sent = self._send_stateless(name, payload, exclude)
-        event = StatelessBroadcast(name, payload, Origin.SERVER("stateless"))
+        sent = self._send_stateless(name, payload, exclude, user_id)
+        event = StatelessBroadcast(name, payload, Origin.SERVER("stateless"), user_id)
         await self.hooks.notify(lambda ext: ext.on_stateless_broadcast(event))
         return sent
 
-    async def apply_remote_stateless(self, name: str, payload: str, origin: Origin) -> None:
-        """Deliver a stateless broadcast from another node to this node's connections."""
-        self._send_stateless(name, payload, None)
+    async def apply_remote_stateless(
+        self, name: str, payload: str, origin: Origin, user_id: str | None = None
+    ) -> None:
+        """Deliver a stateless broadcast from another node to this node's connections (only
+        ``user_id``'s, when given)."""
+        self._send_stateless(name, payload, None, user_id)
 
-    def _send_stateless(self, name: str, payload: str, exclude: str | None) -> int:
+    def _send_stateless(
+        self, name: str, payload: str, exclude: str | None, user_id: str | None = None
+    ) -> int:
         frame = encode_stateless(payload)
-        targets = [c for c in self._live(name) if c.stateless and c.connection_id != exclude]
+        targets = [c for c in self._live(name) if c.stateless and c.connection_id != exclude
+                   and (user_id is None or c.user_id == user_id)]
         for connection in targets:
             connection.send(frame)
         return len(targets)

@@ -10,6 +10,9 @@ receiver yield ``av.Packet``) and offers each to every subscriber's ``Outlet``. 
   its oldest packet (Opus frames decode on their own);
 * a new video outlet starts waiting for a keyframe, so a subscriber never gets a picture it
   cannot decode, and its arrival asks for one;
+* a muted forwarder (``set_muted``) reads its source and offers nothing: subscribers and a
+  recording get no packet of a muted source whatever the client sends. On unmute, every video
+  outlet waits for the next keyframe again and one is requested;
 * keyframe requests (a new subscriber, an overflow, a subscriber's PLI/FIR) reach the publisher
   at most once per ``KeyframeThrottle.interval``; a request inside the window is deferred to its
   end, never dropped (a recorder waiting for a keyframe must get one).
@@ -94,6 +97,14 @@ class Outlet(MediaStreamTrack):
         self._packets.append(packet)
         self._ready.set()
 
+    def await_keyframe(self) -> None:
+        """Drop what is queued and take nothing until the next keyframe (video; a no-op for
+        audio, whose packets decode on their own)."""
+        if self.kind == "video":
+            self.dropped += len(self._packets)
+            self._packets.clear()
+            self._need_keyframe = True
+
     def finish(self) -> None:
         """End the track: the sender's next ``recv`` raises ``MediaStreamError`` (idempotent)."""
         self.stop()
@@ -140,6 +151,8 @@ class Forwarder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.received = 0
+        self.withheld = 0  # packets read while muted
+        self.muted = False
         self.keyframes = 0
         self.requests_sent = 0
         self.ended = asyncio.Event()
@@ -163,6 +176,17 @@ class Forwarder:
         """Stop feeding ``outlet`` and end it (idempotent)."""
         self._outlets.discard(outlet)
         outlet.finish()
+
+    def set_muted(self, muted: bool) -> None:
+        """Stop or resume offering packets to the outlets; resuming video starts every
+        outlet at the next keyframe and asks the publisher for one."""
+        if muted == self.muted:
+            return
+        self.muted = muted
+        if not muted and self.kind == "video":
+            for outlet in self._outlets:
+                outlet.await_keyframe()
+            self.request_keyframe()
 
     def request_keyframe(self) -> None:
         """Ask the publisher for a keyframe, throttled and coalesced (never waits)."""
@@ -206,6 +230,9 @@ class Forwarder:
                 self.received += 1
                 if self.kind == "video" and is_keyframe(packet):
                     self.keyframes += 1
+                if self.muted:
+                    self.withheld += 1
+                    continue
                 for outlet in list(self._outlets):
                     outlet.offer(packet)
         finally:

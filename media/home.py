@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from media.recording import RecordedFile
+    from media.speaker import Speakers
 
 __all__ = ["HomedMedia", "LocalRelay", "RecordingStore"]
 
@@ -83,6 +84,10 @@ class HomedMedia:
         self.client_ice_servers = relay.client_ice_servers
         self.limits = relay.limits
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
+        # speakers are measured by the relay that hosts the room; the room side on that node
+        # writes them into the room document, which every node then has
+        self.speaker_changes = relay.speaker_changes
+        self._mutes: dict[tuple[str, str, str], bool] = {}  # (room, user, source) -> sent home
         # room -> its members (user -> the node their media was last negotiated through),
         # while this node is the room's home
         self._hosting: dict[str, dict[str, str]] = {}
@@ -153,6 +158,32 @@ class HomedMedia:
         if room_id in self._hosting or room_id not in self._cache:
             return self._relay.publications(room_id)
         return {user: list(sources) for user, sources in self._cache[room_id].items()}
+
+    def speakers(self, room_id: str) -> Speakers:
+        """As measured here (the room side reads it only on ``speaker_changes`` of this
+        node's relay, i.e. for the rooms this node hosts)."""
+        return self._relay.speakers(room_id)
+
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool:
+        """Enforce a mute at the room's home: here at once, elsewhere sent (a change only,
+        in the background: the room side calls this after each write of the ``media`` map,
+        and the home's own mirror of that map enforces it again when it arrives there)."""
+        if room_id in self._hosting:
+            return self._relay.set_muted(room_id, user_id, source, muted)
+        key = (room_id, user_id, source)  # the home is looked up by ``_call``
+        if self._mutes.get(key) != muted and self._tg is not None:
+            self._mutes[key] = muted
+            self._tg.start_soon(self._send_mute, room_id, user_id, source, muted)
+        return source in self.publications(room_id).get(user_id, [])
+
+    async def _send_mute(self, room_id: str, user_id: str, source: str, muted: bool) -> None:
+        try:
+            await self._call("set_muted", room_id,
+                             {"user": user_id, "source": source, "muted": muted})
+        except MediaRefused as refused:
+            self._mutes.pop((room_id, user_id, source), None)  # sent again on the next write
+            log.warning("mute of %s in %s not enforced at its home: %s", user_id, room_id,
+                        refused.detail)
 
     async def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
         """Record at the home; ``path``'s name is kept, in the home's scratch folder when the

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from media.config import IceServer, RelayLimits
     from media.recording import RecordedFile
+    from media.speaker import Speakers
 
 __all__ = ["FinishedRecordings", "LocalRelay", "RecordingStore", "run_on"]
 
@@ -26,6 +27,7 @@ class LocalRelay(Protocol):
     client_ice_servers: tuple[IceServer, ...]
     limits: RelayLimits
     changes: MemoryObjectReceiveStream[str]
+    speaker_changes: MemoryObjectReceiveStream[str]
 
     async def publish(self, room_id: str, user_id: str, offer: str,
                       tracks: Mapping[str, str]) -> str: ...
@@ -37,8 +39,10 @@ class LocalRelay(Protocol):
     async def leave(self, room_id: str, user_id: str) -> None: ...
     async def close_room(self, room_id: str) -> None: ...
     def publications(self, room_id: str) -> dict[str, list[str]]: ...
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool: ...
+    def speakers(self, room_id: str) -> Speakers: ...
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None: ...
-    def stop_recording(self, room_id: str) -> RecordedFile | None: ...
+    async def stop_recording(self, room_id: str) -> RecordedFile | None: ...
 
 
 class RecordingStore(Protocol):
@@ -81,7 +85,9 @@ async def run_on(relay: LocalRelay, op: str, room: str, args: Mapping[str, Any],
         relay.start_recording(room, user, path)
         return None
     if op == "stop_recording":
-        return relay.stop_recording(room)
+        return await relay.stop_recording(room)
+    if op == "set_muted":
+        return relay.set_muted(room, user, str(args["source"]), bool(args["muted"]))
     raise MediaRefused("invalid", f"op {op}")
 
 

@@ -34,6 +34,7 @@ OPS: dict[str, dict[str, type]] = {
     "subscribe": {"user": str, "offer": str, "wanted": dict},  # mid -> [user, source]
     "add_candidate": {"user": str, "pc": str, "candidate": str, "sdp_mid": str},
     "leave": {"user": str},
+    "set_muted": {"user": str, "source": str, "muted": bool},  # value: published there
     "close_room": {},
     "publications": {},
     "start_recording": {"user": str, "name": str},  # name: a file name in the home's scratch

@@ -12,6 +12,10 @@ The function is private and changed its signature between aiortc 1.15 and 1.16, 
 verifies the installed version and the shapes this module relies on, ``install`` refuses to run
 on anything else, and ``tests/media/test_passthrough_hook.py`` fails loudly on an upgrade.
 Receivers that are not marked keep decoding (the worker delegates to the original).
+
+``tap_audio_level`` wraps one receiver's private ``_handle_rtp_packet`` (which the DTLS
+transport calls with every RTP packet for it) to read the RFC 6464 audio level aiortc has
+already parsed from the header; ``check`` verifies that too.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import inspect
 import queue
 import threading
 import weakref
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 import av
 
 __all__ = ["AIORTC_VERSION", "HookUnavailable", "check", "forward_encoded", "install",
-           "is_keyframe"]
+           "is_keyframe", "tap_audio_level"]
 
 AIORTC_VERSION = "1.16.0"  # the version whose private receiver this module replaces
 _WORKER_PARAMETERS = ("loop", "input_q", "output_q", "decode_error")
@@ -66,6 +71,14 @@ def check() -> None:
         raise HookUnavailable("aiortc RTCRtpReceiver has no _send_rtcp_pli")
     if not callable(getattr(sender_module.RTCRtpSender, "_send_keyframe", None)):
         raise HookUnavailable("aiortc RTCRtpSender has no _send_keyframe")
+    handler = getattr(receiver_module.RTCRtpReceiver, "_handle_rtp_packet", None)
+    if handler is None or tuple(inspect.signature(handler).parameters) != (
+            "self", "packet", "arrival_time_ms"):
+        raise HookUnavailable("aiortc RTCRtpReceiver._handle_rtp_packet changed")
+    import aiortc.rtp as rtp_module
+
+    if "audio_level" not in getattr(rtp_module.HeaderExtensions, "__dataclass_fields__", {}):
+        raise HookUnavailable("aiortc HeaderExtensions has no audio_level")
     source = inspect.getsource(receiver_module.RTCRtpReceiver.receive)
     if "target=decoder_worker" not in source:
         raise HookUnavailable("RTCRtpReceiver.receive no longer starts decoder_worker")
@@ -97,6 +110,21 @@ def forward_encoded(track: Any) -> None:
     if _original is None:
         raise HookUnavailable("media.passthrough.install() has not run")
     _encoded_queues.add(track._queue)
+
+
+def tap_audio_level(receiver: Any, observe: Callable[[int], None]) -> None:
+    """Call ``observe(level)`` with the RFC 6464 level (0 loudest .. 127 silent, -dBov) of
+    every RTP packet ``receiver`` gets that carries one, before aiortc handles the packet.
+    ``observe`` runs on the event loop and must not block; its errors are not caught."""
+    handle = receiver._handle_rtp_packet
+
+    async def tapped(packet: Any, arrival_time_ms: int) -> None:
+        level = packet.extensions.audio_level  # (voice activity, level) or None
+        if level is not None:
+            observe(int(level[1]))
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = tapped
 
 
 def is_keyframe(packet: av.Packet[Any]) -> bool:

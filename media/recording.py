@@ -1,19 +1,26 @@
-"""Recording one publisher's audio and video by remuxing the forwarded packets into WebM.
+"""Recording a room by remuxing the forwarded packets into WebM files, one per track.
 
-No decoding, no encoding: the VP8 and Opus packets a ``Forwarder`` hands its outlets are
-written into a Matroska/WebM container with PyAV (``WebmRemux``). A ``Recording`` reads one
-outlet per recorded source (an outlet waits for a keyframe, and its creation asks the
-publisher for one, coalesced, never dropped), and takes a new outlet when the publisher leaves
-and publishes again, so one file spans both (the gap stays a gap in the timestamps).
+No decoding, no encoding on the live path: the VP8 and Opus packets a ``Forwarder`` hands its
+outlets are written into Matroska/WebM files with PyAV (``TrackRemux``, one track each). A
+``Recording`` follows every audio publication of the room (those that start after it too: each
+user's voice is one file) and the presenter's video (screen if shared at the start, else
+camera). It reads one outlet per followed publication (an outlet waits for a keyframe, and its
+creation asks the publisher for one, coalesced, never dropped), and takes a new outlet when a
+publisher leaves and publishes again, so one file spans both (the gap stays a gap in the
+timestamps).
+
+Stopping gives the parts (``RecordedPart``); ``media.mixdown.finish`` then makes the stored file
+out of them once, off the live path (browsers play only a file's first audio track, so it mixes
+the voices into one).
 
 Timestamps: each outlet is a *segment* whose packets carry the publisher's RTP clock from an
 arbitrary origin. A packet is placed at ``(pts - segment's first pts)`` plus the wall-clock
-time between the recording's start and the segment's first packet, in the track's own clock;
-a packet that would not advance its stream is moved one tick past the previous one. Audio and
-video therefore line up to within a packet's transit time.
+time between the recording's start (shared by every part) and the segment's first packet, in
+the track's own clock; a packet that would not advance its stream is moved one tick past the
+previous one. Every part therefore lines up with the others to within a packet's transit time.
 
 The container header needs the video size, which only the first keyframe carries (RFC 6386
-9.1): packets wait in a bounded buffer until it arrives (audio-only recordings start at once).
+9.1): a video part opens on its first keyframe (outlets start at one).
 """
 
 from __future__ import annotations
@@ -32,11 +39,9 @@ from aiortc.mediastreams import MediaStreamError
 from media.forward import Forwarder, Outlet
 from media.passthrough import is_keyframe
 
-__all__ = ["RecordedFile", "Recording", "WebmRemux", "vp8_size"]
+__all__ = ["RecordedFile", "RecordedPart", "Recording", "TrackRemux", "vp8_size"]
 
 log = logging.getLogger(__name__)
-
-_PENDING_LIMIT = 500  # packets held while waiting for the first keyframe (~5 s of A+V)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,20 @@ class RecordedFile:
     duration: float  # seconds, from the first to the last packet written
     size: int  # bytes
     video: bool
+    voices: int = 0  # audio tracks besides the mix (one per user heard)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedPart:
+    """One track's file: ``kind`` "audio" or "video", whose media, and when it ran (seconds
+    from the recording's start)."""
+
+    kind: str
+    user_id: str
+    path: Path
+    first: float
+    last: float
+    packets: int
 
 
 def vp8_size(frame: bytes) -> tuple[int, int] | None:
@@ -62,118 +81,117 @@ class _Segment:
     offset: int  # ticks of the track's clock from the recording's start to the segment's start
 
 
-class WebmRemux:
-    """Writes forwarded packets into a WebM file (synchronous: call from one task).
+class TrackRemux:
+    """Writes one track's forwarded packets into a WebM file of its own (synchronous: call
+    from one task).
 
     Args:
-        path: the file to write (created; overwritten).
-        video: whether a VP8 track is recorded besides the Opus one.
+        path: the file to write (created on the first packet written; overwritten).
+        kind: "audio" (Opus) or "video" (VP8).
+        start: the recording's start on the clock ``write`` gets its arrivals from.
     """
 
-    def __init__(self, path: Path, *, video: bool) -> None:
+    def __init__(self, path: Path, kind: str, start: float) -> None:
         self.path = path
-        self.video = video
+        self.kind = kind
+        self._start = start
         self._container: Any = None
-        self._streams: dict[str, Any] = {}
-        self._pending: list[tuple[str, object, av.Packet[Any], float]] = []
-        self._segments: dict[tuple[str, object], _Segment] = {}
-        self._last: dict[str, int] = {}
-        self._span: dict[str, tuple[float, float]] = {}  # kind -> (first, last) in seconds
-        self._start: float | None = None
+        self._stream: Any = None
+        self._segments: dict[object, _Segment] = {}
+        self._last: int | None = None
+        self._span: tuple[float, float] | None = None  # (first, last) in seconds
         self._closed = False
-        self.written = {"audio": 0, "video": 0}
+        self.written = 0
 
-    def write(self, kind: str, segment: object, packet: av.Packet[Any], arrival: float) -> None:
-        """Add one packet of ``kind`` ("audio"/"video") from ``segment`` (any key naming one
-        outlet), which arrived at ``arrival`` (seconds, any monotonic clock). Ignored once
-        closed."""
-        if self._closed:
+    def write(self, segment: object, packet: av.Packet[Any], arrival: float) -> None:
+        """Add one packet from ``segment`` (any key naming one outlet), which arrived at
+        ``arrival`` (seconds). Ignored once closed, and for video before a keyframe."""
+        if self._closed or packet.pts is None or packet.time_base is None:
             return
-        if self._start is None:
-            self._start = arrival
         if self._container is None:
-            size = vp8_size(bytes(packet)) if kind == "video" else None
-            if self.video and size is None:
-                if len(self._pending) < _PENDING_LIMIT:
-                    self._pending.append((kind, segment, packet, arrival))
+            size = vp8_size(bytes(packet)) if self.kind == "video" else None
+            if self.kind == "video" and size is None:
                 return
             self._open(size)
-            pending, self._pending = self._pending, []
-            for held in pending:
-                self._mux(*held)
-        self._mux(kind, segment, packet, arrival)
-
-    def _open(self, size: tuple[int, int] | None) -> None:
-        self._container = av.open(str(self.path), mode="w", format="webm")
-        audio = self._container.add_stream("libopus", rate=48000)
-        audio.layout = "stereo"
-        self._streams["audio"] = audio
-        if self.video:
-            video = self._container.add_stream("vp8", rate=90000)
-            video.width, video.height = size or (640, 480)
-            self._streams["video"] = video
-
-    def _mux(self, kind: str, segment: object, packet: av.Packet[Any], arrival: float) -> None:
-        stream = self._streams.get(kind)
-        if stream is None or packet.pts is None or packet.time_base is None:
-            return
         clock = packet.time_base.denominator // max(1, packet.time_base.numerator)
-        key = (kind, segment)
-        seg = self._segments.get(key)
+        seg = self._segments.get(segment)
         if seg is None:
-            if kind == "video" and not is_keyframe(packet):
+            if self.kind == "video" and not is_keyframe(packet):
                 return  # a video segment starts at a keyframe (outlets guarantee it)
-            assert self._start is not None
-            seg = self._segments[key] = _Segment(
+            seg = self._segments[segment] = _Segment(
                 packet.pts, round((arrival - self._start) * clock))
         pts = packet.pts - seg.first_pts + seg.offset
-        last = self._last.get(kind)
-        if last is not None and pts <= last:
-            pts = last + 1
-        self._last[kind] = pts
+        if self._last is not None and pts <= self._last:
+            pts = self._last + 1
+        self._last = pts
         out = av.Packet(bytes(packet))  # the packet is shared with other outlets: copy it
         out.pts = out.dts = pts
         out.time_base = Fraction(1, clock)
         out.is_keyframe = is_keyframe(packet)
-        out.stream = stream
+        out.stream = self._stream
         self._container.mux(out)
-        self.written[kind] += 1
+        self.written += 1
         seconds = pts / clock
-        first, _ = self._span.get(kind, (seconds, seconds))
-        self._span[kind] = (min(first, seconds), seconds)
+        first = seconds if self._span is None else self._span[0]
+        self._span = (min(first, seconds), seconds)
 
-    def close(self) -> RecordedFile:
-        """Finish the file (idempotent): what was written, for how long."""
+    def _open(self, size: tuple[int, int] | None) -> None:
+        self._container = av.open(str(self.path), mode="w", format="webm")
+        if self.kind == "audio":
+            self._stream = self._container.add_stream("libopus", rate=48000)
+            self._stream.layout = "stereo"
+        else:
+            self._stream = self._container.add_stream("vp8", rate=90000)
+            self._stream.width, self._stream.height = size or (640, 480)
+
+    def close(self) -> tuple[float, float] | None:
+        """Finish the file (idempotent): the span written in seconds, None if nothing was."""
         self._closed = True
         if self._container is not None:
             self._container.close()
             self._container = None
-        spans = list(self._span.values())
-        duration = max(s[1] for s in spans) - min(s[0] for s in spans) if spans else 0.0
-        size = self.path.stat().st_size if self.path.exists() else 0
-        return RecordedFile(self.path, round(duration, 3), size, self.video)
+        return self._span
 
 
 @dataclass(eq=False)
 class Recording:
-    """One publisher's audio and video source being recorded (see the module docstring).
+    """A room being recorded (see the module docstring).
 
     Args:
-        user_id: whose media is recorded.
-        sources: kind ("audio"/"video") -> the source recorded for it ("audio", "camera",
-            "screen").
-        remux: the file writer.
+        presenter: whose video is recorded.
+        video_source: which of the presenter's sources ("screen", "camera").
+        path: the finished file's path; parts are written beside it.
         spawn: starts a task in the relay's task group.
+        start: the recording's start on the event loop's clock.
     """
 
-    user_id: str
-    sources: dict[str, str]
-    remux: WebmRemux
+    presenter: str
+    video_source: str
+    path: Path
     spawn: Callable[[Callable[[], Any]], object]
+    start: float
+    _parts: dict[tuple[str, str], TrackRemux] = field(default_factory=dict)
     _outlets: dict[Outlet, Forwarder] = field(default_factory=dict)
+    _stopped: bool = False
 
-    def follow(self, kind: str, forwarder: Forwarder) -> None:
-        """Record ``forwarder``'s packets as ``kind`` from now on (a new segment)."""
+    def wants(self, user_id: str, source: str) -> str | None:
+        """The kind this recording records ``user_id``'s ``source`` as, or None."""
+        if source == "audio":
+            return "audio"
+        if user_id == self.presenter and source == self.video_source:
+            return "video"
+        return None
+
+    def consider(self, user_id: str, source: str, forwarder: Forwarder) -> None:
+        """A publication started: record it from now on (a new segment) if it is wanted."""
+        kind = self.wants(user_id, source)
+        if kind is None or self._stopped:
+            return
+        part = self._parts.get((kind, user_id))
+        if part is None:
+            name = f"{self.path.stem}.{kind}.{len(self._parts)}.part.webm"
+            part = self._parts[(kind, user_id)] = TrackRemux(
+                self.path.with_name(name), kind, self.start)
         outlet = forwarder.attach()
         self._outlets[outlet] = forwarder
 
@@ -185,13 +203,24 @@ class Recording:
                 except MediaStreamError:
                     self._outlets.pop(outlet, None)
                     return
-                self.remux.write(kind, outlet, packet, loop.time())
+                part.write(outlet, packet, loop.time())
 
         self.spawn(pump)
 
-    def stop(self) -> RecordedFile:
-        """Stop reading and finish the file (idempotent)."""
+    def written(self, kind: str) -> int:
+        """Packets of ``kind`` written so far, over every part."""
+        return sum(p.written for (k, _), p in self._parts.items() if k == kind)
+
+    def stop(self) -> list[RecordedPart]:
+        """Stop reading and close every part (idempotent): the parts that hold packets."""
+        self._stopped = True
         for outlet, forwarder in list(self._outlets.items()):
             forwarder.detach(outlet)
         self._outlets.clear()
-        return self.remux.close()
+        parts = []
+        for (kind, user_id), remux in self._parts.items():
+            span = remux.close()
+            if span is not None:
+                parts.append(RecordedPart(kind, user_id, remux.path, span[0], span[1],
+                                          remux.written))
+        return parts

@@ -1,5 +1,7 @@
 """The relay: per room, publishers' tracks forwarded encoded to subscribers (docs/media.md).
 
+The bookkeeping (members, connections, unpublishing) is in ``media.members``.
+
 Two aiortc peer connections per participant, both offered by the client: the *publish*
 connection receives the participant's sources (``audio``, ``camera``, ``screen``), the
 *subscribe* connection sends them what they subscribed to. Every published track gets one
@@ -19,58 +21,35 @@ pay for it (``tests/test_startup_imports.py``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
 from media.config import IceServer, MediaRefused, RelayLimits
-from media.sdp import Section, ice_ufrag, sections
+from media.members import (
+    Member,
+    Publication,
+    RelayCore,
+    Subscription,
+    prefer_relayed_codecs,
+    subscription_changed,
+)
+from media.sdp import cap_bandwidth, sections
 from media.signaling import KIND_OF
 
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection (below)
-    from aiortc import RTCPeerConnection, RTCRtpSender
-
-    from media.forward import Forwarder, Outlet
     from media.recording import RecordedFile, Recording
 
 __all__ = ["IceServer", "MediaRefused", "MediaRelay", "RelayLimits"]
 
 log = logging.getLogger(__name__)
 
-@dataclass(eq=False, slots=True)
-class Publication:
-    user_id: str
-    source: str
-    mid: str
-    forwarder: Forwarder
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
-
-@dataclass(eq=False, slots=True)
-class _Subscription:
-    publication: Publication
-    outlet: Outlet
-    sender: RTCRtpSender
-
-
-@dataclass(eq=False, slots=True)
-class _Member:
-    user_id: str
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    publish_pc: RTCPeerConnection | None = None
-    subscribe_pc: RTCPeerConnection | None = None
-    publications: dict[str, Publication] = field(default_factory=dict)  # source ->
-    subscriptions: dict[str, _Subscription] = field(default_factory=dict)  # mid ->
-    spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
-
-
-class MediaRelay:
+class MediaRelay(RelayCore):
     """Rooms of publishers and subscribers, forwarding encoded media.
 
     Args:
@@ -92,19 +71,13 @@ class MediaRelay:
         ice_servers: Sequence[IceServer] = (),
         client_ice_servers: Sequence[IceServer] = (),
     ) -> None:
-        self.limits = limits or RelayLimits()
-        self.client_ice_servers = tuple(client_ice_servers)
-        self._ice_servers = tuple(ice_servers)
-        self._changed, self.changes = anyio.create_memory_object_stream[str](256)
-        self._rooms: dict[str, dict[str, _Member]] = {}
+        super().__init__(limits, ice_servers=ice_servers, client_ice_servers=client_ice_servers)
         self._recordings: dict[str, Recording] = {}
-        self._tg: anyio.abc.TaskGroup | None = None
-        self._connections = 0
-        self._subscriptions = 0
 
     async def __aenter__(self) -> MediaRelay:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._tg.start_soon(self._evaluate_speakers)
         return self
 
     async def __aexit__(
@@ -117,13 +90,15 @@ class MediaRelay:
         if tg is None:
             return None
         try:
-            for room_id in list(self._recordings):
-                self.stop_recording(room_id)
+            for recording in self._recordings.values():
+                recording.stop()  # parts stay in the scratch folder: nobody stores them
+            self._recordings.clear()
             for room_id in list(self._rooms):
                 for user_id in list(self._rooms.get(room_id, {})):
                     await self.leave(room_id, user_id)
         finally:
             self._changed.close()
+            self._spoke.close()
             tg.cancel_scope.cancel()
             await tg.__aexit__(exc_type, exc, tb)
         return None
@@ -182,7 +157,7 @@ class MediaRelay:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 started: list[Publication] = []
                 for transceiver in pc.getTransceivers():
-                    _prefer_relayed_codecs(transceiver)
+                    prefer_relayed_codecs(transceiver)
                     line = transceiver.mid
                     sent = tracks.get(line) if line is not None else None
                     if line is None or sent is None:
@@ -208,14 +183,36 @@ class MediaRelay:
             recording = self._recordings.get(room_id)
             for publication in started:
                 member.publications[publication.source] = publication
+                publication.forwarder.set_muted(publication.source in member.muted)
+                if publication.source == "audio":
+                    self._measure(room_id, publication)
                 self._start(publication)
-                if recording is not None and recording.user_id == user_id:
-                    for kind, source in recording.sources.items():
-                        if source == publication.source:  # back after leaving: a new segment
-                            recording.follow(kind, publication.forwarder)
+                if recording is not None:
+                    recording.consider(user_id, publication.source, publication.forwarder)
             for source in [s for s in member.publications if s not in tracks.values()]:
                 await self._unpublish(room_id, member, source)
-            return str(pc.localDescription.sdp)
+            # the browser sends each video at most at the cap the answer states
+            return cap_bandwidth(str(pc.localDescription.sdp), "video",
+                                 self.limits.max_video_bitrate)
+
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool:
+        """Stop (or resume) forwarding ``user_id``'s ``source`` to its subscribers and to a
+        recording, whatever the client sends; a resumed video starts at its next keyframe
+        (requested). The state outlives a republication of the source on this connection.
+
+        Returns:
+            whether the source is published here.
+        """
+        member = self._rooms.get(room_id, {}).get(user_id)
+        publication = None if member is None else member.publications.get(source)
+        if member is None or publication is None:
+            return False
+        if muted:
+            member.muted.add(source)
+        else:
+            member.muted.discard(source)
+        publication.forwarder.set_muted(muted)
+        return True
 
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool:
         """Stop forwarding one source; every subscriber's track of it ends (RTCP BYE).
@@ -253,7 +250,7 @@ class MediaRelay:
             section = found.get(mid)
             if section is None or section.kind != KIND_OF[source] or not section.receives:
                 raise MediaRefused("invalid", f"tracks: mid {mid} does not receive {source}")
-            publication = room.get(publisher, _Member(publisher)).publications.get(source)
+            publication = room.get(publisher, Member(publisher)).publications.get(source)
             if publication is None:
                 raise MediaRefused("not_found", f"{publisher} does not publish {source}")
             targets[mid] = publication
@@ -267,7 +264,8 @@ class MediaRelay:
                     raise MediaRefused("media_limit", "subscribers per room")
             if any(mid in member.spent_mids for mid in targets):
                 raise MediaRefused("invalid", "tracks: an ended m-line cannot be reused")
-            added = [m for m, p in targets.items() if _changed(member.subscriptions.get(m), p)]
+            added = [m for m, p in targets.items()
+                     if subscription_changed(member.subscriptions.get(m), p)]
             if self._subscriptions + len(added) > self.limits.subscriptions_per_process:
                 self._forget(room_id, member)
                 raise MediaRefused("media_limit", "forwarded tracks per process")
@@ -278,7 +276,7 @@ class MediaRelay:
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
                 for transceiver in pc.getTransceivers():
-                    _prefer_relayed_codecs(transceiver)
+                    prefer_relayed_codecs(transceiver)
                     line = transceiver.mid
                     if line is None or line in member.spent_mids:
                         continue
@@ -300,7 +298,7 @@ class MediaRelay:
                     transceiver.sender._send_keyframe = (  # type: ignore[method-assign]
                         target.forwarder.request_keyframe
                     )
-                    member.subscriptions[line] = _Subscription(target, outlet, transceiver.sender)
+                    member.subscriptions[line] = Subscription(target, outlet, transceiver.sender)
                     self._subscriptions += 1
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:
@@ -349,201 +347,50 @@ class MediaRelay:
     # -- recording -------------------------------------------------------------------------
 
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
-        """Record ``user_id``'s audio and video (screen if shared, else camera) to ``path``.
+        """Record the room's voices and ``user_id``'s video (screen if shared now, else
+        camera) to ``path``, each as it is published, until ``stop_recording``.
 
-        The recording follows the publisher when they leave and publish again; it ends with
-        ``stop_recording`` (or the relay).
+        Every audio publication is recorded, those that start later too; a publisher who
+        leaves and publishes again continues their part.
 
         Raises:
-            MediaRefused: not_found (the user publishes nothing), recording_active.
+            MediaRefused: not_found (nothing in the room to record), recording_active.
         """
         if room_id in self._recordings:
             raise MediaRefused("recording_active")
-        member = self._rooms.get(room_id, {}).get(user_id)
-        published = {} if member is None else member.publications
-        sources = {"audio": "audio"} if "audio" in published else {}
-        video = next((s for s in ("screen", "camera") if s in published), None)
-        if video is not None:
-            sources["video"] = video
-        if member is None or not sources:
-            raise MediaRefused("not_found", f"{user_id} publishes nothing to record")
-        from media.recording import Recording, WebmRemux
+        room = self._rooms.get(room_id, {})
+        presenter = room.get(user_id)
+        video = "screen" if presenter is not None and "screen" in presenter.publications \
+            else "camera"
+        from media.recording import Recording
 
         assert self._tg is not None
         tg = self._tg
-        recording = Recording(user_id, sources, WebmRemux(path, video=video is not None),
-                              lambda run: tg.start_soon(run))
-        for kind, source in sources.items():
-            recording.follow(kind, published[source].forwarder)
+        recording = Recording(user_id, video, path, lambda run: tg.start_soon(run),
+                              asyncio.get_running_loop().time())
+        wanted = [(m.user_id, p) for m in room.values() for p in m.publications.values()
+                  if recording.wants(m.user_id, p.source)]
+        if not wanted:
+            raise MediaRefused("not_found", "nothing in the room to record")
+        for member_id, publication in wanted:
+            recording.consider(member_id, publication.source, publication.forwarder)
         self._recordings[room_id] = recording
 
-    def stop_recording(self, room_id: str) -> RecordedFile | None:
-        """Finish the room's recording: the file written, or None when none ran."""
+    async def stop_recording(self, room_id: str) -> RecordedFile | None:
+        """Finish the room's recording: the file written, or None when none ran.
+
+        The parts are made into the stored file (``media.mixdown``: the voices mixed) in a
+        worker process (anyio's pool): forwarding goes on meanwhile, and the decoding and
+        encoding do not compete with it for this process's GIL (in a thread they delayed the
+        event loop by up to 80 ms on two cores; docs/media.md, "Recording").
+        """
         recording = self._recordings.pop(room_id, None)
-        return None if recording is None else recording.stop()
+        if recording is None:
+            return None
+        parts = recording.stop()
+        from media.mixdown import finish
+        from media.recording import RecordedFile
 
-    # -- internals -------------------------------------------------------------------------
-
-    def _member(self, room_id: str, user_id: str) -> _Member:
-        if self._tg is None:
-            raise MediaRefused("media_unavailable", "the relay is not running")
-        room = self._rooms.setdefault(room_id, {})
-        member = room.get(user_id)
-        if member is None:
-            member = room[user_id] = _Member(user_id)
-        return member
-
-    def _forget(self, room_id: str, member: _Member) -> None:
-        room = self._rooms.get(room_id, {})
-        if (room.get(member.user_id) is member and member.publish_pc is None
-                and member.subscribe_pc is None):
-            del room[member.user_id]
-        if not room:
-            self._rooms.pop(room_id, None)
-
-    def _connection(self, room_id: str, user_id: str, name: str) -> RTCPeerConnection:
-        member = self._rooms[room_id][user_id]
-        if self._connections >= self.limits.connections_per_process:
-            self._forget(room_id, member)
-            raise MediaRefused("media_limit", "peer connections per process")
-        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer, RTCPeerConnection
-
-        from media import passthrough
-
-        try:
-            passthrough.install()  # idempotent
-        except passthrough.HookUnavailable as exc:  # another aiortc: no forwarding at all
-            log.error("media relay unavailable: %s", exc)
-            self._forget(room_id, member)
-            raise MediaRefused("media_unavailable", "the media relay cannot run here") from exc
-        # max-bundle: with aiortc's default ("balanced"), a second m-line of a kind that is
-        # not first in the offer keeps a transport that bundling then stops, and its media
-        # never flows (audio + camera + screen in one offer: the screen is lost; 1.16).
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in self._ice_servers
-        ], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
-        self._connections += 1
-        if name == "publish":
-            member.publish_pc = pc
-        else:
-            member.subscribe_pc = pc
-        connected = asyncio.Event()
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "connected":
-                connected.set()
-            elif pc.connectionState in ("failed", "closed"):
-                await self._lost(room_id, user_id, pc)
-
-        async def watchdog() -> None:
-            with anyio.move_on_after(self.limits.connect_timeout):
-                await connected.wait()
-                return
-            log.info("%s connection of %s in %s never connected", name, user_id, room_id)
-            await self._lost(room_id, user_id, pc)
-
-        assert self._tg is not None
-        self._tg.start_soon(watchdog)
-        return pc
-
-    async def _lost(self, room_id: str, user_id: str, pc: RTCPeerConnection) -> None:
-        member = self._rooms.get(room_id, {}).get(user_id)
-        if member is None:
-            return
-        changed = False
-        async with member.lock:
-            if member.publish_pc is pc:
-                changed = bool(member.publications)
-                await self._drop_connection(member, "publish", room_id)
-            elif member.subscribe_pc is pc:
-                await self._drop_connection(member, "subscribe", room_id)
-        self._forget(room_id, member)
-        if changed:
-            with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
-                self._changed.send_nowait(room_id)
-
-    async def _replace_if_new(self, room_id: str, member: _Member, name: str,
-                              offer: str) -> None:
-        """An offer from another connection (a reloaded page, a second tab, a client that
-        recovers from a failed one: aiortc has no ICE restart) replaces the current one."""
-        pc = member.publish_pc if name == "publish" else member.subscribe_pc
-        current = None if pc is None or pc.remoteDescription is None else ice_ufrag(
-            pc.remoteDescription.sdp)
-        if current is not None and current != ice_ufrag(offer):
-            await self._drop_connection(member, name, room_id)
-
-    async def _drop_connection(self, member: _Member, name: str, room_id: str = "") -> None:
-        if name == "publish":
-            pc, member.publish_pc = member.publish_pc, None
-            for source in list(member.publications):
-                await self._unpublish(room_id, member, source)
-        else:
-            pc, member.subscribe_pc = member.subscribe_pc, None
-            for mid in list(member.subscriptions):
-                self._end_subscription(member, mid)
-            member.spent_mids.clear()
-        if pc is not None:
-            self._connections -= 1
-            await pc.close()
-
-    def _publication(self, user_id: str, source: str, mid: str, receiver: Any,
-                     section: Section) -> Publication:
-        ssrcs = list(section.ssrcs)
-
-        async def request_keyframe() -> None:
-            targets = ssrcs or [s.source for s in receiver.getSynchronizationSources()]
-            for ssrc in targets:
-                await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
-
-        from media.forward import Forwarder
-
-        limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
-        forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
-                              keyframe_interval=self.limits.keyframe_interval)
-        return Publication(user_id, source, mid, forwarder)
-
-    def _start(self, publication: Publication) -> None:
-        async def run() -> None:
-            with publication.scope:
-                await publication.forwarder.run()
-
-        assert self._tg is not None
-        self._tg.start_soon(run)
-
-    async def _unpublish(self, room_id: str, member: _Member, source: str) -> bool:
-        publication = member.publications.pop(source, None)
-        if publication is None:
-            return False
-        publication.scope.cancel()
-        publication.forwarder.close()
-        for subscriber in list(self._rooms.get(room_id, {}).values()):
-            for mid, sub in list(subscriber.subscriptions.items()):
-                if sub.publication is publication:
-                    self._end_subscription(subscriber, mid)
-                    subscriber.spent_mids.add(mid)
-                    # RTCP BYE: the subscriber's receiver ends its track (RFC 3550 6.6).
-                    await sub.sender.stop()
-        return True
-
-    def _end_subscription(self, member: _Member, mid: str) -> None:
-        sub = member.subscriptions.pop(mid, None)
-        if sub is not None:
-            sub.publication.forwarder.detach(sub.outlet)
-            self._subscriptions -= 1
-
-
-def _changed(current: _Subscription | None, target: Publication) -> bool:
-    return current is None or current.publication is not target
-
-
-def _prefer_relayed_codecs(transceiver: Any) -> None:
-    """VP8 (with RTX) for video, Opus for audio: what a forwarded bitstream can be re-sent as."""
-    from aiortc import RTCRtpSender
-
-    wanted = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}[transceiver.kind]
-    capabilities = RTCRtpSender.getCapabilities(transceiver.kind).codecs
-    transceiver.setCodecPreferences(
-        [c for c in capabilities if c.mimeType.lower() in wanted]
-    )
+        if not parts:
+            return RecordedFile(recording.path, 0.0, 0, False)
+        return await anyio.to_process.run_sync(finish, parts, recording.path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Section", "ice_ufrag", "sections"]
+__all__ = ["Section", "cap_bandwidth", "ice_ufrag", "sections"]
 
 _DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
@@ -67,3 +67,34 @@ def ice_ufrag(sdp: str) -> str | None:
         if line.startswith("a=ice-ufrag:"):
             return line[len("a=ice-ufrag:"):]
     return None
+
+
+def cap_bandwidth(sdp: str, kind: str, bits_per_second: int) -> str:
+    """``sdp`` with every ``kind`` media section capped at ``bits_per_second``.
+
+    The cap is written as ``b=AS`` (kbit/s, RFC 8866) and ``b=TIAS`` (bit/s, RFC 3890) right
+    after the section's ``c=`` line (or its ``m=`` line when it has none), replacing any ``b=``
+    lines it had: a browser applies the remote description's bandwidth as the ceiling of what it
+    sends on that section, so the relay's answer caps a publisher without trusting the page.
+    """
+    out: list[str] = []
+    newline = "\r\n" if "\r\n" in sdp else "\n"
+    in_kind = pending = False
+    caps = [f"b=AS:{max(1, bits_per_second // 1000)}", f"b=TIAS:{bits_per_second}"]
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if pending:
+                out.extend(caps)
+            in_kind = line[2:].split(" ", 1)[0] == kind
+            pending = in_kind
+            out.append(line)
+            continue
+        if in_kind and line.startswith("b="):
+            continue  # replaced by the cap
+        if pending and not line.startswith(("i=", "c=")):
+            out.extend(caps)  # b= comes after i= and c=, before k= and a=
+            pending = False
+        out.append(line)
+    if pending:
+        out.extend(caps)
+    return newline.join(out) + newline

@@ -21,12 +21,11 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol
 
 import anyio
-from anyio.abc import TaskGroup
 
+from collab.background import Background
 from collab.errors import CloseCode, Reject
 from collab.hooks import Configure, Extension
 from collab.kinds import Authorize
@@ -77,7 +76,7 @@ class Audience(Protocol):
         ...
 
 
-class NoteFeed(Extension):
+class NoteFeed(Background, Extension):
     """Sends ``notes.changed`` messages on the users' feeds (a collab extension for the server
     it runs in, and an async context manager for its coalescing timers).
 
@@ -92,7 +91,6 @@ class NoteFeed(Extension):
         self._audience = audience
         self._coalesce = coalesce
         self._server: CollabServer | None = None
-        self._group: TaskGroup | None = None
         self._last: dict[tuple[str, str], float] = {}  # (user, note) -> last "updated" sent
         self._pending: set[tuple[str, str]] = set()  # a trailing "updated" is scheduled
         self.sent = 0
@@ -100,24 +98,6 @@ class NoteFeed(Extension):
 
     async def on_configure(self, event: Configure) -> None:
         self._server = event.server
-
-    async def __aenter__(self) -> Self:
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        group, self._group = self._group, None
-        if group is None:
-            return None
-        group.cancel_scope.cancel()  # pending trailing messages are dropped (at most once)
-        return await group.__aexit__(exc_type, exc, tb)
 
     async def note_changed(
         self,

@@ -18,13 +18,12 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import anyio
-from anyio.abc import TaskGroup
 from pycrdt import Doc
 
+from collab.background import Background, Loop
 from collab.hooks import AfterLoadDocument, BeforeUnloadDocument, Change, Configure, Extension
 from collab.server import CollabServer
 from notes.feeds import NoteFeed
@@ -56,7 +55,7 @@ class _Pending:
     fill: bool = False  # ``meta`` lacks keys: fill them from the row first
 
 
-class MetaMirror(Extension):
+class MetaMirror(Background, Extension):
     """Keeps the notes rows' title, tags and folder in step with the documents' ``meta``."""
 
     priority = 11  # after persistence and fan-out, before search indexing
@@ -81,31 +80,14 @@ class MetaMirror(Extension):
         self._busy = 0  # documents being processed now
         self._wake = anyio.Event()
         self._done = anyio.Event()
-        self._group: TaskGroup | None = None
         self.mirrored = 0
         """Rows changed so far (for tests)."""
 
     async def on_configure(self, event: Configure) -> None:
         self._server = event.server
 
-    async def __aenter__(self) -> Self:
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        group.start_soon(self._run)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        group, self._group = self._group, None
-        if group is None:
-            return None
-        group.cancel_scope.cancel()  # unloads (before this) already did the pending work
-        return await group.__aexit__(exc_type, exc, tb)
+    def _loops(self) -> tuple[Loop, ...]:
+        return (self._run,)  # on exit: unloads (before it) already did the pending work
 
     # -- hooks ----------------------------------------------------------------------------
 

@@ -18,12 +18,11 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 import anyio
-from anyio.abc import TaskGroup
 
+from collab.background import Background, Loop
 from collab.hooks import BeforeUnloadDocument, Change, Configure, Extension
 from collab.server import CollabServer
 from notes.richtext import to_plain_text
@@ -60,7 +59,7 @@ class _Dirty:
     last: float
 
 
-class SearchIndexer(Extension):
+class SearchIndexer(Background, Extension):
     """Keeps `notes.content_text` in step with the live documents (debounced).
 
     Args:
@@ -85,7 +84,6 @@ class SearchIndexer(Extension):
         self._server: CollabServer | None = None
         self._dirty: dict[str, _Dirty] = {}
         self._wake = anyio.Event()
-        self._group: TaskGroup | None = None
         self.indexed = 0
         """Texts written so far (for tests and metrics)."""
         self._written = anyio.Event()
@@ -94,26 +92,12 @@ class SearchIndexer(Extension):
         """Read live documents through the server this extension runs in."""
         self._server = event.server
 
-    async def __aenter__(self) -> Self:
-        group = anyio.create_task_group()
-        await group.__aenter__()
-        self._group = group
-        group.start_soon(self._run)
-        return self
+    def _loops(self) -> tuple[Loop, ...]:
+        return (self._run,)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        group, self._group = self._group, None
-        if group is None:
-            return None
+    async def _drain(self) -> None:
         with anyio.CancelScope(shield=True), anyio.move_on_after(10):
             await self.flush()
-        group.cancel_scope.cancel()
-        return await group.__aexit__(exc_type, exc, tb)
 
     # -- hooks ----------------------------------------------------------------------------
 

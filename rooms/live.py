@@ -231,6 +231,9 @@ class RoomKind(Extension):
         await carry_out(server, self._sessions, uuid.UUID(doc_id), outcome.effects)
         if self.media is not None and any(e.kind == "end" for e in outcome.effects):
             await self.media.end(server, doc_id, actor.user_id)
+        if self.media is not None and any(e.kind in ("role", "remove") for e in outcome.effects):
+            # (peer to peer: what the member may no longer send leaves the room's p2p map)
+            await self.media.prune_p2p(server, doc_id)
         return outcome.data
 
 

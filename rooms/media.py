@@ -11,8 +11,23 @@ settings. Who may publish (docs/media.md, "Who may publish"):
 * viewers never. Anyone in the room may subscribe.
 
 What is published, and its mute state, is mirrored into the room document's ``media`` map
-(userId → source → ``{"muted": bool}``), so every page (on every node) sees who sends what and
-offers again on its subscribe connection when it changes.
+(userId → source → ``{"muted": bool}``, plus ``"forced": true`` while a host's mute holds), so
+every page (on every node) sees who sends what and offers again on its subscribe connection
+when it changes. Mute is enforced by the relay: a muted source is not forwarded
+(``MediaBackend.set_muted``), whatever the client sends. Mute rules:
+
+* the owner may always mute; they may unmute only if they may publish that source now (above),
+  which also decides whether a host's forced mute can be undone by them;
+* hosts and co-hosts may mute anyone's source (``userId``): a *forced* mute; they cannot unmute
+  someone else (turning a microphone on is the owner's decision).
+
+Who speaks (the relay measures the audio level of each voice) is written to the state Map's
+``speaker`` (``{"userId": active speaker or None, "speaking": [userIds]}``) when it changes,
+at most four times a second per room.
+
+Small meetings go peer to peer (``rooms.p2p``): ``media.p2p.*`` actions go there, and every
+write of the ``media`` map or the recording state settles the room's media mode in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +40,8 @@ from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+
 from collab import CollabServer
 from collab.types import YDoc
 from media.config import MediaRefused
@@ -33,6 +50,10 @@ from media.signaling import (
     Ice,
     Leave,
     Mute,
+    P2pFailed,
+    P2pIce,
+    P2pPublish,
+    P2pSignal,
     Publish,
     Record,
     SignalingError,
@@ -41,6 +62,8 @@ from media.signaling import (
 )
 from media.signaling import parse as parse_media
 from rooms import document as d
+from rooms.p2p import P2P, P2pRooms, current_mode, prune, settle
+from rooms.p2p import clear as clear_p2p
 from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 
 if TYPE_CHECKING:
@@ -48,13 +71,16 @@ if TYPE_CHECKING:
 
     from media.config import IceServer, RelayLimits
     from media.recording import RecordedFile
+    from media.speaker import Speakers
 
-__all__ = ["MEDIA", "RECORDING", "MediaBackend", "RecordingSink", "RoomMedia", "may_publish"]
+__all__ = ["MEDIA", "RECORDING", "SPEAKER", "MediaBackend", "RecordingSink", "RoomMedia",
+           "may_publish"]
 
 log = logging.getLogger(__name__)
 
-MEDIA = "media"  # room Map: userId -> {source: {"muted": bool}}
+MEDIA = "media"  # room Map: userId -> {source: {"muted": bool, "forced"?: True}}
 RECORDING = "recording"  # in the room's state Map: {userId, startedAt} while recording, else None
+SPEAKER = "speaker"  # in the room's state Map: {userId: active speaker | None, speaking: [ids]}
 
 
 class MediaBackend(Protocol):
@@ -66,10 +92,13 @@ class MediaBackend(Protocol):
     client_ice_servers: tuple[IceServer, ...]
     limits: RelayLimits
     changes: MemoryObjectReceiveStream[str]
+    speaker_changes: MemoryObjectReceiveStream[str]  # rooms whose speakers changed
 
     async def publish(self, room_id: str, user_id: str, offer: str,
                       tracks: Mapping[str, str]) -> str: ...
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool: ...
+    def speakers(self, room_id: str) -> Speakers: ...
     async def subscribe(self, room_id: str, user_id: str, offer: str,
                         wanted: Mapping[str, tuple[str, str]]) -> str: ...
     async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
@@ -77,12 +106,11 @@ class MediaBackend(Protocol):
     async def leave(self, room_id: str, user_id: str) -> None: ...
     async def close_room(self, room_id: str) -> None: ...
     def publications(self, room_id: str) -> dict[str, list[str]]: ...
-    # A relay in this process answers these two at once; a backend forwarding them to another
-    # node (``media.home.HomedMedia``) returns an awaitable.
+    # A relay in this process starts at once; a backend forwarding it to another node
+    # (``media.home.HomedMedia``) returns an awaitable.
     def start_recording(self, room_id: str, user_id: str,
                         path: Path) -> Awaitable[None] | None: ...
-    def stop_recording(
-        self, room_id: str) -> RecordedFile | Awaitable[RecordedFile | None] | None: ...
+    async def stop_recording(self, room_id: str) -> RecordedFile | None: ...
 
 
 class RecordingSink(Protocol):
@@ -113,13 +141,18 @@ class RoomMedia:
         relay: the running media server of this process (``media.relay.MediaRelay``).
         recordings: where finished recordings go; None refuses ``media.record``.
         scratch: the folder recordings are written to while they run.
+        p2p_limit: the most publishers a room may have peer to peer (0: always the relay).
     """
 
+    _MOVE_WAIT = 10.0  # seconds a recording waits for its publisher to move to the relay
+
     def __init__(self, relay: MediaBackend, recordings: RecordingSink | None = None,
-                 scratch: Path | None = None) -> None:
+                 scratch: Path | None = None, p2p_limit: int = 4) -> None:
         self.relay = relay
         self.recordings = recordings
         self.scratch = scratch
+        self.p2p = P2pRooms(p2p_limit, may_publish)
+        self._mirrored: dict[str, anyio.Event] = {}  # set (and dropped) by the next mirror
 
     async def act(
         self, server: CollabServer, doc_id: str, action: str, fields: Mapping[str, Any],
@@ -155,9 +188,14 @@ class RoomMedia:
         settings: Mapping[str, Any],
     ) -> dict[str, object]:
         relay, user = self.relay, actor.user_id
+        if isinstance(message, P2pPublish | P2pSignal | P2pIce | P2pFailed):
+            return await self.p2p.act(server, doc_id, message, actor, status, settings)
         if isinstance(message, Config):
+            async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                mode = room.transact(lambda doc: settle(doc, self.p2p.limit))
             return {"iceServers": [s.as_json() for s in relay.client_ice_servers],
-                    "limits": relay.limits.as_json()}
+                    "limits": {**relay.limits.as_json(), "p2pPublishers": self.p2p.limit},
+                    "mode": mode}
         if isinstance(message, Publish):
             if status != "live":
                 raise Rejected("not_started")
@@ -179,11 +217,19 @@ class RoomMedia:
                 raise Rejected("not_found")
             return {}
         if isinstance(message, Mute):
+            owner = message.user_id or user
+            forced = owner != user
+            if forced and (actor.role not in HOSTS or not message.muted):
+                raise Rejected("not_allowed")
             if not message.muted and not may_publish(actor.role, settings, message.source):
                 raise Rejected("not_allowed")
-            if message.source not in relay.publications(doc_id).get(user, []):
-                raise Rejected("not_found")
-            await self.mirror(server, doc_id, muted={message.source: message.muted}, user=user)
+            if message.source not in relay.publications(doc_id).get(owner, []):
+                if not await self._mute_p2p(server, doc_id, owner, message.source,
+                                            message.muted, forced):
+                    raise Rejected("not_found")
+                return {}
+            await self.mirror(server, doc_id, muted={message.source: message.muted}, user=owner,
+                              forced=forced)
             return {}
         if isinstance(message, Record):
             return await self._record(server, doc_id, message, actor, status)
@@ -202,6 +248,7 @@ class RoomMedia:
             target = message.user_id or actor.user_id
             self.scratch.mkdir(parents=True, exist_ok=True)
             path = self.scratch / f"{doc_id}-{uuid.uuid4().hex}.webm"
+            await self._to_relay(server, doc_id, target)
             started = self.relay.start_recording(doc_id, target, path)
             if started is not None:
                 await started
@@ -213,19 +260,71 @@ class RoomMedia:
             raise Rejected("not_found")
         return stored
 
+    async def _to_relay(self, server: CollabServer, doc_id: str, user_id: str) -> None:
+        """The relay records: a room in P2P mode moves to the relay (``rooms.p2p``) and this
+        waits, bounded, for ``user_id``'s pages to publish there."""
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            if current_mode(room.doc) != "p2p":
+                return
+            sending = user_id in d.keys(d.ymap(room.doc, P2P))
+            room.transact(lambda doc: settle(doc, self.p2p.limit, moved="recording"))
+        if not sending:
+            return
+        # Published at the relay: this node's mirror says so, or (the relay being another
+        # node's, the room's media home) the room's ``media`` map, which that node writes.
+        with anyio.move_on_after(self._MOVE_WAIT):
+            while not self.relay.publications(doc_id).get(user_id):
+                async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                    if user_id in d.keys(d.ymap(room.doc, MEDIA)):
+                        return
+                with anyio.move_on_after(0.2):
+                    await self._mirrored.setdefault(doc_id, anyio.Event()).wait()
+
+    async def _mute_p2p(self, server: CollabServer, doc_id: str, user_id: str, source: str,
+                        muted: bool, forced: bool = False) -> bool:
+        """Mute state of a source sent peer to peer (``forced``: a host's mute, kept until the
+        owner may and does unmute); False: the user does not send it. Peer to peer, the mute
+        is the pages' to apply: no server sits in the path (docs/media.md)."""
+        def write(doc: YDoc) -> bool:
+            p2p = d.ymap(doc, P2P)
+            entry = d.entry(p2p, user_id) or {}
+            if source not in entry:
+                return False
+            was = entry[source] if isinstance(entry[source], Mapping) else {}
+            force = forced or (bool(was.get("forced")) and muted)
+            value = {"muted": True, "forced": True} if muted and force else {"muted": muted}
+            if entry[source] != value:
+                p2p[user_id] = {**entry, source: value}
+            return True
+
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            return bool(room.transact(write))
+
+    async def prune_p2p(self, server: CollabServer, doc_id: str) -> None:
+        """A role, a removal or the settings changed: drop what members may no longer send
+        peer to peer (their peers close those connections when the ``p2p`` map says so)."""
+        async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+            room.transact(lambda doc: prune(doc, may_publish))
+
     async def end(self, server: CollabServer, doc_id: str, user_id: str) -> None:
         """The session ended: a running recording is finished and stored (on behalf of
-        ``user_id``, who ended it) and everyone's media ends."""
+        ``user_id``, who ended it) and everyone's media ends (through the relay and peer to
+        peer)."""
         try:
             await self._finish_recording(server, doc_id, user_id)
         finally:
             await self.relay.close_room(doc_id)
+            async with server.open_direct(d.room_name(doc_id), actor="room") as room:
+                room.transact(clear_p2p)
             await self.mirror(server, doc_id)
 
     async def _finish_recording(self, server: CollabServer, doc_id: str,
                                 user_id: str) -> dict[str, object] | None:
-        stopped = self.relay.stop_recording(doc_id)
-        recorded = await stopped if isinstance(stopped, Awaitable) else stopped
+        try:
+            recorded = await self.relay.stop_recording(doc_id)
+        except Exception:  # the file could not be finished: the recording is over anyway
+            await self._set_recording(server, doc_id, None)
+            raise
         if recorded is None or self.recordings is None:
             return None
         await self._set_recording(server, doc_id, None)
@@ -239,32 +338,64 @@ class RoomMedia:
 
     async def _set_recording(self, server: CollabServer, doc_id: str,
                              value: dict[str, object] | None) -> None:
+        def write(doc: YDoc) -> None:
+            d.ymap(doc, d.STATE)[RECORDING] = value
+            settle(doc, self.p2p.limit, ended=value is None)
+
         async with server.open_direct(d.room_name(doc_id), actor="room") as room:
-            room.transact(lambda doc: d.ymap(doc, d.STATE).__setitem__(RECORDING, value))
+            room.transact(write)
 
     async def follow(self, server: CollabServer) -> None:
         """Mirror the rooms whose publications the relay reports changed on their own (a
-        publisher's connection failed); runs until the relay closes its ``changes``."""
-        async for room_id in self.relay.changes:
+        publisher's connection failed), and whose speakers changed; runs until the relay
+        closes its streams."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._follow_speakers, server)
+            async for room_id in self.relay.changes:
+                try:
+                    await self.mirror(server, room_id)
+                except Exception:
+                    log.exception("could not mirror the media of room %s", room_id)
+
+    async def _follow_speakers(self, server: CollabServer) -> None:
+        async for room_id in self.relay.speaker_changes:
+            value = self.relay.speakers(room_id).as_json()
+
+            def write(doc: YDoc, value: dict[str, object] = value) -> None:
+                state = d.ymap(doc, d.STATE)
+                if d.entry(state, SPEAKER) != value:
+                    state[SPEAKER] = value
+
             try:
-                await self.mirror(server, room_id)
+                async with server.open_direct(d.room_name(room_id), actor="room") as room:
+                    room.transact(write)
             except Exception:
-                log.exception("could not mirror the media of room %s", room_id)
+                log.exception("could not write the speakers of room %s", room_id)
 
     async def leave(self, server: CollabServer, doc_id: str, user_id: str) -> None:
-        """End a participant's media in a room (they left, were removed, or asked)."""
+        """End a participant's media in a room (they left, were removed, or asked): through
+        the relay and peer to peer."""
         await self.relay.leave(doc_id, user_id)
-        await self.mirror(server, doc_id)
+        await self.mirror(server, doc_id, gone=user_id)
 
     async def mirror(
         self, server: CollabServer, doc_id: str, *, muted: Mapping[str, bool] | None = None,
-        user: str | None = None,
+        user: str | None = None, forced: bool = False, gone: str | None = None,
     ) -> None:
-        """Write this node's publications of the room into its ``media`` map (mute kept)."""
+        """Write this node's publications of the room into its ``media`` map (mute kept; the
+        ``muted`` changes of ``user``, a host's if ``forced``), settle the room's media mode,
+        then have the relay enforce the map's mute state; ``gone``: a member whose P2P
+        publications end too."""
         published = self.relay.publications(doc_id)
+        states: dict[tuple[str, str], bool] = {}
+        limit = self.p2p.limit
 
         def write(doc: YDoc) -> None:
             media = d.ymap(doc, MEDIA)
+            had = bool(d.keys(media))
+            p2p = d.ymap(doc, P2P)
+            if gone is not None and gone in d.keys(p2p):
+                del p2p[gone]
             for user_id in d.keys(media):
                 if user_id not in published:
                     del media[user_id]
@@ -273,12 +404,22 @@ class RoomMedia:
                 entry: dict[str, Any] = {}
                 for source in sources:
                     was = before.get(source)
-                    mute = bool(was.get("muted")) if isinstance(was, Mapping) else False
+                    was = was if isinstance(was, Mapping) else {}
+                    mute, force = bool(was.get("muted")), bool(was.get("forced"))
                     if user_id == user and muted is not None and source in muted:
                         mute = muted[source]
-                    entry[source] = {"muted": mute}
+                        force = forced or (force and mute)
+                    entry[source] = {"muted": True, "forced": True} if mute and force else {
+                        "muted": mute}
+                    states[(user_id, source)] = mute
                 if entry != before:
                     media[user_id] = entry
+            settle(doc, limit, ended=had and not d.keys(media))
 
         async with server.open_direct(d.room_name(doc_id), actor="room") as room:
             room.transact(write)
+        for (user_id, source), mute in states.items():
+            self.relay.set_muted(doc_id, user_id, source, mute)
+        waiting = self._mirrored.pop(doc_id, None)
+        if waiting is not None:
+            waiting.set()

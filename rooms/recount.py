@@ -23,12 +23,11 @@ task of their own (never inside the fan-out reader), at most one per room per
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 import anyio
-from anyio.abc import TaskGroup
 
 from collab import CollabServer
+from collab.background import Background, Loop
 from collab.errors import ServerGoingAway
 from collab.types import YDoc
 from rooms import document as d
@@ -60,7 +59,7 @@ def recount(room: YDoc, ledger: YDoc) -> int:
     return rewritten
 
 
-class Recounter:
+class Recounter(Background):
     """Recounts the rooms whose ledger changed on another node (see the module docstring)."""
 
     def __init__(self, interval: float = 0.05, settle_timeout: float = 10.0) -> None:
@@ -70,7 +69,6 @@ class Recounter:
         self._pending: set[str] = set()
         self._settled: dict[str, list[anyio.Event]] = {}  # room -> who waits for its recount
         self._wake = anyio.Event()
-        self._tg: TaskGroup | None = None
 
     def request(self, doc_id: str) -> None:
         self._pending.add(doc_id)
@@ -85,22 +83,8 @@ class Recounter:
         with anyio.move_on_after(self.settle_timeout):
             await done.wait()
 
-    async def __aenter__(self) -> Recounter:
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._run)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        tg, self._tg = self._tg, None
-        if tg is not None:
-            tg.cancel_scope.cancel()
-            await tg.__aexit__(exc_type, exc, tb)
+    def _loops(self) -> tuple[Loop, ...]:
+        return (self._run,)
 
     async def _run(self) -> None:
         try:

@@ -45,6 +45,7 @@ REASONS = {
     "limit_reached": "the session holds as many of these as it may",
     "media_limit": "a media limit of the room or the server is reached (docs/media.md)",
     "media_unavailable": "no media relay runs here, or the offer could not be answered",
+    "media_mode": "the room's media runs through the relay now, not peer to peer (docs/media.md)",
     "recording_active": "the room is already being recorded",
     "internal": "the server failed; the action was not applied, or only partly (logged)",
 }

@@ -20,6 +20,7 @@ from rooms import document as d
 from rooms.effects import store_engagement
 from rooms.export import NotesRenderer, build_export
 from rooms.live import RoomKind
+from rooms.media import RoomMedia
 from rooms.rules import DEFAULT_MAX_PARTICIPANTS
 from rooms.shared_notes import SharedNotesAccess
 from storage.db import Database
@@ -111,7 +112,16 @@ class RoomService:
                         settings=updated.settings)
 
         await self._room(live.id, mirror)
+        media = self._media()
+        if media is not None and self.server is not None and "settings" in changes:
+            await media.prune_p2p(self.server, str(live.id))
         return updated
+
+    def _media(self) -> RoomMedia | None:
+        if self.server is None:
+            return None
+        kind = next((e for e in self.server.extensions if isinstance(e, RoomKind)), None)
+        return None if kind is None else kind.media
 
     async def transition(self, live: LiveSession, step: str) -> LiveSession:
         allowed, target = _TRANSITIONS[step]

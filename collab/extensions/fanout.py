@@ -6,7 +6,7 @@ fan-out does not echo them. Keys, with ``prefix`` (default ``collab:``)::
 
     {prefix}doc:{name}        updates    n=<node id>, u=<v1 update> | n, r=1 (reload from store)
     {prefix}awareness:{name}  awareness  n, a=<awareness update> | n, q=1 (who is here?)
-                                         | n, s=<stateless message broadcast>
+                                         | n, s=<stateless message broadcast>[, t=<to user>]
     {prefix}changes:{id}      d=<document>: "d has new entries" (one per document and batch)
                               | n, c=<control command> (close, read-only, role: every node)
     {prefix}nodes             n=<node id> when a node starts and every heartbeat | n, b=1 (it stops)
@@ -94,7 +94,8 @@ class PeerTarget(Protocol):
     async def apply_remote_awareness(self, name: str, payload: bytes, origin: Origin) -> None:
         """Relay an awareness update from another node to this node's clients of ``name``."""
 
-    async def apply_remote_stateless(self, name: str, payload: str, origin: Origin) -> None:
+    async def apply_remote_stateless(self, name: str, payload: str, origin: Origin,
+                                     user_id: str | None = None) -> None:
         """Deliver another node's stateless broadcast to this node's clients of ``name``."""
 
     async def apply_remote_control(self, command: Control, origin: Origin) -> int:
@@ -337,8 +338,11 @@ class RedisFanout(Extension):
         """Relay a stateless broadcast of this node (at most once, like awareness)."""
         if event.origin.kind == "peer" or not self.connected:
             return
-        self._outbox.put(Outgoing(event.document, self.awareness_key(event.document),
-                                  {"n": self.node_id, "s": event.payload.encode()}, 100))
+        fields: dict[bytes | str, bytes | str] = {"n": self.node_id, "s": event.payload.encode()}
+        if event.user_id is not None:
+            fields["t"] = event.user_id
+        self._outbox.put(Outgoing(event.document, self.awareness_key(event.document), fields,
+                                  100))
 
     async def on_control(self, event: ControlApplied) -> None:
         """Relay a control command issued on this node to every other node."""
@@ -380,7 +384,9 @@ class RedisFanout(Extension):
             if not is_doc and b"q" in fields:
                 self._answer_awareness_query(sub.name)
             elif not is_doc and b"s" in fields:
-                await target.apply_remote_stateless(sub.name, fields[b"s"].decode(), origin)
+                to = fields.get(b"t")
+                await target.apply_remote_stateless(sub.name, fields[b"s"].decode(), origin,
+                                                    None if to is None else to.decode())
             elif not is_doc:
                 await target.apply_remote_awareness(sub.name, fields[b"a"], origin)
             elif b"u" in fields:

@@ -19,12 +19,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Protocol
 
 import anyio
-from anyio.abc import TaskGroup
 
+from collab.background import Background, Loop
 from collab.hooks import Change, Extension, LoadDocument, StoreDocument
 from collab.metrics import CollabMetrics
 
@@ -80,7 +79,7 @@ class StoreUnavailable(Exception):
     """The store failed and queued updates are not durable yet (they stay queued)."""
 
 
-class Persistence(Extension):
+class Persistence(Background, Extension):
     """Loads documents from a ``DocumentStore`` and group-commits their updates to it.
 
     Enter it as an async context manager (``CollabServer`` does) to run the commit loop; its
@@ -118,39 +117,24 @@ class Persistence(Extension):
         self._wake = anyio.Event()
         self._progress = anyio.Event()
         self._urgent = anyio.Event()
-        self._tg: TaskGroup | None = None
 
     @property
     def backlog(self) -> int:
         """Entries queued or being written."""
         return len(self._pending) + len(self._inflight)
 
-    async def __aenter__(self) -> Persistence:
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._commit_loop)
-        return self
+    def _loops(self) -> tuple[Loop, ...]:
+        return (self._commit_loop,)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            with anyio.move_on_after(self.final_flush_timeout):
-                while self.backlog:
-                    try:
-                        await self.flush()
-                    except StoreUnavailable:
-                        await anyio.sleep(min(self.max_backoff, 0.1))
-            if self.backlog:
-                log.error("shutdown with %d updates not stored", self.backlog)
-        finally:
-            assert self._tg is not None
-            self._tg.cancel_scope.cancel()
-            await self._tg.__aexit__(None, None, None)
-            self._tg = None
+    async def _drain(self) -> None:
+        with anyio.move_on_after(self.final_flush_timeout):
+            while self.backlog:
+                try:
+                    await self.flush()
+                except StoreUnavailable:
+                    await anyio.sleep(min(self.max_backoff, 0.1))
+        if self.backlog:
+            log.error("shutdown with %d updates not stored", self.backlog)
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -199,7 +183,7 @@ class Persistence(Extension):
             StoreUnavailable: a write attempt failed before that.
         """
         target = self._queued
-        if self._tg is None:  # not entered: write inline
+        if self._group is None:  # not entered: write inline
             while self._written < target:
                 await self._write_batch()
                 if self._failing:

@@ -7,11 +7,11 @@ refuses a publish forged on the viewer's socket; the host records, everyone sees
 indicator, and a WebM file lands in the object store. axe runs on the room with media, and
 screenshots are taken at desktop and phone width.
 
-Headless Chromium has no screen to capture, so the page's screen source is a canvas
-``captureStream`` installed through the page's test hook (``window.__workbookScreenSource``);
-camera and microphone are Chromium's fake devices. Chromium and the relay both run in this
-namespace: the relay gathers the machine's non-loopback address, and Chromium offers it once
-mDNS hiding of local addresses is off.
+The screen is real ``getDisplayMedia``: with ``--use-fake-device-for-media-stream`` and
+``--use-fake-ui-for-media-stream`` headless Chromium answers it with a fake 1280x720 monitor
+capture (no picker), just as camera and microphone are its fake devices. Chromium and the
+relay both run in this namespace: the relay gathers the machine's non-loopback address, and
+Chromium offers it once mDNS hiding of local addresses is off.
 """
 
 from __future__ import annotations
@@ -34,23 +34,6 @@ pytestmark = pytest.mark.browser
 ARGS = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         "--autoplay-policy=no-user-gesture-required",
         "--disable-features=WebRtcHideLocalIpsWithMdns"]
-
-# The screen: a canvas whose content changes every frame (a counter and a moving bar).
-SCREEN_HOOK = """
-window.__workbookScreenSource = () => {
-  const canvas = document.createElement('canvas')
-  canvas.width = 640; canvas.height = 360
-  const g = canvas.getContext('2d')
-  let n = 0
-  setInterval(() => {
-    n += 1
-    g.fillStyle = '#1d4ed8'; g.fillRect(0, 0, 640, 360)
-    g.fillStyle = '#fff'; g.fillRect((n * 7) % 640, 150, 60, 60)
-    g.font = '40px sans-serif'; g.fillText('slide ' + n, 20, 60)
-  }, 66)
-  return canvas.captureStream(15)
-}
-"""
 
 # Replies arriving on the room socket, as text (the JSON of a stateless reply is readable).
 CAPTURE_REPLIES = """
@@ -98,9 +81,14 @@ LEVEL = """async (selector) => {
 TIMEOUT = 20_000
 
 
-@pytest.fixture(scope="module")
-def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from start_server(tmp_path_factory.mktemp("collab-media"), {})
+@pytest.fixture(scope="module", params=["0", "4"], ids=["relay", "p2p-first"])
+def media_server(tmp_path_factory: pytest.TempPathFactory,
+                 request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The relay only (no P2P), and P2P for up to 4 publishers: the same story holds with
+    the host and Ann sending peer to peer until the recording moves the room to the relay
+    (docs/media.md, "Peer-to-peer mode"; the switch itself: test_room_p2p_page.py)."""
+    yield from start_server(tmp_path_factory.mktemp("collab-media"),
+                            {"MEDIA_P2P_MAX_PUBLISHERS": request.param})
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +131,6 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     server = media_server
     host_ctx, ann_ctx = _context(media_browser), _context(media_browser, 390, 844)
     vic_ctx = _context(media_browser)
-    host_ctx.add_init_script(SCREEN_HOOK)
     vic_ctx.add_init_script(CAPTURE_SOCKETS)
     vic_ctx.add_init_script(CAPTURE_REPLIES)
     host, host_email = sign_up(host_ctx, server, "Hanna Host")
@@ -216,8 +203,10 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
         if level > 0:
             break
     assert level > 0, "the host's page received only silence from Ann"
-    # someone speaks (the fake microphones beep): a highlighted row in the viewer's list
-    expect(vic.locator(".person[data-speaking='true']")).to_have_count(1, timeout=TIMEOUT)
+    # someone speaks (the fake microphones beep; the server reads the level of each voice's
+    # packets): a highlighted row in the viewer's list, and an active speaker on the stage
+    expect(vic.locator(".person[data-speaking='true']").first).to_be_visible(timeout=TIMEOUT)
+    expect(vic.locator(".panel-media")).not_to_have_attribute("data-speaker", "")
     # Ann's socket drops (the server ends her media with it) and comes back: she publishes
     # again by herself and the host hears her on a new subscription
     # (the page's own offline handling closes the socket: Playwright's offline emulation
@@ -233,6 +222,15 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
         if level > 0:
             break
     assert level > 0, "after her reconnect the host received only silence from Ann"
+    # the host mutes Ann (the relay stops forwarding her voice); her page follows
+    host.get_by_role("button", name="Mute Ann Attendee").click()
+    expect(ann.locator("#media-mic")).to_have_text("Muted by a host")
+    expect(host.locator(f".person[data-user='{ann_id}'] .media")).to_contain_text(
+        "muted by a host")
+    # the session lets participants unmute themselves: she may turn it on again
+    ann.locator("#media-mic").click()
+    expect(ann.locator("#media-mic")).to_have_text("Mic on")
+    expect(host.locator(f".person[data-user='{ann_id}'] .media")).not_to_contain_text("muted")
     # Ann mutes: everyone's list says so
     ann.locator("#media-mic").click()
     expect(ann.locator("#media-mic")).to_have_text("Mic muted")
@@ -242,6 +240,8 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     host.locator("#media-record").click()
     for page in (host, ann, vic):
         expect(page.locator("#recording-indicator")).to_be_visible()
+        # the relay records: a room that was peer to peer has moved there
+        expect(page.locator(".panel-media")).to_have_attribute("data-media-mode", "relay")
     vic.wait_for_function(  # two seconds of pictures pass on the viewer's screen
         """() => { const v = document.querySelector('.tile-screen video');
                    window.__t0 ??= v.currentTime; return v.currentTime - window.__t0 > 2 }""",
@@ -262,6 +262,9 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     with av.open(str(stored[0])) as container:
         video = container.streams.video[0]
         assert video.codec_context.name == "vp8" and container.streams.audio
+        # the first track is the room's voices mixed (what a browser plays), Opus
+        first = container.streams[0]
+        assert (first.type, first.codec_context.name) == ("audio", "opus")
         assert container.duration and container.duration / av.time_base > 1.5
 
     # the host stops the screen; attendees' stage follows; leaving stops the host's devices

@@ -5,6 +5,7 @@ the answer (``{"answer"}``) and then commands (``report``, ``stop``). The test c
 offer and the answer over the room's socket, so the subprocess needs no signaling of its own.
 
     python _peer.py publish audio,camera
+    python _peer.py publish audio@440,camera   (audio: a 440 Hz tone; audio@0: silence)
     python _peer.py subscribe <userId>:camera,<userId>:audio
 
 A publisher renegotiates on ``{"cmd": "publish", "sources": [...]}``: a source left out stops
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import fractions
 import json
+import math
+import struct
 import sys
 import time
 from typing import Any
@@ -65,6 +68,45 @@ class Pattern(MediaStreamTrack):
         return frame
 
 
+class Tone(MediaStreamTrack):
+    """A sine tone (``freq`` Hz; 0: silence), 48 kHz mono in 20 ms frames, in real time."""
+
+    kind = "audio"
+
+    def __init__(self, freq: int) -> None:
+        super().__init__()
+        self.count = 0
+        self._start: float | None = None
+        # One second holds a whole number of cycles of any integer frequency: loop over it.
+        self._second = b"".join(
+            struct.pack("<h", round(12000 * math.sin(2 * math.pi * freq * n / 48000)))
+            for n in range(48000))
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self.count * 0.02 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        offset = (self.count % 50) * 960 * 2
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(self._second[offset:offset + 960 * 2])
+        frame.sample_rate = 48000
+        frame.pts = self.count * 960
+        frame.time_base = fractions.Fraction(1, 48000)
+        self.count += 1
+        return frame
+
+
+def _track(source: str) -> MediaStreamTrack:
+    name, _, freq = source.partition("@")
+    if name == "audio":
+        return Tone(int(freq)) if freq else AudioStreamTrack()
+    return Pattern()
+
+
 def emit(**event: Any) -> None:
     print(json.dumps(event), flush=True)
 
@@ -100,8 +142,8 @@ async def main() -> None:
     sources: dict[Any, str] = {}
     if role == "publish":
         for source in spec.split(","):
-            track = AudioStreamTrack() if source == "audio" else Pattern()
-            sources[pc.addTransceiver(track, direction="sendonly")] = source
+            sources[pc.addTransceiver(_track(source), direction="sendonly")] = \
+                source.partition("@")[0]
     else:
         for want in spec.split(","):
             source = want.rsplit(":", 1)[1]
@@ -156,8 +198,7 @@ async def main() -> None:
                     transceiver.direction = "inactive"
             live = {n for t, n in sources.items() if t.direction != "inactive"}
             for source in sorted(wanted - live):
-                track = AudioStreamTrack() if source == "audio" else Pattern()
-                sources[pc.addTransceiver(track, direction="sendonly")] = source
+                sources[pc.addTransceiver(_track(source), direction="sendonly")] = source
             await negotiate()
         elif command.get("cmd") == "stop":
             break

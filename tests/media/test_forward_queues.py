@@ -147,3 +147,36 @@ async def test_a_slow_subscriber_never_slows_the_others() -> None:
     assert slow.dropped >= 35 and sent
     source.queue.put_nowait(None)
     await asyncio.wait_for(runner, 1)
+
+
+async def test_a_muted_forwarder_offers_nothing_and_resumes_at_a_keyframe() -> None:
+    sent: list[int] = []
+
+    async def send() -> None:
+        sent.append(1)
+
+    source = _Source()
+    forwarder = Forwarder(source, send, queue_limit=10, keyframe_interval=0.0)
+    runner = asyncio.ensure_future(forwarder.run())
+    outlet = forwarder.attach()
+    await asyncio.sleep(0)
+    asked = len(sent)
+    source.queue.put_nowait(_packet(True, 0))
+    source.queue.put_nowait(_packet(False, 1))
+    assert [(await outlet.recv()).pts, (await outlet.recv()).pts] == [0, 1]
+
+    forwarder.set_muted(True)
+    for n in range(2, 6):  # the publisher keeps sending, a keyframe among them
+        source.queue.put_nowait(_packet(n == 3, n))
+    await asyncio.sleep(0.01)
+    assert not outlet._packets and forwarder.withheld == 4 and forwarder.received == 6
+
+    forwarder.set_muted(False)  # video: the outlet waits for a keyframe, one is asked for
+    await asyncio.sleep(0.01)
+    assert len(sent) > asked
+    source.queue.put_nowait(_packet(False, 6))
+    source.queue.put_nowait(_packet(True, 7))
+    source.queue.put_nowait(_packet(False, 8))
+    assert [(await outlet.recv()).pts, (await outlet.recv()).pts] == [7, 8]
+    source.queue.put_nowait(None)
+    await asyncio.wait_for(runner, 1)

@@ -18,6 +18,7 @@ from media.home import HomedMedia
 from media.homeclaim import RedisClaims
 from media.homewire import Reply, Request, decode, encode, reply_channel, request_channel
 from media.recording import RecordedFile
+from media.speaker import Speakers
 
 pytestmark = pytest.mark.redis
 
@@ -30,6 +31,8 @@ class StandIn:
         self.client_ice_servers: tuple[IceServer, ...] = ()
         self.limits = RelayLimits()
         self._send, self.changes = anyio.create_memory_object_stream[str](8)
+        self._spoke, self.speaker_changes = anyio.create_memory_object_stream[str](8)
+        self.muted: set[tuple[str, str, str]] = set()
         self.calls: list[tuple[str, ...]] = []
         self.published: dict[str, dict[str, list[str]]] = {}
         self.refuse: MediaRefused | None = None
@@ -72,7 +75,15 @@ class StandIn:
         self.calls.append(("start_recording", room_id, user_id))
         self.recording = path
 
-    def stop_recording(self, room_id: str) -> RecordedFile | None:
+    def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool:
+        self.calls.append(("set_muted", room_id, user_id, source, str(muted)))
+        (self.muted.add if muted else self.muted.discard)((room_id, user_id, source))
+        return source in self.published.get(room_id, {}).get(user_id, [])
+
+    def speakers(self, room_id: str) -> Speakers:
+        return Speakers()
+
+    async def stop_recording(self, room_id: str) -> RecordedFile | None:
         if self.recording is None:
             return None
         self.recording.write_bytes(b"webm" * 100)
@@ -148,6 +159,30 @@ async def test_calls_on_any_node_reach_the_home(
         # ... and a call for a room nobody hosts runs on the asking node (with nothing there).
         await b.leave("room", "pub")
         assert relay_b.calls == [("leave", "room", "pub")]
+
+
+async def test_a_mute_on_another_node_is_enforced_at_the_home(
+    redis: Redis[bytes], redis_prefix: str, tmp_path: Path
+) -> None:
+    async with (node(redis, redis_prefix, "a", tmp_path) as (a, relay_a, _),
+                node(redis, redis_prefix, "b", tmp_path) as (b, relay_b, _)):
+        await a.publish("room", "pub", "offer", {"0": "audio"})
+        # b never called the home for this room: the mute still reaches it
+        assert b.set_muted("room", "pub", "audio", True) is False  # (b has no reply yet)
+        with anyio.fail_after(5):
+            while ("room", "pub", "audio") not in relay_a.muted:
+                await anyio.sleep(0.02)
+        b.set_muted("room", "pub", "audio", True)  # unchanged: not sent again
+        b.set_muted("room", "pub", "audio", False)
+        with anyio.fail_after(5):
+            while ("room", "pub", "audio") in relay_a.muted:
+                await anyio.sleep(0.02)
+        assert [c for c in relay_a.calls if c[0] == "set_muted"] == [
+            ("set_muted", "room", "pub", "audio", "True"),
+            ("set_muted", "room", "pub", "audio", "False")]
+        assert not [c for c in relay_b.calls if c[0] == "set_muted"]
+        assert a.set_muted("room", "pub", "audio", True) is True  # at the home: at once
+        assert ("room", "pub", "audio") in relay_a.muted
 
 
 async def test_a_silent_home_is_refused_clearly_and_a_dead_one_taken_over(

@@ -17,6 +17,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "subscribe": {"user": "u2", "offer": "v=0", "wanted": {"0": ["u1", "audio"]}},
     "add_candidate": {"user": "u1", "pc": "publish", "candidate": "c", "sdp_mid": "0"},
     "leave": {"user": "u1"},
+    "set_muted": {"user": "u1", "source": "audio", "muted": True},
     "close_room": {},
     "publications": {},
     "start_recording": {"user": "u1", "name": "r.webm"},

@@ -100,3 +100,42 @@ async def test_an_unmarked_receiver_still_decodes() -> None:
     payloads, _ = get_encoder(opus).encode(silence)
     got = await _run_worker(track._queue, [(opus, JitterFrame(data=payloads[0], timestamp=0))])
     assert got and all(isinstance(f, av.AudioFrame) for f in got)
+
+
+def test_a_changed_packet_handler_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def _handle_rtp_packet(self: Any, packet: Any) -> None: ...
+
+    monkeypatch.setattr(receiver_module.RTCRtpReceiver, "_handle_rtp_packet",
+                        _handle_rtp_packet)
+    with pytest.raises(passthrough.HookUnavailable, match="_handle_rtp_packet"):
+        passthrough.check()
+
+
+async def test_the_audio_level_is_read_from_the_packet_header() -> None:
+    """A real RTP packet with the RFC 6464 extension, parsed by aiortc's header-extension map
+    as its transport does, reaches the tap's observer and then the receiver's own handler."""
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+    from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+    extensions = HeaderExtensionsMap()
+    extensions.configure(RTCRtpParameters(headerExtensions=[RTCRtpHeaderExtensionParameters(
+        id=2, uri="urn:ietf:params:rtp-hdrext:ssrc-audio-level")]))
+    sent = RtpPacket(payload_type=111, sequence_number=1, timestamp=960, ssrc=5,
+                     payload=b"\xf8opus")
+    sent.extensions.audio_level = (True, 23)
+    received = RtpPacket.parse(sent.serialize(extensions), extensions)
+    silent = RtpPacket.parse(RtpPacket(payload_type=111, sequence_number=2, timestamp=1920,
+                                       ssrc=5, payload=b"\xf8").serialize(extensions),
+                             extensions)
+
+    handled: list[tuple[int, int]] = []
+
+    class Receiver:
+        async def _handle_rtp_packet(self, packet: Any, arrival_time_ms: int) -> None:
+            handled.append((packet.sequence_number, arrival_time_ms))
+
+    receiver, levels = Receiver(), []
+    passthrough.tap_audio_level(receiver, levels.append)
+    await receiver._handle_rtp_packet(received, arrival_time_ms=7)
+    await receiver._handle_rtp_packet(silent, arrival_time_ms=8)  # no extension: no level
+    assert levels == [23] and handled == [(1, 7), (2, 8)]

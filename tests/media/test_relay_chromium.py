@@ -78,6 +78,9 @@ STATS = """async (direction) => {
 }"""
 
 
+CAP = 120_000  # bit/s: below Chromium's 300 kbit/s start, so an ignored cap shows
+
+
 @pytest.fixture
 async def url(tmp_path: Path) -> str:
     database = f"sqlite+aiosqlite:///{tmp_path / 'chromium.db'}"
@@ -102,7 +105,7 @@ async def test_chromium_publishes_and_another_chromium_renders(
                             body="<html><body><video muted playsinline></video></body></html>")
 
     async with (
-        MediaRelay(RelayLimits(connect_timeout=20)) as relay,
+        MediaRelay(RelayLimits(connect_timeout=20, max_video_bitrate=CAP)) as relay,
         room_env(url, media=RoomMedia(relay)) as env,
         async_playwright() as playwright,
     ):
@@ -156,5 +159,9 @@ async def test_chromium_publishes_and_another_chromium_renders(
             # ours made any.
             assert sent["video"]["codecId"] and sent["video"].get("pliCount", 0) >= 1
             assert camera.requests_sent >= 1
+            # The relay's answer caps the video; Chromium's encoder aims under it.
+            remote = await publisher.evaluate("() => window.pc.remoteDescription.sdp")
+            assert f"b=TIAS:{CAP}" in remote
+            assert 0 < sent["video"]["targetBitrate"] <= CAP, sent["video"]
         finally:
             await browser.close()

@@ -64,6 +64,7 @@ class Attendee:
         self.client = client
         self.doc: Doc[Any] = Doc()
         self.replies: dict[str, dict[str, Any]] = {}
+        self.pushes: list[dict[str, Any]] = []
         self.awareness: list[bytes] = []
         self.synced = anyio.Event()
         self.updates = 0  # room updates received after the sync
@@ -85,7 +86,10 @@ class Attendee:
                         self.updates += 1
                 elif isinstance(message, Stateless):
                     reply = json.loads(message.payload)
-                    self.replies[str(reply["id"])] = reply
+                    if "push" in reply:  # addressed to this member (media.p2p.*)
+                        self.pushes.append(reply)
+                    else:
+                        self.replies[str(reply["id"])] = reply
                 elif isinstance(message, AwarenessUpdate):
                     self.awareness.append(message.payload)
                 self._changed.set()

@@ -1,13 +1,15 @@
 /**
  * The room's audio and video: my media bar (microphone, camera, screen), the stage (a shared
  * screen large, cameras beside it), the others' sound, and the host's recording control with an
- * indicator everyone sees. What is published comes from the room document's `media` map; the
+ * indicator everyone sees. What is published comes from the room document's `media` map (the
+ * relay) or `p2p` map (peer to peer, small meetings: `state.mediaMode`, docs/media.md); the
  * server decides who may publish and the bar shows its refusal in words.
  */
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
 import type { RoomCtx } from './RoomPage'
 import type { MediaSource, RoomView } from './model'
-import { deviceError, Refused, type RemoteTrack, type RoomMediaClient } from './media'
+import { deviceError, Refused } from './devices'
+import type { RemoteTrack, RoomMediaClient, Source } from './media'
 import { mediaReasonText } from './room'
 
 const WHAT: Record<MediaSource, string> = { audio: 'microphone', camera: 'camera', screen: 'screen' }
@@ -40,6 +42,9 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   const local = client.local
   const names = new Map(view.participants.map((p) => [p.userId, p.name]))
   const nameOf = (userId: string) => (userId === ctx.me ? 'You' : (names.get(userId) ?? 'Someone'))
+  // a host's mute of my microphone: in the `media` map (relay) or the `p2p` map (mesh)
+  const myAudio = view.media.get(ctx.me)?.audio ?? view.p2p.get(ctx.me)?.audio
+  const forcedMute = Boolean(myAudio?.muted && myAudio.forced)
 
   // receive everything the others publish; a change of the map renegotiates
   const wanted: string[] = []
@@ -61,6 +66,35 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   useEffect(() => {
     client.noteListed(listed)
   }, [client, listed])
+
+  // a host muted my microphone: the server no longer forwards it; stop sending it too
+  const serverMuted = Boolean(myAudio?.muted)
+  useEffect(() => {
+    if (serverMuted) client.followServerMute()
+  }, [client, serverMuted])
+
+  // the room's mode, and what members send peer to peer (the mesh follows both)
+  useEffect(() => {
+    if (view.status === 'live') client.setMode(view.mediaMode)
+  }, [client, view.mediaMode, view.status])
+  const p2pKey = [...view.p2p.entries()]
+    .map(([userId, sources]) => `${userId}=${Object.keys(sources).sort().join(',')}`)
+    .sort()
+    .join('|')
+  useEffect(() => {
+    if (view.status !== 'live') return
+    const map = new Map<string, Source[]>()
+    for (const entry of p2pKey ? p2pKey.split('|') : []) {
+      const [userId = '', sources = ''] = entry.split('=')
+      map.set(userId, sources ? (sources.split(',') as Source[]) : [])
+    }
+    client.setP2p(map)
+  }, [client, p2pKey, view.status])
+  const membersKey = view.participants.map((p) => p.userId).sort().join('|')
+  useEffect(() => {
+    client.setMembers(membersKey ? membersKey.split('|') : [])
+  }, [client, membersKey])
+  const published = new Map([...view.media, ...view.p2p])
 
   // presence mirrors what I really send
   useEffect(() => {
@@ -96,14 +130,21 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
     for (const t of remote) if (t.source === source) videos.push({ key: `${t.userId}:${source}`, ...t, mine: false })
   }
   const hasScreen = videos.some((v) => v.source === 'screen')
-  const speaker = client.speaker
+  // measured by the server through the relay (docs/media.md, "Speakers"); peer to peer no
+  // server hears the voices, so this page measures what it receives
+  const speaker = view.mediaMode === 'p2p' ? client.speaker : view.speaker.userId
   const mayPublish = (['audio', 'camera', 'screen'] as const).filter((s) => allowed(ctx, view, s))
   const recordingBy = view.recording ? nameOf(view.recording.userId) : ''
 
   return (
-    <section className="panel panel-media" aria-labelledby="media-title" data-speaker={speaker ?? ''}>
+    <section className="panel panel-media" aria-labelledby="media-title" data-speaker={speaker ?? ''} data-media-mode={client.mode}>
       <div className="media-head">
         <h2 id="media-title">Audio and video</h2>
+        {view.status === 'live' && published.size ? (
+          <span className="muted small" id="media-mode">
+            {client.mode === 'p2p' ? 'Direct between participants' : 'Through the server'}
+          </span>
+        ) : null}
         {view.recording ? (
           <span className="rec-pill" role="status" id="recording-indicator">
             <span className="rec-dot" aria-hidden="true" /> Recording{recordingBy && recordingBy !== 'You' ? ` ${recordingBy}` : ''}
@@ -121,8 +162,12 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
               disabled={!live || pending !== null}
               onClick={toggleMic}
             >
-              {pending === 'audio' ? 'Mic…' : !local.audio ? 'Turn on mic' : local.muted ? 'Mic muted' : 'Mic on'}
+              {pending === 'audio' ? 'Mic…' : !local.audio ? 'Turn on mic' : local.muted ? (forcedMute ? 'Muted by a host' : 'Mic muted') : 'Mic on'}
             </button>
+          ) : null}
+          {local.audio && !local.muted ? (
+            // my own microphone, measured here at once (who speaks in the room comes from the server)
+            <meter className="mic-level" id="media-mic-level" min={0} max={0.25} value={Math.min(client.myLevel, 0.25)} aria-label="Your microphone level" />
           ) : null}
           {mayPublish.includes('camera') ? (
             <button
@@ -183,7 +228,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
       {videos.length ? (
         <div className={`stage ${hasScreen ? 'stage-screen' : ''}`} aria-label="Video">
           {videos.map((v) => {
-            const muted = v.mine ? local.muted || !local.audio : Boolean(view.media.get(v.userId)?.audio?.muted ?? !view.media.get(v.userId)?.audio)
+            const muted = v.mine ? local.muted || !local.audio : Boolean(published.get(v.userId)?.audio?.muted ?? !published.get(v.userId)?.audio)
             return (
               <figure
                 key={v.key}

@@ -10,8 +10,10 @@ const ROLE_LABEL: Record<string, string> = {
   viewer: 'Viewer',
 }
 
-/** `speaker`: who is speaking now (audio level measured by this page, media.ts). */
-export function PeoplePanel({ ctx, view, speaker }: { ctx: RoomCtx; view: RoomView; speaker: string | null }) {
+/** Who speaks comes from the room state (`view.speaker`: measured by the relay from each
+ * voice's audio level, the same on every page and node; peer to peer the list shows no speaker,
+ * only the stage does, from what this page receives). */
+export function PeoplePanel({ ctx, view }: { ctx: RoomCtx; view: RoomView }) {
   const { act, me, isHost, role, readOnly } = ctx
   const handIndex = new Map(view.hands.map((h, i) => [h.userId, i + 1]))
   const myHand = handIndex.has(me)
@@ -57,8 +59,8 @@ export function PeoplePanel({ ctx, view, speaker }: { ctx: RoomCtx; view: RoomVi
         {view.participants.map((p) => {
           const presence = view.presence.get(p.userId)
           const hand = handIndex.get(p.userId)
-          const sent = view.media.get(p.userId)
-          const speaking = speaker === p.userId
+          const sent = view.media.get(p.userId) ?? view.p2p.get(p.userId)
+          const speaking = view.speaker.speaking.includes(p.userId)
           const canModerate = isHost && p.userId !== me && p.role !== 'host' && !(role === 'co-host' && p.role === 'co-host')
           return (
             <li key={p.userId} className={`person ${speaking ? 'person-speaking' : ''}`} data-user={p.userId} data-speaking={speaking ? 'true' : undefined}>
@@ -76,7 +78,7 @@ export function PeoplePanel({ ctx, view, speaker }: { ctx: RoomCtx; view: RoomVi
               ) : null}
               {sent ? (
                 <span className="media" data-media={Object.keys(sent).sort().join(' ')}>
-                  {sent.audio ? (sent.audio.muted ? 'muted' : speaking ? 'speaking' : 'mic on') : 'no mic'}
+                  {sent.audio ? (sent.audio.muted ? (sent.audio.forced ? 'muted by a host' : 'muted') : speaking ? 'speaking' : 'mic on') : 'no mic'}
                   {sent.camera ? ' · camera' : ''}
                   {sent.screen ? ' · screen' : ''}
                 </span>
@@ -91,6 +93,11 @@ export function PeoplePanel({ ctx, view, speaker }: { ctx: RoomCtx; view: RoomVi
                       onClick={() => void act('participant.setRole', { userId: p.userId, role: p.role === 'co-host' ? 'participant' : 'co-host' })}
                     >
                       {p.role === 'co-host' ? 'Make participant' : 'Make co-host'}
+                    </button>
+                  ) : null}
+                  {sent?.audio && !sent.audio.muted ? (
+                    <button type="button" className="link-btn" aria-label={`Mute ${p.name}`} onClick={() => void act('media.mute', { userId: p.userId, source: 'audio', muted: true })}>
+                      Mute
                     </button>
                   ) : null}
                   <button type="button" className="link-btn danger" aria-label={`Remove ${p.name}`} onClick={() => void act('participant.remove', { userId: p.userId })}>

@@ -7,7 +7,7 @@ import { Link, useNavigate, useParams } from 'react-router'
 import { downloadExport, joinSession, leaveSession, startSession, type JoinResult } from '../api/sessions'
 import { ApiError, describe } from '../api/client'
 import { useUser } from '../lib/useSession'
-import { HOSTS, readRoom, type Role } from './model'
+import { HOSTS, mediaModeOf, readRoom, type Role } from './model'
 import { reasonText, Room, type Reply } from './room'
 import { ChatPanel } from './ChatPanel'
 import { PollsPanel } from './PollsPanel'
@@ -16,7 +16,7 @@ import { PeoplePanel } from './PeoplePanel'
 import { AgendaPanel, TimerPill } from './AgendaPanel'
 import { MyNotes } from './MyNotes'
 import { RoomMediaClient } from './media'
-import { MediaStage, useMediaVersion } from './MediaStage'
+import { MediaStage } from './MediaStage'
 import './sessions.css'
 
 // the notes editor (TipTap, ProseMirror: the notes' Editor chunk) loads after the room shows
@@ -149,7 +149,10 @@ function RoomView(props: {
   // the media connections live as long as this view; unmounting (leaving) stops every track
   const [media, setMedia] = useState<RoomMediaClient | null>(null)
   useEffect(() => {
-    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me)
+    const client = new RoomMediaClient((action, fields) => room.act(action, fields, true), me, {
+      mode: () => mediaModeOf(room.doc),
+      onPush: room.onPush,
+    })
     setMedia(client)
     return () => client.destroy()
   }, [room, me])
@@ -287,7 +290,7 @@ function RoomView(props: {
         </div>
         <div className="room-body" data-tab={tab}>
           <div className="room-grid">
-            {media ? <PeopleWithMedia ctx={ctx} view={view} media={media} /> : <PeoplePanel ctx={ctx} view={view} speaker={null} />}
+            <PeoplePanel ctx={ctx} view={view} />
             <ChatPanel ctx={ctx} view={view} />
             <PollsPanel ctx={ctx} view={view} />
             <QaPanel ctx={ctx} view={view} />
@@ -311,8 +314,3 @@ function RoomView(props: {
   )
 }
 
-/** The people list re-rendered on audio levels (the active speaker) as well as room changes. */
-function PeopleWithMedia({ ctx, view, media }: { ctx: RoomCtx; view: ReturnType<typeof readRoom>; media: RoomMediaClient }) {
-  useMediaVersion(media)
-  return <PeoplePanel ctx={ctx} view={view} speaker={media.speaker} />
-}

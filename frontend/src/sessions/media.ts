@@ -5,10 +5,22 @@
  * are non-trickle (sent once gathering completes; the server's answer carries all its
  * candidates). A change of what I send or of the room's `media` map renegotiates the same
  * connection: a source turned off becomes an inactive m-line (spent, as with the server), a
- * source turned on gets a new one. Audio levels (active speaker) are measured here with
- * WebAudio on the streams, not by the server.
+ * source turned on gets a new one. Who speaks in the room is measured by the server (the room
+ * state's `speaker`); this page measures only my own microphone (WebAudio), for the meter
+ * beside my mic button. Mute is enforced by the server; a host's mute of my microphone
+ * (`forced` in the `media` map) is applied here too (`followServerMute`).
+ *
+ * While the room document says `mediaMode: p2p` (small meetings, docs/media.md "Peer-to-peer
+ * mode") the same sources go peer to peer instead (p2p.ts): `media.p2p.publish` announces them
+ * and the mesh receives what the `p2p` map lists. When the room moves to the relay, the mesh
+ * closes and what this page sends is published to the relay (mute kept): the page stays in the
+ * room, its devices stay on.
  */
-import type { Reply } from './room'
+import type { MediaMode } from './model'
+import { Refused, screenStream } from './devices'
+import { AudioLevels } from './levels'
+import { gathered, P2pMesh } from './p2p'
+import type { Push, Reply } from './room'
 
 export type Source = 'audio' | 'camera' | 'screen'
 export interface Publication {
@@ -32,45 +44,13 @@ export interface LocalState {
 
 type Act = (action: string, fields?: Record<string, unknown>) => Promise<Reply>
 
-/** The page's own words for the failures of getting a device (DOMException names). */
-export function deviceError(err: unknown, what: string): string {
-  const name = err instanceof DOMException ? err.name : ''
-  if (name === 'NotAllowedError' || name === 'SecurityError')
-    return `Permission to use your ${what} was denied: allow it in the browser's site settings and try again.`
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what} was found on this device.`
-  if (name === 'NotReadableError' || name === 'AbortError') return `Your ${what} is in use by another program or could not be started.`
-  return `Could not start your ${what}${err instanceof Error && err.message ? `: ${err.message}` : '.'}`
+/** What the page knows of the room beyond replies: its media mode now, and pushes to me. */
+export interface MediaRoom {
+  mode(): MediaMode
+  onPush(fn: (push: Push) => void): () => void
 }
 
-/** A refusal of the server as a thrown error carrying its reason code. */
-export class Refused extends Error {
-  constructor(readonly reason: string) {
-    super(reason)
-  }
-}
-
-async function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState !== 'complete') return
-      pc.removeEventListener('icegatheringstatechange', done)
-      resolve()
-    }
-    pc.addEventListener('icegatheringstatechange', done)
-    // host candidates come at once; a STUN/TURN server that never answers must not hang us
-    setTimeout(resolve, 3000)
-  })
-}
-
-const SCREEN_HOOK = '__workbookScreenSource'
-
-async function screenStream(): Promise<MediaStream> {
-  // a test hook: headless Chromium has no screen to capture (tests/browser/test_room_media.py)
-  const hook = (window as unknown as Record<string, unknown>)[SCREEN_HOOK]
-  if (typeof hook === 'function') return (hook as () => MediaStream)()
-  return navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: false })
-}
+const RELAY_ONLY: MediaRoom = { mode: () => 'relay', onPush: () => () => undefined }
 
 /** One page's media in one room; `destroy` stops every track and closes both connections. */
 export class RoomMediaClient {
@@ -90,16 +70,132 @@ export class RoomMediaClient {
   private destroyed = false
   private version = 0
   private muted = false
-  private audioContext: AudioContext | null = null
-  private readonly analysers = new Map<string, { analyser: AnalyserNode; source: MediaStreamAudioSourceNode; data: Float32Array<ArrayBuffer> }>()
-  private levelTimer: number | null = null
-  /** userId → audio level 0..1 (RMS), refreshed five times a second. */
-  readonly levels = new Map<string, number>()
+  private readonly meter = new AudioLevels(
+    (userId) => userId === this.me && this.muted,
+    () => this.bump(),
+  )
+  private mesh: P2pMesh | null = null
+  private p2pWanted = new Map<string, Source[]>()
+  private modeSeen: MediaMode | null = null
+  private readonly unlisten: () => void
 
   constructor(
     private readonly act: Act,
     private readonly me: string,
-  ) {}
+    private readonly room: MediaRoom = RELAY_ONLY,
+  ) {
+    this.unlisten = room.onPush((push) => this.mesh?.onPush(push))
+  }
+
+  /** The mode this page's media runs in now (the room document's, once it said). */
+  get mode(): MediaMode {
+    return this.modeSeen ?? this.room.mode()
+  }
+
+  private ensureMesh(): P2pMesh {
+    this.mesh ??= new P2pMesh({
+      act: this.act,
+      me: this.me,
+      iceServers: () => this.iceServers,
+      track: (source) => this.sending.get(source)?.track ?? null,
+      remote: (key, track) => {
+        const userId = key.split(':')[0] ?? ''
+        if (track) {
+          this.remote.set(key, track)
+          if (track.source === 'audio') this.watchLevel(userId, track.stream)
+        } else if (this.remote.delete(key) && key.endsWith(':audio')) this.dropAnalyser(userId)
+        this.bump()
+      },
+      failed: (peer) => void this.act('media.p2p.failed', { with: peer }).catch(() => undefined),
+    })
+    return this.mesh
+  }
+
+  private closeMesh(): void {
+    const mesh = this.mesh
+    if (!mesh) return
+    this.mesh = null
+    mesh.close()
+    for (const key of [...this.remote.keys()]) {
+      if (!this.receiving.has(key)) {
+        this.remote.delete(key)
+        if (key.endsWith(':audio')) this.dropAnalyser(key.split(':')[0] ?? '')
+      }
+    }
+    this.bump()
+  }
+
+  /**
+   * The room's media mode changed (`state.mediaMode`). To the relay: close the mesh and publish
+   * what I send there (mute kept). Back to P2P (a new period: nobody publishes then): drop the
+   * relay connections.
+   */
+  setMode(mode: MediaMode): void {
+    if (this.destroyed || mode === this.modeSeen) return
+    const before = this.modeSeen
+    this.modeSeen = mode
+    if (mode === 'relay') {
+      this.closeMesh()
+      if (before === 'p2p' && this.sending.size) {
+        for (const sent of this.sending.values()) sent.transceiver = null
+        this.publishChain = this.publishChain.then(() => this.publishRelay()).catch(() => undefined)
+      }
+    } else {
+      this.publishPc?.close()
+      this.publishPc = null
+      for (const sent of this.sending.values()) sent.transceiver = null
+      this.receiveP2p()
+      if (before === 'relay' && this.sending.size) this.publishChain = this.publishChain.then(() => this.publish()).catch(() => undefined)
+    }
+    this.bump()
+  }
+
+  /** The room's members changed (a removal): peer to peer, only members get my media. */
+  setMembers(userIds: string[]): void {
+    this.mesh?.members(new Set(userIds))
+  }
+
+  /** The room's `p2p` map changed: what each member sends peer to peer. */
+  setP2p(map: Map<string, Source[]>): void {
+    this.p2pWanted = map
+    this.receiveP2p()
+  }
+
+  private receiveP2p(): void {
+    if (this.mode !== 'p2p' || this.destroyed) return
+    if (![...this.p2pWanted.keys()].some((userId) => userId !== this.me)) {
+      this.mesh?.want(this.p2pWanted)
+      return
+    }
+    // (the ICE servers come with the config)
+    this.config().then(
+      () => {
+        if (this.mode === 'p2p' && !this.destroyed) this.ensureMesh().want(this.p2pWanted)
+      },
+      () => undefined,
+    )
+  }
+
+  /** Publish what I send, peer to peer or through the relay as the room says. */
+  private async publish(): Promise<void> {
+    if (this.mode !== 'p2p') return this.publishRelay()
+    const reply = await this.call('media.p2p.publish', { sources: [...this.sending.keys()] })
+    if (reply.mode !== 'relay') {
+      // (published again after a reconnect: the server's entry starts unmuted)
+      if (this.muted && this.sending.has('audio')) await this.call('media.mute', { source: 'audio', muted: true })
+      return
+    }
+    // over the limit, or the room moved meanwhile: the relay takes it
+    this.modeSeen = 'relay'
+    this.closeMesh()
+    await this.publishRelay()
+  }
+
+  private async publishRelay(): Promise<void> {
+    if (!this.sending.size) return
+    await this.negotiate()
+    if (this.muted) await this.call('media.mute', { source: 'audio', muted: true })
+  }
 
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn)
@@ -192,6 +288,11 @@ export class RoomMediaClient {
         this.dropAnalyser(this.me)
       }
       this.bump()
+      if (this.mode === 'p2p') {
+        this.mesh?.setTrack(source, null)
+        await this.call('media.p2p.publish', { sources: [...this.sending.keys()] }).catch(() => undefined)
+        return
+      }
       // an empty publish offer would be a connection with nothing in it: unpublish instead
       if (this.sending.size === 0) await this.call('media.unpublish', { source }).catch(() => undefined)
       else await this.negotiate().catch(() => undefined)
@@ -215,14 +316,19 @@ export class RoomMediaClient {
     // the browser's own "Stop sharing" ends the screen track
     track.addEventListener('ended', () => void this.setSource(source, false))
     this.sending.set(source, { track, transceiver: null })
+    if (source === 'audio') this.muted = false
     try {
-      await this.negotiate()
+      if (this.mode === 'p2p') {
+        this.mesh?.setTrack(source, track)
+        await this.publish()
+      } else await this.negotiate()
     } catch (err) {
       this.sending.delete(source)
       track.stop()
       if (this.publishPc) {
         for (const t of this.publishPc.getTransceivers()) if (t.sender.track === track) t.direction = 'inactive'
       }
+      this.mesh?.setTrack(source, null)
       this.bump()
       throw err
     }
@@ -268,7 +374,7 @@ export class RoomMediaClient {
   private republish(): void {
     if (this.destroyed || !this.sending.size) return
     for (const sent of this.sending.values()) sent.transceiver = null
-    this.publishChain = this.publishChain.then(() => this.negotiate()).catch(() => undefined)
+    this.publishChain = this.publishChain.then(() => this.publish()).catch(() => undefined)
   }
 
   /**
@@ -299,6 +405,9 @@ export class RoomMediaClient {
     this.subscribePc = null
     this.receiving.clear()
     this.remote.clear()
+    this.mesh?.close()
+    this.mesh = null
+    this.receiveP2p()
     this.republish()
     void this.setWanted(this.wanted, true).catch(() => undefined)
     this.bump()
@@ -380,76 +489,56 @@ export class RoomMediaClient {
       const [userId = '', source] = key.split(':')
       const stream = new MediaStream([event.track])
       this.remote.set(key, { userId, source: source as Source, stream })
-      if (source === 'audio') this.watchLevel(userId, stream)
       this.bump()
     }
   }
 
   private watchLevel(userId: string, stream: MediaStream): void {
-    try {
-      this.audioContext ??= new AudioContext()
-      void this.audioContext.resume().catch(() => undefined)
-      this.dropAnalyser(userId)
-      const source = this.audioContext.createMediaStreamSource(stream)
-      const analyser = this.audioContext.createAnalyser()
-      analyser.fftSize = 512
-      source.connect(analyser)
-      this.analysers.set(userId, { analyser, source, data: new Float32Array(analyser.fftSize) })
-      this.levelTimer ??= window.setInterval(() => this.measure(), 200)
-    } catch {
-      // no WebAudio: no speaker highlight, the sound itself still plays
-    }
+    this.meter.watch(userId, stream)
   }
 
   private dropAnalyser(userId: string): void {
-    const entry = this.analysers.get(userId)
-    if (!entry) return
-    entry.source.disconnect()
-    this.analysers.delete(userId)
-    this.levels.delete(userId)
+    this.meter.drop(userId)
   }
 
-  private measure(): void {
-    let changed = false
-    for (const [userId, { analyser, data }] of this.analysers) {
-      analyser.getFloatTimeDomainData(data)
-      let sum = 0
-      for (const v of data) sum += v * v
-      const level = Math.round(Math.sqrt(sum / data.length) * 1000) / 1000
-      const muted = userId === this.me && this.muted
-      const value = muted ? 0 : level
-      if (this.levels.get(userId) !== value) changed = true
-      this.levels.set(userId, value)
-    }
-    if (changed) this.bump()
+  /** userId → audio level 0..1 (RMS), refreshed five times a second. */
+  get levels(): Map<string, number> {
+    return this.meter.levels
   }
 
-  /** Who speaks now: the loudest level above a floor, or null. */
+  /** Peer to peer only (no server hears the voices): the loudest voice this page receives. */
   get speaker(): string | null {
-    let best: string | null = null
-    let loudest = 0.02
-    for (const [userId, level] of this.levels) {
-      if (level > loudest) {
-        loudest = level
-        best = userId
-      }
-    }
-    return best
+    return this.meter.speaker
+  }
+
+  /** My microphone's level (0..1 RMS; 0 while muted), for my own meter. */
+  get myLevel(): number {
+    return this.levels.get(this.me) ?? 0
+  }
+
+  /** The server muted my microphone (a host did): stop sending it here too. */
+  followServerMute(): void {
+    const sent = this.sending.get('audio')
+    if (!sent || this.muted) return
+    sent.track.enabled = false
+    this.muted = true
+    this.bump()
   }
 
   /** Leave: stop every local track, close both connections, tell the server (best effort). */
   destroy(): void {
     if (this.destroyed) return
     this.destroyed = true
-    const had = this.sending.size > 0 || this.subscribePc !== null
+    const had = this.sending.size > 0 || this.subscribePc !== null || (this.mesh?.connections ?? 0) > 0
+    this.unlisten()
+    this.mesh?.close()
+    this.mesh = null
     for (const sent of this.sending.values()) sent.track.stop()
     this.sending.clear()
     this.publishPc?.close()
     this.subscribePc?.close()
     this.publishPc = this.subscribePc = null
-    if (this.levelTimer !== null) window.clearInterval(this.levelTimer)
-    for (const userId of [...this.analysers.keys()]) this.dropAnalyser(userId)
-    void this.audioContext?.close().catch(() => undefined)
+    this.meter.close()
     this.remote.clear()
     this.listeners.clear()
     if (had) void this.act('media.leave').catch(() => undefined)

@@ -85,8 +85,22 @@ export interface Recording {
   startedAt: number
 }
 export type MediaSource = 'audio' | 'camera' | 'screen'
-/** The `media` map: what each participant publishes through the relay, with mute state. */
-export type PublishedMedia = Map<string, Partial<Record<MediaSource, { muted: boolean }>>>
+/** The `media` map: what each participant publishes through the relay, with mute state
+ * (`forced` while a host's mute holds); the `p2p` map has the same shape. */
+export type PublishedMedia = Map<string, Partial<Record<MediaSource, { muted: boolean; forced?: boolean }>>>
+/** `state.speaker`: who speaks, measured by the server from the audio level of each voice
+ * (docs/media.md, "Speakers"); updated at most four times a second. */
+export interface Speakers {
+  userId: string | null
+  speaking: string[]
+}
+/** `state.mediaMode`: peer to peer for small meetings, else the relay (docs/media.md). */
+export type MediaMode = 'p2p' | 'relay'
+
+export function mediaModeOf(doc: Y.Doc): MediaMode {
+  const value = doc.getMap<unknown>('state').get('mediaMode') as { mode?: string } | null | undefined
+  return value?.mode === 'p2p' ? 'p2p' : 'relay'
+}
 
 export interface RoomView {
   status: RoomPhase
@@ -106,10 +120,22 @@ export interface RoomView {
   agendaIndex: number | null
   timer: Timer | null
   media: PublishedMedia
+  /** what members send peer to peer (the `p2p` map; empty in relay mode) */
+  p2p: PublishedMedia
+  mediaMode: MediaMode
   recording: Recording | null
+  speaker: Speakers
 }
 
 export const HOSTS: ReadonlySet<Role> = new Set(['host', 'co-host'])
+
+function readSpeakers(value: unknown): Speakers {
+  const v = (value ?? {}) as { userId?: unknown; speaking?: unknown }
+  return {
+    userId: typeof v.userId === 'string' ? v.userId : null,
+    speaking: Array.isArray(v.speaking) ? v.speaking.filter((u): u is string => typeof u === 'string') : [],
+  }
+}
 
 export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected: boolean): RoomView {
   const state = doc.getMap<unknown>('state')
@@ -153,7 +179,10 @@ export function readRoom(doc: Y.Doc, awareness: Awareness, me: string, connected
     agenda: doc.getArray<AgendaItem>('agenda').toArray(),
     agendaIndex: typeof state.get('agendaIndex') === 'number' ? (state.get('agendaIndex') as number) : null,
     timer: (state.get('timer') as Timer | null | undefined) ?? null,
-    media: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean }>>>('media').entries()),
+    media: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean; forced?: boolean }>>>('media').entries()),
+    p2p: new Map(doc.getMap<Partial<Record<MediaSource, { muted: boolean; forced?: boolean }>>>('p2p').entries()),
+    mediaMode: mediaModeOf(doc),
     recording: (state.get('recording') as Recording | null | undefined) ?? null,
+    speaker: readSpeakers(state.get('speaker')),
   }
 }

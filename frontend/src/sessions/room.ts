@@ -21,6 +21,13 @@ export interface Reply {
   [key: string]: unknown
 }
 
+/** A message another member addressed to this one (`{push, from, ...}`, docs/media.md). */
+export interface Push {
+  push: string
+  from: string
+  [key: string]: unknown
+}
+
 export type RoomStatus = 'connecting' | 'live' | 'offline' | 'closed'
 
 export interface ConnState {
@@ -42,6 +49,7 @@ export class Room {
   private readonly waiting = new Map<string, (reply: Reply) => void>()
   private readonly quiet = new Set<string>()
   private readonly listeners = new Set<() => void>()
+  private readonly pushListeners = new Set<(push: Push) => void>()
   private destroyed = false
   private state: ConnState = { status: 'connecting' }
   private version = 0
@@ -64,6 +72,11 @@ export class Room {
       try {
         reply = JSON.parse(decoding.readVarString(decoder)) as Reply
       } catch {
+        return
+      }
+      if (typeof reply.push === 'string') {
+        // addressed to this member by another (media.p2p.*): not a reply to anything sent here
+        for (const fn of this.pushListeners) fn(reply as unknown as Push)
         return
       }
       const key = reply.id === null ? '' : String(reply.id)
@@ -158,6 +171,12 @@ export class Room {
     })
   }
 
+  /** Hear the pushes addressed to this member; returns the unsubscribe. */
+  onPush = (fn: (push: Push) => void): (() => void) => {
+    this.pushListeners.add(fn)
+    return () => this.pushListeners.delete(fn)
+  }
+
   setMedia(media: { mic: boolean; camera: boolean; screen: boolean }): void {
     this.provider.awareness.setLocalStateField('media', media)
   }
@@ -169,6 +188,7 @@ export class Room {
     this.provider.destroy()
     this.doc.destroy()
     this.listeners.clear()
+    this.pushListeners.clear()
   }
 }
 
@@ -195,6 +215,7 @@ export const REASONS: Record<string, string> = {
   media_limit: 'This room or server has reached its limit for audio and video; try again later.',
   media_unavailable: 'Audio and video are not available on this server.',
   recording_active: 'A recording is already running in this room.',
+  media_mode: 'Audio and video moved to the server relay.',
   offline: 'You are offline: the action was not sent.',
 }
 
