@@ -49,8 +49,10 @@ def test_the_page_publishes_again_when_the_media_home_dies(
     nodes: Callable[..., ServerProcess], media_browser: Browser, multinode_pg_url: str,
     redis_url: str, redis_prefix: str, tmp_path: Path,
 ) -> None:
-    # A 3 s claim: node2 checks on node1 every second.
-    node1, node2 = nodes("node1", MEDIA_HOME_TTL="3"), nodes("node2", MEDIA_HOME_TTL="3")
+    # A 3 s claim: node2 checks on node1 every second; the relay from the first camera (two
+    # people would otherwise go peer to peer, and no node would host the room's media).
+    relay_only = {"MEDIA_HOME_TTL": "3", "MEDIA_P2P_MAX_PUBLISHERS": "0"}
+    node1, node2 = nodes("node1", **relay_only), nodes("node2", **relay_only)
     one = Server(node1.http_url, tmp_path, tmp_path / "node1.log")
     two = Server(node2.http_url, tmp_path, tmp_path / "node2.log")
     host_ctx, ann_ctx = _context(media_browser), _context(media_browser)
