@@ -55,8 +55,13 @@ function rangeProblem(range: DateRange): string {
   return ''
 }
 
-/** Hours, or minutes under an hour (a few minutes of watching is not "0.0 h"). */
-const hours = (seconds: number) => (seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`)
+/** Minutes under an hour (a few minutes is not "0.0 h"), whole hours from 100 (fits a tile). */
+const hours = (seconds: number) =>
+  seconds < 3600
+    ? `${Math.round(seconds / 60)} min`
+    : seconds < 360_000
+      ? `${(seconds / 3600).toFixed(1)} h`
+      : `${Math.round(seconds / 3600).toLocaleString('en')} h`
 const minutes = (seconds: number) => Math.round(seconds / 6) / 10
 
 function Section({
