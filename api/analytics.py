@@ -157,11 +157,14 @@ async def _recordings(repo: AnalyticsRepository, span: Range, shown: AnalyticsRa
     return body, _metrics(rows)
 
 
-def _items(key: str, model: type[BaseModel], kind: type[Any], method: str) -> Fetch:
+Items = Callable[[AnalyticsRepository, Range], Awaitable[Sequence[Any]]]
+
+
+def _items(key: str, model: type[BaseModel], kind: type[Any], query: Items) -> Fetch:
     """A dataset that is a list of stored items: JSON `{range, <key>: [...]}`, CSV a row each."""
 
     async def fetch(repo: AnalyticsRepository, span: Range, shown: AnalyticsRange) -> Answer:
-        found: list[Any] = await getattr(repo, method)(span)
+        found = await query(repo, span)
         body = model.model_validate({"range": shown, key: found})
         return body, lambda: (_columns(kind), [_cells(item) for item in found])
 
@@ -173,19 +176,19 @@ def _datasets() -> list[tuple[str, Fetch, type[BaseModel], str]]:
         ("overview", _overview, AnalyticsOverview, "Active users, completions, watch time by day"),
         (
             "modules",
-            _items("modules", AnalyticsModules, ModuleStats, "modules"),
+            _items("modules", AnalyticsModules, ModuleStats, AnalyticsRepository.modules),
             AnalyticsModules,
             "Module learners, completion and time spent",
         ),
         (
             "lessons",
-            _items("lessons", AnalyticsLessons, LessonStats, "lessons"),
+            _items("lessons", AnalyticsLessons, LessonStats, AnalyticsRepository.lessons),
             AnalyticsLessons,
             "Lesson watch time and drop-off points",
         ),
         (
             "sessions",
-            _items("sessions", AnalyticsSessions, SessionStats, "sessions"),
+            _items("sessions", AnalyticsSessions, SessionStats, AnalyticsRepository.sessions),
             AnalyticsSessions,
             "Live session attendance and engagement",
         ),
