@@ -100,6 +100,8 @@ async def export(request: Request) -> Response:
 
 async def _manifest(request: Request) -> tuple[Services, Principal, dict[str, Any]]:
     svc, principal = await _guard(request)
+    await enforce(svc.limiter, svc.limits.account_export_poll, str(principal.user_id),
+                  enabled=svc.limits.enabled)
     export_id = str(request.path_params.get("exportId", ""))
     if not _EXPORT_ID.match(export_id):
         raise not_found("export")
@@ -149,7 +151,7 @@ operations = [
         "auth",
         response=AccountExportJob,
         permission="workbook.read",
-        errors=(404,),
+        errors=(404, 429),
         path_patterns=(("exportId", _EXPORT_ID.pattern),),
     ),
     Operation(
@@ -159,7 +161,7 @@ operations = [
         "Download a finished account export",
         "auth",
         permission="workbook.read",
-        errors=(404,),
+        errors=(404, 429),
         media_type="application/zip",
         path_patterns=(("exportId", _EXPORT_ID.pattern),),
     ),

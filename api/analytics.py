@@ -2,149 +2,53 @@
 
 Each dataset is JSON by default and CSV with `?format=csv` (an attachment; cells that a
 spreadsheet would run as a formula are prefixed with `'`). `from` and `to` are UTC calendar days,
-both included; without them the last 30 days up to today. Only `admin.access` may read them.
-The figures are computed by `storage.analytics` from the stored rows on every request.
+both included; without them the last 30 days up to today. Only `admin.access` may read them, at
+most `RATE_LIMIT_ANALYTICS` requests per admin (JSON and CSV alike; 429 with Retry-After past
+it). The figures are computed by `storage.analytics` from the stored rows on every request; the
+response models are in `api.analytics_models`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.analytics_models import (
+    AnalyticsLessons,
+    AnalyticsModules,
+    AnalyticsOverview,
+    AnalyticsQuery,
+    AnalyticsRange,
+    AnalyticsRecordings,
+    AnalyticsSessions,
+)
 from api.errors import invalid
 from api.openapi import Operation
-from api.schema import CamelModel, parse_query, respond
+from api.ratelimit import enforce
+from api.schema import parse_query, respond
 from api.security import require
 from api.services import services
-from storage.analytics import (
+from storage.analytics import AnalyticsRepository
+from storage.analytics_types import (
     DROP_OFF_BUCKETS,
-    AnalyticsRepository,
-    DayCount,
     LessonStats,
     ModuleStats,
     Range,
-    RecordingDay,
     SessionStats,
 )
 
 DEFAULT_DAYS = 30
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _iso_day(value: object) -> object:
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value):
-        raise ValueError("a date as YYYY-MM-DD")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_iso_day)]
-
-
-class AnalyticsQuery(CamelModel):
-    from_: Day | None = Field(
-        None, alias="from", description="first UTC day (default: 29 days before `to`)"
-    )
-    to: Day | None = Field(None, description="last UTC day, included (default: today)")
-    format: Literal["json", "csv"] = "json"
-
-
-class AnalyticsRange(CamelModel):
-    from_: date = Field(alias="from")
-    to: date
-
-
-class AnalyticsDayCount(CamelModel):
-    day: str
-    count: int
-
-
-class AnalyticsOverview(CamelModel):
-    range: AnalyticsRange
-    total_users: int
-    new_users: int
-    active_users: int
-    lessons_completed: int
-    modules_completed: int
-    watch_seconds: float
-    daily_active: list[AnalyticsDayCount]
-
-
-class AnalyticsModule(CamelModel):
-    module_id: str
-    title: str
-    learners: int
-    completed: int
-    average_percent: float
-    time_spent_minutes: int
-
-
-class AnalyticsModules(CamelModel):
-    range: AnalyticsRange
-    modules: list[AnalyticsModule]
-
-
-class AnalyticsLesson(CamelModel):
-    lesson_id: str
-    module_title: str
-    title: str
-    duration_seconds: int
-    viewers: int
-    completed: int
-    watch_seconds: float
-    average_watch_seconds: float
-    drop_off: list[int] = Field(
-        description=f"viewers who stopped, not completed, in each of {DROP_OFF_BUCKETS} equal "
-        "parts of the video (by their stored position)"
-    )
-
-
-class AnalyticsLessons(CamelModel):
-    range: AnalyticsRange
-    lessons: list[AnalyticsLesson]
-
-
-class AnalyticsSession(CamelModel):
-    session_id: str
-    title: str
-    status: str
-    started_at: datetime
-    registered: int
-    attended: int
-    messages: int
-    votes: int
-    questions: int
-    hands: int
-    average_seconds_present: float
-
-
-class AnalyticsSessions(CamelModel):
-    range: AnalyticsRange
-    sessions: list[AnalyticsSession]
-
-
-class AnalyticsRecordingDay(CamelModel):
-    day: str
-    uploaded: int
-    transcribed: int
-
-
-class AnalyticsRecordings(CamelModel):
-    range: AnalyticsRange
-    uploaded: int
-    by_status: dict[str, int]
-    transcriptions: int
-    audio_seconds: float
-    transcribed_seconds: float
-    daily: list[AnalyticsRecordingDay]
+# CSV column names that differ from the stored field's name
+_COLUMN = {"module_title": "module"}
 
 
 def _span(query: AnalyticsQuery) -> tuple[AnalyticsRange, Range]:
@@ -163,6 +67,8 @@ def _span(query: AnalyticsQuery) -> tuple[AnalyticsRange, Range]:
 
 
 def _cell(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, str) and value.startswith(_FORMULA):
         return "'" + value
     return value
@@ -183,222 +89,111 @@ def _csv(
     )
 
 
-Handler = Callable[[AnalyticsRepository, Range, AnalyticsRange, bool], Awaitable[Response]]
+def _columns(kind: type[Any]) -> list[str]:
+    """A column per field of a stored item; the drop-off list is one column per tenth."""
+    step = 100 // DROP_OFF_BUCKETS
+    out: list[str] = []
+    for f in dataclasses.fields(kind):
+        if f.name == "drop_off":
+            out += [f"stopped_{i * step}_{(i + 1) * step}_percent" for i in range(DROP_OFF_BUCKETS)]
+        else:
+            out.append(_COLUMN.get(f.name, f.name))
+    return out
 
 
-def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _cells(item: Any) -> list[object]:
+    out: list[object] = []
+    for f in dataclasses.fields(item):
+        value = getattr(item, f.name)
+        out += value if isinstance(value, list) else [value]
+    return out
+
+
+Metric = tuple[str, str, Any]  # (metric, day or "", value): the CSV of the two summary datasets
+Answer = tuple[BaseModel, Callable[[], tuple[Sequence[str], Iterable[Sequence[object]]]]]
+Fetch = Callable[[AnalyticsRepository, Range, AnalyticsRange], Awaitable[Answer]]
+
+
+def _endpoint(name: str, fetch: Fetch) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         svc = services(request)
-        require(request, svc.tokens, "admin.access")
+        principal = require(request, svc.tokens, "admin.access")
         query = parse_query(request, AnalyticsQuery)
         shown, span = _span(query)
-        return await handler(AnalyticsRepository(svc.db), span, shown, query.format == "csv")
+        limits = svc.limits
+        await enforce(svc.limiter, limits.analytics, str(principal.user_id), enabled=limits.enabled)
+        body, table = await fetch(AnalyticsRepository(svc.db), span, shown)
+        if query.format == "csv":
+            return _csv(name, shown, *table())
+        return respond(body)
 
     return endpoint
 
 
-def _days(days: list[DayCount]) -> list[AnalyticsDayCount]:
-    return [AnalyticsDayCount(day=d.day, count=d.count) for d in days]
+def _metrics(rows: Iterable[Metric]) -> Callable[[], tuple[Sequence[str], Iterable[Metric]]]:
+    return lambda: (("metric", "day", "value"), list(rows))
 
 
-async def _overview(
-    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
-) -> Response:
+async def _overview(repo: AnalyticsRepository, span: Range, shown: AnalyticsRange) -> Answer:
     o = await repo.overview(span)
-    if csv_:
-        totals: list[tuple[str, str, Any]] = [
-            ("total_users", "", o.total_users),
-            ("new_users", "", o.new_users),
-            ("active_users", "", o.active_users),
-            ("lessons_completed", "", o.lessons_completed),
-            ("modules_completed", "", o.modules_completed),
-            ("watch_seconds", "", o.watch_seconds),
-        ]
-        daily = [("daily_active_users", d.day, d.count) for d in o.daily_active]
-        return _csv("overview", shown, ("metric", "day", "value"), [*totals, *daily])
-    return respond(
-        AnalyticsOverview(
-            range=shown,
-            total_users=o.total_users,
-            new_users=o.new_users,
-            active_users=o.active_users,
-            lessons_completed=o.lessons_completed,
-            modules_completed=o.modules_completed,
-            watch_seconds=o.watch_seconds,
-            daily_active=_days(o.daily_active),
-        )
-    )
+    body = AnalyticsOverview.model_validate({"range": shown, **dataclasses.asdict(o)})
+    totals = [(f.name, "", getattr(o, f.name)) for f in dataclasses.fields(o)]
+    daily = [("daily_active_users", d.day, d.count) for d in o.daily_active]
+    return body, _metrics([t for t in totals if t[0] != "daily_active"] + daily)
 
 
-def _module(m: ModuleStats) -> AnalyticsModule:
-    return AnalyticsModule(
-        module_id=str(m.module_id),
-        title=m.title,
-        learners=m.learners,
-        completed=m.completed,
-        average_percent=m.average_percent,
-        time_spent_minutes=m.time_spent_minutes,
-    )
-
-
-async def _modules(
-    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
-) -> Response:
-    found = [_module(m) for m in await repo.modules(span)]
-    if csv_:
-        header = (
-            "module_id",
-            "title",
-            "learners",
-            "completed",
-            "average_percent",
-            "time_spent_minutes",
-        )
-        rows = [
-            (m.module_id, m.title, m.learners, m.completed, m.average_percent, m.time_spent_minutes)
-            for m in found
-        ]
-        return _csv("modules", shown, header, rows)
-    return respond(AnalyticsModules(range=shown, modules=found))
-
-
-def _lesson(s: LessonStats) -> AnalyticsLesson:
-    return AnalyticsLesson(
-        lesson_id=str(s.lesson_id),
-        module_title=s.module_title,
-        title=s.title,
-        duration_seconds=s.duration_seconds,
-        viewers=s.viewers,
-        completed=s.completed,
-        watch_seconds=s.watch_seconds,
-        average_watch_seconds=s.average_watch_seconds,
-        drop_off=s.drop_off,
-    )
-
-
-async def _lessons(
-    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
-) -> Response:
-    found = [_lesson(s) for s in await repo.lessons(span)]
-    if csv_:
-        step = 100 // DROP_OFF_BUCKETS
-        drops = [f"stopped_{i * step}_{(i + 1) * step}_percent" for i in range(DROP_OFF_BUCKETS)]
-        header = (
-            "lesson_id",
-            "module",
-            "title",
-            "duration_seconds",
-            "viewers",
-            "completed",
-            "watch_seconds",
-            "average_watch_seconds",
-            *drops,
-        )
-        rows = [
-            (
-                s.lesson_id,
-                s.module_title,
-                s.title,
-                s.duration_seconds,
-                s.viewers,
-                s.completed,
-                s.watch_seconds,
-                s.average_watch_seconds,
-                *s.drop_off,
-            )
-            for s in found
-        ]
-        return _csv("lessons", shown, header, rows)
-    return respond(AnalyticsLessons(range=shown, lessons=found))
-
-
-def _session(s: SessionStats) -> AnalyticsSession:
-    return AnalyticsSession(
-        session_id=str(s.session_id),
-        title=s.title,
-        status=s.status,
-        started_at=s.started_at,
-        registered=s.registered,
-        attended=s.attended,
-        messages=s.messages,
-        votes=s.votes,
-        questions=s.questions,
-        hands=s.hands,
-        average_seconds_present=s.average_seconds_present,
-    )
-
-
-async def _sessions(
-    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
-) -> Response:
-    found = [_session(s) for s in await repo.sessions(span)]
-    if csv_:
-        header = (
-            "session_id",
-            "title",
-            "status",
-            "started_at",
-            "registered",
-            "attended",
-            "messages",
-            "votes",
-            "questions",
-            "hands",
-            "average_seconds_present",
-        )
-        rows = [
-            (
-                s.session_id,
-                s.title,
-                s.status,
-                s.started_at.isoformat(),
-                s.registered,
-                s.attended,
-                s.messages,
-                s.votes,
-                s.questions,
-                s.hands,
-                s.average_seconds_present,
-            )
-            for s in found
-        ]
-        return _csv("sessions", shown, header, rows)
-    return respond(AnalyticsSessions(range=shown, sessions=found))
-
-
-def _recording_days(days: list[RecordingDay]) -> list[AnalyticsRecordingDay]:
-    return [
-        AnalyticsRecordingDay(day=d.day, uploaded=d.uploaded, transcribed=d.transcribed)
-        for d in days
-    ]
-
-
-async def _recordings(
-    repo: AnalyticsRepository, span: Range, shown: AnalyticsRange, csv_: bool
-) -> Response:
+async def _recordings(repo: AnalyticsRepository, span: Range, shown: AnalyticsRange) -> Answer:
     r = await repo.recordings(span)
-    if csv_:
-        rows: list[tuple[str, str, Any]] = [
-            ("uploaded", "", r.uploaded),
-            *((f"status_{name}", "", n) for name, n in sorted(r.by_status.items())),
-            ("transcriptions", "", r.transcriptions),
-            ("audio_seconds", "", r.audio_seconds),
-            ("transcribed_seconds", "", r.transcribed_seconds),
-        ]
-        for d in r.daily:
-            rows += [("uploaded", d.day, d.uploaded), ("transcribed", d.day, d.transcribed)]
-        return _csv("recordings", shown, ("metric", "day", "value"), rows)
-    return respond(
-        AnalyticsRecordings(
-            range=shown,
-            uploaded=r.uploaded,
-            by_status=r.by_status,
-            transcriptions=r.transcriptions,
-            audio_seconds=r.audio_seconds,
-            transcribed_seconds=r.transcribed_seconds,
-            daily=_recording_days(r.daily),
-        )
-    )
+    body = AnalyticsRecordings.model_validate({"range": shown, **dataclasses.asdict(r)})
+    rows: list[Metric] = [
+        ("uploaded", "", r.uploaded),
+        *((f"status_{name}", "", n) for name, n in sorted(r.by_status.items())),
+        ("transcriptions", "", r.transcriptions),
+        ("audio_seconds", "", r.audio_seconds),
+        ("transcribed_seconds", "", r.transcribed_seconds),
+    ]
+    for d in r.daily:
+        rows += [("uploaded", d.day, d.uploaded), ("transcribed", d.day, d.transcribed)]
+    return body, _metrics(rows)
+
+
+Items = Callable[[AnalyticsRepository, Range], Awaitable[Sequence[Any]]]
+
+
+def _items(key: str, model: type[BaseModel], kind: type[Any], query: Items) -> Fetch:
+    """A dataset that is a list of stored items: JSON `{range, <key>: [...]}`, CSV a row each."""
+
+    async def fetch(repo: AnalyticsRepository, span: Range, shown: AnalyticsRange) -> Answer:
+        found = await query(repo, span)
+        body = model.model_validate({"range": shown, key: found})
+        return body, lambda: (_columns(kind), [_cells(item) for item in found])
+
+    return fetch
+
+
+def _datasets() -> list[tuple[str, Fetch, type[BaseModel], str]]:
+    return [
+        ("overview", _overview, AnalyticsOverview, "Active users, completions, watch time by day"),
+        (
+            "modules",
+            _items("modules", AnalyticsModules, ModuleStats, AnalyticsRepository.modules),
+            AnalyticsModules,
+            "Module learners, completion and time spent",
+        ),
+        (
+            "lessons",
+            _items("lessons", AnalyticsLessons, LessonStats, AnalyticsRepository.lessons),
+            AnalyticsLessons,
+            "Lesson watch time and drop-off points",
+        ),
+        (
+            "sessions",
+            _items("sessions", AnalyticsSessions, SessionStats, AnalyticsRepository.sessions),
+            AnalyticsSessions,
+            "Live session attendance and engagement",
+        ),
+        ("recordings", _recordings, AnalyticsRecordings, "Recordings uploaded and transcribed"),
+    ]
 
 
 _P = "/api/admin/analytics"
@@ -407,19 +202,14 @@ operations = [
     Operation(
         "GET",
         f"{_P}/{name}",
-        _endpoint(handler),
+        _endpoint(name, fetch),
         summary,
         "analytics",
         query=AnalyticsQuery,
         response=model,
         permission="admin.access",
+        errors=(429,),
         media_type=_MEDIA,
     )
-    for name, handler, model, summary in (
-        ("overview", _overview, AnalyticsOverview, "Active users, completions, watch time by day"),
-        ("modules", _modules, AnalyticsModules, "Module learners, completion and time spent"),
-        ("lessons", _lessons, AnalyticsLessons, "Lesson watch time and drop-off points"),
-        ("sessions", _sessions, AnalyticsSessions, "Live session attendance and engagement"),
-        ("recordings", _recordings, AnalyticsRecordings, "Recordings uploaded and transcribed"),
-    )
+    for name, fetch, model, summary in _datasets()
 ]

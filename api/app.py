@@ -240,6 +240,10 @@ async def _start_services(
             account_export=RateRule.parse(
                 "account-export", settings.rate_limit_account_export
             ),
+            account_export_poll=RateRule.parse(
+                "account-export-poll", settings.rate_limit_account_export_poll
+            ),
+            analytics=RateRule.parse("analytics", settings.rate_limit_analytics),
         ),
         auth=AuthConfig(
             cookie_secure=settings.cookie_secure,

@@ -103,7 +103,9 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     fields: list[FieldError] = []
     for error in exc.errors(include_url=False):
         location = ".".join(str(part) for part in error["loc"]) or "body"
-        fields.append({"field": location, "message": error["msg"]})
+        # a validator's own ValueError is the message; pydantic prefixes "Value error, "
+        message = str(error["msg"]).removeprefix("Value error, ")
+        fields.append({"field": location, "message": message})
     return fields
 
 

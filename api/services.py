@@ -47,6 +47,10 @@ class Limits:
     enabled: bool = True
     sessions: RateRule = field(default_factory=lambda: RateRule("sessions", 300, 900))
     account_export: RateRule = field(default_factory=lambda: RateRule("account-export", 10, 3600))
+    account_export_poll: RateRule = field(
+        default_factory=lambda: RateRule("account-export-poll", 600, 900)
+    )
+    analytics: RateRule = field(default_factory=lambda: RateRule("analytics", 300, 900))
 
 
 @dataclass(slots=True)

@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         "10/3600", alias="RATE_LIMIT_ACCOUNT_EXPORT", pattern=_RULE
     )
     rate_limit_sessions: str = Field("300/900", alias="RATE_LIMIT_SESSIONS", pattern=_RULE)
+    # Polling a background export's status and downloading it: cheap reads, many per export.
+    rate_limit_account_export_poll: str = Field(
+        "600/900", alias="RATE_LIMIT_ACCOUNT_EXPORT_POLL", pattern=_RULE
+    )
+    # Admin analytics per admin: each request aggregates up to a year of stored rows.
+    rate_limit_analytics: str = Field("300/900", alias="RATE_LIMIT_ANALYTICS", pattern=_RULE)
     audio_max_bytes: int = Field(100 * 2**20, alias="AUDIO_MAX_BYTES", ge=1)
 
     # Password hashing (argon2id; RFC 9106 "second recommended" defaults).

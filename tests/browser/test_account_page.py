@@ -109,3 +109,29 @@ def test_download_my_data_then_delete_the_account(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+
+
+def test_the_other_device_is_told_why_it_was_signed_out(
+    server: Server, new_context: Callable[..., BrowserContext], artifacts: Path
+) -> None:
+    """Sign out everywhere from a phone: offline it says so beside the button and changes
+    nothing; online the phone's sign-in page says what happened, and the laptop, left alone on
+    its notes (no reload), goes to the sign-in page by itself and says why."""
+    laptop, email = sign_up(new_context(), server, "Lee Twodevices")
+    phone_context = new_context(viewport={"width": 390, "height": 844})
+    phone = sign_in(phone_context, server, email, PASSWORD)
+    open_account(phone)
+    phone_context.set_offline(True)
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name="Sign out everywhere").click()
+    expect(phone.get_by_role("alert").filter(has_text="You are offline.")).to_be_visible()
+    phone_context.set_offline(False)
+    expect(laptop.get_by_role("button", name="New note")).to_be_visible()  # nothing ended
+
+    phone.once("dialog", lambda dialog: dialog.accept())
+    phone.get_by_role("button", name="Sign out everywhere").click()
+    expect(phone).to_have_url(f"{server.url}/login")
+    expect(phone.locator(".auth-notice")).to_have_text("You were signed out on every device.")
+    expect(laptop).to_have_url(f"{server.url}/login", timeout=20_000)
+    expect(laptop.locator(".auth-notice")).to_contain_text("You were signed out on this device")
+    laptop.screenshot(path=str(artifacts / "account-signed-out-elsewhere.png"))

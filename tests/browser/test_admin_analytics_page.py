@@ -122,6 +122,53 @@ def test_an_admin_sees_charts_narrows_the_range_and_downloads_csv(
     assert watched[0][8:].count("1") == 2  # two drop-off points
 
 
+def test_ranges_the_page_cannot_show_empty_ranges_and_going_offline(
+    analytics_server: Server, new_context: Callable[..., BrowserContext], artifacts: Path
+) -> None:
+    """A start after the end is said once on the page and asks the server nothing; a range
+    with no activity says so under each chart; offline, a new range keeps the old figures
+    (dimmed, said) and loads when back online; the preset in use is pressed."""
+    context = new_context()
+    page = sign_in(context, analytics_server, ADMIN)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/admin/analytics" in r.url else None)
+    page.goto(f"{analytics_server.url}/admin/analytics?from={_day()}&to={_day(-5)}")
+    expect(page.get_by_role("alert")).to_have_text(
+        "The start date is after the end date: choose a start on or before the end."
+    )
+    expect(page.locator(".analytics-section")).to_have_count(0)
+    assert asked == []
+
+    page.get_by_role("button", name="30 days").click()
+    stats = page.get_by_test_id("overview-stats")
+    expect(stats.locator(".stat").first.locator(".stat-value")).to_have_text("2")
+    expect(page.get_by_role("button", name="30 days")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="7 days")).to_have_attribute("aria-pressed", "false")
+
+    context.set_offline(True)
+    page.get_by_role("button", name="365 days").click()
+    overview = page.get_by_role("region", name="Active users")
+    expect(overview.get_by_role("status")).to_have_text(
+        "You are offline: the figures below are still those of the previous range."
+    )
+    expect(stats.locator(".stat").first.locator(".stat-value")).to_have_text("2")
+    context.set_offline(False)
+    expect(overview.locator(".analytics-status")).to_have_text("", timeout=15_000)
+    expect(overview.locator(".analytics-stale")).to_have_count(0)
+    expect(page).to_have_url(
+        f"{analytics_server.url}/admin/analytics?from={_day(-364)}&to={_day()}"
+    )
+
+    page.goto(f"{analytics_server.url}/admin/analytics?from=2001-01-01&to=2001-01-31")
+    expect(stats.locator(".stat").first.locator(".stat-value")).to_have_text("0")
+    for region in ("Active users", "Module completion", "Lesson watch time", "Live sessions"):
+        expect(
+            page.get_by_role("region", name=region).get_by_text("Nothing in this range.").first
+        ).to_be_visible()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts / "admin-analytics-empty-phone.png"), full_page=True)
+
+
 def test_a_normal_user_cannot_reach_analytics(
     analytics_server: Server, new_context: Callable[..., BrowserContext]
 ) -> None:

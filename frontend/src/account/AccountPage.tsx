@@ -13,6 +13,9 @@ import { useUser } from '../lib/useSession'
 import { toast } from '../ui/toast'
 import './account.css'
 
+const EVERYWHERE = 'You were signed out on every device.'
+const DELETED = 'Your account was deleted.'
+
 type Field = 'currentPassword' | 'newPassword' | 'confirmPassword'
 
 export default function AccountPage() {
@@ -24,6 +27,7 @@ export default function AccountPage() {
   const [busy, setBusy] = useState<'password' | 'everywhere' | 'export' | 'delete' | null>(null)
   const [exportNote, setExportNote] = useState('')
   const [deleteError, setDeleteError] = useState('')
+  const [everywhereError, setEverywhereError] = useState('')
 
   useEffect(() => {
     document.title = 'Account · Workbook'
@@ -65,15 +69,17 @@ export default function AccountPage() {
   const signOutEverywhere = async () => {
     if (!confirm('Sign out on every device, this one included?')) return
     setBusy('everywhere')
+    setEverywhereError('')
     try {
       const result = await api.POST('/api/workbook/auth/logout-all')
       if (!result.response.ok) throw new ApiError(result.response.status, 'error', 'Could not sign out everywhere.')
-      clear()
+      clear(EVERYWHERE)
       await forgetLocalDocuments()
       client.clear()
-      navigate('/login', { replace: true })
+      navigate('/login', { replace: true, state: { notice: EVERYWHERE } })
     } catch (err) {
-      toast(describe(err), 'error')
+      // said beside the button (a toast would be gone before it is read): offline, mostly
+      setEverywhereError(describe(err))
       setBusy(null)
     }
   }
@@ -127,10 +133,10 @@ export default function AccountPage() {
         setBusy(null)
         return
       }
-      clear()
+      clear(DELETED)
       await forgetLocalDocuments()
       client.clear()
-      navigate('/login', { replace: true, state: { notice: 'Your account was deleted.' } })
+      navigate('/login', { replace: true, state: { notice: DELETED } })
     } catch (err) {
       setDeleteError(describe(err))
       setBusy(null)
@@ -189,6 +195,9 @@ export default function AccountPage() {
         <button type="button" className="btn btn-danger" disabled={busy !== null} onClick={() => void signOutEverywhere()}>
           {busy === 'everywhere' ? 'Signing out…' : 'Sign out everywhere'}
         </button>
+        <p className="form-error" role="alert">
+          {everywhereError}
+        </p>
       </section>
       <section className="account-card" aria-labelledby="data-title">
         <h2 id="data-title">Your data</h2>

@@ -45,7 +45,23 @@ function fillDays<T extends { day: string }>(range: DateRange, rows: T[], pick: 
   return [days, days.map((d) => byDay.get(d) ?? 0)]
 }
 
-const hours = (seconds: number) => `${(seconds / 3600).toFixed(1)} h`
+const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/
+
+/** Why a range (from the URL or the date fields) cannot be shown; '' when it can. */
+function rangeProblem(range: DateRange): string {
+  const bad = [range.from, range.to].some((d) => !ISO_DAY.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))
+  if (bad) return 'Choose both dates (the address holds a date the page cannot read).'
+  if (range.from > range.to) return 'The start date is after the end date: choose a start on or before the end.'
+  return ''
+}
+
+/** Minutes under an hour (a few minutes is not "0.0 h"), whole hours from 100 (fits a tile). */
+const hours = (seconds: number) =>
+  seconds < 3600
+    ? `${Math.round(seconds / 60)} min`
+    : seconds < 360_000
+      ? `${(seconds / 3600).toFixed(1)} h`
+      : `${Math.round(seconds / 3600).toLocaleString('en')} h`
 const minutes = (seconds: number) => Math.round(seconds / 6) / 10
 
 function Section({
@@ -59,7 +75,7 @@ function Section({
   title: string
   range: DateRange
   children: ReactNode
-  state: { isPending: boolean; error: unknown }
+  state: { isPending: boolean; error: unknown; fetchStatus: string; isPlaceholderData: boolean }
 }) {
   const [busy, setBusy] = useState(false)
   const download = async () => {
@@ -80,17 +96,30 @@ function Section({
           <Icon name="download" /> CSV
         </button>
       </div>
+      <p className="muted analytics-status" role="status">
+        {status(state)}
+      </p>
       {state.error ? (
         <p role="alert" className="analytics-error">
           {describe(state.error)}
         </p>
-      ) : state.isPending ? (
-        <p className="muted">Loading…</p>
-      ) : (
-        children
+      ) : state.isPending ? null : (
+        <div className={state.isPlaceholderData ? 'analytics-stale' : undefined}>{children}</div>
       )}
     </section>
   )
+}
+
+/** What a section is waiting for: a first answer, a new range's answer, or the network. */
+function status(state: { isPending: boolean; fetchStatus: string; isPlaceholderData: boolean }): string {
+  if (state.fetchStatus === 'paused') {
+    if (state.isPending) return 'You are offline: the figures load when you are back online.'
+    if (state.isPlaceholderData) return 'You are offline: the figures below are still those of the previous range.'
+    return ''
+  }
+  if (state.isPending) return 'Loading…'
+  if (state.isPlaceholderData) return 'Updating for the new range…'
+  return ''
 }
 
 function Stat({ label, value }: { label: string; value: ReactNode }) {
@@ -283,6 +312,11 @@ export default function AnalyticsPage() {
   const [params, setParams] = useSearchParams()
   const fallback = lastDays(30)
   const range: DateRange = { from: params.get('from') || fallback.from, to: params.get('to') || fallback.to }
+  const problem = rangeProblem(range)
+  const preset = [7, 30, 90, 365].find((n) => {
+    const r = lastDays(n)
+    return r.from === range.from && r.to === range.to
+  })
   const setRange = (next: DateRange) => setParams({ from: next.from, to: next.to }, { replace: true })
 
   if (user?.role !== 'admin') {
@@ -319,18 +353,32 @@ export default function AnalyticsPage() {
         </label>
         <div className="range-presets">
           {[7, 30, 90, 365].map((n) => (
-            <button key={n} type="button" className="btn btn-ghost" onClick={() => setRange(lastDays(n))}>
+            <button
+              key={n}
+              type="button"
+              className="btn btn-ghost range-preset"
+              aria-pressed={preset === n}
+              onClick={() => setRange(lastDays(n))}
+            >
               {n} days
             </button>
           ))}
         </div>
       </form>
       <p className="muted">Days are UTC; both ends are included.</p>
-      <OverviewSection range={range} />
-      <ModulesSection range={range} />
-      <LessonsSection range={range} />
-      <SessionsSection range={range} />
-      <RecordingsSection range={range} />
+      {problem ? (
+        <p role="alert" className="analytics-error">
+          {problem}
+        </p>
+      ) : (
+        <>
+          <OverviewSection range={range} />
+          <ModulesSection range={range} />
+          <LessonsSection range={range} />
+          <SessionsSection range={range} />
+          <RecordingsSection range={range} />
+        </>
+      )}
     </main>
   )
 }

@@ -15,6 +15,15 @@ function top(series: Series[]): number {
   return Math.max(1, ...series.flatMap((s) => s.values))
 }
 
+function empty(series: Series[]): boolean {
+  return series.every((s) => s.values.every((v) => !v))
+}
+
+/** Said under a chart's title when it has nothing to draw (an empty or quiet range). */
+function Nothing() {
+  return <p className="muted chart-empty">Nothing in this range.</p>
+}
+
 function Legend({ series }: { series: Series[] }) {
   if (series.length < 2) return null
   return (
@@ -51,7 +60,7 @@ export function ColumnChart({
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
-      <Legend series={series} />
+      {empty(series) ? <Nothing /> : <Legend series={series} />}
       <svg className="chart-svg" width="100%" height={height + 20} role="img" aria-label={`${title}: ${summary}`}>
         <line x1="0" x2="100%" y1={height} y2={height} className="chart-axis" />
         <text x="0" y="10" className="chart-max">
@@ -97,20 +106,33 @@ export function BarList({
   series,
   summary,
   format = String,
+  limit = 15,
 }: {
   title: string
   labels: string[]
   series: Series[]
   summary: string
   format?: (value: number) => string
+  /** at most this many rows, the largest by the first series (the table has them all) */
+  limit?: number
 }) {
   const max = top(series)
+  const first = series[0]?.values ?? []
+  const shown = labels
+    .map((_, i) => i)
+    .filter((i) => series.some((s) => s.values[i]))
+    .sort((a, b) => (first[b] ?? 0) - (first[a] ?? 0) || a - b)
+    .slice(0, limit)
+    .sort((a, b) => a - b)
+  const active = labels.filter((_, i) => series.some((s) => s.values[i])).length
   return (
     <figure className="chart">
       <figcaption>{title}</figcaption>
-      <Legend series={series} />
+      {shown.length ? <Legend series={series} /> : <Nothing />}
       <div role="img" aria-label={`${title}: ${summary}`} className="bar-list">
-        {labels.map((label, i) => (
+        {shown.map((i) => labels[i]!).map((label, k) => {
+          const i = shown[k]!
+          return (
           <div key={`${label}-${i}`} className="bar-row" aria-hidden="true">
             <span className="bar-label" title={label}>
               {label}
@@ -131,9 +153,14 @@ export function BarList({
             </svg>
             <span className="bar-value">{series.map((s) => format(s.values[i]!)).join(' / ')}</span>
           </div>
-        ))}
-        {labels.length === 0 && <p className="muted">Nothing in this range.</p>}
+          )
+        })}
       </div>
+      {active > shown.length && (
+        <p className="muted chart-more">
+          The {shown.length} largest of {active}; all are in the table below and the CSV.
+        </p>
+      )}
     </figure>
   )
 }

@@ -1036,7 +1036,10 @@ export interface components {
             dropOff: number[];
             /** Durationseconds */
             durationSeconds: number;
-            /** Lessonid */
+            /**
+             * Lessonid
+             * Format: uuid
+             */
             lessonId: string;
             /** Moduletitle */
             moduleTitle: string;
@@ -1061,7 +1064,10 @@ export interface components {
             completed: number;
             /** Learners */
             learners: number;
-            /** Moduleid */
+            /**
+             * Moduleid
+             * Format: uuid
+             */
             moduleId: string;
             /** Timespentminutes */
             timeSpentMinutes: number;
@@ -1146,7 +1152,10 @@ export interface components {
             questions: number;
             /** Registered */
             registered: number;
-            /** Sessionid */
+            /**
+             * Sessionid
+             * Format: uuid
+             */
             sessionId: string;
             /**
              * Startedat
@@ -2660,6 +2669,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_api_admin_analytics_modules: {
@@ -2705,6 +2723,15 @@ export interface operations {
             };
             /** @description Validation failed; `error.fields` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2764,6 +2791,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_api_admin_analytics_recordings: {
@@ -2816,6 +2852,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_api_admin_analytics_sessions: {
@@ -2861,6 +2906,15 @@ export interface operations {
             };
             /** @description Validation failed; `error.fields` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5029,6 +5083,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_api_workbook_me_exports_exportId_download: {
@@ -5071,6 +5134,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,7 +17,12 @@ const USER_KEY = 'collab.user'
 /** The server refused the credentials: the user must sign in again. */
 export class SignedOutError extends Error {}
 
+/** Said on the sign-in page when the server ended this device's session (not the user). */
+export const SESSION_ENDED =
+  'You were signed out on this device: the password was changed, “sign out everywhere” was used, or the account was deleted. Sign in again.'
+
 let accessToken: string | null = null
+let signOutNotice: string | null = null
 let currentUser: User | null = readCachedUser()
 const listeners = new Set<() => void>()
 
@@ -82,12 +87,24 @@ export function accept(response: AuthResponse): void {
   notify()
 }
 
-export function clear(): void {
+/**
+ * Forget the session. `notice` (kept until the sign-in page takes it) says why, when it was not
+ * the user's own doing; a later clear without one keeps it, so the first reason wins.
+ */
+export function clear(notice?: string): void {
+  if (notice) signOutNotice = notice
   accessToken = null
   currentUser = null
   localStorage.removeItem(REFRESH_KEY)
   localStorage.removeItem(USER_KEY)
   notify()
+}
+
+/** Why the session ended, once: the sign-in page shows it. */
+export function takeSignOutNotice(): string | null {
+  const notice = signOutNotice
+  signOutNotice = null
+  return notice
 }
 
 let inflight: Promise<string> | null = null
@@ -118,8 +135,8 @@ async function doRefresh(): Promise<string> {
     body: stored ? { refreshToken: stored } : {},
   })
   if (response.status === 401 || response.status === 403 || response.status === 400) {
-    clear()
-    throw new SignedOutError('Your session has ended. Please sign in again.')
+    clear(SESSION_ENDED)
+    throw new SignedOutError(SESSION_ENDED)
   }
   if (!response.ok || !data) throw new OfflineError(`Refresh failed (${response.status})`)
   accessToken = data.token
@@ -153,4 +170,5 @@ export async function logout(): Promise<void> {
     // Signing out locally still works offline; the refresh token expires on its own.
   }
   clear()
+  signOutNotice = null // the user's own doing: nothing to explain
 }

@@ -26,8 +26,7 @@ export default function NotesArea() {
 
   const signedOut = useMemo(
     () => (message: string) => {
-      toast(message, 'error')
-      clear()
+      clear(message)
       navigate('/login', { replace: true })
     },
     [navigate],

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { Link, useLocation, useNavigate } from 'react-router'
 import { apiError } from '../api/http'
 import { forgetLocalDocuments } from '../collab/forget'
-import { accept, login, OfflineError, register } from '../lib/session'
+import { accept, login, OfflineError, register, takeSignOutNotice } from '../lib/session'
 import { useUser } from '../lib/useSession'
 
 type Field = 'name' | 'email' | 'password'
@@ -18,7 +18,10 @@ export function AuthPage({ mode }: { mode: 'login' | 'register' }) {
   const [busy, setBusy] = useState(false)
   const formRef = useRef<HTMLFormElement>(null)
   const from = (location.state as { from?: string } | null)?.from ?? '/notes'
-  const notice = (location.state as { notice?: string } | null)?.notice
+  // why the session ended: said by the page that ended it, else kept by `clear` (this page may
+  // already be showing when that page navigates here)
+  const [ended] = useState(takeSignOutNotice)
+  const notice = (location.state as { notice?: string } | null)?.notice ?? ended
 
   useEffect(() => {
     document.title = `${isLogin ? 'Sign in' : 'Create account'} · Workbook`
