@@ -169,6 +169,8 @@ class MediaRelay(RelayCore):
                         await self._unpublish(room_id, member, sent)
                     # Marked before the connection is up: receive() starts the worker later.
                     passthrough.forward_encoded(transceiver.receiver.track)
+                    if KIND_OF[sent] == "video":  # a frame leaves at its last packet
+                        passthrough.release_at_marker(transceiver.receiver)
                     started.append(self._publication(
                         user_id, sent, line, transceiver.receiver, found[line]
                     ))
