@@ -99,6 +99,8 @@ def _check_jitter_buffer(receiver_module: Any) -> None:
     handler = inspect.getsource(receiver_module.RTCRtpReceiver._handle_rtp_packet)
     if "self.__jitter_buffer.add(packet)" not in handler:
         raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer feeds __jitter_buffer")
+    if "if not self._enabled:" not in handler:  # what a limited m-line relies on
+        raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer checks _enabled")
     if "packet._data = depayload(" not in handler:
         raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer sets packet._data")
 
