@@ -16,8 +16,8 @@ adds the public operations (publish, subscribe, leave, recording) on top. Invari
   ends (with every subscriber's track of it) when it is unpublished;
 * a publication above its bitrate cap for a whole window (``media.bitrate``) is unpublished by
   the relay (``_over_limit``), reported on ``changes``, and its m-line is *limited*: its
-  receiver discards packets (aiortc's ``_enabled``) and a later offer listing it does not
-  start it again; a new publish connection (a new m-line) may.
+  receiver discards packets (aiortc's ``_enabled``) and a later offer listing it is answered
+  ``inactive`` (which keeps it so); a new publish connection (a new m-line) may publish again.
 """
 
 from __future__ import annotations

@@ -162,8 +162,8 @@ class MediaRelay(RelayCore):
                     sent = tracks.get(line) if line is not None else None
                     if line is None or sent is None:
                         continue
-                    if line in member.limited:  # stopped over its cap: stays off
-                        transceiver.receiver._enabled = False
+                    if line in member.limited:  # stopped over its cap: answered inactive
+                        transceiver.direction = "inactive"
                         continue
                     current = member.publications.get(sent)
                     if current is not None and current.mid == line:

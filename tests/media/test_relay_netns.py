@@ -331,6 +331,8 @@ async def test_a_publisher_above_the_bitrate_cap_is_stopped(
             # The host's page offers again with the same m-lines: the camera stays stopped.
             await _renegotiate(host_room, loud, ["audio", "camera"])
             assert relay.publications(doc_id)[host.id] == ["audio"]
+            limited = relay._rooms[doc_id][host.id].limited
+            assert [r._enabled for r in limited.values()] == [False]  # answered inactive
             await host_room.until(lambda a: a.map("media").get(host.id) == {
                 "audio": {"muted": False}})
         finally:
