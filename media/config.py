@@ -51,6 +51,11 @@ class RelayLimits:
     connections_per_process: int = 200  # peer connections of every room together
     subscriptions_per_process: int = 300  # forwarded tracks (outlets) of every room together
     max_video_bitrate: int = 1_500_000  # bits/s the client is asked to cap each video at
+    # A publication above its cap for a whole window is stopped (media_limit, media.bitrate):
+    # video at max_video_bitrate x bitrate_margin, audio at max_audio_bitrate.
+    max_audio_bitrate: int = 256_000
+    bitrate_margin: float = 1.5
+    bitrate_window: float = 5.0  # seconds
     video_queue: int = 60  # packets per subscriber (~2 s at 30 fps) before dropping to a keyframe
     audio_queue: int = 100  # packets per subscriber (2 s of 20 ms Opus frames)
     connect_timeout: float = 15.0  # seconds for a new connection to reach "connected"

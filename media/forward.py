@@ -131,6 +131,8 @@ class Forwarder:
         send_keyframe_request: sends one PLI to the publisher (awaited; errors are logged).
         queue_limit: packets per outlet.
         keyframe_interval: the throttle window in seconds.
+        observe: called with every packet read, muted or not (the relay's bitrate meter);
+            must not block.
     """
 
     def __init__(
@@ -140,8 +142,10 @@ class Forwarder:
         *,
         queue_limit: int,
         keyframe_interval: float = 0.5,
+        observe: Callable[[av.Packet[Any]], None] | None = None,
     ) -> None:
         self.source = source
+        self._observe = observe
         self.kind: str = source.kind
         self._send = send_keyframe_request
         self._limit = queue_limit
@@ -228,6 +232,8 @@ class Forwarder:
                 except MediaStreamError:
                     return
                 self.received += 1
+                if self._observe is not None:
+                    self._observe(packet)
                 if self.kind == "video" and is_keyframe(packet):
                     self.keyframes += 1
                 if self.muted:

@@ -13,7 +13,11 @@ adds the public operations (publish, subscribe, leave, recording) on top. Invari
   time; ``speaker_changes`` reports a room whose speakers changed, at most every
   ``SPEAKER_PERIOD``;
 * a publication's forwarder runs in the relay's task group under its own cancel scope, and
-  ends (with every subscriber's track of it) when it is unpublished.
+  ends (with every subscriber's track of it) when it is unpublished;
+* a publication above its bitrate cap for a whole window (``media.bitrate``) is unpublished by
+  the relay (``_over_limit``), reported on ``changes``, and its m-line is *limited*: its
+  receiver discards packets (aiortc's ``_enabled``) and a later offer listing it is answered
+  ``inactive`` (which keeps it so); a new publish connection (a new m-line) may publish again.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from media.speaker import SpeakerMeter, Speakers
 if TYPE_CHECKING:  # aiortc and PyAV are imported on the first peer connection
     from aiortc import RTCPeerConnection, RTCRtpSender
 
+    from media.bitrate import BitrateMeter
     from media.forward import Forwarder, Outlet
 
 __all__ = ["Member", "Publication", "RelayCore", "Subscription", "prefer_relayed_codecs",
@@ -52,6 +57,7 @@ class Publication:
     forwarder: Forwarder
     receiver: Any = None  # the aiortc RTCRtpReceiver it comes from
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    meter: BitrateMeter | None = None  # its incoming bitrate (media.bitrate)
 
 
 @dataclass(eq=False, slots=True)
@@ -71,6 +77,7 @@ class Member:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid ->
     spent_mids: set[str] = field(default_factory=set)  # subscribe m-lines whose sender stopped
     muted: set[str] = field(default_factory=set)  # sources not forwarded (``set_muted``)
+    limited: dict[str, Any] = field(default_factory=dict)  # mid -> receiver stopped over its cap
 
 
 
@@ -229,6 +236,7 @@ class RelayCore:
     async def _drop_connection(self, member: Member, name: str, room_id: str = "") -> None:
         if name == "publish":
             pc, member.publish_pc = member.publish_pc, None
+            member.limited.clear()
             for source in list(member.publications):
                 await self._unpublish(room_id, member, source)
         else:
@@ -240,8 +248,8 @@ class RelayCore:
             self._connections -= 1
             await pc.close()
 
-    def _publication(self, user_id: str, source: str, mid: str, receiver: Any,
-                     section: Section) -> Publication:
+    def _publication(self, room_id: str, user_id: str, source: str, mid: str,
+                     receiver: Any, section: Section) -> Publication:
         ssrcs = list(section.ssrcs)
 
         async def request_keyframe() -> None:
@@ -249,12 +257,43 @@ class RelayCore:
             for ssrc in targets:
                 await receiver._send_rtcp_pli(ssrc)  # private: see media.passthrough
 
+        from media.bitrate import BitrateMeter
         from media.forward import Forwarder
 
-        limit = self.limits.video_queue if KIND_OF[source] == "video" else self.limits.audio_queue
+        video = KIND_OF[source] == "video"
+        meter = BitrateMeter(
+            self.limits.max_video_bitrate * self.limits.bitrate_margin if video
+            else self.limits.max_audio_bitrate, self.limits.bitrate_window)
+        loop = asyncio.get_running_loop()
+        made: list[Publication] = []
+
+        def observe(packet: Any) -> None:
+            now = loop.time()
+            meter.add(packet.size, now)
+            if made and meter.over(now) and self._tg is not None:
+                self._tg.start_soon(self._over_limit, room_id, made.pop(), meter.rate(now))
+
+        limit = self.limits.video_queue if video else self.limits.audio_queue
         forwarder = Forwarder(receiver.track, request_keyframe, queue_limit=limit,
-                              keyframe_interval=self.limits.keyframe_interval)
-        return Publication(user_id, source, mid, forwarder, receiver)
+                              keyframe_interval=self.limits.keyframe_interval, observe=observe)
+        made.append(Publication(user_id, source, mid, forwarder, receiver, meter=meter))
+        return made[0]
+
+    async def _over_limit(self, room_id: str, publication: Publication, rate: float) -> None:
+        """Stop a publication that sent above its cap for a whole window (media_limit)."""
+        member = self._rooms.get(room_id, {}).get(publication.user_id)
+        if member is None:
+            return
+        async with member.lock:
+            if member.publications.get(publication.source) is not publication:
+                return
+            log.warning("%s of %s in %s stopped: %.0f kbit/s over its cap (media_limit)",
+                        publication.source, publication.user_id, room_id, rate / 1000)
+            await self._unpublish(room_id, member, publication.source)
+            member.limited[publication.mid] = publication.receiver
+            publication.receiver._enabled = False  # private: see media.passthrough
+        with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
+            self._changed.send_nowait(room_id)
 
     def _start(self, publication: Publication) -> None:
         async def run() -> None:

@@ -13,6 +13,11 @@ verifies the installed version and the shapes this module relies on, ``install``
 on anything else, and ``tests/media/test_passthrough_hook.py`` fails loudly on an upgrade.
 Receivers that are not marked keep decoding (the worker delegates to the original).
 
+``release_at_marker`` replaces one video receiver's private jitter buffer (the name-mangled
+``RTCRtpReceiver.__jitter_buffer``, which ``_handle_rtp_packet`` feeds with every depayloaded
+packet) by ``media.marker.MarkerJitterBuffer``, so a complete frame is forwarded when its last
+packet arrives, not when the next frame starts; ``check`` verifies the attribute and its use.
+
 ``tap_audio_level`` wraps one receiver's private ``_handle_rtp_packet`` (which the DTLS
 transport calls with every RTP packet for it) to read the RFC 6464 audio level aiortc has
 already parsed from the header; ``check`` verifies that too.
@@ -33,10 +38,11 @@ from typing import Any
 import av
 
 __all__ = ["AIORTC_VERSION", "HookUnavailable", "check", "forward_encoded", "install",
-           "is_keyframe", "tap_audio_level"]
+           "is_keyframe", "release_at_marker", "tap_audio_level"]
 
 AIORTC_VERSION = "1.16.0"  # the version whose private receiver this module replaces
 _WORKER_PARAMETERS = ("loop", "input_q", "output_q", "decode_error")
+_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"  # RTCRtpReceiver.__jitter_buffer, mangled
 
 _encoded_queues: weakref.WeakSet[asyncio.Queue[Any]] = weakref.WeakSet()
 _lock = threading.Lock()
@@ -82,6 +88,35 @@ def check() -> None:
     source = inspect.getsource(receiver_module.RTCRtpReceiver.receive)
     if "target=decoder_worker" not in source:
         raise HookUnavailable("RTCRtpReceiver.receive no longer starts decoder_worker")
+    _check_jitter_buffer(receiver_module)
+
+
+def _check_jitter_buffer(receiver_module: Any) -> None:
+    """What ``release_at_marker`` and ``media.marker`` rely on: the receiver's buffer attribute,
+    the one call that feeds it, and the buffer's fields."""
+    import aiortc.jitterbuffer as jitter_module
+
+    handler = inspect.getsource(receiver_module.RTCRtpReceiver._handle_rtp_packet)
+    if "self.__jitter_buffer.add(packet)" not in handler:
+        raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer feeds __jitter_buffer")
+    if "if not self._enabled:" not in handler:  # what a limited m-line relies on
+        raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer checks _enabled")
+    if "packet._data = depayload(" not in handler:
+        raise HookUnavailable("RTCRtpReceiver._handle_rtp_packet no longer sets packet._data")
+
+    class _Transport:
+        state = "new"
+
+    receiver = receiver_module.RTCRtpReceiver("video", _Transport())
+    buffer = getattr(receiver, _JITTER_BUFFER, None)
+    if type(buffer) is not jitter_module.JitterBuffer:
+        raise HookUnavailable("RTCRtpReceiver has no __jitter_buffer JitterBuffer")
+    for name in ("_origin", "_packets", "_capacity"):
+        if not hasattr(buffer, name):
+            raise HookUnavailable(f"aiortc JitterBuffer has no {name}")
+    if tuple(inspect.signature(buffer.add).parameters) != ("packet",) or tuple(
+            inspect.signature(buffer.remove).parameters) != ("count",):
+        raise HookUnavailable("aiortc JitterBuffer.add/remove changed")
 
 
 def install() -> None:
@@ -110,6 +145,17 @@ def forward_encoded(track: Any) -> None:
     if _original is None:
         raise HookUnavailable("media.passthrough.install() has not run")
     _encoded_queues.add(track._queue)
+
+
+def release_at_marker(receiver: Any) -> None:
+    """Make a video ``RTCRtpReceiver`` hand out each complete frame at its marker packet
+    (``media.marker``). Call before the connection is up (no packet buffered yet)."""
+    from media.marker import MarkerJitterBuffer
+
+    current = getattr(receiver, _JITTER_BUFFER, None)
+    if current is None or receiver.track is None or receiver.track.kind != "video":
+        raise HookUnavailable("release_at_marker needs a video RTCRtpReceiver")
+    setattr(receiver, _JITTER_BUFFER, MarkerJitterBuffer(current.capacity))
 
 
 def tap_audio_level(receiver: Any, observe: Callable[[int], None]) -> None:

@@ -3,11 +3,13 @@
 No decoding, no encoding on the live path: the VP8 and Opus packets a ``Forwarder`` hands its
 outlets are written into Matroska/WebM files with PyAV (``TrackRemux``, one track each). A
 ``Recording`` follows every audio publication of the room (those that start after it too: each
-user's voice is one file) and the presenter's video (screen if shared at the start, else
-camera). It reads one outlet per followed publication (an outlet waits for a keyframe, and its
-creation asks the publisher for one, coalesced, never dropped), and takes a new outlet when a
-publisher leaves and publishes again, so one file spans both (the gap stays a gap in the
-timestamps).
+user's voice is one file) and the presenter's video: their screen while they share it, else
+their camera, in one video file. It reads one outlet per followed publication (an outlet waits
+for a keyframe, and its creation asks the publisher for one, coalesced, never dropped), and
+takes a new outlet when a publisher leaves and publishes again, so one file spans both (the gap
+stays a gap in the timestamps). When the presenter's preferred video changes (a screen shared
+or stopped), an outlet of the new source is taken and the old one is written until the new
+one's first packet, a keyframe: the switch is at a keyframe, without a gap when both run.
 
 Stopping gives the parts (``RecordedPart``); ``media.mixdown.finish`` then makes the stored file
 out of them once, off the live path (browsers play only a file's first audio track, so it mixes
@@ -20,7 +22,10 @@ the track's own clock; a packet that would not advance its stream is moved one t
 previous one. Every part therefore lines up with the others to within a packet's transit time.
 
 The container header needs the video size, which only the first keyframe carries (RFC 6386
-9.1): a video part opens on its first keyframe (outlets start at one).
+9.1): a video part opens on its first keyframe (outlets start at one). A later source may have
+another size: VP8 carries the size in every keyframe, and the switch is at one, so decoders
+(libvpx, FFmpeg, Chromium's and Firefox's players) follow it in band while the header keeps
+the first size (docs/media.md, "Recording").
 """
 
 from __future__ import annotations
@@ -153,45 +158,88 @@ class TrackRemux:
         return self._span
 
 
+VIDEO_SOURCES = ("screen", "camera")  # the presenter's, in order of preference
+
+
 @dataclass(eq=False)
 class Recording:
     """A room being recorded (see the module docstring).
 
     Args:
-        presenter: whose video is recorded.
-        video_source: which of the presenter's sources ("screen", "camera").
+        presenter: whose video is recorded (their screen while shared, else their camera).
         path: the finished file's path; parts are written beside it.
         spawn: starts a task in the relay's task group.
         start: the recording's start on the event loop's clock.
     """
 
     presenter: str
-    video_source: str
     path: Path
     spawn: Callable[[Callable[[], Any]], object]
     start: float
     _parts: dict[tuple[str, str], TrackRemux] = field(default_factory=dict)
     _outlets: dict[Outlet, Forwarder] = field(default_factory=dict)
+    _video_sources: dict[str, Forwarder] = field(default_factory=dict)  # presenter's, by source
+    _video_now: Outlet | None = None  # the outlet the video part is written from
+    _video_next: Outlet | None = None  # the one taking over at its first packet (a keyframe)
     _stopped: bool = False
 
     def wants(self, user_id: str, source: str) -> str | None:
         """The kind this recording records ``user_id``'s ``source`` as, or None."""
         if source == "audio":
             return "audio"
-        if user_id == self.presenter and source == self.video_source:
+        if user_id == self.presenter and source in VIDEO_SOURCES:
             return "video"
         return None
+
+    @property
+    def video_source(self) -> str | None:
+        """The presenter's source being written now (or about to be), None without one."""
+        outlet = self._video_next or self._video_now
+        forwarder = None if outlet is None else self._outlets.get(outlet)
+        return next((s for s, f in self._video_sources.items() if f is forwarder), None)
 
     def consider(self, user_id: str, source: str, forwarder: Forwarder) -> None:
         """A publication started: record it from now on (a new segment) if it is wanted."""
         kind = self.wants(user_id, source)
         if kind is None or self._stopped:
             return
+        if kind == "video":
+            self._video_sources[source] = forwarder
+            self._follow()
+        else:
+            self._read(kind, user_id, forwarder)
+
+    def _part(self, kind: str, user_id: str) -> TrackRemux:
         part = self._parts.get((kind, user_id))
         if part is None:
             name = f"{self.path.stem}.{kind}.{len(self._parts)}.part.webm"
             part = self._parts[(kind, user_id)] = TrackRemux(
                 self.path.with_name(name), kind, self.start)
+        return part
+
+    def _follow(self) -> None:
+        """Take the presenter's preferred live video source: an outlet of it (which waits for
+        a keyframe and asks for one) replaces the current one at its first packet, so the
+        part switches at a keyframe and keeps the old source until then."""
+        live = {s: f for s, f in self._video_sources.items() if not f.ended.is_set()}
+        source = next((s for s in VIDEO_SOURCES if s in live), None)
+        if source is None or self._stopped:
+            return
+        forwarder = live[source]
+        taking = self._video_next or self._video_now
+        if taking is not None and self._outlets.get(taking) is forwarder:
+            return
+        if self._video_next is not None:  # a switch to a source that is not preferred now
+            self._drop(self._video_next)
+        self._video_next = self._read("video", self.presenter, forwarder)
+
+    def _drop(self, outlet: Outlet) -> None:
+        forwarder = self._outlets.pop(outlet, None)
+        if forwarder is not None:
+            forwarder.detach(outlet)
+
+    def _read(self, kind: str, user_id: str, forwarder: Forwarder) -> Outlet:
+        part = self._part(kind, user_id)
         outlet = forwarder.attach()
         self._outlets[outlet] = forwarder
 
@@ -202,10 +250,27 @@ class Recording:
                     packet = await outlet.recv()
                 except MediaStreamError:
                     self._outlets.pop(outlet, None)
+                    if kind == "video":
+                        self._video_ended(outlet, forwarder)
                     return
-                part.write(outlet, packet, loop.time())
+                if kind == "video" and outlet is self._video_next:
+                    # an outlet's first packet is a keyframe (media.forward): switch here
+                    old, self._video_now, self._video_next = self._video_now, outlet, None
+                    if old is not None:
+                        self._drop(old)
+                if kind == "audio" or outlet is self._video_now:
+                    part.write(outlet, packet, loop.time())
 
         self.spawn(pump)
+        return outlet
+
+    def _video_ended(self, outlet: Outlet, forwarder: Forwarder) -> None:
+        if outlet is self._video_now:
+            self._video_now = None
+        if outlet is self._video_next:
+            self._video_next = None
+        if forwarder.ended.is_set():  # the source was unpublished: fall back to another
+            self._follow()
 
     def written(self, kind: str) -> int:
         """Packets of ``kind`` written so far, over every part."""

@@ -162,6 +162,9 @@ class MediaRelay(RelayCore):
                     sent = tracks.get(line) if line is not None else None
                     if line is None or sent is None:
                         continue
+                    if line in member.limited:  # stopped over its cap: answered inactive
+                        transceiver.direction = "inactive"
+                        continue
                     current = member.publications.get(sent)
                     if current is not None and current.mid == line:
                         continue
@@ -169,8 +172,10 @@ class MediaRelay(RelayCore):
                         await self._unpublish(room_id, member, sent)
                     # Marked before the connection is up: receive() starts the worker later.
                     passthrough.forward_encoded(transceiver.receiver.track)
+                    if KIND_OF[sent] == "video":  # a frame leaves at its last packet
+                        passthrough.release_at_marker(transceiver.receiver)
                     started.append(self._publication(
-                        user_id, sent, line, transceiver.receiver, found[line]
+                        room_id, user_id, sent, line, transceiver.receiver, found[line]
                     ))
                 await pc.setLocalDescription(await pc.createAnswer())
             except Exception as exc:
@@ -347,8 +352,9 @@ class MediaRelay(RelayCore):
     # -- recording -------------------------------------------------------------------------
 
     def start_recording(self, room_id: str, user_id: str, path: Path) -> None:
-        """Record the room's voices and ``user_id``'s video (screen if shared now, else
-        camera) to ``path``, each as it is published, until ``stop_recording``.
+        """Record the room's voices and ``user_id``'s video (their screen while shared, else
+        their camera, switching at a keyframe) to ``path``, each as it is published, until
+        ``stop_recording``.
 
         Every audio publication is recorded, those that start later too; a publisher who
         leaves and publishes again continues their part.
@@ -358,18 +364,14 @@ class MediaRelay(RelayCore):
         """
         if room_id in self._recordings:
             raise MediaRefused("recording_active")
-        room = self._rooms.get(room_id, {})
-        presenter = room.get(user_id)
-        video = "screen" if presenter is not None and "screen" in presenter.publications \
-            else "camera"
         from media.recording import Recording
 
         assert self._tg is not None
         tg = self._tg
-        recording = Recording(user_id, video, path, lambda run: tg.start_soon(run),
+        recording = Recording(user_id, path, lambda run: tg.start_soon(run),
                               asyncio.get_running_loop().time())
-        wanted = [(m.user_id, p) for m in room.values() for p in m.publications.values()
-                  if recording.wants(m.user_id, p.source)]
+        wanted = [(m.user_id, p) for m in self._rooms.get(room_id, {}).values()
+                  for p in m.publications.values() if recording.wants(m.user_id, p.source)]
         if not wanted:
             raise MediaRefused("not_found", "nothing in the room to record")
         for member_id, publication in wanted:

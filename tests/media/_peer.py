@@ -6,6 +6,8 @@ offer and the answer over the room's socket, so the subprocess needs no signalin
 
     python _peer.py publish audio,camera
     python _peer.py publish audio@440,camera   (audio: a 440 Hz tone; audio@0: silence)
+    python _peer.py publish camera@still       (a still picture: tens of kbit/s of VP8)
+    python _peer.py publish camera@noise       (random pixels: what aiortc's encoder allows)
     python _peer.py subscribe <userId>:camera,<userId>:audio
 
 A publisher renegotiates on ``{"cmd": "publish", "sources": [...]}``: a source left out stops
@@ -19,6 +21,7 @@ import asyncio
 import fractions
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -37,16 +40,19 @@ WIDTH, HEIGHT, FPS = 320, 240, 15
 
 
 class Pattern(MediaStreamTrack):
-    """A moving gradient, 320x240 at 15 fps."""
+    """A gradient, moving or ``still``, or random ``noise``, 320x240 (a screen 480x272) at
+    15 fps."""
 
     kind = "video"
 
-    def __init__(self) -> None:
+    def __init__(self, look: str = "", size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
         super().__init__()
+        self.look = look
+        self.width, self.height = size
         self.count = 0
         self._start: float | None = None
-        row = bytes((x * 255 // WIDTH) for x in range(WIDTH))
-        self._luma = row * HEIGHT
+        row = bytes((x * 255 // self.width) for x in range(self.width))
+        self._luma = row * self.height
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -56,12 +62,15 @@ class Pattern(MediaStreamTrack):
         delay = self._start + self.count / FPS - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        shift = (self.count * 4) % WIDTH
+        width, height = self.width, self.height
+        shift = 0 if self.look == "still" else (self.count * 4) % width
         luma = self._luma[shift:] + self._luma[:shift]
-        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        if self.look == "noise":
+            luma = os.urandom(width * height)
+        frame = av.VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(luma)
-        frame.planes[1].update(bytes([128]) * (WIDTH * HEIGHT // 4))
-        frame.planes[2].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+        frame.planes[1].update(bytes([128]) * (width * height // 4))
+        frame.planes[2].update(bytes([128]) * (width * height // 4))
         frame.pts = self.count * (90000 // FPS)
         frame.time_base = fractions.Fraction(1, 90000)
         self.count += 1
@@ -104,7 +113,7 @@ def _track(source: str) -> MediaStreamTrack:
     name, _, freq = source.partition("@")
     if name == "audio":
         return Tone(int(freq)) if freq else AudioStreamTrack()
-    return Pattern()
+    return Pattern(freq, (480, 272) if name == "screen" else (WIDTH, HEIGHT))
 
 
 def emit(**event: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from media.relay import MediaRelay, RelayLimits
@@ -105,7 +106,8 @@ async def test_chromium_publishes_and_another_chromium_renders(
                             body="<html><body><video muted playsinline></video></body></html>")
 
     async with (
-        MediaRelay(RelayLimits(connect_timeout=20, max_video_bitrate=CAP)) as relay,
+        MediaRelay(RelayLimits(connect_timeout=20, max_video_bitrate=CAP,
+                               bitrate_window=2.0)) as relay,
         room_env(url, media=RoomMedia(relay)) as env,
         async_playwright() as playwright,
     ):
@@ -163,5 +165,13 @@ async def test_chromium_publishes_and_another_chromium_renders(
             remote = await publisher.evaluate("() => window.pc.remoteDescription.sdp")
             assert f"b=TIAS:{CAP}" in remote
             assert 0 < sent["video"]["targetBitrate"] <= CAP, sent["video"]
+            # A browser that keeps to the cap is never stopped for it (media.bitrate): watched
+            # for two whole windows, it is under 1.5 x CAP and still published.
+            publication = relay._rooms[doc_id][host.id].publications["camera"]
+            meter, clock = publication.meter, anyio.current_time
+            assert meter is not None and meter._first is not None
+            await wait_for(lambda: clock() - (meter._first or 0) > 2 * meter.window, 15)
+            assert 0 < meter.rate(clock()) <= 1.5 * CAP
+            assert relay.publications(doc_id)[host.id] == ["audio", "camera"]
         finally:
             await browser.close()

@@ -282,3 +282,61 @@ async def test_screen_share_on_and_off(url: str, namespaces: Callable[[], Namesp
         finally:
             for peer in peers:
                 await peer.close()
+
+
+async def test_a_publisher_above_the_bitrate_cap_is_stopped(
+    url: str, namespaces: Callable[[], Namespace]
+) -> None:
+    """aiortc's encoder ignores the answer's b=AS (the uncooperative case): a camera of noise
+    goes over a low cap and is stopped with the room's map updated; a still camera (a few
+    kbit/s) under the cap keeps publishing, and the stopped m-line stays off on a re-offer."""
+    limits = RelayLimits(connect_timeout=20, max_video_bitrate=60_000, bitrate_window=2.0)
+    window = limits.bitrate_window
+    async with (
+        MediaRelay(limits) as relay,
+        room_env(url, media=RoomMedia(relay)) as env,
+    ):
+        host, ann = await env.user("Hannah", Role.HOST), await env.user("Ann")
+        live = await env.session(host)
+        await env.join(live, ann)
+        live = await env.start(live)
+        host_room, ann_room = await env.attend(live, host), await env.attend(live, ann)
+        doc_id = str(live.id)
+
+        loud, quiet = await namespaces().spawn("publish", "audio,camera@noise"), None
+        try:
+            quiet = await namespaces().spawn("publish", "camera@still")
+            await _publish(host_room, loud)
+            await _publish(ann_room, quiet)
+            await ann_room.until(lambda a: a.map("media").get(ann.id) == {
+                "camera": {"muted": False}})
+            still = relay._rooms[doc_id][ann.id].publications["camera"]
+
+            # The noise goes over 1.5 x 60 kbit/s for a whole window: stopped.
+            await ann_room.until(lambda a: a.map("media").get(host.id) == {
+                "audio": {"muted": False}}, timeout=30)
+            assert relay.publications(doc_id)[host.id] == ["audio"]
+            assert relay._rooms[doc_id][host.id].limited  # its m-line stays off
+
+            # The still camera has been watched for two windows and keeps publishing.
+            loop_time = anyio.current_time
+            assert still.meter is not None
+            await wait_for(lambda: still.meter is not None and still.meter._first is not None
+                           and loop_time() - still.meter._first > 2 * window, 20)
+            assert still.meter.rate(loop_time()) < 90_000
+            assert relay.publications(doc_id)[ann.id] == ["camera"]
+            received = still.forwarder.received
+            await wait_for(lambda: still.forwarder.received > received + 5, 10)
+
+            # The host's page offers again with the same m-lines: the camera stays stopped.
+            await _renegotiate(host_room, loud, ["audio", "camera"])
+            assert relay.publications(doc_id)[host.id] == ["audio"]
+            limited = relay._rooms[doc_id][host.id].limited
+            assert [r._enabled for r in limited.values()] == [False]  # answered inactive
+            await host_room.until(lambda a: a.map("media").get(host.id) == {
+                "audio": {"muted": False}})
+        finally:
+            await loud.close()
+            if quiet is not None:
+                await quiet.close()
+
