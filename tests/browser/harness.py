@@ -19,6 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect as async_expect
+from playwright.sync_api import expect
+
+# The suite runs browsers in several workers on a small machine: an assertion about the page
+# waits up to 15 s for what the page will show (Playwright's default is 5 s). Only failing
+# assertions take longer; a passing one returns as soon as it holds.
+expect.set_options(timeout=15_000)
+async_expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "frontend" / "dist"
