@@ -40,6 +40,7 @@ from api import (
     progress,
     sessions,
     shares,
+    transcript_note,
     transcripts,
     watching,
 )
@@ -102,6 +103,7 @@ def api_operations() -> list[Operation]:
         *note_content.operations,
         *shares.operations,
         *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
+        *transcript_note.operations,
         *audio.operations,
         *sessions.operations,
         *analytics.operations,

@@ -76,6 +76,29 @@ def test_upload_transcribe_search_and_play_from_the_word(
         "prices"
     )
 
+    # Copy the transcript into a note: one line a segment with its time, then the note opens.
+    page.get_by_role("button", name="Copy to a note").click()
+    expect(page).to_have_url(re.compile(r"/notes/[0-9a-f-]+$"))
+    editor = page.locator(".ProseMirror")
+    expect(editor).to_contain_text(re.compile(r"\[0:0\d\] .*prices for haircuts"))
+    expect(page.locator("#notes-list")).to_contain_text("Transcript: Workshop memo")
+
+    # The notes search finds the spoken word too: opening that moment plays the recording there.
+    page.locator("#note-search").fill("haircuts")
+    moment = page.locator(".moment-item").first
+    expect(moment).to_contain_text("Workshop memo")
+    expect(moment.locator("mark")).to_have_text("haircuts")
+    page.screenshot(path=str(ARTIFACTS / "notes-search-moments.png"), full_page=True)
+    moment.click()
+    expect(page).to_have_url(re.compile(r"/recordings\?r=[0-9a-f-]+(&t=[\d.]+)?$"))
+    at = re.search(r"t=([\d.]+)", page.url)
+    said = float(at.group(1)) if at else 0.0
+    page.wait_for_function(
+        "([el, t]) => el.readyState >= 1 && el.currentTime >= t - 0.01",
+        arg=[page.locator("audio").element_handle(), said],
+    )
+    expect(lines.locator("li[aria-current=true]")).to_contain_text("haircuts")
+
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No recordings yet.")).to_be_visible()
 

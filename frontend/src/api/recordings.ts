@@ -57,6 +57,16 @@ export async function correct(id: string, position: number, text: string): Promi
   ).transcript
 }
 
+/** The transcript, one `[m:ss] text` line a segment, as a new note (or appended to `noteId`). */
+export async function copyToNote(id: string, noteId?: string): Promise<Schemas['NoteOut']> {
+  return must(
+    await api.POST('/api/workbook/audio/{id}/transcript/note', {
+      params: { path: { id } },
+      body: noteId ? { noteId } : {},
+    }),
+  ).note
+}
+
 export async function deleteRecording(id: string): Promise<void> {
   must(await api.DELETE('/api/workbook/audio/{id}', { params: { path: { id } } }))
 }

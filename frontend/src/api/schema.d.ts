@@ -315,6 +315,23 @@ export interface paths {
         patch: operations["patch_api_workbook_audio_id_transcript"];
         trace?: never;
     };
+    "/api/workbook/audio/{id}/transcript/note": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Copy the transcript, with its times, into a new note (or append it to one of mine) */
+        post: operations["post_api_workbook_audio_id_transcript_note"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workbook/auth/login": {
         parameters: {
             query?: never;
@@ -1737,6 +1754,17 @@ export interface components {
             hasMore: boolean;
             /** Notes */
             notes: components["schemas"]["NoteOut"][];
+            /**
+             * Recordings
+             * @description with `search` (first page, no tag, folder or session filter): the best matching moments of my recordings' transcripts, at most 5; each carries its time, so opening it plays the recording from there
+             */
+            recordings?: components["schemas"]["TranscriptHit"][];
+            /**
+             * Recordingstotal
+             * @description how many transcript segments match
+             * @default 0
+             */
+            recordingsTotal?: number;
             /** Total */
             total: number;
         };
@@ -2449,6 +2477,21 @@ export interface components {
              * Format: date-time
              */
             updatedAt: string;
+        };
+        /** TranscriptToNote */
+        TranscriptToNote: {
+            /**
+             * Noteid
+             * @description append to this note (write access needed); omitted: a new note
+             * @default null
+             */
+            noteId?: string | null;
+            /**
+             * Title
+             * @description the new note's title (default: `Transcript: <recording title>`)
+             * @default null
+             */
+            title?: (string & unknown) | null;
         };
         /** UserOut */
         UserOut: {
@@ -4010,6 +4053,122 @@ export interface operations {
             };
             /** @description Validation failed; `error.fields` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_workbook_audio_id_transcript_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranscriptToNote"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteEnvelope"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ import { useNavigate, useSearchParams } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import {
   audioUrl,
+  copyToNote,
   correct,
   deleteRecording,
   recordingKeys,
@@ -27,6 +28,7 @@ import { UserFeed } from '../collab/userFeed'
 import { useUser } from '../lib/useSession'
 import { clear } from '../lib/session'
 import { toast } from '../ui/toast'
+import { clock } from './clock'
 import { Recorder } from './Recorder'
 import './recordings.css'
 
@@ -37,11 +39,6 @@ const STATUS: Record<string, string> = {
   failed: 'Transcription failed',
 }
 
-export function clock(seconds: number | null | undefined): string {
-  if (seconds == null) return '–'
-  const s = Math.max(0, Math.floor(seconds))
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
-}
 
 function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
   const [file, setFile] = useState<File | null>(null)
@@ -226,8 +223,8 @@ export default function RecordingsPage() {
   const [params, setParams] = useSearchParams()
   const selected = params.get('r')
   const startAt = Number(params.get('t') ?? '0')
-  const [query, setQuery] = useState('')
-  const [typed, setTyped] = useState('')
+  const [query, setQuery] = useState(params.get('q') ?? '')
+  const [typed, setTyped] = useState(params.get('q') ?? '')
   const recordings = useRecordings()
   const list = recordings.data?.recordings ?? []
   const recording = list.find((r) => r.id === selected) ?? null
@@ -236,6 +233,7 @@ export default function RecordingsPage() {
   const player = useRef<HTMLAudioElement>(null)
   const [src, setSrc] = useState<string | null>(null)
   const [current, setCurrent] = useState(0)
+  const [copying, setCopying] = useState(false)
 
   useEffect(() => {
     document.title = 'Recordings · Workbook'
@@ -346,6 +344,27 @@ export default function RecordingsPage() {
             <>
               <div className="rec-head">
                 <h2>{recording.title}</h2>
+                {transcript.data?.status === 'done' ? (
+                  <button
+                    className="btn"
+                    disabled={copying}
+                    onClick={() => {
+                      setCopying(true)
+                      void copyToNote(recording.id).then(
+                        (note) => {
+                          void client.invalidateQueries({ queryKey: ['notes'] })
+                          navigate(`/notes/${note.id}`)
+                        },
+                        (err: unknown) => {
+                          setCopying(false)
+                          toast(describe(err), 'error')
+                        },
+                      )
+                    }}
+                  >
+                    {copying ? 'Copying…' : 'Copy to a note'}
+                  </button>
+                ) : null}
                 <button
                   className="btn"
                   onClick={() =>
