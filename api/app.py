@@ -29,6 +29,7 @@ from api import (
     account_routes,
     analytics,
     audio,
+    audio_direct,
     auth,
     erase,
     health,
@@ -67,7 +68,8 @@ from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
 from rooms.media import RoomMedia
 from storage.db import connect, require_schema
-from storage.objects import open_object_store
+from storage.objects import S3ObjectStore, open_object_store
+from storage.s3_uploads import S3DirectUploads
 from storage.users import UserRepository
 
 if TYPE_CHECKING:
@@ -104,6 +106,7 @@ def api_operations() -> list[Operation]:
         *shares.operations,
         *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
         *transcript_note.operations,
+        *audio_direct.operations,  # before audio's too: `/audio/uploads`
         *audio.operations,
         *sessions.operations,
         *analytics.operations,
@@ -249,6 +252,7 @@ async def _start_services(
         epochs=epochs,
         epoch_bus=epoch_bus,
         audio_max_bytes=settings.audio_max_bytes,
+        direct_uploads=S3DirectUploads(objects) if isinstance(objects, S3ObjectStore) else None,
     )
 
 
