@@ -18,6 +18,7 @@ import {
   transcribe,
   upload,
   useRecordings,
+  useUploadOptions,
   useTranscript,
   useTranscriptSearch,
   type Recording,
@@ -47,6 +48,8 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
   const [progress, setProgress] = useState<number | null>(null)
   const [dragging, setDragging] = useState(false)
   const [picker, setPicker] = useState(0) // a new key empties the native file input
+  const options = useUploadOptions().data
+  const maxMb = Math.floor((options?.maxBytes ?? 100 * 2 ** 20) / 2 ** 20)
 
   const pick = (picked: File | undefined) => {
     if (!picked) return
@@ -61,7 +64,7 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
   const send = async (blob: Blob, name: string, named: string) => {
     setProgress(0)
     try {
-      const created = await upload(blob, name, named, now, setProgress)
+      const created = await upload(blob, name, named, now, setProgress, options)
       setFile(null)
       setTitle('')
       setPicker((n) => n + 1)
@@ -89,7 +92,7 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
         onDrop={drop}
       >
         <input key={picker} type="file" accept="audio/*,.mp3,.wav,.m4a,.webm,.ogg" onChange={(e) => pick(e.target.files?.[0])} />
-        <span>{file ? file.name : 'Drop an audio file here or choose one (MP3, WAV, M4A, WebM, Ogg; up to 100 MB)'}</span>
+        <span>{file ? file.name : `Drop an audio file here or choose one (MP3, WAV, M4A, WebM, Ogg; up to ${maxMb} MB)`}</span>
       </label>
       <label className="rec-field">
         Title
