@@ -166,3 +166,38 @@ def test_record_pause_resume_and_upload_from_the_microphone(
         re.compile("Microphone access was refused|No microphone was found|cannot record")
     )
     expect(page.get_by_text("No recordings yet.")).to_be_visible()
+
+
+def test_a_recording_whose_upload_fails_offline_is_kept_for_later(
+    server: Server, fake_microphone: Browser
+) -> None:
+    """At phone width: recorded while the network dropped, the recording is not lost; uploaded
+    once back online, and its player is brought into view."""
+    context = fake_microphone.new_context(viewport={"width": 390, "height": 844},
+                                          is_mobile=True, has_touch=True,
+                                          permissions=["microphone"])
+    context.set_default_timeout(15_000)
+    try:
+        page, _ = sign_up(context, server, "Ola Offline")
+        page.goto(f"{server.url}/recordings")
+        page.get_by_role("button", name="Record").click()
+        expect(page.locator(".rec-clock")).to_have_text(re.compile(r"0:0[2-9]"))
+        context.set_offline(True)
+        page.get_by_role("button", name="Stop and upload").click()
+        expect(page.get_by_text("You are offline: upload again when you are back online")
+               ).to_be_visible()
+        expect(page.locator(".rec-drop")).to_contain_text(re.compile(r"recording-.+\.webm"))
+        expect(page.get_by_text("No recordings yet.")).to_be_visible()
+        page.get_by_label("Search transcripts").fill("anything")
+        expect(page.get_by_text("You are offline: searching needs the server.")).to_be_visible()
+
+        context.set_offline(False)
+        page.get_by_label("Search transcripts").fill("")
+        page.get_by_role("button", name="Upload").click()
+        recordings = page.get_by_role("list", name="My recordings")
+        expect(recordings.get_by_role("button", name=re.compile("Recording"))).to_be_visible()
+        expect(page.locator("audio")).to_be_in_viewport()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+    finally:
+        context.close()

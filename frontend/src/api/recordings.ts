@@ -79,7 +79,7 @@ export async function audioUrl(id: string): Promise<string> {
 
 export function useUploadOptions() {
   return useQuery({
-    queryKey: ['recordings', 'upload-options'] as const,
+    queryKey: ['upload-options'] as const, // not under `recordings`: never refetched by the feed
     queryFn: async ({ signal }) => must(await api.GET('/api/workbook/audio/uploads', { signal })),
     staleTime: Infinity,
   })

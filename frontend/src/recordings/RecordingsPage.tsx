@@ -70,7 +70,13 @@ function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
       setPicker((n) => n + 1)
       onUploaded(created.recording.id)
     } catch (err) {
-      toast(err instanceof Error ? err.message : String(err), 'error')
+      const message = err instanceof Error ? err.message : String(err)
+      toast(message.charAt(0).toUpperCase() + message.slice(1), 'error')
+      // A recording made on the page exists nowhere else: keep it, ready to upload again.
+      if (!(blob instanceof File)) {
+        setFile(new File([blob], name, { type: blob.type }))
+        setTitle((t) => t || named)
+      }
     } finally {
       setProgress(null)
     }
@@ -250,7 +256,7 @@ export default function RecordingsPage() {
   useEffect(() => {
     if (!user) return
     const feed = new UserFeed(user.id, {
-      onRecording: () => void client.invalidateQueries({ queryKey: recordingKeys.all }),
+      onRecording: () => void client.invalidateQueries({ queryKey: recordingKeys.all }, { cancelRefetch: false }),
       onConnect: () => void client.invalidateQueries({ queryKey: recordingKeys.all }, { cancelRefetch: false }),
       onSignedOut: (message) => {
         toast(message, 'error')
@@ -280,7 +286,22 @@ export default function RecordingsPage() {
     }
   }, [recording?.id]) // only a different recording needs another file
 
-  const open = (id: string, at = 0) => setParams(at ? { r: id, t: String(at) } : { r: id })
+  const detail = useRef<HTMLElement>(null)
+  // At phone width the player is below the list: bring it up, or the user hears it unseen.
+  const reveal = () =>
+    requestAnimationFrame(() => {
+      const top = detail.current?.getBoundingClientRect().top
+      if (top !== undefined && (top < 0 || top > window.innerHeight * 0.6)) {
+        detail.current?.scrollIntoView({ block: 'start' })
+      }
+    })
+  const open = (id: string, at = 0) => {
+    setParams(at ? { r: id, t: String(at) } : { r: id })
+    reveal()
+  }
+  useEffect(() => {
+    if (recording && startAt) reveal() // opened from a link to a moment (the notes search)
+  }, [recording?.id]) // once per recording opened
   const seek = (seconds: number) => {
     const audio = player.current
     if (!audio) return
@@ -312,6 +333,11 @@ export default function RecordingsPage() {
           placeholder="Search what was said"
           aria-label="Search transcripts"
         />
+        {query && !hits.data && (hits.isError || hits.isPaused) ? (
+          <p className="rec-hits muted" role="status">
+            {navigator.onLine ? describe(hits.error) : 'You are offline: searching needs the server.'}
+          </p>
+        ) : null}
         {query && hits.data ? (
           <ul className="rec-hits" aria-label="Search results">
             {hits.data.hits.length === 0 ? <li className="muted">Nothing found.</li> : null}
@@ -342,7 +368,7 @@ export default function RecordingsPage() {
             </li>
           ))}
         </ul>
-        <section className="rec-detail" aria-label="Recording">
+        <section className="rec-detail" aria-label="Recording" ref={detail}>
           {recording ? (
             <>
               <div className="rec-head">
