@@ -26,6 +26,19 @@ export function useRecordings() {
   })
 }
 
+/** One recording, for a link to one the list does not hold (it shows the newest 100). */
+export function useRecording(id: string | null, enabled: boolean) {
+  return useQuery({
+    queryKey: ['recordings', 'one', id ?? ''] as const,
+    enabled: Boolean(id) && enabled,
+    queryFn: async ({ signal }) => {
+      const result = await api.GET('/api/workbook/audio/{id}', { params: { path: { id: id! } }, signal })
+      if (result.response.status === 404 || result.response.status === 422) return null
+      return must(result).recording
+    },
+  })
+}
+
 export function useTranscript(id: string | null, enabled: boolean) {
   return useQuery({
     queryKey: recordingKeys.transcript(id ?? ''),

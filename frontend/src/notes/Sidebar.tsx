@@ -213,7 +213,7 @@ export function Sidebar() {
             <ul aria-labelledby="moments-heading">
               {data.recordings.map((hit) => (
                 <li key={`${hit.transcriptionId}-${hit.position}`}>
-                  <Link to={momentLink(hit.recordingId, hit.start)} className="note-item moment-item" data-recording={hit.recordingId}>
+                  <Link to={momentLink(hit.recordingId, hit.start)} className="moment-item" data-recording={hit.recordingId}>
                     <span className="note-title">
                       <Icon name="video" /> {hit.recordingTitle} <span className="moment-time">{clock(hit.start)}</span>
                     </span>

@@ -17,6 +17,7 @@ import {
   recordingKeys,
   transcribe,
   upload,
+  useRecording,
   useRecordings,
   useUploadOptions,
   useTranscript,
@@ -236,7 +237,10 @@ export default function RecordingsPage() {
   const [typed, setTyped] = useState(params.get('q') ?? '')
   const recordings = useRecordings()
   const list = recordings.data?.recordings ?? []
-  const recording = list.find((r) => r.id === selected) ?? null
+  const listed = list.find((r) => r.id === selected)
+  // a link to an older recording than the list holds (a moment found by the notes search)
+  const single = useRecording(selected, recordings.isSuccess && !listed)
+  const recording = listed ?? single.data ?? null
   const transcript = useTranscript(selected, recording !== null)
   const hits = useTranscriptSearch(query)
   const player = useRef<HTMLAudioElement>(null)
@@ -421,7 +425,9 @@ export default function RecordingsPage() {
               <TranscriptView recording={recording} transcript={transcript.data} current={current} onSeek={seek} />
             </>
           ) : (
-            <p className="muted">Choose a recording, or upload one.</p>
+            <p className="muted">
+              {selected && single.data === null ? 'This recording no longer exists. ' : ''}Choose a recording, or upload one.
+            </p>
           )}
         </section>
       </div>
