@@ -252,8 +252,23 @@ async def _start_services(
         epochs=epochs,
         epoch_bus=epoch_bus,
         audio_max_bytes=settings.audio_max_bytes,
-        direct_uploads=S3DirectUploads(objects) if isinstance(objects, S3ObjectStore) else None,
+        direct_uploads=_direct_uploads(settings, objects, stack),
     )
+
+
+def _direct_uploads(
+    settings: Settings, objects: object, stack: AsyncExitStack
+) -> S3DirectUploads | None:
+    """Browsers upload audio straight to S3 when the bucket is one they can reach: AWS itself
+    (no S3_ENDPOINT_URL), or a custom endpoint given its public address
+    (S3_PUBLIC_ENDPOINT_URL); never when AUDIO_DIRECT_UPLOADS=false."""
+    if not isinstance(objects, S3ObjectStore) or not settings.audio_direct_uploads:
+        return None
+    if settings.s3_endpoint_url and not settings.s3_public_endpoint_url:
+        return None  # an internal endpoint (compose's `http://s3:9000`): the form path
+    direct = S3DirectUploads(objects, public_endpoint_url=settings.s3_public_endpoint_url)
+    stack.callback(direct.close)
+    return direct
 
 
 async def _start_live(

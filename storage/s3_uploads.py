@@ -19,11 +19,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import anyio.to_thread
 
 from storage.objects import CHUNK, ObjectNotFound, S3ObjectStore, validate_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["ObjectChanged", "PresignedPost", "S3DirectUploads", "StagedObject"]
 
@@ -54,13 +57,31 @@ def _status(exc: Exception) -> str:
         "HTTPStatusCode", ""))
 
 
+def _client_for(endpoint_url: str, region: str | None) -> S3Client:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(signature_version="s3v4", s3={"addressing_style": "path"})
+    client: S3Client = boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+    return client
+
+
 class S3DirectUploads:
     """Presigned uploads into `store`'s bucket (under its prefix), and reads of what arrived."""
 
-    def __init__(self, store: S3ObjectStore) -> None:
+    def __init__(self, store: S3ObjectStore, *, public_endpoint_url: str | None = None) -> None:
         self._store = store
         self._client = store.client
         self._bucket = store.bucket
+        # A signature covers the host: a bucket the server reaches at an internal address is
+        # presigned for the address browsers use, by a client of its own.
+        self._presigner = self._client if public_endpoint_url is None else _client_for(
+            public_endpoint_url, self._client.meta.region_name)
+
+    def close(self) -> None:
+        if self._presigner is not self._client:
+            self._presigner.close()
 
     def _key(self, key: str) -> str:
         return self._store.prefix + validate_key(key)
@@ -70,7 +91,7 @@ class S3DirectUploads:
     ) -> PresignedPost:
         """A POST policy for exactly `key`, a body of 1 to `max_bytes` bytes, `content_type`."""
         post = await anyio.to_thread.run_sync(functools.partial(
-            self._client.generate_presigned_post,
+            self._presigner.generate_presigned_post,
             self._bucket,
             self._key(key),
             Fields={"Content-Type": content_type},

@@ -39,6 +39,7 @@ def s3_app(
         Bucket=bucket)
 
     async def start(**overrides: Any) -> httpx.AsyncClient:
+        overrides.setdefault("S3_PUBLIC_ENDPOINT_URL", moto_endpoint)
         client: httpx.AsyncClient = await app_factory(
             STORAGE_URL=f"s3://{bucket}/media", S3_ENDPOINT_URL=moto_endpoint, **overrides)
         client.bucket = bucket  # type: ignore[attr-defined]
@@ -175,6 +176,29 @@ async def test_an_object_swapped_during_the_checks_is_refused(
                                 json={"title": "x"}, headers=me)
     assert swapped.status_code == 409, swapped.text
     assert _keys(client) == [] and (await client.get(AUDIO, headers=me)).json()["total"] == 0
+
+
+async def test_a_bucket_browsers_cannot_reach_gets_form_uploads(
+    s3_app: Callable[..., Any], moto_endpoint: str,  # noqa: F811
+) -> None:
+    """A custom endpoint without its public address (compose's internal `http://s3:9000`),
+    or direct uploads switched off: the page is told to send a form, which still works."""
+    for overrides in ({"S3_PUBLIC_ENDPOINT_URL": None}, {"AUDIO_DIRECT_UPLOADS": False}):
+        client = await s3_app(**overrides)
+        me = bearer((await register(client))["token"])
+        assert (await client.get(UPLOADS, headers=me)).json()["direct"] is False
+        assert (await client.post(UPLOADS, json={"size": 10}, headers=me)).status_code == 409
+        form = await client.post(AUDIO, files={"audio": ("m.mp3", MP3, "audio/mpeg")},
+                                 data={"title": "Form"}, headers=me)
+        assert form.status_code == 201, form.text
+        assert (await client.get(f"{AUDIO}/{form.json()['recording']['id']}/file",
+                                 headers=me)).content == MP3
+
+    # Presigned for the public address even when the server talks to another one.
+    client = await s3_app(S3_PUBLIC_ENDPOINT_URL="https://media.example.com")
+    me = bearer((await register(client))["token"])
+    started = await _start(client, me, 10)
+    assert started["url"].startswith("https://media.example.com/")
 
 
 async def test_without_s3_the_page_is_told_to_send_a_form(client: httpx.AsyncClient) -> None:

@@ -36,6 +36,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server
     s3.create_bucket(Bucket=bucket)
     tmp: Path = tmp_path_factory.mktemp("collab-s3")
     env = {**CREDENTIALS, "STORAGE_URL": f"s3://{bucket}/media", "S3_ENDPOINT_URL": endpoint,
+           "S3_PUBLIC_ENDPOINT_URL": endpoint,
            "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none")}
     try:
         for server in start_server(tmp, env):
