@@ -29,6 +29,7 @@ from api import (
     account_routes,
     analytics,
     audio,
+    audio_direct,
     auth,
     erase,
     health,
@@ -40,6 +41,7 @@ from api import (
     progress,
     sessions,
     shares,
+    transcript_note,
     transcripts,
     watching,
 )
@@ -73,7 +75,8 @@ from jobs.catalog import IN_PROCESS_SCHEDULE
 from jobs.enqueue import queue_name
 from rooms.media import MediaBackend, RecordingSink, RoomMedia
 from storage.db import connect, require_schema
-from storage.objects import open_object_store
+from storage.objects import S3ObjectStore, open_object_store
+from storage.s3_uploads import S3DirectUploads
 from storage.users import UserRepository
 
 if TYPE_CHECKING:
@@ -109,6 +112,8 @@ def api_operations() -> list[Operation]:
         *note_content.operations,
         *shares.operations,
         *transcripts.operations,  # before audio's: `/audio/search` is not `/audio/{id}`
+        *transcript_note.operations,
+        *audio_direct.operations,  # before audio's too: `/audio/uploads`
         *audio.operations,
         *sessions.operations,
         *analytics.operations,
@@ -258,7 +263,23 @@ async def _start_services(
         epochs=epochs,
         epoch_bus=epoch_bus,
         audio_max_bytes=settings.audio_max_bytes,
+        direct_uploads=_direct_uploads(settings, objects, stack),
     )
+
+
+def _direct_uploads(
+    settings: Settings, objects: object, stack: AsyncExitStack
+) -> S3DirectUploads | None:
+    """Browsers upload audio straight to S3 when the bucket is one they can reach: AWS itself
+    (no S3_ENDPOINT_URL), or a custom endpoint given its public address
+    (S3_PUBLIC_ENDPOINT_URL); never when AUDIO_DIRECT_UPLOADS=false."""
+    if not isinstance(objects, S3ObjectStore) or not settings.audio_direct_uploads:
+        return None
+    if settings.s3_endpoint_url and not settings.s3_public_endpoint_url:
+        return None  # an internal endpoint (compose's `http://s3:9000`): the form path
+    direct = S3DirectUploads(objects, public_endpoint_url=settings.s3_public_endpoint_url)
+    stack.callback(direct.close)
+    return direct
 
 
 async def _start_live(

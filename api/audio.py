@@ -16,14 +16,15 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import ConfigDict, Field
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from api.audio_form import (
     MAX_FIELDS,
@@ -31,7 +32,7 @@ from api.audio_form import (
     form_flag,
     form_text,
     read_form,
-    read_upload,
+    spooled_file,
     stored_name,
     upload_name,
 )
@@ -150,8 +151,7 @@ class RecordingList(CamelModel):
     has_more: bool
 
 
-async def _module_id(svc: Services, form: FormData) -> uuid.UUID | None:
-    raw = form_text(form, "moduleId")
+async def module_of(svc: Services, raw: str | None) -> uuid.UUID | None:
     if not raw:
         return None
     if not re.fullmatch(UUID_PATTERN, raw):
@@ -168,21 +168,38 @@ async def upload_audio(request: Request) -> Response:
     await enforce(svc.limiter, svc.limits.audio, str(principal.user_id), enabled=svc.limits.enabled)
     limit = svc.audio_max_bytes
     form = await read_form(request, limit)
-    try:
+    try:  # the spooled file lives until the form is closed: stored before that
         title = (form_text(form, "title") or "").strip()
         if not title or len(title) > 255:
             raise invalid("title", "must be 1 to 255 characters")
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
             raise invalid("audio", "a file is required" if upload is None else "must be a file")
-        module_id = await _module_id(svc, form)
+        module_id = await module_of(svc, form_text(form, "moduleId"))
         transcribe = form_flag(form, "transcribe")
-        data = await read_upload(upload, limit)
+        file, size = spooled_file(upload, limit)
+        info = await audio_info(file)
+        recording_id = uuid.uuid4()
+        key = audio_key(principal.user_id, recording_id, info.ext)
+        file.seek(0)
+        await svc.objects.put_file(key, file, info.content_type)
     finally:
         await form.close()
-    info = await audio_info(data)
-    file_name = stored_name(upload_name(upload), info.ext)
-    recording = await _store(svc, principal, title, file_name, info, data, module_id)
+    recording = await record(
+        svc, principal, recording_id=recording_id, key=key, title=title,
+        file_name=stored_name(upload_name(upload), info.ext), info=info, size=size,
+        module_id=module_id,
+    )
+    return await uploaded(svc, recording, transcribe)
+
+
+def audio_key(user_id: uuid.UUID, recording_id: uuid.UUID, ext: str) -> str:
+    return f"audio/{user_id}/{recording_id}.{ext}"
+
+
+async def uploaded(svc: Services, recording: AudioRecording, transcribe: bool,
+                   status: int = 201) -> Response:
+    """The answer to a finished upload, transcription started first if it was asked for."""
     transcription_id = None
     if transcribe:
         try:
@@ -192,29 +209,30 @@ async def upload_audio(request: Request) -> Response:
             log.warning("no transcription for uploaded recording %s: %s", recording.id, exc)
     refreshed = await RecordingRepository(svc.db).get(recording.id) or recording
     return respond(RecordingEnvelope(recording=RecordingOut.of(refreshed),
-                                     transcription_id=transcription_id), 201)
+                                     transcription_id=transcription_id), status)
 
 
-async def _store(
+async def record(
     svc: Services,
     principal: Principal,
+    *,
+    recording_id: uuid.UUID,
+    key: str,
     title: str,
     file_name: str,
     info: AudioInfo,
-    data: bytes,
+    size: int,
     module_id: uuid.UUID | None,
 ) -> AudioRecording:
-    """The object first, then the row; a failed row write deletes the object again."""
-    recording_id = uuid.uuid4()
-    key = f"audio/{principal.user_id}/{recording_id}.{info.ext}"
-    await svc.objects.put(key, data, info.content_type)
+    """The row of a recording whose object is already stored under `key` (the object first,
+    then the row); a failed row write deletes the object again."""
     try:
         return await RecordingRepository(svc.db).create(
             principal.user_id,
             title=title,
             file_name=file_name,
             object_key=key,
-            file_size=len(data),
+            file_size=size,
             content_type=info.content_type,
             duration_seconds=info.duration,
             audio_format=info.ext,
@@ -222,13 +240,13 @@ async def _store(
             recording_id=recording_id,
         )
     except Exception as exc:
-        await _discard(svc, key)
+        await discard(svc, key)
         if isinstance(exc, UnknownReference):  # the module was deleted meanwhile
             raise missing_reference("moduleId", "module") from exc
         raise
 
 
-async def _discard(svc: Services, key: str) -> None:
+async def discard(svc: Services, key: str) -> None:
     try:
         await svc.objects.delete(key)
     except Exception:  # the caller's error matters more; the orphan is logged for cleanup
@@ -267,19 +285,28 @@ async def get_audio(request: Request) -> Response:
 
 
 async def download_audio(request: Request) -> Response:
+    """The bytes, streamed from the store a chunk at a time (never the whole file in memory)."""
     svc = services(request)
     principal = require(request, svc.tokens, "workbook.read")
     recording = await own_recording(svc, principal, path_uuid(request, "id"))
+    chunks = svc.objects.stream(recording.object_key)
     try:
-        data = await svc.objects.get(recording.object_key)
+        first = await anext(chunks, b"")
     except ObjectNotFound as exc:
         log.error("audio object missing for recording %s", recording.id)
         raise not_found("recording file") from exc
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
     disposition = f"attachment; filename*=UTF-8''{quote(recording.file_name, safe='')}"
-    return Response(
-        data,
+    return StreamingResponse(
+        body(),
         media_type=recording.content_type,
-        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+                 "Content-Length": str(recording.file_size)},
     )
 
 
@@ -292,7 +319,7 @@ async def delete_audio(request: Request) -> Response:
     deleted = await RecordingRepository(svc.db).delete(recording.id)
     if deleted is None:
         raise not_found("recording")
-    await _discard(svc, deleted.object_key)  # after the row: never a row without its bytes
+    await discard(svc, deleted.object_key)  # after the row: never a row without its bytes
     return respond(Success())
 
 

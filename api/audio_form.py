@@ -1,12 +1,15 @@
-"""The multipart form of an audio upload: read under a byte cap while it arrives, its text
-fields, and what the uploaded bytes are (`speech.audio.probe`, in a thread).
+"""The multipart form of an audio upload: read under a byte cap while it arrives (the file
+part is spooled to a temporary file on disk as it streams in), its text fields, and what the
+uploaded bytes are (`speech.audio.probe` on that file, in a thread).
 
 Helpers of `api.audio`'s upload handler only; every refusal names its field.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import PurePosixPath
+from typing import BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -16,9 +19,9 @@ from starlette.types import Message, Receive
 
 from api.errors import ApiError, invalid
 from api.schema import ascii_uint
-from speech.audio import FORMATS, AudioInfo, NotAudio, probe
+from speech.audio import FORMATS, AudioInfo, NotAudio, Source, probe
 
-CHUNK = 64 * 1024
+SPOOL_IN_MEMORY = 1 << 20  # Starlette's multipart parser rolls a file part to disk past this
 MAX_PART = 64 * 1024  # the text fields (title, moduleId, transcribe)
 MAX_FIELDS = 10  # text fields of the form, known or not; more is a 400
 FORM_OVERHEAD = 1 << 20  # multipart framing and text fields on top of the file itself
@@ -87,17 +90,21 @@ def stored_name(file_name: str, ext: str) -> str:
     return f"{file_name[: 254 - len(ext)]}.{ext}" if file_name else f"recording.{ext}"
 
 
-async def audio_info(data: bytes) -> AudioInfo:
+async def audio_info(data: Source) -> AudioInfo:
     """What the bytes are (never the name or the declared type), or a 415 naming `audio`."""
     try:
         return await anyio.to_thread.run_sync(probe, data)
     except NotAudio as exc:
-        allowed = ", ".join(f".{ext}" for ext in FORMATS)
-        raise ApiError(
-            415,
-            f"audio: not a recording in a supported format ({allowed})",
-            fields=[{"field": "audio", "message": f"not decodable audio; allowed: {allowed}"}],
-        ) from exc
+        raise not_audio() from exc
+
+
+def not_audio() -> ApiError:
+    allowed = ", ".join(f".{ext}" for ext in FORMATS)
+    return ApiError(
+        415,
+        f"audio: not a recording in a supported format ({allowed})",
+        fields=[{"field": "audio", "message": f"not decodable audio; allowed: {allowed}"}],
+    )
 
 
 def form_flag(form: FormData, name: str) -> bool:
@@ -107,12 +114,20 @@ def form_flag(form: FormData, name: str) -> bool:
     return raw in ("true", "1")
 
 
-async def read_upload(upload: UploadFile, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := await upload.read(CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise too_big(limit)
-    if not data:
+def spooled_file(upload: UploadFile, limit: int) -> tuple[BinaryIO, int]:
+    """The uploaded file as the parser spooled it while it arrived (a temporary file on disk
+    past `SPOOL_IN_MEMORY` bytes; never read into memory here), rewound, and its size; 413
+    past `limit` (the body was already cut at `limit` plus `FORM_OVERHEAD` while streaming),
+    422 if empty."""
+    size = upload.size if upload.size is not None else _size_of(upload.file)
+    if size > limit:
+        raise too_big(limit)
+    if size == 0:
         raise invalid("audio", "the file is empty")
-    return bytes(data)
+    upload.file.seek(0)
+    return upload.file, size
+
+
+def _size_of(file: BinaryIO) -> int:
+    file.seek(0, io.SEEK_END)
+    return file.tell()

@@ -40,10 +40,17 @@ from api.schema import (
 )
 from api.security import Permission, Principal, require
 from api.services import Services, services
+from api.transcripts import TranscriptHit, transcript_hits
 from collab.control import Control
 from collab.errors import CloseCode
 from collab.server import CollabServer
-from notes.content import document_name, edit_note, note_text, seed_note_content
+from notes.content import (
+    ContentFormat,
+    document_name,
+    edit_note,
+    note_text,
+    seed_note_content,
+)
 from notes.feeds import NoteChange
 from notes.meta import META_KEYS, row_meta, write_meta
 from storage.documents import DocumentLog
@@ -55,6 +62,7 @@ log = logging.getLogger(__name__)
 
 Tag = Annotated[str, Field(min_length=1, max_length=50)]
 AccessName = Literal["owner", "write", "read"]
+RECORDING_HITS = 5  # transcript moments beside a notes search (the audio search pages the rest)
 
 
 class NoteQuery(CamelModel):
@@ -162,6 +170,13 @@ class NoteList(CamelModel):
     notes: list[NoteOut]
     total: int
     has_more: bool
+    recordings: list[TranscriptHit] = Field(
+        default_factory=list,
+        description="with `search` (first page, no tag, folder or session filter): the best "
+        f"matching moments of my recordings' transcripts, at most {RECORDING_HITS}; each "
+        "carries its time, so opening it plays the recording from there",
+    )
+    recordings_total: int = Field(0, description="how many transcript segments match")
 
 
 def _dedupe(tags: list[str]) -> list[str]:
@@ -210,7 +225,14 @@ async def list_notes(request: Request) -> Response:
         session_id=query.session_id,
     )
     notes = [NoteOut.of(hit.note, hit.access, hit.snippet) for hit in hits]
-    return respond(NoteList(notes=notes, total=total, has_more=query.offset + len(notes) < total))
+    found = NoteList(notes=notes, total=total, has_more=query.offset + len(notes) < total)
+    if query.search and query.search.strip() and not (
+        query.offset or query.tags or query.folder is not None or query.session_id
+    ):
+        found.recordings, found.recordings_total = await transcript_hits(
+            svc, principal.user_id, query.search, limit=RECORDING_HITS
+        )
+    return respond(found)
 
 
 async def _existing(svc: Services, principal: Principal, note_id: uuid.UUID) -> Note | None:
@@ -259,15 +281,22 @@ async def create_note(request: Request) -> Response:
         if body.id is not None and (found := await _existing(svc, principal, body.id)):
             return respond(NoteEnvelope(note=NoteOut.of(found, Access.OWNER)), 200)  # a race
         raise missing_reference("moduleId", "module") from exc
+    await fill_new_note(svc, note, body.content)
+    await announce(svc, note.id, "created", [principal.user_id])
+    return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
+
+
+async def fill_new_note(
+    svc: Services, note: Note, content: str, fmt: ContentFormat = "markdown"
+) -> None:
+    """Write a just-created note's `meta` and its first `content` into its document."""
     # A new note's document is normally not loaded anywhere: `meta` goes to the update log
     # without loading it (no load, store and unload per create). A client that connected in
     # between has it loaded without these keys and gets them from the row (`MetaMirror`).
-    updates, live = DocumentLog(svc.db), _live(svc)
+    updates, live = DocumentLog(svc.db), live_server(svc)
     loaded = live if live is not None and live.is_loaded(document_name(note.id)) else None
     await edit_note(loaded, updates, note.id, lambda doc: write_meta(doc, row_meta(note)))
-    await seed_note_content(live, updates, note.id, body.content)
-    await announce(svc, note.id, "created", [principal.user_id])
-    return respond(NoteEnvelope(note=NoteOut.of(note, Access.OWNER)), 201)
+    await seed_note_content(live, updates, note.id, content, fmt=fmt)
 
 
 async def announce(
@@ -278,7 +307,7 @@ async def announce(
         await svc.feed.note_changed(note_id, change, users)
 
 
-def _live(svc: Services) -> CollabServer | None:
+def live_server(svc: Services) -> CollabServer | None:
     return svc.collab if isinstance(svc.collab, CollabServer) else None
 
 
@@ -286,7 +315,7 @@ async def get_note(request: Request) -> Response:
     svc, principal = await notes_guard(request, "workbook.read")
     note, access = await visible_note(svc, principal, path_uuid(request, "id"))
     out = NoteOut.of(note, access)
-    out.content = await note_text(_live(svc), DocumentLog(svc.db), note.id)
+    out.content = await note_text(live_server(svc), DocumentLog(svc.db), note.id)
     return respond(NoteEnvelope(note=out))
 
 
@@ -320,9 +349,8 @@ async def update_note(request: Request) -> Response:
         # The document's `meta` gets the same values (all of them: a note older than `meta`
         # is filled), so open editors see the change and the row mirror agrees.
         row = note
-        await edit_note(
-            _live(svc), DocumentLog(svc.db), note_id, lambda doc: write_meta(doc, row_meta(row))
-        )
+        await edit_note(live_server(svc), DocumentLog(svc.db), note_id,
+                        lambda doc: write_meta(doc, row_meta(row)))
     if fields:
         await announce(svc, note_id, "updated")
     return respond(NoteEnvelope(note=NoteOut.of(note, access)))

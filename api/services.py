@@ -22,6 +22,7 @@ from jobs import JobQueue
 from notes.feeds import NoteFeed
 from storage.db import Database
 from storage.objects import ObjectStore
+from storage.s3_uploads import S3DirectUploads
 
 if TYPE_CHECKING:  # redis is imported only when REDIS_URL is set (see `api.app`)
     from redis.asyncio import Redis
@@ -72,6 +73,7 @@ class Services:
     jobs: JobQueue | None = None
     live_routes: list[BaseRoute] = field(default_factory=list)
     audio_max_bytes: int = 100 * 2**20
+    direct_uploads: S3DirectUploads | None = None  # with S3: browsers upload audio straight there
     mux_custom_domain: str | None = None  # MUX_CUSTOM_DOMAIN, handed to the player
 
 

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, alias="REDIS_URL")
     storage_url: str | None = Field(None, alias="STORAGE_URL")
     s3_endpoint_url: str | None = Field(None, alias="S3_ENDPOINT_URL")
+    # Where browsers reach that endpoint (presigned uploads are signed for it).
+    s3_public_endpoint_url: str | None = Field(None, alias="S3_PUBLIC_ENDPOINT_URL")
     # Multi-node fan-out and jobs (used only when REDIS_URL is set).
     redis_prefix: str = Field("collab:", alias="REDIS_PREFIX", min_length=1)
     node_id: str | None = Field(None, alias="COLLAB_NODE_ID")  # unset: a random id per process
@@ -174,6 +176,7 @@ class Settings(BaseSettings):
     # Admin analytics per admin: each request aggregates up to a year of stored rows.
     rate_limit_analytics: str = Field("300/900", alias="RATE_LIMIT_ANALYTICS", pattern=_RULE)
     audio_max_bytes: int = Field(100 * 2**20, alias="AUDIO_MAX_BYTES", ge=1)
+    audio_direct_uploads: bool = Field(True, alias="AUDIO_DIRECT_UPLOADS")
 
     # Password hashing (argon2id; RFC 9106 "second recommended" defaults).
     password_time_cost: int = Field(3, alias="PASSWORD_HASH_TIME_COST", ge=1)

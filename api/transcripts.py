@@ -22,7 +22,7 @@ from api.errors import conflict, invalid, not_found
 from api.openapi import Operation
 from api.schema import UUID_PATTERN, CamelModel, parse_body, parse_query, path_uuid, respond
 from api.security import require
-from api.services import services
+from api.services import Services, services
 from api.transcribe import start_transcription
 from storage.models import Transcription, TranscriptionStatus, TranscriptSegment
 from storage.transcripts import TranscriptRepository
@@ -163,17 +163,25 @@ async def edit_transcript(request: Request) -> Response:
     return respond(TranscriptEnvelope(transcript=TranscriptOut.of(updated, edited)))
 
 
+async def transcript_hits(
+    svc: Services, user_id: uuid.UUID, q: str, *, limit: int, offset: int = 0
+) -> tuple[list[TranscriptHit], int]:
+    """The segments of `user_id`'s transcripts matching `q` (ranked as documented in
+    `storage.transcripts`), and their total: the audio search and the notes search share it."""
+    hits, total = await TranscriptRepository(svc.db).search(user_id, q, limit=limit,
+                                                            offset=offset)
+    return [TranscriptHit(recording_id=str(h.recording_id), recording_title=h.recording_title,
+                          transcription_id=str(h.transcription_id), position=h.position,
+                          start=h.start, end=h.end, text=h.text, snippet=h.snippet)
+            for h in hits], total
+
+
 async def search_transcripts(request: Request) -> Response:
     svc = services(request)
     principal = require(request, svc.tokens, "workbook.read")
     query = parse_query(request, SearchQuery)
-    hits, total = await TranscriptRepository(svc.db).search(
-        principal.user_id, query.q, limit=query.limit, offset=query.offset
-    )
-    out = [TranscriptHit(recording_id=str(h.recording_id), recording_title=h.recording_title,
-                         transcription_id=str(h.transcription_id), position=h.position,
-                         start=h.start, end=h.end, text=h.text, snippet=h.snippet)
-           for h in hits]
+    out, total = await transcript_hits(svc, principal.user_id, query.q, limit=query.limit,
+                                       offset=query.offset)
     return respond(TranscriptHits(hits=out, total=total,
                                   has_more=query.offset + len(out) < total))
 

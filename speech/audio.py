@@ -10,9 +10,11 @@ without numpy.
 from __future__ import annotations
 
 import io
+import os
 import wave
 from array import array
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import av
 import av.error
@@ -20,13 +22,16 @@ import av.error
 __all__ = [
     "FORMATS",
     "RATE",
+    "SNIFF_BYTES",
     "AudioInfo",
     "NotAudio",
+    "Source",
     "Span",
     "chunks",
     "cover",
     "decode_pcm",
     "probe",
+    "sniff",
     "utterances",
     "wav_bytes",
 ]
@@ -71,15 +76,26 @@ class Span:
         return (self.end - self.start) / RATE
 
 
-def _open(data: bytes) -> av.container.InputContainer:
+Source = bytes | str | os.PathLike[str] | BinaryIO
+"""Audio as bytes in memory, a file's path, or an open binary file (read from its start)."""
+
+
+def _open(data: Source) -> av.container.InputContainer:
+    if isinstance(data, bytes):
+        source: str | os.PathLike[str] | BinaryIO = io.BytesIO(data)
+    else:
+        source = data
+        if not isinstance(data, (str, os.PathLike)):
+            data.seek(0)
     try:
-        return av.open(io.BytesIO(data), mode="r")
+        return av.open(source, mode="r")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise NotAudio("not a recognised audio file") from exc
 
 
-def probe(data: bytes) -> AudioInfo:
-    """The format and duration of `data`, from its bytes.
+def probe(data: Source) -> AudioInfo:
+    """The format and duration of `data`, from its bytes (a large upload is probed from its
+    temporary file: never read into memory whole).
 
     Raises:
         NotAudio: not one of `FORMATS`, no audio stream, or not a single packet decodes.
@@ -110,6 +126,32 @@ def probe(data: bytes) -> AudioInfo:
         return AudioInfo(ext=kind[0], content_type=kind[1],
                          duration=round(max(duration - max(start, 0.0), 0.0), 3),
                          codec=stream.codec_context.name)
+
+
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"ID3", "mp3"),
+    (0, b"RIFF", "wav"),  # ...and "WAVE" at 8, checked below
+    (4, b"ftyp", "m4a"),
+    (0, b"\x1a\x45\xdf\xa3", "webm"),  # EBML: Matroska or WebM
+    (0, b"OggS", "ogg"),
+)
+SNIFF_BYTES = 16
+"""How many leading bytes `sniff` needs."""
+
+
+def sniff(head: bytes) -> str | None:
+    """The format the first bytes of a file announce (`SNIFF_BYTES` of them suffice), or None.
+
+    A cheap first look (a ranged read of an object not yet downloaded); only `probe` decides.
+    """
+    if head[:4] == b"RIFF":
+        return "wav" if head[8:12] == b"WAVE" else None
+    for offset, magic, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE6 in (0xE2, 0xE4, 0xE6):
+        return "mp3"  # an MPEG audio frame (layer I-III) without an ID3 tag
+    return None
 
 
 def decode_pcm(data: bytes) -> bytes:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 _MAX_KEY = 1024
+CHUNK = 1 << 20
+"""Bytes per read when an object is copied or streamed (bounded memory per transfer)."""
 
 
 class ObjectNotFound(LookupError):
@@ -37,7 +40,18 @@ class ObjectStore(Protocol):
     async def put(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None: ...
+    async def put_file(
+        self, key: str, file: BinaryIO, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store what `file` holds from its current position on, read in chunks (never all
+        in memory): large uploads go from their temporary file to the store this way."""
+        ...
+
     async def get(self, key: str) -> bytes: ...
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks of at most `CHUNK` (ObjectNotFound before the first)."""
+        ...
+
     async def delete(self, key: str) -> None: ...
     async def exists(self, key: str) -> bool: ...
     async def keys(self, prefix: str) -> list[str]:
@@ -77,13 +91,13 @@ class FileObjectStore:
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).split("/"))
 
-    def _put(self, path: Path, data: bytes) -> None:
+    def _put(self, path: Path, write: Callable[[BinaryIO], object]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename, so a reader never sees half an object.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             Path(tmp).replace(path)
@@ -94,7 +108,15 @@ class FileObjectStore:
     async def put(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
-        await _in_thread(functools.partial(self._put, self._path(key), data))
+        await _in_thread(functools.partial(self._put, self._path(key), lambda out: out.write(data)))
+
+    async def put_file(
+        self, key: str, file: BinaryIO, content_type: str = "application/octet-stream"
+    ) -> None:
+        def copy(out: BinaryIO) -> None:
+            shutil.copyfileobj(file, out, CHUNK)
+
+        await _in_thread(functools.partial(self._put, self._path(key), copy))
 
     async def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -102,6 +124,22 @@ class FileObjectStore:
             return await _in_thread(path.read_bytes)
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        path = self._path(key)
+
+        def opened() -> BinaryIO:
+            return path.open("rb")
+
+        try:
+            handle = await _in_thread(opened)
+        except FileNotFoundError as exc:
+            raise ObjectNotFound(key) from exc
+        try:
+            while chunk := await _in_thread(functools.partial(handle.read, CHUNK)):
+                yield chunk
+        finally:
+            handle.close()
 
     async def delete(self, key: str) -> None:
         path = self._path(key)
@@ -160,6 +198,21 @@ class S3ObjectStore:
             )
         )
 
+    async def put_file(
+        self, key: str, file: BinaryIO, content_type: str = "application/octet-stream"
+    ) -> None:
+        # One PUT whose body botocore reads from the file in chunks (signing and checksums
+        # stream too); a recording is at most AUDIO_MAX_BYTES, far under S3's 5 GB per PUT.
+        await _in_thread(
+            functools.partial(
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=file,
+                ContentType=content_type,
+            )
+        )
+
     async def get(self, key: str) -> bytes:
         def read() -> bytes:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
@@ -174,6 +227,21 @@ class S3ObjectStore:
             if _code(exc) in {"NoSuchKey", "404"}:
                 raise ObjectNotFound(key) from exc
             raise
+
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = await _in_thread(
+                functools.partial(self.client.get_object, Bucket=self.bucket, Key=self._key(key))
+            )
+        except ClientError as exc:
+            if _code(exc) in {"NoSuchKey", "404"}:
+                raise ObjectNotFound(key) from exc
+            raise
+        with contextlib.closing(response["Body"]) as body:
+            while chunk := await _in_thread(functools.partial(body.read, CHUNK)):
+                yield chunk
 
     async def delete(self, key: str) -> None:
         await _in_thread(

@@ -76,6 +76,29 @@ def test_upload_transcribe_search_and_play_from_the_word(
         "prices"
     )
 
+    # Copy the transcript into a note: one line a segment with its time, then the note opens.
+    page.get_by_role("button", name="Copy to a note").click()
+    expect(page).to_have_url(re.compile(r"/notes/[0-9a-f-]+$"))
+    editor = page.locator(".ProseMirror")
+    expect(editor).to_contain_text(re.compile(r"\[0:0\d\] .*prices for haircuts"))
+    expect(page.locator("#notes-list")).to_contain_text("Transcript: Workshop memo")
+
+    # The notes search finds the spoken word too: opening that moment plays the recording there.
+    page.locator("#note-search").fill("haircuts")
+    moment = page.locator(".moment-item").first
+    expect(moment).to_contain_text("Workshop memo")
+    expect(moment.locator("mark")).to_have_text("haircuts")
+    page.screenshot(path=str(ARTIFACTS / "notes-search-moments.png"), full_page=True)
+    moment.click()
+    expect(page).to_have_url(re.compile(r"/recordings\?r=[0-9a-f-]+(&t=[\d.]+)?$"))
+    at = re.search(r"t=([\d.]+)", page.url)
+    said = float(at.group(1)) if at else 0.0
+    page.wait_for_function(
+        "([el, t]) => el.readyState >= 1 && el.currentTime >= t - 0.01",
+        arg=[page.locator("audio").element_handle(), said],
+    )
+    expect(lines.locator("li[aria-current=true]")).to_contain_text("haircuts")
+
     page.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No recordings yet.")).to_be_visible()
 
@@ -143,3 +166,38 @@ def test_record_pause_resume_and_upload_from_the_microphone(
         re.compile("Microphone access was refused|No microphone was found|cannot record")
     )
     expect(page.get_by_text("No recordings yet.")).to_be_visible()
+
+
+def test_a_recording_whose_upload_fails_offline_is_kept_for_later(
+    server: Server, fake_microphone: Browser
+) -> None:
+    """At phone width: recorded while the network dropped, the recording is not lost; uploaded
+    once back online, and its player is brought into view."""
+    context = fake_microphone.new_context(viewport={"width": 390, "height": 844},
+                                          is_mobile=True, has_touch=True,
+                                          permissions=["microphone"])
+    context.set_default_timeout(15_000)
+    try:
+        page, _ = sign_up(context, server, "Ola Offline")
+        page.goto(f"{server.url}/recordings")
+        page.get_by_role("button", name="Record").click()
+        expect(page.locator(".rec-clock")).to_have_text(re.compile(r"0:0[2-9]"))
+        context.set_offline(True)
+        page.get_by_role("button", name="Stop and upload").click()
+        expect(page.get_by_text("You are offline: upload again when you are back online")
+               ).to_be_visible()
+        expect(page.locator(".rec-drop")).to_contain_text(re.compile(r"recording-.+\.webm"))
+        expect(page.get_by_text("No recordings yet.")).to_be_visible()
+        page.get_by_label("Search transcripts").fill("anything")
+        expect(page.get_by_text("You are offline: searching needs the server.")).to_be_visible()
+
+        context.set_offline(False)
+        page.get_by_label("Search transcripts").fill("")
+        page.get_by_role("button", name="Upload").click()
+        recordings = page.get_by_role("list", name="My recordings")
+        expect(recordings.get_by_role("button", name=re.compile("Recording"))).to_be_visible()
+        expect(page.locator("audio")).to_be_in_viewport()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+    finally:
+        context.close()

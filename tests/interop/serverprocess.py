@@ -61,6 +61,11 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 

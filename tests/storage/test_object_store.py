@@ -9,6 +9,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from storage.objects import (
+    CHUNK,
     FileObjectStore,
     ObjectNotFound,
     S3ObjectStore,
@@ -69,6 +70,23 @@ async def test_put_get_delete_round_trip(store: FileObjectStore | S3ObjectStore)
     assert not await store.exists("users/u1/rec.webm")
     with pytest.raises(ObjectNotFound):
         await store.get("users/u1/rec.webm")
+
+
+async def test_files_are_stored_and_read_back_in_chunks(
+    store: FileObjectStore | S3ObjectStore, tmp_path: Path
+) -> None:
+    payload = bytes(range(256)) * (CHUNK // 256) * 2 + b"tail"
+    source = tmp_path / "upload.bin"
+    source.write_bytes(payload)
+    with source.open("rb") as file:
+        await store.put_file("audio/u1/big.wav", file, "audio/wav")
+    chunks = [chunk async for chunk in store.stream("audio/u1/big.wav")]
+    assert b"".join(chunks) == payload
+    assert len(chunks) >= 3 and max(map(len, chunks)) <= CHUNK
+    with pytest.raises(ObjectNotFound):
+        async for _ in store.stream("audio/u1/missing.wav"):
+            pass
+    assert await store.keys("audio/u1/") == ["audio/u1/big.wav"]  # no temporary file left
 
 
 @pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", "a\\b", "./a", "x" * 2000, "a\x00"])

@@ -262,6 +262,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workbook/audio/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How to upload a recording here: straight to S3 (direct) or as a form; the size limit */
+        get: operations["get_api_workbook_audio_uploads"];
+        put?: never;
+        /** Presign an upload straight to S3 (only where S3 is configured) */
+        post: operations["post_api_workbook_audio_uploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workbook/audio/uploads/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a direct upload and make it a recording (or refuse it and delete it) */
+        post: operations["post_api_workbook_audio_uploads_id_complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workbook/audio/{id}": {
         parameters: {
             query?: never;
@@ -313,6 +348,23 @@ export interface paths {
         head?: never;
         /** Correct segments' text (kept when re-indexed; the engine's text stays as original) */
         patch: operations["patch_api_workbook_audio_id_transcript"];
+        trace?: never;
+    };
+    "/api/workbook/audio/{id}/transcript/note": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Copy the transcript, with its times, into a new note (or append it to one of mine) */
+        post: operations["post_api_workbook_audio_id_transcript_note"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/workbook/auth/login": {
@@ -1255,6 +1307,35 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** DirectUpload */
+        DirectUpload: {
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /**
+             * Fields
+             * @description form fields to send first, as they are; the file goes last, in a field named `file`
+             */
+            fields: {
+                [key: string]: string;
+            };
+            /** Maxbytes */
+            maxBytes: number;
+            /**
+             * Success
+             * @default true
+             */
+            success?: boolean;
+            /** Uploadid */
+            uploadId: string;
+            /**
+             * Url
+             * @description POST the file here as multipart/form-data
+             */
+            url: string;
+        };
         /** ErrorBody */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1746,6 +1827,17 @@ export interface components {
             hasMore: boolean;
             /** Notes */
             notes: components["schemas"]["NoteOut"][];
+            /**
+             * Recordings
+             * @description with `search` (first page, no tag, folder or session filter): the best matching moments of my recordings' transcripts, at most 5; each carries its time, so opening it plays the recording from there
+             */
+            recordings?: components["schemas"]["TranscriptHit"][];
+            /**
+             * Recordingstotal
+             * @description how many transcript segments match
+             * @default 0
+             */
+            recordingsTotal?: number;
             /** Total */
             total: number;
         };
@@ -2458,6 +2550,74 @@ export interface components {
              * Format: date-time
              */
             updatedAt: string;
+        };
+        /** TranscriptToNote */
+        TranscriptToNote: {
+            /**
+             * Noteid
+             * @description append to this note (write access needed); omitted: a new note
+             * @default null
+             */
+            noteId?: string | null;
+            /**
+             * Title
+             * @description the new note's title (default: `Transcript: <recording title>`)
+             * @default null
+             */
+            title?: (string & unknown) | null;
+        };
+        /** UploadComplete */
+        UploadComplete: {
+            /**
+             * Filename
+             * @description the name the user chose
+             * @default
+             */
+            fileName?: string;
+            /**
+             * Moduleid
+             * @default null
+             */
+            moduleId?: string | null;
+            /** Title */
+            title: string & unknown;
+            /**
+             * Transcribe
+             * @default false
+             */
+            transcribe?: boolean;
+        };
+        /** UploadOptions */
+        UploadOptions: {
+            /**
+             * Direct
+             * @description true: upload to S3 with POST /api/workbook/audio/uploads
+             */
+            direct: boolean;
+            /**
+             * Formats
+             * @description the formats recognised by their bytes
+             */
+            formats: string[];
+            /**
+             * Maxbytes
+             * @description the largest recording accepted (AUDIO_MAX_BYTES)
+             */
+            maxBytes: number;
+        };
+        /** UploadStart */
+        UploadStart: {
+            /**
+             * Contenttype
+             * @description sent as the object's Content-Type (the bytes decide what it is)
+             * @default application/octet-stream
+             */
+            contentType?: string & unknown;
+            /**
+             * Size
+             * @description the file's size in bytes (checked again)
+             */
+            size: number;
         };
         /** UserOut */
         UserOut: {
@@ -3779,6 +3939,247 @@ export interface operations {
             };
         };
     };
+    get_api_workbook_audio_uploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadOptions"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_workbook_audio_uploads: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadStart"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DirectUpload"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_workbook_audio_uploads_id_complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadComplete"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingEnvelope"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_api_workbook_audio_id: {
         parameters: {
             query?: never;
@@ -4064,6 +4465,122 @@ export interface operations {
             };
             /** @description Validation failed; `error.fields` names each field */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_api_workbook_audio_id_transcript_note: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TranscriptToNote"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteEnvelope"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteEnvelope"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported body media type (or, for uploads, file type) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation failed; `error.fields` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,7 @@ import { describe, OfflineError } from '../api/client'
 import { keys, localNote, patchLists, useNotesList, type ListResult, type Note } from '../api/notes'
 import { enqueue, sendCreate } from '../collab/outbox'
 import { plural, relativeTime } from '../lib/util'
+import { clock, momentLink } from '../recordings/clock'
 import { Icon } from '../ui/Icon'
 import { toast } from '../ui/toast'
 
@@ -204,6 +205,32 @@ export function Sidebar() {
             </Link>
           </li>
         ))}
+        {data?.recordings?.length ? (
+          <li className="moments">
+            <p className="list-summary" id="moments-heading">
+              Said in recordings · {plural(data.recordingsTotal ?? data.recordings.length, 'moment')}
+            </p>
+            <ul aria-labelledby="moments-heading">
+              {data.recordings.map((hit) => (
+                <li key={`${hit.transcriptionId}-${hit.position}`}>
+                  <Link to={momentLink(hit.recordingId, hit.start)} className="moment-item" data-recording={hit.recordingId}>
+                    <span className="note-title">
+                      <Icon name="video" /> {hit.recordingTitle} <span className="moment-time">{clock(hit.start)}</span>
+                    </span>
+                    <Snippet text={hit.snippet ?? hit.text} />
+                  </Link>
+                </li>
+              ))}
+              {(data.recordingsTotal ?? 0) > data.recordings.length ? (
+                <li>
+                  <Link className="link-btn moments-more" to={`/recordings?q=${encodeURIComponent(search)}`}>
+                    All {data.recordingsTotal} moments in recordings
+                  </Link>
+                </li>
+              ) : null}
+            </ul>
+          </li>
+        ) : null}
         {data?.hasMore ? (
           <li>
             <button type="button" className="btn btn-ghost btn-block" onClick={() => setPages((p) => p + 1)}>

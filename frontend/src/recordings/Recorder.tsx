@@ -62,7 +62,9 @@ export function Recorder({ onRecorded }: { onRecorded: (blob: Blob, name: string
       cancelAnimationFrame(frame)
       clearInterval(ticker)
       for (const track of stream.getTracks()) track.stop()
-      void context.close()
+      // runs on stop and again on unmount: a closed context must not be closed twice
+      if (context.state !== 'closed') void context.close().catch(() => undefined)
+      stopAll.current = () => undefined
     }
     media.ondataavailable = (event) => {
       if (event.data.size) chunks.push(event.data)

@@ -2,20 +2,22 @@
  * `/recordings`: record from the microphone or upload audio (drag and drop or a file picker,
  * with a progress bar), the list
  * with status, duration and format, a player with the transcript beside it (the current line
- * highlighted as it plays, a click on a line seeks there, lines can be corrected), and search
- * across transcripts whose hits play the audio from the moment the word was said. Status comes
- * from the user feed (`recordings.changed`): nothing is polled.
+ * highlighted as it plays, a click on a line seeks there, lines can be corrected, the whole
+ * copied into a note), and search across transcripts whose hits play the audio from the moment
+ * the word was said (`?r=<id>&t=<seconds>`, also the notes search's links). Status comes from
+ * the user feed (`recordings.changed`): nothing is polled.
  */
-import { useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { useNavigate, useSearchParams } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import {
   audioUrl,
+  copyToNote,
   correct,
   deleteRecording,
   recordingKeys,
   transcribe,
-  upload,
+  useRecording,
   useRecordings,
   useTranscript,
   useTranscriptSearch,
@@ -27,7 +29,8 @@ import { UserFeed } from '../collab/userFeed'
 import { useUser } from '../lib/useSession'
 import { clear } from '../lib/session'
 import { toast } from '../ui/toast'
-import { Recorder } from './Recorder'
+import { clock } from './clock'
+import { Uploader } from './Uploader'
 import './recordings.css'
 
 const STATUS: Record<string, string> = {
@@ -37,77 +40,6 @@ const STATUS: Record<string, string> = {
   failed: 'Transcription failed',
 }
 
-export function clock(seconds: number | null | undefined): string {
-  if (seconds == null) return '–'
-  const s = Math.max(0, Math.floor(seconds))
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
-}
-
-function Uploader({ onUploaded }: { onUploaded: (id: string) => void }) {
-  const [file, setFile] = useState<File | null>(null)
-  const [title, setTitle] = useState('')
-  const [now, setNow] = useState(true)
-  const [progress, setProgress] = useState<number | null>(null)
-  const [dragging, setDragging] = useState(false)
-  const [picker, setPicker] = useState(0) // a new key empties the native file input
-
-  const pick = (picked: File | undefined) => {
-    if (!picked) return
-    setFile(picked)
-    if (!title) setTitle(picked.name.replace(/\.[^.]+$/, ''))
-  }
-  const drop = (event: DragEvent<HTMLLabelElement>) => {
-    event.preventDefault()
-    setDragging(false)
-    pick(event.dataTransfer.files[0])
-  }
-  const send = async (blob: Blob, name: string, named: string) => {
-    setProgress(0)
-    try {
-      const created = await upload(blob, name, named, now, setProgress)
-      setFile(null)
-      setTitle('')
-      setPicker((n) => n + 1)
-      onUploaded(created.recording.id)
-    } catch (err) {
-      toast(err instanceof Error ? err.message : String(err), 'error')
-    } finally {
-      setProgress(null)
-    }
-  }
-  const submit = async (event: FormEvent) => {
-    event.preventDefault()
-    if (file) await send(file, file.name, title.trim() || file.name)
-  }
-  return (
-    <form className="rec-upload" onSubmit={(e) => void submit(e)} aria-label="Upload a recording">
-      <Recorder onRecorded={(blob, name) => void send(blob, name, title.trim() || `Recording ${new Date().toLocaleString()}`)} />
-      <label
-        className={`rec-drop${dragging ? ' dragging' : ''}`}
-        onDragOver={(e) => {
-          e.preventDefault()
-          setDragging(true)
-        }}
-        onDragLeave={() => setDragging(false)}
-        onDrop={drop}
-      >
-        <input key={picker} type="file" accept="audio/*,.mp3,.wav,.m4a,.webm,.ogg" onChange={(e) => pick(e.target.files?.[0])} />
-        <span>{file ? file.name : 'Drop an audio file here or choose one (MP3, WAV, M4A, WebM, Ogg; up to 100 MB)'}</span>
-      </label>
-      <label className="rec-field">
-        Title
-        <input value={title} onChange={(e) => setTitle(e.target.value)} maxLength={255} required={Boolean(file)} />
-      </label>
-      <label className="rec-check">
-        <input type="checkbox" checked={now} onChange={(e) => setNow(e.target.checked)} /> Transcribe it now
-      </label>
-      <button className="btn btn-primary" type="submit" disabled={!file || progress !== null}>
-        Upload
-      </button>
-      {progress !== null ? <progress value={progress} max={1} aria-label="Upload progress" /> : null}
-    </form>
-  )
-}
 
 function TranscriptView({
   recording,
@@ -226,16 +158,20 @@ export default function RecordingsPage() {
   const [params, setParams] = useSearchParams()
   const selected = params.get('r')
   const startAt = Number(params.get('t') ?? '0')
-  const [query, setQuery] = useState('')
-  const [typed, setTyped] = useState('')
+  const [query, setQuery] = useState(params.get('q') ?? '')
+  const [typed, setTyped] = useState(params.get('q') ?? '')
   const recordings = useRecordings()
   const list = recordings.data?.recordings ?? []
-  const recording = list.find((r) => r.id === selected) ?? null
+  const listed = list.find((r) => r.id === selected)
+  // a link to an older recording than the list holds (a moment found by the notes search)
+  const single = useRecording(selected, recordings.isSuccess && !listed)
+  const recording = listed ?? single.data ?? null
   const transcript = useTranscript(selected, recording !== null)
   const hits = useTranscriptSearch(query)
   const player = useRef<HTMLAudioElement>(null)
   const [src, setSrc] = useState<string | null>(null)
   const [current, setCurrent] = useState(0)
+  const [copying, setCopying] = useState(false)
 
   useEffect(() => {
     document.title = 'Recordings · Workbook'
@@ -249,7 +185,7 @@ export default function RecordingsPage() {
   useEffect(() => {
     if (!user) return
     const feed = new UserFeed(user.id, {
-      onRecording: () => void client.invalidateQueries({ queryKey: recordingKeys.all }),
+      onRecording: () => void client.invalidateQueries({ queryKey: recordingKeys.all }, { cancelRefetch: false }),
       onConnect: () => void client.invalidateQueries({ queryKey: recordingKeys.all }, { cancelRefetch: false }),
       onSignedOut: (message) => {
         toast(message, 'error')
@@ -279,7 +215,22 @@ export default function RecordingsPage() {
     }
   }, [recording?.id]) // only a different recording needs another file
 
-  const open = (id: string, at = 0) => setParams(at ? { r: id, t: String(at) } : { r: id })
+  const detail = useRef<HTMLElement>(null)
+  // At phone width the player is below the list: bring it up, or the user hears it unseen.
+  const reveal = () =>
+    requestAnimationFrame(() => {
+      const top = detail.current?.getBoundingClientRect().top
+      if (top !== undefined && (top < 0 || top > window.innerHeight * 0.6)) {
+        detail.current?.scrollIntoView({ block: 'start' })
+      }
+    })
+  const open = (id: string, at = 0) => {
+    setParams(at ? { r: id, t: String(at) } : { r: id })
+    reveal()
+  }
+  useEffect(() => {
+    if (recording && startAt) reveal() // opened from a link to a moment (the notes search)
+  }, [recording?.id]) // once per recording opened
   const seek = (seconds: number) => {
     const audio = player.current
     if (!audio) return
@@ -311,6 +262,11 @@ export default function RecordingsPage() {
           placeholder="Search what was said"
           aria-label="Search transcripts"
         />
+        {query && !hits.data && (hits.isError || hits.isPaused) ? (
+          <p className="rec-hits muted" role="status">
+            {navigator.onLine ? describe(hits.error) : 'You are offline: searching needs the server.'}
+          </p>
+        ) : null}
         {query && hits.data ? (
           <ul className="rec-hits" aria-label="Search results">
             {hits.data.hits.length === 0 ? <li className="muted">Nothing found.</li> : null}
@@ -341,11 +297,32 @@ export default function RecordingsPage() {
             </li>
           ))}
         </ul>
-        <section className="rec-detail" aria-label="Recording">
+        <section className="rec-detail" aria-label="Recording" ref={detail}>
           {recording ? (
             <>
               <div className="rec-head">
                 <h2>{recording.title}</h2>
+                {transcript.data?.status === 'done' ? (
+                  <button
+                    className="btn"
+                    disabled={copying}
+                    onClick={() => {
+                      setCopying(true)
+                      void copyToNote(recording.id).then(
+                        (note) => {
+                          void client.invalidateQueries({ queryKey: ['notes'] })
+                          navigate(`/notes/${note.id}`)
+                        },
+                        (err: unknown) => {
+                          setCopying(false)
+                          toast(describe(err), 'error')
+                        },
+                      )
+                    }}
+                  >
+                    {copying ? 'Copying…' : 'Copy to a note'}
+                  </button>
+                ) : null}
                 <button
                   className="btn"
                   onClick={() =>
@@ -373,7 +350,9 @@ export default function RecordingsPage() {
               <TranscriptView recording={recording} transcript={transcript.data} current={current} onSeek={seek} />
             </>
           ) : (
-            <p className="muted">Choose a recording, or upload one.</p>
+            <p className="muted">
+              {selected && single.data === null ? 'This recording no longer exists. ' : ''}Choose a recording, or upload one.
+            </p>
           )}
         </section>
       </div>
