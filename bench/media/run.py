@@ -45,6 +45,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,10 @@ def insane(result: dict[str, Any]) -> list[str]:
 
 
 async def one_run(server: str, n: int, probes: int, per_process: int, warmup: float,
-                  window: float, settle: float) -> dict[str, Any]:
+                  window: float, settle: float, record: Path | None = None) -> dict[str, Any]:
+    """One measured window; ``record``: ours records the publisher to that file meanwhile
+    (started before the warm-up, so the wait for a keyframe is over), and the stop, with the
+    mixdown it runs, is timed after the window."""
     pub_ns, sub_ns = Namespace(), Namespace()
     pub_ns.create()
     sub_ns.create()
@@ -236,6 +240,8 @@ async def one_run(server: str, n: int, probes: int, per_process: int, warmup: fl
             if server == "ours":
                 tracks = {t["mid"]: t["source"] for t in offer["tracks"]}
                 answer = await ours.publish(ROOM, PUBLISHER, offer["sdp"], tracks)
+                if record is not None:
+                    ours.start_recording(ROOM, PUBLISHER, record)
             else:
                 answer = await stock.publish(offer["sdp"])
             await publisher.send(answers=[answer])
@@ -281,8 +287,16 @@ async def one_run(server: str, n: int, probes: int, per_process: int, warmup: fl
             pub_end, *rest = await asyncio.gather(
                 *(report(p, sent0) for p in [publisher, *subscribers]))
             settled = [s for r in rest for s in r["subscribers"]]
+            recorded: dict[str, Any] = {}
+            if record is not None:
+                stop0 = time.monotonic()
+                file = await ours.stop_recording(ROOM)
+                recorded = {"record_stop_s": round(time.monotonic() - stop0, 2),
+                            "recorded_s": None if file is None else round(file.duration, 2),
+                            "recorded_bytes": None if file is None else file.size}
             result = {
-                "server": server, "n": n, "probes": min(probes, n),
+                "server": server + ("+recording" if record is not None else ""), "n": n,
+                "probes": min(probes, n), **recorded,
                 "connected": sum(s == "connected" for s in states),
                 "connected_at_end": sum(s == "connected" for r in rest for s in r["states"]),
                 # The server's side: a connection it gave up on ends its subscriptions.
@@ -322,13 +336,17 @@ async def main() -> None:
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=2.0,
                         help="seconds after the window for its last frames to arrive")
+    parser.add_argument("--record-n", type=int, nargs="*", default=[],
+                        help="subscribers per run of ours while recording the publisher")
     parser.add_argument("--out", type=Path, default=Path("bench/media/results.jsonl"))
     args = parser.parse_args()
-    runs = [("ours", n) for n in args.n] + [("stock", n) for n in args.anchor_n]
-    with args.out.open("a") as out:
-        for server, n in runs:
+    runs = [("ours", n, False) for n in args.n] + [("ours", n, True) for n in args.record_n] \
+        + [("stock", n, False) for n in args.anchor_n]
+    with args.out.open("a") as out, tempfile.TemporaryDirectory() as scratch:
+        for server, n, record in runs:
+            path = Path(scratch) / f"recording-{n}.webm" if record else None
             result = await one_run(server, n, args.probes, args.per_process, args.warmup,
-                                   args.window, args.settle)
+                                   args.window, args.settle, path)
             result["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             problems = insane(result)
             result["sanity"] = problems or "ok"
