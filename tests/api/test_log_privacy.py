@@ -20,8 +20,14 @@ from tests.api.conftest import PASSWORD, bearer, register
 
 
 async def test_nothing_personal_reaches_the_logs_or_metrics(
-    live_app: dict[str, Any], caplog: pytest.LogCaptureFixture
+    live_app: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An in-process uvicorn of an earlier test in this worker may have set its loggers' level
+    # (``log_level``) or stopped them propagating (its default logging config): every record
+    # must reach the capture here, as with `collab serve`
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+        caplog.set_level(logging.DEBUG, logger=name)
     caplog.set_level(logging.DEBUG)
     install_log_privacy([caplog.handler])  # as `collab serve` sets up its handlers
     client: httpx.AsyncClient = live_app["client"]

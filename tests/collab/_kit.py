@@ -226,8 +226,10 @@ async def uvicorn_app(server: CollabServer, ws: str = "direct") -> AsyncIterator
     impl: type[asyncio.Protocol] | str = (
         CollabWebSocketProtocol if ws == "direct" else "websockets-sansio"
     )
+    # log_config=None: uvicorn's default config would stop its loggers propagating for every
+    # later test in this process (tests/api/test_log_privacy.py reads them)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            ws=impl)
+                            ws=impl, log_config=None)
     userver = uvicorn.Server(config)
     task = asyncio.create_task(userver.serve())
     try:
