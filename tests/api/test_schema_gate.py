@@ -152,7 +152,7 @@ def run_collab(args: list[str], url: str, tmp_path: Path, **extra: str) -> tuple
     try:
         done = subprocess.run(
             [sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
-            capture_output=True, text=True, timeout=30,
+            capture_output=True, text=True, timeout=60,  # (a loaded CI machine)
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"collab {' '.join(args)} did not refuse; it ran for {exc.timeout} s")
