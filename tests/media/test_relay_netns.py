@@ -21,6 +21,8 @@ from storage.db import migrate
 from storage.models import Role
 from tests.collab._kit import wait_for
 from tests.media._netns import Namespace, Peer, namespaces
+from tests.media._signal import publish as _publish
+from tests.media._signal import subscribe as _subscribe
 from tests.rooms._room import Attendee, room_env
 
 __all__ = ["namespaces"]
@@ -31,20 +33,6 @@ async def url(tmp_path: Path) -> str:
     database = f"sqlite+aiosqlite:///{tmp_path / 'media.db'}"
     await migrate(database)
     return database
-
-
-async def _publish(room: Attendee, peer: Peer) -> None:
-    offer = await peer.expect(lambda e: "offer" in e)
-    reply = await room.ok("media.publish", sdp=offer["offer"], tracks=offer["tracks"])
-    await peer.send(answer=reply["sdp"])
-    await peer.expect(lambda e: e.get("event") == "connected")
-
-
-async def _subscribe(room: Attendee, peer: Peer) -> None:
-    offer = await peer.expect(lambda e: "offer" in e)
-    reply = await room.ok("media.subscribe", sdp=offer["offer"], tracks=offer["tracks"])
-    await peer.send(answer=reply["sdp"])
-    await peer.expect(lambda e: e.get("event") == "connected")
 
 
 async def test_publish_late_subscriber_unpublish(
