@@ -1,6 +1,10 @@
 """Audio files as bytes: what they are (read from the bytes, never the name), their samples as
 16 kHz mono PCM, and where their silences are.
 
+A long recording is never decoded whole: `pcm_blocks` decodes a file as it reads it, `levels`
+keeps only each 30 ms frame's loudness (where `utterances_in` finds the silences), and `slices`
+hands over the samples of chosen spans from a second decode, dropping the rest as it goes.
+
 Everything here is synchronous and CPU-bound (PyAV decoding): callers run it off the event
 loop. Silence detection uses the mean absolute amplitude of 30 ms frames, computed on every
 fourth sample with built-ins only, so an hour of audio is scanned in a couple of seconds
@@ -12,7 +16,7 @@ from __future__ import annotations
 import heapq
 import io
 import os
-import wave
+import struct
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -255,10 +259,19 @@ def slices(data: Source, spans: Iterable[Span]) -> Iterator[tuple[Span, bytes]]:
                 exhausted = True
             else:
                 buffer += block
-        end = min(span.end, first + len(buffer) // 2)
-        with memoryview(buffer) as view:
-            pcm = view[: max(end - first, 0) * 2].tobytes()
-        yield Span(span.start, max(end, span.start)), pcm
+        end = max(min(span.end, first + len(buffer) // 2), first)
+        taken = end - first
+        first = end
+        # Handed over, not kept: once the caller drops the samples, nothing holds them.
+        yield Span(span.start, max(end, span.start)), _take(buffer, taken * 2)
+
+
+def _take(buffer: bytearray, size: int) -> bytes:
+    """The first `size` bytes of `buffer`, removed from it (the spans do not overlap)."""
+    with memoryview(buffer) as view:
+        head = view[:size].tobytes()
+    del buffer[:size]
+    return head
 
 
 def _levels(pcm: bytes) -> array[int]:
@@ -355,11 +368,7 @@ def cover(spans: list[Span], total: int, *, max_pad: int | None = None) -> list[
 
 
 def wav_bytes(pcm: bytes) -> bytes:
-    """`pcm` (16 kHz mono 16-bit) as a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm)
-    return buffer.getvalue()
+    """`pcm` (16 kHz mono 16-bit) as a WAV file (one copy of it: no intermediate buffer)."""
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16,
+                         1, 1, RATE, RATE * 2, 2, 16, b"data", len(pcm))
+    return header + pcm

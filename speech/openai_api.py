@@ -76,7 +76,10 @@ def chunk_spans(audio: Source, max_chunk_bytes: int) -> tuple[list[Span], float]
 def encoded_chunks(audio: Source, spans: list[Span]) -> Generator[_Chunk, None, None]:
     """Each of `spans` as a WAV chunk, decoded and encoded when asked for (blocking)."""
     for span, pcm in slices(audio, spans):
-        yield _Chunk(span.start / RATE, span.seconds, wav_bytes(pcm))
+        wav = wav_bytes(pcm)
+        del pcm  # one chunk's samples held at a time, and only while they are encoded
+        yield _Chunk(span.start / RATE, span.seconds, wav)
+        del wav
 
 
 class OpenAITranscriber:
@@ -130,6 +133,7 @@ class OpenAITranscriber:
                 if part is None:
                     break
                 found, spoken = await self._chunk(part, index)
+                del part  # sent: dropped before the next chunk is decoded
                 segments.extend(found)
                 language = language or spoken
         except NotAudio as exc:  # the second decode failing where the first did not
