@@ -236,42 +236,32 @@ def levels(data: Source) -> tuple[array[int], int]:
     return out, total
 
 
-def slices(data: Source, spans: Iterable[Span]) -> Iterator[tuple[Span, bytes]]:
+def slices(data: Source, spans: Iterable[Span]) -> Iterator[tuple[Span, bytearray]]:
     """The PCM of each of `spans` (in order, not overlapping), from a second streamed decode:
     only the current span and one block are held; samples between spans are dropped as they
     come. A span past the end of the audio is cut short."""
     blocks = pcm_blocks(data)
-    buffer = bytearray()
-    first = 0  # the sample at buffer[0]
-    exhausted = False
+    carry = memoryview(b"")  # decoded, not yet consumed: the rest of the latest block
+    first = 0  # the sample at carry[0]
     for span in spans:
         if span.start < first:
             raise ValueError("spans must be in order and not overlap")
+        out = bytearray()
         while True:
-            skip = min(span.start - first, len(buffer) // 2)
-            if skip:
-                del buffer[: skip * 2]
-                first += skip
-            if exhausted or first + len(buffer) // 2 >= span.end:
+            skip = min(max(span.start - first, 0), len(carry) // 2)
+            take = max(min(span.end - first - skip, len(carry) // 2 - skip), 0)
+            out += carry[skip * 2 : (skip + take) * 2]
+            carry = carry[(skip + take) * 2 :]
+            first += skip + take
+            if first >= span.end:
                 break
-            block = next(blocks, None)
+            block = next(blocks, None)  # `carry` is used up: the span goes on in the next one
             if block is None:
-                exhausted = True
-            else:
-                buffer += block
-        end = max(min(span.end, first + len(buffer) // 2), first)
-        taken = end - first
-        first = end
+                break
+            carry = memoryview(block)
         # Handed over, not kept: once the caller drops the samples, nothing holds them.
-        yield Span(span.start, max(end, span.start)), _take(buffer, taken * 2)
-
-
-def _take(buffer: bytearray, size: int) -> bytes:
-    """The first `size` bytes of `buffer`, removed from it (the spans do not overlap)."""
-    with memoryview(buffer) as view:
-        head = view[:size].tobytes()
-    del buffer[:size]
-    return head
+        yield Span(span.start, span.start + len(out) // 2), out
+        del out
 
 
 def _levels(pcm: bytes) -> array[int]:
@@ -367,7 +357,7 @@ def cover(spans: list[Span], total: int, *, max_pad: int | None = None) -> list[
     return out
 
 
-def wav_bytes(pcm: bytes) -> bytes:
+def wav_bytes(pcm: bytes | bytearray) -> bytes:
     """`pcm` (16 kHz mono 16-bit) as a WAV file (one copy of it: no intermediate buffer)."""
     header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(pcm), b"WAVE", b"fmt ", 16,
                          1, 1, RATE, RATE * 2, 2, 16, b"data", len(pcm))

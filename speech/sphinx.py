@@ -66,7 +66,7 @@ def _words(decoder: Decoder, offset: float) -> list[_Word]:
     return words
 
 
-def _segments(decoder: Decoder, pcm: bytes, span: Span) -> list[Segment]:
+def _segments(decoder: Decoder, pcm: bytes | bytearray, span: Span) -> list[Segment]:
     """The segments of `pcm`, the samples of `span` of the recording."""
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
