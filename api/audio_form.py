@@ -19,7 +19,7 @@ from starlette.types import Message, Receive
 
 from api.errors import ApiError, invalid
 from api.schema import ascii_uint
-from speech.audio import FORMATS, AudioInfo, NotAudio, Source, probe
+from speech.audio import FORMAT_NAMES, FORMATS, AudioInfo, NotAudio, Source, probe
 
 SPOOL_IN_MEMORY = 1 << 20  # Starlette's multipart parser rolls a file part to disk past this
 MAX_PART = 64 * 1024  # the text fields (title, moduleId, transcribe)
@@ -98,12 +98,19 @@ async def audio_info(data: Source) -> AudioInfo:
         raise not_audio() from exc
 
 
+def accepted_formats() -> str:
+    """The formats `probe` accepts, as a user names them: "MP3, WAV, M4A, WebM or OGG"."""
+    names = [FORMAT_NAMES[ext] for ext, _ in FORMATS.values()]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def not_audio() -> ApiError:
-    allowed = ", ".join(f".{ext}" for ext in FORMATS)
+    allowed = accepted_formats()
     return ApiError(
         415,
-        f"audio: not a recording in a supported format ({allowed})",
-        fields=[{"field": "audio", "message": f"not decodable audio; allowed: {allowed}"}],
+        f"audio: not a recording in a supported format (accepted: {allowed})",
+        fields=[{"field": "audio",
+                 "message": f"the file is not {allowed} audio (checked by its content)"}],
     )
 
 

@@ -20,10 +20,8 @@ from starlette.responses import Response
 
 from api.audio import own_recording
 from api.errors import conflict, forbidden
+from api.note_models import NoteEnvelope, NoteOut, Title
 from api.notes import (
-    NoteEnvelope,
-    NoteOut,
-    Title,
     announce,
     fill_new_note,
     live_server,

@@ -9,6 +9,7 @@ an engine raises are the engines' own.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from speech.transcript import Segment, Transcript, TranscriptionFailed, TranscriptionRetryable
@@ -31,8 +32,9 @@ class TranscriptionUnavailable(RuntimeError):
 class Transcriber(Protocol):
     """Turns recorded audio into timed text."""
 
-    async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
-        """Transcribe `audio` (encoded as `content_type`, e.g. ``audio/webm``).
+    async def transcribe(self, audio: Path, content_type: str) -> Transcript:
+        """Transcribe the recording in the file `audio` (encoded as `content_type`, e.g.
+        ``audio/webm``), reading it as it goes: a recording is never held in memory whole.
 
         Raises:
             TranscriptionUnavailable: no engine is configured.
@@ -45,6 +47,6 @@ class Transcriber(Protocol):
 class TranscriberNotConfigured:
     """The `Transcriber` of a process without a transcription engine: always refuses."""
 
-    async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
+    async def transcribe(self, audio: Path, content_type: str) -> Transcript:
         """Raise `TranscriptionUnavailable` (nothing is sent anywhere)."""
         raise TranscriptionUnavailable("no transcription engine is configured")

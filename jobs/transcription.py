@@ -9,15 +9,21 @@ backoff (`RetryPolicy`), each attempt counted on the record with its error; afte
 attempt, or at once for a permanent failure, the record is ``failed`` with the reason. Each
 status change is announced to the recording's owner (`Announce`) as a stateless message on
 their feed (docs/transcription.md), so the page never polls.
+
+The recording (up to 100 MB) is never held in memory: it is copied from the object store a
+chunk at a time (`ObjectStore.stream`) into a temporary file, which the engine reads as it
+decodes; the file is removed when the job ends, whatever the outcome.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, TypeAlias
 
 import anyio
@@ -92,11 +98,30 @@ async def transcribe_recording(
                            recording_message(recording.id, transcription_id, status, error))
 
     await tell("processing")
-    attempt = claimed.attempts
+    with tempfile.TemporaryDirectory(prefix="transcribe-") as folder:
+        return await _attempts(transcription_id, transcripts, objects, transcriber, policy,
+                               recording.object_key, recording.content_type,
+                               Path(folder) / "recording", claimed.attempts, tell)
+
+
+async def _download(objects: ObjectStore, key: str, path: Path) -> None:
+    """Copy the object `key` into the file `path`, a chunk at a time."""
+    async with await anyio.open_file(path, "wb") as out:
+        async for chunk in objects.stream(key):
+            await out.write(chunk)
+
+
+async def _attempts(transcription_id: uuid.UUID, transcripts: TranscriptRepository,
+                    objects: ObjectStore, transcriber: Transcriber, policy: RetryPolicy,
+                    key: str, content_type: str, path: Path, attempt: int,
+                    tell: Callable[[Status, str | None], Awaitable[None]]) -> Status | None:
+    downloaded = False
     while True:
         try:
-            audio = await objects.get(recording.object_key)
-            transcript = await transcriber.transcribe(audio, recording.content_type)
+            if not downloaded:
+                await _download(objects, key, path)
+                downloaded = True
+            transcript = await transcriber.transcribe(path, content_type)
         except ObjectNotFound:
             return await _fail(transcripts, transcription_id, "the recording's file is missing",
                                tell)
@@ -126,7 +151,7 @@ async def transcribe_recording(
         break
     if await _complete(transcripts, transcription_id, transcript) is None:
         return None
-    await tell("done")
+    await tell("done", None)
     return "done"
 
 

@@ -1,9 +1,12 @@
 """The OpenAI engine: the `/audio/transcriptions` endpoint through the `openai` package.
 
-Any OpenAI-compatible server works (`base_url`). The recording is decoded to 16 kHz mono and
-sent as WAV chunks, each under `max_chunk_bytes` (the API takes at most 25 MB a request),
-cut at silences (`speech.audio.chunks`); each chunk's segment times are shifted by the
-chunk's offset, so the segments are stitched back on the recording's own clock. Whisper
+Any OpenAI-compatible server works (`base_url`). The recording is sent as 16 kHz mono WAV
+chunks, each under `max_chunk_bytes` (the API takes at most 25 MB a request), cut at silences
+(`speech.audio.chunks`); each chunk's segment times are shifted by the chunk's offset, so the
+segments are stitched back on the recording's own clock. The recording is never decoded whole:
+a first streamed decode in a worker process places the silences (`speech.audio.levels`), a
+second one in a thread yields one chunk's samples at a time (`speech.audio.slices`), encoded
+and sent before the next is decoded, so one chunk is held at a time. Whisper
 models are asked for ``verbose_json`` (timed segments with ``avg_logprob``, whose exponential
 is the segment's confidence); ``gpt-*`` transcription models answer plain ``json``, one
 segment per chunk.
@@ -17,19 +20,32 @@ retry later, any other refusal `TranscriptionFailed`. The `openai` package is im
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_process
+import anyio.to_thread
 
-from speech.audio import RATE, NotAudio, chunks, decode_pcm, utterances, wav_bytes
+from speech.audio import (
+    RATE,
+    NotAudio,
+    Source,
+    Span,
+    chunks,
+    levels,
+    slices,
+    utterances_in,
+    wav_bytes,
+)
 from speech.transcript import Segment, Transcript, TranscriptionFailed, TranscriptionRetryable
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["API_MAX_BYTES", "OpenAITranscriber", "prepare_chunks"]
+__all__ = ["API_MAX_BYTES", "OpenAITranscriber", "chunk_spans", "encoded_chunks"]
 
 API_MAX_BYTES = 25 * 1024 * 1024
 _WAV_HEADER = 44
@@ -42,17 +58,28 @@ class _Chunk:
     wav: bytes
 
 
-def prepare_chunks(audio: bytes, max_chunk_bytes: int) -> tuple[list[_Chunk], float]:
-    """The WAV chunks to send and the recording's duration (blocking: decoding)."""
+def chunk_spans(audio: Source, max_chunk_bytes: int) -> tuple[list[Span], float]:
+    """Where to cut `audio` into chunks, and its duration (blocking: one streamed decode).
+
+    Raises:
+        TranscriptionFailed: the audio is not decodable.
+    """
     try:
-        pcm = decode_pcm(audio)
+        loudness, total = levels(audio)
     except NotAudio as exc:
         raise TranscriptionFailed(f"the recording cannot be decoded: {exc}") from exc
     max_seconds = (max_chunk_bytes - _WAV_HEADER) / (2 * RATE)
-    spans = chunks(utterances(pcm, max_seconds=max_seconds), max_seconds=max_seconds)
-    out = [_Chunk(span.start / RATE, span.seconds, wav_bytes(pcm[span.start * 2 : span.end * 2]))
-           for span in spans]
-    return out, len(pcm) / 2 / RATE
+    return (chunks(utterances_in(loudness, total, max_seconds=max_seconds),
+                   max_seconds=max_seconds), total / RATE)
+
+
+def encoded_chunks(audio: Source, spans: list[Span]) -> Generator[_Chunk, None, None]:
+    """Each of `spans` as a WAV chunk, decoded and encoded when asked for (blocking)."""
+    for span, pcm in slices(audio, spans):
+        wav = wav_bytes(pcm)
+        del pcm  # one chunk's samples held at a time, and only while they are encoded
+        yield _Chunk(span.start / RATE, span.seconds, wav)
+        del wav
 
 
 class OpenAITranscriber:
@@ -87,22 +114,32 @@ class OpenAITranscriber:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
-        """Transcribe `audio`, chunk by chunk, in order.
+    async def transcribe(self, audio: Path | bytes, content_type: str) -> Transcript:
+        """Transcribe `audio` (a file, never read whole, or bytes), chunk by chunk, in order.
 
         Raises:
             TranscriptionFailed: undecodable audio, or the service refused a chunk (4xx).
             TranscriptionRetryable: still rate limited, failing or unreachable after retries.
         """
-        parts, duration = await anyio.to_process.run_sync(
-            prepare_chunks, audio, self._max_chunk_bytes
+        spans, duration = await anyio.to_process.run_sync(
+            chunk_spans, audio, self._max_chunk_bytes
         )
         segments: list[Segment] = []
         language: str | None = self._language
-        for index, part in enumerate(parts):
-            found, spoken = await self._chunk(part, index)
-            segments.extend(found)
-            language = language or spoken
+        parts = encoded_chunks(audio, spans)
+        try:
+            for index in range(len(spans)):
+                part = await anyio.to_thread.run_sync(next, parts, None)
+                if part is None:
+                    break
+                found, spoken = await self._chunk(part, index)
+                del part  # sent: dropped before the next chunk is decoded
+                segments.extend(found)
+                language = language or spoken
+        except NotAudio as exc:  # the second decode failing where the first did not
+            raise TranscriptionFailed(f"the recording cannot be decoded: {exc}") from exc
+        finally:
+            await anyio.to_thread.run_sync(parts.close)
         return Transcript.of(segments, language=language, engine=f"openai:{self._model}",
                              duration=duration)
 

@@ -3,10 +3,14 @@
 No network and no download: the acoustic model, dictionary and language model are files of
 the `pocketsphinx` wheel. Decoding holds the GIL for seconds at a time, so every transcription
 runs in a worker process (`anyio.to_process`), one at a time per `PocketSphinxTranscriber`;
-the decoder is loaded once per worker process. The audio is cut into utterances at silences
-(`speech.audio.utterances`, merged up to 30 s, widened to the middle of the silences between:
-the decoder adapts to the recording's silence too, 49 % → 32 % word errors on our corpus),
-each stretch decoded on its own; its words,
+the decoder is loaded once per worker process. The recording is read from its file and never
+decoded whole: a first streamed decode measures the loudness of every 30 ms
+(`speech.audio.levels`), which places the utterances (`speech.audio.utterances_in`, merged up
+to 30 s, widened to the middle of the silences between but by at most 5 s on either side: the
+decoder adapts to the recording's silence too, 49 % → 32 % word errors on our corpus); a
+second streamed decode hands over each stretch's samples (`speech.audio.slices`, at most 40 s
+held at a time), decoded on its own, its times counted from the recording's first sample.
+Its words,
 timed by the decoder's alignment, are grouped into segments at pauses, each segment's
 confidence the mean of its words' posterior probabilities.
 """
@@ -15,18 +19,19 @@ from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_process
 
-from speech.audio import RATE, NotAudio, Span, chunks, cover, decode_pcm, utterances
+from speech.audio import RATE, NotAudio, Source, Span, chunks, cover, levels, slices, utterances_in
 from speech.transcript import Segment, Transcript, TranscriptionFailed
 
 if TYPE_CHECKING:
     from pocketsphinx import Decoder
 
-__all__ = ["PocketSphinxTranscriber", "transcribe_bytes"]
+__all__ = ["PocketSphinxTranscriber", "transcribe_bytes", "transcribe_file"]
 
 ENGINE = "pocketsphinx"
 LANGUAGE = "en-US"
@@ -35,6 +40,7 @@ _ALTERNATE = re.compile(r"\(\d+\)$")  # "and(2)": the dictionary's second pronun
 # A decoded stretch is up to 30 s (longer context decodes better than one phrase at a time);
 # its words are grouped into segments at pauses of 0.2 s, at most 24 words each.
 _DECODE_SECONDS = 30.0
+_MAX_PAD = 5 * RATE  # samples of silence a stretch takes on either side, at most
 _PAUSE = 0.2
 _MAX_WORDS = 24
 _Word = tuple[float, float, str, float]  # start, end, word, posterior probability
@@ -60,9 +66,10 @@ def _words(decoder: Decoder, offset: float) -> list[_Word]:
     return words
 
 
-def _segments(decoder: Decoder, pcm: bytes, span: Span) -> list[Segment]:
+def _segments(decoder: Decoder, pcm: bytes | bytearray, span: Span) -> list[Segment]:
+    """The segments of `pcm`, the samples of `span` of the recording."""
     decoder.start_utt()
-    decoder.process_raw(pcm[span.start * 2 : span.end * 2], full_utt=True)
+    decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     groups: list[list[_Word]] = []
     for word in _words(decoder, span.start / RATE):
@@ -76,22 +83,27 @@ def _segments(decoder: Decoder, pcm: bytes, span: Span) -> list[Segment]:
             for words in groups]
 
 
-def transcribe_bytes(audio: bytes) -> Transcript:
-    """Decode and transcribe `audio` in this process (blocking; see the module docstring).
+def transcribe_file(audio: Source) -> Transcript:
+    """Decode and transcribe `audio` (a file's path, or bytes) in this process (blocking; see
+    the module docstring).
 
     Raises:
-        TranscriptionFailed: the bytes are not decodable audio.
+        TranscriptionFailed: the audio is not decodable.
     """
     try:
-        pcm = decode_pcm(audio)
+        loudness, total = levels(audio)
+        decoder = _decoder()
+        spans = cover(chunks(utterances_in(loudness, total, max_seconds=_DECODE_SECONDS),
+                             max_seconds=_DECODE_SECONDS), total, max_pad=_MAX_PAD)
+        segments = [s for span, pcm in slices(audio, spans)
+                    for s in _segments(decoder, pcm, span)]
     except NotAudio as exc:
         raise TranscriptionFailed(f"the recording cannot be decoded: {exc}") from exc
-    decoder = _decoder()
-    spans = cover(chunks(utterances(pcm, max_seconds=_DECODE_SECONDS),
-                         max_seconds=_DECODE_SECONDS), len(pcm) // 2)
-    segments = [s for span in spans for s in _segments(decoder, pcm, span)]
-    return Transcript.of(segments, language=LANGUAGE, engine=ENGINE,
-                         duration=len(pcm) / 2 / RATE)
+    return Transcript.of(segments, language=LANGUAGE, engine=ENGINE, duration=total / RATE)
+
+
+transcribe_bytes = transcribe_file
+"""The former name (bench/transcription.py): bytes are a `Source` too."""
 
 
 class PocketSphinxTranscriber:
@@ -106,10 +118,11 @@ class PocketSphinxTranscriber:
     def __init__(self, *, concurrency: int = 1) -> None:
         self._limiter = anyio.CapacityLimiter(concurrency)
 
-    async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
-        """Transcribe `audio` (any of `speech.audio.FORMATS`, whatever `content_type` says).
+    async def transcribe(self, audio: Path | bytes, content_type: str) -> Transcript:
+        """Transcribe `audio`, a file (read in the worker process, never whole) or bytes, any
+        of `speech.audio.FORMATS` whatever `content_type` says.
 
         Raises:
             TranscriptionFailed: the audio cannot be decoded.
         """
-        return await anyio.to_process.run_sync(transcribe_bytes, audio, limiter=self._limiter)
+        return await anyio.to_process.run_sync(transcribe_file, audio, limiter=self._limiter)

@@ -105,6 +105,13 @@ async def test_validation_errors_name_the_field(client: httpx.AsyncClient, tmp_p
     text = await upload(client, me, data=b"plain text, " * 50, name="notes.txt",
                         ctype="text/plain")
     assert (text.status_code, field_of(text)) == (415, "audio")
+    # The refusal names the accepted formats as a user knows them, not PyAV's demuxer names.
+    error = text.json()["error"]
+    assert error["message"] == ("audio: not a recording in a supported format "
+                                "(accepted: MP3, WAV, M4A, WebM or OGG)")
+    assert error["fields"][0]["message"] == (
+        "the file is not MP3, WAV, M4A, WebM or OGG audio (checked by its content)")
+    assert "mov," not in text.text and "matroska" not in text.text
     # The name and the declared type do not make it audio: its bytes do.
     junk = b"ID3\x04\x00" + os.urandom(3000)  # an MP3 header, then noise
     disguised = await upload(client, me, data=junk, name="talk.mp3", ctype="audio/mpeg")

@@ -28,10 +28,13 @@ class Flaky:
 
     failures: list[Exception] = field(default_factory=list)
     calls: int = 0
+    paths: list[Path] = field(default_factory=list)
 
-    async def transcribe(self, audio: bytes, content_type: str) -> Transcript:
+    async def transcribe(self, audio: Path, content_type: str) -> Transcript:
         self.calls += 1
-        assert audio == b"audio bytes" and content_type == "audio/wav"
+        # The object, streamed into a temporary file the job removes when it ends.
+        assert audio.read_bytes() == b"audio bytes" and content_type == "audio/wav"
+        self.paths.append(audio)
         if self.failures:
             raise self.failures.pop(0)
         return Transcript.of([Segment(0.5, 1.5, "hello there", 0.9)], language="en",
@@ -77,6 +80,7 @@ async def test_transient_errors_are_retried_then_done_and_a_duplicate_does_nothi
     status = await transcribe_recording(tid, database=db, objects=objects, transcriber=engine,
                                         announce=heard, policy=FAST)
     assert status == "done" and engine.calls == 3
+    assert not engine.paths[0].exists() and not engine.paths[0].parent.exists()
     done = await TranscriptRepository(db).get(tid)
     assert done is not None and done.attempts == 3 and done.error is None
     assert [s.text for s in await TranscriptRepository(db).segments(tid)] == ["hello there"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from pathlib import Path
+
 import pytest
 
 from speech import NotAudio, PocketSphinxTranscriber, TranscriptionFailed, probe
 from speech.audio import RATE, Span, cover, decode_pcm, utterances
+from speech.sphinx import transcribe_file
 from tests.audio_samples import encoded, spoken_wav, tone_pcm, wav
 
 TEXT = "Please bring your notebook and a pencil. We will discuss pricing for haircuts."
@@ -72,3 +76,38 @@ def test_decoding_resamples_to_16k_mono_and_finds_the_pauses() -> None:
 async def test_undecodable_audio_fails_permanently() -> None:
     with pytest.raises(TranscriptionFailed):
         await PocketSphinxTranscriber().transcribe(b"not audio at all" * 50, "audio/wav")
+
+
+@pytest.mark.slow
+def test_a_long_recording_is_decoded_in_windows_with_exact_times(speech: bytes,
+                                                                  tmp_path: Path) -> None:
+    # Twelve minutes (23 MB decoded): the sentences at 1 s, 6 min and 12 min, silence between.
+    said = decode_pcm(speech)
+    at = [1.0, 360.0, 720.0]
+    pcm = bytearray()
+    for start in at:
+        pcm += bytes(int(start * RATE) * 2 - len(pcm)) + said
+    pcm += bytes(RATE * 2)
+    decoded_size = len(pcm)
+    path = tmp_path / "long.wav"  # (a WAV: encoding twelve minutes takes longer than the test)
+    path.write_bytes(wav(bytes(pcm)))
+    del pcm
+    alone = transcribe_file(wav(bytes(RATE * 2) + said))  # the sentences said at 1 s
+    tracemalloc.start()
+    try:
+        transcript = transcribe_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # Decoded whole, the samples alone would be `decoded_size`; here one 30 s block and one
+    # window (a stretch of speech and at most 5 s of silence either side) are held at a time.
+    assert peak < decoded_size / 4, peak
+    assert transcript.duration == pytest.approx(decoded_size / 2 / RATE, abs=0.1)
+    reference = [s.start for s in alone.segments if {"pencil", "pricing"} & set(s.text.split())]
+    found = [s.start for s in transcript.segments
+             if {"pencil", "pricing"} & set(s.text.split())]
+    assert len(reference) == 2 and len(found) == 6, transcript.segments
+    # Each sentence is heard where it was said: its times counted from the recording's start.
+    for i, start in enumerate(at):
+        for expected, heard in zip(reference, found[2 * i : 2 * i + 2], strict=True):
+            assert heard == pytest.approx(expected - 1.0 + start, abs=0.15), (i, heard)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+import tracemalloc
 import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +141,44 @@ async def test_gpt_models_get_plain_json_one_segment_per_chunk(fake: FakeOpenAI)
     assert [r["format"] for r in fake.requests] == ["json"]
     assert [s.text for s in transcript.segments] == ["tone 1"]
     assert transcript.segments[0].start == pytest.approx(0.45, abs=0.05)
+
+
+async def test_a_long_file_is_decoded_a_chunk_at_a_time_on_the_recordings_clock(
+    fake: FakeOpenAI, tmp_path: Path,
+) -> None:
+    # Twelve minutes of tones (23 MB decoded), sent in 16-second chunks.
+    count = 343
+    pcm = tones(count)
+    decoded_size = len(pcm) - 44
+    path = tmp_path / "long.wav"  # (a WAV: encoding twelve minutes takes longer than the test)
+    path.write_bytes(pcm)
+    del pcm
+    engine = OpenAITranscriber(api_key=KEY, base_url=fake.url, max_chunk_bytes=512 * 1024)
+    await engine.transcribe(tones(1), "audio/wav")  # the client's and server's imports, first
+    fake.requests.clear()
+    tracemalloc.start()
+    try:
+        transcript = await engine.transcribe(path, "audio/wav")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        await engine.aclose()
+    # The silences are found in a worker process; here one 30 s block and one chunk are held
+    # at a time (all the chunks at once would be the whole decoded size).
+    assert peak < decoded_size / 4, peak
+    assert len(fake.requests) == len(transcript.segments) > 40
+    assert all(r["bytes"] <= 512 * 1024 for r in fake.requests)
+    # Each chunk is whole tones padded by 0.15 s, and the fake's segment leaves the padding
+    # out: stitched, every segment starts on a tone's start and ends on a tone's end, and
+    # together they cover every tone once, in order.
+    period, tone_start = 2.1, 0.6
+    expected_first = 0
+    for segment in transcript.segments:
+        first = (segment.start - tone_start) / period
+        last = (segment.end - period) / period
+        assert first == pytest.approx(round(first), abs=0.06), segment
+        assert last == pytest.approx(round(last), abs=0.1), segment
+        assert round(first) == expected_first, segment
+        expected_first = round(last) + 1
+    assert expected_first == count
+    assert transcript.duration == pytest.approx(count * period, abs=0.1)
