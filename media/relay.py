@@ -348,6 +348,7 @@ class MediaRelay(RelayCore):
         """Every participant of the room leaves (the session ended); idempotent."""
         for user_id in list(self._rooms.get(room_id, {})):
             await self.leave(room_id, user_id)
+        self._stopped.pop(room_id, None)
 
     # -- recording -------------------------------------------------------------------------
 
