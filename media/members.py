@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +154,18 @@ class RelayCore:
         if member is None:
             member = room[user_id] = Member(user_id)
         return member
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, room_id: str, user_id: str) -> AsyncIterator[Member]:
+        """The room's member for ``user_id`` (made if absent) with its lock held. A member
+        forgotten while this waited for its lock (another call of the same user ended with
+        no connection: ``_forget``) is not the room's any more: wait for the current one."""
+        while True:
+            member = self._member(room_id, user_id)
+            async with member.lock:
+                if self._rooms.get(room_id, {}).get(user_id) is member:
+                    yield member
+                    return
 
     def _forget(self, room_id: str, member: Member) -> None:
         room = self._rooms.get(room_id, {})
