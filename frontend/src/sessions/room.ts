@@ -42,6 +42,8 @@ const CLOSED: Record<number, string> = {
   4410: 'This session was cancelled.',
 }
 
+const RETRY_MS = 2000 // after a 4408 (the server timed the socket out)
+
 export class Room {
   readonly doc = new Y.Doc()
   readonly provider: WebsocketProvider
@@ -53,6 +55,7 @@ export class Room {
   private destroyed = false
   private state: ConnState = { status: 'connecting' }
   private version = 0
+  private retry: number | undefined
 
   constructor(
     sessionId: string,
@@ -96,6 +99,13 @@ export class Room {
           () => void this.connect(),
           (err: unknown) => this.set({ status: 'closed', message: err instanceof SignedOutError ? err.message : 'Cannot reach the server.' }),
         )
+        return
+      }
+      if (code === 4408) {
+        // authentication (or a message) took too long: a busy server, not a verdict; try again
+        this.set({ status: 'offline' })
+        window.clearTimeout(this.retry)
+        this.retry = window.setTimeout(() => void this.connect(), RETRY_MS)
         return
       }
       this.set({ status: 'closed', message: CLOSED[code] ?? `The server closed the room (${code}).` })
@@ -183,6 +193,7 @@ export class Room {
 
   destroy(): void {
     this.destroyed = true
+    window.clearTimeout(this.retry)
     window.removeEventListener('online', this.onOnline)
     window.removeEventListener('offline', this.onOffline)
     this.provider.destroy()
