@@ -211,7 +211,7 @@ export class RoomMediaClient extends Store {
 
   localStream(source: Source): MediaStream | null {
     const sent = this.sending.get(source)
-    return sent ? new MediaStream([sent.track]) : null
+    return sent ? (sent.preview ??= new MediaStream([sent.track])) : null
   }
 
   get remoteTracks(): RemoteTrack[] {

@@ -33,6 +33,8 @@ export interface MediaRoom {
 export interface Sent {
   track: MediaStreamTrack
   transceiver: RTCRtpTransceiver | null
+  /** its stream for my own preview, made once (a new stream per render restarts the video) */
+  preview?: MediaStream
 }
 
 /** A store whose every change bumps a version and tells its listeners. */
