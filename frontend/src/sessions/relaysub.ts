@@ -5,8 +5,10 @@
  * server); a new key gets a new one. Offers are non-trickle and queued one after another.
  * Invariants: `receiving` holds a transceiver of the live connection for each key offered;
  * `tracks` holds only keys of `receiving`; a failed connection is replaced on the next offer
- * (aiortc has no ICE restart).
+ * (aiortc has no ICE restart); an offer refused `invalid` on a used connection is made again
+ * once on a fresh one.
  */
+import { Refused } from './devices'
 import { gathered } from './p2p'
 import type { Reply } from './room'
 import type { RemoteTrack, Source } from './media'
@@ -103,6 +105,7 @@ export class RelaySubscriber {
       return
     }
     await this.host.config()
+    const fresh = this.pc === null
     const pc = (this.pc ??= this.newPc())
     for (const key of missing) {
       const source = key.split(':')[1] as Source
@@ -118,12 +121,16 @@ export class RelaySubscriber {
       const reply = await this.host.call('media.subscribe', { sdp: pc.localDescription?.sdp, tracks })
       await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp as string })
     } catch (err) {
-      // (a publication gone between the map's change and our offer: the next change retries)
       if (this.pc === pc) this.pc = null
       pc.close()
       this.receiving.clear()
       this.tracks.clear()
       this.host.changed()
+      // An m-line the server had ended (its publication stopped and came back between two
+      // offers, e.g. a camera off and on) is refused `invalid`: a fresh connection has none,
+      // so offer everything once more there. (A publication gone between the map's change and
+      // our offer is `not_found`: the next change retries.)
+      if (!fresh && err instanceof Refused && err.reason === 'invalid') return this.resubscribe()
       throw err
     }
     this.host.changed()
