@@ -10,9 +10,9 @@ from peer to peer to the relay; the host records (the recording then shows on th
 page); an attendee goes offline and comes back; one reloads; one leaves and joins again; the
 host removes one and ends the session. Page time is Playwright's clock, installed then resumed
 (it flows as usual, WebRTC needs that) and fast-forwarded between steps, so timers, token
-refreshes and reconnect back-offs see the minutes pass. Findings (console errors, failed
-requests, HTTP errors, sideways scrolling, failed expectations) are printed and written to
-findings.json, with requests per route.
+refreshes and reconnect back-offs see the minutes pass (15 s at a time: see ``Room.later``).
+Findings (console errors, failed requests, HTTP errors, sideways scrolling, failed
+expectations) are printed and written to findings.json, with requests per route.
 """
 
 from __future__ import annotations
@@ -62,12 +62,17 @@ class Room:
             self.walk.shot(self.pages[who], f"failed-{who}")
 
     def later(self, minutes: float) -> None:
+        """Let ``minutes`` pass on every page clock, 15 s at a time with a moment of real time
+        between (one jump of minutes would look like a laptop waking up: y-websocket drops a
+        socket it heard nothing on for 30 s, and every page's media restarts)."""
         time.sleep(5)  # (connections being made settle first: their timeouts are page timers)
         step(f"{minutes:g} minutes pass (page clocks)")
         self.minutes += minutes
-        for page in self.pages.values():
-            if not page.is_closed():
-                page.clock.fast_forward(int(minutes * 60_000))
+        for _ in range(int(minutes * 4)):
+            for page in self.pages.values():
+                if not page.is_closed():
+                    page.clock.fast_forward(15_000)
+            time.sleep(0.4)
         time.sleep(2)
 
 
