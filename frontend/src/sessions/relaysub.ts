@@ -109,7 +109,9 @@ export class RelaySubscriber {
     const pc = (this.pc ??= this.newPc())
     for (const key of missing) {
       const source = key.split(':')[1] as Source
-      this.receiving.set(key, pc.addTransceiver(source === 'audio' ? 'audio' : 'video', { direction: 'recvonly' }))
+      const transceiver = pc.addTransceiver(source === 'audio' ? 'audio' : 'video', { direction: 'recvonly' })
+      relayedCodecs(transceiver, source === 'audio' ? 'audio' : 'video')
+      this.receiving.set(key, transceiver)
     }
     await pc.setLocalDescription(await pc.createOffer())
     await gathered(pc)
@@ -143,5 +145,22 @@ export class RelaySubscriber {
       this.tracks.set(key, { userId, source: source as Source, stream: new MediaStream([event.track]) })
       this.host.changed()
     }
+  }
+}
+
+/**
+ * Offer only what the relay forwards (VP8 with RTX, Opus: media/members.py
+ * `prefer_relayed_codecs`). Chromium lists every codec it has otherwise, about 5 KB per video
+ * m-line: a room of five videos and two voices was a 27 KB offer, over the server's 24 KB
+ * `MAX_SDP`, refused `invalid` (an empty stage, seen in the room walkthrough).
+ */
+function relayedCodecs(transceiver: RTCRtpTransceiver, kind: 'audio' | 'video'): void {
+  const wanted = kind === 'audio' ? ['audio/opus'] : ['video/vp8', 'video/rtx']
+  const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs.filter((c) => wanted.includes(c.mimeType.toLowerCase()))
+  if (!codecs?.length || typeof transceiver.setCodecPreferences !== 'function') return
+  try {
+    transceiver.setCodecPreferences(codecs)
+  } catch {
+    // (a browser that refuses the list offers its own: larger, still answered)
   }
 }
