@@ -2,7 +2,8 @@
 button busy: found by tests/browser/walkthrough_room_media.py, where a camera button stayed
 "Camera…" for good and every later change queued behind it. Here the page's media actions
 are swallowed before they reach the server, then the page goes offline: the button comes
-back with the reason in words, and once online the camera turns on."""
+back with the reason in words, and once online the camera turns on. Then an attendee with her
+camera on is removed: her page stops the camera (it stayed on, capturing, in the walkthrough)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_a_media_action_lost_with_its_socket_frees_its_button(settle_server: Ser
         missing(f"Debian's Chromium is not installed at {CHROMIUM}")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844})
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
         context.add_init_script(SWALLOW)
         host, email = sign_up(context, settle_server, "Hanna Host")
         make_host(host, settle_server, email)
@@ -65,5 +66,19 @@ def test_a_media_action_lost_with_its_socket_frees_its_button(settle_server: Ser
         expect(host.locator("main.room-page")).to_have_attribute("data-conn", "live")
         camera.click()
         expect(camera).to_have_text("Camera on")
+        expect(host.locator(".tile-camera video")).to_have_count(1)
+
+        ann_context = browser.new_context(viewport={"width": 390, "height": 844})
+        ann, _ = sign_up(ann_context, settle_server, "Ann Attendee")
+        ann.goto(host.url)
+        ann.locator("#media-camera").click()
+        expect(ann.locator("#media-camera")).to_have_text("Camera on")
+        expect(host.locator(".tile-camera video")).to_have_count(2)
+        host.get_by_role("button", name="Remove Ann Attendee").click()
+        expect(ann.get_by_role("alert").first).to_contain_text("You were removed")
+        expect(ann.locator(".tile-camera")).to_have_count(0)  # her camera is off
+        assert ann.evaluate("() => [...document.querySelectorAll('video')].every("
+                            "(v) => !v.srcObject || v.srcObject.getTracks().every("
+                            "(t) => t.readyState === 'ended'))")
         expect(host.locator(".tile-camera video")).to_have_count(1)
         browser.close()

@@ -390,6 +390,7 @@ export class RoomMediaClient extends Store {
     this.sub.close()
     this.meter.close()
     this.p2pRemote.clear()
+    this.bump() // (a page still showing the room shows nothing sent or received)
     this.forget()
     if (had) void this.act('media.leave').catch(() => undefined)
   }
