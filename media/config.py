@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["REFUSALS", "IceServer", "MediaRefused", "RelayLimits"]
+__all__ = ["REFUSALS", "IceServer", "MediaRefused", "RelayLimits", "Stopped"]
 
 REFUSALS = {
     "media_limit": "a room or process media limit is reached",
@@ -65,3 +65,16 @@ class RelayLimits:
         return {"publishersPerRoom": self.publishers_per_room,
                 "subscribersPerRoom": self.subscribers_per_room,
                 "maxVideoBitrate": self.max_video_bitrate}
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """A publication the relay stopped on its own, for its publisher to be told why:
+    ``reason`` ``bitrate`` (it sent ``rate`` bits/s for a whole window, over its cap
+    ``limit``)."""
+
+    user_id: str
+    source: str
+    reason: str
+    rate: float
+    limit: float

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 
-from media.config import REFUSALS, MediaRefused
+from media.config import REFUSALS, MediaRefused, Stopped
 from media.homebus import NobodyThere, RedisBus
 from media.homeclaim import Claims
 from media.homelocal import FinishedRecordings, LocalRelay, RecordingStore, run_on
@@ -151,6 +151,10 @@ class HomedMedia:
 
     async def close_room(self, room_id: str) -> None:
         await self._call("close_room", room_id, {})
+
+    def take_stopped(self, room_id: str) -> list[Stopped]:
+        """Stopped by this node's relay: the room side here mirrors the rooms it hosts."""
+        return self._relay.take_stopped(room_id)
 
     def publications(self, room_id: str) -> dict[str, list[str]]:
         """At the home, the relay's; elsewhere, as the home's last reply about the room said

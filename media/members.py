@@ -18,6 +18,8 @@ adds the public operations (publish, subscribe, leave, recording) on top. Invari
   the relay (``_over_limit``), reported on ``changes``, and its m-line is *limited*: its
   receiver discards packets (aiortc's ``_enabled``) and a later offer listing it is answered
   ``inactive`` (which keeps it so); a new publish connection (a new m-line) may publish again.
+  Its publisher is told why: the ``Stopped`` waits in ``take_stopped`` until the room side
+  takes it on the room's ``changes`` report (or the room is closed).
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from media.config import IceServer, MediaRefused, RelayLimits
+from media.config import IceServer, MediaRefused, RelayLimits, Stopped
 from media.sdp import Section, ice_ufrag
 from media.signaling import KIND_OF
 from media.speaker import SpeakerMeter, Speakers
@@ -96,6 +98,7 @@ class RelayCore:
         self.client_ice_servers = tuple(client_ice_servers)
         self._ice_servers = tuple(ice_servers)
         self._changed, self.changes = anyio.create_memory_object_stream[str](256)
+        self._stopped: dict[str, list[Stopped]] = {}  # room -> stopped, not yet taken
         self._rooms: dict[str, dict[str, Member]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._connections = 0
@@ -151,6 +154,18 @@ class RelayCore:
         if member is None:
             member = room[user_id] = Member(user_id)
         return member
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, room_id: str, user_id: str) -> AsyncIterator[Member]:
+        """The room's member for ``user_id`` (made if absent) with its lock held. A member
+        forgotten while this waited for its lock (another call of the same user ended with
+        no connection: ``_forget``) is not the room's any more: wait for the current one."""
+        while True:
+            member = self._member(room_id, user_id)
+            async with member.lock:
+                if self._rooms.get(room_id, {}).get(user_id) is member:
+                    yield member
+                    return
 
     def _forget(self, room_id: str, member: Member) -> None:
         room = self._rooms.get(room_id, {})
@@ -292,8 +307,15 @@ class RelayCore:
             await self._unpublish(room_id, member, publication.source)
             member.limited[publication.mid] = publication.receiver
             publication.receiver._enabled = False  # private: see media.passthrough
+            limit = publication.meter.threshold if publication.meter else 0.0
+            self._stopped.setdefault(room_id, []).append(
+                Stopped(publication.user_id, publication.source, "bitrate", rate, limit))
         with contextlib.suppress(anyio.WouldBlock, anyio.ClosedResourceError):
             self._changed.send_nowait(room_id)
+
+    def take_stopped(self, room_id: str) -> list[Stopped]:
+        """The publications of the room stopped by the relay since the last call."""
+        return self._stopped.pop(room_id, [])
 
     def _start(self, publication: Publication) -> None:
         async def run() -> None:

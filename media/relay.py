@@ -138,8 +138,7 @@ class MediaRelay(RelayCore):
             section = found.get(mid)
             if section is None or section.kind != KIND_OF[source] or not section.sends:
                 raise MediaRefused("invalid", f"tracks: mid {mid} does not send {source}")
-        member = self._member(room_id, user_id)
-        async with member.lock:
+        async with self._locked(room_id, user_id) as member:
             await self._replace_if_new(room_id, member, "publish", offer)
             new_pc = member.publish_pc is None
             publishing = {u for u, m in self._rooms[room_id].items() if m.publications}
@@ -259,11 +258,11 @@ class MediaRelay(RelayCore):
             if publication is None:
                 raise MediaRefused("not_found", f"{publisher} does not publish {source}")
             targets[mid] = publication
-        member = self._member(room_id, user_id)
-        async with member.lock:
+        async with self._locked(room_id, user_id) as member:
             await self._replace_if_new(room_id, member, "subscribe", offer)
             if member.subscribe_pc is None:
-                subscribers = sum(1 for m in room.values() if m.subscribe_pc is not None)
+                subscribers = sum(1 for m in self._rooms[room_id].values()
+                                  if m.subscribe_pc is not None)
                 if subscribers >= self.limits.subscribers_per_room:
                     self._forget(room_id, member)
                     raise MediaRefused("media_limit", "subscribers per room")
@@ -348,6 +347,7 @@ class MediaRelay(RelayCore):
         """Every participant of the room leaves (the session ended); idempotent."""
         for user_id in list(self._rooms.get(room_id, {})):
             await self.leave(room_id, user_id)
+        self._stopped.pop(room_id, None)
 
     # -- recording -------------------------------------------------------------------------
 

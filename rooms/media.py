@@ -25,6 +25,10 @@ Who speaks (the relay measures the audio level of each voice) is written to the 
 ``speaker`` (``{"userId": active speaker or None, "speaking": [userIds]}``) when it changes,
 at most four times a second per room.
 
+A publication the relay stops on its own for sending over its bitrate cap is told to its
+publisher: a ``media.stopped`` push (``{source, reason: "bitrate", rate, limit}`` in bits/s)
+to that user's connections only, then the map drops it.
+
 Small meetings go peer to peer (``rooms.p2p``): ``media.p2p.*`` actions go there, and every
 write of the ``media`` map or the recording state settles the room's media mode in the same
 transaction.
@@ -33,6 +37,7 @@ transaction.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -69,7 +74,7 @@ from rooms.rules import HOSTS, SPEAKERS, Actor, Rejected
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
 
-    from media.config import IceServer, RelayLimits
+    from media.config import IceServer, RelayLimits, Stopped
     from media.recording import RecordedFile
     from media.speaker import Speakers
 
@@ -99,6 +104,8 @@ class MediaBackend(Protocol):
     async def unpublish(self, room_id: str, user_id: str, source: str) -> bool: ...
     def set_muted(self, room_id: str, user_id: str, source: str, muted: bool) -> bool: ...
     def speakers(self, room_id: str) -> Speakers: ...
+    # what the relay stopped on its own since the last call (over a bitrate cap)
+    def take_stopped(self, room_id: str) -> list[Stopped]: ...
     async def subscribe(self, room_id: str, user_id: str, offer: str,
                         wanted: Mapping[str, tuple[str, str]]) -> str: ...
     async def add_candidate(self, room_id: str, user_id: str, pc_name: str, candidate: str,
@@ -353,9 +360,22 @@ class RoomMedia:
             tg.start_soon(self._follow_speakers, server)
             async for room_id in self.relay.changes:
                 try:
+                    await self._tell_stopped(server, room_id)
                     await self.mirror(server, room_id)
                 except Exception:
                     log.exception("could not mirror the media of room %s", room_id)
+
+    async def _tell_stopped(self, server: CollabServer, room_id: str) -> None:
+        """Tell each publisher the relay stopped why (a ``media.stopped`` push to that user
+        only, before the ``media`` map drops the publication, so a page turns the source off
+        instead of publishing it again)."""
+        for stopped in self.relay.take_stopped(room_id):
+            push = {"push": "media.stopped", "source": stopped.source,
+                    "reason": stopped.reason, "rate": round(stopped.rate),
+                    "limit": round(stopped.limit)}
+            await server.broadcast_stateless(d.room_name(room_id),
+                                             json.dumps(push, separators=(",", ":")),
+                                             user_id=stopped.user_id)
 
     async def _follow_speakers(self, server: CollabServer) -> None:
         async for room_id in self.relay.speaker_changes:

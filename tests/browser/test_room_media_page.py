@@ -161,6 +161,14 @@ def test_host_shares_camera_mic_and_screen_attendee_speaks_viewer_watches(
     host.locator("#media-screen").click()
     expect(host.locator("#media-screen")).to_have_text("Stop sharing")
     expect(host.locator("#media-error")).to_have_count(0)
+    # my own preview keeps one stream across renders (the mic meter re-renders five times a
+    # second; a new stream each time restarted the video, black in the walkthrough)
+    assert host.evaluate("""async () => {
+      const video = document.querySelector('.tile-camera video')
+      const stream = video.srcObject
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      return video.srcObject === stream && video.videoWidth > 0
+    }""")
 
     # attendees see both pictures move, the screen larger than the camera
     for page in (ann, vic):

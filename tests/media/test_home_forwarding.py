@@ -13,7 +13,7 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
-from media.config import IceServer, MediaRefused, RelayLimits
+from media.config import IceServer, MediaRefused, RelayLimits, Stopped
 from media.home import HomedMedia
 from media.homeclaim import RedisClaims
 from media.homewire import Reply, Request, decode, encode, reply_channel, request_channel
@@ -82,6 +82,9 @@ class StandIn:
 
     def speakers(self, room_id: str) -> Speakers:
         return Speakers()
+
+    def take_stopped(self, room_id: str) -> list[Stopped]:
+        return []
 
     async def stop_recording(self, room_id: str) -> RecordedFile | None:
         if self.recording is None:

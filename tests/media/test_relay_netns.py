@@ -305,6 +305,14 @@ async def test_a_publisher_above_the_bitrate_cap_is_stopped(
                 "audio": {"muted": False}}, timeout=30)
             assert relay.publications(doc_id)[host.id] == ["audio"]
             assert relay._rooms[doc_id][host.id].limited  # its m-line stays off
+            # the host is told why (a push to the host only): the page turns its camera off
+            await host_room.until(lambda a: any(
+                p["push"] == "media.stopped" for p in a.pushes))
+            told = next(p for p in host_room.pushes if p["push"] == "media.stopped")
+            assert (told["source"], told["reason"], told["limit"]) == (
+                "camera", "bitrate", 90_000)
+            assert told["rate"] > told["limit"]
+            assert not [p for p in ann_room.pushes if p["push"] == "media.stopped"]
 
             # The still camera has been watched for two windows and keeps publishing.
             loop_time = anyio.current_time

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from collab.protocol import encode_stateless
+from media.config import Stopped
 from media.relay import MediaRelay, RelayLimits
 from rooms.media import RoomMedia, may_publish
 from rooms.rules import MAX_ACTION_BYTES
@@ -127,3 +128,46 @@ async def test_ending_the_session_through_rest_ends_its_media(url: str) -> None:
         live = await env.start(await env.session(host))
         await env.service.transition(await env.service.get(live.id), "end")
         assert ended == [str(live.id)]
+
+
+async def test_a_publisher_stopped_over_its_bitrate_cap_is_told_why(url: str) -> None:
+    """The relay reports a publication it stopped (over its cap: media/members.py
+    ``_over_limit``, with real media in tests/media/test_relay_netns.py); its publisher alone
+    gets a ``media.stopped`` push saying why, and the map drops the publication."""
+    published: dict[str, list[str]] = {}
+    stopped: list[Stopped] = []
+
+    class Backend(MediaRelay):
+        def publications(self, room_id: str) -> dict[str, list[str]]:
+            return dict(published)
+
+        def take_stopped(self, room_id: str) -> list[Stopped]:
+            taken = list(stopped)
+            stopped.clear()
+            return taken
+
+        def report(self, room_id: str) -> None:  # as ``_over_limit`` does
+            self._changed.send_nowait(room_id)
+
+    async with Backend() as relay, room_env(url, media=RoomMedia(relay)) as env:
+        host, ann = await env.user("H", Role.HOST), await env.user("Ann")
+        live = await env.session(host)
+        await env.join(live, ann)
+        live = await env.start(live)
+        host_room, ann_room = await env.attend(live, host), await env.attend(live, ann)
+        doc_id = str(live.id)
+        published[host.id] = ["audio", "camera"]
+        relay.report(doc_id)
+        await ann_room.until(lambda a: set(a.map("media").get(host.id) or {}) == {
+            "audio", "camera"})
+
+        published[host.id] = ["audio"]
+        stopped.append(Stopped(host.id, "camera", "bitrate", 2_400_123.4, 2_250_000))
+        relay.report(doc_id)
+        await host_room.until(lambda a: bool(a.pushes))
+        assert host_room.pushes == [{"push": "media.stopped", "source": "camera",
+                                     "reason": "bitrate", "rate": 2_400_123,
+                                     "limit": 2_250_000}]
+        await ann_room.until(lambda a: a.map("media").get(host.id) == {
+            "audio": {"muted": False}})
+        assert ann_room.pushes == []

@@ -104,6 +104,7 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
   const run = async (what: MediaSource | 'record', job: () => Promise<unknown>, source: MediaSource = 'camera') => {
     setPending(what)
     setError('')
+    if (client.stopped) client.dismissStopped()
     try {
       await job()
     } catch (err) {
@@ -216,6 +217,14 @@ export function MediaStage({ ctx, view, client }: { ctx: RoomCtx; view: RoomView
         <p className="media-error" role="alert" id="media-error">
           {error}{' '}
           <button type="button" className="link-btn" onClick={() => setError('')}>
+            Dismiss
+          </button>
+        </p>
+      ) : null}
+      {client.stopped ? (
+        <p className="media-error" role="alert" id="media-stopped">
+          {client.stopped}{' '}
+          <button type="button" className="link-btn" onClick={() => client.dismissStopped()}>
             Dismiss
           </button>
         </p>

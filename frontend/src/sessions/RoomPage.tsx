@@ -156,9 +156,12 @@ function RoomView(props: {
     setMedia(client)
     return () => client.destroy()
   }, [room, me])
+  // the session ended, or the server closed the room for good (removed, cancelled): stop
+  // every device (a removed participant's camera must not stay on)
+  const closed = conn.status === 'closed'
   useEffect(() => {
-    if (ended) media?.destroy()
-  }, [ended, media])
+    if (ended || closed) media?.destroy()
+  }, [ended, closed, media])
   // a socket that dropped took this participant's media with it on the server: offer again
   const lastStatus = useRef(conn.status)
   const everLive = useRef(false)

@@ -14,61 +14,36 @@
  * mode") the same sources go peer to peer instead (p2p.ts): `media.p2p.publish` announces them
  * and the mesh receives what the `p2p` map lists. When the room moves to the relay, the mesh
  * closes and what this page sends is published to the relay (mute kept): the page stays in the
- * room, its devices stay on.
+ * room, its devices stay on. The relay's two connections are relaypub.ts and relaysub.ts.
+ *
+ * A source the relay stopped for sending over the room's bitrate cap (a `media.stopped` push)
+ * is turned off here and said in words (`stopped`).
  */
 import type { MediaMode } from './model'
-import { Refused, screenStream } from './devices'
+import { capture, Refused, stoppedText } from './devices'
 import { AudioLevels } from './levels'
-import { gathered, P2pMesh } from './p2p'
+import { type LocalState, type MediaRoom, type RemoteTrack, type Sent, type Source, Store } from './mediatypes'
+import { P2pMesh } from './p2p'
+import { RelayPublisher } from './relaypub'
+import { RelaySubscriber } from './relaysub'
 import type { Push, Reply } from './room'
 
-export type Source = 'audio' | 'camera' | 'screen'
-export interface Publication {
-  muted: boolean
-}
-/** The room document's `media` map: userId → source → `{muted}`. */
-export type MediaMap = Map<string, Partial<Record<Source, Publication>>>
-
-export interface RemoteTrack {
-  userId: string
-  source: Source
-  stream: MediaStream
-}
-
-export interface LocalState {
-  audio: boolean
-  muted: boolean
-  camera: boolean
-  screen: boolean
-}
+export type { LocalState, MediaMap, MediaRoom, Publication, RemoteTrack, Source } from './mediatypes'
 
 type Act = (action: string, fields?: Record<string, unknown>) => Promise<Reply>
-
-/** What the page knows of the room beyond replies: its media mode now, and pushes to me. */
-export interface MediaRoom {
-  mode(): MediaMode
-  onPush(fn: (push: Push) => void): () => void
-}
 
 const RELAY_ONLY: MediaRoom = { mode: () => 'relay', onPush: () => () => undefined }
 
 /** One page's media in one room; `destroy` stops every track and closes both connections. */
-export class RoomMediaClient {
+export class RoomMediaClient extends Store {
   private iceServers: RTCIceServer[] = []
   private maxVideoBitrate = 1_500_000
   private configured: Promise<void> | null = null
-  private publishPc: RTCPeerConnection | null = null
-  private subscribePc: RTCPeerConnection | null = null
-  private readonly sending = new Map<Source, { track: MediaStreamTrack; transceiver: RTCRtpTransceiver | null }>()
-  private readonly receiving = new Map<string, RTCRtpTransceiver>() // "userId:source"
+  private readonly sending = new Map<Source, Sent>()
   private listed = false // the room's `media` map lists me (noteListed)
-  private readonly remote = new Map<string, RemoteTrack>()
+  private readonly p2pRemote = new Map<string, RemoteTrack>() // "userId:source", from the mesh
   private publishChain: Promise<unknown> = Promise.resolve()
-  private subscribeChain: Promise<unknown> = Promise.resolve()
-  private wanted: string[] = []
-  private readonly listeners = new Set<() => void>()
   private destroyed = false
-  private version = 0
   private muted = false
   private readonly meter = new AudioLevels(
     (userId) => userId === this.me && this.muted,
@@ -78,13 +53,50 @@ export class RoomMediaClient {
   private p2pWanted = new Map<string, Source[]>()
   private modeSeen: MediaMode | null = null
   private readonly unlisten: () => void
+  private readonly pub = new RelayPublisher({
+    iceServers: () => this.iceServers,
+    maxVideoBitrate: () => this.maxVideoBitrate,
+    call: (action, fields) => this.call(action, fields),
+    failed: () => {
+      this.republish()
+      this.bump()
+    },
+  })
+  private readonly sub = new RelaySubscriber({
+    iceServers: () => this.iceServers,
+    config: () => this.config(),
+    call: (action, fields) => this.call(action, fields),
+    gone: (key) => this.meter.drop(key.split(':')[0] ?? ''),
+    changed: () => this.bump(),
+    destroyed: () => this.destroyed,
+  })
+  /** Why the relay stopped one of my sources, in words, until dismissed. */
+  stopped: string | null = null
 
   constructor(
     private readonly act: Act,
     private readonly me: string,
     private readonly room: MediaRoom = RELAY_ONLY,
   ) {
-    this.unlisten = room.onPush((push) => this.mesh?.onPush(push))
+    super()
+    this.unlisten = room.onPush((push) => {
+      if (push.push === 'media.stopped') this.onStopped(push)
+      else this.mesh?.onPush(push)
+    })
+  }
+
+  /** The relay stopped a source of mine (over the room's bitrate cap): turn it off, say why. */
+  private onStopped(push: Push): void {
+    const source = push.source as Source
+    if (!['audio', 'camera', 'screen'].includes(source)) return
+    this.stopped = stoppedText(source, typeof push.limit === 'number' ? push.limit : 0)
+    void this.setSource(source, false).catch(() => undefined)
+    this.bump()
+  }
+
+  dismissStopped(): void {
+    this.stopped = null
+    this.bump()
   }
 
   /** The mode this page's media runs in now (the room document's, once it said). */
@@ -101,9 +113,9 @@ export class RoomMediaClient {
       remote: (key, track) => {
         const userId = key.split(':')[0] ?? ''
         if (track) {
-          this.remote.set(key, track)
-          if (track.source === 'audio') this.watchLevel(userId, track.stream)
-        } else if (this.remote.delete(key) && key.endsWith(':audio')) this.dropAnalyser(userId)
+          this.p2pRemote.set(key, track)
+          if (track.source === 'audio') this.meter.watch(userId, track.stream)
+        } else if (this.p2pRemote.delete(key) && key.endsWith(':audio')) this.meter.drop(userId)
         this.bump()
       },
       failed: (peer) => void this.act('media.p2p.failed', { with: peer }).catch(() => undefined),
@@ -116,12 +128,10 @@ export class RoomMediaClient {
     if (!mesh) return
     this.mesh = null
     mesh.close()
-    for (const key of [...this.remote.keys()]) {
-      if (!this.receiving.has(key)) {
-        this.remote.delete(key)
-        if (key.endsWith(':audio')) this.dropAnalyser(key.split(':')[0] ?? '')
-      }
+    for (const key of this.p2pRemote.keys()) {
+      if (key.endsWith(':audio') && !this.sub.has(key)) this.meter.drop(key.split(':')[0] ?? '')
     }
+    this.p2pRemote.clear()
     this.bump()
   }
 
@@ -137,13 +147,11 @@ export class RoomMediaClient {
     if (mode === 'relay') {
       this.closeMesh()
       if (before === 'p2p' && this.sending.size) {
-        for (const sent of this.sending.values()) sent.transceiver = null
+        this.pub.drop(this.sending.values())
         this.publishChain = this.publishChain.then(() => this.publishRelay()).catch(() => undefined)
       }
     } else {
-      this.publishPc?.close()
-      this.publishPc = null
-      for (const sent of this.sending.values()) sent.transceiver = null
+      this.pub.drop(this.sending.values())
       this.receiveP2p()
       if (before === 'relay' && this.sending.size) this.publishChain = this.publishChain.then(() => this.publish()).catch(() => undefined)
     }
@@ -193,22 +201,8 @@ export class RoomMediaClient {
 
   private async publishRelay(): Promise<void> {
     if (!this.sending.size) return
-    await this.negotiate()
+    await this.pub.negotiate(this.sending)
     if (this.muted) await this.call('media.mute', { source: 'audio', muted: true })
-  }
-
-  subscribe = (fn: () => void): (() => void) => {
-    this.listeners.add(fn)
-    return () => this.listeners.delete(fn)
-  }
-
-  get snapshotVersion(): number {
-    return this.version
-  }
-
-  private bump(): void {
-    this.version += 1
-    for (const fn of this.listeners) fn()
   }
 
   get local(): LocalState {
@@ -217,11 +211,11 @@ export class RoomMediaClient {
 
   localStream(source: Source): MediaStream | null {
     const sent = this.sending.get(source)
-    return sent ? new MediaStream([sent.track]) : null
+    return sent ? (sent.preview ??= new MediaStream([sent.track])) : null
   }
 
   get remoteTracks(): RemoteTrack[] {
-    return [...this.remote.values()]
+    return [...this.sub.tracks.values(), ...this.p2pRemote.values()]
   }
 
   private async call(action: string, fields: Record<string, unknown> = {}): Promise<Reply> {
@@ -245,27 +239,6 @@ export class RoomMediaClient {
     return this.configured
   }
 
-  private newPc(name: 'publish' | 'subscribe'): RTCPeerConnection {
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle' })
-    pc.addEventListener('connectionstatechange', () => {
-      // aiortc has no ICE restart: a failed connection is replaced by a new one on the next change
-      if (pc.connectionState !== 'failed') return
-      if (name === 'publish' && this.publishPc === pc) {
-        this.publishPc = null
-        this.republish()
-      }
-      if (name === 'subscribe' && this.subscribePc === pc) {
-        this.subscribePc = null
-        this.receiving.clear()
-        this.remote.clear()
-        void this.setWanted(this.wanted, true)
-      }
-      pc.close()
-      this.bump()
-    })
-    return pc
-  }
-
   /** Turn a source on (asking for the device) or off. Throws `Refused` or a device error. */
   async setSource(source: Source, on: boolean): Promise<void> {
     const run = this.publishChain.then(() => this.changeSource(source, on))
@@ -285,7 +258,7 @@ export class RoomMediaClient {
       }
       if (source === 'audio') {
         this.muted = false
-        this.dropAnalyser(this.me)
+        this.meter.drop(this.me)
       }
       this.bump()
       if (this.mode === 'p2p') {
@@ -295,20 +268,11 @@ export class RoomMediaClient {
       }
       // an empty publish offer would be a connection with nothing in it: unpublish instead
       if (this.sending.size === 0) await this.call('media.unpublish', { source }).catch(() => undefined)
-      else await this.negotiate().catch(() => undefined)
+      else await this.pub.negotiate(this.sending).catch(() => undefined)
       return
     }
     await this.config()
-    let track: MediaStreamTrack | undefined
-    if (source === 'screen') {
-      track = (await screenStream()).getVideoTracks()[0]
-    } else {
-      const stream = await navigator.mediaDevices.getUserMedia(
-        source === 'audio' ? { audio: true } : { video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } } },
-      )
-      track = stream.getTracks()[0]
-    }
-    if (!track) throw new DOMException('no track', 'NotFoundError')
+    const track = await capture(source)
     if (this.destroyed) {
       track.stop()
       return
@@ -321,59 +285,26 @@ export class RoomMediaClient {
       if (this.mode === 'p2p') {
         this.mesh?.setTrack(source, track)
         await this.publish()
-      } else await this.negotiate()
+      } else await this.pub.negotiate(this.sending)
     } catch (err) {
       this.sending.delete(source)
       track.stop()
-      if (this.publishPc) {
-        for (const t of this.publishPc.getTransceivers()) if (t.sender.track === track) t.direction = 'inactive'
-      }
+      this.pub.abandon(track)
       this.mesh?.setTrack(source, null)
       this.bump()
       throw err
     }
     if (source === 'audio') {
       this.muted = false
-      this.watchLevel(this.me, new MediaStream([track]))
+      this.meter.watch(this.me, new MediaStream([track]))
     }
     this.bump()
-  }
-
-  private async negotiate(): Promise<void> {
-    let pc = this.publishPc
-    if (!pc || pc.connectionState === 'closed') {
-      pc = this.publishPc = this.newPc('publish')
-      for (const sent of this.sending.values()) sent.transceiver = null
-    }
-    for (const sent of this.sending.values()) {
-      if (sent.transceiver) continue
-      sent.transceiver = pc.addTransceiver(sent.track, { direction: 'sendonly' })
-      if (sent.track.kind === 'video') {
-        const params = sent.transceiver.sender.getParameters()
-        params.encodings = [{ maxBitrate: this.maxVideoBitrate }]
-        await sent.transceiver.sender.setParameters(params).catch(() => undefined)
-      }
-    }
-    await pc.setLocalDescription(await pc.createOffer())
-    await gathered(pc)
-    const tracks = [...this.sending.entries()].map(([source, sent]) => ({ mid: sent.transceiver?.mid, source }))
-    let reply: Reply
-    try {
-      reply = await this.call('media.publish', { sdp: pc.localDescription?.sdp, tracks })
-    } catch (err) {
-      // the offer stays unanswered: start over on a fresh connection next time
-      if (this.publishPc === pc) this.publishPc = null
-      pc.close()
-      for (const sent of this.sending.values()) sent.transceiver = null
-      throw err
-    }
-    await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp as string })
   }
 
   /** Offer what I send again on a fresh publish connection (queued after other changes). */
   private republish(): void {
     if (this.destroyed || !this.sending.size) return
-    for (const sent of this.sending.values()) sent.transceiver = null
+    this.pub.drop(this.sending.values())
     this.publishChain = this.publishChain.then(() => this.publish()).catch(() => undefined)
   }
 
@@ -387,8 +318,6 @@ export class RoomMediaClient {
     const dropped = this.listed && !listed
     this.listed = listed
     if (!dropped || this.destroyed || !this.sending.size) return
-    this.publishPc?.close()
-    this.publishPc = null
     this.republish()
     this.bump()
   }
@@ -399,17 +328,13 @@ export class RoomMediaClient {
    */
   resume(): void {
     if (this.destroyed) return
-    this.publishPc?.close()
-    this.publishPc = null
-    this.subscribePc?.close()
-    this.subscribePc = null
-    this.receiving.clear()
-    this.remote.clear()
+    this.pub.drop(this.sending.values())
+    this.p2pRemote.clear()
     this.mesh?.close()
     this.mesh = null
     this.receiveP2p()
     this.republish()
-    void this.setWanted(this.wanted, true).catch(() => undefined)
+    this.sub.restart()
     this.bump()
   }
 
@@ -424,81 +349,7 @@ export class RoomMediaClient {
 
   /** Receive everything others publish (called whenever the room's `media` map changes). */
   setWanted(keys: string[], force = false): Promise<void> {
-    const sorted = [...keys].sort()
-    if (!force && sorted.join('|') === this.wanted.join('|')) return Promise.resolve()
-    this.wanted = sorted
-    const run = this.subscribeChain.then(() => this.resubscribe())
-    this.subscribeChain = run.catch(() => undefined)
-    return run
-  }
-
-  private async resubscribe(): Promise<void> {
-    if (this.destroyed) return
-    const wanted = new Set(this.wanted)
-    let changed = false
-    for (const [key, transceiver] of this.receiving) {
-      if (wanted.has(key)) continue
-      transceiver.direction = 'inactive'
-      this.receiving.delete(key)
-      this.remote.delete(key)
-      this.dropAnalyser(key.split(':')[0] ?? '')
-      changed = true
-    }
-    const missing = [...wanted].filter((key) => !this.receiving.has(key))
-    if (!missing.length && !changed) return
-    if (!this.receiving.size && !missing.length) {
-      this.subscribePc?.close()
-      this.subscribePc = null
-      this.bump()
-      return
-    }
-    await this.config()
-    let pc = this.subscribePc
-    if (!pc) {
-      pc = this.subscribePc = this.newPc('subscribe')
-      pc.addEventListener('track', (event) => this.onTrack(event))
-    }
-    for (const key of missing) {
-      const source = key.split(':')[1] as Source
-      this.receiving.set(key, pc.addTransceiver(source === 'audio' ? 'audio' : 'video', { direction: 'recvonly' }))
-    }
-    await pc.setLocalDescription(await pc.createOffer())
-    await gathered(pc)
-    const tracks = [...this.receiving.entries()].map(([key, t]) => {
-      const [userId, source] = key.split(':')
-      return { mid: t.mid, userId, source }
-    })
-    try {
-      const reply = await this.call('media.subscribe', { sdp: pc.localDescription?.sdp, tracks })
-      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp as string })
-    } catch (err) {
-      // (a publication gone between the map's change and our offer: the next change retries)
-      if (this.subscribePc === pc) this.subscribePc = null
-      pc.close()
-      this.receiving.clear()
-      this.remote.clear()
-      this.bump()
-      throw err
-    }
-    this.bump()
-  }
-
-  private onTrack(event: RTCTrackEvent): void {
-    for (const [key, transceiver] of this.receiving) {
-      if (transceiver !== event.transceiver) continue
-      const [userId = '', source] = key.split(':')
-      const stream = new MediaStream([event.track])
-      this.remote.set(key, { userId, source: source as Source, stream })
-      this.bump()
-    }
-  }
-
-  private watchLevel(userId: string, stream: MediaStream): void {
-    this.meter.watch(userId, stream)
-  }
-
-  private dropAnalyser(userId: string): void {
-    this.meter.drop(userId)
+    return this.sub.setWanted(keys, force)
   }
 
   /** userId → audio level 0..1 (RMS), refreshed five times a second. */
@@ -529,18 +380,18 @@ export class RoomMediaClient {
   destroy(): void {
     if (this.destroyed) return
     this.destroyed = true
-    const had = this.sending.size > 0 || this.subscribePc !== null || (this.mesh?.connections ?? 0) > 0
+    const had = this.sending.size > 0 || this.sub.active || (this.mesh?.connections ?? 0) > 0
     this.unlisten()
     this.mesh?.close()
     this.mesh = null
     for (const sent of this.sending.values()) sent.track.stop()
     this.sending.clear()
-    this.publishPc?.close()
-    this.subscribePc?.close()
-    this.publishPc = this.subscribePc = null
+    this.pub.drop([])
+    this.sub.close()
     this.meter.close()
-    this.remote.clear()
-    this.listeners.clear()
+    this.p2pRemote.clear()
+    this.bump() // (a page still showing the room shows nothing sent or received)
+    this.forget()
     if (had) void this.act('media.leave').catch(() => undefined)
   }
 }

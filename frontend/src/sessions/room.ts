@@ -42,6 +42,9 @@ const CLOSED: Record<number, string> = {
   4410: 'This session was cancelled.',
 }
 
+const RETRY_MS = 2000 // after a 4408 (the server timed the socket out)
+const ACT_TIMEOUT_MS = 30_000
+
 export class Room {
   readonly doc = new Y.Doc()
   readonly provider: WebsocketProvider
@@ -53,6 +56,7 @@ export class Room {
   private destroyed = false
   private state: ConnState = { status: 'connecting' }
   private version = 0
+  private retry: number | undefined
 
   constructor(
     sessionId: string,
@@ -86,7 +90,11 @@ export class Room {
       if (!reply.ok && !this.quiet.delete(key)) this.onRejected(reply)
       resolve?.(reply)
     }
-    this.provider.on('status', ({ status }) => this.set({ status: status === 'connected' ? 'connecting' : 'offline' }))
+    this.provider.on('status', ({ status }) => {
+      // replies to actions sent on a socket that closed will never come: they fail now
+      if (status !== 'connected') this.settleWaiting('offline')
+      this.set({ status: status === 'connected' ? 'connecting' : 'offline' })
+    })
     this.provider.on('sync', (synced: boolean) => {
       if (synced) this.set({ status: 'live' })
     })
@@ -96,6 +104,13 @@ export class Room {
           () => void this.connect(),
           (err: unknown) => this.set({ status: 'closed', message: err instanceof SignedOutError ? err.message : 'Cannot reach the server.' }),
         )
+        return
+      }
+      if (code === 4408) {
+        // authentication (or a message) took too long: a busy server, not a verdict; try again
+        this.set({ status: 'offline' })
+        window.clearTimeout(this.retry)
+        this.retry = window.setTimeout(() => void this.connect(), RETRY_MS)
         return
       }
       this.set({ status: 'closed', message: CLOSED[code] ?? `The server closed the room (${code}).` })
@@ -151,7 +166,8 @@ export class Room {
     }
   }
 
-  /** Send one action; resolves with the server's reply (a lost socket resolves as offline). */
+  /** Send one action; resolves with the server's reply (a socket lost before the reply
+   * resolves as `offline`, no reply within 30 s as `timeout`). */
   act(action: string, fields: Record<string, unknown> = {}, quiet = false): Promise<Reply> {
     const ws = this.provider.ws
     const id = `a${++this.next}`
@@ -161,7 +177,12 @@ export class Room {
       return Promise.resolve(reply)
     }
     return new Promise((resolve) => {
-      this.waiting.set(id, resolve)
+      // a server that never answers (busy, or the action lost) must not hold a control forever
+      const timer = window.setTimeout(() => this.settle(id, 'timeout'), ACT_TIMEOUT_MS)
+      this.waiting.set(id, (reply) => {
+        window.clearTimeout(timer)
+        resolve(reply)
+      })
       if (quiet) this.quiet.add(id)
       const encoder = encoding.createEncoder()
       encoding.writeVarUint(encoder, STATELESS)
@@ -169,6 +190,20 @@ export class Room {
       encoding.writeVarString(encoder, JSON.stringify({ id, action, ...fields }))
       ws.send(encoding.toUint8Array(encoder))
     })
+  }
+
+  /** Fail one waiting action with `reason` (its reply never came). */
+  private settle(id: string, reason: string, tell = true): void {
+    const resolve = this.waiting.get(id)
+    if (!resolve) return
+    this.waiting.delete(id)
+    const reply: Reply = { id, ok: false, reason }
+    if (!this.quiet.delete(id) && tell) this.onRejected(reply)
+    resolve(reply)
+  }
+
+  private settleWaiting(reason: string, tell = true): void {
+    for (const id of [...this.waiting.keys()]) this.settle(id, reason, tell)
   }
 
   /** Hear the pushes addressed to this member; returns the unsubscribe. */
@@ -183,6 +218,8 @@ export class Room {
 
   destroy(): void {
     this.destroyed = true
+    window.clearTimeout(this.retry)
+    this.settleWaiting('offline', false)
     window.removeEventListener('online', this.onOnline)
     window.removeEventListener('offline', this.onOffline)
     this.provider.destroy()
@@ -217,6 +254,7 @@ export const REASONS: Record<string, string> = {
   recording_active: 'A recording is already running in this room.',
   media_mode: 'Audio and video moved to the server relay.',
   offline: 'You are offline: the action was not sent.',
+  timeout: 'The server did not answer in time; please try again.',
 }
 
 /** Media refusals in the words of the control that was refused (docs/media.md, "Signaling"). */
