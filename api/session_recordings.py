@@ -10,8 +10,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
-
 from jobs import JobQueue
 from jobs.catalog import transcribe_recording_job
 from jobs.enqueue import JobQueueFull
@@ -38,16 +36,18 @@ class SessionRecordings:
         self._jobs = jobs  # the queue starts after the collab server is built
 
     async def store(self, session_id: str, user_id: str, recorded: RecordedFile) -> str:
-        data = await anyio.to_thread.run_sync(recorded.path.read_bytes)
         file_name = f"{uuid.uuid4().hex}.webm"
         key = f"recordings/sessions/{session_id}/{file_name}"
         content_type = "video/webm" if recorded.video else "audio/webm"
-        await self._objects.put(key, data, content_type)
+        size = recorded.path.stat().st_size
+        with recorded.path.open("rb") as file:  # streamed: a long session is not read whole
+            await self._objects.put_file(key, file, content_type)
         live = await self._sessions.get(uuid.UUID(session_id))
         title = f"{live.title if live is not None else 'Live session'} (recording)"
         recording = await self._recordings.create(
             uuid.UUID(user_id), title=title[:255], file_name=file_name, object_key=key,
-            file_size=len(data), content_type=content_type, duration_seconds=recorded.duration,
+            file_size=size, content_type=content_type, duration_seconds=recorded.duration,
+            audio_format="webm",
         )
         queue = self._jobs()
         if queue is None:

@@ -50,8 +50,9 @@ async def test_a_stopped_recording_is_stored_listed_and_queued(tmp_path: Path) -
         assert await objects.get(key) == webm.read_bytes()
         rows, total = await RecordingRepository(db).list_for_user(host.id)
         assert total == 1
-        assert (rows[0].title, rows[0].object_key, rows[0].content_type,
-                rows[0].duration_seconds) == ("Workshop (recording)", key, "video/webm", 4.5)
+        assert (rows[0].title, rows[0].object_key, rows[0].content_type, rows[0].format,
+                rows[0].duration_seconds, rows[0].file_size) == (
+            "Workshop (recording)", key, "video/webm", "webm", 4.5, webm.stat().st_size)
         transcription = await TranscriptRepository(db).for_recording(rows[0].id)
         assert transcription is not None and transcription.status.value == "processing"
         assert queue.jobs == [(transcribe_recording_job, str(transcription.id))]

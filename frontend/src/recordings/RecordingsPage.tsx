@@ -291,7 +291,7 @@ export default function RecordingsPage() {
               <button onClick={() => open(r.id)} aria-current={r.id === selected ? 'true' : undefined}>
                 <span className="rec-title">{r.title}</span>
                 <span className="muted">
-                  {clock(r.durationSeconds)} · {r.format ?? '?'} · <span className={`rec-status ${r.status}`}>{STATUS[r.status] ?? r.status}</span>
+                  {clock(r.durationSeconds)} · {r.format ? `${r.format} · ` : ''}<span className={`rec-status ${r.status}`}>{STATUS[r.status] ?? r.status}</span>
                 </span>
               </button>
             </li>
