@@ -81,4 +81,6 @@ def test_a_media_action_lost_with_its_socket_frees_its_button(settle_server: Ser
                             "(v) => !v.srcObject || v.srcObject.getTracks().every("
                             "(t) => t.readyState === 'ended'))")
         expect(host.locator(".tile-camera video")).to_have_count(1)
+        # the removal banner alone: no "You are offline: the action was not sent." under it
+        expect(ann.get_by_role("alert")).to_have_count(1)
         browser.close()

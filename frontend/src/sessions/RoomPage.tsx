@@ -268,7 +268,8 @@ function RoomView(props: {
             </span>
           </div>
         ) : null}
-        {notice ? (
+        {notice && !closed ? (
+          // (closed for good, e.g. removed: the banner above says why; "not sent" adds nothing)
           <div className="room-banner banner-warn" role="alert" id="room-notice">
             <span>{notice}</span>
             <button type="button" className="link-btn" onClick={props.clearNotice}>
