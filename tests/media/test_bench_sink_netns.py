@@ -118,7 +118,7 @@ async def test_sinks_count_the_probes_frames_and_none_after_unpublish(
             for s0, s1 in zip(stopped, after, strict=True):
                 assert s1["complete"] - s0["complete"] == 0
                 assert s1["video_packets"] - s0["video_packets"] == 0
-                assert s1["audio_packets"] - s0["audio_packets"] >= 50
+                assert s1["audio_packets"] - s0["audio_packets"] >= 25  # audio flows on
         finally:
             for peer in peers:
                 await peer.close()

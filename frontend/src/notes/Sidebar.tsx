@@ -128,6 +128,11 @@ export function Sidebar() {
             aria-controls="notes-list"
             value={input}
             onChange={(ev) => setInput(ev.target.value)}
+            // Enter searches again now: a word typed seconds ago may be indexed since the
+            // last answer (a cached answer is otherwise kept for 30 s)
+            onKeyDown={(ev) => {
+              if (ev.key === 'Enter' && search) void list.refetch()
+            }}
           />
         </div>
         <div className="filters">
