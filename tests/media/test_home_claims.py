@@ -4,8 +4,6 @@ compare-and-set."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 from redis.asyncio import Redis
@@ -13,18 +11,6 @@ from redis.asyncio import Redis
 from media.homeclaim import RedisClaims
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis[bytes]]:
-    client: Redis[bytes] = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(f"{redis_prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()  # type: ignore[attr-defined]
 
 
 async def test_the_first_node_holds_and_only_it_refreshes_or_releases(

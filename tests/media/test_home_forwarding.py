@@ -114,18 +114,6 @@ async def node(redis: Redis[bytes], prefix: str, name: str, scratch: Path, *,
         yield homed, relay, sink
 
 
-@pytest.fixture
-async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis[bytes]]:
-    client: Redis[bytes] = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        keys = [key async for key in client.scan_iter(f"{redis_prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()  # type: ignore[attr-defined]
-
-
 async def test_calls_on_any_node_reach_the_home(
     redis: Redis[bytes], redis_prefix: str, tmp_path: Path
 ) -> None:
